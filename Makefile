@@ -1,0 +1,99 @@
+# Lava gateway: nginx module, metering sidecar, SQL, tests.
+#
+#   make            build build/ngx_http_lava_module.so and build/lava-sidecar
+#   make demo       private stack on loopback, sample traffic, ledger via psql
+#   make test       unit tests (Check) and integration tests (prove t/)
+#   make install    module, sidecar, config and SQL (honours DESTDIR)
+
+BUILD      ?= build
+ABS_BUILD  := $(abspath $(BUILD))
+NGX_SRC    ?= /usr/share/nginx/src
+NGX_BUILD  := $(ABS_BUILD)/nginx
+
+PREFIX     ?= /usr
+DESTDIR    ?=
+MODDIR     ?= /usr/lib/nginx/modules
+CONFDIR    ?= /etc/lava
+SHAREDIR   ?= $(PREFIX)/share/lava
+
+CC         ?= cc
+DEB_CFLAGS := $(shell dpkg-buildflags --get CFLAGS 2>/dev/null)
+DEB_LDFLAGS:= $(shell dpkg-buildflags --get LDFLAGS 2>/dev/null)
+WARN       := -Wall -Wextra -Wno-unused-parameter -Werror
+SAN        ?=
+CFLAGS     ?= -O2 -g
+SIDECAR_CFLAGS = $(CFLAGS) $(WARN) $(SAN) -std=gnu11 -I/usr/include/postgresql
+SIDECAR_LIBS   = -lhiredis -lpq -ljansson -lcrypto
+
+MODULE_SRCS := $(wildcard ngx_lava_module/*.c ngx_lava_module/*.h \
+                 ngx_lava_module/lib/*.c ngx_lava_module/lib/*.h) config
+SIDECAR_SRCS:= $(wildcard sidecar/*.c)
+SIDECAR_HDRS:= $(wildcard sidecar/*.h)
+LIB_SRCS    := $(filter-out %.h,$(wildcard ngx_lava_module/lib/*.c))
+
+.PHONY: all module sidecar deps test unit prove demo install clean bench
+
+all: module sidecar
+
+deps:
+	@scripts/install-deps
+
+module: $(BUILD)/ngx_http_lava_module.so
+sidecar: $(BUILD)/lava-sidecar
+
+# Configure once (about 30 s) with the distro's own flags, so the .so is binary
+# compatible with Debian's nginx; later builds only recompile what changed.
+$(NGX_BUILD)/Makefile: config
+	@mkdir -p $(NGX_BUILD)
+	cd $(NGX_SRC) && . ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
+	    --with-cc-opt="$(DEB_CFLAGS) -fPIC $(SAN)" \
+	    --with-ld-opt="$(DEB_LDFLAGS) $(SAN)" \
+	    --add-dynamic-module=$(CURDIR) --builddir=$(NGX_BUILD) >$(NGX_BUILD)/configure.log 2>&1 \
+	  || { tail -30 $(NGX_BUILD)/configure.log; exit 1; }
+
+$(BUILD)/ngx_http_lava_module.so: $(NGX_BUILD)/Makefile $(MODULE_SRCS)
+	$(MAKE) -s -f $(NGX_BUILD)/Makefile -C $(NGX_SRC) modules
+	cp $(NGX_BUILD)/ngx_http_lava_module.so $@
+
+$(BUILD)/lava-sidecar: $(SIDECAR_SRCS) $(SIDECAR_HDRS)
+	@mkdir -p $(BUILD)
+	$(CC) $(SIDECAR_CFLAGS) -o $@ $(SIDECAR_SRCS) $(SIDECAR_LIBS)
+
+# Unit tests of the pure-C parts (Check).
+UNIT_TESTS := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/check_*.c))
+SIDECAR_LIB_SRCS := $(filter-out sidecar/main.c,$(SIDECAR_SRCS))
+
+$(BUILD)/unit/check_%: t/unit/check_%.c $(LIB_SRCS) $(SIDECAR_LIB_SRCS) $(wildcard ngx_lava_module/lib/*.h) $(SIDECAR_HDRS)
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(SIDECAR_CFLAGS) -Ingx_lava_module/lib -Isidecar -o $@ $< \
+	    $(LIB_SRCS) $(SIDECAR_LIB_SRCS) $(SIDECAR_LIBS) $$(pkg-config --libs check)
+
+unit: $(UNIT_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; CK_FORK=yes $$t; done
+
+prove: all
+	prove -v -r t/ 2>&1 | tail -n +1
+
+test: deps
+	$(MAKE) all
+	$(MAKE) unit
+	prove -r t/
+
+demo: deps
+	$(MAKE) all
+	scripts/demo
+
+install: all
+	install -d $(DESTDIR)$(MODDIR) $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(CONFDIR) \
+	    $(DESTDIR)$(SHAREDIR)/sql $(DESTDIR)$(SHAREDIR)/sql/migrations \
+	    $(DESTDIR)$(PREFIX)/share/doc/lava
+	install -m 644 $(BUILD)/ngx_http_lava_module.so $(DESTDIR)$(MODDIR)/
+	install -m 755 $(BUILD)/lava-sidecar $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 scripts/lava-migrate $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 conf/*.conf $(DESTDIR)$(CONFDIR)/
+	install -m 600 conf/provider-keys.example $(DESTDIR)$(CONFDIR)/provider-keys
+	install -m 644 sql/migrations/*.sql $(DESTDIR)$(SHAREDIR)/sql/migrations/
+	install -m 644 docs/*.md README.md $(DESTDIR)$(PREFIX)/share/doc/lava/
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,55 @@
+/*
+ * Server-sent events scanner. Fed bytes in any split; calls back once per
+ * complete event with its `event:` name and its `data:` lines joined by '\n'.
+ * Modelled on hiredis read.c: no I/O, explicit limits, sticky error.
+ *
+ * Line endings: LF, CRLF or CR, also when the CR and LF arrive in different
+ * feeds. Comments (lines starting ':') and unknown fields are ignored. An event
+ * ends at a blank line; a `data:` line that follows another event's data with
+ * no blank line between is still appended (spec behaviour). An event whose data
+ * exceeds max_event bytes is skipped whole and counted in `skipped`; the
+ * scanner keeps working. Memory: one buffer that grows up to max_event.
+ */
+#ifndef LAVA_SSE_H
+#define LAVA_SSE_H
+
+#include <stddef.h>
+
+#define LAVA_SSE_OK      0
+#define LAVA_SSE_ERR    -1      /* out of memory or callback asked to stop */
+
+/* Return 0 to go on, non-zero to stop (sticky error). */
+typedef int (*lava_sse_event_pt)(void *data, const char *event,
+    size_t event_len, const char *payload, size_t payload_len);
+
+typedef struct {
+    lava_sse_event_pt  on_event;
+    void              *data;
+    size_t             max_event;      /* bytes of data kept per event */
+
+    char              *buf;            /* data of the event being read (owned) */
+    size_t             len;
+    size_t             cap;
+    char               event[64];      /* event name, cut at 63 bytes */
+    size_t             event_len;
+
+    char               line[16];       /* field name of the current line */
+    size_t             line_len;
+    int                state;          /* private */
+    int                cr;             /* last byte was CR */
+    int                has_data;
+    int                too_big;        /* current event over max_event */
+
+    unsigned long      events;         /* events delivered */
+    unsigned long      skipped;        /* events over max_event */
+    int                err;            /* sticky */
+} lava_sse_t;
+
+void lava_sse_init(lava_sse_t *s, size_t max_event, lava_sse_event_pt cb,
+    void *data);
+int lava_sse_feed(lava_sse_t *s, const char *p, size_t n);
+/* End of stream: delivers a pending event that lacked its final blank line. */
+int lava_sse_finish(lava_sse_t *s);
+void lava_sse_free(lava_sse_t *s);
+
+#endif

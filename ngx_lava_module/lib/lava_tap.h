@@ -1,0 +1,50 @@
+/*
+ * Response tap: everything the module learns from a response body. Fed the
+ * body bytes exactly as they pass to the client (never modifies or holds
+ * them), it finds the usage in SSE events or in a JSON body.
+ *
+ * Memory is bounded whatever the body size: SSE keeps one event (max_event);
+ * JSON keeps the body up to max_json and past that only the last tail_max
+ * bytes, where the usage object of OpenAI/Anthropic-style bodies sits.
+ */
+#ifndef LAVA_TAP_H
+#define LAVA_TAP_H
+
+#include "lava_sse.h"
+#include "lava_usage.h"
+
+#define LAVA_TAP_F_EVENT_TOO_BIG   0x01
+#define LAVA_TAP_F_JSON_TOO_BIG    0x02   /* only the tail was searched */
+#define LAVA_TAP_F_UNPARSED        0x04   /* body/event was not valid JSON */
+#define LAVA_TAP_F_COMPRESSED      0x08   /* set by the caller */
+#define LAVA_TAP_F_BODY_IN_FILE    0x10   /* set by the caller */
+
+typedef struct {
+    int                  sse;            /* 1: text/event-stream */
+    lava_usage_format_e  fmt;
+    lava_sse_t           scanner;
+
+    char                *json;           /* owned; JSON body or tail ring */
+    size_t               json_len;
+    size_t               json_cap;
+    size_t               max_json;
+    size_t               tail_max;
+    int                  tail_mode;
+    size_t               tail_pos;       /* ring write position in tail mode */
+    size_t               total;          /* body bytes seen */
+
+    lava_usage_t         usage;
+    unsigned             flags;          /* LAVA_TAP_F_* */
+    int                  finished;
+} lava_tap_t;
+
+/* max_event / max_json / tail_max: 0 selects the defaults 64 KiB/1 MiB/64 KiB */
+int lava_tap_init(lava_tap_t *t, int sse, lava_usage_format_e fmt,
+    size_t max_event, size_t max_json, size_t tail_max);
+void lava_tap_feed(lava_tap_t *t, const char *p, size_t n);
+void lava_tap_finish(lava_tap_t *t);     /* idempotent */
+void lava_tap_free(lava_tap_t *t);
+/* "event_too_big,json_too_big" for the event's tap_flags field; buf >= 96 */
+size_t lava_tap_flags_str(unsigned flags, char *buf, size_t size);
+
+#endif

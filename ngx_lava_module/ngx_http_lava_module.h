@@ -1,0 +1,207 @@
+/*
+ * ngx_http_lava_module: usage-billing forward gateway inside nginx.
+ *
+ * Shared declarations of the module's files:
+ *   ngx_http_lava_module.c     directives, configuration, variables, phase setup
+ *   ngx_http_lava_providers.c  provider table and managed key file
+ *   ngx_http_lava_access.c     access phase: token, routing, header rewrite, body read
+ *   ngx_http_lava_filter.c     header/body filters: request id header, usage tap
+ *   ngx_http_lava_error.c      JSON error responses
+ *   ngx_http_lava_log.c        log phase: one usage event per request
+ *   ngx_http_lava_redis.c      hiredis async connection driven by the nginx event loop
+ *   ngx_http_lava_events.c     per-worker bounded event queue, XADD to the stream
+ *   ngx_http_lava_auth.c       auth snapshot in shared memory, poller (worker 0)
+ * Pure C parts without nginx types live in lib/ and are unit tested with Check.
+ */
+
+#ifndef NGX_HTTP_LAVA_MODULE_H
+#define NGX_HTTP_LAVA_MODULE_H
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "lib/lava_tap.h"
+#include "lib/lava_token.h"
+#include "lib/lava_url.h"
+
+
+#define NGX_HTTP_LAVA_REQID_LEN      30     /* "req_" + 26 base32 chars */
+#define NGX_HTTP_LAVA_ID_MAX         64     /* merchant/customer ids, meter slugs */
+
+
+typedef enum {
+    NGX_HTTP_LAVA_AUTH_BEARER = 0,      /* Authorization: Bearer <key> */
+    NGX_HTTP_LAVA_AUTH_X_API_KEY,       /* x-api-key: <key> */
+    NGX_HTTP_LAVA_AUTH_X_GOOG_API_KEY,  /* x-goog-api-key: <key> */
+    NGX_HTTP_LAVA_AUTH_XI_API_KEY,      /* xi-api-key: <key> */
+    NGX_HTTP_LAVA_AUTH_QUERY_KEY,       /* ?key=<key> */
+    NGX_HTTP_LAVA_AUTH_NONE             /* custom providers: the user's key only */
+} ngx_http_lava_auth_format_e;
+
+
+/* One row of the provider table (lava_provider directive). Owned by cf->pool. */
+typedef struct {
+    ngx_str_t                    name;       /* "openai" */
+    ngx_array_t                 *hosts;      /* of ngx_str_t, lower case */
+    ngx_str_t                    upstream;   /* name of its upstream{} block */
+    ngx_http_upstream_srv_conf_t *uscf;      /* resolved at init */
+    ngx_uint_t                   auth;       /* ngx_http_lava_auth_format_e */
+    ngx_uint_t                   usage;      /* lava_usage_format_e */
+    ngx_str_t                    key;        /* managed key; empty: BYOK only */
+    unsigned                     custom:1;   /* operator-declared "other" */
+} ngx_http_lava_provider_t;
+
+
+typedef struct {
+    /* provider table */
+    ngx_array_t                  providers;  /* of ngx_http_lava_provider_t */
+    ngx_hash_t                   hosts;      /* host -> provider */
+    ngx_hash_keys_arrays_t      *hosts_keys; /* config time only */
+    ngx_str_t                    keys_file;
+    ngx_flag_t                   allow_private_upstreams;
+
+    /* redis: the address is numeric (hiredis resolves names blocking) */
+    ngx_addr_t                  *redis_addr;
+    ngx_str_t                    redis_host;     /* "127.0.0.1", NUL-terminated */
+    in_port_t                    redis_port;
+    ngx_str_t                    redis_password; /* empty: no AUTH */
+    ngx_msec_t                   redis_timeout;  /* connect and reply, ms */
+
+    /* events */
+    ngx_str_t                    stream;         /* "lava:usage", NUL-terminated */
+    ngx_uint_t                   queue_max;      /* events kept per worker */
+
+    /* auth snapshot */
+    ngx_shm_zone_t              *auth_zone;
+    ngx_str_t                    auth_prefix;    /* "lava:auth" */
+    ngx_msec_t                   auth_poll;      /* ms */
+} ngx_http_lava_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                   forward;        /* lava_forward */
+    ngx_str_t                    prefix;         /* location prefix stripped */
+    size_t                       body_inspect_max;
+    size_t                       tap_event_max;
+    size_t                       tap_json_max;
+    ngx_flag_t                   error_page;     /* lava_error (content) */
+} ngx_http_lava_loc_conf_t;
+
+
+typedef enum {
+    NGX_HTTP_LAVA_PAYER_NONE = 0,
+    NGX_HTTP_LAVA_PAYER_CUSTOMER,
+    NGX_HTTP_LAVA_PAYER_MERCHANT
+} ngx_http_lava_payer_e;
+
+
+/*
+ * Per-request state. Allocated from r->pool and also registered as a pool
+ * cleanup so that it survives internal redirects (error_page wipes r->ctx).
+ */
+typedef struct {
+    u_char                       request_id[NGX_HTTP_LAVA_REQID_LEN + 1];
+    ngx_msec_t                   start_ms;       /* ngx_current_msec at access */
+    time_t                       start_sec;
+    ngx_msec_t                   start_msec_part;
+    ngx_msec_t                   ttfb_ms;        /* 0: no upstream byte yet */
+
+    ngx_http_lava_provider_t    *provider;
+    ngx_str_t                    upstream;       /* $lava_upstream */
+    ngx_str_t                    host;           /* $lava_host */
+    ngx_str_t                    uri;            /* $lava_uri: path?query */
+    ngx_str_t                    path;           /* for the event */
+
+    ngx_str_t                    merchant_id;
+    ngx_str_t                    customer_id;
+    ngx_str_t                    meter;
+    ngx_uint_t                   payer;          /* ngx_http_lava_payer_e */
+    unsigned                     byok:1;
+
+    ngx_str_t                    model;          /* from the request body */
+    ngx_str_t                    metadata;
+
+    const char                  *error;          /* machine code when refused */
+    ngx_uint_t                   upstream_status;
+    off_t                        bytes_out;
+
+    lava_tap_t                  *tap;            /* NULL: not tapping */
+    unsigned                     stream:1;       /* body said "stream": true */
+    unsigned                     sse:1;          /* response is text/event-stream */
+    unsigned                     refused:1;
+    unsigned                     got_headers:1;  /* upstream response headers seen */
+    unsigned                     last_buf:1;     /* body filter saw last_buf */
+    unsigned                     body_done:1;
+    unsigned                     body_waiting:1;
+    unsigned                     routed:1;
+    unsigned                     logged:1;
+} ngx_http_lava_ctx_t;
+
+
+extern ngx_module_t  ngx_http_lava_module;
+
+
+/* ngx_http_lava_module.c */
+ngx_http_lava_ctx_t *ngx_http_lava_get_ctx(ngx_http_request_t *r);
+ngx_http_lava_ctx_t *ngx_http_lava_create_ctx(ngx_http_request_t *r);
+
+/* ngx_http_lava_providers.c */
+char *ngx_http_lava_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_lava_providers_init(ngx_conf_t *cf,
+    ngx_http_lava_main_conf_t *lmcf);
+ngx_http_lava_provider_t *ngx_http_lava_provider_find(
+    ngx_http_lava_main_conf_t *lmcf, u_char *host, size_t len);
+
+/* ngx_http_lava_access.c */
+ngx_int_t ngx_http_lava_access_handler(ngx_http_request_t *r);
+
+/* ngx_http_lava_filter.c */
+ngx_int_t ngx_http_lava_filter_init(ngx_conf_t *cf);
+
+/* ngx_http_lava_error.c: sends {"error":{"message","code","status"}} */
+ngx_int_t ngx_http_lava_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message);
+ngx_int_t ngx_http_lava_error_handler(ngx_http_request_t *r);
+
+/* ngx_http_lava_log.c */
+ngx_int_t ngx_http_lava_log_handler(ngx_http_request_t *r);
+
+/* ngx_http_lava_redis.c + ngx_http_lava_events.c (per worker) */
+ngx_int_t ngx_http_lava_events_init_process(ngx_cycle_t *cycle,
+    ngx_http_lava_main_conf_t *lmcf);
+void ngx_http_lava_events_exit_process(ngx_cycle_t *cycle);
+/*
+ * Queues one stream entry (field/value pairs, argc even) and returns at once.
+ * The values are copied. NGX_OK queued; NGX_DECLINED dropped because the queue
+ * is full (counted and logged); NGX_ERROR out of memory.
+ */
+ngx_int_t ngx_http_lava_event_push(ngx_uint_t argc, const char **argv,
+    const size_t *argvlen);
+
+/* ngx_http_lava_auth.c */
+ngx_int_t ngx_http_lava_auth_init_zone(ngx_shm_zone_t *shm_zone, void *data);
+ngx_int_t ngx_http_lava_auth_init_process(ngx_cycle_t *cycle,
+    ngx_http_lava_main_conf_t *lmcf);
+
+typedef enum {
+    NGX_HTTP_LAVA_AUTH_OK = 0,
+    NGX_HTTP_LAVA_AUTH_UNKNOWN_KEY,
+    NGX_HTTP_LAVA_AUTH_MERCHANT_DISABLED,
+    NGX_HTTP_LAVA_AUTH_UNKNOWN_CUSTOMER,
+    NGX_HTTP_LAVA_AUTH_CUSTOMER_DISABLED,
+    NGX_HTTP_LAVA_AUTH_UNKNOWN_METER,
+    NGX_HTTP_LAVA_AUTH_NOT_LOADED       /* no snapshot seen yet */
+} ngx_http_lava_auth_rc_e;
+
+/*
+ * Checks a secret key (raw bytes, hashed here with SHA-256) and optionally a
+ * customer id and meter slug (empty: not checked). On NGX_HTTP_LAVA_AUTH_OK
+ * merchant_id is set to a copy in r->pool.
+ */
+ngx_http_lava_auth_rc_e ngx_http_lava_auth_check(ngx_http_request_t *r,
+    ngx_str_t *secret_key, ngx_str_t *customer_id, ngx_str_t *meter,
+    ngx_str_t *merchant_id);
+
+#endif /* NGX_HTTP_LAVA_MODULE_H */
