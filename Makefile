@@ -5,6 +5,7 @@
 #   make test       unit tests (Check) and integration tests (prove t/)
 #   make install    module, sidecar, config and SQL (honours DESTDIR)
 
+SHELL      := /bin/bash
 BUILD      ?= build
 ABS_BUILD  := $(abspath $(BUILD))
 NGX_SRC    ?= /usr/share/nginx/src

@@ -167,6 +167,11 @@ ngx_int_t ngx_http_lava_error_handler(ngx_http_request_t *r);
 
 /* ngx_http_lava_log.c */
 ngx_int_t ngx_http_lava_log_handler(ngx_http_request_t *r);
+/* "complete" | "client_abort" | "upstream_error" | "refused" */
+const char *ngx_http_lava_outcome(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx);
+/* "reported" | "estimated" | "none" */
+const char *ngx_http_lava_usage_source(ngx_http_lava_ctx_t *ctx);
 
 /* ngx_http_lava_redis.c + ngx_http_lava_events.c (per worker) */
 ngx_int_t ngx_http_lava_events_init_process(ngx_cycle_t *cycle,

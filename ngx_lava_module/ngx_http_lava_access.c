@@ -1,0 +1,691 @@
+/*
+ * Access phase of a forward location: works out the target from `u`, picks
+ * the provider by host, checks the forward token against the auth snapshot in
+ * shared memory (no network round trip), removes every token carrier from the
+ * request, injects the provider key, and reads the body once to learn
+ * "stream" and "model". proxy_pass then does the proxying.
+ */
+
+#include <jansson.h>
+
+#include "ngx_http_lava_module.h"
+
+
+#define NGX_HTTP_LAVA_METADATA_MAX  4096
+
+
+typedef struct {
+    ngx_str_t  name;              /* lower case */
+    ngx_uint_t carrier;           /* may hold the forward token */
+} ngx_http_lava_strip_t;
+
+
+/* request headers that never reach a provider */
+static ngx_http_lava_strip_t  ngx_http_lava_strip[] = {
+    { ngx_string("authorization"), 1 },
+    { ngx_string("x-api-key"), 1 },
+    { ngx_string("x-goog-api-key"), 1 },
+    { ngx_string("xi-api-key"), 1 },
+    { ngx_string("x-provider-api-key"), 0 },
+    { ngx_string("x-lava-metadata"), 0 },
+    { ngx_string("proxy-authorization"), 0 },
+    /* a compressed answer would blind the tap; identity is always valid */
+    { ngx_string("accept-encoding"), 0 },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_str_t  ngx_http_lava_auth_headers[] = {
+    ngx_string("Authorization"),          /* NGX_HTTP_LAVA_AUTH_BEARER */
+    ngx_string("x-api-key"),              /* NGX_HTTP_LAVA_AUTH_X_API_KEY */
+    ngx_string("x-goog-api-key"),         /* NGX_HTTP_LAVA_AUTH_X_GOOG_API_KEY */
+    ngx_string("xi-api-key"),             /* NGX_HTTP_LAVA_AUTH_XI_API_KEY */
+};
+
+
+static ngx_int_t ngx_http_lava_refuse(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx, ngx_uint_t status, const char *code,
+    const char *message);
+static ngx_int_t ngx_http_lava_route(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx, lava_target_t *t);
+static ngx_int_t ngx_http_lava_authenticate(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx, lava_target_t *t, ngx_str_t *pkey);
+static ngx_int_t ngx_http_lava_rewrite_headers(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx, ngx_str_t *pkey);
+static void ngx_http_lava_body_handler(ngx_http_request_t *r);
+
+
+static ngx_table_elt_t *
+ngx_http_lava_find_header(ngx_http_request_t *r, const char *lname,
+    size_t len)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) lname, len) == 0)
+        {
+            return &h[i];
+        }
+    }
+}
+
+
+ngx_int_t
+ngx_http_lava_access_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                  rc;
+    ngx_str_t                  pkey;
+    lava_target_t              t;
+    ngx_http_lava_ctx_t       *ctx;
+    ngx_http_lava_loc_conf_t  *llcf;
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_lava_module);
+    if (!llcf->forward) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_lava_get_ctx(r);
+
+    if (ctx && ctx->routed) {
+        /* re-entered after the body was read */
+        return ctx->body_done ? NGX_DECLINED : NGX_DONE;
+    }
+
+    if (ctx == NULL) {
+        ctx = ngx_http_lava_create_ctx(r);
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    rc = ngx_http_lava_route(r, ctx, &t);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_lava_authenticate(r, ctx, &t, &pkey);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_lava_rewrite_headers(r, ctx, &pkey);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ctx->routed = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_lava_body_handler);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    if (ctx->body_done) {
+        /* read at once: the handler has already inspected it */
+        r->main->count--;
+        return NGX_DECLINED;
+    }
+
+    /* the body handler resumes the phases; the reference taken by the body
+     * reader is released here, as the mirror module does */
+    ctx->body_waiting = 1;
+    ngx_http_finalize_request(r, NGX_DONE);
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_lava_refuse(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
+    ngx_uint_t status, const char *code, const char *message)
+{
+    ngx_int_t  rc;
+
+    ctx->refused = 1;
+    ctx->error = code;
+
+    rc = ngx_http_lava_send_error(r, status, code, message);
+
+    ngx_http_finalize_request(r, rc);
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_lava_route(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
+    lava_target_t *t)
+{
+    int                         rc;
+    u_char                     *p, *q, *end, *buf;
+    size_t                      size;
+    ngx_str_t                   extra;
+    ngx_http_lava_loc_conf_t   *llcf;
+    ngx_http_lava_main_conf_t  *lmcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_lava_module);
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_lava_module);
+
+    /* the path after the location prefix, as the client sent it */
+    p = r->unparsed_uri.data;
+    end = p + r->unparsed_uri.len;
+    q = ngx_strlchr(p, end, '?');
+    if (q == NULL) {
+        q = end;
+    }
+
+    if ((size_t) (q - p) < llcf->prefix.len
+        || ngx_strncmp(p, llcf->prefix.data, llcf->prefix.len) != 0)
+    {
+        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                    "invalid_path",
+                                    "the request path must start with the "
+                                    "forward endpoint, unencoded");
+    }
+
+    extra.data = p + llcf->prefix.len;
+    extra.len = q - extra.data;
+
+    if (extra.len && extra.data[0] != '/') {
+        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_NOT_FOUND, "not_found",
+                                    "no such endpoint");
+    }
+
+    size = 3 * (extra.len + r->args.len) + 16;
+    if (size > LAVA_URL_MAX * 3 + 16) {
+        size = LAVA_URL_MAX * 3 + 16;
+    }
+
+    buf = ngx_pnalloc(r->pool, size);
+    if (buf == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = lava_url_parse((char *) extra.data, extra.len, (char *) r->args.data,
+                        r->args.len, (char *) buf, size, t);
+
+    if (rc == LAVA_URL_MISSING_U) {
+        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_BAD_REQUEST, "missing_u",
+                                    "the \"u\" query parameter with the "
+                                    "provider URL is required");
+    }
+
+    if (rc != LAVA_URL_OK) {
+        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_BAD_REQUEST, "invalid_u",
+                                    lava_url_strerror(rc));
+    }
+
+    ctx->host.data = (u_char *) t->host;
+    ctx->host.len = t->host_len;
+    ctx->path.data = (u_char *) t->path;
+    ctx->path.len = t->path_len;
+    ctx->uri.data = (u_char *) t->uri;
+    ctx->uri.len = t->uri_len;
+
+    ctx->provider = ngx_http_lava_provider_find(lmcf, ctx->host.data,
+                                                ctx->host.len);
+    if (ctx->provider == NULL) {
+        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_FORBIDDEN,
+                                    "host_not_allowed",
+                                    "the host of \"u\" is not a configured "
+                                    "provider");
+    }
+
+    ctx->upstream = ctx->provider->upstream;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_lava_copy_str(ngx_http_request_t *r, ngx_str_t *dst, const char *s,
+    size_t len)
+{
+    dst->len = 0;
+    dst->data = NULL;
+
+    if (s == NULL || len == 0) {
+        return NGX_OK;
+    }
+
+    dst->data = ngx_pnalloc(r->pool, len);
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, s, len);
+    dst->len = len;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
+    lava_target_t *t, ngx_str_t *pkey)
+{
+    int                        rc;
+    char                      *buf;
+    ngx_str_t                  token, secret, customer, meter, merchant;
+    json_t                    *md;
+    json_error_t               jerr;
+    ngx_table_elt_t           *h;
+    lava_token_t               tk;
+    ngx_http_lava_auth_rc_e    arc;
+
+    ngx_str_null(&token);
+
+    /* carriers, in the order the SDKs use them */
+    h = r->headers_in.authorization;
+    if (h && h->value.len > 7
+        && ngx_strncasecmp(h->value.data, (u_char *) "Bearer ", 7) == 0)
+    {
+        token.data = h->value.data + 7;
+        token.len = h->value.len - 7;
+
+        while (token.len && token.data[0] == ' ') {
+            token.data++;
+            token.len--;
+        }
+
+    } else if ((h = ngx_http_lava_find_header(r, "x-api-key", 9))
+               || (h = ngx_http_lava_find_header(r, "x-goog-api-key", 14))
+               || (h = ngx_http_lava_find_header(r, "xi-api-key", 10)))
+    {
+        token = h->value;
+
+    } else if (t->key) {
+        token.data = (u_char *) t->key;
+        token.len = t->key_len;
+    }
+
+    if (token.len == 0) {
+        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                    "missing_token",
+                                    "a forward token is required "
+                                    "(Authorization: Bearer <token>)");
+    }
+
+    buf = ngx_pnalloc(r->pool, token.len + 1);
+    if (buf == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = lava_token_decode((char *) token.data, token.len, buf, token.len + 1,
+                           &tk);
+    if (rc != LAVA_TOKEN_OK) {
+        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                    "invalid_token", lava_token_strerror(rc));
+    }
+
+    secret.data = (u_char *) tk.secret_key;
+    secret.len = tk.secret_key_len;
+    customer.data = (u_char *) tk.customer_id;
+    customer.len = tk.customer_id_len;
+    meter.data = (u_char *) tk.meter_slug;
+    meter.len = tk.meter_slug_len;
+
+    arc = ngx_http_lava_auth_check(r, &secret, &customer, &meter, &merchant);
+
+    switch (arc) {
+
+    case NGX_HTTP_LAVA_AUTH_OK:
+        break;
+
+    case NGX_HTTP_LAVA_AUTH_NOT_LOADED:
+        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    "auth_unavailable",
+                                    "the gateway has not loaded its key data "
+                                    "yet; retry shortly");
+
+    case NGX_HTTP_LAVA_AUTH_MERCHANT_DISABLED:
+        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                    "merchant_disabled",
+                                    "the merchant is disabled");
+
+    case NGX_HTTP_LAVA_AUTH_UNKNOWN_CUSTOMER:
+        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                    "unknown_customer",
+                                    "the token's customer_id is unknown");
+
+    case NGX_HTTP_LAVA_AUTH_CUSTOMER_DISABLED:
+        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_FORBIDDEN,
+                                    "customer_disabled",
+                                    "the customer is disabled");
+
+    case NGX_HTTP_LAVA_AUTH_UNKNOWN_METER:
+        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                    "unknown_meter",
+                                    "the token's meter_slug is unknown");
+
+    default: /* NGX_HTTP_LAVA_AUTH_UNKNOWN_KEY */
+        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                    "invalid_key",
+                                    "the secret key is not valid");
+    }
+
+    ctx->merchant_id = merchant;
+
+    if (ngx_http_lava_copy_str(r, &ctx->customer_id, tk.customer_id,
+                               tk.customer_id_len) != NGX_OK
+        || ngx_http_lava_copy_str(r, &ctx->meter, tk.meter_slug,
+                                  tk.meter_slug_len) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->payer = (tk.bare || tk.disable_billing || ctx->customer_id.len == 0)
+                 ? NGX_HTTP_LAVA_PAYER_MERCHANT : NGX_HTTP_LAVA_PAYER_CUSTOMER;
+
+    /* bring-your-own-key: the token's provider_key, else the header */
+    ngx_str_null(pkey);
+
+    if (tk.provider_key_len) {
+        pkey->data = (u_char *) tk.provider_key;
+        pkey->len = tk.provider_key_len;
+
+    } else {
+        h = ngx_http_lava_find_header(r, "x-provider-api-key", 18);
+        if (h && h->value.len) {
+            *pkey = h->value;
+        }
+    }
+
+    if (pkey->len) {
+        ctx->byok = 1;
+
+    } else if (ctx->provider->key.len) {
+        *pkey = ctx->provider->key;
+
+    } else if (ctx->provider->auth != NGX_HTTP_LAVA_AUTH_NONE) {
+        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
+                                    "provider_key_required",
+                                    "no managed key is configured for this "
+                                    "provider: send your own key in "
+                                    "X-Provider-API-Key");
+    }
+
+    /* optional metadata: a small JSON object stored with the request */
+    h = ngx_http_lava_find_header(r, "x-lava-metadata", 15);
+    if (h) {
+        if (h->value.len > NGX_HTTP_LAVA_METADATA_MAX) {
+            return ngx_http_lava_refuse(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                        "invalid_metadata",
+                                        "x-lava-metadata is larger than "
+                                        "4096 bytes");
+        }
+
+        md = json_loadb((char *) h->value.data, h->value.len, 0, &jerr);
+        if (md == NULL || !json_is_object(md)) {
+            if (md) {
+                json_decref(md);
+            }
+
+            return ngx_http_lava_refuse(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                        "invalid_metadata",
+                                        "x-lava-metadata must be a JSON "
+                                        "object");
+        }
+
+        json_decref(md);
+        ctx->metadata = h->value;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_lava_rewrite_headers(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
+    ngx_str_t *pkey)
+{
+    u_char                    *p, *start;
+    size_t                     len;
+    ngx_uint_t                 i, n, auth;
+    ngx_list_t                 headers;
+    ngx_list_part_t           *part;
+    ngx_table_elt_t           *h, *nh;
+    ngx_http_lava_strip_t     *s;
+
+    /* count, then copy everything but the stripped headers into a new list */
+    n = 0;
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        n += part->nelts;
+    }
+
+    if (ngx_list_init(&headers, r->pool, n + 2, sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        for (s = ngx_http_lava_strip; s->name.len; s++) {
+            if (h[i].key.len == s->name.len
+                && ngx_strncasecmp(h[i].key.data, s->name.data, s->name.len)
+                   == 0)
+            {
+                break;
+            }
+        }
+
+        if (s->name.len) {
+            continue;
+        }
+
+        nh = ngx_list_push(&headers);
+        if (nh == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        *nh = h[i];
+    }
+
+    r->headers_in.headers = headers;
+    r->headers_in.authorization = NULL;
+#if (NGX_HTTP_GZIP || NGX_HTTP_HEADERS)
+    r->headers_in.accept_encoding = NULL;
+#endif
+
+    auth = ctx->provider->auth;
+
+    if (pkey->len == 0 || auth == NGX_HTTP_LAVA_AUTH_NONE) {
+        return NGX_OK;
+    }
+
+    if (auth == NGX_HTTP_LAVA_AUTH_QUERY_KEY) {
+        len = ctx->uri.len + sizeof("&key=") - 1
+              + pkey->len + 2 * ngx_escape_uri(NULL, pkey->data, pkey->len,
+                                               NGX_ESCAPE_ARGS);
+
+        start = ngx_pnalloc(r->pool, len);
+        if (start == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        p = ngx_cpymem(start, ctx->uri.data, ctx->uri.len);
+        p = ngx_cpymem(p, ngx_strlchr(ctx->uri.data,
+                                      ctx->uri.data + ctx->uri.len, '?')
+                          ? "&key=" : "?key=", 5);
+        p = (u_char *) ngx_escape_uri(p, pkey->data, pkey->len,
+                                      NGX_ESCAPE_ARGS);
+        ctx->uri.data = start;
+        ctx->uri.len = p - start;
+
+        return NGX_OK;
+    }
+
+    nh = ngx_list_push(&r->headers_in.headers);
+    if (nh == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    nh->key = ngx_http_lava_auth_headers[auth];
+    nh->lowcase_key = ngx_pnalloc(r->pool, nh->key.len);
+    if (nh->lowcase_key == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    nh->hash = ngx_hash_strlow(nh->lowcase_key, nh->key.data, nh->key.len);
+
+    if (auth == NGX_HTTP_LAVA_AUTH_BEARER) {
+        nh->value.len = sizeof("Bearer ") - 1 + pkey->len;
+        nh->value.data = ngx_pnalloc(r->pool, nh->value.len);
+        if (nh->value.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(ngx_cpymem(nh->value.data, "Bearer ", 7), pkey->data,
+                   pkey->len);
+
+        r->headers_in.authorization = nh;
+
+    } else {
+        nh->value = *pkey;
+    }
+
+    /* Anthropic refuses requests without a version; keep a client's own */
+    if (ctx->provider->usage == LAVA_USAGE_ANTHROPIC
+        && ngx_http_lava_find_header(r, "anthropic-version", 17) == NULL)
+    {
+        nh = ngx_list_push(&r->headers_in.headers);
+        if (nh == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_str_set(&nh->key, "anthropic-version");
+        ngx_str_set(&nh->value, "2023-06-01");
+        nh->lowcase_key = nh->key.data;
+        nh->hash = ngx_hash_key(nh->key.data, nh->key.len);
+    }
+
+    return NGX_OK;
+}
+
+
+/* "stream" and "model" from a JSON request body kept in memory */
+static void
+ngx_http_lava_inspect_body(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
+{
+    u_char                    *p, *buf;
+    size_t                     len;
+    json_t                    *root, *v;
+    ngx_buf_t                 *b;
+    ngx_chain_t               *cl;
+    json_error_t               jerr;
+    const char                *model;
+    ngx_http_lava_loc_conf_t  *llcf;
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return;
+    }
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_lava_module);
+
+    len = 0;
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file || !ngx_buf_in_memory(b)) {
+            /* a body large enough to go to a temp file is not inspected */
+            return;
+        }
+
+        len += b->last - b->pos;
+    }
+
+    if (len == 0 || len > llcf->body_inspect_max) {
+        return;
+    }
+
+    if (r->request_body->bufs->next == NULL) {
+        buf = r->request_body->bufs->buf->pos;
+
+    } else {
+        buf = ngx_pnalloc(r->pool, len);
+        if (buf == NULL) {
+            return;
+        }
+
+        p = buf;
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+        }
+    }
+
+    root = json_loadb((char *) buf, len, 0, &jerr);
+    if (root == NULL) {
+        return;
+    }
+
+    if (json_is_object(root)) {
+        v = json_object_get(root, "stream");
+        ctx->stream = json_is_true(v) ? 1 : 0;
+
+        v = json_object_get(root, "model");
+        model = json_string_value(v);
+
+        if (model && json_string_length(v) <= LAVA_USAGE_MODEL_MAX - 1) {
+            (void) ngx_http_lava_copy_str(r, &ctx->model, model,
+                                          json_string_length(v));
+        }
+    }
+
+    json_decref(root);
+}
+
+
+static void
+ngx_http_lava_body_handler(ngx_http_request_t *r)
+{
+    ngx_http_lava_ctx_t  *ctx;
+
+    ctx = ngx_http_lava_get_ctx(r);
+    if (ctx == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_lava_inspect_body(r, ctx);
+
+    ctx->body_done = 1;
+
+    if (ctx->body_waiting) {
+        ctx->body_waiting = 0;
+        r->write_event_handler = ngx_http_core_run_phases;
+        ngx_http_core_run_phases(r);
+    }
+}

@@ -1,0 +1,109 @@
+/*
+ * JSON error responses, in the shape the provider SDKs parse:
+ *   {"error":{"message":"...","code":"...","status":401}}
+ * Used for the gateway's own refusals and, through `error_page ... @lava_error`,
+ * for the errors nginx produces when a provider cannot be reached.
+ */
+
+#include "ngx_http_lava_module.h"
+
+
+ngx_int_t
+ngx_http_lava_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message)
+{
+    u_char       *p;
+    size_t        len, mlen, clen;
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    /* the body of a refused request is never read: drop it cleanly */
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    mlen = ngx_strlen(message);
+    clen = ngx_strlen(code);
+
+    len = sizeof("{\"error\":{\"message\":\"\",\"code\":\"\",\"status\":}}\n")
+          - 1 + mlen + ngx_escape_json(NULL, (u_char *) message, mlen)
+          + clen + ngx_escape_json(NULL, (u_char *) code, clen)
+          + NGX_INT_T_LEN;
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(b->last, "{\"error\":{\"message\":\"", 21);
+    p = (u_char *) ngx_escape_json(p, (u_char *) message, mlen);
+    p = ngx_cpymem(p, "\",\"code\":\"", 10);
+    p = (u_char *) ngx_escape_json(p, (u_char *) code, clen);
+    p = ngx_sprintf(p, "\",\"status\":%ui}}\n", status);
+    b->last = p;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    ngx_http_clear_accept_ranges(r);
+    ngx_http_clear_last_modified(r);
+    ngx_http_clear_etag(r);
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* content handler of the location named by error_page (lava_error) */
+ngx_int_t
+ngx_http_lava_error_handler(ngx_http_request_t *r)
+{
+    ngx_uint_t            status;
+    const char           *code, *message;
+    ngx_http_lava_ctx_t  *ctx;
+
+    status = r->err_status ? r->err_status : NGX_HTTP_BAD_GATEWAY;
+
+    switch (status) {
+
+    case NGX_HTTP_GATEWAY_TIME_OUT:
+        code = "provider_timeout";
+        message = "the provider did not answer in time";
+        break;
+
+    case NGX_HTTP_BAD_GATEWAY:
+        code = "provider_unreachable";
+        message = "the provider could not be reached or its TLS "
+                  "certificate could not be verified";
+        break;
+
+    case NGX_HTTP_SERVICE_UNAVAILABLE:
+        code = "unavailable";
+        message = "the gateway is temporarily unavailable";
+        break;
+
+    default:
+        code = "gateway_error";
+        message = "the gateway failed to handle the request";
+    }
+
+    ctx = ngx_http_lava_get_ctx(r->main);
+    if (ctx && ctx->error == NULL) {
+        ctx->error = code;
+    }
+
+    return ngx_http_lava_send_error(r, status, code, message);
+}

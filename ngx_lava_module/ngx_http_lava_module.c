@@ -1,0 +1,925 @@
+/*
+ * ngx_http_lava_module: directives, configuration, variables, phase setup,
+ * per-request context and request ids.
+ */
+
+#include <sys/random.h>
+
+#include "ngx_http_lava_module.h"
+
+
+static ngx_int_t ngx_http_lava_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_lava_postconfiguration(ngx_conf_t *cf);
+static void *ngx_http_lava_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_lava_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_lava_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_lava_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_lava_init_process(ngx_cycle_t *cycle);
+static void ngx_http_lava_exit_process(ngx_cycle_t *cycle);
+
+static char *ngx_http_lava_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_lava_auth_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_lava_forward(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_lava_error(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_lava_rewrite_handler(ngx_http_request_t *r);
+
+
+static ngx_command_t  ngx_http_lava_commands[] = {
+
+    { ngx_string("lava_provider"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_lava_provider_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("lava_provider_keys"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lava_main_conf_t, keys_file),
+      NULL },
+
+    { ngx_string("lava_allow_private_upstreams"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lava_main_conf_t, allow_private_upstreams),
+      NULL },
+
+    { ngx_string("lava_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_lava_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("lava_redis_password"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lava_main_conf_t, redis_password),
+      NULL },
+
+    { ngx_string("lava_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lava_main_conf_t, redis_timeout),
+      NULL },
+
+    { ngx_string("lava_stream"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lava_main_conf_t, stream),
+      NULL },
+
+    { ngx_string("lava_event_queue"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lava_main_conf_t, queue_max),
+      NULL },
+
+    { ngx_string("lava_auth_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_lava_auth_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("lava_auth_prefix"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lava_main_conf_t, auth_prefix),
+      NULL },
+
+    { ngx_string("lava_auth_poll"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lava_main_conf_t, auth_poll),
+      NULL },
+
+    { ngx_string("lava_forward"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_lava_forward,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("lava_body_inspect_max"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_lava_loc_conf_t, body_inspect_max),
+      NULL },
+
+    { ngx_string("lava_tap_event_max"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_lava_loc_conf_t, tap_event_max),
+      NULL },
+
+    { ngx_string("lava_tap_json_max"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_lava_loc_conf_t, tap_json_max),
+      NULL },
+
+    { ngx_string("lava_error"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_lava_error,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_lava_module_ctx = {
+    ngx_http_lava_preconfiguration,        /* preconfiguration */
+    ngx_http_lava_postconfiguration,       /* postconfiguration */
+
+    ngx_http_lava_create_main_conf,        /* create main configuration */
+    ngx_http_lava_init_main_conf,          /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_lava_create_loc_conf,         /* create location configuration */
+    ngx_http_lava_merge_loc_conf           /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_lava_module = {
+    NGX_MODULE_V1,
+    &ngx_http_lava_module_ctx,             /* module context */
+    ngx_http_lava_commands,                /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_lava_init_process,            /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_lava_exit_process,            /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+/* variables */
+
+typedef enum {
+    NGX_HTTP_LAVA_VAR_REQUEST_ID = 0,
+    NGX_HTTP_LAVA_VAR_UPSTREAM,
+    NGX_HTTP_LAVA_VAR_HOST,
+    NGX_HTTP_LAVA_VAR_URI,
+    NGX_HTTP_LAVA_VAR_PROVIDER,
+    NGX_HTTP_LAVA_VAR_MERCHANT,
+    NGX_HTTP_LAVA_VAR_CUSTOMER,
+    NGX_HTTP_LAVA_VAR_MODEL,
+    NGX_HTTP_LAVA_VAR_OUTCOME,
+    NGX_HTTP_LAVA_VAR_ERROR,
+    NGX_HTTP_LAVA_VAR_INPUT_TOKENS,
+    NGX_HTTP_LAVA_VAR_OUTPUT_TOKENS,
+    NGX_HTTP_LAVA_VAR_USAGE_SOURCE
+} ngx_http_lava_var_e;
+
+
+static ngx_int_t ngx_http_lava_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+static ngx_http_variable_t  ngx_http_lava_vars[] = {
+
+    { ngx_string("lava_request_id"), NULL, ngx_http_lava_variable,
+      NGX_HTTP_LAVA_VAR_REQUEST_ID, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("lava_upstream"), NULL, ngx_http_lava_variable,
+      NGX_HTTP_LAVA_VAR_UPSTREAM, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("lava_host"), NULL, ngx_http_lava_variable,
+      NGX_HTTP_LAVA_VAR_HOST, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("lava_uri"), NULL, ngx_http_lava_variable,
+      NGX_HTTP_LAVA_VAR_URI, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("lava_provider"), NULL, ngx_http_lava_variable,
+      NGX_HTTP_LAVA_VAR_PROVIDER, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("lava_merchant_id"), NULL, ngx_http_lava_variable,
+      NGX_HTTP_LAVA_VAR_MERCHANT, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("lava_customer_id"), NULL, ngx_http_lava_variable,
+      NGX_HTTP_LAVA_VAR_CUSTOMER, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("lava_model"), NULL, ngx_http_lava_variable,
+      NGX_HTTP_LAVA_VAR_MODEL, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("lava_outcome"), NULL, ngx_http_lava_variable,
+      NGX_HTTP_LAVA_VAR_OUTCOME, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("lava_error"), NULL, ngx_http_lava_variable,
+      NGX_HTTP_LAVA_VAR_ERROR, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("lava_input_tokens"), NULL, ngx_http_lava_variable,
+      NGX_HTTP_LAVA_VAR_INPUT_TOKENS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("lava_output_tokens"), NULL, ngx_http_lava_variable,
+      NGX_HTTP_LAVA_VAR_OUTPUT_TOKENS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("lava_usage_source"), NULL, ngx_http_lava_variable,
+      NGX_HTTP_LAVA_VAR_USAGE_SOURCE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_int_t
+ngx_http_lava_preconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_lava_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_lava_var_str(ngx_http_variable_value_t *v, u_char *p, size_t len)
+{
+    if (p == NULL || len == 0) {
+        v->not_found = 1;
+        return;
+    }
+
+    v->data = p;
+    v->len = len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+}
+
+
+static ngx_int_t
+ngx_http_lava_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    u_char               *p;
+    int64_t               n;
+    ngx_http_lava_ctx_t  *ctx;
+
+    ctx = ngx_http_lava_get_ctx(r->main);
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    switch (data) {
+
+    case NGX_HTTP_LAVA_VAR_REQUEST_ID:
+        ngx_http_lava_var_str(v, ctx->request_id, NGX_HTTP_LAVA_REQID_LEN);
+        break;
+
+    case NGX_HTTP_LAVA_VAR_UPSTREAM:
+        ngx_http_lava_var_str(v, ctx->upstream.data, ctx->upstream.len);
+        break;
+
+    case NGX_HTTP_LAVA_VAR_HOST:
+        ngx_http_lava_var_str(v, ctx->host.data, ctx->host.len);
+        break;
+
+    case NGX_HTTP_LAVA_VAR_URI:
+        ngx_http_lava_var_str(v, ctx->uri.data, ctx->uri.len);
+        break;
+
+    case NGX_HTTP_LAVA_VAR_PROVIDER:
+        if (ctx->provider) {
+            ngx_http_lava_var_str(v, ctx->provider->name.data,
+                                  ctx->provider->name.len);
+        } else {
+            v->not_found = 1;
+        }
+        break;
+
+    case NGX_HTTP_LAVA_VAR_MERCHANT:
+        ngx_http_lava_var_str(v, ctx->merchant_id.data, ctx->merchant_id.len);
+        break;
+
+    case NGX_HTTP_LAVA_VAR_CUSTOMER:
+        ngx_http_lava_var_str(v, ctx->customer_id.data, ctx->customer_id.len);
+        break;
+
+    case NGX_HTTP_LAVA_VAR_MODEL:
+        if (ctx->tap && ctx->tap->usage.model[0]) {
+            p = (u_char *) ctx->tap->usage.model;
+            ngx_http_lava_var_str(v, p, ngx_strlen(p));
+        } else {
+            ngx_http_lava_var_str(v, ctx->model.data, ctx->model.len);
+        }
+        break;
+
+    case NGX_HTTP_LAVA_VAR_OUTCOME:
+        p = (u_char *) ngx_http_lava_outcome(r->main, ctx);
+        ngx_http_lava_var_str(v, p, ngx_strlen(p));
+        break;
+
+    case NGX_HTTP_LAVA_VAR_ERROR:
+        p = (u_char *) ctx->error;
+        ngx_http_lava_var_str(v, p, p ? ngx_strlen(p) : 0);
+        break;
+
+    case NGX_HTTP_LAVA_VAR_INPUT_TOKENS:
+    case NGX_HTTP_LAVA_VAR_OUTPUT_TOKENS:
+        if (ctx->tap == NULL || !ctx->tap->usage.seen) {
+            v->not_found = 1;
+            break;
+        }
+
+        n = (data == NGX_HTTP_LAVA_VAR_INPUT_TOKENS)
+            ? ctx->tap->usage.input_tokens + ctx->tap->usage.cached_input_tokens
+              + ctx->tap->usage.cache_write_tokens
+              + ctx->tap->usage.cache_write_1h_tokens
+              + ctx->tap->usage.audio_input_tokens
+            : ctx->tap->usage.output_tokens + ctx->tap->usage.reasoning_tokens
+              + ctx->tap->usage.audio_output_tokens;
+
+        p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_lava_var_str(v, p, ngx_sprintf(p, "%L", n) - p);
+        break;
+
+    case NGX_HTTP_LAVA_VAR_USAGE_SOURCE:
+        p = (u_char *) ngx_http_lava_usage_source(ctx);
+        ngx_http_lava_var_str(v, p, ngx_strlen(p));
+        break;
+
+    default:
+        v->not_found = 1;
+    }
+
+    return NGX_OK;
+}
+
+
+/* configuration */
+
+static void *
+ngx_http_lava_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_lava_main_conf_t  *lmcf;
+
+    lmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_lava_main_conf_t));
+    if (lmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&lmcf->providers, cf->pool, 32,
+                       sizeof(ngx_http_lava_provider_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    lmcf->allow_private_upstreams = NGX_CONF_UNSET;
+    lmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
+    lmcf->queue_max = NGX_CONF_UNSET_UINT;
+    lmcf->auth_poll = NGX_CONF_UNSET_MSEC;
+
+    return lmcf;
+}
+
+
+/* nginx strings are not NUL-terminated; hiredis wants C strings */
+static ngx_int_t
+ngx_http_lava_cstr(ngx_conf_t *cf, ngx_str_t *s)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(cf->pool, s->len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, s->data, s->len);
+    p[s->len] = '\0';
+    s->data = p;
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_lava_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_lava_main_conf_t *lmcf = conf;
+
+    ngx_conf_init_value(lmcf->allow_private_upstreams, 0);
+    ngx_conf_init_msec_value(lmcf->redis_timeout, 1000);
+    ngx_conf_init_uint_value(lmcf->queue_max, 10000);
+    ngx_conf_init_msec_value(lmcf->auth_poll, 1000);
+
+    if (lmcf->stream.len == 0) {
+        ngx_str_set(&lmcf->stream, "lava:usage");
+    }
+
+    if (lmcf->auth_prefix.len == 0) {
+        ngx_str_set(&lmcf->auth_prefix, "lava:auth");
+    }
+
+    if (lmcf->redis_host.len == 0) {
+        ngx_str_set(&lmcf->redis_host, "127.0.0.1");
+        lmcf->redis_port = 6379;
+    }
+
+    if (ngx_http_lava_cstr(cf, &lmcf->stream) != NGX_OK
+        || ngx_http_lava_cstr(cf, &lmcf->auth_prefix) != NGX_OK
+        || ngx_http_lava_cstr(cf, &lmcf->redis_host) != NGX_OK
+        || ngx_http_lava_cstr(cf, &lmcf->redis_password) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (lmcf->queue_max == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"lava_event_queue\" must be at least 1");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_lava_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_lava_loc_conf_t  *llcf;
+
+    llcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_lava_loc_conf_t));
+    if (llcf == NULL) {
+        return NULL;
+    }
+
+    /* set by ngx_pcalloc(): llcf->prefix = { 0, NULL } */
+
+    llcf->forward = NGX_CONF_UNSET;
+    llcf->error_page = NGX_CONF_UNSET;
+    llcf->body_inspect_max = NGX_CONF_UNSET_SIZE;
+    llcf->tap_event_max = NGX_CONF_UNSET_SIZE;
+    llcf->tap_json_max = NGX_CONF_UNSET_SIZE;
+
+    return llcf;
+}
+
+
+static char *
+ngx_http_lava_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_lava_loc_conf_t *prev = parent;
+    ngx_http_lava_loc_conf_t *conf = child;
+
+    /* lava_forward and lava_error are not inherited into nested locations
+     * on purpose: each forward location says so itself */
+    ngx_conf_init_value(conf->forward, 0);
+    ngx_conf_init_value(conf->error_page, 0);
+
+    ngx_conf_merge_size_value(conf->body_inspect_max, prev->body_inspect_max,
+                              1024 * 1024);
+    ngx_conf_merge_size_value(conf->tap_event_max, prev->tap_event_max,
+                              64 * 1024);
+    ngx_conf_merge_size_value(conf->tap_json_max, prev->tap_json_max,
+                              1024 * 1024);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_lava_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_lava_main_conf_t *lmcf = conf;
+
+    u_char     *p;
+    ngx_str_t  *value;
+    ngx_url_t   u;
+
+    if (lmcf->redis_host.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+    u.url = value[1];
+    u.default_port = 6379;
+    u.no_resolve = 1;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.host.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid redis address \"%V\"%s%s", &value[1],
+                           u.err ? ": " : "", u.err ? u.err : "");
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * hiredis resolves host names with a blocking getaddrinfo(): only a
+     * numeric address keeps the worker from ever blocking on DNS
+     */
+    if (ngx_inet_addr(u.host.data, u.host.len) == INADDR_NONE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"lava_redis\" needs a numeric IPv4 address, "
+                           "not \"%V\"", &u.host);
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_pnalloc(cf->pool, u.host.len);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(p, u.host.data, u.host.len);
+    lmcf->redis_host.data = p;
+    lmcf->redis_host.len = u.host.len;
+    lmcf->redis_port = u.port;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_lava_auth_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_lava_main_conf_t *lmcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value;
+
+    if (lmcf->auth_zone) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    size = ngx_parse_size(&value[2]);
+    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid lava_auth_zone size \"%V\"", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    lmcf->auth_zone = ngx_shared_memory_add(cf, &value[1], size,
+                                            &ngx_http_lava_module);
+    if (lmcf->auth_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (lmcf->auth_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "lava_auth_zone \"%V\" is already used",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    lmcf->auth_zone->init = ngx_http_lava_auth_init_zone;
+    lmcf->auth_zone->data = lmcf;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_lava_forward(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_lava_loc_conf_t *llcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (llcf->forward != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    llcf->forward = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (cf->args->nelts == 2) {
+        value = cf->args->elts;
+        llcf->prefix = value[1];
+
+    } else {
+#if (NGX_PCRE)
+        if (clcf->regex) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"lava_forward\" in a regex location needs "
+                               "the path prefix as its argument");
+            return NGX_CONF_ERROR;
+        }
+#endif
+        llcf->prefix = clcf->name;
+    }
+
+    /* "/v1/forward/" and "/v1/forward" both serve "/v1/forward/<path>" */
+    while (llcf->prefix.len > 1
+           && llcf->prefix.data[llcf->prefix.len - 1] == '/')
+    {
+        llcf->prefix.len--;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_lava_error(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_lava_loc_conf_t *llcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (llcf->error_page != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    llcf->error_page = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_lava_error_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_lava_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_lava_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_lava_module);
+
+    if (ngx_http_lava_providers_init(cf, lmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    /* the request id exists before any refusal, preaccess ones included */
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_lava_rewrite_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_lava_access_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_lava_log_handler;
+
+    return ngx_http_lava_filter_init(cf);
+}
+
+
+/* process */
+
+static uint64_t  ngx_http_lava_rnd_state;
+
+
+static ngx_int_t
+ngx_http_lava_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_lava_main_conf_t  *lmcf;
+
+    /* each worker draws its own request id randomness */
+    if (getrandom(&ngx_http_lava_rnd_state, sizeof(uint64_t), GRND_NONBLOCK)
+        != (ssize_t) sizeof(uint64_t))
+    {
+        ngx_http_lava_rnd_state = ((uint64_t) ngx_pid << 32)
+                                  ^ (uint64_t) ngx_time()
+                                  ^ (uint64_t) (uintptr_t) &lmcf;
+    }
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    lmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_lava_module);
+    if (lmcf == NULL || lmcf->providers.nelts == 0) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_lava_events_init_process(cycle, lmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (lmcf->auth_zone
+        && ngx_http_lava_auth_init_process(cycle, lmcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_lava_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_lava_main_conf_t  *lmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return;
+    }
+
+    lmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_lava_module);
+    if (lmcf == NULL || lmcf->providers.nelts == 0) {
+        return;
+    }
+
+    ngx_http_lava_events_exit_process(cycle);
+}
+
+
+/* splitmix64: fast, and seeded per worker from the kernel's randomness */
+static uint64_t
+ngx_http_lava_rnd(void)
+{
+    uint64_t  z;
+
+    z = (ngx_http_lava_rnd_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+
+    return z ^ (z >> 31);
+}
+
+
+/*
+ * "req_" + 26 Crockford base32 characters: 48 bits of Unix time in ms, then
+ * 80 random bits, so ids sort by time and never collide in practice.
+ */
+static void
+ngx_http_lava_request_id(u_char *out, uint64_t now_ms)
+{
+    static const u_char  b32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+    int       i;
+    uint64_t  hi, lo;
+
+    hi = ngx_http_lava_rnd();
+    lo = ngx_http_lava_rnd();
+
+    out = ngx_cpymem(out, "req_", 4);
+
+    /* 48 time bits + 2 random bits = 50 bits = 10 characters */
+    hi = ((now_ms & 0xffffffffffffULL) << 2) | (hi >> 62);
+    for (i = 9; i >= 0; i--) {
+        out[i] = b32[hi & 31];
+        hi >>= 5;
+    }
+
+    /* 78 more random bits, 16 characters (80 bits, top two zero) */
+    for (i = 15; i >= 4; i--) {
+        out[10 + i] = b32[lo & 31];
+        lo >>= 5;
+    }
+
+    lo = ngx_http_lava_rnd();
+    for (i = 3; i >= 0; i--) {
+        out[10 + i] = b32[lo & 31];
+        lo >>= 5;
+    }
+
+    out[26] = '\0';
+}
+
+
+/* per-request context */
+
+static void
+ngx_http_lava_ctx_cleanup(void *data)
+{
+    ngx_http_lava_ctx_t  *ctx = data;
+
+    if (ctx->tap) {
+        lava_tap_free(ctx->tap);
+        ctx->tap = NULL;
+    }
+}
+
+
+ngx_http_lava_ctx_t *
+ngx_http_lava_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t   *cln;
+    ngx_http_lava_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_lava_module);
+    if (ctx) {
+        return ctx;
+    }
+
+    /*
+     * an internal redirect (error_page) zeroes r->ctx; the context lives on
+     * in the pool cleanup registered when it was created
+     */
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_lava_ctx_cleanup) {
+            ctx = cln->data;
+            ngx_http_set_ctx(r, ctx, ngx_http_lava_module);
+            return ctx;
+        }
+    }
+
+    return NULL;
+}
+
+
+ngx_http_lava_ctx_t *
+ngx_http_lava_create_ctx(ngx_http_request_t *r)
+{
+    ngx_time_t           *tp;
+    ngx_pool_cleanup_t   *cln;
+    ngx_http_lava_ctx_t  *ctx;
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_lava_ctx_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    ctx = cln->data;
+    ngx_memzero(ctx, sizeof(ngx_http_lava_ctx_t));
+    cln->handler = ngx_http_lava_ctx_cleanup;
+
+    tp = ngx_timeofday();
+    ctx->start_sec = tp->sec;
+    ctx->start_msec_part = tp->msec;
+    ctx->start_ms = ngx_current_msec;
+
+    ngx_http_lava_request_id(ctx->request_id,
+                             (uint64_t) tp->sec * 1000 + tp->msec);
+
+    ngx_http_set_ctx(r, ctx, ngx_http_lava_module);
+
+    return ctx;
+}
+
+
+static ngx_int_t
+ngx_http_lava_rewrite_handler(ngx_http_request_t *r)
+{
+    ngx_http_lava_loc_conf_t  *llcf;
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_lava_module);
+    if (!llcf->forward || ngx_http_lava_get_ctx(r) != NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_lava_create_ctx(r) == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
