@@ -209,4 +209,31 @@ ngx_http_lava_auth_rc_e ngx_http_lava_auth_check(ngx_http_request_t *r,
     ngx_str_t *secret_key, ngx_str_t *customer_id, ngx_str_t *meter,
     ngx_str_t *merchant_id);
 
+
+/*
+ * ---- Redis side: ngx_http_lava_redis.c, ngx_http_lava_events.c,
+ * ---- ngx_http_lava_auth.c (additions to the declarations above)
+ *
+ * - ngx_http_lava_events_exit_process() flushes the queue (bounded, ~300 ms)
+ *   and then closes every Redis connection of the worker, the auth poller's
+ *   included: nginx alerts on sockets left open at a graceful exit.
+ * - lava_auth_zone: ngx_http_lava_auth_init_zone() replaces shm_zone->data
+ *   with the zone's shared state; it is handed to the next cycle on reload,
+ *   which keeps the loaded snapshot.
+ * - ngx_http_lava_auth_check() also sets merchant_id (r->pool) when the key
+ *   is known but the request is refused (merchant or customer disabled,
+ *   unknown customer or meter), for the event's merchant_id field.
+ */
+
+/* counters of this worker since it started */
+typedef struct {
+    ngx_uint_t                   pushed;     /* accepted into the queue */
+    ngx_uint_t                   sent;       /* XADD acknowledged */
+    ngx_uint_t                   dropped;    /* refused: queue full */
+    ngx_uint_t                   queued;     /* waiting now, in flight too */
+    ngx_uint_t                   in_flight;  /* XADD written, no reply yet */
+} ngx_http_lava_events_stats_t;
+
+void ngx_http_lava_events_stats(ngx_http_lava_events_stats_t *st);
+
 #endif /* NGX_HTTP_LAVA_MODULE_H */
