@@ -158,12 +158,9 @@ ngx_http_lava_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return ngx_http_next_body_filter(r, in);
     }
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_lava_module);
+    ctx = ngx_http_lava_get_ctx(r);
     if (ctx == NULL) {
-        ctx = ngx_http_lava_get_ctx(r);
-        if (ctx == NULL) {
-            return ngx_http_next_body_filter(r, in);
-        }
+        return ngx_http_next_body_filter(r, in);
     }
 
     for (cl = in; cl; cl = cl->next) {

@@ -853,13 +853,14 @@ ngx_http_lava_get_ctx(ngx_http_request_t *r)
     ngx_http_lava_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_lava_module);
-    if (ctx) {
+    if (ctx || !r->internal) {
         return ctx;
     }
 
     /*
-     * an internal redirect (error_page) zeroes r->ctx; the context lives on
-     * in the pool cleanup registered when it was created
+     * an internal redirect (error_page) zeroes r->ctx and marks the request
+     * internal; the context lives on in the pool cleanup registered when it
+     * was created
      */
     for (cln = r->pool->cleanup; cln; cln = cln->next) {
         if (cln->handler == ngx_http_lava_ctx_cleanup) {
