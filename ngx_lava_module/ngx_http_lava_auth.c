@@ -249,7 +249,8 @@ ngx_http_lava_auth_check(ngx_http_request_t *r, ngx_str_t *secret_key,
         goto done;
     }
 
-    m = ngx_http_lava_auth_find_merchant(snap, md);
+    m = (secret_key->len == 0) ? NULL
+                               : ngx_http_lava_auth_find_merchant(snap, md);
 
     if (m == NULL) {
         rc = NGX_HTTP_LAVA_AUTH_UNKNOWN_KEY;
