@@ -47,6 +47,7 @@ struct ngx_http_lava_redis_s {
     ngx_uint_t                     pending;    /* replies awaited */
     ngx_uint_t                     fails;      /* consecutive failures */
     ngx_msec_t                     ready_at;
+    ngx_msec_t                     progress_at; /* last reply, or start */
     ngx_msec_t                     down_at;    /* start of the logged outage */
 
     const char                    *name;       /* for log messages */
@@ -182,6 +183,7 @@ ngx_http_lava_redis_command(ngx_http_lava_redis_t *rd, void *privdata,
 
     /* the reply timer measures the time without any reply while some wait */
     if (rd->pending++ == 0) {
+        rd->progress_at = ngx_current_msec;
         ngx_add_timer(&rd->timer, rd->timeout);
     }
 
@@ -441,6 +443,7 @@ ngx_http_lava_redis_connected(const redisAsyncContext *cac, int status)
     rd->pending++;
 
     /* from connect timeout to handshake timeout */
+    rd->progress_at = ngx_current_msec;
     ngx_add_timer(&rd->timer, rd->timeout);
 }
 
@@ -462,10 +465,10 @@ ngx_http_lava_redis_on_reply(redisAsyncContext *ac, void *r, void *privdata)
         rd->state = NGX_HTTP_LAVA_REDIS_CLOSING;
 
     } else if (rd->state != NGX_HTTP_LAVA_REDIS_CLOSING) {
-        if (rd->pending) {
-            ngx_add_timer(&rd->timer, rd->timeout);
+        /* the timer handler re-arms itself while replies keep coming */
+        rd->progress_at = ngx_current_msec;
 
-        } else if (rd->timer.timer_set) {
+        if (rd->pending == 0 && rd->timer.timer_set) {
             ngx_del_timer(&rd->timer);
         }
     }
@@ -645,7 +648,17 @@ ngx_http_lava_redis_timeout_handler(ngx_event_t *ev)
 {
     ngx_http_lava_redis_t  *rd = ev->data;
 
+    ngx_msec_t  idle;
+
     if (rd->ac == NULL || rd->state == NGX_HTTP_LAVA_REDIS_CLOSING) {
+        return;
+    }
+
+    idle = ngx_current_msec - rd->progress_at;
+
+    if (rd->state != NGX_HTTP_LAVA_REDIS_CONNECTING && idle < rd->timeout) {
+        /* a reply came meanwhile: wait out the rest from the last one */
+        ngx_add_timer(&rd->timer, rd->timeout - idle);
         return;
     }
 
