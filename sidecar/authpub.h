@@ -1,0 +1,24 @@
+/*
+ * Publishes the auth snapshot (docs/auth-sync.md) from Postgres to Redis.
+ * Each tick reads auth_state.version; when it differs from the version in
+ * Redis, reads the auth_snapshot view in the same snapshot of the database,
+ * renders the text and writes it with MULTI; SET snapshot; SET version; EXEC.
+ * Several sidecars publishing the same version write the same text.
+ */
+#ifndef SIDECAR_AUTHPUB_H
+#define SIDECAR_AUTHPUB_H
+
+#include <hiredis/hiredis.h>
+#include <libpq-fe.h>
+
+#include "config.h"
+
+enum {
+    AUTHPUB_OK = 0,           /* published, or nothing changed */
+    AUTHPUB_DB_FAILED = -1,   /* logged */
+    AUTHPUB_REDIS_FAILED = -2 /* logged */
+};
+
+int authpub_tick(PGconn *db, redisContext *rc, const config_t *cfg);
+
+#endif

@@ -1,0 +1,357 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "book.h"
+#include "event.h"
+#include "log.h"
+#include "stream.h"
+
+typedef struct {
+    redisReply  *entry;
+    sv_t        *kv;            /* 2 * npairs, pointing into the reply */
+    size_t       npairs;
+    event_t      ev;
+    int          state;         /* ENTRY_* */
+    char         reason[256];   /* ENTRY_DEAD */
+} entry_t;
+
+enum {
+    ENTRY_BOOK = 0,             /* decoded, to be priced and booked */
+    ENTRY_DEAD,                 /* to dead_letters */
+    ENTRY_SKIP                  /* nothing to book: ack only */
+};
+
+static void
+decode(entry_t *e, redisReply *entry)
+{
+    redisReply *f;
+    size_t      i;
+
+    e->entry = entry;
+    e->ev.stream_id.p = entry->element[0]->str;
+    e->ev.stream_id.n = entry->element[0]->len;
+
+    f = entry->element[1];
+    if (f->type != REDIS_REPLY_ARRAY) {
+        /* deleted from the stream while pending: nothing left to book */
+        slog(SLOG_WARN, "stream entry %s has no fields (deleted); acknowledging it",
+             entry->element[0]->str);
+        e->state = ENTRY_SKIP;
+        return;
+    }
+    if (f->elements % 2 != 0) {
+        e->state = ENTRY_DEAD;
+        strcpy(e->reason, "entry has an odd number of field strings");
+        return;
+    }
+
+    e->npairs = f->elements / 2;
+    e->kv = calloc(f->elements + 1, sizeof(sv_t));
+    if (e->kv == NULL) {
+        e->state = ENTRY_DEAD;
+        strcpy(e->reason, "out of memory decoding the entry");
+        return;
+    }
+    for (i = 0; i < f->elements; i++) {
+        if (f->element[i]->type != REDIS_REPLY_STRING) {
+            e->state = ENTRY_DEAD;
+            strcpy(e->reason, "entry has a field that is not a string");
+            return;
+        }
+        e->kv[i].p = f->element[i]->str;
+        e->kv[i].n = f->element[i]->len;
+    }
+
+    if (event_decode(&e->ev, e->kv, e->npairs, e->reason, sizeof(e->reason)) != 0) {
+        e->state = ENTRY_DEAD;
+        return;
+    }
+    e->state = ENTRY_BOOK;
+}
+
+static int
+by_request_id(const void *a, const void *b)
+{
+    const entry_t *x = *(entry_t *const *) a, *y = *(entry_t *const *) b;
+    int            c = memcmp(x->ev.request_id.p, y->ev.request_id.p, 30);
+
+    /* equal ids keep stream order: the first one is booked */
+    return c != 0 ? c : (x < y ? -1 : x > y);
+}
+
+/* A request id twice in one batch: book it once. The same content again is
+ * a plain redelivery; other content is kept as a dead letter. */
+static void
+dedupe(entry_t *es, size_t n)
+{
+    entry_t **idx;
+    size_t    i, k = 0;
+
+    idx = malloc(n * sizeof(*idx) + 1);
+    if (idx == NULL) {
+        return;     /* book_batch skips the repeat itself; only the count differs */
+    }
+    for (i = 0; i < n; i++) {
+        if (es[i].state == ENTRY_BOOK) {
+            idx[k++] = &es[i];
+        }
+    }
+    qsort(idx, k, sizeof(*idx), by_request_id);
+    for (i = 1; i < k; i++) {
+        if (memcmp(idx[i]->ev.request_id.p, idx[i - 1]->ev.request_id.p, 30) != 0) {
+            continue;
+        }
+        if (memcmp(idx[i]->ev.hash, idx[i - 1]->ev.hash, EVENT_HASH_LEN) == 0) {
+            idx[i]->state = ENTRY_SKIP;
+        } else {
+            idx[i]->state = ENTRY_DEAD;
+            strcpy(idx[i]->reason, "request id repeated in the batch with other content");
+        }
+        idx[i] = idx[i - 1];    /* compare later repeats with the one booked */
+    }
+    free(idx);
+}
+
+/* Prices every entry; returns how many missed a rate or meter. */
+static size_t
+price_all(sidecar_t *s, entry_t *es, size_t n, book_item_t *items)
+{
+    size_t k = 0, misses = 0, i;
+
+    for (i = 0; i < n; i++) {
+        const event_t *ev = &es[i].ev;
+        price_req_t    req;
+
+        if (es[i].state != ENTRY_BOOK) {
+            continue;
+        }
+        memset(&req, 0, sizeof(req));
+        req.chargeable = ev->outcome != OUTCOME_REFUSED;
+        req.payer = ev->payer;
+        req.usage = &ev->usage;
+        req.rate = rates_find(s->rates, ev->provider.p, ev->provider.n, ev->model.p,
+                              ev->model.n, ev->ts_ms);
+        req.has_meter = ev->meter.n > 0;
+        if (req.has_meter) {
+            req.meter = rates_meter(s->rates, ev->merchant_id.p, ev->merchant_id.n,
+                                    ev->meter.p, ev->meter.n);
+        }
+        req.service_charge_ppm = s->cfg.service_charge_ppm;
+
+        items[k].ev = ev;
+        items[k].kv = es[i].kv;
+        items[k].npairs = es[i].npairs;
+        price_request(&req, &items[k].price);
+        if (items[k].price.state == PRICE_UNPRICED
+            && (req.rate == NULL || (req.has_meter && req.meter == NULL)))
+        {
+            misses++;
+        }
+        k++;
+    }
+    return misses;
+}
+
+static void
+make_dead(book_dead_t *d, const entry_t *e)
+{
+    d->stream_id = e->ev.stream_id;
+    d->kv = e->kv;
+    d->npairs = e->npairs;
+    strcpy(d->reason, e->reason);
+}
+
+/* Waits for Postgres; -1 when a stop request came first. */
+static int
+wait_db(sidecar_t *s)
+{
+    while (sidecar_db_ready(s) != 0) {
+        if (loop_stop) {
+            return -1;
+        }
+        backoff_wait(&s->db_backoff);
+        if (loop_stop) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void
+add_result(book_result_t *sum, const book_result_t *r)
+{
+    sum->booked += r->booked;
+    sum->duplicate += r->duplicate;
+    sum->conflict += r->conflict;
+    sum->dead += r->dead;
+    sum->poison += r->poison;
+}
+
+/*
+ * Postgres refused the batch as data (a constraint, a value it cannot
+ * take). Book one entry per transaction so only the entry at fault is
+ * dead-lettered, with Postgres's message as the reason.
+ */
+static int
+book_one_by_one(sidecar_t *s, book_item_t *items, size_t nitems, book_dead_t *dead,
+    size_t ndead, book_result_t *sum)
+{
+    book_result_t r;
+    book_dead_t   d;
+    char          why[200];
+    size_t        i;
+    int           rc;
+
+    for (i = 0; i < ndead + nitems; i++) {
+        for (;;) {
+            if (wait_db(s) != 0) {
+                return -1;
+            }
+            rc = i < ndead
+                 ? book_batch(s->db, s->cfg.stream, NULL, 0, &dead[i], 1, &r, why, sizeof(why))
+                 : book_batch(s->db, s->cfg.stream, &items[i - ndead], 1, NULL, 0, &r, why,
+                              sizeof(why));
+            if (rc == BOOK_REJECTED && i >= ndead) {
+                const book_item_t *it = &items[i - ndead];
+
+                d.stream_id = it->ev->stream_id;
+                d.kv = it->kv;
+                d.npairs = it->npairs;
+                snprintf(d.reason, sizeof(d.reason), "postgres refused the event: %s", why);
+                rc = book_batch(s->db, s->cfg.stream, NULL, 0, &d, 1, &r, why, sizeof(why));
+            }
+            if (rc == BOOK_OK) {
+                add_result(sum, &r);
+                break;
+            }
+            if (rc == BOOK_REJECTED) {
+                /* not even storable as a dead letter: leave it in the stream */
+                slog(SLOG_ERROR, "stream entry %.*s cannot be stored, not even as a dead"
+                     " letter; it stays in the stream: %s",
+                     (int) (i < ndead ? dead[i].stream_id.n : items[i - ndead].ev->stream_id.n),
+                     i < ndead ? dead[i].stream_id.p : items[i - ndead].ev->stream_id.p, why);
+                break;
+            }
+            sidecar_db_failed(s);
+            backoff_wait(&s->db_backoff);
+        }
+    }
+    return 0;
+}
+
+int
+batch_process(sidecar_t *s, redisReply *const *entries, size_t n)
+{
+    entry_t       *es;
+    book_item_t   *items = NULL;
+    book_dead_t   *dead = NULL;
+    book_result_t  res, sum;
+    char           why[200];
+    size_t         i, nitems = 0, ndead = 0, misses;
+    int            rc, ret = -1;
+
+    if (n == 0) {
+        return 0;
+    }
+    es = calloc(n, sizeof(*es));
+    items = calloc(n, sizeof(*items));
+    dead = calloc(n, sizeof(*dead));
+    if (es == NULL || items == NULL || dead == NULL) {
+        slog(SLOG_ERROR, "processing a batch of %zu entries failed: out of memory", n);
+        goto done;
+    }
+    memset(&sum, 0, sizeof(sum));
+
+    for (i = 0; i < n; i++) {
+        if (entries[i]->type != REDIS_REPLY_ARRAY) {
+            es[i].state = ENTRY_SKIP;       /* nil: deleted entry (Redis 6.2) */
+            continue;
+        }
+        decode(&es[i], entries[i]);
+    }
+    dedupe(es, n);
+
+    /* Price against the table in memory; a miss may be a rate or meter
+     * created since the last load, so load again (rarely) and re-price. */
+    while (s->rates == NULL) {
+        /* never price against no table at all: that would book unpriced */
+        if (wait_db(s) != 0) {
+            goto done;
+        }
+        if (sidecar_rates_reload(s) != 0) {
+            backoff_wait(&s->db_backoff);
+            if (loop_stop) {
+                goto done;
+            }
+        }
+    }
+    misses = price_all(s, es, n, items);
+    if (misses > 0 && loop_now_ms() - s->rates_loaded_ms >= BATCH_MISS_RELOAD_MS
+        && sidecar_rates_reload(s) == 0)
+    {
+        misses = price_all(s, es, n, items);
+    }
+    for (i = 0; i < n; i++) {
+        if (es[i].state == ENTRY_BOOK) {
+            nitems++;
+        } else if (es[i].state == ENTRY_DEAD) {
+            make_dead(&dead[ndead++], &es[i]);
+            slog(SLOG_WARN, "stream entry %.*s dead-lettered: %s", (int) es[i].ev.stream_id.n,
+                 es[i].ev.stream_id.p, es[i].reason);
+        }
+    }
+
+    for (;;) {
+        if (wait_db(s) != 0) {
+            goto done;
+        }
+        rc = book_batch(s->db, s->cfg.stream, items, nitems, dead, ndead, &res, why,
+                        sizeof(why));
+        if (rc == BOOK_OK) {
+            add_result(&sum, &res);
+            break;
+        }
+        if (rc == BOOK_REJECTED) {
+            if (book_one_by_one(s, items, nitems, dead, ndead, &sum) != 0) {
+                goto done;
+            }
+            break;
+        }
+        sidecar_db_failed(s);
+        if (loop_stop) {
+            goto done;
+        }
+        backoff_wait(&s->db_backoff);
+    }
+
+    if (sum.booked + sum.duplicate + sum.conflict + sum.dead + sum.poison > 0) {
+        slog(SLOG_INFO, "batch of %zu: booked %zu, duplicate %zu, conflict %zu,"
+             " dead-lettered %zu", n, sum.booked, sum.duplicate, sum.conflict,
+             sum.dead + sum.poison);
+    }
+    if (misses > 0) {
+        slog(SLOG_WARN, "%zu requests booked unpriced: no rate or meter for them", misses);
+    }
+
+    /* Committed: now, and only now, acknowledge. */
+    ret = 0;
+    if (sidecar_redis_ready(s) != 0
+        || stream_ack(s->redis, &s->cfg, entries, n) != STREAM_OK)
+    {
+        slog(SLOG_WARN, "acknowledging %zu booked entries failed; they will be"
+             " redelivered and book nothing", n);
+        sidecar_redis_failed(s);
+    }
+
+done:
+    if (es != NULL) {
+        for (i = 0; i < n; i++) {
+            free(es[i].kv);
+        }
+    }
+    free(es);
+    free(items);
+    free(dead);
+    return ret;
+}

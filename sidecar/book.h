@@ -1,0 +1,51 @@
+/*
+ * Booking of a batch in Postgres: one transaction that calls book_batch()
+ * (sql/migrations/003_booking.sql) with the priced events, their planned
+ * transfers and the dead letters, then COMMIT. Events insert ON CONFLICT
+ * (request_id) DO NOTHING and transfers are written only for the events
+ * inserted, so a redelivered request id books nothing.
+ */
+#ifndef SIDECAR_BOOK_H
+#define SIDECAR_BOOK_H
+
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+#include "event.h"
+#include "price.h"
+
+/* A decoded, priced entry. */
+typedef struct {
+    const event_t  *ev;
+    price_t         price;
+    const sv_t     *kv;          /* the raw entry, for a dead letter */
+    size_t          npairs;
+} book_item_t;
+
+/* An entry that goes to dead_letters. */
+typedef struct {
+    sv_t            stream_id;
+    const sv_t     *kv;          /* may be NULL (entry without fields) */
+    size_t          npairs;
+    char            reason[256];
+} book_dead_t;
+
+typedef struct {
+    size_t  booked;
+    size_t  duplicate;
+    size_t  conflict;
+    size_t  dead;                /* refused by book_batch: unknown merchant or account */
+    size_t  poison;              /* dead letters sent in */
+} book_result_t;
+
+enum {
+    BOOK_OK = 0,
+    BOOK_RETRY = -1,             /* connection lost or transient error: back off, retry */
+    BOOK_REJECTED = -2           /* Postgres refused the data itself (message in why) */
+};
+
+int book_batch(PGconn *conn, const char *stream, const book_item_t *items, size_t n,
+    const book_dead_t *dead, size_t ndead, book_result_t *res, char *why, size_t whysize);
+
+#endif

@@ -1,0 +1,478 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "event.h"
+
+typedef enum {
+    F_VERSION,      /* "1" */
+    F_REQID,        /* req_ + 26 Crockford base32 */
+    F_INT,          /* int64 >= 0, base-10 digits only */
+    F_ID,           /* [A-Za-z0-9_.:-]{1,64} */
+    F_TEXT,         /* UTF-8, no NUL, at most max bytes */
+    F_ENUM,
+    F_BOOL01
+} field_kind_e;
+
+enum { OPTIONAL = 0, REQUIRED = 1 };
+
+typedef struct {
+    const char          *name;
+    field_kind_e         kind;
+    int                  required;
+    size_t               off;
+    size_t               max;
+    const char *const   *names;      /* F_ENUM: index = stored value */
+} field_spec_t;
+
+static const char *const payer_names[] = { "none", "customer", "merchant", NULL };
+static const char *const key_source_names[] = { "none", "managed", "byok", NULL };
+static const char *const outcome_names[] = {
+    "complete", "client_abort", "upstream_error", "refused", NULL
+};
+static const char *const usage_source_names[] = { "none", "reported", "estimated", NULL };
+
+#define E(f)  offsetof(event_t, f)
+#define U(f)  (offsetof(event_t, usage) + offsetof(usage_t, f))
+
+static const field_spec_t fields[] = {
+    { "v",                     F_VERSION, REQUIRED, E(v),            0,    NULL },
+    { "request_id",            F_REQID,   REQUIRED, E(request_id),   0,    NULL },
+    { "ts_ms",                 F_INT,     REQUIRED, E(ts_ms),        0,    NULL },
+    { "duration_ms",           F_INT,     REQUIRED, E(duration_ms),  0,    NULL },
+    { "ttfb_ms",               F_INT,     OPTIONAL, E(ttfb_ms),      0,    NULL },
+    { "merchant_id",           F_ID,      OPTIONAL, E(merchant_id),  0,    NULL },
+    { "customer_id",           F_ID,      OPTIONAL, E(customer_id),  0,    NULL },
+    { "meter",                 F_ID,      OPTIONAL, E(meter),        0,    NULL },
+    { "payer",                 F_ENUM,    REQUIRED, E(payer),        0,    payer_names },
+    { "key_source",            F_ENUM,    REQUIRED, E(key_source),   0,    key_source_names },
+    { "provider",              F_ID,      OPTIONAL, E(provider),     0,    NULL },
+    { "host",                  F_TEXT,    OPTIONAL, E(host),         255,  NULL },
+    { "endpoint",              F_TEXT,    OPTIONAL, E(endpoint),     2048, NULL },
+    { "method",                F_TEXT,    REQUIRED, E(method),       32,   NULL },
+    { "model",                 F_TEXT,    OPTIONAL, E(model),        256,  NULL },
+    { "status",                F_INT,     REQUIRED, E(status),       0,    NULL },
+    { "outcome",               F_ENUM,    REQUIRED, E(outcome),      0,    outcome_names },
+    { "error",                 F_TEXT,    OPTIONAL, E(error),        64,   NULL },
+    { "stream",                F_BOOL01,  REQUIRED, E(stream),       0,    NULL },
+    { "usage_source",          F_ENUM,    REQUIRED, E(usage_source), 0,    usage_source_names },
+    { "input_tokens",          F_INT,     OPTIONAL, U(input_tokens),          0, NULL },
+    { "cached_input_tokens",   F_INT,     OPTIONAL, U(cached_input_tokens),   0, NULL },
+    { "cache_write_tokens",    F_INT,     OPTIONAL, U(cache_write_tokens),    0, NULL },
+    { "cache_write_1h_tokens", F_INT,     OPTIONAL, U(cache_write_1h_tokens), 0, NULL },
+    { "output_tokens",         F_INT,     OPTIONAL, U(output_tokens),         0, NULL },
+    { "reasoning_tokens",      F_INT,     OPTIONAL, U(reasoning_tokens),      0, NULL },
+    { "audio_input_tokens",    F_INT,     OPTIONAL, U(audio_input_tokens),    0, NULL },
+    { "audio_output_tokens",   F_INT,     OPTIONAL, U(audio_output_tokens),   0, NULL },
+    { "characters",            F_INT,     OPTIONAL, U(characters),            0, NULL },
+    { "usage_duration_ms",     F_INT,     OPTIONAL, U(usage_duration_ms),     0, NULL },
+    { "requests",              F_INT,     OPTIONAL, U(requests),              0, NULL },
+    { "images",                F_INT,     OPTIONAL, U(images),                0, NULL },
+    { "usage_raw",             F_TEXT,    OPTIONAL, E(usage_raw),    EVENT_MAX_VALUE, NULL },
+    { "metadata",              F_TEXT,    OPTIONAL, E(metadata),     EVENT_MAX_VALUE, NULL },
+    { "bytes_out",             F_INT,     OPTIONAL, E(bytes_out),    0,    NULL },
+    { "tap_flags",             F_TEXT,    OPTIONAL, E(tap_flags),    256,  NULL },
+};
+
+#define NFIELDS  (sizeof(fields) / sizeof(fields[0]))
+
+int
+event_utf8_ok(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *) s, *end = p + n;
+    unsigned             c, need;
+    uint32_t             cp, min;
+
+    while (p < end) {
+        c = *p++;
+        if (c < 0x80) {
+            if (c == 0) {
+                return 0;
+            }
+            continue;
+        }
+        if ((c & 0xe0) == 0xc0) {
+            need = 1; cp = c & 0x1f; min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            need = 2; cp = c & 0x0f; min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+            need = 3; cp = c & 0x07; min = 0x10000;
+        } else {
+            return 0;
+        }
+        if ((size_t) (end - p) < need) {
+            return 0;
+        }
+        while (need--) {
+            if ((*p & 0xc0) != 0x80) {
+                return 0;
+            }
+            cp = (cp << 6) | (*p++ & 0x3f);
+        }
+        /* overlong forms, surrogates and beyond U+10FFFF */
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Plain base-10 digits, no sign, fits in int64. */
+static int
+parse_int(const sv_t *v, int64_t *out)
+{
+    int64_t n = 0;
+    size_t  i;
+
+    if (v->n == 0 || v->n > 19) {
+        return -1;
+    }
+    for (i = 0; i < v->n; i++) {
+        if (v->p[i] < '0' || v->p[i] > '9') {
+            return -1;
+        }
+        if (__builtin_mul_overflow(n, 10, &n)
+            || __builtin_add_overflow(n, v->p[i] - '0', &n))
+        {
+            return -1;
+        }
+    }
+    *out = n;
+    return 0;
+}
+
+static int
+id_ok(const sv_t *v)
+{
+    size_t i;
+    char   c;
+
+    if (v->n < 1 || v->n > 64) {
+        return 0;
+    }
+    for (i = 0; i < v->n; i++) {
+        c = v->p[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+              || c == '_' || c == '.' || c == ':' || c == '-'))
+        {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int
+reqid_ok(const sv_t *v)
+{
+    static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    size_t            i;
+
+    if (v->n != 30 || memcmp(v->p, "req_", 4) != 0) {
+        return 0;
+    }
+    for (i = 4; i < v->n; i++) {
+        if (v->p[i] == '\0' || strchr(crockford, v->p[i]) == NULL) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int
+sv_eq(const sv_t *v, const char *s)
+{
+    size_t n = strlen(s);
+
+    return v->n == n && memcmp(v->p, s, n) == 0;
+}
+
+/* The value as a short printable string for error messages. */
+static const char *
+shown(const sv_t *v, char *buf, size_t size)
+{
+    size_t i, j = 0;
+
+    for (i = 0; i < v->n && j + 1 < size; i++) {
+        buf[j++] = (v->p[i] >= 0x20 && v->p[i] < 0x7f) ? v->p[i] : '?';
+    }
+    buf[j] = '\0';
+    return buf;
+}
+
+static int
+decode_field(event_t *ev, const field_spec_t *f, const sv_t *v, char *err, size_t errsize)
+{
+    char    *base = (char *) ev;
+    char     tmp[40];
+    int64_t  n;
+    size_t   i;
+
+    switch (f->kind) {
+
+    case F_VERSION:
+        if (!sv_eq(v, "1")) {
+            snprintf(err, errsize, "unknown event version \"%s\"", shown(v, tmp, sizeof(tmp)));
+            return -1;
+        }
+        *(int *) (base + f->off) = EVENT_VERSION;
+        return 0;
+
+    case F_REQID:
+        if (!reqid_ok(v)) {
+            snprintf(err, errsize, "malformed request_id \"%s\"", shown(v, tmp, sizeof(tmp)));
+            return -1;
+        }
+        *(sv_t *) (base + f->off) = *v;
+        return 0;
+
+    case F_INT:
+        if (parse_int(v, &n) != 0) {
+            snprintf(err, errsize, "field %s is not a non-negative integer: \"%s\"",
+                     f->name, shown(v, tmp, sizeof(tmp)));
+            return -1;
+        }
+        if (f->off == offsetof(event_t, status)) {
+            if (n < 100 || n > 599) {
+                snprintf(err, errsize, "status %lld is not an http status", (long long) n);
+                return -1;
+            }
+            ev->status = (int) n;
+        } else {
+            *(int64_t *) (base + f->off) = n;
+        }
+        return 0;
+
+    case F_ID:
+        if (!id_ok(v)) {
+            snprintf(err, errsize, "field %s is not an id ([A-Za-z0-9_.:-]{1,64})", f->name);
+            return -1;
+        }
+        *(sv_t *) (base + f->off) = *v;
+        return 0;
+
+    case F_TEXT:
+        if (v->n > f->max) {
+            snprintf(err, errsize, "field %s is longer than %zu bytes", f->name, f->max);
+            return -1;
+        }
+        *(sv_t *) (base + f->off) = *v;
+        return 0;
+
+    case F_ENUM:
+        for (i = 0; f->names[i] != NULL; i++) {
+            if (sv_eq(v, f->names[i])) {
+                *(int *) (base + f->off) = (int) i;
+                return 0;
+            }
+        }
+        snprintf(err, errsize, "field %s has unknown value \"%s\"", f->name,
+                 shown(v, tmp, sizeof(tmp)));
+        return -1;
+
+    case F_BOOL01:
+        if (!sv_eq(v, "0") && !sv_eq(v, "1")) {
+            snprintf(err, errsize, "field %s is not 0 or 1", f->name);
+            return -1;
+        }
+        *(int *) (base + f->off) = v->p[0] == '1';
+        return 0;
+    }
+
+    return -1;
+}
+
+typedef struct {
+    const sv_t *name;
+    const sv_t *value;
+} pair_t;
+
+static int
+pair_cmp(const void *a, const void *b)
+{
+    const pair_t *x = a, *y = b;
+    size_t        n = x->name->n < y->name->n ? x->name->n : y->name->n;
+    int           c = memcmp(x->name->p, y->name->p, n);
+
+    if (c != 0) {
+        return c;
+    }
+    return (x->name->n > y->name->n) - (x->name->n < y->name->n);
+}
+
+/*
+ * sha256 over the fields sorted by name, each as 4-byte big-endian length
+ * + bytes of the name, then the same for the value. Field order in the
+ * entry does not matter; any change of a name or value does.
+ */
+static int
+content_hash(const sv_t *kv, size_t npairs, unsigned char out[EVENT_HASH_LEN])
+{
+    pair_t        pairs[EVENT_MAX_FIELDS];
+    EVP_MD_CTX   *ctx;
+    unsigned char len[4];
+    unsigned int  outlen = 0;
+    size_t        i, k;
+    int           ok;
+
+    for (i = 0; i < npairs; i++) {
+        pairs[i].name = &kv[2 * i];
+        pairs[i].value = &kv[2 * i + 1];
+    }
+    qsort(pairs, npairs, sizeof(pair_t), pair_cmp);
+
+    ctx = EVP_MD_CTX_new();
+    if (ctx == NULL) {
+        return -1;
+    }
+    ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    for (i = 0; ok && i < npairs; i++) {
+        const sv_t *parts[2] = { pairs[i].name, pairs[i].value };
+
+        for (k = 0; ok && k < 2; k++) {
+            len[0] = (unsigned char) (parts[k]->n >> 24);
+            len[1] = (unsigned char) (parts[k]->n >> 16);
+            len[2] = (unsigned char) (parts[k]->n >> 8);
+            len[3] = (unsigned char) parts[k]->n;
+            ok = EVP_DigestUpdate(ctx, len, 4)
+                 && (parts[k]->n == 0 || EVP_DigestUpdate(ctx, parts[k]->p, parts[k]->n));
+        }
+    }
+    ok = ok && EVP_DigestFinal_ex(ctx, out, &outlen) && outlen == EVENT_HASH_LEN;
+    EVP_MD_CTX_free(ctx);
+    return ok ? 0 : -1;
+}
+
+int
+event_decode(event_t *ev, const sv_t *kv, size_t npairs, char *err, size_t errsize)
+{
+    sv_t      stream_id = ev->stream_id;
+    uint64_t  seen = 0;
+    size_t    i, j, vpos = (size_t) -1;
+    char      tmp[40];
+
+    memset(ev, 0, sizeof(*ev));
+    ev->stream_id = stream_id;
+    ev->ttfb_ms = -1;
+    ev->bytes_out = -1;
+
+    if (npairs == 0) {
+        snprintf(err, errsize, "entry has no fields");
+        return -1;
+    }
+    if (npairs > EVENT_MAX_FIELDS) {
+        snprintf(err, errsize, "entry has more than %d fields", EVENT_MAX_FIELDS);
+        return -1;
+    }
+
+    /* Bytes first: whatever is stored must be valid text. */
+    for (i = 0; i < 2 * npairs; i++) {
+        if (kv[i].n > EVENT_MAX_VALUE) {
+            snprintf(err, errsize, "entry has a value longer than %d bytes", EVENT_MAX_VALUE);
+            return -1;
+        }
+        if (!event_utf8_ok(kv[i].p, kv[i].n)) {
+            snprintf(err, errsize, "entry has a NUL byte or invalid utf-8 (%s \"%s\")",
+                     i % 2 ? "value of" : "field", shown(&kv[i - i % 2], tmp, sizeof(tmp)));
+            return -1;
+        }
+    }
+
+    /* The version decides how to read the rest: check it before anything. */
+    for (i = 0; i < npairs; i++) {
+        if (sv_eq(&kv[2 * i], "v")) {
+            vpos = i;
+            break;
+        }
+    }
+    if (vpos == (size_t) -1) {
+        snprintf(err, errsize, "required field v is missing");
+        return -1;
+    }
+    if (decode_field(ev, &fields[0], &kv[2 * vpos + 1], err, errsize) != 0) {
+        return -1;
+    }
+
+    for (i = 0; i < npairs; i++) {
+        const sv_t *name = &kv[2 * i], *value = &kv[2 * i + 1];
+
+        for (j = 0; j < NFIELDS; j++) {
+            if (sv_eq(name, fields[j].name)) {
+                break;
+            }
+        }
+        if (j == NFIELDS) {
+            continue;                   /* unknown: ignored, but hashed */
+        }
+        if (seen & ((uint64_t) 1 << j)) {
+            snprintf(err, errsize, "field %s appears twice", fields[j].name);
+            return -1;
+        }
+        seen |= (uint64_t) 1 << j;
+
+        if (value->n == 0) {
+            if (fields[j].required) {
+                snprintf(err, errsize, "required field %s is empty", fields[j].name);
+                return -1;
+            }
+            continue;                   /* empty means absent */
+        }
+        if (decode_field(ev, &fields[j], value, err, errsize) != 0) {
+            return -1;
+        }
+    }
+
+    for (j = 0; j < NFIELDS; j++) {
+        if (fields[j].required && !(seen & ((uint64_t) 1 << j))) {
+            snprintf(err, errsize, "required field %s is missing", fields[j].name);
+            return -1;
+        }
+    }
+
+    /* Postgres timestamps end in 294276; a year past 9999 is a broken clock */
+    if (ev->ts_ms > EVENT_MAX_TS_MS) {
+        snprintf(err, errsize, "ts_ms %lld is after the year 9999", (long long) ev->ts_ms);
+        return -1;
+    }
+
+    if (ev->payer == PAYER_CUSTOMER && (ev->merchant_id.n == 0 || ev->customer_id.n == 0)) {
+        snprintf(err, errsize, "payer customer without merchant_id and customer_id");
+        return -1;
+    }
+    if (ev->payer == PAYER_MERCHANT && ev->merchant_id.n == 0) {
+        snprintf(err, errsize, "payer merchant without merchant_id");
+        return -1;
+    }
+
+    if (content_hash(kv, npairs, ev->hash) != 0) {
+        snprintf(err, errsize, "sha256 of the entry failed");
+        return -1;
+    }
+
+    return 0;
+}
+
+const char *
+event_payer_name(payer_e p)
+{
+    return payer_names[p];
+}
+
+const char *
+event_key_source_name(key_source_e k)
+{
+    return key_source_names[k];
+}
+
+const char *
+event_outcome_name(outcome_e o)
+{
+    return outcome_names[o];
+}
+
+const char *
+event_usage_source_name(usage_source_e u)
+{
+    return usage_source_names[u];
+}

@@ -1,0 +1,31 @@
+/*
+ * Signals and time for the sidecar's single-threaded loop. SIGTERM/SIGINT
+ * (drain and stop) and SIGHUP (reload) are blocked and read from a
+ * signalfd, so they are handled between steps, never inside one. Waits
+ * (backoff) poll the signalfd, so a stop request cuts them short.
+ */
+#ifndef SIDECAR_LOOP_H
+#define SIDECAR_LOOP_H
+
+#include <stdint.h>
+
+extern int loop_stop;      /* SIGTERM or SIGINT seen: finish the batch, exit */
+extern int loop_reload;    /* SIGHUP seen: reload config and rates */
+
+int loop_init(void);       /* blocks the signals, opens the signalfd */
+void loop_poll_signals(void);
+
+/* Sleeps up to ms, returning early when a signal arrives. */
+void loop_sleep_ms(int ms);
+
+int64_t loop_now_ms(void); /* monotonic */
+
+/* Exponential backoff for reconnects: 100 ms doubling up to 5 s. */
+typedef struct {
+    int  next_ms;
+} backoff_t;
+
+void backoff_reset(backoff_t *b);
+void backoff_wait(backoff_t *b);
+
+#endif

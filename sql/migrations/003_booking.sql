@@ -1,0 +1,146 @@
+-- Booking of one sidecar batch. The sidecar decodes and prices the stream
+-- entries and calls book_batch() inside its transaction; XACK follows COMMIT.
+--
+--   p_events     JSON array of objects keyed by events column names
+--                (content_hash as '\x<hex>')
+--   p_transfers  JSON array of {request_id, kind, debit, credit, amount_nusd};
+--                debit/credit are account keys (see accounts.key)
+--   p_dead       JSON array of {stream_id, request_id, reason, fields} for
+--                entries the sidecar could not decode
+--
+-- Returns one row per event: booked (inserted with its transfers), duplicate
+-- (the request id was booked before with the same content: nothing booked),
+-- conflict (booked before with other content: nothing booked, dead-lettered
+-- for inspection), dead (names a merchant or account the ledger does not
+-- have: dead-lettered).
+CREATE FUNCTION book_batch(p_stream text, p_events jsonb, p_transfers jsonb, p_dead jsonb)
+RETURNS TABLE (request_id text, result text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    v_bad      text[];
+    v_new      text[];
+    v_expected bigint;
+    v_done     bigint;
+BEGIN
+    INSERT INTO dead_letters (stream, stream_id, request_id, reason, fields)
+    SELECT p_stream, d.stream_id, d.request_id, d.reason, d.fields
+      FROM jsonb_to_recordset(coalesce(p_dead, '[]')) AS d(stream_id text, request_id text,
+                                                          reason text, fields jsonb)
+    ON CONFLICT (stream, stream_id) DO NOTHING;
+
+    -- A provider seen for the first time gets its account.
+    INSERT INTO accounts (key, kind, provider)
+    SELECT DISTINCT t.credit, 'provider', substr(t.credit, length('provider:') + 1)
+      FROM jsonb_to_recordset(p_transfers) AS t(credit text)
+     WHERE t.credit LIKE 'provider:%'
+    ON CONFLICT (key) DO NOTHING;
+
+    -- Requests naming a merchant or an account the ledger does not have (or a
+    -- wallet of another merchant's customer) cannot be booked: dead-letter
+    -- them rather than fail the whole batch.
+    WITH ev AS (
+        SELECT x.request_id, x.stream_id, x.merchant_id, e AS doc
+          FROM jsonb_array_elements(p_events) AS e,
+               jsonb_to_record(e) AS x(request_id text, stream_id text, merchant_id text)
+    ), tr AS (
+        SELECT * FROM jsonb_to_recordset(p_transfers)
+                   AS t(request_id text, debit text, credit text)
+    ), bad AS (
+        SELECT ev.request_id, ev.stream_id, ev.doc,
+               'unknown merchant ' || ev.merchant_id AS reason
+          FROM ev
+         WHERE ev.merchant_id IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM merchants m WHERE m.id = ev.merchant_id)
+        UNION ALL
+        SELECT ev.request_id, ev.stream_id, ev.doc,
+               'no account ' || k.key || ' for merchant ' || coalesce(ev.merchant_id, '-')
+          FROM ev
+          JOIN tr ON tr.request_id = ev.request_id
+         CROSS JOIN LATERAL (VALUES (tr.debit), (tr.credit)) AS k(key)
+         WHERE NOT EXISTS (
+                 SELECT 1 FROM accounts a
+                  WHERE a.key = k.key
+                    AND (a.kind NOT IN ('wallet', 'merchant')
+                         OR a.merchant_id = ev.merchant_id))
+    ), dl AS (
+        INSERT INTO dead_letters (stream, stream_id, request_id, reason, fields)
+        SELECT DISTINCT ON (b.request_id) p_stream, b.stream_id, b.request_id, b.reason, b.doc
+          FROM bad b
+        ON CONFLICT (stream, stream_id) DO NOTHING
+    )
+    SELECT array_agg(DISTINCT b.request_id) INTO v_bad FROM bad b;
+    v_bad := coalesce(v_bad, '{}');
+
+    WITH ins AS (
+        INSERT INTO events (
+            request_id, v, stream_id, content_hash, ts_ms, duration_ms, ttfb_ms,
+            merchant_id, customer_id, meter_slug, payer, key_source, provider, host,
+            endpoint, method, model, status, outcome, error, stream, usage_source,
+            input_tokens, cached_input_tokens, cache_write_tokens, cache_write_1h_tokens,
+            output_tokens, reasoning_tokens, audio_input_tokens, audio_output_tokens,
+            characters, usage_duration_ms, requests, images, usage_raw, metadata,
+            bytes_out, tap_flags, price_state, price_note, rate_id, fee_kind, fee_rate,
+            fee_tokens, service_charge_ppm, base_cost_nusd, fee_nusd, service_charge_nusd,
+            booked_at)
+        SELECT
+            e.request_id, e.v, e.stream_id, e.content_hash, e.ts_ms, e.duration_ms, e.ttfb_ms,
+            e.merchant_id, e.customer_id, e.meter_slug, e.payer, e.key_source, e.provider, e.host,
+            e.endpoint, e.method, e.model, e.status, e.outcome, e.error, e.stream, e.usage_source,
+            e.input_tokens, e.cached_input_tokens, e.cache_write_tokens, e.cache_write_1h_tokens,
+            e.output_tokens, e.reasoning_tokens, e.audio_input_tokens, e.audio_output_tokens,
+            e.characters, e.usage_duration_ms, e.requests, e.images, e.usage_raw, e.metadata,
+            e.bytes_out, e.tap_flags, e.price_state, e.price_note, e.rate_id, e.fee_kind, e.fee_rate,
+            e.fee_tokens, e.service_charge_ppm, e.base_cost_nusd, e.fee_nusd, e.service_charge_nusd,
+            now()
+          FROM jsonb_populate_recordset(NULL::events, p_events) AS e
+         WHERE e.request_id <> ALL (v_bad)
+        ON CONFLICT (request_id) DO NOTHING
+        RETURNING request_id
+    )
+    SELECT array_agg(i.request_id) INTO v_new FROM ins i;
+    v_new := coalesce(v_new, '{}');
+
+    -- Transfers only for the events inserted just now: a redelivered request
+    -- id books nothing.
+    SELECT count(*) INTO v_expected
+      FROM jsonb_to_recordset(p_transfers) AS t(request_id text)
+     WHERE t.request_id = ANY (v_new);
+
+    INSERT INTO transfers (kind, debit_account, credit_account, amount_nusd, request_id)
+    SELECT t.kind, d.id, c.id, t.amount_nusd, t.request_id
+      FROM jsonb_array_elements(p_transfers) WITH ORDINALITY AS j(doc, n)
+     CROSS JOIN LATERAL jsonb_to_record(j.doc)
+               AS t(request_id text, kind text, debit text, credit text, amount_nusd bigint)
+      JOIN accounts d ON d.key = t.debit
+      JOIN accounts c ON c.key = t.credit
+     WHERE t.request_id = ANY (v_new)
+     ORDER BY j.n;     -- transfer ids follow the plan: base, fee, service charge
+    GET DIAGNOSTICS v_done = ROW_COUNT;
+
+    IF v_done <> v_expected THEN
+        RAISE EXCEPTION 'book_batch: % transfers planned but % booked', v_expected, v_done;
+    END IF;
+
+    -- Seen before: same content is a plain redelivery; other content is
+    -- kept for inspection.
+    INSERT INTO dead_letters (stream, stream_id, request_id, reason, fields)
+    SELECT p_stream, n.stream_id, n.request_id,
+           'request id booked before with other content', n.doc
+      FROM (SELECT x.request_id, x.stream_id, x.content_hash, e AS doc
+              FROM jsonb_array_elements(p_events) AS e,
+                   jsonb_to_record(e) AS x(request_id text, stream_id text, content_hash bytea)) n
+      JOIN events old ON old.request_id = n.request_id
+     WHERE n.request_id <> ALL (v_new) AND n.request_id <> ALL (v_bad)
+       AND old.content_hash <> n.content_hash
+    ON CONFLICT (stream, stream_id) DO NOTHING;
+
+    RETURN QUERY
+    SELECT x.request_id,
+           CASE WHEN x.request_id = ANY (v_new) THEN 'booked'
+                WHEN x.request_id = ANY (v_bad) THEN 'dead'
+                WHEN old.content_hash = x.content_hash THEN 'duplicate'
+                ELSE 'conflict' END
+      FROM jsonb_to_recordset(p_events) AS x(request_id text, content_hash bytea)
+      LEFT JOIN events old ON old.request_id = x.request_id;
+END $$;
