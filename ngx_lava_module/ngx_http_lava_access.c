@@ -344,7 +344,12 @@ ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     meter.data = (u_char *) tk.meter_slug;
     meter.len = tk.meter_slug_len;
 
+    ngx_str_null(&merchant);
+
     arc = ngx_http_lava_auth_check(r, &secret, &customer, &meter, &merchant);
+
+    /* set for refusals of a known key too: the event names the merchant */
+    ctx->merchant_id = merchant;
 
     switch (arc) {
 
@@ -382,8 +387,6 @@ ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
                                     "invalid_key",
                                     "the secret key is not valid");
     }
-
-    ctx->merchant_id = merchant;
 
     if (ngx_http_lava_copy_str(r, &ctx->customer_id, tk.customer_id,
                                tk.customer_id_len) != NGX_OK
