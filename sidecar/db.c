@@ -55,9 +55,14 @@ db_error(PGconn *conn)
     const char *m = conn != NULL ? PQerrorMessage(conn) : "no connection";
     size_t      i, j = 0;
 
-    /* one line: newlines of multi-line messages become spaces */
+    /* one line: line breaks and tabs of multi-line messages become one space */
     for (i = 0; m[i] != '\0' && j + 1 < sizeof(buf); i++) {
-        buf[j++] = (m[i] == '\n' || m[i] == '\r') ? ' ' : m[i];
+        char c = (m[i] == '\n' || m[i] == '\r' || m[i] == '\t') ? ' ' : m[i];
+
+        if (c == ' ' && (j == 0 || buf[j - 1] == ' ')) {
+            continue;
+        }
+        buf[j++] = c;
     }
     while (j > 0 && buf[j - 1] == ' ') {
         j--;

@@ -91,7 +91,7 @@ main(int argc, char **argv)
     sidecar_t       s;
     stream_batch_t  b;
     char            err[512], pending_cursor[STREAM_ID_MAX], claim_cursor[STREAM_ID_MAX];
-    int             opt, check_only = 0, reading_pending = 1, rc;
+    int             opt, check_only = 0, reading_pending = 1, connected, rc;
     int64_t         now, next_auth = 0, next_rates = 0, next_claim = 0, wait;
 
     memset(&s, 0, sizeof(s));
@@ -142,12 +142,15 @@ main(int argc, char **argv)
             next_auth = next_rates = next_claim = 0;
         }
 
+        connected = s.redis != NULL;
         if (sidecar_redis_ready(&s) != 0) {
             backoff_wait(&s.redis_backoff);
-            /* a new connection: look again at what was delivered to us */
+            continue;
+        }
+        if (!connected) {
+            /* a new connection: first what was delivered to us and not acked */
             reading_pending = 1;
             strcpy(pending_cursor, "0");
-            continue;
         }
 
         now = loop_now_ms();

@@ -103,18 +103,19 @@ BEGIN
 
     -- Transfers only for the events inserted just now: a redelivered request
     -- id books nothing.
+    -- (joins with unnest rather than = ANY: a hash join, not 500 x 1500 compares)
     SELECT count(*) INTO v_expected
       FROM jsonb_to_recordset(p_transfers) AS t(request_id text)
-     WHERE t.request_id = ANY (v_new);
+      JOIN unnest(v_new) AS nw(request_id) ON nw.request_id = t.request_id;
 
     INSERT INTO transfers (kind, debit_account, credit_account, amount_nusd, request_id)
     SELECT t.kind, d.id, c.id, t.amount_nusd, t.request_id
       FROM jsonb_array_elements(p_transfers) WITH ORDINALITY AS j(doc, n)
      CROSS JOIN LATERAL jsonb_to_record(j.doc)
                AS t(request_id text, kind text, debit text, credit text, amount_nusd bigint)
+      JOIN unnest(v_new) AS nw(request_id) ON nw.request_id = t.request_id
       JOIN accounts d ON d.key = t.debit
       JOIN accounts c ON c.key = t.credit
-     WHERE t.request_id = ANY (v_new)
      ORDER BY j.n;     -- transfer ids follow the plan: base, fee, service charge
     GET DIAGNOSTICS v_done = ROW_COUNT;
 
@@ -131,16 +132,19 @@ BEGIN
               FROM jsonb_array_elements(p_events) AS e,
                    jsonb_to_record(e) AS x(request_id text, stream_id text, content_hash bytea)) n
       JOIN events old ON old.request_id = n.request_id
-     WHERE n.request_id <> ALL (v_new) AND n.request_id <> ALL (v_bad)
+      LEFT JOIN unnest(v_new || v_bad) AS done(request_id) ON done.request_id = n.request_id
+     WHERE done.request_id IS NULL
        AND old.content_hash <> n.content_hash
     ON CONFLICT (stream, stream_id) DO NOTHING;
 
     RETURN QUERY
     SELECT x.request_id,
-           CASE WHEN x.request_id = ANY (v_new) THEN 'booked'
-                WHEN x.request_id = ANY (v_bad) THEN 'dead'
+           CASE WHEN nw.request_id IS NOT NULL THEN 'booked'
+                WHEN bd.request_id IS NOT NULL THEN 'dead'
                 WHEN old.content_hash = x.content_hash THEN 'duplicate'
                 ELSE 'conflict' END
       FROM jsonb_to_recordset(p_events) AS x(request_id text, content_hash bytea)
+      LEFT JOIN unnest(v_new) AS nw(request_id) ON nw.request_id = x.request_id
+      LEFT JOIN unnest(v_bad) AS bd(request_id) ON bd.request_id = x.request_id
       LEFT JOIN events old ON old.request_id = x.request_id;
 END $$;
