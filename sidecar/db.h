@@ -1,5 +1,5 @@
 /*
- * Postgres connection helpers (libpq, blocking). The conninfo may hold a
+ * Postgres connections (libpq, blocking). The conninfo may hold a
  * password: it is never logged; errors are logged with libpq's message,
  * which names host and port only.
  */

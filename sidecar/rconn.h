@@ -1,5 +1,5 @@
 /*
- * Redis connection helper (hiredis 0.14, blocking). The URL may hold a
+ * Redis connections (hiredis 0.14, blocking). The URL may hold a
  * password: it is never logged; errors name host and port.
  */
 #ifndef SIDECAR_RCONN_H
