@@ -247,8 +247,14 @@ CREATE TRIGGER transfers_no_truncate BEFORE TRUNCATE ON transfers
 -- Stored balances move with the transfers, in the same transaction. One
 -- UPDATE per account per statement, so a batch of 500 requests touching the
 -- same provider account updates that row once.
+-- Rows are locked in id order first, so sidecars booking concurrently do not
+-- deadlock on the shared accounts (provider, platform, merchant).
 CREATE FUNCTION transfers_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM 1 FROM accounts
+      WHERE id IN (SELECT debit_account FROM new_rows UNION SELECT credit_account FROM new_rows)
+      ORDER BY id
+      FOR NO KEY UPDATE;
     UPDATE accounts a SET balance_nusd = a.balance_nusd + d.delta
       FROM (SELECT account, sum(delta)::bigint AS delta FROM (
                 SELECT debit_account AS account, -amount_nusd AS delta FROM new_rows
