@@ -464,7 +464,7 @@ ngx_http_lava_rewrite_headers(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     u_char                    *p, *start;
     size_t                     len;
     ngx_uint_t                 i, n, auth;
-    ngx_list_t                 headers;
+    ngx_list_t                 old;
     ngx_list_part_t           *part;
     ngx_table_elt_t           *h, *nh;
     ngx_http_lava_strip_t     *s;
@@ -475,13 +475,20 @@ ngx_http_lava_rewrite_headers(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
         n += part->nelts;
     }
 
-    if (ngx_list_init(&headers, r->pool, n + 2, sizeof(ngx_table_elt_t))
+    /*
+     * build the new list in place: an ngx_list_t copied by value keeps its
+     * "last" pointer into the copy, and later pushes would be lost
+     */
+    old = r->headers_in.headers;
+
+    if (ngx_list_init(&r->headers_in.headers, r->pool, n + 2,
+                      sizeof(ngx_table_elt_t))
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    part = &r->headers_in.headers.part;
+    part = &old.part;
     h = part->elts;
 
     for (i = 0; /* void */ ; i++) {
@@ -509,7 +516,7 @@ ngx_http_lava_rewrite_headers(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
             continue;
         }
 
-        nh = ngx_list_push(&headers);
+        nh = ngx_list_push(&r->headers_in.headers);
         if (nh == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -517,7 +524,6 @@ ngx_http_lava_rewrite_headers(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
         *nh = h[i];
     }
 
-    r->headers_in.headers = headers;
     r->headers_in.authorization = NULL;
 #if (NGX_HTTP_GZIP || NGX_HTTP_HEADERS)
     r->headers_in.accept_encoding = NULL;
