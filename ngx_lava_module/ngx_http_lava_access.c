@@ -171,6 +171,35 @@ ngx_http_lava_refuse(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
 }
 
 
+/*
+ * Overwrites the values of "key" arguments with '*' in the client's request
+ * buffer, which $request, $args and nginx's own error log lines all read, so
+ * that a token sent as ?key= is never logged. The target was built before.
+ */
+static void
+ngx_http_lava_mask_key(ngx_http_request_t *r)
+{
+    u_char  *p, *end, *arg;
+
+    p = r->args.data;
+    end = p + r->args.len;
+
+    while (p < end) {
+        arg = p;
+
+        while (p < end && *p != '&') {
+            p++;
+        }
+
+        if (p - arg > 4 && ngx_strncmp(arg, "key=", 4) == 0) {
+            ngx_memset(arg + 4, '*', p - arg - 4);
+        }
+
+        p++;
+    }
+}
+
+
 static ngx_int_t
 ngx_http_lava_route(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     lava_target_t *t)
@@ -222,6 +251,9 @@ ngx_http_lava_route(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
 
     rc = lava_url_parse((char *) extra.data, extra.len, (char *) r->args.data,
                         r->args.len, (char *) buf, size, t);
+
+    /* before any refusal is logged: ?key= may hold the forward token */
+    ngx_http_lava_mask_key(r);
 
     if (rc == LAVA_URL_MISSING_U) {
         return ngx_http_lava_refuse(r, ctx, NGX_HTTP_BAD_REQUEST, "missing_u",
