@@ -32,7 +32,7 @@ SIDECAR_SRCS:= $(wildcard sidecar/*.c)
 SIDECAR_HDRS:= $(wildcard sidecar/*.h)
 LIB_SRCS    := $(filter-out %.h,$(wildcard ngx_lava_module/lib/*.c))
 
-.PHONY: all module sidecar deps test unit prove demo install clean bench
+.PHONY: all module sidecar deps test unit prove demo install clean
 
 all: module sidecar
 
@@ -72,8 +72,12 @@ $(BUILD)/unit/check_%: t/unit/check_%.c $(LIB_SRCS) $(SIDECAR_LIB_SRCS) $(wildca
 unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; CK_FORK=yes $$t; done
 
+# The integration tests start their stacks with the binaries of this build.
+export LAVA_MODULE  := $(ABS_BUILD)/ngx_http_lava_module.so
+export LAVA_SIDECAR := $(ABS_BUILD)/lava-sidecar
+
 prove: all
-	prove -v -r t/ 2>&1 | tail -n +1
+	prove -r t/
 
 test: deps
 	$(MAKE) all
