@@ -36,8 +36,9 @@ typedef struct {
     int64_t  images;
 
     char     model[LAVA_USAGE_MODEL_MAX];   /* NUL-terminated, "" unknown */
-    char     raw[LAVA_USAGE_RAW_MAX];       /* usage object as JSON text */
-    size_t   raw_len;                       /* 0: none */
+    char     raw[LAVA_USAGE_RAW_MAX];       /* usage object as compact JSON,
+                                               raw_len bytes, no NUL */
+    size_t   raw_len;                       /* 0: none, or did not fit */
     int      seen;                          /* usage was found */
 } lava_usage_t;
 
@@ -47,8 +48,32 @@ int lava_usage_format_from_name(const char *name, size_t len);
 /*
  * Reads one JSON document (a whole body or one SSE data payload) and updates u.
  * Returns 1 usage found, 0 valid JSON without usage, -1 not JSON / bad types.
+ * An empty payload and the SSE terminator "[DONE]" return 0.
+ *
+ * Per format (buckets as in docs/events.md):
+ *   openai     top-level "usage" (chat completions body or chunk; null in
+ *              ordinary chunks); prompt/completion token details subtracted
+ *              into cached, audio and reasoning buckets; "model".
+ *   anthropic  "message" body, "message_start" (message.usage) and
+ *              "message_delta" (usage, cumulative): each field present
+ *              replaces the one seen before; raw is the merged object.
+ *   gemini     "usageMetadata" (running totals, last wins), "modelVersion";
+ *              a top-level array (streamGenerateContent without SSE) is read
+ *              element by element.
+ *   cohere     v2 "usage" or "delta.usage" (message-end), v1 "meta" or
+ *              "response.meta"; billed_units preferred over tokens.
+ *   custom     "usage": tokens, input_tokens, output_tokens, characters,
+ *              duration_seconds (decimal text, to ms, halves rounded up).
+ *              "tokens" without input/output split counts as input tokens.
  */
 int lava_usage_parse(lava_usage_t *u, lava_usage_format_e fmt,
     const char *json, size_t len);
+
+/*
+ * Length of the JSON value (object, array, string or scalar) that starts at
+ * p[0], strings and nesting respected; 0 when it does not end within n bytes.
+ * Does not validate; used to cut a usage object out of a body tail.
+ */
+size_t lava_json_span(const char *p, size_t n);
 
 #endif

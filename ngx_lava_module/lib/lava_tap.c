@@ -1,0 +1,702 @@
+/*
+ * Response tap (see lava_tap.h).
+ *
+ * JSON bodies are kept whole up to max_json and parsed at the end. Past
+ * max_json the buffer becomes a ring holding the last tail_max bytes: the
+ * usage object of OpenAI, Anthropic, Cohere and Gemini bodies is written
+ * after the content, so the tail is where it sits; at the end the last
+ * "usage" key of the tail is found and the object after it is cut out and
+ * parsed on its own.
+ *
+ * SSE bodies go through the scanner; each event's data is parsed, except
+ * events that cannot hold usage (no "usage" in them), which are most of a
+ * stream and are skipped without a JSON parse.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lava_tap.h"
+
+
+#define LAVA_TAP_DEFAULT_EVENT   (64 * 1024)
+#define LAVA_TAP_DEFAULT_JSON    (1024 * 1024)
+#define LAVA_TAP_DEFAULT_TAIL    (64 * 1024)
+#define LAVA_TAP_MIN_CAP         (16 * 1024)
+#define LAVA_TAP_TAIL_TRIES      64
+
+
+static const char *
+lava_tap_memmem(const char *h, size_t hn, const char *n, size_t nn)
+{
+    const char  *p, *end;
+
+    if (nn == 0 || hn < nn) {
+        return NULL;
+    }
+
+    end = h + hn - nn + 1;
+
+    for (p = h; p < end; p++) {
+        p = memchr(p, n[0], end - p);
+        if (p == NULL) {
+            return NULL;
+        }
+
+        if (memcmp(p, n, nn) == 0) {
+            return p;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* last occurrence of n in h[0..hn) */
+static const char *
+lava_tap_memrmem(const char *h, size_t hn, const char *n, size_t nn)
+{
+    const char  *p;
+
+    if (nn == 0 || hn < nn) {
+        return NULL;
+    }
+
+    for (p = h + hn - nn; ; p--) {
+        if (*p == n[0] && memcmp(p, n, nn) == 0) {
+            return p;
+        }
+
+        if (p == h) {
+            return NULL;
+        }
+    }
+}
+
+
+/*
+ * Whether a document may carry usage: a key "usage" (or "usageMetadata")
+ * whose value is not null. OpenAI streams with include_usage put
+ * "usage":null in every chunk, and content text may say "usage": neither is
+ * worth a JSON parse.
+ */
+static int
+lava_tap_may_hold_usage(lava_tap_t *t, const char *p, size_t n)
+{
+    const char  *k, *q, *end;
+
+    end = p + n;
+    q = p;
+
+    while ((k = lava_tap_memmem(q, end - q, "usage", 5)) != NULL) {
+        q = k + 5;
+
+        for (k = q; k < end && ((*k >= 'A' && *k <= 'Z')
+                                || (*k >= 'a' && *k <= 'z') || *k == '_');
+             k++)
+        {
+            /* usageMetadata */
+        }
+
+        if (k == end || *k != '"') {
+            continue;
+        }
+
+        for (k++; k < end && (*k == ' ' || *k == '\t' || *k == '\r'
+                              || *k == '\n'); k++)
+        {
+            /* void */
+        }
+
+        if (k == end || *k != ':') {
+            continue;
+        }
+
+        for (k++; k < end && (*k == ' ' || *k == '\t' || *k == '\r'
+                              || *k == '\n'); k++)
+        {
+            /* void */
+        }
+
+        if (end - k >= 4 && memcmp(k, "null", 4) == 0) {
+            continue;
+        }
+
+        return 1;
+    }
+
+    /* Cohere v1 reports billed units under "meta" */
+    return t->fmt == LAVA_USAGE_COHERE
+           && lava_tap_memmem(p, n, "billed_units", 12) != NULL;
+}
+
+
+static void
+lava_tap_payload(lava_tap_t *t, const char *p, size_t n)
+{
+    int          ok;
+    const char  *line, *nl, *end;
+
+    if (!lava_tap_may_hold_usage(t, p, n)) {
+        return;
+    }
+
+    if (lava_usage_parse(&t->usage, t->fmt, p, n) >= 0) {
+        return;
+    }
+
+    /*
+     * Events sent without the blank line between them arrive as one event
+     * whose data lines were joined by '\n': read each line as a document.
+     */
+    if (memchr(p, '\n', n) == NULL) {
+        t->flags |= LAVA_TAP_F_UNPARSED;
+        return;
+    }
+
+    ok = 1;
+    end = p + n;
+
+    for (line = p; line < end; line = nl + 1) {
+        nl = memchr(line, '\n', end - line);
+        if (nl == NULL) {
+            nl = end;
+        }
+
+        if (lava_tap_may_hold_usage(t, line, nl - line)
+            && lava_usage_parse(&t->usage, t->fmt, line, nl - line) < 0)
+        {
+            ok = 0;
+        }
+    }
+
+    if (!ok) {
+        t->flags |= LAVA_TAP_F_UNPARSED;
+    }
+}
+
+
+static int
+lava_tap_on_event(void *data, const char *event, size_t event_len,
+    const char *payload, size_t payload_len)
+{
+    lava_tap_payload(data, payload, payload_len);
+    return 0;
+}
+
+
+/*
+ * The model named in a body that is too big to parse: the string after the
+ * first (head) or last (tail) key `key`. Escaped keys inside content strings
+ * are passed over.
+ */
+static void
+lava_tap_find_model(lava_tap_t *t, const char *buf, size_t len, int last)
+{
+    size_t       klen, n, i;
+    const char  *key, *k, *p, *end;
+
+    if (t->usage.model[0]) {
+        return;
+    }
+
+    key = (t->fmt == LAVA_USAGE_GEMINI) ? "\"modelVersion\"" : "\"model\"";
+    klen = strlen(key);
+    end = buf + len;
+    n = len;
+
+    for (i = 0; i < LAVA_TAP_TAIL_TRIES; i++) {
+        k = last ? lava_tap_memrmem(buf, n, key, klen)
+                 : lava_tap_memmem(buf + (len - n), n, key, klen);
+        if (k == NULL) {
+            return;
+        }
+
+        /* the next search looks before (tail) or after (head) this one */
+        n = last ? (size_t) (k - buf) + klen - 1 : (size_t) (end - k) - 1;
+
+        if (k > buf && k[-1] == '\\') {
+            continue;
+        }
+
+        p = k + klen;
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        {
+            p++;
+        }
+
+        if (p == end || *p != ':') {
+            continue;
+        }
+
+        p++;
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        {
+            p++;
+        }
+
+        if (p == end || *p != '"') {
+            continue;
+        }
+
+        for (k = ++p; p < end && *p > 0x20 && *p < 0x7f && *p != '"'
+                      && *p != '\\';
+             p++)
+        {
+            /* void */
+        }
+
+        if (p == end || *p != '"' || p == k
+            || (size_t) (p - k) >= LAVA_USAGE_MODEL_MAX)
+        {
+            continue;
+        }
+
+        memcpy(t->usage.model, k, p - k);
+        t->usage.model[p - k] = '\0';
+        return;
+    }
+}
+
+
+int
+lava_tap_init(lava_tap_t *t, int sse, lava_usage_format_e fmt,
+    size_t max_event, size_t max_json, size_t tail_max)
+{
+    memset(t, 0, sizeof(lava_tap_t));
+
+    if ((unsigned) fmt > LAVA_USAGE_NONE) {
+        return -1;
+    }
+
+    t->sse = sse ? 1 : 0;
+    t->fmt = fmt;
+    t->max_json = max_json ? max_json : LAVA_TAP_DEFAULT_JSON;
+    t->tail_max = tail_max ? tail_max : LAVA_TAP_DEFAULT_TAIL;
+
+    lava_sse_init(&t->scanner, max_event ? max_event : LAVA_TAP_DEFAULT_EVENT,
+                  lava_tap_on_event, t);
+
+    return 0;
+}
+
+
+/* The tap gives up (memory): usage of this response is not read. */
+static void
+lava_tap_fail(lava_tap_t *t)
+{
+    t->flags |= LAVA_TAP_F_UNPARSED;
+    t->finished = 1;
+    free(t->json);
+    t->json = NULL;
+    t->json_len = 0;
+    t->json_cap = 0;
+    lava_sse_free(&t->scanner);
+}
+
+
+static void
+lava_tap_ring_write(lava_tap_t *t, const char *p, size_t n)
+{
+    size_t  first;
+
+    if (n >= t->tail_max) {
+        memcpy(t->json, p + n - t->tail_max, t->tail_max);
+        t->tail_pos = 0;
+        t->json_len = t->tail_max;
+        return;
+    }
+
+    first = t->tail_max - t->tail_pos;
+    if (first > n) {
+        first = n;
+    }
+
+    memcpy(t->json + t->tail_pos, p, first);
+    memcpy(t->json, p + first, n - first);
+
+    t->tail_pos = (t->tail_pos + n) % t->tail_max;
+    t->json_len = (t->json_len + n < t->tail_max) ? t->json_len + n
+                                                  : t->tail_max;
+}
+
+
+/* Past max_json: keep the last tail_max bytes of what was kept and of p,
+ * in place, then shrink the buffer to the ring. */
+static void
+lava_tap_to_tail(lava_tap_t *t, const char *p, size_t n)
+{
+    char    *nb;
+    size_t   keep;
+
+    lava_tap_find_model(t, t->json, t->json_len, 0);
+
+    t->tail_mode = 1;
+    t->flags |= LAVA_TAP_F_JSON_TOO_BIG;
+
+    if (t->json_cap < t->tail_max) {
+        nb = realloc(t->json, t->tail_max);
+        if (nb == NULL) {
+            lava_tap_fail(t);
+            return;
+        }
+
+        t->json = nb;
+        t->json_cap = t->tail_max;
+    }
+
+    if (n >= t->tail_max) {
+        memcpy(t->json, p + n - t->tail_max, t->tail_max);
+        t->json_len = t->tail_max;
+
+    } else {
+        keep = t->tail_max - n;
+        if (keep > t->json_len) {
+            keep = t->json_len;
+        }
+
+        memmove(t->json, t->json + t->json_len - keep, keep);
+        memcpy(t->json + keep, p, n);
+        t->json_len = keep + n;
+    }
+
+    t->tail_pos = t->json_len % t->tail_max;
+
+    if (t->json_cap > t->tail_max) {
+        nb = realloc(t->json, t->tail_max);
+        if (nb != NULL) {
+            t->json = nb;
+            t->json_cap = t->tail_max;
+        }
+    }
+}
+
+
+static void
+lava_tap_json_feed(lava_tap_t *t, const char *p, size_t n)
+{
+    char    *nb;
+    size_t   cap, m;
+
+    if (t->tail_mode) {
+        lava_tap_ring_write(t, p, n);
+        return;
+    }
+
+    m = n;
+
+    if (n > t->max_json - t->json_len) {
+        /* fill the buffer to max_json first: the head searched for the
+         * model is then the same whatever the split */
+        m = t->max_json - t->json_len;
+    }
+
+    if (t->json_len + m > t->json_cap) {
+        cap = t->json_cap ? t->json_cap : LAVA_TAP_MIN_CAP;
+
+        while (cap < t->json_len + m) {
+            cap *= 2;
+        }
+
+        if (cap > t->max_json) {
+            cap = t->max_json;
+        }
+
+        nb = realloc(t->json, cap);
+        if (nb == NULL) {
+            lava_tap_fail(t);
+            return;
+        }
+
+        t->json = nb;
+        t->json_cap = cap;
+    }
+
+    memcpy(t->json + t->json_len, p, m);
+    t->json_len += m;
+
+    if (m < n) {
+        lava_tap_to_tail(t, p + m, n - m);
+    }
+}
+
+
+void
+lava_tap_feed(lava_tap_t *t, const char *p, size_t n)
+{
+    if (t->finished || n == 0) {
+        return;
+    }
+
+    t->total += n;
+
+    if (t->fmt == LAVA_USAGE_NONE) {
+        return;
+    }
+
+    if (t->sse) {
+        if (lava_sse_feed(&t->scanner, p, n) != LAVA_SSE_OK) {
+            lava_tap_fail(t);
+            return;
+        }
+
+        if (t->scanner.skipped) {
+            t->flags |= LAVA_TAP_F_EVENT_TOO_BIG;
+        }
+
+        return;
+    }
+
+    lava_tap_json_feed(t, p, n);
+}
+
+
+static void
+lava_tap_reverse(char *p, size_t n)
+{
+    char    c;
+    size_t  i;
+
+    for (i = 0; i < n / 2; i++) {
+        c = p[i];
+        p[i] = p[n - 1 - i];
+        p[n - 1 - i] = c;
+    }
+}
+
+
+/* The ring in order, oldest byte first, without a second buffer. */
+static void
+lava_tap_linearize(lava_tap_t *t)
+{
+    if (t->json_len < t->tail_max || t->tail_pos == 0) {
+        return;
+    }
+
+    lava_tap_reverse(t->json, t->tail_pos);
+    lava_tap_reverse(t->json + t->tail_pos, t->json_len - t->tail_pos);
+    lava_tap_reverse(t->json, t->json_len);
+    t->tail_pos = 0;
+}
+
+
+static void
+lava_tap_tail_usage(lava_tap_t *t)
+{
+    int          rc, unparsed;
+    char        *doc;
+    size_t       klen, n, span, i;
+    const char  *key, *k, *p, *buf, *end;
+
+    lava_tap_linearize(t);
+
+    buf = t->json;
+    end = buf + t->json_len;
+    n = t->json_len;
+    key = (t->fmt == LAVA_USAGE_GEMINI) ? "\"usageMetadata\"" : "\"usage\"";
+    klen = strlen(key);
+    unparsed = 0;
+
+    for (i = 0; i < LAVA_TAP_TAIL_TRIES; i++) {
+        k = lava_tap_memrmem(buf, n, key, klen);
+        if (k == NULL) {
+            break;
+        }
+
+        n = (size_t) (k - buf) + klen - 1;
+
+        if (k > buf && k[-1] == '\\') {
+            /* "usage" quoted inside a content string */
+            continue;
+        }
+
+        p = k + klen;
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        {
+            p++;
+        }
+
+        if (p == end || *p != ':') {
+            continue;
+        }
+
+        p++;
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        {
+            p++;
+        }
+
+        if (p == end || *p != '{') {
+            continue;
+        }
+
+        span = lava_json_span(p, end - p);
+        if (span == 0) {
+            /* cut by the end of the body */
+            continue;
+        }
+
+        /* {"usage":{...}} parsed as a document of its own */
+        doc = malloc(klen + span + 3);
+        if (doc == NULL) {
+            break;
+        }
+
+        doc[0] = '{';
+        memcpy(doc + 1, key, klen);
+        doc[klen + 1] = ':';
+        memcpy(doc + klen + 2, p, span);
+        doc[klen + span + 2] = '}';
+
+        rc = lava_usage_parse(&t->usage, t->fmt, doc, klen + span + 3);
+
+        free(doc);
+
+        if (rc == 1) {
+            unparsed = 0;
+            break;
+        }
+
+        if (rc < 0) {
+            unparsed = 1;
+        }
+    }
+
+    if (unparsed) {
+        t->flags |= LAVA_TAP_F_UNPARSED;
+    }
+
+    lava_tap_find_model(t, t->json, t->json_len, 1);
+}
+
+
+static int
+lava_tap_looks_like_sse(const char *p, size_t n)
+{
+    while (n && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
+        p++;
+        n--;
+    }
+
+    return (n >= 5 && memcmp(p, "data:", 5) == 0)
+           || (n >= 6 && memcmp(p, "event:", 6) == 0)
+           || (n >= 1 && p[0] == ':');
+}
+
+
+void
+lava_tap_finish(lava_tap_t *t)
+{
+    lava_sse_t  s;
+
+    if (t->finished) {
+        return;
+    }
+
+    t->finished = 1;
+
+    if (t->fmt == LAVA_USAGE_NONE) {
+        return;
+    }
+
+    if (t->sse) {
+        if (lava_sse_finish(&t->scanner) != LAVA_SSE_OK) {
+            t->flags |= LAVA_TAP_F_UNPARSED;
+        }
+
+        if (t->scanner.skipped) {
+            t->flags |= LAVA_TAP_F_EVENT_TOO_BIG;
+        }
+
+        lava_sse_free(&t->scanner);
+        return;
+    }
+
+    if (t->tail_mode) {
+        lava_tap_tail_usage(t);
+
+    } else if (t->json_len) {
+        if (lava_usage_parse(&t->usage, t->fmt, t->json, t->json_len) < 0) {
+
+            if (lava_tap_looks_like_sse(t->json, t->json_len)) {
+                /* an event stream sent with a JSON content type */
+                lava_sse_init(&s, t->scanner.max_event, lava_tap_on_event, t);
+                lava_sse_feed(&s, t->json, t->json_len);
+                lava_sse_finish(&s);
+
+                if (s.skipped) {
+                    t->flags |= LAVA_TAP_F_EVENT_TOO_BIG;
+                }
+
+                lava_sse_free(&s);
+
+            } else {
+                t->flags |= LAVA_TAP_F_UNPARSED;
+            }
+        }
+    }
+
+    free(t->json);
+    t->json = NULL;
+    t->json_len = 0;
+    t->json_cap = 0;
+}
+
+
+void
+lava_tap_free(lava_tap_t *t)
+{
+    free(t->json);
+    t->json = NULL;
+    t->json_len = 0;
+    t->json_cap = 0;
+    lava_sse_free(&t->scanner);
+}
+
+
+size_t
+lava_tap_flags_str(unsigned flags, char *buf, size_t size)
+{
+    size_t  n, len, i;
+
+    static const struct {
+        unsigned     flag;
+        const char  *name;
+    } names[] = {
+        { LAVA_TAP_F_EVENT_TOO_BIG, "event_too_big" },
+        { LAVA_TAP_F_JSON_TOO_BIG,  "json_too_big" },
+        { LAVA_TAP_F_UNPARSED,      "usage_unparsed" },
+        { LAVA_TAP_F_COMPRESSED,    "compressed" },
+        { LAVA_TAP_F_BODY_IN_FILE,  "body_in_file" },
+    };
+
+    if (size == 0) {
+        return 0;
+    }
+
+    len = 0;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (!(flags & names[i].flag)) {
+            continue;
+        }
+
+        n = strlen(names[i].name);
+
+        /* whole names only, and room for the NUL */
+        if (len + (len ? 1 : 0) + n >= size) {
+            break;
+        }
+
+        if (len) {
+            buf[len++] = ',';
+        }
+
+        memcpy(buf + len, names[i].name, n);
+        len += n;
+    }
+
+    buf[len] = '\0';
+
+    return len;
+}

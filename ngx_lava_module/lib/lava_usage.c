@@ -1,0 +1,991 @@
+/*
+ * Usage extraction per provider format (see lava_usage.h).
+ *
+ * Every parser first reads all the counters it needs into locals and checks
+ * their types; only a fully valid usage object updates u, so a malformed
+ * document never leaves half-updated buckets behind.
+ */
+
+#include <string.h>
+
+#include <jansson.h>
+
+#include "lava_usage.h"
+
+
+/* counters above this are not token counts (and could overflow sums) */
+#define LAVA_USAGE_COUNT_MAX  ((int64_t) 1 << 50)
+
+
+typedef struct {
+    const char           *name;
+    lava_usage_format_e   fmt;
+} lava_usage_name_t;
+
+
+static const lava_usage_name_t  lava_usage_names[] = {
+    { "openai",    LAVA_USAGE_OPENAI },
+    { "anthropic", LAVA_USAGE_ANTHROPIC },
+    { "gemini",    LAVA_USAGE_GEMINI },
+    { "cohere",    LAVA_USAGE_COHERE },
+    { "custom",    LAVA_USAGE_CUSTOM },
+    { "none",      LAVA_USAGE_NONE },
+    { NULL,        LAVA_USAGE_NONE }
+};
+
+
+int
+lava_usage_format_from_name(const char *name, size_t len)
+{
+    const lava_usage_name_t  *n;
+
+    for (n = lava_usage_names; n->name; n++) {
+        if (strlen(n->name) == len && memcmp(n->name, name, len) == 0) {
+            return (int) n->fmt;
+        }
+    }
+
+    return -1;
+}
+
+
+/* 1: a counter, 0: absent or null, -1: anything else (wrong type, negative,
+ * fractional, absurdly large) */
+static int
+lava_usage_count(json_t *obj, const char *key, int64_t *v)
+{
+    json_t     *j;
+    double      d;
+    json_int_t  i;
+
+    if (obj == NULL) {
+        return 0;
+    }
+
+    j = json_object_get(obj, key);
+    if (j == NULL || json_is_null(j)) {
+        return 0;
+    }
+
+    if (json_is_integer(j)) {
+        i = json_integer_value(j);
+        if (i < 0 || i > LAVA_USAGE_COUNT_MAX) {
+            return -1;
+        }
+
+        *v = (int64_t) i;
+        return 1;
+    }
+
+    if (json_is_real(j)) {
+        /* some providers print counters as 12.0 */
+        d = json_real_value(j);
+        if (!(d >= 0 && d <= (double) LAVA_USAGE_COUNT_MAX)
+            || (double) (int64_t) d != d)
+        {
+            return -1;
+        }
+
+        *v = (int64_t) d;
+        return 1;
+    }
+
+    return -1;
+}
+
+
+/* 1: an object, 0: absent or null, -1: another type */
+static int
+lava_usage_object(json_t *obj, const char *key, json_t **out)
+{
+    json_t  *j;
+
+    *out = NULL;
+
+    if (obj == NULL || !json_is_object(obj)) {
+        return 0;
+    }
+
+    j = json_object_get(obj, key);
+    if (j == NULL || json_is_null(j)) {
+        return 0;
+    }
+
+    if (!json_is_object(j)) {
+        return -1;
+    }
+
+    *out = j;
+    return 1;
+}
+
+
+static void
+lava_usage_model(lava_usage_t *u, json_t *obj, const char *key)
+{
+    size_t       i, n;
+    json_t      *j;
+    const char  *s;
+
+    j = obj ? json_object_get(obj, key) : NULL;
+    if (j == NULL || !json_is_string(j)) {
+        return;
+    }
+
+    s = json_string_value(j);
+    n = json_string_length(j);
+
+    if (n == 0 || n >= LAVA_USAGE_MODEL_MAX) {
+        return;
+    }
+
+    /* the model goes into the event and the ledger: printable ASCII only */
+    for (i = 0; i < n; i++) {
+        if (s[i] <= 0x20 || s[i] >= 0x7f) {
+            return;
+        }
+    }
+
+    memcpy(u->model, s, n);
+    u->model[n] = '\0';
+}
+
+
+static void
+lava_usage_raw(lava_usage_t *u, json_t *usage)
+{
+    size_t  n;
+
+    n = json_dumpb(usage, u->raw, LAVA_USAGE_RAW_MAX, JSON_COMPACT);
+
+    /* json_dumpb returns the size it needs; a cut object is useless */
+    u->raw_len = (n > 0 && n <= LAVA_USAGE_RAW_MAX) ? n : 0;
+}
+
+
+static void
+lava_usage_clear_tokens(lava_usage_t *u)
+{
+    u->input_tokens = 0;
+    u->cached_input_tokens = 0;
+    u->cache_write_tokens = 0;
+    u->cache_write_1h_tokens = 0;
+    u->output_tokens = 0;
+    u->reasoning_tokens = 0;
+    u->audio_input_tokens = 0;
+    u->audio_output_tokens = 0;
+}
+
+
+static int64_t
+lava_usage_sub(int64_t a, int64_t b)
+{
+    return a > b ? a - b : 0;
+}
+
+
+#define LAVA_GET(obj, key, v, seen)                                          \
+    do {                                                                     \
+        int  r_ = lava_usage_count(obj, key, v);                             \
+        if (r_ < 0) {                                                        \
+            return -1;                                                       \
+        }                                                                    \
+        (seen) |= r_;                                                        \
+    } while (0)
+
+#define LAVA_OBJ(obj, key, out)                                              \
+    do {                                                                     \
+        if (lava_usage_object(obj, key, out) < 0) {                          \
+            return -1;                                                       \
+        }                                                                    \
+    } while (0)
+
+
+/* OpenAI chat completions: prompt_tokens includes cached and audio input,
+ * completion_tokens includes reasoning and audio output. */
+static int
+lava_usage_openai(lava_usage_t *u, json_t *root)
+{
+    int      rc, any, unused;
+    json_t  *usage, *pd, *cd;
+    int64_t  prompt, completion, cached, ain, reasoning, aout, rest;
+
+    if (!json_is_object(root)) {
+        return 0;
+    }
+
+    lava_usage_model(u, root, "model");
+
+    /* "usage": null in ordinary stream chunks */
+    rc = lava_usage_object(root, "usage", &usage);
+    if (rc <= 0) {
+        return rc;
+    }
+
+    any = 0;
+    unused = 0;
+    prompt = completion = cached = ain = reasoning = aout = 0;
+
+    LAVA_GET(usage, "prompt_tokens", &prompt, any);
+    LAVA_GET(usage, "completion_tokens", &completion, any);
+
+    LAVA_OBJ(usage, "prompt_tokens_details", &pd);
+    LAVA_GET(pd, "cached_tokens", &cached, unused);
+    LAVA_GET(pd, "audio_tokens", &ain, unused);
+
+    LAVA_OBJ(usage, "completion_tokens_details", &cd);
+    LAVA_GET(cd, "reasoning_tokens", &reasoning, unused);
+    LAVA_GET(cd, "audio_tokens", &aout, unused);
+
+    if (!any) {
+        return 0;
+    }
+
+    lava_usage_clear_tokens(u);
+
+    /* clamped so that buckets never go negative or exceed the total */
+    u->cached_input_tokens = cached < prompt ? cached : prompt;
+    rest = prompt - u->cached_input_tokens;
+    u->audio_input_tokens = ain < rest ? ain : rest;
+    u->input_tokens = rest - u->audio_input_tokens;
+
+    u->reasoning_tokens = reasoning < completion ? reasoning : completion;
+    rest = completion - u->reasoning_tokens;
+    u->audio_output_tokens = aout < rest ? aout : rest;
+    u->output_tokens = rest - u->audio_output_tokens;
+
+    lava_usage_raw(u, usage);
+
+    return 1;
+}
+
+
+/* Anthropic: input_tokens already excludes cache reads and writes. Stream
+ * usage comes in message_start and cumulative message_delta objects that may
+ * carry only some fields: each present field replaces what was seen. */
+static int
+lava_usage_anthropic(lava_usage_t *u, json_t *root)
+{
+    int          any, has_in, has_out, has_read, has_cw, has_5m, has_1h;
+    json_t      *msg, *usage, *cc, *prev;
+    int64_t      in, out, read, cw, w5m, w1h;
+    const char  *type;
+
+    if (!json_is_object(root)) {
+        return 0;
+    }
+
+    type = json_string_value(json_object_get(root, "type"));
+
+    if (type == NULL || strcmp(type, "message") == 0) {
+        lava_usage_model(u, root, "model");
+        LAVA_OBJ(root, "usage", &usage);
+
+    } else if (strcmp(type, "message_start") == 0) {
+        LAVA_OBJ(root, "message", &msg);
+        lava_usage_model(u, msg, "model");
+        LAVA_OBJ(msg, "usage", &usage);
+
+    } else if (strcmp(type, "message_delta") == 0) {
+        LAVA_OBJ(root, "usage", &usage);
+
+    } else {
+        /* ping, content_block_*, message_stop, error */
+        return 0;
+    }
+
+    if (usage == NULL) {
+        return 0;
+    }
+
+    in = out = read = cw = w5m = w1h = 0;
+    has_in = has_out = has_read = has_cw = has_5m = has_1h = 0;
+
+    LAVA_GET(usage, "input_tokens", &in, has_in);
+    LAVA_GET(usage, "output_tokens", &out, has_out);
+    LAVA_GET(usage, "cache_read_input_tokens", &read, has_read);
+    LAVA_GET(usage, "cache_creation_input_tokens", &cw, has_cw);
+
+    LAVA_OBJ(usage, "cache_creation", &cc);
+    LAVA_GET(cc, "ephemeral_5m_input_tokens", &w5m, has_5m);
+    LAVA_GET(cc, "ephemeral_1h_input_tokens", &w1h, has_1h);
+
+    any = has_in | has_out | has_read | has_cw | has_5m | has_1h;
+    if (!any) {
+        return 0;
+    }
+
+    if (has_in) {
+        u->input_tokens = in;
+    }
+
+    if (has_out) {
+        u->output_tokens = out;
+    }
+
+    if (has_read) {
+        u->cached_input_tokens = read;
+    }
+
+    if (has_1h) {
+        u->cache_write_1h_tokens = w1h;
+    }
+
+    if (has_cw) {
+        /* the total wins; whatever the 1-hour part does not explain is a
+         * 5-minute write */
+        u->cache_write_tokens = lava_usage_sub(cw, u->cache_write_1h_tokens);
+
+    } else if (has_5m) {
+        u->cache_write_tokens = w5m;
+    }
+
+    /* raw: the merged object, so that the audit copy of a stream holds the
+     * input counters of message_start and the output of message_delta */
+    prev = NULL;
+
+    if (u->seen && u->raw_len) {
+        prev = json_loadb(u->raw, u->raw_len, 0, NULL);
+    }
+
+    if (prev && json_is_object(prev) && json_object_update(prev, usage) == 0) {
+        lava_usage_raw(u, prev);
+
+    } else {
+        lava_usage_raw(u, usage);
+    }
+
+    json_decref(prev);
+
+    return 1;
+}
+
+
+static int
+lava_usage_modality(json_t *obj, const char *key, const char *modality,
+    int64_t *v)
+{
+    size_t       i;
+    json_t      *arr, *el;
+    int64_t      n;
+    int          unused;
+    const char  *m;
+
+    *v = 0;
+
+    arr = json_object_get(obj, key);
+    if (arr == NULL || json_is_null(arr)) {
+        return 0;
+    }
+
+    if (!json_is_array(arr)) {
+        return -1;
+    }
+
+    json_array_foreach(arr, i, el) {
+        if (!json_is_object(el)) {
+            return -1;
+        }
+
+        m = json_string_value(json_object_get(el, "modality"));
+        if (m == NULL || strcmp(m, modality) != 0) {
+            continue;
+        }
+
+        n = 0;
+        unused = 0;
+        LAVA_GET(el, "tokenCount", &n, unused);
+        (void) unused;
+        *v += n;
+    }
+
+    return 0;
+}
+
+
+/* Gemini usageMetadata: promptTokenCount includes cachedContentTokenCount;
+ * thoughts and tool-use prompt tokens are reported apart. Running totals:
+ * each usageMetadata replaces the previous one. */
+static int
+lava_usage_gemini_one(lava_usage_t *u, json_t *root)
+{
+    int      any;
+    json_t  *um;
+    int64_t  prompt, cand, cached, thoughts, tool, ain, ain_cached, aout;
+
+    if (!json_is_object(root)) {
+        return 0;
+    }
+
+    lava_usage_model(u, root, "modelVersion");
+
+    LAVA_OBJ(root, "usageMetadata", &um);
+    if (um == NULL) {
+        return 0;
+    }
+
+    any = 0;
+    prompt = cand = cached = thoughts = tool = 0;
+
+    LAVA_GET(um, "promptTokenCount", &prompt, any);
+    LAVA_GET(um, "candidatesTokenCount", &cand, any);
+    LAVA_GET(um, "cachedContentTokenCount", &cached, any);
+    LAVA_GET(um, "thoughtsTokenCount", &thoughts, any);
+    LAVA_GET(um, "toolUsePromptTokenCount", &tool, any);
+
+    if (lava_usage_modality(um, "promptTokensDetails", "AUDIO", &ain) < 0
+        || lava_usage_modality(um, "cacheTokensDetails", "AUDIO", &ain_cached)
+           < 0
+        || lava_usage_modality(um, "candidatesTokensDetails", "AUDIO", &aout)
+           < 0)
+    {
+        return -1;
+    }
+
+    if (!any) {
+        return 0;
+    }
+
+    lava_usage_clear_tokens(u);
+
+    u->cached_input_tokens = cached < prompt ? cached : prompt;
+    u->audio_input_tokens = lava_usage_sub(ain, ain_cached);
+    u->input_tokens = lava_usage_sub(prompt + tool, u->cached_input_tokens
+                                                    + u->audio_input_tokens);
+    u->reasoning_tokens = thoughts;
+    u->audio_output_tokens = aout < cand ? aout : cand;
+    u->output_tokens = cand - u->audio_output_tokens;
+
+    lava_usage_raw(u, um);
+
+    return 1;
+}
+
+
+static int
+lava_usage_gemini(lava_usage_t *u, json_t *root)
+{
+    int      rc, found;
+    size_t   i;
+    json_t  *el;
+
+    if (!json_is_array(root)) {
+        return lava_usage_gemini_one(u, root);
+    }
+
+    found = 0;
+
+    json_array_foreach(root, i, el) {
+        rc = lava_usage_gemini_one(u, el);
+        if (rc < 0) {
+            return -1;
+        }
+
+        found |= rc;
+    }
+
+    return found;
+}
+
+
+/* Cohere: billed_units is what Cohere charges; tokens is what the model saw.
+ * v2 chat: "usage" (body) or "delta.usage" (message-end event);
+ * v1: "meta" (body) or "response.meta" (stream-end event). */
+static int
+lava_usage_cohere(lava_usage_t *u, json_t *root)
+{
+    int      has_bin, has_bout, has_tin, has_tout;
+    json_t  *usage, *o, *bu, *tk;
+    int64_t  bin, bout, tin, tout;
+
+    if (!json_is_object(root)) {
+        return 0;
+    }
+
+    LAVA_OBJ(root, "usage", &usage);
+
+    if (usage == NULL) {
+        LAVA_OBJ(root, "delta", &o);
+        LAVA_OBJ(o, "usage", &usage);
+    }
+
+    if (usage == NULL) {
+        LAVA_OBJ(root, "meta", &usage);
+    }
+
+    if (usage == NULL) {
+        LAVA_OBJ(root, "response", &o);
+        LAVA_OBJ(o, "meta", &usage);
+    }
+
+    if (usage == NULL) {
+        return 0;
+    }
+
+    LAVA_OBJ(usage, "billed_units", &bu);
+    LAVA_OBJ(usage, "tokens", &tk);
+
+    bin = bout = tin = tout = 0;
+    has_bin = has_bout = has_tin = has_tout = 0;
+
+    LAVA_GET(bu, "input_tokens", &bin, has_bin);
+    LAVA_GET(bu, "output_tokens", &bout, has_bout);
+    LAVA_GET(tk, "input_tokens", &tin, has_tin);
+    LAVA_GET(tk, "output_tokens", &tout, has_tout);
+
+    if (!(has_bin | has_bout | has_tin | has_tout)) {
+        return 0;
+    }
+
+    lava_usage_clear_tokens(u);
+
+    u->input_tokens = has_bin ? bin : tin;
+    u->output_tokens = has_bout ? bout : tout;
+
+    lava_usage_raw(u, usage);
+
+    return 1;
+}
+
+
+/*
+ * Exact decimal to milliseconds: "2.5" -> 2500, "0.0005" -> 1 (halves round
+ * up), "1e3" -> 1000000. p/n is a JSON number token. -1 on a negative or
+ * malformed number or one beyond LAVA_USAGE_COUNT_MAX ms.
+ */
+static int
+lava_usage_decimal_ms(const char *p, size_t n, int64_t *ms)
+{
+    int       scale, exp, esign, frac, digits, half;
+    size_t    i;
+    int64_t   m, pow10, q, r;
+
+    i = 0;
+    m = 0;
+    scale = 0;
+    digits = 0;
+    half = -1;      /* first digit dropped for precision, -1: none */
+    frac = 0;
+
+    if (i < n && p[i] == '-') {
+        return -1;
+    }
+
+    for ( /* void */ ; i < n; i++) {
+        if (p[i] == '.' && !frac) {
+            frac = 1;
+            continue;
+        }
+
+        if (p[i] < '0' || p[i] > '9') {
+            break;
+        }
+
+        if (m < (int64_t) 100000000000000000) {       /* 1e17 */
+            m = m * 10 + (p[i] - '0');
+            scale -= frac;
+
+        } else if (!frac) {
+            /* beyond 17 significant digits: only the magnitude counts */
+            scale++;
+            if (half < 0) {
+                half = p[i] - '0';
+            }
+
+        } else if (half < 0) {
+            half = p[i] - '0';
+        }
+
+        digits++;
+    }
+
+    if (digits == 0) {
+        return -1;
+    }
+
+    exp = 0;
+
+    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+        i++;
+        esign = 1;
+
+        if (i < n && (p[i] == '+' || p[i] == '-')) {
+            esign = (p[i] == '-') ? -1 : 1;
+            i++;
+        }
+
+        if (i == n) {
+            return -1;
+        }
+
+        for ( /* void */ ; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
+            if (exp < 1000) {
+                exp = exp * 10 + (p[i] - '0');
+            }
+        }
+
+        exp *= esign;
+    }
+
+    if (i != n) {
+        return -1;
+    }
+
+    scale += exp + 3;       /* seconds -> milliseconds */
+
+    if (m == 0) {
+        *ms = 0;
+        return 0;
+    }
+
+    if (scale >= 0) {
+        for ( /* void */ ; scale > 0; scale--) {
+            if (m > LAVA_USAGE_COUNT_MAX / 10) {
+                return -1;
+            }
+
+            m *= 10;
+        }
+
+        if (m > LAVA_USAGE_COUNT_MAX) {
+            return -1;
+        }
+
+        *ms = m;
+        return 0;
+    }
+
+    if (-scale > 18) {
+        *ms = 0;
+        return 0;
+    }
+
+    for (pow10 = 1; scale < 0; scale++) {
+        pow10 *= 10;
+    }
+
+    q = m / pow10;
+    r = m % pow10;
+
+    if (r * 2 >= pow10) {
+        q++;
+    }
+
+    if (q > LAVA_USAGE_COUNT_MAX) {
+        return -1;
+    }
+
+    *ms = q;
+    return 0;
+}
+
+
+static const char *
+lava_json_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
+        p++;
+    }
+
+    return p;
+}
+
+
+size_t
+lava_json_span(const char *p, size_t n)
+{
+    size_t  i, depth;
+    int     in_str;
+
+    if (n == 0) {
+        return 0;
+    }
+
+    if (p[0] != '{' && p[0] != '[' && p[0] != '"') {
+        for (i = 0; i < n; i++) {
+            if (p[i] == ',' || p[i] == '}' || p[i] == ']' || p[i] == ' '
+                || p[i] == '\t' || p[i] == '\r' || p[i] == '\n')
+            {
+                break;
+            }
+        }
+
+        return i;
+    }
+
+    depth = 0;
+    in_str = 0;
+
+    for (i = 0; i < n; i++) {
+        if (in_str) {
+            if (p[i] == '\\') {
+                i++;
+
+            } else if (p[i] == '"') {
+                in_str = 0;
+
+                if (depth == 0) {
+                    return i + 1;
+                }
+            }
+
+            continue;
+        }
+
+        switch (p[i]) {
+
+        case '"':
+            in_str = 1;
+            break;
+
+        case '{':
+        case '[':
+            depth++;
+            break;
+
+        case '}':
+        case ']':
+            if (depth == 0) {
+                return 0;
+            }
+
+            if (--depth == 0) {
+                return i + 1;
+            }
+
+            break;
+
+        default:
+            break;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * In the object at p (p[0] == '{'), finds the value of the last member whose
+ * key is exactly `key` as written (no escapes). 1 found, 0 not.
+ */
+static int
+lava_json_member(const char *p, size_t n, const char *key, const char **v,
+    size_t *vlen)
+{
+    int          found;
+    size_t       klen, klen_seen, span;
+    const char  *end, *k;
+
+    end = p + n;
+    klen = strlen(key);
+    found = 0;
+
+    if (n == 0 || *p != '{') {
+        return 0;
+    }
+
+    p++;
+
+    for ( ;; ) {
+        p = lava_json_ws(p, end);
+        if (p == end || *p != '"') {
+            return found;
+        }
+
+        k = p + 1;
+        span = lava_json_span(p, end - p);
+        if (span < 2) {
+            return found;
+        }
+
+        klen_seen = span - 2;
+        p += span;
+        p = lava_json_ws(p, end);
+
+        if (p == end || *p != ':') {
+            return found;
+        }
+
+        p = lava_json_ws(p + 1, end);
+
+        span = lava_json_span(p, end - p);
+        if (span == 0) {
+            return found;
+        }
+
+        if (klen_seen == klen && memcmp(k, key, klen) == 0) {
+            *v = p;
+            *vlen = span;
+            found = 1;
+        }
+
+        p = lava_json_ws(p + span, end);
+
+        if (p == end || *p != ',') {
+            return found;
+        }
+
+        p++;
+    }
+}
+
+
+/* Custom ("other") providers: the documented standard response fields. */
+static int
+lava_usage_custom(lava_usage_t *u, json_t *root, const char *text,
+    size_t len)
+{
+    int          any, has_tokens, has_in, has_out, has_chars, has_dur;
+    size_t       ulen, dlen;
+    json_t      *usage, *d;
+    int64_t      tokens, in, out, chars, dur_ms;
+    const char  *uv, *dv;
+
+    if (!json_is_object(root)) {
+        return 0;
+    }
+
+    LAVA_OBJ(root, "usage", &usage);
+    if (usage == NULL) {
+        return 0;
+    }
+
+    tokens = in = out = chars = dur_ms = 0;
+    has_tokens = has_in = has_out = has_chars = has_dur = 0;
+
+    LAVA_GET(usage, "tokens", &tokens, has_tokens);
+    LAVA_GET(usage, "input_tokens", &in, has_in);
+    LAVA_GET(usage, "output_tokens", &out, has_out);
+    LAVA_GET(usage, "characters", &chars, has_chars);
+
+    d = json_object_get(usage, "duration_seconds");
+
+    if (d && !json_is_null(d)) {
+        if (!json_is_number(d)) {
+            return -1;
+        }
+
+        /* the number as written, not the double jansson made of it */
+        if (lava_json_member(text, len, "usage", &uv, &ulen)
+            && lava_json_member(uv, ulen, "duration_seconds", &dv, &dlen))
+        {
+            if (lava_usage_decimal_ms(dv, dlen, &dur_ms) != 0) {
+                return -1;
+            }
+
+        } else if (json_is_integer(d)) {
+            if (json_integer_value(d) < 0
+                || json_integer_value(d) > LAVA_USAGE_COUNT_MAX / 1000)
+            {
+                return -1;
+            }
+
+            dur_ms = (int64_t) json_integer_value(d) * 1000;
+
+        } else {
+            /* keys written with escapes: the double is all there is */
+            if (!(json_real_value(d) >= 0
+                  && json_real_value(d) < (double) LAVA_USAGE_COUNT_MAX / 1000))
+            {
+                return -1;
+            }
+
+            dur_ms = (int64_t) (json_real_value(d) * 1000 + 0.5);
+        }
+
+        has_dur = 1;
+    }
+
+    any = has_tokens | has_in | has_out | has_chars | has_dur;
+    if (!any) {
+        return 0;
+    }
+
+    lava_usage_clear_tokens(u);
+
+    if (has_in || has_out) {
+        u->input_tokens = in;
+        u->output_tokens = out;
+
+    } else {
+        /* one undivided count: one rate per token, booked as input */
+        u->input_tokens = tokens;
+    }
+
+    u->characters = chars;
+    u->duration_ms = dur_ms;
+
+    lava_usage_raw(u, usage);
+
+    return 1;
+}
+
+
+int
+lava_usage_parse(lava_usage_t *u, lava_usage_format_e fmt, const char *json,
+    size_t len)
+{
+    int           rc;
+    json_t       *root;
+    const char   *end;
+
+    end = json + len;
+    json = lava_json_ws(json, end);
+
+    while (end > json && (end[-1] == ' ' || end[-1] == '\t'
+                          || end[-1] == '\r' || end[-1] == '\n'))
+    {
+        end--;
+    }
+
+    len = end - json;
+
+    if (len == 0 || (len == 6 && memcmp(json, "[DONE]", 6) == 0)) {
+        /* keep-alives and the OpenAI stream terminator */
+        return 0;
+    }
+
+    if (fmt == LAVA_USAGE_NONE) {
+        return 0;
+    }
+
+    root = json_loadb(json, len, 0, NULL);
+    if (root == NULL) {
+        return -1;
+    }
+
+    switch (fmt) {
+
+    case LAVA_USAGE_OPENAI:
+        rc = lava_usage_openai(u, root);
+        break;
+
+    case LAVA_USAGE_ANTHROPIC:
+        rc = lava_usage_anthropic(u, root);
+        break;
+
+    case LAVA_USAGE_GEMINI:
+        rc = lava_usage_gemini(u, root);
+        break;
+
+    case LAVA_USAGE_COHERE:
+        rc = lava_usage_cohere(u, root);
+        break;
+
+    case LAVA_USAGE_CUSTOM:
+        rc = lava_usage_custom(u, root, json, len);
+        break;
+
+    default:
+        rc = 0;
+        break;
+    }
+
+    json_decref(root);
+
+    if (rc == 1) {
+        u->seen = 1;
+    }
+
+    return rc;
+}
