@@ -6,7 +6,9 @@
  * usage object of OpenAI, Anthropic, Cohere and Gemini bodies is written
  * after the content, so the tail is where it sits; at the end the last
  * "usage" key of the tail is found and the object after it is cut out and
- * parsed on its own.
+ * parsed on its own. Content quoting a usage object cannot fool this: inside
+ * a JSON string the quotes are escaped, so "usage" with both quotes and a
+ * colon after it only occurs as a key.
  *
  * SSE bodies go through the scanner; each event's data is parsed, except
  * events that cannot hold usage (no "usage" in them), which are most of a
@@ -187,8 +189,8 @@ lava_tap_on_event(void *data, const char *event, size_t event_len,
 
 /*
  * The model named in a body that is too big to parse: the string after the
- * first (head) or last (tail) key `key`. Escaped keys inside content strings
- * are passed over.
+ * first (head) or last (tail) key `key`. Text inside a JSON string cannot
+ * match "model" with both quotes: there they are escaped (\"model\").
  */
 static void
 lava_tap_find_model(lava_tap_t *t, const char *buf, size_t len, int last)
@@ -214,10 +216,6 @@ lava_tap_find_model(lava_tap_t *t, const char *buf, size_t len, int last)
 
         /* the next search looks before (tail) or after (head) this one */
         n = last ? (size_t) (k - buf) + klen - 1 : (size_t) (end - k) - 1;
-
-        if (k > buf && k[-1] == '\\') {
-            continue;
-        }
 
         p = k + klen;
         while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
@@ -504,11 +502,6 @@ lava_tap_tail_usage(lava_tap_t *t)
         }
 
         n = (size_t) (k - buf) + klen - 1;
-
-        if (k > buf && k[-1] == '\\') {
-            /* "usage" quoted inside a content string */
-            continue;
-        }
 
         p = k + klen;
         while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))

@@ -8,6 +8,14 @@
  * prefix) is appended to its path; the other query arguments (raw u tails,
  * &limit=2, ...) are appended to its query, except `key`, which is handed back
  * separately (it may carry the forward token). No I/O; output in caller buffer.
+ *
+ * Rules: '+' is not a space. `key` is removed from the arguments and from the
+ * query inside u. Refused: control bytes, DEL and spaces after decoding u
+ * (so %0d%0a too), a '#' fragment, escapes inside the decoded URL that
+ * encode control bytes, "." and ".." path segments (also as %2e), userinfo,
+ * ports other than 443 (":443" is dropped). The output keeps valid %XX
+ * escapes of the URL as they are and percent-encodes every other byte
+ * outside the RFC 3986 path/query sets (a lone '%' becomes %25).
  */
 #ifndef LAVA_URL_H
 #define LAVA_URL_H
@@ -26,7 +34,8 @@ enum {
     LAVA_URL_BAD_PORT,         /* anything but :443 */
     LAVA_URL_BAD_CHAR,         /* control characters, CR, LF, NUL, DEL */
     LAVA_URL_DOT_SEGMENT,      /* "/../" or "/./" in the path */
-    LAVA_URL_TOO_LONG
+    LAVA_URL_TOO_LONG,
+    LAVA_URL_DUPLICATE         /* u or key given twice */
 };
 
 typedef struct {
