@@ -171,6 +171,8 @@ sub slurp_lines {
 
 sub dbh {
     my ($self) = @_;
+    # the tests stop and start Postgres: reconnect when the old session is gone
+    delete $self->{dbh} if $self->{dbh} && !$self->{dbh}->ping;
     $self->{dbh} ||= DBI->connect(
         "dbi:Pg:dbname=lava;host=127.0.0.1;port=$self->{pg_port}", 'postgres', '',
         { RaiseError => 1, AutoCommit => 1, PrintError => 0, pg_enable_utf8 => 1 });
