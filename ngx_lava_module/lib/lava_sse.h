@@ -9,6 +9,9 @@
  * no blank line between is still appended (spec behaviour). An event whose data
  * exceeds max_event bytes is skipped whole and counted in `skipped`; the
  * scanner keeps working. Memory: one buffer that grows up to max_event.
+ * The event name is "" when the event had no `event:` line; the data is not
+ * NUL-terminated (payload_len counts it). A UTF-8 BOM at the very start is
+ * skipped. max_event 0 selects 64 KiB.
  */
 #ifndef LAVA_SSE_H
 #define LAVA_SSE_H

@@ -5,7 +5,13 @@
  *
  * Memory is bounded whatever the body size: SSE keeps one event (max_event);
  * JSON keeps the body up to max_json and past that only the last tail_max
- * bytes, where the usage object of OpenAI/Anthropic-style bodies sits.
+ * bytes, where the usage object of OpenAI/Anthropic-style bodies sits (the
+ * model is then read from the first max_json bytes). Both buffers are freed
+ * by lava_tap_finish; lava_tap_free is still needed after an unfinished tap.
+ *
+ * SSE events whose data has no non-null "usage" key are not parsed. An event
+ * whose data lines hold several documents (a missing blank line) is read line
+ * by line; a "JSON" body that is really an event stream is rescanned as SSE.
  */
 #ifndef LAVA_TAP_H
 #define LAVA_TAP_H

@@ -34,7 +34,8 @@ typedef struct {
 } lava_token_t;
 
 /*
- * buf must hold at least len bytes; decoded strings are copied there.
+ * buf must hold at least len bytes; decoded strings are copied there
+ * (NUL-terminated, except a bare key when size == len).
  * Ids and slugs must match [A-Za-z0-9_.:-]; secret keys [A-Za-z0-9_-];
  * provider keys are printable ASCII without spaces.
  */

@@ -119,7 +119,6 @@ assert_field(const char *p, size_t len, const char *want)
     ck_assert_ptr_nonnull(p);
     ck_assert_uint_eq(len, strlen(want));
     ck_assert(memcmp(p, want, len) == 0);
-    ck_assert_int_eq(p[len], '\0');
 }
 
 
@@ -145,6 +144,12 @@ START_TEST(test_full_token_all_encodings)
                          "sk-proj-Ab+/=x~");
             ck_assert_int_eq(t.disable_billing, 0);
             ck_assert_int_eq(t.bare, 0);
+
+            /* fields of a JSON token are NUL-terminated */
+            ck_assert_int_eq(t.secret_key[t.secret_key_len], '\0');
+            ck_assert_int_eq(t.customer_id[t.customer_id_len], '\0');
+            ck_assert_int_eq(t.meter_slug[t.meter_slug_len], '\0');
+            ck_assert_int_eq(t.provider_key[t.provider_key_len], '\0');
 
             /* the output lives in the caller's buffer */
             ck_assert(t.secret_key >= buf
