@@ -1,5 +1,5 @@
 /*
- * Fixture helpers shared by the unit tests (header only: `make unit` builds
+ * Fixture loading and line-end variants shared by the unit tests (header only: `make unit` builds
  * each check_*.c on its own). Fixtures live in t/fixtures (LAVA_FIXTURES
  * overrides), see t/fixtures/README for the .expect format.
  */
