@@ -1,7 +1,8 @@
 /*
  * Fixture loading and line-end variants shared by the unit tests (header
- * only: `make unit` builds each check_*.c on its own). Fixtures live in t/fixtures (LAVA_FIXTURES
- * overrides), see t/fixtures/README for the .expect format.
+ * only: `make unit` builds each check_*.c on its own). Fixtures live in
+ * t/fixtures (LAVA_FIXTURES overrides), see t/fixtures/README for the
+ * .expect format.
  */
 #ifndef LAVA_FIXTURE_H
 #define LAVA_FIXTURE_H
