@@ -32,7 +32,8 @@ SIDECAR_SRCS:= $(wildcard sidecar/*.c)
 SIDECAR_HDRS:= $(wildcard sidecar/*.h)
 LIB_SRCS    := $(filter-out %.h,$(wildcard ngx_lava_module/lib/*.c))
 
-.PHONY: all module sidecar deps test unit prove demo install clean
+.PHONY: all module sidecar deps test unit prove demo install clean \
+        fuzz fuzz-replay bench test-asan
 
 all: module sidecar
 
@@ -72,6 +73,49 @@ $(BUILD)/unit/check_%: t/unit/check_%.c $(LIB_SRCS) $(SIDECAR_LIB_SRCS) $(wildca
 unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; CK_FORK=yes $$t; done
 
+# Fuzz targets (fuzz/, see docs/security.md): every parser of untrusted bytes.
+# fuzz-replay runs the committed corpus through a build without libFuzzer
+# (the project's compiler, with ASan/UBSan), part of `make test`; `make fuzz`
+# runs each target under libFuzzer (clang) for FUZZ_SECONDS.
+FUZZ_TARGETS  := sse tap token url usage_openai usage_anthropic usage_gemini \
+                 usage_cohere usage_custom metadata event
+FUZZ_SECONDS  ?= 60
+FUZZ_CC       ?= clang
+FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_INC      := -Ingx_lava_module/lib -Isidecar -Ifuzz
+FUZZ_LIBS     := -ljansson -lcrypto
+FUZZ_DEPS     := $(LIB_SRCS) sidecar/event.c $(wildcard fuzz/*.c fuzz/*.h \
+                 ngx_lava_module/lib/*.h) $(SIDECAR_HDRS)
+# the target's source (usage_<format>: one source, built per format) and the
+# parser sources it links
+fuzz_src = $(if $(filter usage_%,$(1)),fuzz/fuzz_usage.c \
+             -DFUZZ_USAGE_FORMAT=LAVA_USAGE_$(shell echo $(patsubst usage_%,%,$(1)) | tr a-z A-Z),\
+             fuzz/fuzz_$(1).c)
+fuzz_lib = $(if $(filter event,$(1)),sidecar/event.c,$(if $(filter metadata,$(1)),,$(LIB_SRCS)))
+
+FUZZ_REPLAY := $(patsubst %,$(BUILD)/fuzz/replay/%,$(FUZZ_TARGETS))
+FUZZ_BINS   := $(patsubst %,$(BUILD)/fuzz/bin/%,$(FUZZ_TARGETS))
+
+$(BUILD)/fuzz/replay/%: $(FUZZ_DEPS)
+	@mkdir -p $(@D)
+	$(CC) -O1 -g $(WARN) -std=gnu11 $(FUZZ_SAN) $(FUZZ_INC) -o $@ \
+	    fuzz/replay.c $(call fuzz_src,$*) $(call fuzz_lib,$*) $(FUZZ_LIBS)
+
+$(BUILD)/fuzz/bin/%: $(FUZZ_DEPS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -O1 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(FUZZ_INC) -o $@ \
+	    $(call fuzz_src,$*) $(call fuzz_lib,$*) $(FUZZ_LIBS)
+
+fuzz-replay: $(FUZZ_REPLAY)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 $(BUILD)/fuzz/replay/$$t fuzz/corpus/$$t; done
+
+fuzz:
+	@scripts/install-deps fuzz
+	$(MAKE) $(FUZZ_BINS)
+	fuzz/run $(BUILD)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 # The integration tests start their stacks with the binaries of this build.
 export LAVA_MODULE  := $(ABS_BUILD)/ngx_http_lava_module.so
 export LAVA_SIDECAR := $(ABS_BUILD)/lava-sidecar
@@ -82,6 +126,7 @@ prove: all
 test: deps
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) fuzz-replay
 	prove -r t/
 
 demo: deps
