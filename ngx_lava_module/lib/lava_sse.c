@@ -34,10 +34,66 @@ static void
 lava_sse_reset_event(lava_sse_t *s)
 {
     s->len = 0;
+    s->tail_pos = 0;
     s->has_data = 0;
     s->too_big = 0;
     s->event_len = 0;
     s->event[0] = '\0';
+}
+
+
+static void
+lava_sse_reverse(char *p, size_t n)
+{
+    char    c;
+    size_t  i;
+
+    for (i = 0; i < n / 2; i++) {
+        c = p[i];
+        p[i] = p[n - 1 - i];
+        p[n - 1 - i] = c;
+    }
+}
+
+
+/* The tail ring in order, oldest byte first, without a second buffer. */
+static void
+lava_sse_linearize(lava_sse_t *s)
+{
+    if (s->len < s->cap || s->tail_pos == 0) {
+        return;
+    }
+
+    lava_sse_reverse(s->buf, s->tail_pos);
+    lava_sse_reverse(s->buf + s->tail_pos, s->len - s->tail_pos);
+    lava_sse_reverse(s->buf, s->len);
+    s->tail_pos = 0;
+}
+
+
+/* Data of an event over max_event: the last cap bytes, as a ring. */
+static void
+lava_sse_tail_write(lava_sse_t *s, const char *p, size_t n)
+{
+    size_t  first;
+
+    if (n >= s->cap) {
+        memcpy(s->buf, p + n - s->cap, s->cap);
+        s->len = s->cap;
+        s->tail_pos = 0;
+        return;
+    }
+
+    first = s->cap - s->tail_pos;
+    if (first > n) {
+        first = n;
+    }
+
+    memcpy(s->buf + s->tail_pos, p, first);
+    memcpy(s->buf, p + first, n - first);
+
+    s->tail_pos = (s->tail_pos + n) % s->cap;
+    s->len = (s->len + n < s->cap) ? s->len + n : s->cap;
 }
 
 
@@ -54,7 +110,20 @@ lava_sse_dispatch(lava_sse_t *s)
 
     if (s->too_big) {
         s->skipped++;
+        rc = 0;
+
+        if (s->on_tail && s->len) {
+            lava_sse_linearize(s);
+            s->event[s->event_len] = '\0';
+            rc = s->on_tail(s->data, s->event, s->event_len, s->buf, s->len);
+        }
+
         lava_sse_reset_event(s);
+
+        if (rc != 0) {
+            s->err = 1;
+        }
+
         return;
     }
 
@@ -81,13 +150,41 @@ lava_sse_append(lava_sse_t *s, const char *p, size_t n)
     char    *nb;
     size_t   cap;
 
-    if (s->too_big || n == 0) {
+    if (n == 0) {
+        return;
+    }
+
+    if (s->too_big) {
+        if (s->on_tail && s->cap) {
+            lava_sse_tail_write(s, p, n);
+        }
+
         return;
     }
 
     if (n > s->max_event - s->len) {
         s->too_big = 1;
-        s->len = 0;
+
+        if (s->on_tail == NULL) {
+            s->len = 0;
+            return;
+        }
+
+        /* the event's data so far stays as the start of the tail ring, in
+         * a buffer of exactly max_event bytes */
+        if (s->cap < s->max_event) {
+            nb = realloc(s->buf, s->max_event);
+            if (nb == NULL) {
+                s->err = 1;
+                return;
+            }
+
+            s->buf = nb;
+            s->cap = s->max_event;
+        }
+
+        s->tail_pos = s->len % s->cap;
+        lava_sse_tail_write(s, p, n);
         return;
     }
 
@@ -211,6 +308,13 @@ lava_sse_init(lava_sse_t *s, size_t max_event, lava_sse_event_pt cb,
     s->data = data;
     s->max_event = max_event ? max_event : LAVA_SSE_DEFAULT_MAX;
     s->state = S_BOM0;
+}
+
+
+void
+lava_sse_set_tail(lava_sse_t *s, lava_sse_tail_pt cb)
+{
+    s->on_tail = cb;
 }
 
 

@@ -25,6 +25,15 @@
 typedef int (*lava_sse_event_pt)(void *data, const char *event,
     size_t event_len, const char *payload, size_t payload_len);
 
+/*
+ * Optional (lava_sse_set_tail): an event over max_event is still skipped and
+ * counted, but the last bytes of its data (at most max_event, kept in the
+ * same buffer used as a ring) are handed to on_tail when it ends, so that a
+ * usage object written at the end of a huge event can still be read. The
+ * tail starts anywhere, mid-line or mid-character.
+ */
+typedef lava_sse_event_pt  lava_sse_tail_pt;
+
 typedef struct {
     lava_sse_event_pt  on_event;
     void              *data;
@@ -46,10 +55,14 @@ typedef struct {
     unsigned long      events;         /* events delivered */
     unsigned long      skipped;        /* events over max_event */
     int                err;            /* sticky */
+
+    lava_sse_tail_pt   on_tail;        /* NULL: big events are dropped */
+    size_t             tail_pos;       /* ring write position */
 } lava_sse_t;
 
 void lava_sse_init(lava_sse_t *s, size_t max_event, lava_sse_event_pt cb,
     void *data);
+void lava_sse_set_tail(lava_sse_t *s, lava_sse_tail_pt cb);
 int lava_sse_feed(lava_sse_t *s, const char *p, size_t n);
 /* End of stream: delivers a pending event that lacked its final blank line. */
 int lava_sse_finish(lava_sse_t *s);

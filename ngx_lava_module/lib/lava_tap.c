@@ -133,6 +133,101 @@ lava_tap_may_hold_usage(lava_tap_t *t, const char *p, size_t n)
 }
 
 
+/* keys whose string values are generated text */
+static const struct {
+    const char  *name;
+    size_t       len;
+} lava_tap_text_keys[] = {
+    { "content", 7 }, { "text", 4 }, { "delta", 5 }, { "arguments", 9 },
+    { "partial_json", 12 }, { "thinking", 8 }, { "reasoning", 9 },
+    { "reasoning_content", 17 }, { "refusal", 7 }, { "transcript", 10 },
+    { NULL, 0 }
+};
+
+
+static int
+lava_tap_text_key(const char *k, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; lava_tap_text_keys[i].name; i++) {
+        if (lava_tap_text_keys[i].len == n
+            && memcmp(lava_tap_text_keys[i].name, k, n) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * Adds the bytes of string values that follow a text key (or fill an array
+ * under one) in a JSON document: a rough size of the generated text, read
+ * without a parse. A string followed by ':' is a key; values of other keys
+ * reset the state. Truncated documents just count what they hold.
+ */
+static void
+lava_tap_count_text(lava_tap_t *t, const char *p, size_t n)
+{
+    int          counting;
+    const char  *end, *s, *q;
+
+    end = p + n;
+    counting = 0;
+
+    while (p < end) {
+        if (*p != '"') {
+            if (*p == '{' || *p == '}') {
+                counting = 0;
+            }
+
+            p++;
+            continue;
+        }
+
+        s = ++p;
+
+        while (p < end && *p != '"') {
+            p += (*p == '\\') ? 2 : 1;
+        }
+
+        if (p >= end) {
+            return;
+        }
+
+        q = p + 1;
+
+        while (q < end && (*q == ' ' || *q == '\t' || *q == '\r'
+                           || *q == '\n'))
+        {
+            q++;
+        }
+
+        if (q < end && *q == ':') {
+            counting = lava_tap_text_key(s, p - s);
+
+        } else if (counting) {
+            t->content_bytes += p - s;
+        }
+
+        p++;
+    }
+}
+
+
+/* an error event: Anthropic's "event: error", the Responses API's
+ * {"type":"error"}; cheap test before a parse */
+static int
+lava_tap_may_be_error(const char *event, size_t event_len, const char *p,
+    size_t n)
+{
+    return (event_len == 5 && memcmp(event, "error", 5) == 0)
+           || lava_tap_memmem(p, n, "\"error\"", 7) != NULL;
+}
+
+
 static void
 lava_tap_payload(lava_tap_t *t, const char *p, size_t n)
 {
@@ -143,7 +238,7 @@ lava_tap_payload(lava_tap_t *t, const char *p, size_t n)
         return;
     }
 
-    if (lava_usage_parse(&t->usage, t->fmt, p, n) >= 0) {
+    if (lava_usage_parse_ep(&t->usage, t->fmt, t->endpoint, p, n) >= 0) {
         return;
     }
 
@@ -166,7 +261,7 @@ lava_tap_payload(lava_tap_t *t, const char *p, size_t n)
         }
 
         if (lava_tap_may_hold_usage(t, line, nl - line)
-            && lava_usage_parse(&t->usage, t->fmt, line, nl - line) < 0)
+            && lava_usage_parse_ep(&t->usage, t->fmt, t->endpoint, line, nl - line) < 0)
         {
             ok = 0;
         }
@@ -182,7 +277,37 @@ static int
 lava_tap_on_event(void *data, const char *event, size_t event_len,
     const char *payload, size_t payload_len)
 {
-    lava_tap_payload(data, payload, payload_len);
+    lava_tap_t  *t = data;
+
+    lava_tap_count_text(t, payload, payload_len);
+
+    if (!lava_tap_may_hold_usage(t, payload, payload_len)
+        && lava_tap_may_be_error(event, event_len, payload, payload_len))
+    {
+        /* errors carry no usage; read only for the flag */
+        (void) lava_usage_parse_ep(&t->usage, t->fmt, t->endpoint, payload,
+                                   payload_len);
+        return 0;
+    }
+
+    lava_tap_payload(t, payload, payload_len);
+    return 0;
+}
+
+
+static void lava_tap_find_usage(lava_tap_t *t, const char *buf, size_t len);
+
+
+/* the last bytes of an event over max_event: its usage, if it ends there */
+static int
+lava_tap_on_tail(void *data, const char *event, size_t event_len,
+    const char *tail, size_t tail_len)
+{
+    lava_tap_t  *t = data;
+
+    lava_tap_count_text(t, tail, tail_len);
+    lava_tap_find_usage(t, tail, tail_len);
+
     return 0;
 }
 
@@ -274,6 +399,7 @@ lava_tap_init(lava_tap_t *t, int sse, lava_usage_format_e fmt,
 
     lava_sse_init(&t->scanner, max_event ? max_event : LAVA_TAP_DEFAULT_EVENT,
                   lava_tap_on_event, t);
+    lava_sse_set_tail(&t->scanner, lava_tap_on_tail);
 
     return 0;
 }
@@ -478,20 +604,22 @@ lava_tap_linearize(lava_tap_t *t)
 }
 
 
-static void
-lava_tap_tail_usage(lava_tap_t *t)
+/*
+ * The last `key` object in buf, cut out and parsed as {key:{...}} on its own:
+ * the tail of a body or event too big to keep. 1 usage found, 0 not, -1 an
+ * object that did not parse.
+ */
+static int
+lava_tap_find_key(lava_tap_t *t, const char *buf, size_t len,
+    const char *key)
 {
     int          rc, unparsed;
     char        *doc;
     size_t       klen, n, span, i;
-    const char  *key, *k, *p, *buf, *end;
+    const char  *k, *p, *end;
 
-    lava_tap_linearize(t);
-
-    buf = t->json;
-    end = buf + t->json_len;
-    n = t->json_len;
-    key = (t->fmt == LAVA_USAGE_GEMINI) ? "\"usageMetadata\"" : "\"usage\"";
+    end = buf + len;
+    n = len;
     klen = strlen(key);
     unparsed = 0;
 
@@ -541,13 +669,12 @@ lava_tap_tail_usage(lava_tap_t *t)
         memcpy(doc + klen + 2, p, span);
         doc[klen + span + 2] = '}';
 
-        rc = lava_usage_parse(&t->usage, t->fmt, doc, klen + span + 3);
+        rc = lava_usage_parse_ep(&t->usage, t->fmt, t->endpoint, doc, klen + span + 3);
 
         free(doc);
 
         if (rc == 1) {
-            unparsed = 0;
-            break;
+            return 1;
         }
 
         if (rc < 0) {
@@ -555,10 +682,39 @@ lava_tap_tail_usage(lava_tap_t *t)
         }
     }
 
-    if (unparsed) {
-        t->flags |= LAVA_TAP_F_UNPARSED;
+    return unparsed ? -1 : 0;
+}
+
+
+/* the usage keys of each format: Gemini "usageMetadata", Cohere "usage"
+ * (v2 chat) or "meta" (embed, rerank, v1), the others "usage" */
+static void
+lava_tap_find_usage(lava_tap_t *t, const char *buf, size_t len)
+{
+    int  rc;
+
+    if (t->fmt == LAVA_USAGE_GEMINI) {
+        rc = lava_tap_find_key(t, buf, len, "\"usageMetadata\"");
+
+    } else {
+        rc = lava_tap_find_key(t, buf, len, "\"usage\"");
+
+        if (rc != 1 && t->fmt == LAVA_USAGE_COHERE) {
+            rc = lava_tap_find_key(t, buf, len, "\"meta\"");
+        }
     }
 
+    if (rc < 0) {
+        t->flags |= LAVA_TAP_F_UNPARSED;
+    }
+}
+
+
+static void
+lava_tap_tail_usage(lava_tap_t *t)
+{
+    lava_tap_linearize(t);
+    lava_tap_find_usage(t, t->json, t->json_len);
     lava_tap_find_model(t, t->json, t->json_len, 1);
 }
 
@@ -580,6 +736,7 @@ lava_tap_looks_like_sse(const char *p, size_t n)
 void
 lava_tap_finish(lava_tap_t *t)
 {
+    int         rc;
     lava_sse_t  s;
 
     if (t->finished) {
@@ -607,23 +764,29 @@ lava_tap_finish(lava_tap_t *t)
 
     if (t->tail_mode) {
         lava_tap_tail_usage(t);
+        t->content_bytes = t->total;
 
     } else if (t->json_len) {
-        if (lava_usage_parse(&t->usage, t->fmt, t->json, t->json_len) < 0) {
+        rc = lava_usage_parse_ep(&t->usage, t->fmt, t->endpoint, t->json,
+                                 t->json_len);
 
-            if (lava_tap_looks_like_sse(t->json, t->json_len)) {
-                /* an event stream sent with a JSON content type */
-                lava_sse_init(&s, t->scanner.max_event, lava_tap_on_event, t);
-                lava_sse_feed(&s, t->json, t->json_len);
-                lava_sse_finish(&s);
+        if (rc < 0 && lava_tap_looks_like_sse(t->json, t->json_len)) {
+            /* an event stream sent with a JSON content type */
+            lava_sse_init(&s, t->scanner.max_event, lava_tap_on_event, t);
+            lava_sse_set_tail(&s, lava_tap_on_tail);
+            lava_sse_feed(&s, t->json, t->json_len);
+            lava_sse_finish(&s);
 
-                if (s.skipped) {
-                    t->flags |= LAVA_TAP_F_EVENT_TOO_BIG;
-                }
+            if (s.skipped) {
+                t->flags |= LAVA_TAP_F_EVENT_TOO_BIG;
+            }
 
-                lava_sse_free(&s);
+            lava_sse_free(&s);
 
-            } else {
+        } else {
+            lava_tap_count_text(t, t->json, t->json_len);
+
+            if (rc < 0) {
                 t->flags |= LAVA_TAP_F_UNPARSED;
             }
         }

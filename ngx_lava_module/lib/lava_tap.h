@@ -9,9 +9,12 @@
  * model is then read from the first max_json bytes). Both buffers are freed
  * by lava_tap_finish; lava_tap_free is still needed after an unfinished tap.
  *
- * SSE events whose data has no non-null "usage" key are not parsed. An event
- * whose data lines hold several documents (a missing blank line) is read line
- * by line; a "JSON" body that is really an event stream is rescanned as SSE.
+ * SSE events whose data has no non-null "usage" key (nor an "error") are not
+ * parsed. An event whose data lines hold several documents (a missing blank
+ * line) is read line by line; a "JSON" body that is really an event stream is
+ * rescanned as SSE. An event over max_event is skipped (flagged), but the
+ * usage object at the end of its last max_event bytes is still read (the
+ * Responses API's response.completed repeats the whole output before it).
  */
 #ifndef LAVA_TAP_H
 #define LAVA_TAP_H
@@ -28,6 +31,8 @@
 typedef struct {
     int                  sse;            /* 1: text/event-stream */
     lava_usage_format_e  fmt;
+    int                  endpoint;       /* lava_endpoint_e; set after init,
+                                            LAVA_EP_OTHER by default */
     lava_sse_t           scanner;
 
     char                *json;           /* owned; JSON body or tail ring */
@@ -38,6 +43,15 @@ typedef struct {
     int                  tail_mode;
     size_t               tail_pos;       /* ring write position in tail mode */
     size_t               total;          /* body bytes seen */
+
+    /*
+     * Bytes of generated text seen (string values of content, text, delta,
+     * arguments, partial_json, thinking, reasoning... keys, as escaped in
+     * the JSON), for an estimate when the usage is missing or partial.
+     * SSE: every event; JSON: the body kept (past max_json: the whole body
+     * size, an upper bound).
+     */
+    size_t               content_bytes;
 
     lava_usage_t         usage;
     unsigned             flags;          /* LAVA_TAP_F_* */

@@ -29,6 +29,8 @@ static const lava_usage_name_t  lava_usage_names[] = {
     { "gemini",    LAVA_USAGE_GEMINI },
     { "cohere",    LAVA_USAGE_COHERE },
     { "custom",    LAVA_USAGE_CUSTOM },
+    { "elevenlabs", LAVA_USAGE_ELEVENLABS },
+    { "retell",    LAVA_USAGE_RETELL },
     { "none",      LAVA_USAGE_NONE },
     { NULL,        LAVA_USAGE_NONE }
 };
@@ -156,10 +158,87 @@ lava_usage_raw(lava_usage_t *u, json_t *usage)
 {
     size_t  n;
 
-    n = json_dumpb(usage, u->raw, LAVA_USAGE_RAW_MAX, JSON_COMPACT);
+    /* 15 digits: reals read back as written (4.35, not 4.3499999999999996) */
+    n = json_dumpb(usage, u->raw, LAVA_USAGE_RAW_MAX,
+                   JSON_COMPACT | JSON_REAL_PRECISION(15));
 
     /* json_dumpb returns the size it needs; a cut object is useless */
     u->raw_len = (n > 0 && n <= LAVA_USAGE_RAW_MAX) ? n : 0;
+}
+
+
+static void
+lava_usage_raw_pair(lava_usage_t *u, const char *key, int64_t v)
+{
+    json_t  *o;
+
+    o = json_pack("{sI}", key, (json_int_t) v);
+    if (o == NULL) {
+        u->raw_len = 0;
+        return;
+    }
+
+    lava_usage_raw(u, o);
+    json_decref(o);
+}
+
+
+static int lava_usage_decimal_ms(const char *p, size_t n, int64_t *ms);
+
+
+/*
+ * A number of seconds in milliseconds. The number as written in text at
+ * path (keys from the document root) is converted exactly; when the path
+ * cannot be followed in the text (keys written with escapes, a document cut
+ * out of a larger one) jansson's value is used. 0 ok, -1 not a number,
+ * negative or out of range.
+ */
+static int
+lava_usage_seconds(json_t *j, const char *text, size_t len,
+    const char *const *path, int64_t *ms)
+{
+    size_t       i, n, vlen;
+    double       d;
+    const char  *p, *v;
+
+    if (j == NULL || !json_is_number(j)) {
+        return -1;
+    }
+
+    p = text;
+    n = text ? len : 0;
+
+    for (i = 0; path[i] && n; i++) {
+        if (!lava_json_member(p, n, path[i], &v, &vlen)) {
+            break;
+        }
+
+        p = v;
+        n = vlen;
+    }
+
+    if (path[i] == NULL && n) {
+        return lava_usage_decimal_ms(p, n, ms);
+    }
+
+    if (json_is_integer(j)) {
+        if (json_integer_value(j) < 0
+            || json_integer_value(j) > LAVA_USAGE_COUNT_MAX / 1000)
+        {
+            return -1;
+        }
+
+        *ms = (int64_t) json_integer_value(j) * 1000;
+        return 0;
+    }
+
+    d = json_real_value(j);
+    if (!(d >= 0 && d < (double) LAVA_USAGE_COUNT_MAX / 1000)) {
+        return -1;
+    }
+
+    *ms = (int64_t) (d * 1000 + 0.5);
+    return 0;
 }
 
 
@@ -201,36 +280,58 @@ lava_usage_sub(int64_t a, int64_t b)
     } while (0)
 
 
-/* OpenAI chat completions: prompt_tokens includes cached and audio input,
- * completion_tokens includes reasoning and audio output. */
-static int
-lava_usage_openai(lava_usage_t *u, json_t *root)
+/* Splits a prompt total into cached, audio and plain input (clamped so that
+ * buckets never go negative or exceed the total). */
+static void
+lava_usage_split_input(lava_usage_t *u, int64_t total, int64_t cached,
+    int64_t audio)
 {
-    int      rc, any, unused;
-    json_t  *usage, *pd, *cd;
-    int64_t  prompt, completion, cached, ain, reasoning, aout, rest;
+    int64_t  rest;
 
-    if (!json_is_object(root)) {
-        return 0;
-    }
+    u->cached_input_tokens = cached < total ? cached : total;
+    rest = total - u->cached_input_tokens;
+    u->audio_input_tokens = audio < rest ? audio : rest;
+    u->input_tokens = rest - u->audio_input_tokens;
+}
 
-    lava_usage_model(u, root, "model");
 
-    /* "usage": null in ordinary stream chunks */
-    rc = lava_usage_object(root, "usage", &usage);
-    if (rc <= 0) {
-        return rc;
-    }
+/* Splits a completion total that includes reasoning and audio output. */
+static void
+lava_usage_split_output(lava_usage_t *u, int64_t total, int64_t reasoning,
+    int64_t audio)
+{
+    int64_t  rest;
 
-    any = 0;
-    unused = 0;
-    prompt = completion = cached = ain = reasoning = aout = 0;
+    u->reasoning_tokens = reasoning < total ? reasoning : total;
+    rest = total - u->reasoning_tokens;
+    u->audio_output_tokens = audio < rest ? audio : rest;
+    u->output_tokens = rest - u->audio_output_tokens;
+}
+
+
+/*
+ * Chat completions shape: prompt_tokens includes cached and audio input,
+ * completion_tokens includes reasoning and audio output -- except where
+ * total_tokens shows that reasoning came on top of completion_tokens (xAI).
+ * DeepSeek reports cache hits as prompt_cache_hit_tokens.
+ */
+static int
+lava_usage_openai_chat(lava_usage_t *u, json_t *usage)
+{
+    int      any, has_cached, has_total, unused;
+    json_t  *pd, *cd;
+    int64_t  prompt, completion, cached, hit, ain, reasoning, aout, total;
+
+    any = has_cached = has_total = unused = 0;
+    prompt = completion = cached = hit = ain = reasoning = aout = total = 0;
 
     LAVA_GET(usage, "prompt_tokens", &prompt, any);
     LAVA_GET(usage, "completion_tokens", &completion, any);
+    LAVA_GET(usage, "total_tokens", &total, has_total);
+    LAVA_GET(usage, "prompt_cache_hit_tokens", &hit, unused);
 
     LAVA_OBJ(usage, "prompt_tokens_details", &pd);
-    LAVA_GET(pd, "cached_tokens", &cached, unused);
+    LAVA_GET(pd, "cached_tokens", &cached, has_cached);
     LAVA_GET(pd, "audio_tokens", &ain, unused);
 
     LAVA_OBJ(usage, "completion_tokens_details", &cd);
@@ -243,20 +344,266 @@ lava_usage_openai(lava_usage_t *u, json_t *root)
 
     lava_usage_clear_tokens(u);
 
-    /* clamped so that buckets never go negative or exceed the total */
-    u->cached_input_tokens = cached < prompt ? cached : prompt;
-    rest = prompt - u->cached_input_tokens;
-    u->audio_input_tokens = ain < rest ? ain : rest;
-    u->input_tokens = rest - u->audio_input_tokens;
+    lava_usage_split_input(u, prompt, has_cached ? cached : hit, ain);
 
-    u->reasoning_tokens = reasoning < completion ? reasoning : completion;
-    rest = completion - u->reasoning_tokens;
-    u->audio_output_tokens = aout < rest ? aout : rest;
-    u->output_tokens = rest - u->audio_output_tokens;
+    if (reasoning > 0 && has_total
+        && total == prompt + completion + reasoning)
+    {
+        /* reasoning reported beside completion_tokens, not inside */
+        lava_usage_split_output(u, completion, 0, aout);
+        u->reasoning_tokens = reasoning;
+
+    } else {
+        lava_usage_split_output(u, completion, reasoning, aout);
+    }
 
     lava_usage_raw(u, usage);
 
     return 1;
+}
+
+
+/*
+ * input_tokens/output_tokens shape (Responses API, gpt-image, audio
+ * transcription): input_tokens includes cached and audio input (the details
+ * object is "input_tokens_details", or "input_token_details" for
+ * transcriptions), output_tokens includes reasoning.
+ */
+static int
+lava_usage_openai_io(lava_usage_t *u, json_t *usage)
+{
+    int      any, unused;
+    json_t  *id, *od;
+    int64_t  in, out, cached, ain, reasoning, aout;
+
+    any = unused = 0;
+    in = out = cached = ain = reasoning = aout = 0;
+
+    LAVA_GET(usage, "input_tokens", &in, any);
+    LAVA_GET(usage, "output_tokens", &out, any);
+
+    LAVA_OBJ(usage, "input_tokens_details", &id);
+    if (id == NULL) {
+        LAVA_OBJ(usage, "input_token_details", &id);
+    }
+
+    LAVA_GET(id, "cached_tokens", &cached, unused);
+    LAVA_GET(id, "audio_tokens", &ain, unused);
+
+    LAVA_OBJ(usage, "output_tokens_details", &od);
+    LAVA_GET(od, "reasoning_tokens", &reasoning, unused);
+    LAVA_GET(od, "audio_tokens", &aout, unused);
+
+    if (!any) {
+        return 0;
+    }
+
+    lava_usage_clear_tokens(u);
+    lava_usage_split_input(u, in, cached, ain);
+    lava_usage_split_output(u, out, reasoning, aout);
+    lava_usage_raw(u, usage);
+
+    return 1;
+}
+
+
+/* {"type":"duration","seconds":N} (audio transcription billed by time) */
+static int
+lava_usage_openai_duration(lava_usage_t *u, json_t *usage, const char *text,
+    size_t len)
+{
+    int64_t             ms;
+    static const char  *path[] = { "usage", "seconds", NULL };
+
+    if (lava_usage_seconds(json_object_get(usage, "seconds"), text, len, path,
+                           &ms)
+        != 0)
+    {
+        return -1;
+    }
+
+    lava_usage_clear_tokens(u);
+    u->duration_ms = ms;
+    lava_usage_raw(u, usage);
+
+    return 1;
+}
+
+
+/* a delta that still carries generated text or tool calls */
+static int
+lava_usage_delta_busy(json_t *delta)
+{
+    json_t  *v;
+
+    v = json_object_get(delta, "content");
+    if (json_is_string(v) && json_string_length(v)) {
+        return 1;
+    }
+
+    v = json_object_get(delta, "reasoning_content");
+    if (json_is_string(v) && json_string_length(v)) {
+        return 1;
+    }
+
+    v = json_object_get(delta, "tool_calls");
+    return json_is_array(v) && json_array_size(v);
+}
+
+
+/*
+ * A chat completion chunk with usage is the final word unless it is one of
+ * the running totals some hosts (xAI) put on every chunk: a chunk still
+ * delivering text, with no choice finished. The include_usage chunk (no
+ * choices) and any other document are final.
+ */
+static int
+lava_usage_openai_final(json_t *root)
+{
+    int          busy;
+    size_t       i;
+    json_t      *choices, *c, *fr;
+    const char  *object;
+
+    object = json_string_value(json_object_get(root, "object"));
+    if (object == NULL || strcmp(object, "chat.completion.chunk") != 0) {
+        return 1;
+    }
+
+    choices = json_object_get(root, "choices");
+    if (!json_is_array(choices) || json_array_size(choices) == 0) {
+        return 1;
+    }
+
+    busy = 0;
+
+    json_array_foreach(choices, i, c) {
+        fr = json_object_get(c, "finish_reason");
+        if (fr && !json_is_null(fr)) {
+            return 1;
+        }
+
+        busy |= lava_usage_delta_busy(json_object_get(c, "delta"));
+    }
+
+    return !busy;
+}
+
+
+static int
+lava_usage_openai(lava_usage_t *u, json_t *root, int ep, const char *text,
+    size_t len)
+{
+    int          rc, final;
+    json_t      *doc, *usage, *o, *data;
+    int64_t      ms;
+    const char  *type, *t;
+
+    static const char  *dur_path[] = { "duration", NULL };
+
+    if (!json_is_object(root)) {
+        return 0;
+    }
+
+    doc = root;
+    final = 1;
+    type = json_string_value(json_object_get(root, "type"));
+
+    if (type && strcmp(type, "error") == 0) {
+        /* Responses API stream error event */
+        u->error_event = 1;
+        return 0;
+    }
+
+    if (type && strncmp(type, "response.", 9) == 0) {
+        /* Responses API event: the response object is nested; only the
+         * terminal events carry its final usage */
+        LAVA_OBJ(root, "response", &doc);
+        if (doc == NULL) {
+            return 0;
+        }
+
+        t = type + 9;
+        final = strcmp(t, "completed") == 0 || strcmp(t, "incomplete") == 0
+                || strcmp(t, "failed") == 0;
+
+    } else {
+        final = lava_usage_openai_final(root);
+    }
+
+    lava_usage_model(u, doc, "model");
+
+    if (ep == LAVA_EP_IMAGES) {
+        data = json_object_get(root, "data");
+
+        if (json_is_array(data)) {
+            u->images = (int64_t) json_array_size(data);
+
+        } else if (type && (strcmp(type, "image_generation.completed") == 0
+                            || strcmp(type, "image_edit.completed") == 0)
+                   && u->images == 0)
+        {
+            /* streamed image: one completed event per image */
+            u->images = 1;
+        }
+    }
+
+    /* "usage": null in ordinary stream chunks; Groq's own copy only when
+     * there is no standard one, so that it is never counted twice */
+    rc = lava_usage_object(doc, "usage", &usage);
+    if (rc < 0) {
+        return -1;
+    }
+
+    if (usage == NULL) {
+        LAVA_OBJ(root, "x_groq", &o);
+        LAVA_OBJ(o, "usage", &usage);
+    }
+
+    if (usage == NULL) {
+        if (ep == LAVA_EP_TRANSCRIPTION
+            && json_is_number(json_object_get(root, "duration")))
+        {
+            /* whisper verbose_json: the audio length is the billed unit */
+            if (lava_usage_seconds(json_object_get(root, "duration"), text,
+                                   len, dur_path, &ms)
+                != 0)
+            {
+                return -1;
+            }
+
+            lava_usage_clear_tokens(u);
+            u->duration_ms = ms;
+            lava_usage_raw_pair(u, "duration_ms", ms);
+            u->final = 1;
+            return 1;
+        }
+
+        return 0;
+    }
+
+    if (json_object_get(usage, "prompt_tokens")
+        || json_object_get(usage, "completion_tokens"))
+    {
+        rc = lava_usage_openai_chat(u, usage);
+
+    } else if (json_object_get(usage, "input_tokens")
+               || json_object_get(usage, "output_tokens"))
+    {
+        rc = lava_usage_openai_io(u, usage);
+
+    } else if (json_is_number(json_object_get(usage, "seconds"))) {
+        rc = lava_usage_openai_duration(u, usage, text, len);
+
+    } else {
+        rc = 0;
+    }
+
+    if (rc == 1) {
+        u->final = final;
+    }
+
+    return rc;
 }
 
 
@@ -266,7 +613,8 @@ lava_usage_openai(lava_usage_t *u, json_t *root)
 static int
 lava_usage_anthropic(lava_usage_t *u, json_t *root)
 {
-    int          any, has_in, has_out, has_read, has_cw, has_5m, has_1h;
+    int          any, final, has_in, has_out, has_read, has_cw, has_5m,
+                 has_1h;
     json_t      *msg, *usage, *cc, *prev;
     int64_t      in, out, read, cw, w5m, w1h;
     const char  *type;
@@ -280,17 +628,27 @@ lava_usage_anthropic(lava_usage_t *u, json_t *root)
     if (type == NULL || strcmp(type, "message") == 0) {
         lava_usage_model(u, root, "model");
         LAVA_OBJ(root, "usage", &usage);
+        final = 1;
 
     } else if (strcmp(type, "message_start") == 0) {
+        /* input counters, and output_tokens as far as generated: a
+         * stream cut after this has not seen its final usage */
         LAVA_OBJ(root, "message", &msg);
         lava_usage_model(u, msg, "model");
         LAVA_OBJ(msg, "usage", &usage);
+        final = 0;
 
     } else if (strcmp(type, "message_delta") == 0) {
         LAVA_OBJ(root, "usage", &usage);
+        final = 1;
+
+    } else if (strcmp(type, "error") == 0) {
+        /* overloaded_error and the like in the middle of a stream */
+        u->error_event = 1;
+        return 0;
 
     } else {
-        /* ping, content_block_*, message_stop, error */
+        /* ping, content_block_*, message_stop */
         return 0;
     }
 
@@ -357,6 +715,8 @@ lava_usage_anthropic(lava_usage_t *u, json_t *root)
 
     json_decref(prev);
 
+    u->final = final;
+
     return 1;
 }
 
@@ -397,6 +757,29 @@ lava_usage_modality(json_t *obj, const char *key, const char *modality,
         LAVA_GET(el, "tokenCount", &n, unused);
         (void) unused;
         *v += n;
+    }
+
+    return 0;
+}
+
+
+/* A Gemini chunk ends the response when a candidate has a finishReason; a
+ * body without candidates (prompt blocked) is final too. */
+static int
+lava_usage_gemini_final(json_t *root)
+{
+    size_t   i;
+    json_t  *cands, *c;
+
+    cands = json_object_get(root, "candidates");
+    if (!json_is_array(cands) || json_array_size(cands) == 0) {
+        return 1;
+    }
+
+    json_array_foreach(cands, i, c) {
+        if (json_is_string(json_object_get(c, "finishReason"))) {
+            return 1;
+        }
     }
 
     return 0;
@@ -458,6 +841,8 @@ lava_usage_gemini_one(lava_usage_t *u, json_t *root)
 
     lava_usage_raw(u, um);
 
+    u->final = lava_usage_gemini_final(root);
+
     return 1;
 }
 
@@ -494,9 +879,9 @@ lava_usage_gemini(lava_usage_t *u, json_t *root)
 static int
 lava_usage_cohere(lava_usage_t *u, json_t *root)
 {
-    int      has_bin, has_bout, has_tin, has_tout;
+    int      has_bin, has_bout, has_tin, has_tout, has_su;
     json_t  *usage, *o, *bu, *tk;
-    int64_t  bin, bout, tin, tout;
+    int64_t  bin, bout, tin, tout, su;
 
     if (!json_is_object(root)) {
         return 0;
@@ -525,15 +910,16 @@ lava_usage_cohere(lava_usage_t *u, json_t *root)
     LAVA_OBJ(usage, "billed_units", &bu);
     LAVA_OBJ(usage, "tokens", &tk);
 
-    bin = bout = tin = tout = 0;
-    has_bin = has_bout = has_tin = has_tout = 0;
+    bin = bout = tin = tout = su = 0;
+    has_bin = has_bout = has_tin = has_tout = has_su = 0;
 
     LAVA_GET(bu, "input_tokens", &bin, has_bin);
     LAVA_GET(bu, "output_tokens", &bout, has_bout);
+    LAVA_GET(bu, "search_units", &su, has_su);
     LAVA_GET(tk, "input_tokens", &tin, has_tin);
     LAVA_GET(tk, "output_tokens", &tout, has_tout);
 
-    if (!(has_bin | has_bout | has_tin | has_tout)) {
+    if (!(has_bin | has_bout | has_tin | has_tout | has_su)) {
         return 0;
     }
 
@@ -542,7 +928,14 @@ lava_usage_cohere(lava_usage_t *u, json_t *root)
     u->input_tokens = has_bin ? bin : tin;
     u->output_tokens = has_bout ? bout : tout;
 
+    if (has_su) {
+        /* rerank is billed per search unit: one billed request each */
+        u->requests = su;
+    }
+
     lava_usage_raw(u, usage);
+
+    u->final = 1;
 
     return 1;
 }
@@ -764,11 +1157,7 @@ lava_json_span(const char *p, size_t n)
 }
 
 
-/*
- * In the object at p (p[0] == '{'), finds the value of the last member whose
- * key is exactly `key` as written (no escapes). 1 found, 0 not.
- */
-static int
+int
 lava_json_member(const char *p, size_t n, const char *key, const char **v,
     size_t *vlen)
 {
@@ -917,6 +1306,210 @@ lava_usage_custom(lava_usage_t *u, json_t *root, const char *text,
 
     lava_usage_raw(u, usage);
 
+    u->final = 1;
+
+    return 1;
+}
+
+
+/* The largest "end" of a words array, in ms; -1 none, -2 bad type. */
+static int64_t
+lava_usage_words_end(json_t *obj)
+{
+    size_t   i;
+    double   d;
+    json_t  *words, *w, *end;
+    int64_t  best, ms;
+
+    words = json_object_get(obj, "words");
+    if (words == NULL || json_is_null(words)) {
+        return -1;
+    }
+
+    if (!json_is_array(words)) {
+        return -2;
+    }
+
+    best = -1;
+
+    json_array_foreach(words, i, w) {
+        end = json_object_get(w, "end");
+        if (end == NULL || json_is_null(end)) {
+            continue;
+        }
+
+        if (!json_is_number(end)) {
+            return -2;
+        }
+
+        d = json_number_value(end);
+        if (!(d >= 0 && d < (double) LAVA_USAGE_COUNT_MAX / 1000)) {
+            return -2;
+        }
+
+        ms = (int64_t) (d * 1000 + 0.5);
+        if (ms > best) {
+            best = ms;
+        }
+    }
+
+    return best;
+}
+
+
+/* One transcript (or one channel of a multichannel one): its audio length. */
+static int
+lava_usage_stt_one(json_t *obj, const char *text, size_t len,
+    const char *const *path, int64_t *ms)
+{
+    json_t  *d;
+
+    d = json_object_get(obj, "audio_duration_secs");
+
+    if (d && !json_is_null(d)) {
+        return lava_usage_seconds(d, text, len, path, ms) == 0 ? 1 : -1;
+    }
+
+    *ms = lava_usage_words_end(obj);
+
+    return *ms == -2 ? -1 : (*ms >= 0);
+}
+
+
+/* ElevenLabs speech-to-text is billed by the length of the audio. */
+static int
+lava_usage_elevenlabs(lava_usage_t *u, json_t *root, const char *text,
+    size_t len)
+{
+    int      rc, found;
+    size_t   i;
+    json_t  *trs, *t;
+    int64_t  ms, best;
+
+    static const char  *path[] = { "audio_duration_secs", NULL };
+    static const char  *none[] = { "", NULL };
+
+    if (!json_is_object(root)) {
+        return 0;
+    }
+
+    rc = lava_usage_stt_one(root, text, len, path, &best);
+    if (rc < 0) {
+        return -1;
+    }
+
+    found = rc;
+
+    trs = json_object_get(root, "transcripts");
+
+    if (!found && json_is_array(trs)) {
+        /* one transcript per channel of the same file: the longest */
+        best = 0;
+
+        json_array_foreach(trs, i, t) {
+            if (!json_is_object(t)) {
+                return -1;
+            }
+
+            rc = lava_usage_stt_one(t, NULL, 0, none, &ms);
+            if (rc < 0) {
+                return -1;
+            }
+
+            if (rc && ms >= best) {
+                best = ms;
+                found = 1;
+            }
+        }
+    }
+
+    if (!found) {
+        return 0;
+    }
+
+    lava_usage_clear_tokens(u);
+    u->duration_ms = best;
+    lava_usage_raw_pair(u, "duration_ms", best);
+    u->final = 1;
+
+    return 1;
+}
+
+
+/*
+ * Retell bills a call by its length, known once the call has ended: the call
+ * object (get-call) then has "duration_ms", and "call_cost" with
+ * "total_duration_seconds". Calls still registered or ongoing carry nothing.
+ */
+static int
+lava_usage_retell(lava_usage_t *u, json_t *root, const char *text,
+    size_t len)
+{
+    int          has;
+    json_t      *cc, *raw;
+    int64_t      ms;
+    const char  *status;
+
+    static const char  *path[] = { "call_cost", "total_duration_seconds",
+                                   NULL };
+
+    if (!json_is_object(root)) {
+        return 0;
+    }
+
+    status = json_string_value(json_object_get(root, "call_status"));
+    if (status == NULL || strcmp(status, "ended") != 0) {
+        return 0;
+    }
+
+    has = 0;
+    ms = 0;
+    LAVA_GET(root, "duration_ms", &ms, has);
+    LAVA_OBJ(root, "call_cost", &cc);
+
+    if (!has && cc && json_object_get(cc, "total_duration_seconds")) {
+        if (lava_usage_seconds(json_object_get(cc, "total_duration_seconds"),
+                               text, len, path, &ms)
+            != 0)
+        {
+            return -1;
+        }
+
+        has = 1;
+    }
+
+    if (!has) {
+        return 0;
+    }
+
+    lava_usage_clear_tokens(u);
+    u->duration_ms = ms;
+
+    /* the audit copy: which call, how long, what Retell said it cost */
+    raw = json_object();
+    if (raw) {
+        if (json_is_string(json_object_get(root, "call_id"))) {
+            json_object_set(raw, "call_id", json_object_get(root, "call_id"));
+        }
+
+        json_object_set_new(raw, "duration_ms", json_integer(ms));
+
+        if (cc) {
+            json_object_set(raw, "call_cost", cc);
+        }
+
+        lava_usage_raw(u, raw);
+
+        if (u->raw_len == 0) {
+            json_object_del(raw, "call_cost");
+            lava_usage_raw(u, raw);
+        }
+
+        json_decref(raw);
+    }
+
+    u->final = 1;
+
     return 1;
 }
 
@@ -924,6 +1517,14 @@ lava_usage_custom(lava_usage_t *u, json_t *root, const char *text,
 int
 lava_usage_parse(lava_usage_t *u, lava_usage_format_e fmt, const char *json,
     size_t len)
+{
+    return lava_usage_parse_ep(u, fmt, LAVA_EP_OTHER, json, len);
+}
+
+
+int
+lava_usage_parse_ep(lava_usage_t *u, lava_usage_format_e fmt, int ep,
+    const char *json, size_t len)
 {
     int           rc;
     json_t       *root;
@@ -957,7 +1558,7 @@ lava_usage_parse(lava_usage_t *u, lava_usage_format_e fmt, const char *json,
     switch (fmt) {
 
     case LAVA_USAGE_OPENAI:
-        rc = lava_usage_openai(u, root);
+        rc = lava_usage_openai(u, root, ep, json, len);
         break;
 
     case LAVA_USAGE_ANTHROPIC:
@@ -974,6 +1575,14 @@ lava_usage_parse(lava_usage_t *u, lava_usage_format_e fmt, const char *json,
 
     case LAVA_USAGE_CUSTOM:
         rc = lava_usage_custom(u, root, json, len);
+        break;
+
+    case LAVA_USAGE_ELEVENLABS:
+        rc = lava_usage_elevenlabs(u, root, json, len);
+        break;
+
+    case LAVA_USAGE_RETELL:
+        rc = lava_usage_retell(u, root, json, len);
         break;
 
     default:

@@ -10,13 +10,40 @@
 #include <stdint.h>
 
 typedef enum {
-    LAVA_USAGE_OPENAI = 0,   /* chat completions, JSON and SSE chunks */
-    LAVA_USAGE_ANTHROPIC,    /* messages (issue: every seed provider) */
-    LAVA_USAGE_GEMINI,
-    LAVA_USAGE_COHERE,
+    LAVA_USAGE_OPENAI = 0,   /* OpenAI and OpenAI-compatible hosts: chat,
+                                responses, embeddings, images, audio */
+    LAVA_USAGE_ANTHROPIC,    /* messages */
+    LAVA_USAGE_GEMINI,       /* generateContent, streamGenerateContent */
+    LAVA_USAGE_COHERE,       /* v1 and v2 chat, embed, rerank */
     LAVA_USAGE_CUSTOM,       /* usage.tokens / input_tokens / output_tokens / ... */
-    LAVA_USAGE_NONE          /* request-based only */
+    LAVA_USAGE_ELEVENLABS,   /* speech-to-text duration (TTS: request text) */
+    LAVA_USAGE_RETELL,       /* call duration of an ended call */
+    LAVA_USAGE_NONE          /* request-based only; always the last */
 } lava_usage_format_e;
+
+
+/*
+ * What a request does, from the provider family and the path (see
+ * lava_meter.h): it decides which usage shapes are read, which request fields
+ * count, and whether a missing usage is estimated.
+ */
+typedef enum {
+    LAVA_EP_OTHER = 0,       /* anything else: billed per request */
+    LAVA_EP_CHAT,            /* chat/completions, completions */
+    LAVA_EP_RESPONSES,       /* POST responses */
+    LAVA_EP_EMBEDDINGS,      /* OpenAI-style embeddings */
+    LAVA_EP_IMAGES,          /* images/generations, edits, variations */
+    LAVA_EP_TRANSCRIPTION,   /* audio/transcriptions, audio/translations */
+    LAVA_EP_SPEECH,          /* audio/speech: characters of the input text */
+    LAVA_EP_MESSAGES,        /* Anthropic messages */
+    LAVA_EP_GENERATE,        /* Gemini generateContent, streamGenerateContent */
+    LAVA_EP_EMBED,           /* Gemini embedContent, Cohere embed */
+    LAVA_EP_COHERE_CHAT,     /* Cohere v1/v2 chat */
+    LAVA_EP_RERANK,          /* Cohere rerank: search units */
+    LAVA_EP_TTS,             /* ElevenLabs text-to-speech, text-to-dialogue */
+    LAVA_EP_STT,             /* ElevenLabs speech-to-text */
+    LAVA_EP_CALL             /* Retell get-call */
+} lava_endpoint_e;
 
 #define LAVA_USAGE_RAW_MAX   4096     /* bytes of provider usage JSON kept */
 #define LAVA_USAGE_MODEL_MAX 128
@@ -40,10 +67,32 @@ typedef struct {
                                                raw_len bytes, no NUL */
     size_t   raw_len;                       /* 0: none, or did not fit */
     int      seen;                          /* usage was found */
+
+    /*
+     * The usage seen is the provider's last word on this response: a body,
+     * a final stream chunk (OpenAI-style chunk with a finish_reason or no
+     * choices, Anthropic message_delta, Gemini chunk with a finishReason,
+     * Responses API response.completed/incomplete/failed, Cohere
+     * message-end). A stream cut after message_start or after some Gemini
+     * running totals has seen but not final usage.
+     */
+    int      final;
+    int      error_event;                   /* the stream carried an error
+                                               event (Anthropic "error",
+                                               Responses "error") */
 } lava_usage_t;
 
 /* Name <-> enum for the provider table; -1 when unknown. */
 int lava_usage_format_from_name(const char *name, size_t len);
+
+/*
+ * Reads one JSON document (a whole body or one SSE data payload) of endpoint
+ * ep (lava_endpoint_e) and updates u. lava_usage_parse is ep LAVA_EP_OTHER:
+ * every usage shape of the format is read, per-endpoint extras (image
+ * counts) are not.
+ */
+int lava_usage_parse_ep(lava_usage_t *u, lava_usage_format_e fmt, int ep,
+    const char *json, size_t len);
 
 /*
  * Reads one JSON document (a whole body or one SSE data payload) and updates u.
@@ -52,8 +101,15 @@ int lava_usage_format_from_name(const char *name, size_t len);
  *
  * Per format (buckets as in docs/events.md):
  *   openai     top-level "usage" (chat completions body or chunk; null in
- *              ordinary chunks); prompt/completion token details subtracted
- *              into cached, audio and reasoning buckets; "model".
+ *              ordinary chunks), else "x_groq.usage" (Groq; never both);
+ *              prompt/completion token details subtracted into cached,
+ *              audio and reasoning buckets; DeepSeek prompt_cache_hit_tokens
+ *              when no cached_tokens; reasoning kept apart when total_tokens
+ *              says it was not part of completion_tokens (xAI). The
+ *              input_tokens/output_tokens shape (Responses API, images,
+ *              transcriptions) and {"type":"duration","seconds"}; Responses
+ *              API events read "response.usage"; images: the length of
+ *              "data"; verbose transcriptions: "duration". "model".
  *   anthropic  "message" body, "message_start" (message.usage) and
  *              "message_delta" (usage, cumulative): each field present
  *              replaces the one seen before; raw is the merged object.
@@ -61,7 +117,12 @@ int lava_usage_format_from_name(const char *name, size_t len);
  *              a top-level array (streamGenerateContent without SSE) is read
  *              element by element.
  *   cohere     v2 "usage" or "delta.usage" (message-end), v1 "meta" or
- *              "response.meta"; billed_units preferred over tokens.
+ *              "response.meta"; billed_units preferred over tokens;
+ *              billed search_units (rerank) into requests.
+ *   elevenlabs speech-to-text: "audio_duration_secs", else the end of the
+ *              last word (also per channel of "transcripts").
+ *   retell     an ended call: "duration_ms", else
+ *              "call_cost.total_duration_seconds".
  *   custom     "usage": tokens, input_tokens, output_tokens, characters,
  *              duration_seconds (decimal text, to ms, halves rounded up).
  *              "tokens" without input/output split counts as input tokens.
@@ -75,5 +136,13 @@ int lava_usage_parse(lava_usage_t *u, lava_usage_format_e fmt,
  * Does not validate; used to cut a usage object out of a body tail.
  */
 size_t lava_json_span(const char *p, size_t n);
+
+/*
+ * In the object at p (p[0] == '{'), finds the value of the last member whose
+ * key is exactly `key` as written (no escapes): *v, *vlen its text. 1 found,
+ * 0 not. Does not validate; stops at the first thing it cannot read.
+ */
+int lava_json_member(const char *p, size_t n, const char *key, const char **v,
+    size_t *vlen);
 
 #endif

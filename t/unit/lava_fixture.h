@@ -175,8 +175,12 @@ fx_unescape(const char *s)
 }
 
 
+/* A key fx_expect_load does not know: 0 taken, -1 unknown too. */
+typedef int (*fx_key_pt)(void *data, const char *key, const char *value);
+
 static void
-fx_expect_load(const char *body, fx_expect_t *e)
+fx_expect_load_ext(const char *body, fx_expect_t *e, fx_key_pt ext,
+    void *ext_data)
 {
     int      i;
     char     name[FX_NAME_MAX + 8], *text, *line, *next, *sp, *bar;
@@ -242,7 +246,7 @@ fx_expect_load(const char *body, fx_expect_t *e)
                 }
             }
 
-            if (i == 12) {
+            if (i == 12 && (ext == NULL || ext(ext_data, line, sp) != 0)) {
                 fprintf(stderr, "unknown key %s in %s\n", line, name);
                 exit(2);
             }
@@ -250,6 +254,13 @@ fx_expect_load(const char *body, fx_expect_t *e)
     }
 
     free(text);
+}
+
+
+static inline void
+fx_expect_load(const char *body, fx_expect_t *e)
+{
+    fx_expect_load_ext(body, e, NULL, NULL);
 }
 
 

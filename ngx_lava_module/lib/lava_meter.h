@@ -1,0 +1,123 @@
+/*
+ * Metering decisions around the usage parsers: which endpoint a request is
+ * (from the provider family and the path), what its body says (stream,
+ * include_usage, text to be spoken, images asked for, prompt size), the
+ * body rewrite that asks OpenAI-compatible streams for their usage, and the
+ * final usage of a request: reported by the provider, counted from the
+ * request where that is the billed unit, or estimated -- never silently
+ * zero. Pure C, no I/O.
+ */
+#ifndef LAVA_METER_H
+#define LAVA_METER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lava_usage.h"
+
+#define LAVA_METER_BYTES_PER_TOKEN  4     /* the documented estimate */
+
+
+typedef struct {
+    lava_endpoint_e      ep;
+    lava_usage_format_e  fmt;            /* response usage format */
+    const char          *model;          /* from the path (Gemini), or NULL */
+    size_t               model_len;
+    int                  openai_compat;  /* an OpenAI-compatible path on a
+                                            provider with its own API */
+} lava_route_t;
+
+/*
+ * Classifies path (no query) of a request to a provider of usage format
+ * provider_fmt. method is "POST", "GET", ... Never fails: unknown paths are
+ * LAVA_EP_OTHER with the provider's format (or none).
+ */
+void lava_meter_route(lava_usage_format_e provider_fmt, const char *method,
+    size_t method_len, const char *path, size_t path_len, lava_route_t *rt);
+
+/* 1 when a missing usage of this endpoint is booked as an estimate in
+ * tokens (generation and embedding endpoints) */
+int lava_meter_token_endpoint(lava_endpoint_e ep);
+
+
+typedef struct {
+    int      parsed;             /* the body was a JSON object */
+    int      stream;             /* "stream": true */
+    int      include_usage;      /* stream_options.include_usage: true */
+    int64_t  n;                  /* "n" (images), 0 when absent */
+    int64_t  characters;         /* TTS: Unicode characters of the text to
+                                    speak; -1 not a TTS body */
+    int64_t  text_bytes;         /* bytes of the prompt text (strings under
+                                    messages/content/text/input/prompt/...)
+                                    for estimates */
+    char     model[LAVA_USAGE_MODEL_MAX];    /* "model" or "model_id" */
+} lava_request_t;
+
+/* Reads a JSON request body of endpoint ep. 0 read, -1 not a JSON object
+ * (rq->parsed 0; the other fields keep their defaults). */
+int lava_request_inspect(lava_request_t *rq, lava_endpoint_e ep,
+    const char *body, size_t len);
+
+
+/*
+ * Adds "stream_options":{"include_usage":true} to a streaming chat request
+ * body, changing nothing else: a member is inserted after the opening brace
+ * (or into an existing stream_options object, or an include_usage false is
+ * turned true). out must hold len + 64 bytes.
+ * Returns 1 rewritten (*out_len set), 0 nothing to do (already true),
+ * -1 the body is not a JSON object whose members can be read.
+ */
+int lava_request_add_include_usage(const char *body, size_t len, char *out,
+    size_t size, size_t *out_len);
+
+#define LAVA_INCLUDE_USAGE_EXTRA  64
+
+
+typedef enum {
+    LAVA_SOURCE_NONE = 0,
+    LAVA_SOURCE_REPORTED,
+    LAVA_SOURCE_ESTIMATED
+} lava_source_e;
+
+/* what lava_meter_finish knows about the exchange */
+typedef struct {
+    lava_endpoint_e          ep;
+    const lava_request_t    *rq;             /* NULL: body not read */
+    size_t                   request_bytes;  /* request body size */
+    unsigned                 status;         /* provider status, 0 none */
+    int                      complete;       /* response relayed in full */
+    size_t                   content_bytes;  /* tap: generated text bytes */
+    int64_t                  character_cost; /* ElevenLabs character-cost
+                                                header, -1 absent */
+} lava_meter_in_t;
+
+/* flags lava_meter_finish adds (tap_flags of the event, beside the tap's) */
+#define LAVA_METER_F_FROM_REQUEST   0x100    /* billed unit read from the
+                                                request (TTS text, images
+                                                asked for) */
+#define LAVA_METER_F_PARTIAL        0x200    /* the provider's usage was not
+                                                final (stream cut short) */
+#define LAVA_METER_F_MISSING        0x400    /* no usage of a metered unit,
+                                                nothing to estimate from */
+#define LAVA_METER_F_ERROR_EVENT    0x800    /* the stream carried an error
+                                                event */
+
+/*
+ * Completes u for the event and says where it came from. A provider error
+ * (status >= 400) books nothing. Reported usage that is not final, and
+ * missing usage of a token endpoint, become an estimate: input from the
+ * request text, output from the generated text seen, one token per
+ * LAVA_METER_BYTES_PER_TOKEN bytes rounded up (never below what the provider
+ * reported).
+ */
+lava_source_e lava_meter_finish(lava_usage_t *u, const lava_meter_in_t *in,
+    unsigned *flags);
+
+const char *lava_meter_source_name(lava_source_e s);
+
+/* "usage_from_request,usage_partial,..." appended to buf (len bytes used),
+ * whole names only; returns the new length */
+size_t lava_meter_flags_str(unsigned flags, char *buf, size_t len,
+    size_t size);
+
+#endif
