@@ -12,6 +12,10 @@
 
 
 #define NGX_HTTP_LAVA_METADATA_MAX  4096
+#define NGX_HTTP_LAVA_METADATA_KEY_MAX  64
+
+/* nginx has no constant for it; the stock status line exists */
+#define NGX_HTTP_LAVA_PAYMENT_REQUIRED  402
 
 
 typedef struct {
@@ -53,6 +57,41 @@ static ngx_int_t ngx_http_lava_authenticate(ngx_http_request_t *r,
 static ngx_int_t ngx_http_lava_rewrite_headers(ngx_http_request_t *r,
     ngx_http_lava_ctx_t *ctx, ngx_str_t *pkey);
 static void ngx_http_lava_body_handler(ngx_http_request_t *r);
+
+
+/*
+ * Metadata keys are stored and queried as jsonb keys: the same charset as
+ * ids, so they are safe in psql, logs and CSV exports.
+ */
+static ngx_int_t
+ngx_http_lava_metadata_keys_ok(json_t *md)
+{
+    size_t       i, len;
+    const char  *key;
+    json_t      *v;
+    u_char       c;
+
+    json_object_foreach(md, key, v) {
+        len = ngx_strlen(key);
+
+        if (len == 0 || len > NGX_HTTP_LAVA_METADATA_KEY_MAX) {
+            return NGX_DECLINED;
+        }
+
+        for (i = 0; i < len; i++) {
+            c = (u_char) key[i];
+
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                  || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':'
+                  || c == '-'))
+            {
+                return NGX_DECLINED;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
 
 
 static ngx_table_elt_t *
@@ -388,6 +427,17 @@ ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     case NGX_HTTP_LAVA_AUTH_OK:
         break;
 
+    case NGX_HTTP_LAVA_AUTH_CUSTOMER_BLOCKED:
+        /* the wallet is at or below its minimum: refused only when the
+         * wallet would pay (not with disable_billing) */
+        if (!tk.bare && !tk.disable_billing) {
+            return ngx_http_lava_refuse(r, ctx, NGX_HTTP_LAVA_PAYMENT_REQUIRED,
+                                        "insufficient_balance",
+                                        "the customer's wallet balance is at or "
+                                        "below its minimum; add funds to continue");
+        }
+        break;
+
     case NGX_HTTP_LAVA_AUTH_NOT_LOADED:
         return ngx_http_lava_refuse(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
                                     "auth_unavailable",
@@ -479,6 +529,15 @@ ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
                                         "invalid_metadata",
                                         "x-lava-metadata must be a JSON "
                                         "object");
+        }
+
+        if (ngx_http_lava_metadata_keys_ok(md) != NGX_OK) {
+            json_decref(md);
+
+            return ngx_http_lava_refuse(r, ctx, NGX_HTTP_BAD_REQUEST,
+                                        "invalid_metadata",
+                                        "x-lava-metadata keys must be 1 to 64 "
+                                        "characters of A-Z a-z 0-9 _ . : -");
         }
 
         json_decref(md);

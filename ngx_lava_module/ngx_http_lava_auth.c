@@ -46,8 +46,14 @@ typedef struct {
     uint32_t                     str;        /* merchant id, then the other */
     uint8_t                      mlen;
     uint8_t                      olen;
-    uint8_t                      disabled;
+    uint8_t                      disabled;   /* NGX_HTTP_LAVA_AUTH_ST_* */
 } ngx_http_lava_auth_pair_t;
+
+
+/* record status field */
+#define NGX_HTTP_LAVA_AUTH_ST_ACTIVE    0
+#define NGX_HTTP_LAVA_AUTH_ST_DISABLED  1
+#define NGX_HTTP_LAVA_AUTH_ST_BLOCKED   2   /* customers: wallet at its minimum */
 
 
 typedef struct {
@@ -198,6 +204,7 @@ ngx_http_lava_auth_check(ngx_http_request_t *r, ngx_str_t *secret_key,
     ngx_slab_pool_t                *shpool;
     ngx_shm_zone_t                 *zone;
     ngx_http_lava_auth_sh_t        *sh;
+    ngx_uint_t                      blocked;
     ngx_http_lava_auth_rc_e         rc;
     ngx_http_lava_auth_pair_t      *pair;
     ngx_http_lava_auth_snap_t      *snap;
@@ -239,6 +246,7 @@ ngx_http_lava_auth_check(ngx_http_request_t *r, ngx_str_t *secret_key,
 
     id_len = 0;
     m = NULL;
+    blocked = 0;
 
     ngx_shmtx_lock(&shpool->mutex);
 
@@ -277,10 +285,12 @@ ngx_http_lava_auth_check(ngx_http_request_t *r, ngx_str_t *secret_key,
             goto done;
         }
 
-        if (pair->disabled) {
+        if (pair->disabled == NGX_HTTP_LAVA_AUTH_ST_DISABLED) {
             rc = NGX_HTTP_LAVA_AUTH_CUSTOMER_DISABLED;
             goto done;
         }
+
+        blocked = (pair->disabled == NGX_HTTP_LAVA_AUTH_ST_BLOCKED);
     }
 
     if (meter->len) {
@@ -289,7 +299,14 @@ ngx_http_lava_auth_check(ngx_http_request_t *r, ngx_str_t *secret_key,
                                             meter->len);
         if (pair == NULL) {
             rc = NGX_HTTP_LAVA_AUTH_UNKNOWN_METER;
+            goto done;
         }
+    }
+
+    /* known and valid in every other way: the caller decides whether the
+     * customer's wallet pays for this request */
+    if (blocked) {
+        rc = NGX_HTTP_LAVA_AUTH_CUSTOMER_BLOCKED;
     }
 
 done:
@@ -421,20 +438,27 @@ ngx_http_lava_auth_is_id(ngx_str_t *f)
 }
 
 
-/* 0 active, 1 disabled, -1 neither */
+/* NGX_HTTP_LAVA_AUTH_ST_*, -1 none of them; "blocked" only if allowed */
 static ngx_int_t
-ngx_http_lava_auth_status(ngx_str_t *f)
+ngx_http_lava_auth_status(ngx_str_t *f, ngx_uint_t blocked_ok)
 {
     if (f->len == sizeof("active") - 1
         && ngx_strncmp(f->data, "active", f->len) == 0)
     {
-        return 0;
+        return NGX_HTTP_LAVA_AUTH_ST_ACTIVE;
     }
 
     if (f->len == sizeof("disabled") - 1
         && ngx_strncmp(f->data, "disabled", f->len) == 0)
     {
-        return 1;
+        return NGX_HTTP_LAVA_AUTH_ST_DISABLED;
+    }
+
+    if (blocked_ok
+        && f->len == sizeof("blocked") - 1
+        && ngx_strncmp(f->data, "blocked", f->len) == 0)
+    {
+        return NGX_HTTP_LAVA_AUTH_ST_BLOCKED;
     }
 
     return -1;
@@ -721,7 +745,7 @@ ngx_http_lava_auth_parse(ngx_http_lava_auth_parse_t *ps, u_char *pos,
             if (n != 4
                 || ngx_http_lava_auth_hex(&f[1], NULL) != NGX_OK
                 || !ngx_http_lava_auth_is_id(&f[2])
-                || (st = ngx_http_lava_auth_status(&f[3])) < 0)
+                || (st = ngx_http_lava_auth_status(&f[3], 0)) < 0)
             {
                 ps->err = "bad \"m\" record";
                 return NGX_ERROR;
@@ -747,7 +771,7 @@ ngx_http_lava_auth_parse(ngx_http_lava_auth_parse_t *ps, u_char *pos,
             if (n != 4
                 || !ngx_http_lava_auth_is_id(&f[1])
                 || !ngx_http_lava_auth_is_id(&f[2])
-                || (st = ngx_http_lava_auth_status(&f[3])) < 0)
+                || (st = ngx_http_lava_auth_status(&f[3], 1)) < 0)
             {
                 ps->err = "bad \"c\" record";
                 return NGX_ERROR;

@@ -136,6 +136,12 @@ typedef struct {
     unsigned                     body_waiting:1;
     unsigned                     routed:1;
     unsigned                     logged:1;
+    unsigned                     include_usage_added:1;  /* the body asks for
+                                                            the usage chunk
+                                                            because we said so */
+    unsigned                     metered:1;      /* lava_meter_finish done */
+    unsigned                     draining:1;     /* the client left; reading
+                                                    on to the final usage */
 } ngx_http_lava_ctx_t;
 
 

@@ -120,34 +120,14 @@ price_all(sidecar_t *s, entry_t *es, size_t n, book_item_t *items)
     size_t k = 0, misses = 0, i;
 
     for (i = 0; i < n; i++) {
-        const event_t *ev = &es[i].ev;
-        price_req_t    req;
-
         if (es[i].state != ENTRY_BOOK) {
             continue;
         }
-        memset(&req, 0, sizeof(req));
-        req.chargeable = ev->outcome != OUTCOME_REFUSED;
-        req.payer = ev->payer;
-        req.usage = &ev->usage;
-        req.rate = rates_find(s->rates, ev->provider.p, ev->provider.n, ev->model.p,
-                              ev->model.n, ev->ts_ms);
-        req.has_meter = ev->meter.n > 0;
-        if (req.has_meter) {
-            req.meter = rates_meter(s->rates, ev->merchant_id.p, ev->merchant_id.n,
-                                    ev->meter.p, ev->meter.n);
-        }
-        req.service_charge_ppm = s->cfg.service_charge_ppm;
-
-        items[k].ev = ev;
+        items[k].ev = &es[i].ev;
         items[k].kv = es[i].kv;
         items[k].npairs = es[i].npairs;
-        price_request(&req, &items[k].price);
-        if (items[k].price.state == PRICE_UNPRICED
-            && (req.rate == NULL || (req.has_meter && req.meter == NULL)))
-        {
-            misses++;
-        }
+        misses += (size_t) rates_price_event(s->rates, &es[i].ev, s->cfg.service_charge_ppm,
+                                             s->cfg.service_charge_basis, &items[k].price);
         k++;
     }
     return misses;
@@ -274,6 +254,10 @@ batch_process(sidecar_t *s, redisReply *const *entries, size_t n)
 
     /* Price against the table in memory; a miss may be a rate or meter
      * created since the last load, so load again (rarely) and re-price. */
+    /* a rate, alias or meter changed in Postgres since the load */
+    if (s->rates != NULL && sidecar_db_ready(s) == 0 && rates_changed(s->db, s->rates) > 0) {
+        (void) sidecar_rates_reload(s);
+    }
     while (s->rates == NULL) {
         /* never price against no table at all: that would book unpriced */
         if (wait_db(s) != 0) {

@@ -7,6 +7,8 @@
 #include "book.h"
 #include "db.h"
 #include "log.h"
+#include "rates.h"
+#include "tiers.h"
 
 static json_t *
 js(const sv_t *v)
@@ -55,6 +57,24 @@ put(json_t *obj, const char *key, json_t *val)
     return val == NULL || json_object_set_new(obj, key, val) != 0 ? -1 : 0;
 }
 
+/* x-lava-metadata goes into a jsonb column: the object itself; anything
+ * else (not from the module) is kept as a JSON string, never dropped */
+static json_t *
+metadata_json(const sv_t *v)
+{
+    json_t *j;
+
+    if (v->n == 0) {
+        return json_null();
+    }
+    j = json_loadb(v->p, v->n, 0, NULL);
+    if (j != NULL && json_is_object(j)) {
+        return j;
+    }
+    json_decref(j);
+    return json_stringn(v->p, v->n);
+}
+
 static json_t *
 event_json(const book_item_t *it)
 {
@@ -64,7 +84,7 @@ event_json(const book_item_t *it)
     json_t        *o = json_object();
     char           hash[2 + 2 * EVENT_HASH_LEN + 1];
     size_t         i;
-    int            bad = 0, priced = p->state != PRICE_UNPRICED;
+    int            bad = 0;
 
     if (o == NULL) {
         return NULL;
@@ -113,23 +133,11 @@ event_json(const book_item_t *it)
     PUT("requests", INT(u->requests));
     PUT("images", INT(u->images));
     PUT("usage_raw", js(&ev->usage_raw));
-    PUT("metadata", js(&ev->metadata));
+    PUT("metadata", metadata_json(&ev->metadata));
     PUT("bytes_out", ev->bytes_out >= 0 ? INT(ev->bytes_out) : json_null());
     PUT("tap_flags", js(&ev->tap_flags));
 
-    PUT("price_state", json_string(price_state_name(p->state)));
-    PUT("price_note", p->note != NULL ? json_string(p->note) : json_null());
-    PUT("rate_id", p->rate != NULL ? INT(p->rate->id) : json_null());
-    if (p->meter != NULL) {
-        PUT("fee_kind", json_string(p->meter->kind == FEE_FIXED ? "fixed" : "percentage"));
-        PUT("fee_rate", INT(p->meter->amount));
-        PUT("fee_tokens", p->meter->kind == FEE_FIXED ? INT(p->fee_tokens) : json_null());
-    }
-    PUT("service_charge_ppm", INT(p->service_charge_ppm));
-    /* unpriced: the amounts are unknown, not zero */
-    PUT("base_cost_nusd", priced ? INT(p->base_nusd) : json_null());
-    PUT("fee_nusd", priced ? INT(p->fee_nusd) : json_null());
-    PUT("service_charge_nusd", priced ? INT(p->service_charge_nusd) : json_null());
+    bad |= rates_price_json(o, p);
 #undef PUT
 #undef INT
 
@@ -264,10 +272,10 @@ rollback(PGconn *conn)
 }
 
 int
-book_batch(PGconn *conn, const char *stream, const book_item_t *items, size_t n,
+book_batch(PGconn *conn, const char *stream, book_item_t *items, size_t n,
     const book_dead_t *dead, size_t ndead, book_result_t *out, char *why, size_t whysize)
 {
-    json_t      *evs, *xfers, *dls, *o;
+    json_t      *evs = NULL, *xfers = NULL, *dls = NULL, *o;
     char        *p_events = NULL, *p_xfers = NULL, *p_dead = NULL;
     const char  *params[4];
     PGresult    *res = NULL;
@@ -276,6 +284,18 @@ book_batch(PGconn *conn, const char *stream, const book_item_t *items, size_t n,
 
     memset(out, 0, sizeof(*out));
     why[0] = '\0';
+
+    if (db_command(conn, "BEGIN", "begin") != 0) {
+        goto done;
+    }
+
+    /* graduated meters: fees from the customers' counts, read under lock */
+    rc = tiers_apply(conn, items, n, why, whysize);
+    if (rc != BOOK_OK) {
+        rollback(conn);
+        goto done;
+    }
+    rc = BOOK_RETRY;
 
     evs = json_array();
     xfers = json_array();
@@ -303,10 +323,6 @@ book_batch(PGconn *conn, const char *stream, const book_item_t *items, size_t n,
     p_dead = json_dumps(dls, JSON_COMPACT);
     if (p_events == NULL || p_xfers == NULL || p_dead == NULL) {
         goto oom;
-    }
-
-    if (db_command(conn, "BEGIN", "begin") != 0) {
-        goto done;
     }
 
     params[0] = stream;
@@ -367,6 +383,7 @@ book_batch(PGconn *conn, const char *stream, const book_item_t *items, size_t n,
 oom:
     slog(SLOG_ERROR, "building the batch for postgres failed: out of memory");
     snprintf(why, whysize, "out of memory");
+    rollback(conn);
 
 done:
     PQclear(res);

@@ -45,7 +45,9 @@ enum {
     BOOK_REJECTED = -2           /* Postgres refused the data itself (message in why) */
 };
 
-int book_batch(PGconn *conn, const char *stream, const book_item_t *items, size_t n,
+/* items[].price of graduated meters is completed inside the transaction
+ * (tiers.h), so the items are not const. */
+int book_batch(PGconn *conn, const char *stream, book_item_t *items, size_t n,
     const book_dead_t *dead, size_t ndead, book_result_t *res, char *why, size_t whysize);
 
 #endif

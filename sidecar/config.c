@@ -9,7 +9,7 @@
 #include "log.h"
 #include "price.h"
 
-typedef enum { K_STR, K_INT, K_INT64, K_LEVEL } key_kind_e;
+typedef enum { K_STR, K_INT, K_INT64, K_LEVEL, K_SC_BASIS } key_kind_e;
 
 typedef struct {
     const char  *name;
@@ -32,6 +32,7 @@ static const key_spec_t keys[] = {
     { "auth_prefix",              K_STR,   C(auth_prefix),   0, 0 },
     { "auth_publish_interval_ms", K_INT,   C(auth_publish_interval_ms), 100, 3600000 },
     { "service_charge_ppm",       K_INT64, C(service_charge_ppm), 0, 1000000 },
+    { "service_charge_basis",     K_SC_BASIS, C(service_charge_basis), 0, 0 },
     { "rates_reload_ms",          K_INT,   C(rates_reload_ms), 1000, 86400000 },
     { "log_level",                K_LEVEL, C(log_level),     0, 0 },
 };
@@ -85,6 +86,7 @@ set_defaults(config_t *c)
     c->claim_idle_ms = 30000;
     c->auth_publish_interval_ms = 1000;
     c->service_charge_ppm = PRICE_SERVICE_CHARGE_PPM_DEFAULT;
+    c->service_charge_basis = SC_BASIS_FEE;
     c->rates_reload_ms = 60000;
     c->log_level = SLOG_INFO;
 
@@ -150,6 +152,16 @@ set_key(config_t *c, const char *name, const char *value, char *err, size_t errs
             }
         }
         snprintf(err, errsize, "%s must be error, warn, info or debug", name);
+        return -1;
+
+    case K_SC_BASIS:
+        for (i = 0; i <= SC_BASIS_BASE_FEE; i++) {
+            if (strcmp(price_sc_basis_name((sc_basis_e) i), value) == 0) {
+                *(int *) ((char *) c + k->off) = (int) i;
+                return 0;
+            }
+        }
+        snprintf(err, errsize, "%s must be fee, base or base_fee", name);
         return -1;
 
     case K_INT:

@@ -23,7 +23,8 @@ typedef struct {
     int       claim_idle_ms;             /* XAUTOCLAIM entries idle this long */
     char     *auth_prefix;               /* <prefix>:snapshot, <prefix>:version */
     int       auth_publish_interval_ms;
-    int64_t   service_charge_ppm;        /* of the fee; 19000 = 1.9 % */
+    int64_t   service_charge_ppm;        /* of the basis; 19000 = 1.9 % */
+    int       service_charge_basis;      /* sc_basis_e: fee, base, base_fee */
     int       rates_reload_ms;           /* rate table and meters re-read */
     int       log_level;                 /* SLOG_* */
 } config_t;

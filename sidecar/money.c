@@ -9,38 +9,54 @@ money_acc_init(money_acc_t *acc)
     acc->bad = 0;
 }
 
+static void
+acc_put(money_acc_t *acc, __int128 p)
+{
+    if (acc->sum > I128_MAX - p) {
+        acc->bad = 1;
+        return;
+    }
+    acc->sum += p;
+}
+
 void
 money_acc_add(money_acc_t *acc, int64_t a, int64_t b)
 {
-    __int128 p;
-
     if (a < 0 || b < 0) {
         acc->bad = 1;
         return;
     }
 
     /* (2^63-1)^2 < 2^126: one product always fits; the sum may not */
-    p = (__int128) a * b;
+    acc_put(acc, (__int128) a * b);
+}
 
-    if (acc->sum > I128_MAX - p) {
+void
+money_acc_add3(money_acc_t *acc, int64_t a, int64_t b, int64_t k)
+{
+    __int128 p;
+
+    if (a < 0 || b < 0 || k < 0
+        || __builtin_mul_overflow((__int128) a * b, (__int128) k, &p))
+    {
         acc->bad = 1;
         return;
     }
-
-    acc->sum += p;
+    acc_put(acc, p);
 }
 
-int
-money_acc_div(const money_acc_t *acc, int64_t d, int64_t *out)
+/* round_half_up(n / d) for n >= 0, d > 0 */
+static int
+div_half_up(__int128 n, __int128 d, int64_t *out)
 {
     __int128 q, r;
 
-    if (acc->bad || d <= 0 || acc->sum < 0) {
+    if (n < 0 || d <= 0) {
         return -1;
     }
 
-    q = acc->sum / d;
-    r = acc->sum % d;
+    q = n / d;
+    r = n % d;
 
     /* half up: a remainder of at least half the divisor rounds up */
     if (r >= d - r) {
@@ -53,6 +69,26 @@ money_acc_div(const money_acc_t *acc, int64_t d, int64_t *out)
 
     *out = (int64_t) q;
     return 0;
+}
+
+int
+money_acc_div(const money_acc_t *acc, int64_t d, int64_t *out)
+{
+    if (acc->bad) {
+        return -1;
+    }
+    return div_half_up(acc->sum, d, out);
+}
+
+int
+money_acc_muldiv(const money_acc_t *acc, __int128 m, __int128 d, int64_t *out)
+{
+    __int128 n;
+
+    if (acc->bad || m < 0 || __builtin_mul_overflow(acc->sum, m, &n)) {
+        return -1;
+    }
+    return div_half_up(n, d, out);
 }
 
 int

@@ -3,6 +3,12 @@
 #include "money.h"
 #include "price.h"
 
+/* tokens and characters per 1M, duration per minute, requests and images
+ * each: 3e6 is the least common denominator of 1e6 and 60000 */
+#define BASE_DENOM        3000000LL
+#define PER_1M_FACTOR     (BASE_DENOM / MONEY_PER_MILLION)      /* 3 */
+#define PER_MINUTE_FACTOR (BASE_DENOM / MONEY_MS_PER_MINUTE)    /* 50 */
+
 static int64_t
 sum_or_fail(const int64_t *v, size_t n)
 {
@@ -30,8 +36,48 @@ price_basis_tokens(const usage_t *u, token_basis_e basis)
     return sum_or_fail(all, basis == BASIS_OUTPUT ? 3 : 8);
 }
 
+int64_t
+price_prompt_tokens(const usage_t *u)
+{
+    int64_t prompt[] = {
+        u->input_tokens, u->cached_input_tokens, u->cache_write_tokens,
+        u->cache_write_1h_tokens, u->audio_input_tokens
+    };
+
+    return sum_or_fail(prompt, 5);
+}
+
+int64_t
+price_meter_units(const meter_t *m, const usage_t *u, int64_t requests)
+{
+    switch (m->unit) {
+    case UNIT_CHARACTERS: return u->characters;
+    case UNIT_MINUTES:    return u->usage_duration_ms;
+    case UNIT_REQUESTS:   return requests;
+    default:              return price_basis_tokens(u, m->basis);
+    }
+}
+
+/* count * price / unit, where a missing price is an error only when the
+ * count is not zero */
+static int
+add_priced(money_acc_t *acc, int64_t count, int64_t price, int64_t factor,
+    const char *missing, const char **why)
+{
+    if (count == 0) {
+        return 0;
+    }
+    if (price == PRICE_UNSET) {
+        *why = missing;
+        return -1;
+    }
+    money_acc_add3(acc, count, price, factor);
+    return 0;
+}
+
 int
-price_base(const usage_t *u, const rate_t *r, int64_t *out, const char **why)
+price_base(const usage_t *u, int64_t requests, const rate_t *r, int64_t *out,
+    const char **why)
 {
     money_acc_t acc;
     int64_t     cached, cw, cw1h, reasoning;
@@ -41,59 +87,138 @@ price_base(const usage_t *u, const rate_t *r, int64_t *out, const char **why)
     cw1h = r->cache_write_1h != PRICE_UNSET ? r->cache_write_1h : cw;
     reasoning = r->reasoning != PRICE_UNSET ? r->reasoning : r->output;
 
-    if (u->audio_input_tokens > 0 && r->audio_input == PRICE_UNSET) {
-        *why = "no audio input price for the model";
-        return -1;
-    }
-    if (u->audio_output_tokens > 0 && r->audio_output == PRICE_UNSET) {
-        *why = "no audio output price for the model";
-        return -1;
-    }
-
     money_acc_init(&acc);
-    money_acc_add(&acc, u->input_tokens, r->input);
-    money_acc_add(&acc, u->cached_input_tokens, cached);
-    money_acc_add(&acc, u->cache_write_tokens, cw);
-    money_acc_add(&acc, u->cache_write_1h_tokens, cw1h);
-    money_acc_add(&acc, u->output_tokens, r->output);
-    money_acc_add(&acc, u->reasoning_tokens, reasoning);
-    if (u->audio_input_tokens > 0) {
-        money_acc_add(&acc, u->audio_input_tokens, r->audio_input);
-    }
-    if (u->audio_output_tokens > 0) {
-        money_acc_add(&acc, u->audio_output_tokens, r->audio_output);
+    if (add_priced(&acc, u->input_tokens, r->input, PER_1M_FACTOR,
+                   "no input token price for the model", why) != 0
+        || add_priced(&acc, u->cached_input_tokens, cached, PER_1M_FACTOR,
+                      "no input token price for the model", why) != 0
+        || add_priced(&acc, u->cache_write_tokens, cw, PER_1M_FACTOR,
+                      "no input token price for the model", why) != 0
+        || add_priced(&acc, u->cache_write_1h_tokens, cw1h, PER_1M_FACTOR,
+                      "no input token price for the model", why) != 0
+        || add_priced(&acc, u->output_tokens, r->output, PER_1M_FACTOR,
+                      "no output token price for the model", why) != 0
+        || add_priced(&acc, u->reasoning_tokens, reasoning, PER_1M_FACTOR,
+                      "no output token price for the model", why) != 0
+        || add_priced(&acc, u->audio_input_tokens, r->audio_input, PER_1M_FACTOR,
+                      "no audio input price for the model", why) != 0
+        || add_priced(&acc, u->audio_output_tokens, r->audio_output, PER_1M_FACTOR,
+                      "no audio output price for the model", why) != 0
+        || add_priced(&acc, u->characters, r->characters, PER_1M_FACTOR,
+                      "no character price for the model", why) != 0
+        || add_priced(&acc, u->usage_duration_ms, r->per_minute, PER_MINUTE_FACTOR,
+                      "no duration price for the model", why) != 0
+        || add_priced(&acc, u->images, r->per_image, BASE_DENOM,
+                      "no image price for the model", why) != 0)
+    {
+        return -1;
     }
 
-    if (money_acc_div(&acc, MONEY_PER_MILLION, out) != 0) {
+    /* every forwarded request counts one; without a price it costs nothing */
+    if (r->per_request != PRICE_UNSET) {
+        money_acc_add3(&acc, requests, r->per_request, BASE_DENOM);
+    }
+
+    if (money_acc_div(&acc, BASE_DENOM, out) != 0) {
         *why = "amount overflow";
         return -1;
     }
     return 0;
 }
 
-int
-price_fee(const meter_t *m, const usage_t *u, int64_t base_nusd,
-    int64_t *fee_nusd, int64_t *fee_tokens)
+static int64_t
+unit_divisor(meter_unit_e u)
 {
-    int64_t tokens;
-
-    if (m->kind == FEE_PERCENTAGE) {
-        *fee_tokens = 0;
-        return money_muldiv(base_nusd, m->amount, MONEY_PER_MILLION, fee_nusd);
+    switch (u) {
+    case UNIT_MINUTES:  return MONEY_MS_PER_MINUTE;
+    case UNIT_REQUESTS: return 1;
+    default:            return MONEY_PER_MILLION;
     }
+}
 
-    tokens = price_basis_tokens(u, m->basis);
-    if (tokens < 0) {
-        return -1;
+/* the rate of the tier a count of `before` units is in */
+static int64_t
+tier_rate_at(const meter_t *m, int64_t before)
+{
+    size_t i;
+
+    for (i = m->ntiers; i-- > 0; ) {
+        if (m->tiers[i].start <= before) {
+            return m->tiers[i].rate;
+        }
     }
-    *fee_tokens = tokens;
-    return money_muldiv(tokens, m->amount, MONEY_PER_MILLION, fee_nusd);
+    return 0;
 }
 
 int
-price_service_charge(int64_t fee_nusd, int64_t ppm, int64_t *out)
+price_fee(const meter_t *m, int64_t before, int64_t units, int64_t base_nusd,
+    int64_t *fee_nusd, price_split_t split[PRICE_MAX_TIERS], size_t *nsplit)
 {
-    return money_muldiv(fee_nusd, ppm, MONEY_PER_MILLION, out);
+    money_acc_t acc;
+    int64_t     end, lo, hi;
+    size_t      i, n = 0;
+
+    *nsplit = 0;
+    if (m->ntiers == 0 || m->ntiers > PRICE_MAX_TIERS || before < 0 || units < 0
+        || base_nusd < 0 || money_add(before, units, &end) != 0)
+    {
+        return -1;
+    }
+
+    /* graduated: each part of [before, before + units) at its tier's rate */
+    money_acc_init(&acc);
+    for (i = 0; i < m->ntiers; i++) {
+        lo = before > m->tiers[i].start ? before : m->tiers[i].start;
+        hi = end;
+        if (i + 1 < m->ntiers && m->tiers[i + 1].start < hi) {
+            hi = m->tiers[i + 1].start;
+        }
+        if (hi > lo) {
+            split[n].start = m->tiers[i].start;
+            split[n].units = hi - lo;
+            split[n].rate = m->tiers[i].rate;
+            money_acc_add(&acc, hi - lo, m->tiers[i].rate);
+            n++;
+        }
+    }
+    *nsplit = n;
+
+    if (m->kind == FEE_FIXED) {
+        return money_acc_div(&acc, unit_divisor(m->unit), fee_nusd);
+    }
+
+    if (units == 0) {
+        /* nothing counted (a percentage meter on requests, say): the rate
+         * of the tier the customer is in */
+        return money_muldiv(base_nusd, tier_rate_at(m, before), MONEY_PER_MILLION,
+                            fee_nusd);
+    }
+
+    /* percentage: the base cost shared out over the tiers by units */
+    return money_acc_muldiv(&acc, base_nusd, (__int128) units * MONEY_PER_MILLION,
+                            fee_nusd);
+}
+
+int
+price_service_charge(int64_t base_nusd, int64_t fee_nusd, int64_t ppm,
+    sc_basis_e basis, int64_t *out)
+{
+    int64_t amount;
+
+    switch (basis) {
+    case SC_BASIS_BASE:
+        amount = base_nusd;
+        break;
+    case SC_BASIS_BASE_FEE:
+        if (money_add(base_nusd, fee_nusd, &amount) != 0) {
+            return -1;
+        }
+        break;
+    default:
+        amount = fee_nusd;
+        break;
+    }
+    return money_muldiv(amount, ppm, MONEY_PER_MILLION, out);
 }
 
 static void
@@ -104,21 +229,53 @@ unpriced(price_t *out, const char *why)
     out->base_nusd = 0;
     out->fee_nusd = 0;
     out->service_charge_nusd = 0;
-    out->fee_tokens = 0;
+    out->nsplit = 0;
+}
+
+/* fee and service charge of a priced request, from p->fee_units_before */
+static void
+charge(price_t *p)
+{
+    int64_t before = p->fee_units_before >= 0 ? p->fee_units_before : 0;
+
+    p->fee_nusd = 0;
+    p->fee_rate = 0;
+    p->nsplit = 0;
+    if (p->meter != NULL) {
+        if (price_fee(p->meter, before, p->fee_units, p->base_nusd, &p->fee_nusd,
+                      p->split, &p->nsplit) != 0)
+        {
+            unpriced(p, "amount overflow");
+            return;
+        }
+        p->fee_rate = p->nsplit > 0 ? p->split[0].rate : tier_rate_at(p->meter, before);
+    }
+    if (price_service_charge(p->base_nusd, p->fee_nusd, p->service_charge_ppm,
+                             p->service_charge_basis, &p->service_charge_nusd) != 0)
+    {
+        unpriced(p, "amount overflow");
+    }
 }
 
 void
 price_request(const price_req_t *req, price_t *out)
 {
-    const char *why;
-    int64_t     tokens;
+    const usage_t *u = req->usage;
+    const char    *why = NULL;
+    int64_t        tokens, units;
+    int            measured, per_request;
 
     out->state = PRICE_ZERO;
     out->note = NULL;
     out->rate = NULL;
     out->meter = NULL;
-    out->fee_tokens = 0;
+    out->requests = 0;
+    out->fee_units = 0;
+    out->fee_units_before = -1;
+    out->fee_rate = 0;
+    out->nsplit = 0;
     out->service_charge_ppm = req->service_charge_ppm;
+    out->service_charge_basis = req->service_charge_basis;
     out->base_nusd = 0;
     out->fee_nusd = 0;
     out->service_charge_nusd = 0;
@@ -127,46 +284,86 @@ price_request(const price_req_t *req, price_t *out)
         return;
     }
 
-    tokens = price_basis_tokens(req->usage, BASIS_INPUT_OUTPUT);
+    /* a provider's error answer is not a billed request */
+    out->requests = req->provider_error ? 0 : u->requests;
+
+    tokens = price_basis_tokens(u, BASIS_INPUT_OUTPUT);
     if (tokens < 0) {
         unpriced(out, "amount overflow");
         return;
     }
-    if (tokens == 0) {
-        /* no usage: a provider error without usage, an abort before any */
-        return;
+    measured = tokens > 0 || u->characters > 0 || u->usage_duration_ms > 0 || u->images > 0;
+
+    if (!measured) {
+        /* no usage at all, unless something is priced per request */
+        per_request = out->requests > 0
+            && ((!req->meter_only && req->rate != NULL && req->rate->per_request > 0)
+                || (req->payer == PAYER_CUSTOMER && req->has_meter && req->meter != NULL
+                    && req->meter->unit == UNIT_REQUESTS));
+        if (!per_request) {
+            return;
+        }
     }
 
-    /* Never zero by accident: a missing price is a visible state. */
-    if (req->rate == NULL) {
-        unpriced(out, "no rate for the provider and model");
-        return;
-    }
-    out->rate = req->rate;
+    if (req->meter_only) {
+        /* a custom provider: no list price, the merchant's meter bills */
+        if (req->payer != PAYER_CUSTOMER || !req->has_meter) {
+            return;
+        }
+        out->base_nusd = 0;
 
-    if (price_base(req->usage, req->rate, &out->base_nusd, &why) != 0) {
-        unpriced(out, why);
-        return;
+    } else {
+        /* Never zero by accident: a missing price is a visible state. */
+        if (req->rate == NULL) {
+            unpriced(out, req->rate_why != NULL ? req->rate_why
+                                                : "no rate for the provider and model");
+            return;
+        }
+        out->rate = req->rate;
+
+        if (price_base(u, out->requests, req->rate, &out->base_nusd, &why) != 0) {
+            unpriced(out, why);
+            return;
+        }
     }
 
     /* The merchant's fee is charged to its customer, not to itself. */
-    if (req->payer == PAYER_CUSTOMER && req->has_meter) {
-        if (req->meter == NULL) {
-            unpriced(out, "unknown meter");
-            return;
+    if (req->payer == PAYER_CUSTOMER) {
+        if (req->has_meter) {
+            if (req->meter == NULL) {
+                unpriced(out, "unknown meter");
+                return;
+            }
+            if (req->meter_only && req->meter->kind == FEE_PERCENTAGE) {
+                unpriced(out, "a percentage meter has no base cost to work on"
+                         " for a provider billed on the meter alone");
+                return;
+            }
+            units = price_meter_units(req->meter, u, out->requests);
+            if (units < 0) {
+                unpriced(out, "amount overflow");
+                return;
+            }
+            out->meter = req->meter;
+            out->fee_units = units;
+            out->fee_units_before = req->fee_units_before;
         }
-        out->meter = req->meter;
-        if (price_fee(req->meter, req->usage, out->base_nusd, &out->fee_nusd,
-                      &out->fee_tokens) != 0
-            || price_service_charge(out->fee_nusd, req->service_charge_ppm,
-                                    &out->service_charge_nusd) != 0)
-        {
-            unpriced(out, "amount overflow");
-            return;
-        }
+        out->state = PRICE_PRICED;
+        charge(out);
+        return;
     }
 
     out->state = PRICE_PRICED;
+}
+
+void
+price_set_before(price_t *p, int64_t before)
+{
+    if (p->state != PRICE_PRICED || p->meter == NULL || before < 0) {
+        return;
+    }
+    p->fee_units_before = before;
+    charge(p);
 }
 
 int
@@ -216,5 +413,26 @@ xfer_kind_name(xfer_kind_e k)
     case XFER_BASE: return "base";
     case XFER_FEE:  return "fee";
     default:        return "service_charge";
+    }
+}
+
+const char *
+price_unit_name(meter_unit_e u)
+{
+    switch (u) {
+    case UNIT_CHARACTERS: return "characters_1m";
+    case UNIT_MINUTES:    return "minutes";
+    case UNIT_REQUESTS:   return "requests";
+    default:              return "tokens_1m";
+    }
+}
+
+const char *
+price_sc_basis_name(sc_basis_e b)
+{
+    switch (b) {
+    case SC_BASIS_BASE:     return "base";
+    case SC_BASIS_BASE_FEE: return "base_fee";
+    default:                return "fee";
     }
 }

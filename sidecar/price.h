@@ -1,22 +1,27 @@
 /*
  * Pricing of one request, pure: no I/O, no allocation.
  *
- *   base cost      = round(sum(tokens_bucket * rate_bucket) / 1e6)
- *   fee (fixed)    = round(basis_tokens * fee_nusd_per_1m / 1e6)
- *   fee (percent)  = round(base_cost_nusd * fee_ppm / 1e6)
- *   service charge = round(fee_nusd * service_charge_ppm / 1e6)
+ *   base cost      = round( sum(tokens_bucket * rate_bucket) / 1e6
+ *                         + characters * rate_per_1m_chars / 1e6
+ *                         + duration_ms * rate_per_minute / 60000
+ *                         + requests * rate_per_request + images * rate_per_image )
+ *   fee (fixed)    = round( sum over tiers(units_in_tier * tier_rate) / unit_divisor )
+ *   fee (percent)  = round( base_cost * sum(units_in_tier * tier_ppm) / (units * 1e6) )
+ *   service charge = round( basis_amount * service_charge_ppm / 1e6 )
  *
  * Each amount is rounded half up to 1 nano-USD once, and the next one is
  * computed from the rounded amount before it, so every line of the ledger
- * can be recomputed from the lines above it (docs/ledger.md).
+ * can be recomputed from the lines above it (docs/ledger.md, docs/pricing.md).
  */
 #ifndef SIDECAR_PRICE_H
 #define SIDECAR_PRICE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#define PRICE_UNSET  (-1)   /* rate column without a separate price */
+#define PRICE_UNSET  (-1)   /* rate column without a price */
 #define PRICE_SERVICE_CHARGE_PPM_DEFAULT  19000   /* 1.9 % of the fee */
+#define PRICE_MAX_TIERS  16 /* graduated tiers of one meter (SQL enforces it) */
 
 /* Normalised usage buckets, docs/events.md; never overlapping. */
 typedef struct {
@@ -34,38 +39,69 @@ typedef struct {
     int64_t  images;
 } usage_t;
 
-/* One provider_rates row; prices in nano-USD per 1M tokens. */
+/*
+ * One provider_rates row. Token prices are nano-USD per 1M tokens,
+ * characters nano-USD per 1M characters, duration nano-USD per minute,
+ * requests and images nano-USD each. PRICE_UNSET: no price (see price_base).
+ */
 typedef struct {
     int64_t  id;
     int64_t  effective_from_ms;
     char    *provider;             /* owned by the rate table */
     char    *model;
-    int64_t  input;
+    int64_t  prompt_tokens_over;   /* long-context tier: applies above this
+                                      many prompt tokens; 0: the base row */
+    int64_t  input;                /* PRICE_UNSET: input tokens unpriceable */
     int64_t  cached_input;         /* PRICE_UNSET: the input price */
     int64_t  cache_write;          /* PRICE_UNSET: the input price */
     int64_t  cache_write_1h;       /* PRICE_UNSET: cache_write, else input */
-    int64_t  output;
+    int64_t  output;               /* PRICE_UNSET: output tokens unpriceable */
     int64_t  reasoning;            /* PRICE_UNSET: the output price */
     int64_t  audio_input;          /* PRICE_UNSET: not priceable */
     int64_t  audio_output;         /* PRICE_UNSET: not priceable */
+    int64_t  characters;           /* PRICE_UNSET: not priceable */
+    int64_t  per_minute;           /* PRICE_UNSET: not priceable */
+    int64_t  per_request;          /* PRICE_UNSET: requests cost nothing */
+    int64_t  per_image;            /* PRICE_UNSET: not priceable */
 } rate_t;
 
 typedef enum {
-    FEE_FIXED = 0,                 /* amount: nano-USD per 1M basis tokens */
-    FEE_PERCENTAGE                 /* amount: ppm of the base cost */
+    FEE_FIXED = 0,                 /* tier rate: nano-USD per unit */
+    FEE_PERCENTAGE                 /* tier rate: ppm of the base cost */
 } fee_kind_e;
+
+/* What a meter counts; tier starts are in the counted base units. */
+typedef enum {
+    UNIT_TOKENS = 0,               /* tokens; rate per 1M tokens */
+    UNIT_CHARACTERS,               /* characters; rate per 1M characters */
+    UNIT_MINUTES,                  /* milliseconds; rate per minute */
+    UNIT_REQUESTS                  /* requests; rate per request */
+} meter_unit_e;
 
 typedef enum {
     BASIS_INPUT_OUTPUT = 0,        /* every prompt and completion bucket */
     BASIS_OUTPUT                   /* completion buckets only */
 } token_basis_e;
 
+typedef enum {
+    SC_BASIS_FEE = 0,              /* % of the merchant's fee (default) */
+    SC_BASIS_BASE,                 /* % of the base cost */
+    SC_BASIS_BASE_FEE              /* % of base cost + fee */
+} sc_basis_e;
+
+typedef struct {
+    int64_t  start;                /* units already counted for the customer */
+    int64_t  rate;                 /* FEE_FIXED: nusd per unit; else ppm */
+} tier_t;
+
 typedef struct {
     char          *merchant_id;    /* owned by the rate table */
     char          *slug;
     fee_kind_e     kind;
-    int64_t        amount;
-    token_basis_e  basis;
+    meter_unit_e   unit;
+    token_basis_e  basis;          /* UNIT_TOKENS only */
+    const tier_t  *tiers;          /* ascending start, tiers[0].start == 0 */
+    size_t         ntiers;         /* 1..PRICE_MAX_TIERS */
 } meter_t;
 
 typedef enum {
@@ -85,19 +121,37 @@ typedef struct {
     int             chargeable;    /* 0: refused, or nobody to charge */
     payer_e         payer;
     const usage_t  *usage;
-    const rate_t   *rate;          /* NULL: no rate for the provider and model */
+    int             provider_error;/* status >= 400: no request is counted */
+    int             meter_only;    /* the provider bills on the meter alone */
+    const rate_t   *rate;          /* NULL: no rate (rate_why says why) */
+    const char     *rate_why;
     int             has_meter;     /* the token named a meter */
     const meter_t  *meter;         /* NULL: the named meter is unknown */
+    int64_t         fee_units_before;   /* the customer's count on the meter */
     int64_t         service_charge_ppm;
+    sc_basis_e      service_charge_basis;
 } price_req_t;
+
+/* The part of a request's units that fell in one tier. */
+typedef struct {
+    int64_t  start;
+    int64_t  units;
+    int64_t  rate;
+} price_split_t;
 
 typedef struct {
     price_state_e   state;
     const char     *note;          /* static string, NULL when priced */
     const rate_t   *rate;          /* the rate row used, or NULL */
     const meter_t  *meter;         /* the meter whose fee applied, or NULL */
-    int64_t         fee_tokens;    /* tokens a fixed fee was computed on */
+    int64_t         requests;      /* requests counted (0 for provider errors) */
+    int64_t         fee_units;     /* the request's units on the meter */
+    int64_t         fee_units_before;   /* -1: not tracked */
+    int64_t         fee_rate;      /* rate of the first tier touched */
+    price_split_t   split[PRICE_MAX_TIERS];
+    size_t          nsplit;
     int64_t         service_charge_ppm;
+    sc_basis_e      service_charge_basis;
     int64_t         base_nusd;     /* the three amounts: valid when priced or zero */
     int64_t         fee_nusd;
     int64_t         service_charge_nusd;
@@ -106,13 +160,35 @@ typedef struct {
 /* Prompt + completion tokens, or completion only; -1 on overflow. */
 int64_t price_basis_tokens(const usage_t *u, token_basis_e basis);
 
+/* Every prompt bucket (what a long-context tier is chosen on); -1 on overflow. */
+int64_t price_prompt_tokens(const usage_t *u);
+
+/* The request's count in a meter's unit; -1 on overflow. */
+int64_t price_meter_units(const meter_t *m, const usage_t *u, int64_t requests);
+
 /* 0 with *out set, or -1 with *why set (static string). */
-int price_base(const usage_t *u, const rate_t *r, int64_t *out, const char **why);
-int price_fee(const meter_t *m, const usage_t *u, int64_t base_nusd,
-    int64_t *fee_nusd, int64_t *fee_tokens);
-int price_service_charge(int64_t fee_nusd, int64_t ppm, int64_t *out);
+int price_base(const usage_t *u, int64_t requests, const rate_t *r, int64_t *out,
+    const char **why);
+
+/*
+ * Graduated fee of `units` counted from `before` (the customer's total on
+ * the meter so far). Fills split[] and *nsplit; 0, or -1 on overflow.
+ */
+int price_fee(const meter_t *m, int64_t before, int64_t units, int64_t base_nusd,
+    int64_t *fee_nusd, price_split_t split[PRICE_MAX_TIERS], size_t *nsplit);
+
+int price_service_charge(int64_t base_nusd, int64_t fee_nusd, int64_t ppm,
+    sc_basis_e basis, int64_t *out);
 
 void price_request(const price_req_t *req, price_t *out);
+
+/*
+ * The fee and service charge again, counted from `before`: the booking
+ * transaction learns the customer's count on the meter under a lock and
+ * calls this. A priced request with a meter only; it may become unpriced
+ * (overflow).
+ */
+void price_set_before(price_t *p, int64_t before);
 
 /* Double-entry plan for a priced request. */
 typedef enum {
@@ -149,5 +225,7 @@ int price_transfers(const price_t *p, payer_e payer, int byok,
 
 const char *price_state_name(price_state_e s);
 const char *xfer_kind_name(xfer_kind_e k);
+const char *price_unit_name(meter_unit_e u);
+const char *price_sc_basis_name(sc_basis_e b);
 
 #endif

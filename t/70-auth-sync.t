@@ -16,6 +16,7 @@ my $s = LavaTest->start;
 my $m = $s->setup_merchant;
 my $T = '/v1/forward/chat/completions?u=https%3A%2F%2Fapi.openai.com%2Fv1';
 my $c2 = $s->sql_value('SELECT create_customer(?)', $m->{merchant});
+$s->sql_value('SELECT fund_wallet(?, 10)', $c2);     # an empty wallet is blocked (402)
 my $tok2 = $s->token(secret_key => $m->{secret}, customer_id => $c2, meter_slug => 'chat');
 $s->wait_auth(qr/ \Q$c2\E active/) or die "customer $c2 never reached nginx\n";
 

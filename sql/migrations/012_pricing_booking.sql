@@ -1,0 +1,275 @@
+-- Booking with the pricing of 010: graduated meter counts, the fee columns,
+-- metadata as jsonb, and the wallet block list that reaches nginx through
+-- the auth snapshot (docs/auth-sync.md, docs/pricing.md).
+
+-- ---------------------------------------------------------------------------
+-- Wallet block list
+
+-- A customer whose overdraft policy is 'block' is published as 'blocked'
+-- while its wallet balance is at or below its minimum: nginx answers its
+-- requests 402 before they reach the provider.
+CREATE OR REPLACE VIEW auth_snapshot AS
+SELECT part, k1, k2, line FROM (
+    SELECT 1 AS part, id COLLATE "C" AS k1, ''::text COLLATE "C" AS k2,
+           'm ' || encode(secret_key_hash, 'hex') || ' ' || id || ' ' || status AS line
+      FROM merchants
+    UNION ALL
+    SELECT 2, cu.merchant_id COLLATE "C", cu.id COLLATE "C",
+           'c ' || cu.merchant_id || ' ' || cu.id || ' '
+           || CASE WHEN cu.status = 'disabled' THEN 'disabled'
+                   WHEN cu.overdraft = 'block' AND coalesce(a.balance_nusd, 0) <= cu.min_balance_nusd
+                   THEN 'blocked'
+                   ELSE 'active' END
+      FROM customers cu
+      LEFT JOIN accounts a ON a.key = 'wallet:' || cu.id
+    UNION ALL
+    SELECT 3, merchant_id COLLATE "C", slug COLLATE "C", 't ' || merchant_id || ' ' || slug
+      FROM meters
+) s
+ORDER BY part, k1, k2;
+
+-- Balances move with the transfers (as before); when a wallet under the
+-- 'block' policy crosses its minimum, either way, the auth version moves so
+-- the sidecar publishes the block list within a second. Accounts are still
+-- locked in id order first (concurrent sidecars do not deadlock); auth_state
+-- is only touched after them.
+CREATE OR REPLACE FUNCTION transfers_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    v_crossed boolean;
+BEGIN
+    PERFORM 1 FROM accounts
+      WHERE id IN (SELECT debit_account FROM new_rows UNION SELECT credit_account FROM new_rows)
+      ORDER BY id
+      FOR NO KEY UPDATE;
+    WITH d AS (
+        SELECT account, sum(delta)::bigint AS delta FROM (
+            SELECT debit_account AS account, -amount_nusd AS delta FROM new_rows
+            UNION ALL
+            SELECT credit_account, amount_nusd FROM new_rows) x
+        GROUP BY account
+    ), upd AS (
+        UPDATE accounts a SET balance_nusd = a.balance_nusd + d.delta
+          FROM d
+         WHERE a.id = d.account
+        RETURNING a.kind, a.customer_id, a.balance_nusd - d.delta AS was, a.balance_nusd AS now
+    )
+    SELECT EXISTS (
+        SELECT 1 FROM upd JOIN customers c ON c.id = upd.customer_id
+         WHERE upd.kind = 'wallet' AND c.overdraft = 'block'
+           AND (upd.was <= c.min_balance_nusd) <> (upd.now <= c.min_balance_nusd))
+      INTO v_crossed;
+    IF v_crossed THEN
+        UPDATE auth_state SET version = version + 1;
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- ---------------------------------------------------------------------------
+-- Graduated meter counts
+
+-- Called by the sidecar inside its booking transaction, before book_batch():
+-- makes sure a counter exists for each (merchant, meter, customer) of
+-- p_keys ([[merchant, slug, customer], ...]), locks them in key order and
+-- returns {"usage": [[merchant, slug, customer, units], ...],
+--          "booked": [request ids of p_request_ids already in events]}.
+-- Pairs naming no meter or customer get no counter (their requests do not
+-- book as metered anyway).
+CREATE FUNCTION meter_usage_lock(p_keys jsonb, p_request_ids jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_usage  jsonb;
+    v_booked jsonb;
+BEGIN
+    INSERT INTO meter_usage (merchant_id, slug, customer_id)
+    SELECT k.m, k.s, k.c
+      FROM (SELECT DISTINCT x->>0 AS m, x->>1 AS s, x->>2 AS c
+              FROM jsonb_array_elements(p_keys) x) k
+     WHERE EXISTS (SELECT 1 FROM meters mt WHERE mt.merchant_id = k.m AND mt.slug = k.s)
+       AND EXISTS (SELECT 1 FROM customers cu WHERE cu.id = k.c)
+     ORDER BY k.m COLLATE "C", k.s COLLATE "C", k.c COLLATE "C"
+    ON CONFLICT DO NOTHING;
+
+    SELECT coalesce(jsonb_agg(jsonb_build_array(l.merchant_id, l.slug, l.customer_id, l.units)), '[]')
+      INTO v_usage
+      FROM (SELECT mu.merchant_id, mu.slug, mu.customer_id, mu.units
+              FROM meter_usage mu
+              JOIN (SELECT DISTINCT x->>0 AS m, x->>1 AS s, x->>2 AS c
+                      FROM jsonb_array_elements(p_keys) x) k
+                ON mu.merchant_id = k.m AND mu.slug = k.s AND mu.customer_id = k.c
+             ORDER BY mu.merchant_id COLLATE "C", mu.slug COLLATE "C", mu.customer_id COLLATE "C"
+               FOR UPDATE OF mu) l;
+
+    SELECT coalesce(jsonb_agg(e.request_id), '[]') INTO v_booked
+      FROM events e
+      JOIN jsonb_array_elements_text(p_request_ids) r(id) ON r.id = e.request_id;
+
+    RETURN jsonb_build_object('usage', v_usage, 'booked', v_booked);
+END $$;
+
+-- ---------------------------------------------------------------------------
+-- book_batch() of 003 with the columns of 010 and the meter counts.
+CREATE OR REPLACE FUNCTION book_batch(p_stream text, p_events jsonb, p_transfers jsonb, p_dead jsonb)
+RETURNS TABLE (request_id text, result text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    v_bad      text[];
+    v_new      text[];
+    v_expected bigint;
+    v_done     bigint;
+    v_off      bigint;
+BEGIN
+    INSERT INTO dead_letters (stream, stream_id, request_id, reason, fields)
+    SELECT p_stream, d.stream_id, d.request_id, d.reason, d.fields
+      FROM jsonb_to_recordset(coalesce(p_dead, '[]')) AS d(stream_id text, request_id text,
+                                                          reason text, fields jsonb)
+    ON CONFLICT (stream, stream_id) DO NOTHING;
+
+    -- A provider seen for the first time gets its account.
+    INSERT INTO accounts (key, kind, provider)
+    SELECT DISTINCT t.credit, 'provider', substr(t.credit, length('provider:') + 1)
+      FROM jsonb_to_recordset(p_transfers) AS t(credit text)
+     WHERE t.credit LIKE 'provider:%'
+    ON CONFLICT (key) DO NOTHING;
+
+    -- Requests naming a merchant or an account the ledger does not have (or a
+    -- wallet of another merchant's customer) cannot be booked: dead-letter
+    -- them rather than fail the whole batch.
+    WITH ev AS (
+        SELECT x.request_id, x.stream_id, x.merchant_id, e AS doc
+          FROM jsonb_array_elements(p_events) AS e,
+               jsonb_to_record(e) AS x(request_id text, stream_id text, merchant_id text)
+    ), tr AS (
+        SELECT * FROM jsonb_to_recordset(p_transfers)
+                   AS t(request_id text, debit text, credit text)
+    ), bad AS (
+        SELECT ev.request_id, ev.stream_id, ev.doc,
+               'unknown merchant ' || ev.merchant_id AS reason
+          FROM ev
+         WHERE ev.merchant_id IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM merchants m WHERE m.id = ev.merchant_id)
+        UNION ALL
+        SELECT ev.request_id, ev.stream_id, ev.doc,
+               'no account ' || k.key || ' for merchant ' || coalesce(ev.merchant_id, '-')
+          FROM ev
+          JOIN tr ON tr.request_id = ev.request_id
+         CROSS JOIN LATERAL (VALUES (tr.debit), (tr.credit)) AS k(key)
+         WHERE NOT EXISTS (
+                 SELECT 1 FROM accounts a
+                  WHERE a.key = k.key
+                    AND (a.kind NOT IN ('wallet', 'merchant')
+                         OR a.merchant_id = ev.merchant_id))
+    ), dl AS (
+        INSERT INTO dead_letters (stream, stream_id, request_id, reason, fields)
+        SELECT DISTINCT ON (b.request_id) p_stream, b.stream_id, b.request_id, b.reason, b.doc
+          FROM bad b
+        ON CONFLICT (stream, stream_id) DO NOTHING
+    )
+    SELECT array_agg(DISTINCT b.request_id) INTO v_bad FROM bad b;
+    v_bad := coalesce(v_bad, '{}');
+
+    WITH ins AS (
+        INSERT INTO events (
+            request_id, v, stream_id, content_hash, ts_ms, duration_ms, ttfb_ms,
+            merchant_id, customer_id, meter_slug, payer, key_source, provider, host,
+            endpoint, method, model, status, outcome, error, stream, usage_source,
+            input_tokens, cached_input_tokens, cache_write_tokens, cache_write_1h_tokens,
+            output_tokens, reasoning_tokens, audio_input_tokens, audio_output_tokens,
+            characters, usage_duration_ms, requests, images, usage_raw, metadata,
+            bytes_out, tap_flags, price_state, price_note, rate_id, fee_kind, fee_rate,
+            fee_tokens, fee_unit, fee_units, fee_units_before, fee_detail,
+            service_charge_ppm, service_charge_basis,
+            base_cost_nusd, fee_nusd, service_charge_nusd, booked_at)
+        SELECT
+            e.request_id, e.v, e.stream_id, e.content_hash, e.ts_ms, e.duration_ms, e.ttfb_ms,
+            e.merchant_id, e.customer_id, e.meter_slug, e.payer, e.key_source, e.provider, e.host,
+            e.endpoint, e.method, e.model, e.status, e.outcome, e.error, e.stream, e.usage_source,
+            e.input_tokens, e.cached_input_tokens, e.cache_write_tokens, e.cache_write_1h_tokens,
+            e.output_tokens, e.reasoning_tokens, e.audio_input_tokens, e.audio_output_tokens,
+            e.characters, e.usage_duration_ms, e.requests, e.images, e.usage_raw, e.metadata,
+            e.bytes_out, e.tap_flags, e.price_state, e.price_note, e.rate_id, e.fee_kind, e.fee_rate,
+            e.fee_tokens, e.fee_unit, e.fee_units, e.fee_units_before, e.fee_detail,
+            e.service_charge_ppm, coalesce(e.service_charge_basis, 'fee'),
+            e.base_cost_nusd, e.fee_nusd, e.service_charge_nusd, now()
+          FROM jsonb_populate_recordset(NULL::events, p_events) AS e
+         WHERE e.request_id <> ALL (v_bad)
+        ON CONFLICT (request_id) DO NOTHING
+        RETURNING request_id
+    )
+    SELECT array_agg(i.request_id) INTO v_new FROM ins i;
+    v_new := coalesce(v_new, '{}');
+
+    -- Transfers only for the events inserted just now: a redelivered request
+    -- id books nothing.
+    -- (joins with unnest rather than = ANY: a hash join, not 500 x 1500 compares)
+    SELECT count(*) INTO v_expected
+      FROM jsonb_to_recordset(p_transfers) AS t(request_id text)
+      JOIN unnest(v_new) AS nw(request_id) ON nw.request_id = t.request_id;
+
+    INSERT INTO transfers (kind, debit_account, credit_account, amount_nusd, request_id)
+    SELECT t.kind, d.id, c.id, t.amount_nusd, t.request_id
+      FROM jsonb_array_elements(p_transfers) WITH ORDINALITY AS j(doc, n)
+     CROSS JOIN LATERAL jsonb_to_record(j.doc)
+               AS t(request_id text, kind text, debit text, credit text, amount_nusd bigint)
+      JOIN unnest(v_new) AS nw(request_id) ON nw.request_id = t.request_id
+      JOIN accounts d ON d.key = t.debit
+      JOIN accounts c ON c.key = t.credit
+     ORDER BY j.n;     -- transfer ids follow the plan: base, fee, service charge
+    GET DIAGNOSTICS v_done = ROW_COUNT;
+
+    IF v_done <> v_expected THEN
+        RAISE EXCEPTION 'book_batch: % transfers planned but % booked', v_expected, v_done;
+    END IF;
+
+    -- Graduated meters: the sidecar priced each request from the count it
+    -- read under lock (meter_usage_lock) in this transaction; move the counts
+    -- on by what was inserted. A count that moved meanwhile would mean the
+    -- fees were computed from a stale count: refuse, the sidecar retries.
+    WITH u AS (
+        SELECT e.merchant_id, e.meter_slug, e.customer_id,
+               min(e.fee_units_before) AS first_before, sum(e.fee_units)::bigint AS units
+          FROM events e
+          JOIN unnest(v_new) AS nw(request_id) ON nw.request_id = e.request_id
+         WHERE e.fee_units_before IS NOT NULL
+         GROUP BY 1, 2, 3
+    ), upd AS (
+        INSERT INTO meter_usage AS mu (merchant_id, slug, customer_id, units)
+        SELECT u.merchant_id, u.meter_slug, u.customer_id, u.units FROM u
+        ON CONFLICT (merchant_id, slug, customer_id)
+        DO UPDATE SET units = mu.units + excluded.units, updated_at = now()
+        RETURNING mu.merchant_id, mu.slug, mu.customer_id, mu.units
+    )
+    SELECT count(*) INTO v_off
+      FROM upd JOIN u ON (u.merchant_id, u.meter_slug, u.customer_id)
+                       = (upd.merchant_id, upd.slug, upd.customer_id)
+     WHERE upd.units - u.units <> u.first_before;
+    IF v_off > 0 THEN
+        RAISE EXCEPTION 'book_batch: % meter counts moved while the batch was priced', v_off
+            USING ERRCODE = 'serialization_failure';
+    END IF;
+
+    -- Seen before: same content is a plain redelivery; other content is
+    -- kept for inspection.
+    INSERT INTO dead_letters (stream, stream_id, request_id, reason, fields)
+    SELECT p_stream, n.stream_id, n.request_id,
+           'request id booked before with other content', n.doc
+      FROM (SELECT x.request_id, x.stream_id, x.content_hash, e AS doc
+              FROM jsonb_array_elements(p_events) AS e,
+                   jsonb_to_record(e) AS x(request_id text, stream_id text, content_hash bytea)) n
+      JOIN events old ON old.request_id = n.request_id
+      LEFT JOIN unnest(v_new || v_bad) AS done(request_id) ON done.request_id = n.request_id
+     WHERE done.request_id IS NULL
+       AND old.content_hash <> n.content_hash
+    ON CONFLICT (stream, stream_id) DO NOTHING;
+
+    RETURN QUERY
+    SELECT x.request_id,
+           CASE WHEN nw.request_id IS NOT NULL THEN 'booked'
+                WHEN bd.request_id IS NOT NULL THEN 'dead'
+                WHEN old.content_hash = x.content_hash THEN 'duplicate'
+                ELSE 'conflict' END
+      FROM jsonb_to_recordset(p_events) AS x(request_id text, content_hash bytea)
+      LEFT JOIN unnest(v_new) AS nw(request_id) ON nw.request_id = x.request_id
+      LEFT JOIN unnest(v_bad) AS bd(request_id) ON bd.request_id = x.request_id
+      LEFT JOIN events old ON old.request_id = x.request_id;
+END $$;

@@ -1,0 +1,209 @@
+# Pricing through the real stack (docs/pricing.md): rate rows with
+# effective dates, aliases and dated names, long-context tiers, cache reads
+# and writes, unpriced requests settled by re-pricing, graduated meters
+# counted per customer, per-request meters on a provider billed on the meter
+# alone, and x-lava-metadata stored as jsonb. Every expected amount is
+# computed here by hand, with exact integers.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Math::BigInt;
+use Test::More;
+
+use LavaTest qw(wait_for json_encode);
+
+my $s = LavaTest->start;
+my $OPENAI = '/v1/forward/chat/completions?u=https%3A%2F%2Fapi.openai.com%2Fv1';
+my $ANTHROPIC = '/v1/forward?u=https%3A%2F%2Fapi.anthropic.com%2Fv1%2Fmessages';
+my $MISTRAL = '/v1/forward/chat/completions?u=https%3A%2F%2Fapi.mistral.ai%2Fv1';
+
+sub sql1 { $s->sql_value(@_) }
+
+# round half up of n / d, exact
+sub rdiv {
+    my ($n, $d) = map { Math::BigInt->new($_) } @_;
+    return (($n * 2 + $d) / ($d * 2))->bstr;
+}
+
+# Rates, USD per 1M tokens; test models so the seed prices do not matter.
+sql1(q{SELECT add_rate('openai', 'tm-dated', '2020-01-01', input => 1, output => 2)});
+my $rate_2021 = sql1(q{SELECT add_rate('openai', 'tm-dated', '2021-01-01', input => 1.5, output => 2.5)});
+sql1(q{SELECT add_rate('openai', 'tm-dated', '2099-01-01', input => 100, output => 100)});
+sql1(q{SELECT add_model_alias('openai', 'acme-*', 'tm-dated')});
+my $long_base = sql1(q{SELECT add_rate('openai', 'tm-long', '2020-01-01', input => 1, output => 2)});
+my $long_tier = sql1(q{SELECT add_rate('openai', 'tm-long', '2020-01-01', input => 3, output => 4,
+                                       prompt_tokens_over => 1000)});
+sql1(q{SELECT add_rate('anthropic', 'claude-tm', '2020-01-01', input => 3, cached_input => 0.30,
+                       cache_write => 3.75, cache_write_1h => 6, output => 15)});
+
+# A merchant without a fee (base cost only), one with a graduated fixed
+# meter, and per-request meters on a provider billed on the meter alone.
+my $plain = $s->setup_merchant(name => 'Plain', meter_kind => 'percentage', meter_amount => 0);
+my $tiered = $s->setup_merchant(name => 'Tiered', meter_kind => 'fixed', meter_amount => 5);
+sql1('SELECT add_meter_tier(?, ?, 1000, 3)', $tiered->{merchant}, 'chat');   # $3 per 1M after 1000
+sql1('SELECT create_meter(?, ?, ?, ?, ?, ?)', $plain->{merchant}, 'per-call', 'fixed', 0.05,
+     'input_output', 'requests');
+sql1(q{SELECT set_meter_only_provider('mistral')});
+$s->wait_auth(qr/^t \Q$plain->{merchant}\E per-call$/m) or die "the per-call meter never reached nginx\n";
+
+sub call {
+    my (%a) = @_;
+    my $who = $a{who} // $plain;
+    my $token = $a{token} // $who->{token};
+    my @h = (Authorization => "Bearer $token", 'x-mock-usage' => $a{usage} // '',
+             $a{model} ? ('x-mock-model' => $a{model}) : (), @{ $a{headers} // [] });
+    my $body = LavaTest::chat_body(model => $a{model} // 'gpt-4o-mini', stream => $a{stream});
+    $body = { model => $a{model}, max_tokens => 50,
+              messages => [{ role => 'user', content => 'Hi' }] } if ($a{target} // '') eq $ANTHROPIC;
+    my $r = $s->request(target => $a{target} // $OPENAI, body => $body, headers => \@h);
+    is $r->{status}, $a{status} // 200, "$a{name}: status " . ($a{status} // 200);
+    return $r;
+}
+
+sub booked {
+    my ($r) = @_;
+    return $s->wait_booked($r->{rid}) || do { fail("$r->{rid} booked"); {} };
+}
+
+# -- effective dates, aliases, dated names ---------------------------------
+{
+    my @rows = map { booked(call(name => $_->[0], model => $_->[0], usage => 'prompt=1000,completion=100')) }
+               (['tm-dated'], ['acme-fast'], ['tm-dated-20250101']);
+    for my $row (@rows) {
+        is $row->{rate_id}, $rate_2021, "$row->{model}: the 2021 row (not 2020, not the future one)";
+        # 1000 * 1500 + 100 * 2500 = 1750000
+        is $row->{base_cost_nusd}, 1_750_000, "$row->{model}: base cost 1750000 nusd";
+        is $row->{rate_model}, 'tm-dated', "$row->{model}: priced as tm-dated";
+    }
+}
+
+# -- long-context tier -----------------------------------------------------
+{
+    my $at = booked(call(name => 'prompt at the threshold', model => 'tm-long',
+                         usage => 'prompt=1000,completion=10'));
+    is $at->{rate_id}, $long_base, 'prompt of 1000 tokens: the base row';
+    is $at->{base_cost_nusd}, 1000 * 1000 + 10 * 2000, 'base row prices';
+    my $above = booked(call(name => 'prompt above the threshold', model => 'tm-long',
+                            usage => 'prompt=1001,completion=10'));
+    is $above->{rate_id}, $long_tier, 'prompt of 1001 tokens: the long-context row';
+    is $above->{prompt_tokens_over}, 1000, 'the row says its threshold';
+    is $above->{base_cost_nusd}, 1001 * 3000 + 10 * 4000, 'long-context prices for the whole request';
+}
+
+# -- cache reads and writes (Anthropic buckets) -----------------------------
+{
+    my $row = booked(call(name => 'anthropic with cache', target => $ANTHROPIC, model => 'claude-tm',
+                          usage => 'prompt=100,cached=2000,cache_write=500,completion=50'));
+    is_deeply [@$row{qw(input_tokens cached_input_tokens cache_write_tokens output_tokens)}],
+              [100, 2000, 500, 50], 'buckets: input, cache read, cache write, output';
+    # 100 * 3000 + 2000 * 300 + 500 * 3750 + 50 * 15000
+    is $row->{base_cost_nusd}, 300_000 + 600_000 + 1_875_000 + 750_000,
+       'each bucket at its own price, nothing charged twice';
+}
+
+# -- unpriced, then settled by re-pricing ----------------------------------
+my @mystery;
+{
+    for my $i (1 .. 3) {
+        push @mystery, booked(call(name => "unknown model $i", model => 'tm-mystery',
+                                   usage => "prompt=${i}000,completion=${i}00"));
+    }
+    for my $row (@mystery) {
+        is $row->{price_state}, 'unpriced', "$row->{request_id}: unpriced";
+        is $row->{price_note}, 'no rate for the provider and model', 'says why';
+        ok !defined $row->{base_cost_nusd}, 'its cost is unknown, not zero';
+        is $row->{moved_nusd}, 0, 'nothing moved';
+    }
+    is sql1('SELECT count(*) FROM unpriced_requests WHERE model = ?', 'tm-mystery'), 3,
+       'listed in unpriced_requests';
+    my $before = sql1('SELECT balance_nusd FROM wallet_balances WHERE customer_id = ?', $plain->{customer});
+
+    my $nothing = $s->sql('SELECT * FROM reprice_unpriced()');
+    is_deeply [map { $_->{result} } @$nothing], [('unpriced') x 3], 're-pricing without a rate settles nothing';
+
+    sql1(q{SELECT add_rate('openai', 'tm-mystery', '2020-01-01', input => 0.7, output => 1.3)});
+    my $done = $s->sql('SELECT * FROM reprice_unpriced()');
+    is scalar(grep { $_->{result} eq 'settled' } @$done), 3, 'with a rate: all three settled';
+    my $sum = 0;
+    for my $i (1 .. 3) {
+        my $row = $s->sql('SELECT * FROM request_breakdown WHERE request_id = ?', $mystery[$i - 1]{request_id})->[0];
+        my $base = $i * 1000 * 700 + $i * 100 * 1300;
+        is $row->{price_state}, 'settled', "request $i: settled";
+        is $row->{base_cost_nusd}, $base, "request $i: base $base";
+        is $row->{fee_nusd}, 0, "request $i: no fee (0 % meter)";
+        is $row->{moved_nusd}, $base, "request $i: the transfers moved it";
+        $sum += $base;
+    }
+    is sql1('SELECT balance_nusd FROM wallet_balances WHERE customer_id = ?', $plain->{customer}),
+       $before - $sum, 'the wallet paid the settlements';
+    is sql1('SELECT count(*) FROM unpriced_requests WHERE model = ?', 'tm-mystery'), 0, 'no longer unpriced';
+    is scalar @{ $s->sql('SELECT * FROM reprice_unpriced()') }, 0, 'a second run finds nothing';
+
+    # The same usage booked live by the sidecar costs the same as settled in SQL.
+    my $live = booked(call(name => 'known now', model => 'tm-mystery', usage => 'prompt=2000,completion=200'));
+    is $live->{price_state}, 'priced', 'booked priced by the sidecar';
+    is $live->{base_cost_nusd}, 2000 * 700 + 200 * 1300, 'same amount as the SQL settlement';
+}
+
+# -- graduated meter, counted per customer ---------------------------------
+{
+    # $5 per 1M tokens for a customer's first 1000 tokens, $3 after; 20 %
+    # of nothing: the fixed fee alone. Three requests of 600 tokens each.
+    my @rows = map { booked(call(name => "tiered $_", who => $tiered, usage => 'prompt=500,completion=100')) } 1 .. 3;
+    my @want = ([0, 600 * 5000, [[0, 600]]],
+                [600, 400 * 5000 + 200 * 3000, [[0, 400], [1000, 200]]],
+                [1200, 600 * 3000, [[1000, 600]]]);
+    for my $i (0 .. 2) {
+        my ($before, $fee, $split) = @{ $want[$i] };
+        is $rows[$i]{fee_units_before}, $before, "tiered request $i: $before tokens counted before it";
+        is $rows[$i]{fee_units}, 600, "tiered request $i: 600 tokens";
+        is $rows[$i]{fee_nusd}, $fee, "tiered request $i: fee $fee nusd";
+        my $detail = LavaTest::json_decode($rows[$i]{fee_detail});
+        is_deeply [map { [$_->{start}, $_->{units}] } @$detail], $split, "tiered request $i: split over tiers";
+        is $rows[$i]{service_charge_nusd}, rdiv($fee * 19_000, 1_000_000), "tiered request $i: 1.9 % of the fee";
+    }
+    is sql1('SELECT units FROM meter_usage WHERE customer_id = ?', $tiered->{customer}), 1800,
+       'the customer has 1800 tokens on the meter';
+}
+
+# -- a provider billed on the meter alone, per request ---------------------
+{
+    my $tok = $s->token(secret_key => $plain->{secret}, customer_id => $plain->{customer},
+                        meter_slug => 'per-call');
+    my $row = booked(call(name => 'meter-only provider', target => $MISTRAL, token => $tok,
+                          model => 'mistral-small', usage => 'prompt=100,completion=10'));
+    is $row->{price_state}, 'priced', 'priced without any rate';
+    ok !defined $row->{rate_id}, 'no rate row';
+    is $row->{base_cost_nusd}, 0, 'no base cost';
+    is $row->{fee_nusd}, 50_000_000, 'the meter: $0.05 per request';
+    is $row->{service_charge_nusd}, 950_000, 'service charge 1.9 %';
+    is $row->{fee_unit}, 'requests', 'counted in requests';
+
+    my $err = booked(call(name => 'meter-only provider error', target => $MISTRAL, token => $tok,
+                          model => 'mistral-small', status => 500, headers => ['x-mock-status' => 500]));
+    is $err->{total_nusd}, 0, "a provider's error answer is no billed request";
+}
+
+# -- metadata --------------------------------------------------------------
+{
+    my $row = booked(call(name => 'metadata', model => 'tm-dated', usage => 'prompt=1,completion=1',
+                          headers => ['x-lava-metadata' => '{"user_id":"u-42","feature.name":"chat","n":3}']));
+    is sql1(q{SELECT metadata->>'user_id' FROM events WHERE request_id = ?}, $row->{request_id}), 'u-42',
+       'stored as jsonb: metadata->>\'user_id\'';
+    is sql1(q{SELECT (metadata->'n')::int FROM events WHERE request_id = ?}, $row->{request_id}), 3,
+       'numbers stay numbers';
+    for my $bad ('{"bad key":1}', '{"":1}', '{"' . ('k' x 65) . '":1}', '{"caf\u00e9":1}', '[1,2]') {
+        my $r = call(name => "metadata $bad", model => 'tm-dated', usage => 'prompt=1,completion=1',
+                     status => 400, headers => ['x-lava-metadata' => $bad]);
+        is $r->{json}{error}{code}, 'invalid_metadata', "refused: $bad";
+    }
+}
+
+# Every invariant holds, nothing was dead-lettered.
+is sql1('SELECT count(*) FROM dead_letters'), 0, 'no dead letters';
+ok $_->{ok}, "ledger_check: $_->{rule}" for @{ $s->sql('SELECT rule, ok FROM ledger_check') };
+
+$s->finish;
+done_testing;
