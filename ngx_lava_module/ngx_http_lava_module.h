@@ -136,12 +136,6 @@ typedef struct {
     unsigned                     body_waiting:1;
     unsigned                     routed:1;
     unsigned                     logged:1;
-    unsigned                     include_usage_added:1;  /* the body asks for
-                                                            the usage chunk
-                                                            because we said so */
-    unsigned                     metered:1;      /* lava_meter_finish done */
-    unsigned                     draining:1;     /* the client left; reading
-                                                    on to the final usage */
 } ngx_http_lava_ctx_t;
 
 
@@ -203,7 +197,10 @@ typedef enum {
     NGX_HTTP_LAVA_AUTH_UNKNOWN_CUSTOMER,
     NGX_HTTP_LAVA_AUTH_CUSTOMER_DISABLED,
     NGX_HTTP_LAVA_AUTH_UNKNOWN_METER,
-    NGX_HTTP_LAVA_AUTH_NOT_LOADED       /* no snapshot seen yet */
+    NGX_HTTP_LAVA_AUTH_NOT_LOADED,      /* no snapshot seen yet */
+    NGX_HTTP_LAVA_AUTH_CUSTOMER_BLOCKED /* all known and valid, but the
+                                           customer's wallet is at or below
+                                           its minimum (docs/auth-sync.md) */
 } ngx_http_lava_auth_rc_e;
 
 /*
