@@ -47,7 +47,9 @@ is $req->{target}, '/v1/chat/completions', 'log: target';
 is $req->{host}, "127.0.0.1:$port", 'log: Host';
 is_deeply [LavaTest::header_values($req, 'authorization')], ['Bearer sk-test'], 'log: headers';
 is $req->{body_sha256}, sha256_hex(LavaTest::json_encode($body)), 'log: body digest';
-my ($resp) = grep { ($_->{response_to} // '') eq $req->{request_id} } log_entries();
+# the mock writes its response record after the last byte is sent: wait for it
+my $resp = LavaTest::wait_for(5, sub {
+    (grep { ($_->{response_to} // '') eq $req->{request_id} } log_entries())[0] });
 is $resp->{sha256}, sha256_hex($r->{body}), 'log: response digest matches what was sent';
 ok $resp->{complete}, 'log: response complete';
 
