@@ -14,6 +14,7 @@
 #define MONEY_NUSD_PER_USD  1000000000LL
 #define MONEY_PER_MILLION   1000000LL       /* "per 1M tokens" and ppm */
 #define MONEY_MS_PER_MINUTE 60000LL
+#define MONEY_MS_PER_HOUR   3600000LL
 
 /* Exact sum of products a_i * b_i (* k_i), divided once at the end. */
 typedef struct {

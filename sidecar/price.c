@@ -3,11 +3,11 @@
 #include "money.h"
 #include "price.h"
 
-/* tokens and characters per 1M, duration per minute, requests and images
- * each: 3e6 is the least common denominator of 1e6 and 60000 */
-#define BASE_DENOM        3000000LL
-#define PER_1M_FACTOR     (BASE_DENOM / MONEY_PER_MILLION)      /* 3 */
-#define PER_MINUTE_FACTOR (BASE_DENOM / MONEY_MS_PER_MINUTE)    /* 50 */
+/* tokens and characters per 1M, duration (ms) per hour, requests and images
+ * each: 18e6 is the least common denominator of 1e6 and 3.6e6 */
+#define BASE_DENOM        18000000LL
+#define PER_1M_FACTOR     (BASE_DENOM / MONEY_PER_MILLION)      /* 18 */
+#define PER_HOUR_FACTOR   (BASE_DENOM / MONEY_MS_PER_HOUR)      /* 5 */
 
 static int64_t
 sum_or_fail(const int64_t *v, size_t n)
@@ -106,7 +106,7 @@ price_base(const usage_t *u, int64_t requests, const rate_t *r, int64_t *out,
                       "no audio output price for the model", why) != 0
         || add_priced(&acc, u->characters, r->characters, PER_1M_FACTOR,
                       "no character price for the model", why) != 0
-        || add_priced(&acc, u->usage_duration_ms, r->per_minute, PER_MINUTE_FACTOR,
+        || add_priced(&acc, u->usage_duration_ms, r->per_hour, PER_HOUR_FACTOR,
                       "no duration price for the model", why) != 0
         || add_priced(&acc, u->images, r->per_image, BASE_DENOM,
                       "no image price for the model", why) != 0)

@@ -3,7 +3,7 @@
  *
  *   base cost      = round( sum(tokens_bucket * rate_bucket) / 1e6
  *                         + characters * rate_per_1m_chars / 1e6
- *                         + duration_ms * rate_per_minute / 60000
+ *                         + duration_ms * rate_per_hour / 3600000
  *                         + requests * rate_per_request + images * rate_per_image )
  *   fee (fixed)    = round( sum over tiers(units_in_tier * tier_rate) / unit_divisor )
  *   fee (percent)  = round( base_cost * sum(units_in_tier * tier_ppm) / (units * 1e6) )
@@ -41,7 +41,7 @@ typedef struct {
 
 /*
  * One provider_rates row. Token prices are nano-USD per 1M tokens,
- * characters nano-USD per 1M characters, duration nano-USD per minute,
+ * characters nano-USD per 1M characters, duration nano-USD per hour,
  * requests and images nano-USD each. PRICE_UNSET: no price (see price_base).
  */
 typedef struct {
@@ -60,7 +60,9 @@ typedef struct {
     int64_t  audio_input;          /* PRICE_UNSET: not priceable */
     int64_t  audio_output;         /* PRICE_UNSET: not priceable */
     int64_t  characters;           /* PRICE_UNSET: not priceable */
-    int64_t  per_minute;           /* PRICE_UNSET: not priceable */
+    int64_t  per_hour;             /* of usage_duration_ms; PRICE_UNSET: not
+                                      priceable (per hour: $0.40 an hour is
+                                      a whole number of nano-USD) */
     int64_t  per_request;          /* PRICE_UNSET: requests cost nothing */
     int64_t  per_image;            /* PRICE_UNSET: not priceable */
 } rate_t;

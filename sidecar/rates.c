@@ -163,7 +163,7 @@ load_rates(PGconn *conn, rates_t *t)
         " input_nusd_per_1m, cached_input_nusd_per_1m, cache_write_nusd_per_1m,"
         " cache_write_1h_nusd_per_1m, output_nusd_per_1m, reasoning_nusd_per_1m,"
         " audio_input_nusd_per_1m, audio_output_nusd_per_1m, characters_nusd_per_1m,"
-        " duration_nusd_per_min, request_nusd, image_nusd"
+        " duration_nusd_per_hour, request_nusd, image_nusd"
         " FROM provider_rates", "provider_rates");
     if (res == NULL) {
         return -1;
@@ -194,7 +194,7 @@ load_rates(PGconn *conn, rates_t *t)
         r->audio_input = col_i64(res, i, 11);
         r->audio_output = col_i64(res, i, 12);
         r->characters = col_i64(res, i, 13);
-        r->per_minute = col_i64(res, i, 14);
+        r->per_hour = col_i64(res, i, 14);
         r->per_request = col_i64(res, i, 15);
         r->per_image = col_i64(res, i, 16);
     }
@@ -633,15 +633,17 @@ rates_find(const rates_t *t, const char *provider, size_t plen, const char *mode
     size_t i, cut;
 
     *why = "no rate for the provider and model";
-    if (t == NULL || plen == 0 || mlen == 0) {
+    if (t == NULL || plen == 0) {
         return NULL;
     }
 
-    row = resolve_exact(t, provider, plen, model, mlen);
-    if (row < 0 && (cut = dated_suffix(model, mlen)) > 0) {
+    if (mlen > 0) {
+        row = resolve_exact(t, provider, plen, model, mlen);
+    }
+    if (row < 0 && mlen > 0 && (cut = dated_suffix(model, mlen)) > 0) {
         row = resolve_exact(t, provider, plen, model, mlen - cut);
     }
-    for (i = aliases_of(t, provider, plen); row < 0 && i < t->naliases; i++) {
+    for (i = aliases_of(t, provider, plen); row < 0 && mlen > 0 && i < t->naliases; i++) {
         const alias_t *a = &t->aliases[i];
 
         if (cmp_sv(provider, plen, a->provider) != 0) {
@@ -650,6 +652,11 @@ rates_find(const rates_t *t, const char *provider, size_t plen, const char *mode
         if (a->glob && rates_glob_match(a->pattern, model, mlen)) {
             row = first_row(t, provider, plen, a->model, strlen(a->model));
         }
+    }
+    /* the provider's rows for any model ("*"): per-minute or per-request
+     * services whose requests name no model */
+    if (row < 0) {
+        row = first_row(t, provider, plen, "*", 1);
     }
     if (row < 0) {
         return NULL;

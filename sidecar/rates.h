@@ -55,7 +55,8 @@ int rates_changed(PGconn *conn, const rates_t *t);
  * The rate row for a request: the model name is resolved to the first of
  *   1. the name itself, 2. an exact alias, 3. the name without a date suffix
  *   ("-2024-07-18", "-20240718") and its exact alias, 4. '*' patterns, most
- *   specific first
+ *   specific first, 5. the provider's rows for model "*" (any model, no
+ *   model named)
  * that has rate rows; then the rows in force at ts_ms (the latest
  * effective_from not after it) are taken, and among them the long-context
  * tier for prompt_tokens (the highest prompt_tokens_over below it, else the

@@ -27,6 +27,23 @@ sub rdiv {
     return (($n * 2 + $d) / ($d * 2))->bstr;
 }
 
+# -- the seeded list prices -------------------------------------------------
+{
+    is sql1('SELECT count(*) FROM provider_rates WHERE note IS NULL'), 0,
+       'every seeded rate row says where its price comes from';
+    ok sql1(q{SELECT count(DISTINCT provider) FROM provider_rates}) >= 15, 'most seed providers have rates';
+    my $now = sql1(q{SELECT (extract(epoch FROM now()) * 1000)::bigint});
+    my $in_2027 = sql1(q{SELECT (extract(epoch FROM timestamptz '2027-02-01') * 1000)::bigint});
+    my $price = sub { sql1(q{SELECT ((price_lookup_rate('google', 'gemini-3.8-flash', ?, 0)).rate).input_nusd_per_1m},
+                           $_[0]) };
+    is $price->($now), 750_000_000, 'Gemini 3.8 Flash: $0.75 per 1M input now';
+    is $price->($in_2027), 1_500_000_000, '... and $1.50 from 2027-01-01 (a dated price change)';
+    is sql1(q{SELECT ((price_lookup_rate('retell', '', ?, 0)).rate).duration_nusd_per_hour}, $now),
+       4_200_000_000, 'Retell: $0.07 a minute = $4.20 an hour, for requests naming no model';
+    is sql1(q{SELECT ((price_lookup_rate('deepseek', 'deepseek-chat', ?, 0)).rate).model}, $now),
+       'deepseek-v4-flash', 'a deprecated alias prices as its model';
+}
+
 # Rates, USD per 1M tokens; test models so the seed prices do not matter.
 sql1(q{SELECT add_rate('openai', 'tm-dated', '2020-01-01', input => 1, output => 2)});
 my $rate_2021 = sql1(q{SELECT add_rate('openai', 'tm-dated', '2021-01-01', input => 1.5, output => 2.5)});
@@ -101,6 +118,14 @@ sub booked {
     # 100 * 3000 + 2000 * 300 + 500 * 3750 + 50 * 15000
     is $row->{base_cost_nusd}, 300_000 + 600_000 + 1_875_000 + 750_000,
        'each bucket at its own price, nothing charged twice';
+}
+
+# -- a seeded model under its dated name, through the stack -----------------
+{
+    my $row = booked(call(name => 'dated Anthropic id', target => $ANTHROPIC,
+                          model => 'claude-sonnet-4-5-20250929', usage => 'prompt=1000,completion=100'));
+    is $row->{rate_model}, 'claude-sonnet-4-5', 'priced with the claude-sonnet-4-5 row';
+    is $row->{base_cost_nusd}, 1000 * 3000 + 100 * 15000, '$3 / $15 per 1M';
 }
 
 # -- unpriced, then settled by re-pricing ----------------------------------

@@ -21,7 +21,7 @@ mini_rate(void)
         .input = 150000000, .cached_input = 75000000, .cache_write = PRICE_UNSET,
         .cache_write_1h = PRICE_UNSET, .output = 600000000, .reasoning = PRICE_UNSET,
         .audio_input = PRICE_UNSET, .audio_output = PRICE_UNSET,
-        .characters = PRICE_UNSET, .per_minute = PRICE_UNSET, .per_request = PRICE_UNSET,
+        .characters = PRICE_UNSET, .per_hour = PRICE_UNSET, .per_request = PRICE_UNSET,
         .per_image = PRICE_UNSET
     };
     return r;
@@ -300,16 +300,23 @@ START_TEST(base_characters_duration_requests_images)
     ck_assert_int_eq(price_base(&u, 1, &r, &v, &why), 0);
     ck_assert_int_eq(v, 18510000);
 
-    /* transcription, $0.006 per minute, billed on milliseconds:
-     * 61500 ms * 6000000 / 60000 = 6150000 */
+    /* transcription, $0.36 per hour ($0.006 a minute), billed on
+     * milliseconds: 61500 ms * 360000000 / 3600000 = 6150000 */
     u = (usage_t) { .usage_duration_ms = 61500 };
-    r.per_minute = 6000000;
+    r.per_hour = 360000000;
     ck_assert_int_eq(price_base(&u, 1, &r, &v, &why), 0);
     ck_assert_int_eq(v, 6150000);
 
-    /* $0.0001 per minute: 7 ms = 7 * 100000 / 60000 = 11.67 -> 12 */
+    /* $0.40 per hour (not a whole nano-USD per minute):
+     * 90000 ms = 90000 * 400000000 / 3600000 = 10000000 ($0.01) */
+    u.usage_duration_ms = 90000;
+    r.per_hour = 400000000;
+    ck_assert_int_eq(price_base(&u, 1, &r, &v, &why), 0);
+    ck_assert_int_eq(v, 10000000);
+
+    /* $0.006 per hour: 7 ms = 7 * 6000000 / 3600000 = 11.67 -> 12 */
     u.usage_duration_ms = 7;
-    r.per_minute = 100000;
+    r.per_hour = 6000000;
     ck_assert_int_eq(price_base(&u, 1, &r, &v, &why), 0);
     ck_assert_int_eq(v, 12);
 
@@ -323,18 +330,12 @@ START_TEST(base_characters_duration_requests_images)
     ck_assert_int_eq(price_base(&u, 0, &r, &v, &why), 0);
     ck_assert_int_eq(v, 80000000);
 
-    /* one rounding over different units: 1 character at $0.0000005 per 1M
-     * (0.5 nusd per 1M: 0.0000005 nusd) plus 5 ms at 6 nusd per minute
-     * (0.0005 nusd): 0.0005005 -> 0 */
-    u = (usage_t) { .characters = 1, .usage_duration_ms = 5 };
+    /* one rounding over different units: 300000 characters at 1 nusd per
+     * 1M (0.3) + 1200000 ms at 1 nusd per hour (0.333): 0.633 -> 1, where
+     * rounding each would give 0 */
+    u = (usage_t) { .characters = 300000, .usage_duration_ms = 1200000 };
     r.characters = 1;
-    r.per_minute = 6;
-    ck_assert_int_eq(price_base(&u, 0, &r, &v, &why), 0);
-    ck_assert_int_eq(v, 0);
-    /* 300000 characters at 1 nusd per 1M (0.3) + 20000 ms at 1 nusd per
-     * minute (0.333): 0.633 -> 1, where rounding each would give 0 */
-    u = (usage_t) { .characters = 300000, .usage_duration_ms = 20000 };
-    r.per_minute = 1;
+    r.per_hour = 1;
     ck_assert_int_eq(price_base(&u, 0, &r, &v, &why), 0);
     ck_assert_int_eq(v, 1);
 }
@@ -985,6 +986,31 @@ START_TEST(rates_aliases_and_patterns)
 }
 END_TEST
 
+START_TEST(rates_any_model_row)
+{
+    /* a voice-call provider priced per hour for any model, or none named */
+    rate_t r[2];
+    rates_t *t;
+    const rate_t *f;
+    const char *why;
+
+    r[0] = mini_rate(); r[0].id = 1; r[0].provider = "retell"; r[0].model = "*";
+    r[0].input = PRICE_UNSET; r[0].output = PRICE_UNSET; r[0].per_hour = 4200000000LL;
+    r[1] = mini_rate(); r[1].id = 2; r[1].provider = "retell"; r[1].model = "special";
+    t = rates_from(r, 2, NULL, 0, NULL, 0, NULL, 0);
+
+    f = rates_find(t, "retell", 6, "", 0, 5, 0, &why);
+    ck_assert_int_eq(f->id, 1);
+    f = rates_find(t, "retell", 6, "whatever", 8, 5, 0, &why);
+    ck_assert_int_eq(f->id, 1);
+    f = rates_find(t, "retell", 6, "special", 7, 5, 0, &why);
+    ck_assert_int_eq(f->id, 2);
+    /* no such row for another provider */
+    ck_assert_ptr_null(rates_find(t, "openai", 6, "", 0, 5, 0, &why));
+    rates_free(t);
+}
+END_TEST
+
 START_TEST(rates_glob)
 {
     ck_assert(rates_glob_match("*", "", 0));
@@ -1073,6 +1099,7 @@ price_suite(void)
     tcase_add_test(rates, rates_effective_dates_and_dated_models);
     tcase_add_test(rates, rates_aliases_and_patterns);
     tcase_add_test(rates, rates_glob);
+    tcase_add_test(rates, rates_any_model_row);
     tcase_add_test(rates, rates_tiers_and_versions);
 
     suite_add_tcase(s, money);
