@@ -322,6 +322,19 @@ ngx_http_lava_route(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     }
 
     ctx->upstream = ctx->provider->upstream;
+    ctx->character_cost = -1;
+
+    /* what the request does decides the usage format and, on the
+     * OpenAI-compatible endpoints of other families, the auth format */
+    lava_meter_route(ctx->provider->usage, (char *) r->method_name.data,
+                     r->method_name.len, (char *) ctx->path.data,
+                     ctx->path.len, &ctx->route);
+
+    if (ctx->route.model_len && ctx->route.model_len < LAVA_USAGE_MODEL_MAX) {
+        /* Gemini names the model in the path; a body "model" wins later */
+        ctx->model.data = (u_char *) ctx->route.model;
+        ctx->model.len = ctx->route.model_len;
+    }
 
     return NGX_OK;
 }
@@ -554,11 +567,20 @@ ngx_http_lava_rewrite_headers(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
 {
     u_char                    *p, *start;
     size_t                     len;
-    ngx_uint_t                 i, n, auth;
+    ngx_uint_t                 i, n, auth, query_token;
     ngx_list_t                 old;
     ngx_list_part_t           *part;
     ngx_table_elt_t           *h, *nh;
     ngx_http_lava_strip_t     *s;
+
+    /* the forward token came as ?key= when no header carried it */
+    h = r->headers_in.authorization;
+    query_token = !(h && h->value.len > 7
+                    && ngx_strncasecmp(h->value.data, (u_char *) "Bearer ", 7)
+                       == 0)
+                  && ngx_http_lava_find_header(r, "x-api-key", 9) == NULL
+                  && ngx_http_lava_find_header(r, "x-goog-api-key", 14) == NULL
+                  && ngx_http_lava_find_header(r, "xi-api-key", 10) == NULL;
 
     /* count, then copy everything but the stripped headers into a new list */
     n = 0;
@@ -621,6 +643,19 @@ ngx_http_lava_rewrite_headers(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
 #endif
 
     auth = ctx->provider->auth;
+
+    if (ctx->route.openai_compat
+        && (auth == NGX_HTTP_LAVA_AUTH_X_GOOG_API_KEY
+            || auth == NGX_HTTP_LAVA_AUTH_X_API_KEY))
+    {
+        /* the OpenAI-compatible endpoints of Google and Anthropic take the
+         * key the way the OpenAI SDK sends it */
+        auth = NGX_HTTP_LAVA_AUTH_BEARER;
+
+    } else if (auth == NGX_HTTP_LAVA_AUTH_X_GOOG_API_KEY && query_token) {
+        /* Google's alternative: the key where the client put the token */
+        auth = NGX_HTTP_LAVA_AUTH_QUERY_KEY;
+    }
 
     if (pkey->len == 0 || auth == NGX_HTTP_LAVA_AUTH_NONE) {
         return NGX_OK;
@@ -696,17 +731,92 @@ ngx_http_lava_rewrite_headers(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
 }
 
 
-/* "stream" and "model" from a JSON request body kept in memory */
+/* a provider whose API refuses the stream_options member */
+static ngx_int_t
+ngx_http_lava_include_usage_skipped(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx)
+{
+    ngx_str_t                  *name;
+    ngx_uint_t                  i;
+    ngx_http_lava_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_lava_module);
+
+    if (lmcf->include_usage_skip == NULL) {
+        return 0;
+    }
+
+    name = lmcf->include_usage_skip->elts;
+
+    for (i = 0; i < lmcf->include_usage_skip->nelts; i++) {
+        if (name[i].len == ctx->provider->name.len
+            && ngx_strncmp(name[i].data, ctx->provider->name.data,
+                           name[i].len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * An OpenAI-compatible stream the client did not ask usage for: the body
+ * gets stream_options.include_usage (nothing else changes), and the filter
+ * removes the usage-only chunk before the client sees it.
+ */
+static void
+ngx_http_lava_add_include_usage(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx, u_char *body, size_t len)
+{
+    size_t        out_len;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    b = ngx_create_temp_buf(r->pool, len + LAVA_INCLUDE_USAGE_EXTRA);
+    if (b == NULL) {
+        return;
+    }
+
+    if (lava_request_add_include_usage((char *) body, len, (char *) b->pos,
+                                       len + LAVA_INCLUDE_USAGE_EXTRA,
+                                       &out_len)
+        != 1)
+    {
+        return;
+    }
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return;
+    }
+
+    b->last = b->pos + out_len;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+    cl->buf = b;
+    cl->next = NULL;
+
+    /* proxy sends the body from these buffers, with this Content-Length */
+    r->request_body->bufs = cl;
+    r->headers_in.content_length_n = out_len;
+
+    ctx->include_usage_added = 1;
+}
+
+
+/* What the request body says (lava_request_inspect) when it is JSON kept in
+ * memory: stream, model, include_usage, TTS text, images asked for. */
 static void
 ngx_http_lava_inspect_body(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 {
     u_char                    *p, *buf;
     size_t                     len;
-    json_t                    *root, *v;
+    off_t                      total;
     ngx_buf_t                 *b;
     ngx_chain_t               *cl;
-    json_error_t               jerr;
-    const char                *model;
+    lava_request_t            *rq;
     ngx_http_lava_loc_conf_t  *llcf;
 
     if (r->request_body == NULL || r->request_body->bufs == NULL) {
@@ -716,6 +826,15 @@ ngx_http_lava_inspect_body(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_lava_module);
 
     len = 0;
+    total = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        total += ngx_buf_size(cl->buf);
+    }
+
+    /* the size bounds the estimates when the body is not read */
+    ctx->request_bytes = total;
+
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
         b = cl->buf;
 
@@ -746,25 +865,30 @@ ngx_http_lava_inspect_body(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
         }
     }
 
-    root = json_loadb((char *) buf, len, 0, &jerr);
-    if (root == NULL) {
+    rq = ngx_palloc(r->pool, sizeof(lava_request_t));
+    if (rq == NULL) {
         return;
     }
 
-    if (json_is_object(root)) {
-        v = json_object_get(root, "stream");
-        ctx->stream = json_is_true(v) ? 1 : 0;
-
-        v = json_object_get(root, "model");
-        model = json_string_value(v);
-
-        if (model && json_string_length(v) <= LAVA_USAGE_MODEL_MAX - 1) {
-            (void) ngx_http_lava_copy_str(r, &ctx->model, model,
-                                          json_string_length(v));
-        }
+    if (lava_request_inspect(rq, ctx->route.ep, (char *) buf, len) != 0) {
+        return;
     }
 
-    json_decref(root);
+    ctx->req = rq;
+    ctx->stream = rq->stream;
+
+    if (rq->model[0]) {
+        (void) ngx_http_lava_copy_str(r, &ctx->model, rq->model,
+                                      ngx_strlen(rq->model));
+    }
+
+    if (llcf->include_usage && rq->stream && !rq->include_usage
+        && ctx->route.ep == LAVA_EP_CHAT
+        && ctx->route.fmt == LAVA_USAGE_OPENAI
+        && !ngx_http_lava_include_usage_skipped(r, ctx))
+    {
+        ngx_http_lava_add_include_usage(r, ctx, buf, len);
+    }
 }
 
 
@@ -782,6 +906,10 @@ ngx_http_lava_body_handler(ngx_http_request_t *r)
     ngx_http_lava_inspect_body(r, ctx);
 
     ctx->body_done = 1;
+
+    /* a client that leaves is noticed, not acted on: the answer is still
+     * read to its usage (ngx_http_lava_filter.c) */
+    r->read_event_handler = ngx_http_lava_client_check;
 
     if (ctx->body_waiting) {
         ctx->body_waiting = 0;

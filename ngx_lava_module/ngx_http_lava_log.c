@@ -94,10 +94,73 @@ ngx_http_lava_outcome(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 }
 
 
-const char *
-ngx_http_lava_usage_source(ngx_http_lava_ctx_t *ctx)
+/*
+ * The usage to book, once the answer is over (log phase): what the provider
+ * reported, the billed unit read from the request (TTS text, images asked
+ * for), or an estimate flagged as such (lava_meter_finish). Idempotent.
+ */
+void
+ngx_http_lava_meter(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 {
-    return (ctx->tap && ctx->tap->usage.seen) ? "reported" : "none";
+    unsigned          flags;
+    lava_tap_t       *t;
+    lava_meter_in_t   in;
+
+    if (ctx->metered) {
+        return;
+    }
+
+    ctx->metered = 1;
+    ctx->usage_source = LAVA_SOURCE_NONE;
+
+    if (ctx->refused || ctx->provider == NULL) {
+        return;
+    }
+
+    if (ctx->tap == NULL) {
+        /* audio answers and the like: the request holds the billed unit */
+        t = ngx_pcalloc(r->pool, sizeof(lava_tap_t));
+        if (t == NULL || lava_tap_init(t, 0, LAVA_USAGE_NONE, 0, 0, 0) != 0) {
+            return;
+        }
+
+        ctx->tap = t;
+    }
+
+    t = ctx->tap;
+
+    /* a stream cut short may hold a last event without its blank line */
+    lava_tap_finish(t);
+
+    ngx_memzero(&in, sizeof(lava_meter_in_t));
+    in.ep = ctx->route.ep;
+    in.rq = ctx->req;
+    in.request_bytes = (size_t) ctx->request_bytes;
+    in.status = ctx->got_headers ? ctx->upstream_status : 0;
+    in.complete = ctx->last_buf && !r->connection->error;
+    in.content_bytes = t->content_bytes;
+    in.character_cost = ctx->character_cost;
+
+    if (!t->usage.seen
+        && (t->flags & (LAVA_TAP_F_COMPRESSED | LAVA_TAP_F_BODY_IN_FILE))
+        && (size_t) ctx->bytes_out > in.content_bytes)
+    {
+        /* the text was not readable: its size on the wire bounds it */
+        in.content_bytes = (size_t) ctx->bytes_out;
+    }
+
+    flags = 0;
+    ctx->usage_source = lava_meter_finish(&t->usage, &in, &flags);
+    ctx->meter_flags = flags;
+}
+
+
+const char *
+ngx_http_lava_usage_source(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
+{
+    ngx_http_lava_meter(r, ctx);
+
+    return lava_meter_source_name((lava_source_e) ctx->usage_source);
 }
 
 
@@ -123,10 +186,7 @@ ngx_http_lava_log_handler(ngx_http_request_t *r)
 
     ctx->logged = 1;
 
-    if (ctx->tap) {
-        /* a stream cut short may hold a last event without its blank line */
-        lava_tap_finish(ctx->tap);
-    }
+    ngx_http_lava_meter(r, ctx);
 
     ev.argc = 0;
     ev.num = ngx_pnalloc(r->pool, 24 * NGX_INT64_LEN);
@@ -194,9 +254,9 @@ ngx_http_lava_log_handler(ngx_http_request_t *r)
     ngx_http_lava_ev_cstr(&ev, "error", ctx->error);
     ngx_http_lava_ev_cstr(&ev, "stream", (ctx->stream || ctx->sse) ? "1" : "0");
     ngx_http_lava_ev_cstr(&ev, "usage_source",
-                          ngx_http_lava_usage_source(ctx));
+                          ngx_http_lava_usage_source(r, ctx));
 
-    if (u && u->seen) {
+    if (u && ctx->usage_source != LAVA_SOURCE_NONE) {
         ngx_http_lava_ev_usage(&ev, "input_tokens", u->input_tokens);
         ngx_http_lava_ev_usage(&ev, "cached_input_tokens",
                                u->cached_input_tokens);
@@ -225,8 +285,11 @@ ngx_http_lava_log_handler(ngx_http_request_t *r)
                          ctx->metadata.len);
     ngx_http_lava_ev_num(&ev, "bytes_out", (int64_t) ctx->bytes_out);
 
-    if (ctx->tap && ctx->tap->flags) {
-        n = lava_tap_flags_str(ctx->tap->flags, flags, sizeof(flags));
+    if ((ctx->tap && ctx->tap->flags) || ctx->meter_flags) {
+        n = ctx->tap ? lava_tap_flags_str(ctx->tap->flags, flags,
+                                          sizeof(flags))
+                     : 0;
+        n = lava_meter_flags_str(ctx->meter_flags, flags, n, sizeof(flags));
         ngx_http_lava_ev_str(&ev, "tap_flags", (u_char *) flags, n);
     }
 

@@ -26,6 +26,8 @@ static char *ngx_http_lava_forward(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_lava_error(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_lava_include_usage_skip(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_lava_rewrite_handler(ngx_http_request_t *r);
 
 
@@ -141,6 +143,48 @@ static ngx_command_t  ngx_http_lava_commands[] = {
       ngx_http_lava_error,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("lava_stream_include_usage"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_lava_loc_conf_t, include_usage),
+      NULL },
+
+    { ngx_string("lava_stream_include_usage_skip"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_lava_include_usage_skip,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("lava_drain_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_lava_loc_conf_t, drain_timeout),
+      NULL },
+
+    { ngx_string("lava_drain_bytes"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_lava_loc_conf_t, drain_bytes),
+      NULL },
+
+    { ngx_string("lava_drain_max"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lava_main_conf_t, drain_max),
+      NULL },
+
+    { ngx_string("lava_tap_gunzip_max"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_lava_loc_conf_t, gunzip_max),
       NULL },
 
       ngx_null_command
@@ -351,7 +395,10 @@ ngx_http_lava_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
     case NGX_HTTP_LAVA_VAR_INPUT_TOKENS:
     case NGX_HTTP_LAVA_VAR_OUTPUT_TOKENS:
-        if (ctx->tap == NULL || !ctx->tap->usage.seen) {
+        /* log phase: the usage booked, reported or estimated */
+        ngx_http_lava_meter(r->main, ctx);
+
+        if (ctx->tap == NULL || ctx->usage_source == LAVA_SOURCE_NONE) {
             v->not_found = 1;
             break;
         }
@@ -373,7 +420,7 @@ ngx_http_lava_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         break;
 
     case NGX_HTTP_LAVA_VAR_USAGE_SOURCE:
-        p = (u_char *) ngx_http_lava_usage_source(ctx);
+        p = (u_char *) ngx_http_lava_usage_source(r->main, ctx);
         ngx_http_lava_var_str(v, p, ngx_strlen(p));
         break;
 
@@ -408,6 +455,7 @@ ngx_http_lava_create_main_conf(ngx_conf_t *cf)
     lmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
     lmcf->queue_max = NGX_CONF_UNSET_UINT;
     lmcf->auth_poll = NGX_CONF_UNSET_MSEC;
+    lmcf->drain_max = NGX_CONF_UNSET_UINT;
 
     return lmcf;
 }
@@ -441,6 +489,7 @@ ngx_http_lava_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(lmcf->redis_timeout, 1000);
     ngx_conf_init_uint_value(lmcf->queue_max, 10000);
     ngx_conf_init_msec_value(lmcf->auth_poll, 1000);
+    ngx_conf_init_uint_value(lmcf->drain_max, 64);
 
     if (lmcf->stream.len == 0) {
         ngx_str_set(&lmcf->stream, "lava:usage");
@@ -490,6 +539,10 @@ ngx_http_lava_create_loc_conf(ngx_conf_t *cf)
     llcf->body_inspect_max = NGX_CONF_UNSET_SIZE;
     llcf->tap_event_max = NGX_CONF_UNSET_SIZE;
     llcf->tap_json_max = NGX_CONF_UNSET_SIZE;
+    llcf->include_usage = NGX_CONF_UNSET;
+    llcf->drain_timeout = NGX_CONF_UNSET_MSEC;
+    llcf->drain_bytes = NGX_CONF_UNSET_SIZE;
+    llcf->gunzip_max = NGX_CONF_UNSET_SIZE;
 
     return llcf;
 }
@@ -512,6 +565,13 @@ ngx_http_lava_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               64 * 1024);
     ngx_conf_merge_size_value(conf->tap_json_max, prev->tap_json_max,
                               1024 * 1024);
+    ngx_conf_merge_value(conf->include_usage, prev->include_usage, 1);
+    ngx_conf_merge_msec_value(conf->drain_timeout, prev->drain_timeout,
+                              30000);
+    ngx_conf_merge_size_value(conf->drain_bytes, prev->drain_bytes,
+                              8 * 1024 * 1024);
+    ngx_conf_merge_size_value(conf->gunzip_max, prev->gunzip_max,
+                              64 * 1024 * 1024);
 
     return NGX_CONF_OK;
 }
@@ -668,6 +728,40 @@ ngx_http_lava_error(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_lava_error_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* lava_stream_include_usage_skip <provider>...: their APIs refuse the
+ * stream_options member (Mistral answers 422) */
+static char *
+ngx_http_lava_include_usage_skip(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_lava_main_conf_t *lmcf = conf;
+
+    ngx_str_t   *value, *name;
+    ngx_uint_t   i;
+
+    if (lmcf->include_usage_skip == NULL) {
+        lmcf->include_usage_skip = ngx_array_create(cf->pool, 4,
+                                                    sizeof(ngx_str_t));
+        if (lmcf->include_usage_skip == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        name = ngx_array_push(lmcf->include_usage_skip);
+        if (name == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *name = value[i];
+    }
 
     return NGX_CONF_OK;
 }

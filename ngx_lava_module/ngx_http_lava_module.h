@@ -21,6 +21,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "lib/lava_meter.h"
 #include "lib/lava_tap.h"
 #include "lib/lava_token.h"
 #include "lib/lava_url.h"
@@ -76,6 +77,11 @@ typedef struct {
     ngx_shm_zone_t              *auth_zone;
     ngx_str_t                    auth_prefix;    /* "lava:auth" */
     ngx_msec_t                   auth_poll;      /* ms */
+
+    /* providers that refuse stream_options (lava_stream_include_usage_skip),
+     * of ngx_str_t names; NULL none */
+    ngx_array_t                 *include_usage_skip;
+    ngx_uint_t                   drain_max;      /* drains at once, per worker */
 } ngx_http_lava_main_conf_t;
 
 
@@ -86,6 +92,10 @@ typedef struct {
     size_t                       tap_event_max;
     size_t                       tap_json_max;
     ngx_flag_t                   error_page;     /* lava_error (content) */
+    ngx_flag_t                   include_usage;  /* lava_stream_include_usage */
+    ngx_msec_t                   drain_timeout;  /* lava_drain_timeout, 0 off */
+    size_t                       drain_bytes;    /* lava_drain_bytes */
+    size_t                       gunzip_max;     /* lava_tap_gunzip_max */
 } ngx_http_lava_loc_conf_t;
 
 
@@ -126,6 +136,15 @@ typedef struct {
     ngx_uint_t                   upstream_status;
     off_t                        bytes_out;
 
+    lava_route_t                 route;          /* endpoint, usage format */
+    lava_request_t              *req;            /* request body, NULL unread */
+    off_t                        request_bytes;  /* request body size */
+    int64_t                      character_cost; /* ElevenLabs header, -1 */
+    void                        *body;           /* body filter state
+                                                    (ngx_http_lava_filter.c) */
+    ngx_uint_t                   usage_source;   /* lava_source_e, metered */
+    unsigned                     meter_flags;    /* LAVA_METER_F_* */
+
     lava_tap_t                  *tap;            /* NULL: not tapping */
     unsigned                     stream:1;       /* body said "stream": true */
     unsigned                     sse:1;          /* response is text/event-stream */
@@ -136,6 +155,12 @@ typedef struct {
     unsigned                     body_waiting:1;
     unsigned                     routed:1;
     unsigned                     logged:1;
+    unsigned                     include_usage_added:1;  /* the body asks for
+                                                            the usage chunk
+                                                            because we said so */
+    unsigned                     metered:1;      /* lava_meter_finish done */
+    unsigned                     draining:1;     /* the client left; reading
+                                                    on to the final usage */
 } ngx_http_lava_ctx_t;
 
 
@@ -159,6 +184,8 @@ ngx_int_t ngx_http_lava_access_handler(ngx_http_request_t *r);
 
 /* ngx_http_lava_filter.c */
 ngx_int_t ngx_http_lava_filter_init(ngx_conf_t *cf);
+/* r->read_event_handler once the body is read: notes a client that left */
+void ngx_http_lava_client_check(ngx_http_request_t *r);
 
 /* ngx_http_lava_error.c: sends {"error":{"message","code","status"}} */
 ngx_int_t ngx_http_lava_send_error(ngx_http_request_t *r, ngx_uint_t status,
@@ -170,8 +197,10 @@ ngx_int_t ngx_http_lava_log_handler(ngx_http_request_t *r);
 /* "complete" | "client_abort" | "upstream_error" | "refused" */
 const char *ngx_http_lava_outcome(ngx_http_request_t *r,
     ngx_http_lava_ctx_t *ctx);
-/* "reported" | "estimated" | "none" */
-const char *ngx_http_lava_usage_source(ngx_http_lava_ctx_t *ctx);
+/* "reported" | "estimated" | "none"; meters the request on first use */
+const char *ngx_http_lava_usage_source(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx);
+void ngx_http_lava_meter(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx);
 
 /* ngx_http_lava_redis.c + ngx_http_lava_events.c (per worker) */
 ngx_int_t ngx_http_lava_events_init_process(ngx_cycle_t *cycle,

@@ -90,9 +90,11 @@ my $abort_rid;
     is $ev->{outcome}, 'client_abort', 'client abort: event outcome client_abort';
     my $row = $s->wait_booked($r->{rid});
     is $row->{outcome}, 'client_abort', 'client abort: booked';
-    # the provider noticed too: nginx closed its side instead of reading on
+    # the provider bills what it generated: the answer was read on to its
+    # final usage (lava_drain_timeout, t/36-client-abort.t) and booked
     my $sent = $s->mock_response($r->{headers}{'x-request-id'}, 10);
-    ok $sent && !$sent->{complete}, 'client abort: the provider stream was not read to the end';
+    ok $sent && $sent->{complete}, 'client abort: the provider stream was read on to its usage';
+    is $ev->{usage_source}, 'reported', 'client abort: the provider\'s usage booked';
 }
 
 # A client that leaves before the provider answers.
