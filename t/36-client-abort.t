@@ -96,5 +96,22 @@ my $plain_stream = { model => 'gpt-4o-mini', stream => JSON::PP::true,
     is_deeply [@$e{qw(input_tokens output_tokens usage_source)}], [9, 3, 'reported'], 'usage read';
 }
 
+# Events split across reads (each written in three pieces, 30 ms apart): the
+# usage chunk is still recognised and removed, everything else arrives whole
+# and in order.
+{
+    my $r = $s->stream(target => $T, body => $plain_stream,
+                       headers => [@auth, 'x-mock-chunks' => 5, 'x-mock-split-ms' => 30,
+                                   'x-mock-usage' => 'prompt=11,completion=5']);
+    ok $r->{complete}, 'a stream of split events, complete';
+    my @ev = grep { !$_->{partial} } @{ $r->{events} };
+    is scalar(grep { $_->{text} =~ /"choices":\[\]/ } @ev), 0, 'no usage-only chunk';
+    is scalar(grep { $_->{text} =~ /"content":/ } @ev), 6, 'the role chunk and five content chunks';
+    is $ev[-1]{text}, 'data: [DONE]', '[DONE] last';
+    my $e = $s->wait_event($r->{rid});
+    is_deeply [@$e{qw(input_tokens output_tokens)}], [11, 5], 'usage read';
+    is $e->{bytes_out}, length $r->{body}, 'bytes_out is what the client got';
+}
+
 $s->finish;
 done_testing;
