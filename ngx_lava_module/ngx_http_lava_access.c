@@ -444,6 +444,14 @@ ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
         /* the wallet is at or below its minimum: refused only when the
          * wallet would pay (not with disable_billing) */
         if (!tk.bare && !tk.disable_billing) {
+            /* the event names the customer: refusals per customer in psql */
+            if (ngx_http_lava_copy_str(r, &ctx->customer_id, tk.customer_id,
+                                       tk.customer_id_len)
+                != NGX_OK)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
             return ngx_http_lava_refuse(r, ctx, NGX_HTTP_LAVA_PAYMENT_REQUIRED,
                                         "insufficient_balance",
                                         "the customer's wallet balance is at or "

@@ -87,6 +87,8 @@ if ($refused) {
     my $row = $s->wait_booked($refused->{rid});
     is $row->{outcome}, 'refused', 'booked as refused';
     is $row->{error}, 'insufficient_balance', 'with its reason';
+    is $row->{customer_id}, $m->{customer}, 'and the customer it was refused for';
+    is $row->{payer}, 'none', 'nobody pays for it';
     is $row->{total_nusd}, 0, 'at zero cost';
     is $row->{moved_nusd}, 0, 'nothing moved';
 }
