@@ -116,6 +116,38 @@ fuzz:
 	$(MAKE) $(FUZZ_BINS)
 	fuzz/run $(BUILD)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
+# Benchmarks (bench/, docs/benchmarks.md): the gateway against stock nginx on
+# loopback, results in bench/results/<date>.md.
+BENCH_CFLAGS := -O2 -g -std=gnu11 $(WARN)
+
+$(BUILD)/bench/%: bench/%.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+bench:
+	@scripts/install-deps bench
+	$(MAKE) all $(BUILD)/bench/fastmock $(BUILD)/bench/sseclient
+	bench/run $(BUILD)
+
+# Sanitizers (fuzz/sanitize): module and sidecar built with ASan and UBSan in
+# $(BUILD)-asan, unit tests and integration tests run against them; with
+# VALGRIND=1 the integration tests run under valgrind with the plain build.
+ASAN_BUILD := $(BUILD)-asan
+VALGRIND   ?=
+
+test-asan:
+ifeq ($(VALGRIND),1)
+	@scripts/install-deps valgrind
+	$(MAKE) all
+	fuzz/sanitize valgrind $(BUILD)
+else
+	@scripts/install-deps
+	@# GCC warns more with the sanitizers on (paths it cannot prove): shown, not fatal
+	$(MAKE) all unit BUILD=$(ASAN_BUILD) SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" \
+	    WARN="-Wall -Wextra -Wno-unused-parameter"
+	fuzz/sanitize asan $(ASAN_BUILD)
+endif
+
 # The integration tests start their stacks with the binaries of this build.
 export LAVA_MODULE  := $(ABS_BUILD)/ngx_http_lava_module.so
 export LAVA_SIDECAR := $(ABS_BUILD)/lava-sidecar
