@@ -10,6 +10,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Math::BigInt;
+use POSIX ();
 use Test::More;
 
 use LavaTest qw(wait_for json_encode);
@@ -63,6 +64,8 @@ sql1('SELECT add_meter_tier(?, ?, 1000, 3)', $tiered->{merchant}, 'chat');   # $
 sql1('SELECT create_meter(?, ?, ?, ?, ?, ?)', $plain->{merchant}, 'per-call', 'fixed', 0.05,
      'input_output', 'requests');
 sql1(q{SELECT set_meter_only_provider('mistral')});
+sql1('SELECT create_meter(?, ?, ?, ?)', $tiered->{merchant}, 'pct20', 'percentage', 20);
+$s->wait_auth(qr/^t \Q$tiered->{merchant}\E pct20$/m) or die "the meters never reached nginx\n";
 $s->wait_auth(qr/^t \Q$plain->{merchant}\E per-call$/m) or die "the per-call meter never reached nginx\n";
 
 sub call {
@@ -224,6 +227,39 @@ my @mystery;
                      status => 400, headers => ['x-lava-metadata' => $bad]);
         is $r->{json}{error}{code}, 'invalid_metadata', "refused: $bad";
     }
+}
+
+# -- the service charge: rate and basis from the sidecar's configuration --
+{
+    $s->stop_part('sidecar');
+    my $conf = LavaTest::slurp("$s->{dir}/sidecar/sidecar.conf");
+    $conf =~ s/^service_charge_\w+\s*=.*$//mg;
+    open my $fh, '>', "$s->{dir}/sidecar-sc.conf" or die;
+    print $fh $conf, "service_charge_ppm = 25000\nservice_charge_basis = base_fee\n";
+    close $fh;
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>>', "$s->{dir}/sidecar-sc.log";
+        open STDERR, '>&', \*STDOUT;
+        local $ENV{LAVA_REDIS_URL} = $s->env->{LAVA_REDIS_URL};
+        local $ENV{LAVA_PG_DSN} = $s->env->{LAVA_PG_DSN};
+        exec($ENV{LAVA_SIDECAR} // "$LavaTest::ROOT/build/lava-sidecar", '-c', "$s->{dir}/sidecar-sc.conf")
+            or POSIX::_exit(127);
+    }
+    # 2000 * 1500 + 200 * 2500 = 3500000 base, 20 % fee 700000; 2.5 % of
+    # base + fee (4200000) = 105000
+    my $row = booked(call(name => 'service charge 2.5 % of base + fee', who => $tiered, model => 'tm-dated',
+                          token => $s->token(secret_key => $tiered->{secret}, customer_id => $tiered->{customer},
+                                             meter_slug => 'pct20'),
+                          usage => 'prompt=2000,completion=200'));
+    is $row->{service_charge_basis}, 'base_fee', 'the event records the basis';
+    is $row->{service_charge_ppm}, 25000, 'and the rate';
+    is $row->{base_cost_nusd}, 3_500_000, 'base';
+    is $row->{fee_nusd}, 700_000, 'fee';
+    is $row->{service_charge_nusd}, 105_000, '2.5 % of base + fee';
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
+    $s->start_part('sidecar');
 }
 
 # Every invariant holds, nothing was dead-lettered.
