@@ -10,22 +10,41 @@
  *   the entries in flight stay where they are and the whole queue is sent
  *   again, oldest first, after the reconnect: delivery is at-least-once and
  *   request_id is the de-duplication key downstream.
- * - A full queue refuses new entries: counted, and logged at most once a
- *   second with the count.
- * - At process exit a bounded flush runs; what is still queued is counted and
- *   logged as lost.
- *
- * The queue is a self-contained piece (entries, order, acknowledgement) so
- * that a disk spool can later take the overflow and replay it.
+ * - The memory queue holds lava_event_queue entries. With a disk spool
+ *   (lava_event_spool, ngx_http_lava_spool.h) the events beyond that are
+ *   appended to it, every event while Redis is unreachable too (so that a
+ *   worker that dies then loses nothing), and every new event while the
+ *   spool holds unread ones, so that the order stays the order of the
+ *   requests. While Redis
+ *   takes events, the spool is read back into the queue, a bounded number at
+ *   a time; a record read back is acknowledged to its spool file once Redis
+ *   stored it.
+ * - When neither the queue nor the spool can take an event, the operator's
+ *   lava_event_spool_full decides: "refuse" answers new forward requests 503
+ *   (ngx_http_lava_events_admit(), before any work is done) and "serve" goes
+ *   on serving. Either way each event that could not be kept is counted, the
+ *   count is logged at most once a second and shown in $lava_events_dropped.
+ * - At process exit a bounded flush to Redis runs; then what is still in
+ *   memory is written to the spool, to be replayed by another worker (or by
+ *   the next nginx). Without a spool it is counted and logged as lost.
+ * - Every worker looks for spool files nobody holds (left by workers that
+ *   exited or died, or by a previous nginx) when Redis is ready and its own
+ *   backlog is empty, and replays them one at a time.
  */
 
 #include "ngx_http_lava_redis.h"
+#include "ngx_http_lava_spool.h"
 
 
 #define NGX_HTTP_LAVA_EVENTS_IN_FLIGHT   256   /* XADDs awaiting a reply */
 #define NGX_HTTP_LAVA_EVENTS_EXIT_MS     300   /* flush budget at exit */
 #define NGX_HTTP_LAVA_EVENTS_REPORT_MS   1000  /* drop warnings at most */
 #define NGX_HTTP_LAVA_EVENTS_CMD_ARGS    3     /* XADD <stream> * */
+/* spool records held in memory at a time while replaying */
+#define NGX_HTTP_LAVA_EVENTS_REFILL      1024
+#define NGX_HTTP_LAVA_EVENTS_CLAIM_MS    2000  /* look for orphaned files */
+/* the spool counts as full below this room (a few large events) */
+#define NGX_HTTP_LAVA_EVENTS_ROOM_MIN    (16 * 1024)
 
 
 /* One queued stream entry; argv and the bytes follow in the same block. */
@@ -34,6 +53,9 @@ typedef struct {
     ngx_uint_t      argc;        /* XADD, stream, "*", then field/value */
     const char    **argv;
     size_t         *argvlen;
+    uint64_t        born_ms;     /* wall clock when queued, ms */
+    /* read back from this spool file; NULL: never written to the spool */
+    ngx_http_lava_spool_seg_t  *seg;
     unsigned        sent:1;      /* XADD written, reply pending */
 } ngx_http_lava_events_entry_t;
 
@@ -48,11 +70,17 @@ typedef struct {
     ngx_str_t                     stream;     /* NUL-terminated; lmcf's */
     ngx_log_t                    *log;
 
+    ngx_http_lava_spool_t        *spool;      /* NULL: no spool */
+    ngx_uint_t                    refuse;     /* lava_event_spool_full */
+    ngx_event_t                   claim;      /* orphaned spool files */
+
     ngx_http_lava_events_stats_t  stats;
     ngx_uint_t                    unreported; /* drops not logged yet */
+    ngx_uint_t                    refused_unreported;
     ngx_event_t                   report;
 
     unsigned                      active:1;
+    unsigned                      draining:1; /* exit: no refill, no claim */
     unsigned                      exiting:1;
     unsigned                      xadd_error_logged:1;
     unsigned                      nomem_logged:1;
@@ -63,12 +91,23 @@ static void ngx_http_lava_events_ready(ngx_http_lava_redis_t *rd);
 static void ngx_http_lava_events_reply(ngx_http_lava_redis_t *rd,
     redisReply *reply, void *privdata);
 static void ngx_http_lava_events_send(ngx_http_lava_events_t *ev);
+static ngx_http_lava_events_entry_t *ngx_http_lava_events_entry(
+    ngx_http_lava_events_t *ev, ngx_uint_t argc, const char **argv,
+    const size_t *argvlen);
+static void ngx_http_lava_events_refill(ngx_http_lava_events_t *ev);
+static void ngx_http_lava_events_claim(ngx_http_lava_events_t *ev);
+static void ngx_http_lava_events_claim_handler(ngx_event_t *rev);
+static void ngx_http_lava_events_exit_spool(ngx_http_lava_events_t *ev);
+static uint64_t ngx_http_lava_events_now(void);
 static void ngx_http_lava_events_drop(ngx_http_lava_events_t *ev);
 static void ngx_http_lava_events_report(ngx_http_lava_events_t *ev);
 static void ngx_http_lava_events_report_handler(ngx_event_t *rev);
 
 
 static ngx_http_lava_events_t  ngx_http_lava_events;
+
+/* one record read back from the spool; copied into an entry at once */
+static ngx_http_lava_spool_rec_t  ngx_http_lava_events_rec;
 
 
 ngx_int_t
@@ -90,6 +129,22 @@ ngx_http_lava_events_init_process(ngx_cycle_t *cycle,
     ev->report.log = cycle->log;
     ev->report.cancelable = 1;
 
+    ev->claim.handler = ngx_http_lava_events_claim_handler;
+    ev->claim.data = ev;
+    ev->claim.log = cycle->log;
+    ev->claim.cancelable = 1;
+
+    ev->refuse = (lmcf->spool_full == NGX_HTTP_LAVA_SPOOL_FULL_REFUSE);
+
+    if (lmcf->spool_dir.len) {
+        ev->spool = ngx_http_lava_spool_create(cycle, lmcf);
+        if (ev->spool == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_add_timer(&ev->claim, NGX_HTTP_LAVA_EVENTS_CLAIM_MS);
+    }
+
     ev->active = 1;
 
     ev->redis = ngx_http_lava_redis_create(cycle, lmcf, "events",
@@ -108,9 +163,8 @@ ngx_int_t
 ngx_http_lava_event_push(ngx_uint_t argc, const char **argv,
     const size_t *argvlen)
 {
-    u_char                        *p;
-    size_t                         size;
-    ngx_uint_t                     i, n;
+    uint64_t                       now;
+    ngx_int_t                      rc;
     ngx_http_lava_events_t        *ev = &ngx_http_lava_events;
     ngx_http_lava_events_entry_t  *e;
 
@@ -123,10 +177,103 @@ ngx_http_lava_event_push(ngx_uint_t argc, const char **argv,
         return NGX_DECLINED;
     }
 
+    now = ngx_http_lava_events_now();
+
+    if (ev->spool
+        && (ev->queued >= ev->max || ngx_http_lava_spool_unread(ev->spool)
+            || !ngx_http_lava_redis_ready(ev->redis)))
+    {
+        /*
+         * Beyond the memory bound, behind the events already on disk, or
+         * Redis unreachable: then straight to disk, where a worker that dies
+         * loses nothing (memory only holds what waits for a working Redis).
+         */
+        rc = ngx_http_lava_spool_append(ev->spool, argc, argv, argvlen, now);
+
+        if (rc == NGX_OK) {
+            ev->stats.pushed++;
+            ev->stats.spooled++;
+            ngx_http_lava_events_refill(ev);
+            return NGX_OK;
+        }
+
+        /* the spool is full or failing: memory, while it has room */
+    }
+
     if (ev->queued >= ev->max) {
         ngx_http_lava_events_drop(ev);
         return NGX_DECLINED;
     }
+
+    e = ngx_http_lava_events_entry(ev, argc, argv, argvlen);
+    if (e == NULL) {
+        return NGX_ERROR;
+    }
+
+    e->born_ms = now;
+
+    ngx_queue_insert_tail(&ev->queue, &e->queue);
+
+    if (ev->next == &ev->queue) {
+        ev->next = &e->queue;
+    }
+
+    ev->queued++;
+    ev->stats.pushed++;
+
+    ngx_http_lava_events_send(ev);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_lava_events_admit(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
+{
+    ngx_int_t                rc;
+    ngx_http_lava_events_t  *ev = &ngx_http_lava_events;
+
+    if (!ev->active || !ev->refuse || ev->queued < ev->max) {
+        return NGX_DECLINED;
+    }
+
+    if (ev->spool
+        && ngx_http_lava_spool_room(ev->spool) >= NGX_HTTP_LAVA_EVENTS_ROOM_MIN)
+    {
+        return NGX_DECLINED;
+    }
+
+    /* nothing is done that would have to be billed */
+    ev->stats.refused++;
+    ev->refused_unreported++;
+
+    if (!ev->report.timer_set) {
+        ngx_http_lava_events_report(ev);
+        ngx_add_timer(&ev->report, NGX_HTTP_LAVA_EVENTS_REPORT_MS);
+    }
+
+    ctx->refused = 1;
+    ctx->error = "event_spool_full";
+
+    rc = ngx_http_lava_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  "event_spool_full",
+                                  "the gateway cannot record usage at the "
+                                  "moment; retry later");
+
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}
+
+
+static ngx_http_lava_events_entry_t *
+ngx_http_lava_events_entry(ngx_http_lava_events_t *ev, ngx_uint_t argc,
+    const char **argv, const size_t *argvlen)
+{
+    u_char                        *p;
+    size_t                         size;
+    ngx_uint_t                     i, n;
+    ngx_http_lava_events_entry_t  *e;
 
     n = NGX_HTTP_LAVA_EVENTS_CMD_ARGS + argc;
 
@@ -147,13 +294,15 @@ ngx_http_lava_event_push(ngx_uint_t argc, const char **argv,
             ev->nomem_logged = 1;
         }
 
-        return NGX_ERROR;
+        return NULL;
     }
 
     ev->nomem_logged = 0;
 
     e->argc = n;
     e->sent = 0;
+    e->seg = NULL;
+    e->born_ms = 0;
     e->argv = (const char **) (e + 1);
     e->argvlen = (size_t *) (e->argv + n);
 
@@ -172,18 +321,103 @@ ngx_http_lava_event_push(ngx_uint_t argc, const char **argv,
         p = ngx_cpymem(p, argv[i], argvlen[i]);
     }
 
-    ngx_queue_insert_tail(&ev->queue, &e->queue);
+    return e;
+}
 
-    if (ev->next == &ev->queue) {
-        ev->next = &e->queue;
+
+/*
+ * Moves spool records into the queue, oldest first, while Redis takes
+ * events: a bounded number at a time, topped up as XADDs are acknowledged.
+ */
+static void
+ngx_http_lava_events_refill(ngx_http_lava_events_t *ev)
+{
+    ngx_uint_t                     n;
+    ngx_http_lava_spool_rec_t     *rec = &ngx_http_lava_events_rec;
+    ngx_http_lava_events_entry_t  *e;
+
+    if (ev->spool == NULL || ev->draining || ev->exiting
+        || !ngx_http_lava_redis_ready(ev->redis))
+    {
+        return;
     }
 
-    ev->queued++;
-    ev->stats.pushed++;
+    n = 0;
 
-    ngx_http_lava_events_send(ev);
+    while (ev->queued < ngx_min(ev->max, NGX_HTTP_LAVA_EVENTS_REFILL)) {
 
-    return NGX_OK;
+        if (ngx_http_lava_spool_next(ev->spool, rec) != NGX_OK) {
+            break;
+        }
+
+        e = ngx_http_lava_events_entry(ev, rec->argc, rec->argv,
+                                       rec->argvlen);
+        if (e == NULL) {
+            /* left unacknowledged in its file, which therefore stays on
+             * disk and is replayed after this worker exits */
+            break;
+        }
+
+        e->seg = rec->seg;
+
+        ngx_queue_insert_tail(&ev->queue, &e->queue);
+
+        if (ev->next == &ev->queue) {
+            ev->next = &e->queue;
+        }
+
+        ev->queued++;
+        ev->stats.replayed++;
+        n++;
+    }
+
+    if (n) {
+        ngx_http_lava_events_send(ev);
+    }
+}
+
+
+/* Takes over one orphaned spool file when this worker has nothing to do. */
+static void
+ngx_http_lava_events_claim(ngx_http_lava_events_t *ev)
+{
+    if (ev->spool == NULL || ev->draining || ev->exiting
+        || !ngx_http_lava_redis_ready(ev->redis)
+        || ngx_http_lava_spool_unread(ev->spool)
+        || ev->queued >= NGX_HTTP_LAVA_EVENTS_IN_FLIGHT)
+    {
+        return;
+    }
+
+    if (ngx_http_lava_spool_claim(ev->spool) == NGX_OK) {
+        ngx_http_lava_events_refill(ev);
+    }
+}
+
+
+static void
+ngx_http_lava_events_claim_handler(ngx_event_t *rev)
+{
+    ngx_http_lava_events_t  *ev = rev->data;
+
+    if (ev->draining || ev->exiting) {
+        return;
+    }
+
+    ngx_http_lava_events_claim(ev);
+
+    ngx_add_timer(&ev->claim, NGX_HTTP_LAVA_EVENTS_CLAIM_MS);
+}
+
+
+static uint64_t
+ngx_http_lava_events_now(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (uint64_t) tp->sec * 1000 + tp->msec;
 }
 
 
@@ -198,6 +432,13 @@ ngx_http_lava_events_stats(ngx_http_lava_events_stats_t *st)
 }
 
 
+ngx_uint_t
+ngx_http_lava_events_dropped(void)
+{
+    return ngx_http_lava_events.stats.dropped;
+}
+
+
 void
 ngx_http_lava_events_exit_process(ngx_cycle_t *cycle)
 {
@@ -206,10 +447,17 @@ ngx_http_lava_events_exit_process(ngx_cycle_t *cycle)
     ngx_http_lava_events_t        *ev = &ngx_http_lava_events;
     ngx_http_lava_events_entry_t  *e;
 
+    /* from here on nothing more is read from the spool */
+    ev->draining = 1;
+
+    if (ev->claim.timer_set) {
+        ngx_del_timer(&ev->claim);
+    }
+
     /*
      * nginx's event loop no longer runs here: drive the connection directly,
      * for a bounded time, so that a graceful exit or a reload with Redis up
-     * loses nothing.
+     * leaves nothing behind.
      */
     if (ev->active && ev->queued && ev->redis) {
         ngx_time_update();
@@ -233,7 +481,7 @@ ngx_http_lava_events_exit_process(ngx_cycle_t *cycle)
         ngx_del_timer(&ev->report);
     }
 
-    if (ev->unreported) {
+    if (ev->unreported || ev->refused_unreported) {
         ngx_http_lava_events_report(ev);
     }
 
@@ -245,12 +493,15 @@ ngx_http_lava_events_exit_process(ngx_cycle_t *cycle)
         return;
     }
 
-    if (ev->queued) {
+    if (ev->spool) {
+        ngx_http_lava_events_exit_spool(ev);
+
+    } else if (ev->queued) {
         ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
                       "lava events: %ui events not acknowledged by redis "
                       "are lost at worker exit (%ui sent, %ui dropped "
-                      "since start)", ev->queued, ev->stats.sent,
-                      ev->stats.dropped);
+                      "since start; lava_event_spool keeps them)",
+                      ev->queued, ev->stats.sent, ev->stats.dropped);
     }
 
     while (!ngx_queue_empty(&ev->queue)) {
@@ -267,6 +518,66 @@ ngx_http_lava_events_exit_process(ngx_cycle_t *cycle)
 }
 
 
+/*
+ * Exit with a spool: events that only exist in memory go to this worker's
+ * exit file, in queue order; events read back from spool files are still in
+ * those files, which are released (unlocked) for another worker to replay.
+ */
+static void
+ngx_http_lava_events_exit_spool(ngx_http_lava_events_t *ev)
+{
+    ngx_uint_t                     kept, lost, left;
+    ngx_queue_t                   *q;
+    ngx_http_lava_events_entry_t  *e;
+
+    kept = 0;
+    lost = 0;
+    left = 0;
+
+    for (q = ngx_queue_head(&ev->queue);
+         q != ngx_queue_sentinel(&ev->queue);
+         q = ngx_queue_next(q))
+    {
+        e = ngx_queue_data(q, ngx_http_lava_events_entry_t, queue);
+
+        if (e->seg) {
+            left++;
+            continue;
+        }
+
+        if (ngx_http_lava_spool_exit_append(ev->spool,
+                                            e->argc - NGX_HTTP_LAVA_EVENTS_CMD_ARGS,
+                                            e->argv + NGX_HTTP_LAVA_EVENTS_CMD_ARGS,
+                                            e->argvlen + NGX_HTTP_LAVA_EVENTS_CMD_ARGS,
+                                            e->born_ms)
+            == NGX_OK)
+        {
+            kept++;
+
+        } else {
+            lost++;
+        }
+    }
+
+    if (lost) {
+        ngx_log_error(NGX_LOG_ERR, ev->log, 0,
+                      "lava events: %ui events not acknowledged by redis "
+                      "could not be written to the spool and are lost at "
+                      "worker exit", lost);
+    }
+
+    if (kept || left || ngx_http_lava_spool_unread(ev->spool)) {
+        ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
+                      "lava events: worker exit with %ui events written to "
+                      "the spool now, %ui more in spool files left for "
+                      "replay", kept, left);
+    }
+
+    ngx_http_lava_spool_close(ev->spool);
+    ev->spool = NULL;
+}
+
+
 static void
 ngx_http_lava_events_ready(ngx_http_lava_redis_t *rd)
 {
@@ -280,6 +591,10 @@ ngx_http_lava_events_ready(ngx_http_lava_redis_t *rd)
     ev->next = ngx_queue_head(&ev->queue);
 
     ngx_http_lava_events_send(ev);
+
+    /* what waits on disk, then what others left behind */
+    ngx_http_lava_events_refill(ev);
+    ngx_http_lava_events_claim(ev);
 }
 
 
@@ -333,6 +648,10 @@ ngx_http_lava_events_reply(ngx_http_lava_redis_t *rd, redisReply *reply,
             || reply->type == REDIS_REPLY_STATUS))
     {
         /* the stream entry id: stored */
+        if (e->seg && ev->spool) {
+            ngx_http_lava_spool_ack(ev->spool, e->seg);
+        }
+
         ngx_queue_remove(&e->queue);
         free(e);
         ev->queued--;
@@ -347,6 +666,7 @@ ngx_http_lava_events_reply(ngx_http_lava_redis_t *rd, redisReply *reply,
 
         if (!ev->exiting) {
             ngx_http_lava_events_send(ev);
+            ngx_http_lava_events_refill(ev);
         }
 
         return;
@@ -393,12 +713,24 @@ ngx_http_lava_events_drop(ngx_http_lava_events_t *ev)
 static void
 ngx_http_lava_events_report(ngx_http_lava_events_t *ev)
 {
-    ngx_log_error(NGX_LOG_WARN, ev->log, 0,
-                  "lava events: queue full (%ui events), %ui events "
-                  "dropped, %ui since start",
-                  ev->max, ev->unreported, ev->stats.dropped);
+    if (ev->unreported) {
+        ngx_log_error(NGX_LOG_WARN, ev->log, 0,
+                      "lava events: queue (%ui events) %s, %ui events "
+                      "dropped, %ui since start", ev->max,
+                      ev->spool ? "and spool full" : "full",
+                      ev->unreported, ev->stats.dropped);
+    }
+
+    if (ev->refused_unreported) {
+        ngx_log_error(NGX_LOG_WARN, ev->log, 0,
+                      "lava events: queue (%ui events) %s, %ui requests "
+                      "refused with 503, %ui since start", ev->max,
+                      ev->spool ? "and spool full" : "full",
+                      ev->refused_unreported, ev->stats.refused);
+    }
 
     ev->unreported = 0;
+    ev->refused_unreported = 0;
 }
 
 
@@ -407,7 +739,7 @@ ngx_http_lava_events_report_handler(ngx_event_t *rev)
 {
     ngx_http_lava_events_t  *ev = rev->data;
 
-    if (ev->unreported) {
+    if (ev->unreported || ev->refused_unreported) {
         ngx_http_lava_events_report(ev);
         ngx_add_timer(&ev->report, NGX_HTTP_LAVA_EVENTS_REPORT_MS);
     }

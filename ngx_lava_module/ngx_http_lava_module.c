@@ -31,6 +31,13 @@ static char *ngx_http_lava_include_usage_skip(ngx_conf_t *cf,
 static ngx_int_t ngx_http_lava_rewrite_handler(ngx_http_request_t *r);
 
 
+static ngx_conf_enum_t  ngx_http_lava_spool_full[] = {
+    { ngx_string("refuse"), NGX_HTTP_LAVA_SPOOL_FULL_REFUSE },
+    { ngx_string("serve"), NGX_HTTP_LAVA_SPOOL_FULL_SERVE },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_command_t  ngx_http_lava_commands[] = {
 
     { ngx_string("lava_provider"),
@@ -88,6 +95,27 @@ static ngx_command_t  ngx_http_lava_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_lava_main_conf_t, queue_max),
       NULL },
+
+    { ngx_string("lava_event_spool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lava_main_conf_t, spool_dir),
+      NULL },
+
+    { ngx_string("lava_event_spool_max"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_off_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lava_main_conf_t, spool_max),
+      NULL },
+
+    { ngx_string("lava_event_spool_full"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lava_main_conf_t, spool_full),
+      &ngx_http_lava_spool_full },
 
     { ngx_string("lava_auth_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
@@ -237,7 +265,8 @@ typedef enum {
     NGX_HTTP_LAVA_VAR_ERROR,
     NGX_HTTP_LAVA_VAR_INPUT_TOKENS,
     NGX_HTTP_LAVA_VAR_OUTPUT_TOKENS,
-    NGX_HTTP_LAVA_VAR_USAGE_SOURCE
+    NGX_HTTP_LAVA_VAR_USAGE_SOURCE,
+    NGX_HTTP_LAVA_VAR_EVENTS_DROPPED
 } ngx_http_lava_var_e;
 
 
@@ -286,6 +315,9 @@ static ngx_http_variable_t  ngx_http_lava_vars[] = {
     { ngx_string("lava_usage_source"), NULL, ngx_http_lava_variable,
       NGX_HTTP_LAVA_VAR_USAGE_SOURCE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("lava_events_dropped"), NULL, ngx_http_lava_variable,
+      NGX_HTTP_LAVA_VAR_EVENTS_DROPPED, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
 
@@ -332,6 +364,18 @@ ngx_http_lava_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     u_char               *p;
     int64_t               n;
     ngx_http_lava_ctx_t  *ctx;
+
+    if (data == NGX_HTTP_LAVA_VAR_EVENTS_DROPPED) {
+        /* a worker's count, in any request */
+        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_lava_var_str(v, p, ngx_sprintf(p, "%ui",
+                                  ngx_http_lava_events_dropped()) - p);
+        return NGX_OK;
+    }
 
     ctx = ngx_http_lava_get_ctx(r->main);
     if (ctx == NULL) {
@@ -454,6 +498,8 @@ ngx_http_lava_create_main_conf(ngx_conf_t *cf)
     lmcf->allow_private_upstreams = NGX_CONF_UNSET;
     lmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
     lmcf->queue_max = NGX_CONF_UNSET_UINT;
+    lmcf->spool_max = NGX_CONF_UNSET;
+    lmcf->spool_full = NGX_CONF_UNSET_UINT;
     lmcf->auth_poll = NGX_CONF_UNSET_MSEC;
     lmcf->drain_max = NGX_CONF_UNSET_UINT;
 
@@ -488,6 +534,8 @@ ngx_http_lava_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(lmcf->allow_private_upstreams, 0);
     ngx_conf_init_msec_value(lmcf->redis_timeout, 1000);
     ngx_conf_init_uint_value(lmcf->queue_max, 10000);
+    ngx_conf_init_value(lmcf->spool_max, 256 * 1024 * 1024);
+    ngx_conf_init_uint_value(lmcf->spool_full, NGX_HTTP_LAVA_SPOOL_FULL_REFUSE);
     ngx_conf_init_msec_value(lmcf->auth_poll, 1000);
     ngx_conf_init_uint_value(lmcf->drain_max, 64);
 
@@ -515,6 +563,10 @@ ngx_http_lava_init_main_conf(ngx_conf_t *cf, void *conf)
     if (lmcf->queue_max == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"lava_event_queue\" must be at least 1");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_lava_spool_conf(cf, lmcf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -1001,6 +1053,7 @@ ngx_http_lava_create_ctx(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_lava_rewrite_handler(ngx_http_request_t *r)
 {
+    ngx_http_lava_ctx_t       *ctx;
     ngx_http_lava_loc_conf_t  *llcf;
 
     if (r != r->main) {
@@ -1012,9 +1065,11 @@ ngx_http_lava_rewrite_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    if (ngx_http_lava_create_ctx(r) == NULL) {
+    ctx = ngx_http_lava_create_ctx(r);
+    if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return NGX_DECLINED;
+    /* no request is served that could not be billed (lava_event_spool_full) */
+    return ngx_http_lava_events_admit(r, ctx);
 }

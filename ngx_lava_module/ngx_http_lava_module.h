@@ -10,6 +10,7 @@
  *   ngx_http_lava_log.c        log phase: one usage event per request
  *   ngx_http_lava_redis.c      hiredis async connection driven by the nginx event loop
  *   ngx_http_lava_events.c     per-worker bounded event queue, XADD to the stream
+ *   ngx_http_lava_spool.c      disk spool of the event queue
  *   ngx_http_lava_auth.c       auth snapshot in shared memory, poller (worker 0)
  * Pure C parts without nginx types live in lib/ and are unit tested with Check.
  */
@@ -29,6 +30,10 @@
 
 #define NGX_HTTP_LAVA_REQID_LEN      30     /* "req_" + 26 base32 chars */
 #define NGX_HTTP_LAVA_ID_MAX         64     /* merchant/customer ids, meter slugs */
+
+/* lava_event_spool_full: what happens when no event can be kept any more */
+#define NGX_HTTP_LAVA_SPOOL_FULL_REFUSE  1   /* 503 to new forward requests */
+#define NGX_HTTP_LAVA_SPOOL_FULL_SERVE   2   /* serve, count the drops */
 
 
 typedef enum {
@@ -72,6 +77,13 @@ typedef struct {
     /* events */
     ngx_str_t                    stream;         /* "lava:usage", NUL-terminated */
     ngx_uint_t                   queue_max;      /* events kept per worker */
+
+    /* event spool (ngx_http_lava_spool.h) */
+    ngx_str_t                    spool_dir;      /* empty: no spool; absolute,
+                                                    NUL-terminated after init */
+    off_t                        spool_max;      /* bytes of own files, per
+                                                    worker */
+    ngx_uint_t                   spool_full;     /* NGX_HTTP_LAVA_SPOOL_FULL_* */
 
     /* auth snapshot */
     ngx_shm_zone_t              *auth_zone;
@@ -213,6 +225,17 @@ void ngx_http_lava_events_exit_process(ngx_cycle_t *cycle);
  */
 ngx_int_t ngx_http_lava_event_push(ngx_uint_t argc, const char **argv,
     const size_t *argvlen);
+/*
+ * Rewrite phase of a forward location: NGX_DECLINED go on; NGX_DONE the
+ * request was answered 503 "event_spool_full" (lava_event_spool_full refuse
+ * and neither the queue nor the spool can keep another event).
+ */
+ngx_int_t ngx_http_lava_events_admit(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx);
+/* events this worker could not keep, since it started ($lava_events_dropped) */
+ngx_uint_t ngx_http_lava_events_dropped(void);
+/* init_main_conf: checks and registers lava_event_spool (ngx_http_lava_spool.c) */
+char *ngx_http_lava_spool_conf(ngx_conf_t *cf, ngx_http_lava_main_conf_t *lmcf);
 
 /* ngx_http_lava_auth.c */
 ngx_int_t ngx_http_lava_auth_init_zone(ngx_shm_zone_t *shm_zone, void *data);
@@ -259,9 +282,12 @@ ngx_http_lava_auth_rc_e ngx_http_lava_auth_check(ngx_http_request_t *r,
 
 /* counters of this worker since it started */
 typedef struct {
-    ngx_uint_t                   pushed;     /* accepted into the queue */
+    ngx_uint_t                   pushed;     /* accepted (queue or spool) */
     ngx_uint_t                   sent;       /* XADD acknowledged */
-    ngx_uint_t                   dropped;    /* refused: queue full */
+    ngx_uint_t                   dropped;    /* not kept: queue and spool full */
+    ngx_uint_t                   refused;    /* requests answered 503 for it */
+    ngx_uint_t                   spooled;    /* appended to the spool */
+    ngx_uint_t                   replayed;   /* read back from the spool */
     ngx_uint_t                   queued;     /* waiting now, in flight too */
     ngx_uint_t                   in_flight;  /* XADD written, no reply yet */
 } ngx_http_lava_events_stats_t;
