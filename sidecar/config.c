@@ -29,6 +29,9 @@ static const key_spec_t keys[] = {
     { "batch_size",               K_INT,   C(batch_size),    1, 10000 },
     { "block_ms",                 K_INT,   C(block_ms),      1, 60000 },
     { "claim_idle_ms",            K_INT,   C(claim_idle_ms), 1000, 86400000 },
+    { "max_deliveries",           K_INT,   C(max_deliveries), 2, 1000 },
+    { "trim_interval_ms",         K_INT,   C(trim_interval_ms), 0, 86400000 },
+    { "trim_retain_ms",           K_INT,   C(trim_retain_ms), 0, 2000000000 },
     { "auth_prefix",              K_STR,   C(auth_prefix),   0, 0 },
     { "auth_publish_interval_ms", K_INT,   C(auth_publish_interval_ms), 100, 3600000 },
     { "service_charge_ppm",       K_INT64, C(service_charge_ppm), 0, 1000000 },
@@ -84,6 +87,9 @@ set_defaults(config_t *c)
     c->batch_size = 500;
     c->block_ms = 1000;
     c->claim_idle_ms = 30000;
+    c->max_deliveries = 10;
+    c->trim_interval_ms = 10000;
+    c->trim_retain_ms = 3600000;
     c->auth_publish_interval_ms = 1000;
     c->service_charge_ppm = PRICE_SERVICE_CHARGE_PPM_DEFAULT;
     c->service_charge_basis = SC_BASIS_FEE;

@@ -21,6 +21,9 @@ typedef struct {
     int       batch_size;                /* entries per XREADGROUP / transaction */
     int       block_ms;                  /* XREADGROUP BLOCK */
     int       claim_idle_ms;             /* XAUTOCLAIM entries idle this long */
+    int       max_deliveries;            /* then a pending entry is dead-lettered */
+    int       trim_interval_ms;          /* XTRIM MINID this often; 0: never */
+    int       trim_retain_ms;            /* acknowledged entries kept this long */
     char     *auth_prefix;               /* <prefix>:snapshot, <prefix>:version */
     int       auth_publish_interval_ms;
     int64_t   service_charge_ppm;        /* of the basis; 19000 = 1.9 % */

@@ -4,9 +4,16 @@
  * acknowledges them after COMMIT; publishes the auth snapshot to Redis.
  *
  *   lava-sidecar [-c config] [-t] [-v]
+ *   lava-sidecar [-c config] reconcile [options]   (reconcile.h)
  *
  * SIGTERM/SIGINT: finish the batch in hand, then exit. SIGHUP: read the
  * config file again (kept when invalid) and reload rates and meters.
+ *
+ * Entries read a second time (this consumer's own pending entries after a
+ * restart or reconnect, or entries claimed from a consumer that died) may be
+ * what stopped the sidecar before: they are booked one per transaction, so
+ * that such an entry takes no other with it, and dead-lettered unread once
+ * delivered more than max_deliveries times (deadletter.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,9 +23,11 @@
 #include "authpub.h"
 #include "batch.h"
 #include "db.h"
+#include "deadletter.h"
 #include "log.h"
 #include "loop.h"
 #include "rconn.h"
+#include "reconcile.h"
 #include "sidecar.h"
 #include "stream.h"
 
@@ -27,9 +36,12 @@ usage(void)
 {
     fprintf(stderr,
         "usage: lava-sidecar [-c config] [-t] [-v]\n"
+        "       lava-sidecar [-c config] reconcile [--ids FILE] [--since TIME]"
+        " [--until TIME] [--list N]\n"
         "  -c config  configuration file (default %s if it exists)\n"
         "  -t         check the configuration and exit\n"
         "  -v         log debug lines\n"
+        "  reconcile  compare the stream (and a list of request ids) with the ledger\n"
         "environment: LAVA_REDIS_URL, LAVA_PG_DSN override the file\n",
         CONFIG_DEFAULT_PATH);
 }
@@ -85,6 +97,66 @@ min64(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
+/*
+ * Entries delivered before (own pending ones, claimed ones): those delivered
+ * more than max_deliveries times are dead-lettered unread, the others booked
+ * one per transaction. 0 done (or Redis failed: the entries stay pending and
+ * come again), -1 a stop request came first.
+ */
+static int
+process_redelivered(sidecar_t *s, stream_batch_t *b)
+{
+    long long    *counts;
+    redisReply  **over;
+    size_t        i, nover = 0;
+    int           rc = 0;
+
+    if (b->n == 0) {
+        return 0;
+    }
+    counts = calloc(b->n, sizeof(*counts));
+    over = calloc(b->n, sizeof(*over));
+    if (counts == NULL || over == NULL
+        || stream_deliveries(s->redis, &s->cfg, b->entries, b->n, counts) != STREAM_OK)
+    {
+        if (counts == NULL || over == NULL) {
+            slog(SLOG_ERROR, "processing %zu redelivered entries failed: out of memory", b->n);
+        }
+        free(counts);
+        free(over);
+        sidecar_redis_failed(s);
+        return 0;
+    }
+
+    for (i = 0; i < b->n; i++) {
+        if (counts[i] > s->cfg.max_deliveries) {
+            counts[nover] = counts[i];
+            over[nover++] = b->entries[i];
+        }
+    }
+    if (nover > 0) {
+        rc = deadletter_overdelivered(s, over, nover, counts);
+    }
+
+    for (i = 0; rc == 0 && i < b->n; i++) {
+        size_t k;
+        int    skip = 0;
+
+        for (k = 0; k < nover; k++) {
+            if (over[k] == b->entries[i]) {
+                skip = 1;
+                break;
+            }
+        }
+        if (!skip) {
+            rc = batch_process(s, &b->entries[i], 1);
+        }
+    }
+    free(counts);
+    free(over);
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -92,17 +164,28 @@ main(int argc, char **argv)
     stream_batch_t  b;
     char            err[512], pending_cursor[STREAM_ID_MAX], claim_cursor[STREAM_ID_MAX];
     int             opt, check_only = 0, reading_pending = 1, connected, rc;
-    int64_t         now, next_auth = 0, next_rates = 0, next_claim = 0, wait;
+    int64_t         now, next_auth = 0, next_rates = 0, next_claim = 0, next_trim = 0, wait;
+    long long       trimmed;
 
     memset(&s, 0, sizeof(s));
 
-    while ((opt = getopt(argc, argv, "c:tvh")) != -1) {
+    while ((opt = getopt(argc, argv, "+c:tvh")) != -1) {
         switch (opt) {
         case 'c': s.config_path = optarg; break;
         case 't': check_only = 1; break;
         case 'v': verbose = 1; break;
         default:  usage(); return opt == 'h' ? 0 : 2;
         }
+    }
+    if (optind < argc && strcmp(argv[optind], "reconcile") == 0) {
+        if (config_load(s.config_path, &s.cfg, err, sizeof(err)) != 0) {
+            slog(SLOG_ERROR, "config: %s", err);
+            return 2;
+        }
+        apply_log_level(&s.cfg);
+        rc = reconcile_main(&s.cfg, argc - optind, argv + optind);
+        config_free(&s.cfg);
+        return rc;
     }
     if (optind != argc) {
         usage();
@@ -139,7 +222,7 @@ main(int argc, char **argv)
         if (loop_reload) {
             loop_reload = 0;
             reload(&s);
-            next_auth = next_rates = next_claim = 0;
+            next_auth = next_rates = next_claim = next_trim = 0;
         }
 
         connected = s.redis != NULL;
@@ -171,6 +254,25 @@ main(int argc, char **argv)
                     continue;
                 }
             }
+            /* dead letters marked for replay in psql, on the same pace */
+            (void) deadletter_replay(&s);
+            if (s.redis == NULL) {
+                continue;
+            }
+        }
+
+        /* acknowledged entries, never past a pending or undelivered one */
+        if (s.cfg.trim_interval_ms > 0 && now >= next_trim) {
+            next_trim = now + s.cfg.trim_interval_ms;
+            rc = stream_trim(s.redis, &s.cfg, &trimmed);
+            if (rc != STREAM_OK) {
+                sidecar_redis_failed(&s);
+                continue;
+            }
+            if (trimmed > 0) {
+                slog(SLOG_DEBUG, "trimmed %lld acknowledged entries from %s", trimmed,
+                     s.cfg.stream);
+            }
         }
 
         /* entries of consumers that died with them pending (this one included) */
@@ -181,7 +283,7 @@ main(int argc, char **argv)
                     slog(SLOG_INFO, "claimed %zu entries idle for %d ms", b.n,
                          s.cfg.claim_idle_ms);
                 }
-                rc = batch_process(&s, b.entries, b.n);
+                rc = process_redelivered(&s, &b);
                 stream_batch_free(&b);
                 if (rc != 0) {
                     break;                      /* stopping, nothing acked */
@@ -202,6 +304,9 @@ main(int argc, char **argv)
 
         /* wake for the next timer even when no entry comes */
         wait = min64(next_auth, min64(next_rates, next_claim)) - loop_now_ms();
+        if (s.cfg.trim_interval_ms > 0) {
+            wait = min64(wait, next_trim - loop_now_ms());
+        }
         wait = min64(wait, s.cfg.block_ms);
 
         rc = stream_read(s.redis, &s.cfg, reading_pending ? pending_cursor : ">",
@@ -230,7 +335,7 @@ main(int argc, char **argv)
             }
         }
 
-        rc = batch_process(&s, b.entries, b.n);
+        rc = reading_pending ? process_redelivered(&s, &b) : batch_process(&s, b.entries, b.n);
         stream_batch_free(&b);
         if (rc != 0) {
             break;

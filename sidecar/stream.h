@@ -44,6 +44,39 @@ int stream_autoclaim(redisContext *c, const config_t *cfg, char cursor[STREAM_ID
 
 int stream_ack(redisContext *c, const config_t *cfg, redisReply *const *entries, size_t n);
 
+/*
+ * Delivery counts of entries pending in this consumer (XPENDING over the
+ * entries' id range): counts[i] for entries[i], 0 when it is not pending
+ * here any more (acknowledged meanwhile, or claimed by another sidecar).
+ * The entries are in id order, as XREADGROUP and XAUTOCLAIM return them.
+ */
+int stream_deliveries(redisContext *c, const config_t *cfg, redisReply *const *entries,
+    size_t n, long long *counts);
+
+/* A stream entry id "<ms>-<seq>". */
+typedef struct {
+    unsigned long long  ms, seq;
+} stream_id_t;
+
+int stream_id_parse(const char *s, size_t len, stream_id_t *id);
+int stream_id_cmp(const stream_id_t *a, const stream_id_t *b);
+
+/*
+ * Where every consumer group of the stream stands: *safe is the id below
+ * which every entry was delivered and acknowledged by every group (the
+ * oldest pending entry, else the last delivered one, over all groups).
+ * STREAM_OK with *ngroups 0 when the stream has no group.
+ */
+int stream_groups_safe(redisContext *c, const config_t *cfg, stream_id_t *safe,
+    size_t *ngroups);
+
+/*
+ * XTRIM <stream> MINID below both the safe id of every group and the
+ * retention (trim_retain_ms before Redis's clock): never past a pending or
+ * undelivered entry. *trimmed: entries removed.
+ */
+int stream_trim(redisContext *c, const config_t *cfg, long long *trimmed);
+
 void stream_batch_free(stream_batch_t *b);
 
 #endif

@@ -1,0 +1,638 @@
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+#include <libpq-fe.h>
+
+#include "db.h"
+#include "log.h"
+#include "rconn.h"
+#include "reconcile.h"
+#include "stream.h"
+
+#define RECONCILE_PAGE     1000          /* entries per XRANGE / XPENDING */
+#define RECONCILE_REQID    30            /* "req_" + 26 characters */
+
+typedef struct {
+    PGconn        *db;
+    redisContext  *redis;
+    const config_t *cfg;
+    char          *copybuf;              /* rows for one COPY, malloc()ed */
+    size_t         copylen, copysize;
+    int            failed;
+} rec_t;
+
+/* --- COPY ----------------------------------------------------------------- */
+
+static int
+copy_put(rec_t *r, const char *p, size_t n)
+{
+    char   *nb;
+    size_t  size;
+
+    if (r->copylen + n > r->copysize) {
+        size = (r->copylen + n) * 2 + 65536;
+        nb = realloc(r->copybuf, size);
+        if (nb == NULL) {
+            return -1;
+        }
+        r->copybuf = nb;
+        r->copysize = size;
+    }
+    memcpy(r->copybuf + r->copylen, p, n);
+    r->copylen += n;
+    return 0;
+}
+
+/* One text-format COPY column; NULL (or absent) as \N. */
+static int
+copy_col(rec_t *r, const char *p, size_t n, int last)
+{
+    size_t i;
+    int    rc = 0;
+
+    if (p == NULL) {
+        rc = copy_put(r, "\\N", 2);
+    } else {
+        for (i = 0; rc == 0 && i < n; i++) {
+            unsigned char c = (unsigned char) p[i];
+
+            if (c == '\\') {
+                rc = copy_put(r, "\\\\", 2);
+            } else if (c == '\t') {
+                rc = copy_put(r, "\\t", 2);
+            } else if (c == '\n') {
+                rc = copy_put(r, "\\n", 2);
+            } else if (c == '\r') {
+                rc = copy_put(r, "\\r", 2);
+            } else if (c == 0) {
+                rc = copy_put(r, "?", 1);       /* text columns hold no NUL */
+            } else {
+                rc = copy_put(r, (const char *) &c, 1);
+            }
+        }
+    }
+    return rc != 0 ? -1 : copy_put(r, last ? "\n" : "\t", 1);
+}
+
+static int
+copy_flush(rec_t *r, const char *table)
+{
+    char      sql[128];
+    PGresult *res;
+    int       ok;
+
+    snprintf(sql, sizeof(sql), "COPY %s FROM STDIN", table);
+    res = PQexec(r->db, sql);
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        slog(SLOG_ERROR, "postgres copy into %s failed: %s", table, db_error(r->db));
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    ok = (r->copylen == 0 || PQputCopyData(r->db, r->copybuf, (int) r->copylen) == 1)
+         && PQputCopyEnd(r->db, NULL) == 1;
+    res = PQgetResult(r->db);
+    ok = ok && PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok) {
+        slog(SLOG_ERROR, "postgres copy into %s failed: %s", table, db_error(r->db));
+    }
+    PQclear(res);
+    while ((res = PQgetResult(r->db)) != NULL) {
+        PQclear(res);
+    }
+    r->copylen = 0;
+    return ok ? 0 : -1;
+}
+
+static int
+run(rec_t *r, const char *sql)
+{
+    return db_command(r->db, sql, "reconcile query");
+}
+
+/* --- the stream ------------------------------------------------------------ */
+
+/* The value of field name in an entry's [field, value, ...] array. */
+static const redisReply *
+entry_field(const redisReply *f, const char *name)
+{
+    size_t i, n = strlen(name);
+
+    if (f->type != REDIS_REPLY_ARRAY) {
+        return NULL;
+    }
+    for (i = 0; i + 1 < f->elements; i += 2) {
+        if (f->element[i]->type == REDIS_REPLY_STRING && f->element[i]->len == n
+            && memcmp(f->element[i]->str, name, n) == 0
+            && f->element[i + 1]->type == REDIS_REPLY_STRING)
+        {
+            return f->element[i + 1];
+        }
+    }
+    return NULL;
+}
+
+/* XRANGE over the whole stream into rec_stream; returns entries or -1. */
+static long long
+load_stream(rec_t *r)
+{
+    redisReply  *rep;
+    char         start[STREAM_ID_MAX + 1], count[16];
+    const char  *argv[6];
+    long long    total = 0;
+    size_t       i;
+    stream_id_t  id;
+    char         num[48];
+
+    strcpy(start, "-");
+    snprintf(count, sizeof(count), "%d", RECONCILE_PAGE);
+
+    for (;;) {
+        argv[0] = "XRANGE";
+        argv[1] = r->cfg->stream;
+        argv[2] = start;
+        argv[3] = "+";
+        argv[4] = "COUNT";
+        argv[5] = count;
+        rep = redisCommandArgv(r->redis, 6, argv, NULL);
+        if (rconn_failed(r->redis, rep, "xrange")) {
+            return -1;
+        }
+        if (rep->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(rep);
+            slog(SLOG_ERROR, "redis xrange: unexpected reply shape");
+            return -1;
+        }
+        for (i = 0; i < rep->elements; i++) {
+            const redisReply *e = rep->element[i], *rid;
+
+            if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
+                || e->element[0]->type != REDIS_REPLY_STRING
+                || stream_id_parse(e->element[0]->str, e->element[0]->len, &id) != 0)
+            {
+                continue;
+            }
+            rid = entry_field(e->element[1], "request_id");
+            if (copy_col(r, e->element[0]->str, e->element[0]->len, 0) != 0) {
+                goto oom;
+            }
+            snprintf(num, sizeof(num), "%llu", id.ms);
+            if (copy_col(r, num, strlen(num), 0) != 0) {
+                goto oom;
+            }
+            snprintf(num, sizeof(num), "%llu", id.seq);
+            if (copy_col(r, num, strlen(num), 0) != 0
+                || copy_col(r, rid ? rid->str : NULL, rid ? rid->len : 0, 1) != 0)
+            {
+                goto oom;
+            }
+            total++;
+            if (i + 1 == rep->elements) {
+                /* the next page starts after this id */
+                snprintf(start, sizeof(start), "(%.*s", (int) e->element[0]->len,
+                         e->element[0]->str);
+            }
+        }
+        i = rep->elements;
+        freeReplyObject(rep);
+        if (r->copylen > 4 * 1024 * 1024 && copy_flush(r, "rec_stream") != 0) {
+            return -1;
+        }
+        if (i < RECONCILE_PAGE) {
+            break;
+        }
+    }
+    return copy_flush(r, "rec_stream") == 0 ? total : -1;
+
+oom:
+    freeReplyObject(rep);
+    slog(SLOG_ERROR, "reading the stream failed: out of memory");
+    return -1;
+}
+
+/* XPENDING of the group, every page, into rec_pending; -1 on failure. */
+static long long
+load_pending(rec_t *r)
+{
+    redisReply  *rep;
+    char         start[STREAM_ID_MAX + 1], count[16];
+    const char  *argv[6];
+    long long    total = 0;
+    size_t       i, n;
+
+    strcpy(start, "-");
+    snprintf(count, sizeof(count), "%d", RECONCILE_PAGE);
+    for (;;) {
+        argv[0] = "XPENDING";
+        argv[1] = r->cfg->stream;
+        argv[2] = r->cfg->group;
+        argv[3] = start;
+        argv[4] = "+";
+        argv[5] = count;
+        rep = redisCommandArgv(r->redis, 6, argv, NULL);
+        if (rep != NULL && rep->type == REDIS_REPLY_ERROR
+            && strncmp(rep->str, "NOGROUP", 7) == 0)
+        {
+            freeReplyObject(rep);
+            break;                              /* no group: nothing pending */
+        }
+        if (rconn_failed(r->redis, rep, "xpending")) {
+            return -1;
+        }
+        n = rep->type == REDIS_REPLY_ARRAY ? rep->elements : 0;
+        for (i = 0; i < n; i++) {
+            const redisReply *p = rep->element[i];
+
+            if (p->type != REDIS_REPLY_ARRAY || p->elements < 1
+                || p->element[0]->type != REDIS_REPLY_STRING)
+            {
+                continue;
+            }
+            if (copy_col(r, p->element[0]->str, p->element[0]->len, 1) != 0) {
+                freeReplyObject(rep);
+                return -1;
+            }
+            total++;
+            if (i + 1 == n) {
+                snprintf(start, sizeof(start), "(%.*s", (int) p->element[0]->len,
+                         p->element[0]->str);
+            }
+        }
+        freeReplyObject(rep);
+        if (n < RECONCILE_PAGE) {
+            break;
+        }
+    }
+    return copy_flush(r, "rec_pending") == 0 ? total : -1;
+}
+
+/* The group's last delivered id, "0-0" when it has none or does not exist. */
+static int
+group_last(rec_t *r, stream_id_t *last)
+{
+    redisReply *rep;
+    size_t      i, j;
+
+    last->ms = 0;
+    last->seq = 0;
+    rep = redisCommand(r->redis, "XINFO GROUPS %s", r->cfg->stream);
+    if (rep != NULL && rep->type == REDIS_REPLY_ERROR) {
+        freeReplyObject(rep);                   /* no such stream */
+        return 0;
+    }
+    if (rconn_failed(r->redis, rep, "xinfo groups")) {
+        return -1;
+    }
+    for (i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
+        const redisReply *g = rep->element[i], *name = NULL, *id = NULL;
+
+        for (j = 0; g->type == REDIS_REPLY_ARRAY && j + 1 < g->elements; j += 2) {
+            if (g->element[j]->type != REDIS_REPLY_STRING) {
+                continue;
+            }
+            if (strcmp(g->element[j]->str, "name") == 0) {
+                name = g->element[j + 1];
+            } else if (strcmp(g->element[j]->str, "last-delivered-id") == 0) {
+                id = g->element[j + 1];
+            }
+        }
+        if (name != NULL && id != NULL && name->type == REDIS_REPLY_STRING
+            && strcmp(name->str, r->cfg->group) == 0 && id->type == REDIS_REPLY_STRING)
+        {
+            (void) stream_id_parse(id->str, id->len, last);
+        }
+    }
+    freeReplyObject(rep);
+    return 0;
+}
+
+/* --- the id list ------------------------------------------------------------- */
+
+static int
+is_b32(int c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z');
+}
+
+/* The first req_ + 26 characters of every line, into rec_ids. */
+static long long
+load_ids(rec_t *r, const char *path)
+{
+    FILE      *f;
+    char      *line = NULL, *p;
+    size_t     cap = 0;
+    ssize_t    len;
+    long long  total = 0;
+    int        i;
+
+    f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (f == NULL) {
+        slog(SLOG_ERROR, "cannot open %s", path);
+        return -1;
+    }
+    while ((len = getline(&line, &cap, f)) != -1) {
+        for (p = line; (p = strstr(p, "req_")) != NULL; p += 4) {
+            if (line + len - p < RECONCILE_REQID || (p > line && is_b32(p[-1]))) {
+                continue;
+            }
+            for (i = 4; i < RECONCILE_REQID && is_b32(p[i]); i++) {
+            }
+            if (i == RECONCILE_REQID && !is_b32(p[i])) {
+                if (copy_col(r, p, RECONCILE_REQID, 1) != 0) {
+                    goto fail;
+                }
+                total++;
+                break;
+            }
+        }
+    }
+    free(line);
+    if (f != stdin) {
+        fclose(f);
+    }
+    return copy_flush(r, "rec_ids") == 0 ? total : -1;
+
+fail:
+    free(line);
+    if (f != stdin) {
+        fclose(f);
+    }
+    return -1;
+}
+
+/* --- report -------------------------------------------------------------------- */
+
+static PGresult *
+query(rec_t *r, const char *sql, int nparams, const char *const *params)
+{
+    PGresult *res = PQexecParams(r->db, sql, nparams, NULL, params, NULL, NULL, 0);
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        slog(SLOG_ERROR, "postgres reconcile query failed: %s", db_error(r->db));
+        PQclear(res);
+        r->failed = 1;
+        return NULL;
+    }
+    return res;
+}
+
+static long long
+count_of(rec_t *r, const char *sql, int nparams, const char *const *params)
+{
+    PGresult  *res = query(r, sql, nparams, params);
+    long long  n = -1;
+
+    if (res != NULL && PQntuples(res) == 1) {
+        n = atoll(PQgetvalue(res, 0, 0));
+    }
+    PQclear(res);
+    return n;
+}
+
+/* Prints up to limit rows of sql, one line each, columns separated by two spaces. */
+static void
+list(rec_t *r, const char *title, const char *sql, int nparams, const char *const *params,
+    long long total, int limit)
+{
+    PGresult *res;
+    int       i, j;
+
+    if (total <= 0 || limit <= 0) {
+        return;
+    }
+    res = query(r, sql, nparams, params);
+    if (res == NULL) {
+        return;
+    }
+    printf("%s:\n", title);
+    for (i = 0; i < PQntuples(res) && i < limit; i++) {
+        printf("  ");
+        for (j = 0; j < PQnfields(res); j++) {
+            printf("%s%s", j ? "  " : "", PQgetisnull(res, i, j) ? "-" : PQgetvalue(res, i, j));
+        }
+        printf("\n");
+    }
+    if (total > limit) {
+        printf("  ... %lld more\n", total - limit);
+    }
+    PQclear(res);
+}
+
+int
+reconcile_main(const config_t *cfg, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "ids", required_argument, NULL, 'i' },
+        { "since", required_argument, NULL, 's' },
+        { "until", required_argument, NULL, 'u' },
+        { "list", required_argument, NULL, 'l' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    rec_t        r;
+    const char  *ids = NULL, *since = NULL, *until = NULL, *p[4];
+    char         last_ms[32], last_seq[32];
+    int          opt, limit = 20, bad = 0;
+    long long    entries, pending, nids = 0, reqs, repeated, booked, dead, waiting, undelivered,
+                 missing, nostream_id, twice, checks_failed, ids_missing = 0;
+    stream_id_t  last;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'i': ids = optarg; break;
+        case 's': since = optarg; break;
+        case 'u': until = optarg; break;
+        case 'l': limit = atoi(optarg); break;
+        default:
+            fprintf(stderr, "usage: lava-sidecar [-c config] reconcile [--ids FILE]"
+                    " [--since TIME] [--until TIME] [--list N]\n");
+            return opt == 'h' ? 0 : 2;
+        }
+    }
+
+    memset(&r, 0, sizeof(r));
+    r.cfg = cfg;
+    r.db = db_connect(cfg->pg_dsn);
+    r.redis = rconn_open(cfg->redis_url, 30000);
+    if (r.db == NULL || r.redis == NULL) {
+        goto fail;
+    }
+
+    /* one snapshot of the ledger for every query below */
+    if (run(&r, "BEGIN ISOLATION LEVEL REPEATABLE READ") != 0
+        || run(&r, "CREATE TEMP TABLE rec_stream (stream_id text, ms numeric, seq numeric,"
+                    " request_id text) ON COMMIT DROP") != 0
+        || run(&r, "CREATE TEMP TABLE rec_pending (stream_id text) ON COMMIT DROP") != 0
+        || run(&r, "CREATE TEMP TABLE rec_ids (request_id text) ON COMMIT DROP") != 0)
+    {
+        goto fail;
+    }
+
+    /* the group's position first: an entry read after it is "not yet delivered" */
+    if (group_last(&r, &last) != 0) {
+        goto fail;
+    }
+    pending = load_pending(&r);
+    entries = load_stream(&r);
+    if (pending < 0 || entries < 0) {
+        goto fail;
+    }
+    if (ids != NULL && (nids = load_ids(&r, ids)) < 0) {
+        goto fail;
+    }
+    snprintf(last_ms, sizeof(last_ms), "%llu", last.ms);
+    snprintf(last_seq, sizeof(last_seq), "%llu", last.seq);
+
+    p[0] = last_ms;
+    p[1] = last_seq;
+    if (run(&r, "CREATE INDEX ON rec_stream (request_id)") != 0
+        || run(&r, "ANALYZE rec_stream") != 0)
+    {
+        goto fail;
+    }
+    {
+        PGresult *res = PQexecParams(r.db,
+            "CREATE TEMP TABLE rec_req ON COMMIT DROP AS"
+            " SELECT x.request_id, x.entries, x.first_id,"
+            "        e.request_id IS NOT NULL AS booked,"
+            "        EXISTS (SELECT 1 FROM dead_letters d WHERE d.request_id = x.request_id"
+            "                   OR (d.stream = $3 AND d.stream_id = ANY (x.ids))) AS dead,"
+            "        x.pending, x.undelivered"
+            "   FROM (SELECT s.request_id, count(*) AS entries, min(s.stream_id) AS first_id,"
+            "                array_agg(s.stream_id) AS ids,"
+            "                bool_or(p.stream_id IS NOT NULL) AS pending,"
+            "                bool_or((s.ms, s.seq) > ($1::numeric, $2::numeric)) AS undelivered"
+            "           FROM rec_stream s LEFT JOIN rec_pending p ON p.stream_id = s.stream_id"
+            "          WHERE s.request_id IS NOT NULL"
+            "          GROUP BY s.request_id) x"
+            "   LEFT JOIN events e ON e.request_id = x.request_id",
+            3, NULL, (const char *const []) { last_ms, last_seq, cfg->stream }, NULL, NULL, 0);
+
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            slog(SLOG_ERROR, "postgres reconcile query failed: %s", db_error(r.db));
+            PQclear(res);
+            goto fail;
+        }
+        PQclear(res);
+    }
+
+    reqs = count_of(&r, "SELECT count(*) FROM rec_req", 0, NULL);
+    repeated = count_of(&r, "SELECT count(*) FROM rec_req WHERE entries > 1", 0, NULL);
+    booked = count_of(&r, "SELECT count(*) FROM rec_req WHERE booked", 0, NULL);
+    dead = count_of(&r, "SELECT count(*) FROM rec_req WHERE NOT booked AND dead", 0, NULL);
+    waiting = count_of(&r, "SELECT count(*) FROM rec_req WHERE NOT booked AND NOT dead"
+                           " AND pending", 0, NULL);
+    undelivered = count_of(&r, "SELECT count(*) FROM rec_req WHERE NOT booked AND NOT dead"
+                               " AND NOT pending AND undelivered", 0, NULL);
+    missing = count_of(&r, "SELECT count(*) FROM rec_req WHERE NOT booked AND NOT dead"
+                           " AND NOT pending AND NOT undelivered", 0, NULL);
+    p[0] = cfg->stream;
+    nostream_id = count_of(&r,
+        "SELECT count(*) FROM rec_stream s WHERE s.request_id IS NULL AND NOT EXISTS"
+        " (SELECT 1 FROM dead_letters d WHERE d.stream = $1 AND d.stream_id = s.stream_id)"
+        " AND NOT EXISTS (SELECT 1 FROM rec_pending p WHERE p.stream_id = s.stream_id)",
+        1, p);
+    twice = count_of(&r,
+        "SELECT count(DISTINCT request_id) FROM (SELECT request_id FROM transfers"
+        "  WHERE request_id IS NOT NULL GROUP BY request_id, kind HAVING count(*) > 1) x",
+        0, NULL);
+    checks_failed = count_of(&r, "SELECT count(*) FROM ledger_check WHERE NOT ok", 0, NULL);
+    if (r.failed) {
+        goto fail;
+    }
+
+    printf("stream %s, group %s: %lld entries, %lld request ids, %lld sent more than once"
+           " (at-least-once delivery; booked once)\n",
+           cfg->stream, cfg->group, entries, reqs, repeated);
+    printf("  booked             %lld\n", booked);
+    printf("  dead-lettered      %lld\n", dead);
+    printf("  pending            %lld   (delivered to a sidecar, not acknowledged yet)\n",
+           waiting);
+    printf("  not yet delivered  %lld\n", undelivered);
+    printf("  missing            %lld   (acknowledged, in neither the ledger nor dead_letters)\n",
+           missing);
+    if (nostream_id > 0) {
+        printf("  entries without a request id, not dead-lettered: %lld\n", nostream_id);
+    }
+    printf("ledger: %lld requests charged twice; ledger_check: %s\n", twice,
+           checks_failed == 0 ? "every invariant holds" : "FAILS");
+
+    if (ids != NULL) {
+        long long  ids_booked, ids_dead, ids_waiting, ids_extra = 0;
+
+        run(&r, "CREATE TEMP TABLE rec_idstate ON COMMIT DROP AS"
+                 " SELECT DISTINCT ON (i.request_id) i.request_id,"
+                 "   CASE WHEN e.request_id IS NOT NULL THEN 'booked'"
+                 "        WHEN EXISTS (SELECT 1 FROM dead_letters d"
+                 "                      WHERE d.request_id = i.request_id) THEN 'dead'"
+                 "        WHEN q.request_id IS NOT NULL THEN 'stream'"
+                 "        ELSE 'missing' END AS state"
+                 "   FROM rec_ids i"
+                 "   LEFT JOIN events e ON e.request_id = i.request_id"
+                 "   LEFT JOIN rec_req q ON q.request_id = i.request_id");
+        ids_booked = count_of(&r, "SELECT count(*) FROM rec_idstate WHERE state = 'booked'",
+                              0, NULL);
+        ids_dead = count_of(&r, "SELECT count(*) FROM rec_idstate WHERE state = 'dead'",
+                            0, NULL);
+        ids_waiting = count_of(&r, "SELECT count(*) FROM rec_idstate WHERE state = 'stream'",
+                               0, NULL);
+        ids_missing = count_of(&r, "SELECT count(*) FROM rec_idstate WHERE state = 'missing'",
+                               0, NULL);
+        if (since != NULL || until != NULL) {
+            p[0] = since;
+            p[1] = until;
+            ids_extra = count_of(&r,
+                "SELECT count(*) FROM events e WHERE ($1::timestamptz IS NULL OR"
+                " e.started_at >= $1::timestamptz) AND ($2::timestamptz IS NULL OR"
+                " e.started_at < $2::timestamptz) AND NOT EXISTS"
+                " (SELECT 1 FROM rec_idstate i WHERE i.request_id = e.request_id)", 2, p);
+        }
+        if (r.failed) {
+            goto fail;
+        }
+        printf("id list %s: %lld request ids (%lld lines with an id)\n", ids,
+               ids_booked + ids_dead + ids_waiting + ids_missing, nids);
+        printf("  booked             %lld\n", ids_booked);
+        printf("  dead-lettered      %lld\n", ids_dead);
+        printf("  in the stream      %lld   (not booked yet)\n", ids_waiting);
+        printf("  missing            %lld   (not in the stream nor the ledger: still in a"
+               " spool file, or lost before Redis)\n", ids_missing);
+        if (since != NULL || until != NULL) {
+            printf("  booked in the time window but not in the list: %lld\n", ids_extra);
+        }
+    }
+
+    p[0] = cfg->stream;
+    list(&r, "missing (stream)", "SELECT request_id, first_id FROM rec_req WHERE NOT booked"
+         " AND NOT dead AND NOT pending AND NOT undelivered ORDER BY first_id", 0, NULL,
+         missing, limit);
+    if (ids != NULL) {
+        list(&r, "missing (id list)", "SELECT request_id FROM rec_idstate"
+             " WHERE state = 'missing' ORDER BY request_id", 0, NULL, ids_missing, limit);
+    }
+    list(&r, "charged twice", "SELECT request_id, kind, count(*) FROM transfers"
+         " WHERE request_id IS NOT NULL GROUP BY request_id, kind HAVING count(*) > 1"
+         " ORDER BY 1, 2", 0, NULL, twice, limit);
+    list(&r, "dead-lettered", "SELECT d.request_id, d.stream_id, d.reason FROM dead_letters d"
+         " JOIN rec_req q ON q.request_id = d.request_id WHERE NOT q.booked"
+         " ORDER BY d.id", 0, NULL, dead, limit);
+
+    bad = missing > 0 || ids_missing > 0 || twice > 0 || checks_failed != 0;
+    printf("result: %s\n", bad ? "NOT RECONCILED" : "reconciled");
+
+    (void) run(&r, "ROLLBACK");
+    db_close(&r.db);
+    rconn_close(&r.redis);
+    free(r.copybuf);
+    return bad ? 1 : 0;
+
+fail:
+    db_close(&r.db);
+    rconn_close(&r.redis);
+    free(r.copybuf);
+    return 2;
+}
