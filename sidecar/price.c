@@ -221,11 +221,17 @@ price_service_charge(int64_t base_nusd, int64_t fee_nusd, int64_t ppm,
     return money_muldiv(amount, ppm, MONEY_PER_MILLION, out);
 }
 
+/* nothing of a fee is recorded for an unpriced request: its units do not
+ * count on the meter until it is priced */
 static void
 unpriced(price_t *out, const char *why)
 {
     out->state = PRICE_UNPRICED;
     out->note = why;
+    out->meter = NULL;
+    out->fee_units = 0;
+    out->fee_units_before = -1;
+    out->fee_rate = 0;
     out->base_nusd = 0;
     out->fee_nusd = 0;
     out->service_charge_nusd = 0;

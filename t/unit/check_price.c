@@ -682,6 +682,24 @@ START_TEST(request_graduated_from_the_customers_count)
     ck_assert_int_eq(p.nsplit, 2);
     ck_assert_int_eq(p.fee_rate, 5000000000LL);
     ck_assert_int_eq(p.base_nusd, 90000000);    /* the base cost does not move */
+
+    /* a count where the fee overflows: unpriced, and nothing of a fee kept
+     * (its units must not count on the meter). 1 nusd per 1M for the first
+     * 1M, INT64_MAX after: 1500000 tokens from 0 fit (1 + 500000 *
+     * INT64_MAX / 1e6), from 1M they do not (1500000 * INT64_MAX / 1e6) */
+    t[0].rate = 1;
+    t[1].rate = INT64_MAX;
+    u = (usage_t) { .input_tokens = 1500000 };
+    price_request(&q, &p);
+    ck_assert_int_eq(p.state, PRICE_PRICED);
+    price_set_before(&p, 1000000);
+    ck_assert_int_eq(p.state, PRICE_UNPRICED);
+    ck_assert_str_eq(p.note, "amount overflow");
+    ck_assert_ptr_null(p.meter);
+    ck_assert_int_eq(p.fee_units_before, -1);
+    /* and an unpriced request is left as it is */
+    price_set_before(&p, 0);
+    ck_assert_int_eq(p.state, PRICE_UNPRICED);
 }
 END_TEST
 
