@@ -75,11 +75,14 @@ typedef struct {
     ngx_event_t                   claim;      /* orphaned spool files */
 
     ngx_http_lava_events_stats_t  stats;
+    ngx_uint_t                    spool_run;  /* events spooled since the
+                                                 spool was last empty */
     ngx_uint_t                    unreported; /* drops not logged yet */
     ngx_uint_t                    refused_unreported;
     ngx_event_t                   report;
 
     unsigned                      active:1;
+    unsigned                      spooling:1; /* spool_run > 0, logged */
     unsigned                      draining:1; /* exit: no refill, no claim */
     unsigned                      exiting:1;
     unsigned                      xadd_error_logged:1;
@@ -193,6 +196,18 @@ ngx_http_lava_event_push(ngx_uint_t argc, const char **argv,
         if (rc == NGX_OK) {
             ev->stats.pushed++;
             ev->stats.spooled++;
+            ev->spool_run++;
+
+            if (!ev->spooling) {
+                ev->spooling = 1;
+                ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
+                              "lava events: writing events to the spool (%s)",
+                              !ngx_http_lava_redis_ready(ev->redis)
+                              ? "redis not connected"
+                              : ev->queued >= ev->max ? "queue full"
+                                                      : "behind spooled events");
+            }
+
             ngx_http_lava_events_refill(ev);
             return NGX_OK;
         }
@@ -373,6 +388,14 @@ ngx_http_lava_events_refill(ngx_http_lava_events_t *ev)
 
     if (n) {
         ngx_http_lava_events_send(ev);
+    }
+
+    if (ev->spooling && !ngx_http_lava_spool_unread(ev->spool)) {
+        ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
+                      "lava events: the spool is read back (%ui events "
+                      "spooled since it was last empty)", ev->spool_run);
+        ev->spooling = 0;
+        ev->spool_run = 0;
     }
 }
 
@@ -569,8 +592,10 @@ ngx_http_lava_events_exit_spool(ngx_http_lava_events_t *ev)
     if (kept || left || ngx_http_lava_spool_unread(ev->spool)) {
         ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
                       "lava events: worker exit with %ui events written to "
-                      "the spool now, %ui more in spool files left for "
-                      "replay", kept, left);
+                      "the spool now; %ui read back and not acknowledged, "
+                      "and %s unread, stay in their spool files for the "
+                      "other workers", kept, left,
+                      ngx_http_lava_spool_unread(ev->spool) ? "more" : "none");
     }
 
     ngx_http_lava_spool_close(ev->spool);
