@@ -392,6 +392,17 @@ ngx_http_lava_public_addr(struct sockaddr *sa)
             return ngx_http_lava_public_in(a4);
         }
 
+        if (b[0] == 0x20 && b[1] == 0x02) {
+            /* 6to4 (2002::/16) carries an IPv4 address in bits 16-47 */
+            ngx_memcpy(&a4, &b[2], 4);
+            return ngx_http_lava_public_in(a4);
+        }
+
+        if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x00 && b[3] == 0x00) {
+            /* Teredo (2001::/32): the real peer is hidden in the address */
+            return 0;
+        }
+
         if (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr)
             || IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr)
             || IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr)
@@ -419,7 +430,6 @@ static ngx_int_t
 ngx_http_lava_check_upstream(ngx_conf_t *cf, ngx_http_lava_main_conf_t *lmcf,
     ngx_http_lava_provider_t *p)
 {
-    ngx_uint_t                      i;
     ngx_http_upstream_rr_peer_t    *peer;
     ngx_http_upstream_rr_peers_t   *peers;
 
@@ -453,8 +463,6 @@ ngx_http_lava_check_upstream(ngx_conf_t *cf, ngx_http_lava_main_conf_t *lmcf,
             return NGX_ERROR;
         }
     }
-
-    (void) i;
 
     return NGX_OK;
 }
