@@ -43,6 +43,7 @@
 /* spool records held in memory at a time while replaying */
 #define NGX_HTTP_LAVA_EVENTS_REFILL      1024
 #define NGX_HTTP_LAVA_EVENTS_CLAIM_MS    2000  /* look for orphaned files */
+#define NGX_HTTP_LAVA_EVENTS_CLAIM_NEXT_MS  100 /* after one was claimed */
 /* the spool counts as full below this room (a few large events) */
 #define NGX_HTTP_LAVA_EVENTS_ROOM_MIN    (16 * 1024)
 
@@ -84,6 +85,7 @@ typedef struct {
     unsigned                      active:1;
     unsigned                      spooling:1; /* spool_run > 0, logged */
     unsigned                      draining:1; /* exit: no refill, no claim */
+    unsigned                      claiming:1; /* took a file over lately */
     unsigned                      exiting:1;
     unsigned                      xadd_error_logged:1;
     unsigned                      nomem_logged:1;
@@ -98,7 +100,7 @@ static ngx_http_lava_events_entry_t *ngx_http_lava_events_entry(
     ngx_http_lava_events_t *ev, ngx_uint_t argc, const char **argv,
     const size_t *argvlen);
 static void ngx_http_lava_events_refill(ngx_http_lava_events_t *ev);
-static void ngx_http_lava_events_claim(ngx_http_lava_events_t *ev);
+static ngx_int_t ngx_http_lava_events_claim(ngx_http_lava_events_t *ev);
 static void ngx_http_lava_events_claim_handler(ngx_event_t *rev);
 static void ngx_http_lava_events_exit_spool(ngx_http_lava_events_t *ev);
 static uint64_t ngx_http_lava_events_now(void);
@@ -400,21 +402,34 @@ ngx_http_lava_events_refill(ngx_http_lava_events_t *ev)
 }
 
 
-/* Takes over one orphaned spool file when this worker has nothing to do. */
-static void
+/*
+ * Takes over one orphaned spool file when this worker has nothing to do.
+ * NGX_OK one was claimed; NGX_AGAIN busy (Redis away, or events of its own
+ * to send), nothing looked at; NGX_DECLINED none is left.
+ */
+static ngx_int_t
 ngx_http_lava_events_claim(ngx_http_lava_events_t *ev)
 {
-    if (ev->spool == NULL || ev->draining || ev->exiting
-        || !ngx_http_lava_redis_ready(ev->redis)
+    if (ev->spool == NULL || ev->draining || ev->exiting) {
+        return NGX_DECLINED;
+    }
+
+    if (!ngx_http_lava_redis_ready(ev->redis)
         || ngx_http_lava_spool_unread(ev->spool)
         || ev->queued >= NGX_HTTP_LAVA_EVENTS_IN_FLIGHT)
     {
-        return;
+        return NGX_AGAIN;
     }
 
-    if (ngx_http_lava_spool_claim(ev->spool) == NGX_OK) {
-        ngx_http_lava_events_refill(ev);
+    if (ngx_http_lava_spool_claim(ev->spool) != NGX_OK) {
+        ev->claiming = 0;
+        return NGX_DECLINED;
     }
+
+    ev->claiming = 1;
+    ngx_http_lava_events_refill(ev);
+
+    return NGX_OK;
 }
 
 
@@ -427,9 +442,11 @@ ngx_http_lava_events_claim_handler(ngx_event_t *rev)
         return;
     }
 
-    ngx_http_lava_events_claim(ev);
+    (void) ngx_http_lava_events_claim(ev);
 
-    ngx_add_timer(&ev->claim, NGX_HTTP_LAVA_EVENTS_CLAIM_MS);
+    /* while files are being taken over, the next one follows promptly */
+    ngx_add_timer(&ev->claim, ev->claiming ? NGX_HTTP_LAVA_EVENTS_CLAIM_NEXT_MS
+                                           : NGX_HTTP_LAVA_EVENTS_CLAIM_MS);
 }
 
 
@@ -619,7 +636,7 @@ ngx_http_lava_events_ready(ngx_http_lava_redis_t *rd)
 
     /* what waits on disk, then what others left behind */
     ngx_http_lava_events_refill(ev);
-    ngx_http_lava_events_claim(ev);
+    (void) ngx_http_lava_events_claim(ev);
 }
 
 

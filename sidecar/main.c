@@ -255,7 +255,9 @@ main(int argc, char **argv)
                 }
             }
             /* dead letters marked for replay in psql, on the same pace */
-            (void) deadletter_replay(&s);
+            if (s.db != NULL) {
+                (void) deadletter_replay(&s);
+            }
             if (s.redis == NULL) {
                 continue;
             }

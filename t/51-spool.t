@@ -224,8 +224,10 @@ ok wait_for(20, sub { !spool_files() }), 'refuse: the spool drained';
 
 # --- full spool: serve -----------------------------------------------------------
 
+my $dropped_log = $s->dir . '/nginx/dropped.log';
 configure("lava_event_spool $spool;", 'lava_event_queue 5;', 'lava_event_spool_max 256k;',
-          'lava_event_spool_full serve;');
+          'lava_event_spool_full serve;', q{log_format lava_dropped '$pid $lava_events_dropped';},
+          "access_log $dropped_log lava_dropped;");
 $s->stop_part('redis');
 my $log_from = -s $s->error_log;
 my @served = traffic(200, big => 1);
@@ -238,6 +240,15 @@ for (split /\n/, substr(LavaTest::slurp($s->error_log), $log_from)) {
 my $dropped = 0;
 $dropped += $_ for values %since;
 ok $dropped > 0, 'serve: the dropped events are counted and logged';
+my %var;
+for (LavaTest::slurp_lines($dropped_log)) {
+    $var{$1} = $2 if /^(\d+) (\d+)$/;
+}
+my $var_total = 0;
+$var_total += $_ for values %var;
+# the access log line is written before the request's own event is pushed
+cmp_ok $var_total, '>=', $dropped - scalar(keys %var), '$lava_events_dropped shows the count';
+cmp_ok $var_total, '<=', $dropped, '$lava_events_dropped counts no more than dropped';
 $s->start_part('redis');
 my @srids = map { $_->{rid} } @served;
 wait_for(30, sub { booked_count(@srids) + $dropped >= @srids });
