@@ -174,6 +174,8 @@ my $conf2 = $s->dir . '/sidecar/second.conf';
 }
 my $log2 = $s->dir . '/sidecar/second.log';
 my $pid2 = fork // die "fork: $!\n";
+my $parent = $$;
+END { kill 'KILL', $pid2 if $pid2 && $$ == $parent }
 if ($pid2 == 0) {
     # never the parent's END blocks (they stop the stack): exec or _exit
     @ENV{keys %env} = values %env;
@@ -204,6 +206,7 @@ for my $i (1 .. 20) {
 kill 'KILL', $pid2;
 kill 'CONT', $pid2;
 waitpid $pid2, 0;
+undef $pid2;
 ok wait_for(30, sub { booked_count(@stuck) == 20 }), 'after kill -9 of one sidecar: all booked';
 ok wait_for(10, sub { pending_count() == 0 }), 'nothing left pending';
 

@@ -64,6 +64,9 @@ $s->stop_part('sidecar');
 $s->start_part('sidecar');
 
 my $second;
+my $parent = $$;
+# a test that dies leaves no sidecar of its own behind
+END { kill 'KILL', $second if $second && $$ == $parent }
 sub start_second {
     my $pid = fork // die "fork: $!\n";
     if ($pid == 0) {
@@ -129,6 +132,7 @@ my @faults = (
         } else {
             kill 'KILL', $second;
             waitpid $second, 0;
+            undef $second;
             sleep rand 2;
             start_second();
         }
@@ -211,7 +215,7 @@ for my $part (qw(redis postgres nginx sidecar)) {
     my $pid = -e "$dir/pids/$part" ? pid_of($part) : undef;
     $s->start_part($part) unless alive($pid);
 }
-start_second() unless alive($second) && waitpid($second, WNOHANG) == 0;
+start_second() unless $second && alive($second) && waitpid($second, WNOHANG) == 0;
 
 # --- what the clients saw, what the provider received --------------------------------
 
@@ -310,6 +314,7 @@ ok $seen{'spool files claimed'} > 0, 'spool files of exited workers were taken o
 
 kill 'TERM', $second;
 waitpid $second, 0;
+undef $second;
 $s->finish;
 diag "fault injection passed: LAVA_FAULT_SEED=$SEED";
 done_testing;
