@@ -9,6 +9,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 
+use File::Path ();
 use Compress::Zlib ();
 use Test::More;
 use Time::HiRes qw(sleep time);
@@ -23,11 +24,13 @@ my $spool = $s->dir . '/nginx/spool';
 
 # The rendered nginx.conf with extra http-level directives; nginx restarted
 # (the auth snapshot is loaded again from Redis, which must be up).
+my $configured = 0;
 sub configure {
     my (@lines) = @_;
     my $conf = $s->dir . '/nginx/nginx.conf';
     my $text = LavaTest::slurp($conf);
     $text =~ s/^    # lava-test-spool.*?^    # lava-test-spool end\n//ms;
+    $text =~ s/^    lava_event_spool .*\n//m;     # the stack's own; each test sets it
     my $add = join '', "    # lava-test-spool\n", map({ "    $_\n" } @lines), "    # lava-test-spool end\n";
     $text =~ s/^(    lava_auth_poll .*\n)/$1$add/m or die "no lava_auth_poll line in $conf\n";
     open my $fh, '>', $conf or die "$conf: $!\n";
@@ -35,6 +38,9 @@ sub configure {
     close $fh;
     my $loaded = () = loaded_lines();
     $s->stop_part('nginx');
+    # the stack's nginx made the directory already: start without it, so that
+    # the first test below sees nginx create it
+    File::Path::remove_tree($spool) unless $configured++;
     $s->start_part('nginx');
     wait_for(15, sub { loaded_lines() > $loaded }) or die "nginx did not load the auth snapshot\n";
 }

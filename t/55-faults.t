@@ -40,19 +40,10 @@ sub pid_of { my ($part) = @_; (split ' ', LavaTest::slurp("$dir/pids/$part"))[0]
 sub alive { my ($pid) = @_; $pid && -e "/proc/$pid" && LavaTest::slurp("/proc/$pid/stat") !~ /^\d+ \(.*?\) Z/ }
 sub loaded_lines { scalar grep { /lava auth: snapshot version \d+ loaded/ } LavaTest::slurp_lines($s->error_log) }
 
-# nginx with the spool; the sidecars claim quickly and keep the stream for reconcile
-{
-    my $conf = "$dir/nginx/nginx.conf";
-    my $text = LavaTest::slurp($conf);
-    $text =~ s/^(    lava_auth_poll .*\n)/$1    lava_event_spool $spool;\n/m or die "no lava_auth_poll line\n";
-    open my $fh, '>', $conf or die "$conf: $!\n";
-    print $fh $text;
-    close $fh;
-    my $n = loaded_lines();
-    $s->stop_part('nginx');
-    $s->start_part('nginx');
-    wait_for(15, sub { loaded_lines() > $n }) or die "nginx did not load the auth snapshot\n";
-}
+# the stack's nginx spools events (scripts/lava-stack); the sidecars claim
+# quickly and keep the stream for reconcile
+LavaTest::slurp("$dir/nginx/nginx.conf") =~ /^    lava_event_spool \Q$spool\E;$/m
+    or die "the stack's nginx.conf has no lava_event_spool $spool\n";
 my $base = LavaTest::slurp("$dir/sidecar/sidecar.conf");
 my $common = "batch_size = 100\nclaim_idle_ms = 2000\ntrim_interval_ms = 2000\ntrim_retain_ms = 3600000\n";
 for my $c (['sidecar.conf', 'first'], ['second.conf', 'second']) {

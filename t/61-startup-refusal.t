@@ -14,7 +14,7 @@ use Test::More;
 use LavaTest;
 
 my $module = $ENV{LAVA_MODULE} // "$LavaTest::ROOT/build/ngx_http_lava_module.so";
-my $nginx = $ENV{NGINX} // '/usr/sbin/nginx';
+my $nginx = $ENV{LAVA_NGINX} // '/usr/sbin/nginx';
 plan skip_all => "no module at $module (run make)" unless -f $module;
 
 my $dir = tempdir('lava-startup-XXXXXX', TMPDIR => 1, CLEANUP => 1);

@@ -274,6 +274,7 @@ START_TEST(test_usage_raw_bound)
 
     /* a usage object bigger than LAVA_USAGE_RAW_MAX: counted, not kept */
     s = malloc(10000);
+    ck_assert_ptr_nonnull(s);
     p = s + sprintf(s, "{\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":"
                        "6,\"pad\":\"");
     memset(p, 'x', 5000);
