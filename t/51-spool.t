@@ -22,30 +22,16 @@ my $s = LavaTest->start;
 my $m = $s->setup_merchant(funds => 1000);
 my $spool = $s->dir . '/nginx/spool';
 
-# The rendered nginx.conf with extra http-level directives; nginx restarted
-# (the auth snapshot is loaded again from Redis, which must be up).
+# nginx restarted with these http-level directives (LavaTest::configure_nginx)
 my $configured = 0;
 sub configure {
     my (@lines) = @_;
-    my $conf = $s->dir . '/nginx/nginx.conf';
-    my $text = LavaTest::slurp($conf);
-    $text =~ s/^    # lava-test-spool.*?^    # lava-test-spool end\n//ms;
-    $text =~ s/^    lava_event_spool .*\n//m;     # the stack's own; each test sets it
-    my $add = join '', "    # lava-test-spool\n", map({ "    $_\n" } @lines), "    # lava-test-spool end\n";
-    $text =~ s/^(    lava_auth_poll .*\n)/$1$add/m or die "no lava_auth_poll line in $conf\n";
-    open my $fh, '>', $conf or die "$conf: $!\n";
-    print $fh $text;
-    close $fh;
-    my $loaded = () = loaded_lines();
-    $s->stop_part('nginx');
     # the stack's nginx made the directory already: start without it, so that
     # the first test below sees nginx create it
-    File::Path::remove_tree($spool) unless $configured++;
-    $s->start_part('nginx');
-    wait_for(15, sub { loaded_lines() > $loaded }) or die "nginx did not load the auth snapshot\n";
+    $s->configure_nginx(http => \@lines,
+                        while_stopped => sub { File::Path::remove_tree($spool) unless $configured++ });
 }
 
-sub loaded_lines { grep { /lava auth: snapshot version \d+ loaded/ } LavaTest::slurp_lines($s->error_log) }
 
 sub spool_files { my ($glob) = @_; my @f = glob("$spool/" . ($glob // '*.spool')); @f }
 
@@ -53,7 +39,7 @@ sub nginx_pid { (split ' ', LavaTest::slurp($s->dir . '/pids/nginx'))[0] }
 
 sub workers {
     my $master = nginx_pid();
-    return grep { (LavaTest::slurp("/proc/$_/stat") =~ /^\d+ \(.*?\) \S (\d+)/)[0] == $master }
+    return grep { ((LavaTest::slurp("/proc/$_/stat") =~ /^\d+ \(.*?\) \S (\d+)/)[0] // 0) == $master }
            map { m{/proc/(\d+)$} ? $1 : () } glob '/proc/[0-9]*';
 }
 
@@ -127,6 +113,11 @@ $s->stop_part('redis');
 @r = traffic(20);
 my @kill_rids = map { $_->{rid} } @r;
 ok scalar(spool_files()) >= 1, 'spool files written while Redis is away';
+# the event is made in the log phase, which can run just after the client has
+# its last byte: kill only once every request is in the access log
+ok wait_for(10, sub { my $log = LavaTest::slurp($s->dir . '/nginx/access.log');
+                      !grep { index($log, "rid=$_ ") < 0 } @kill_rids }),
+   'the 20 requests went through the log phase';
 my @killed = workers();
 kill 'KILL', @killed;
 ok wait_for(10, sub { scalar(workers()) == 2 }), 'nginx started new workers';

@@ -116,6 +116,32 @@ sub start_part {
     die "lava-stack start $part: $out" if $?;
 }
 
+# configure_nginx(http => [directives], while_stopped => sub): the stack's
+# nginx.conf with these http-level directives (replacing those of an earlier
+# call, and any lava_* directive of the stack's own that one of them names),
+# nginx restarted, and the auth snapshot loaded again from Redis (which must
+# be up). while_stopped runs between the stop and the start.
+sub configure_nginx {
+    my ($self, %o) = @_;
+    my $conf = "$self->{dir}/nginx/nginx.conf";
+    my $text = slurp($conf);
+    $text =~ s/^    # lava-test-conf\n.*?^    # lava-test-conf end\n//ms;
+    for my $name (map { /^(lava_\w+)\s/ ? $1 : () } @{ $o{http} }) {
+        $text =~ s/^    \Q$name\E\s.*\n//mg;
+    }
+    my $add = join '', "    # lava-test-conf\n", map({ "    $_\n" } @{ $o{http} }), "    # lava-test-conf end\n";
+    $text =~ s/^(http \{\n)/$1$add/m or die "no http block in $conf\n";
+    open my $fh, '>', $conf or die "$conf: $!\n";
+    print $fh $text;
+    close $fh or die "$conf: $!\n";
+    my $loaded = sub { scalar grep { /lava auth: snapshot version \d+ loaded/ } slurp_lines($self->error_log) };
+    my $n = $loaded->();
+    $self->stop_part('nginx');
+    $o{while_stopped}->() if $o{while_stopped};
+    $self->start_part('nginx');
+    wait_for(15, sub { $loaded->() > $n }) or die "nginx did not load the auth snapshot\n";
+}
+
 # The end of a test file: nginx must not have logged an alert, an emergency or
 # a worker crash, then everything is stopped.
 sub finish {
