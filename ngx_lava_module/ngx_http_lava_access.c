@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "ngx_http_lava_module.h"
+#include "ngx_http_lava_token.h"
 
 
 #define NGX_HTTP_LAVA_METADATA_MAX  4096
@@ -367,14 +368,14 @@ static ngx_int_t
 ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     lava_target_t *t, ngx_str_t *pkey)
 {
-    int                        rc;
-    char                      *buf;
-    ngx_str_t                  token, secret, customer, meter, merchant;
+    ngx_int_t                  rc;
+    ngx_str_t                  token, customer, meter, merchant;
     json_t                    *md;
     json_error_t               jerr;
     ngx_table_elt_t           *h;
     lava_token_t               tk;
     ngx_http_lava_auth_rc_e    arc;
+    u_char                     secret_hash[NGX_HTTP_LAVA_SECRET_HASH_LEN];
 
     ngx_str_null(&token);
 
@@ -409,20 +410,18 @@ ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
                                     "(Authorization: Bearer <token>)");
     }
 
-    buf = ngx_pnalloc(r->pool, token.len + 1);
-    if (buf == NULL) {
+    rc = ngx_http_lava_token_get(r, &token, &tk, secret_hash);
+
+    if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = lava_token_decode((char *) token.data, token.len, buf, token.len + 1,
-                           &tk);
     if (rc != LAVA_TOKEN_OK) {
         return ngx_http_lava_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
-                                    "invalid_token", lava_token_strerror(rc));
+                                    "invalid_token",
+                                    lava_token_strerror((int) rc));
     }
 
-    secret.data = (u_char *) tk.secret_key;
-    secret.len = tk.secret_key_len;
     customer.data = (u_char *) tk.customer_id;
     customer.len = tk.customer_id_len;
     meter.data = (u_char *) tk.meter_slug;
@@ -430,7 +429,9 @@ ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
 
     ngx_str_null(&merchant);
 
-    arc = ngx_http_lava_auth_check(r, &secret, &customer, &meter, &merchant);
+    arc = ngx_http_lava_auth_check(r, secret_hash, &customer, &meter,
+                                   &merchant);
+    ngx_explicit_memzero(secret_hash, sizeof(secret_hash));
 
     /* set for refusals of a known key too: the event names the merchant */
     ctx->merchant_id = merchant;

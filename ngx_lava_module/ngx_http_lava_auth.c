@@ -22,12 +22,12 @@
  * holds plain pointers.
  */
 
-#include <openssl/evp.h>
 
 #include "ngx_http_lava_redis.h"
+#include "ngx_http_lava_token.h"
 
 
-#define NGX_HTTP_LAVA_AUTH_HASH_LEN   32          /* SHA-256 */
+#define NGX_HTTP_LAVA_AUTH_HASH_LEN   NGX_HTTP_LAVA_SECRET_HASH_LEN
 #define NGX_HTTP_LAVA_AUTH_FORMAT     "1"         /* snapshot text format */
 #define NGX_HTTP_LAVA_AUTH_FIELDS     4           /* most fields of a record */
 
@@ -118,7 +118,7 @@ static ngx_int_t ngx_http_lava_auth_parse(ngx_http_lava_auth_parse_t *ps,
 static size_t ngx_http_lava_auth_layout(ngx_http_lava_auth_parse_t *ps,
     ngx_http_lava_auth_snap_t *snap);
 static ngx_http_lava_auth_merchant_t *ngx_http_lava_auth_find_merchant(
-    ngx_http_lava_auth_snap_t *snap, u_char *hash);
+    ngx_http_lava_auth_snap_t *snap, const u_char *hash);
 static ngx_http_lava_auth_pair_t *ngx_http_lava_auth_find_pair(
     ngx_http_lava_auth_snap_t *snap, ngx_http_lava_auth_table_t *t,
     uint32_t hash, u_char *m, size_t mlen, u_char *o, size_t olen);
@@ -194,13 +194,12 @@ ngx_http_lava_auth_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 /* request path */
 
 ngx_http_lava_auth_rc_e
-ngx_http_lava_auth_check(ngx_http_request_t *r, ngx_str_t *secret_key,
+ngx_http_lava_auth_check(ngx_http_request_t *r, const u_char *secret_hash,
     ngx_str_t *customer_id, ngx_str_t *meter, ngx_str_t *merchant_id)
 {
     u_char                         *id;
     size_t                          id_len;
     uint32_t                        chash, thash;
-    unsigned int                    mdlen;
     ngx_slab_pool_t                *shpool;
     ngx_shm_zone_t                 *zone;
     ngx_http_lava_auth_sh_t        *sh;
@@ -210,7 +209,6 @@ ngx_http_lava_auth_check(ngx_http_request_t *r, ngx_str_t *secret_key,
     ngx_http_lava_auth_snap_t      *snap;
     ngx_http_lava_main_conf_t      *lmcf;
     ngx_http_lava_auth_merchant_t  *m;
-    u_char                          md[EVP_MAX_MD_SIZE];
 
     merchant_id->len = 0;
     merchant_id->data = NULL;
@@ -231,16 +229,6 @@ ngx_http_lava_auth_check(ngx_http_request_t *r, ngx_str_t *secret_key,
         return NGX_HTTP_LAVA_AUTH_NOT_LOADED;
     }
 
-    if (EVP_Digest(secret_key->data, secret_key->len, md, &mdlen,
-                   EVP_sha256(), NULL)
-        != 1
-        || mdlen != NGX_HTTP_LAVA_AUTH_HASH_LEN)
-    {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "lava auth: sha-256 of the secret key failed");
-        return NGX_HTTP_LAVA_AUTH_NOT_LOADED;
-    }
-
     chash = ngx_http_lava_auth_pair_hash(customer_id->data, customer_id->len);
     thash = ngx_http_lava_auth_pair_hash(meter->data, meter->len);
 
@@ -257,8 +245,7 @@ ngx_http_lava_auth_check(ngx_http_request_t *r, ngx_str_t *secret_key,
         goto done;
     }
 
-    m = (secret_key->len == 0) ? NULL
-                               : ngx_http_lava_auth_find_merchant(snap, md);
+    m = ngx_http_lava_auth_find_merchant(snap, secret_hash);
 
     if (m == NULL) {
         rc = NGX_HTTP_LAVA_AUTH_UNKNOWN_KEY;
@@ -313,8 +300,6 @@ done:
 
     ngx_shmtx_unlock(&shpool->mutex);
 
-    ngx_explicit_memzero(md, sizeof(md));
-
     if (m) {
         merchant_id->data = id;
         merchant_id->len = id_len;
@@ -348,7 +333,7 @@ ngx_http_lava_auth_pair_hash(u_char *o, size_t olen)
 
 static ngx_http_lava_auth_merchant_t *
 ngx_http_lava_auth_find_merchant(ngx_http_lava_auth_snap_t *snap,
-    u_char *hash)
+    const u_char *hash)
 {
     uint32_t                        h, i, s;
     ngx_http_lava_auth_table_t     *t;

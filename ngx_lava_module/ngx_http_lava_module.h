@@ -256,12 +256,12 @@ typedef enum {
 } ngx_http_lava_auth_rc_e;
 
 /*
- * Checks a secret key (raw bytes, hashed here with SHA-256) and optionally a
- * customer id and meter slug (empty: not checked). On NGX_HTTP_LAVA_AUTH_OK
- * merchant_id is set to a copy in r->pool.
+ * Checks a secret key, given as its SHA-256 (ngx_http_lava_token_get), and
+ * optionally a customer id and meter slug (empty: not checked). On
+ * NGX_HTTP_LAVA_AUTH_OK merchant_id is set to a copy in r->pool.
  */
 ngx_http_lava_auth_rc_e ngx_http_lava_auth_check(ngx_http_request_t *r,
-    ngx_str_t *secret_key, ngx_str_t *customer_id, ngx_str_t *meter,
+    const u_char *secret_hash, ngx_str_t *customer_id, ngx_str_t *meter,
     ngx_str_t *merchant_id);
 
 
