@@ -3,7 +3,9 @@
  * both hand client bytes to jansson's json_loadb and read the result. That
  * code sits inline in the access handler with nginx types around it, so this
  * target repeats the same calls with the same flags and limits: the metadata
- * header is refused over 4096 bytes and must be a JSON object; the body is
+ * header is refused over 4096 bytes and must be a JSON object whose keys are
+ * 1 to 64 characters of A-Z a-z 0-9 _ . : - (ngx_http_lava_metadata_keys_ok,
+ * walked the same way here); the body is
  * parsed whole and "stream" and "model" are read from it. Input: the header
  * value (also used as the body).
  */
@@ -14,7 +16,39 @@
 #include "fuzz.h"
 
 #define METADATA_MAX  4096          /* NGX_HTTP_LAVA_METADATA_MAX */
+#define KEY_MAX       64            /* NGX_HTTP_LAVA_METADATA_KEY_MAX */
 #define MODEL_MAX     128           /* LAVA_USAGE_MODEL_MAX */
+
+static int
+keys_ok(json_t *md)
+{
+    size_t       i, len;
+    const char  *key;
+    json_t      *v;
+    uint8_t      c;
+
+    json_object_foreach(md, key, v) {
+        len = strlen(key);
+
+        if (len == 0 || len > KEY_MAX) {
+            return 0;
+        }
+
+        for (i = 0; i < len; i++) {
+            c = (uint8_t) key[i];
+
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                  || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':'
+                  || c == '-'))
+            {
+                return 0;
+            }
+        }
+    }
+
+    return 1;
+}
+
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -27,7 +61,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size <= METADATA_MAX) {
         md = json_loadb((const char *) data, size, 0, &jerr);
         if (md) {
-            (void) json_is_object(md);
+            if (json_is_object(md)) {
+                (void) keys_ok(md);
+            }
             json_decref(md);
         }
     }
