@@ -101,6 +101,7 @@ typedef struct {
     ngx_msec_t                   interval;
     ngx_str_t                    version_key;    /* cycle pool */
     ngx_str_t                    snapshot_key;
+    ngx_str_t                    file;       /* lava_auth_file; len 0 none */
     ngx_log_t                   *log;
     uint64_t                     fetching;   /* version the GET is for */
     uint64_t                     applied;    /* version key last applied */
@@ -110,6 +111,7 @@ typedef struct {
     unsigned                     busy:1;     /* a GET awaits its reply */
     unsigned                     missing_logged:1;
     unsigned                     error_logged:1;
+    unsigned                     file_logged:1;
 } ngx_http_lava_auth_poller_t;
 
 
@@ -133,6 +135,9 @@ static void ngx_http_lava_auth_version_reply(ngx_http_lava_auth_poller_t *p,
     redisReply *reply);
 static void ngx_http_lava_auth_snapshot_reply(ngx_http_lava_auth_poller_t *p,
     redisReply *reply);
+static void ngx_http_lava_auth_save(ngx_http_lava_auth_poller_t *p,
+    u_char *text, size_t len);
+static void ngx_http_lava_auth_restore(ngx_http_lava_auth_poller_t *p);
 static ngx_int_t ngx_http_lava_auth_load(ngx_http_lava_auth_poller_t *p,
     u_char *text, size_t len);
 
@@ -987,6 +992,7 @@ ngx_http_lava_auth_init_process(ngx_cycle_t *cycle,
     ngx_http_lava_main_conf_t *lmcf)
 {
     ngx_str_t                     *prefix;
+    ngx_http_lava_auth_sh_t       *sh;
     ngx_http_lava_auth_poller_t   *p = &ngx_http_lava_auth_poller;
 
     if (lmcf->auth_zone == NULL || ngx_worker != 0) {
@@ -1012,6 +1018,18 @@ ngx_http_lava_auth_init_process(ngx_cycle_t *cycle,
 
     ngx_sprintf(p->version_key.data, "%V:version", prefix);
     ngx_sprintf(p->snapshot_key.data, "%V:snapshot", prefix);
+
+    p->file = lmcf->auth_file;
+
+    if (p->file.len) {
+        sh = p->zone->data;
+
+        /* the zone outlives reloads: only an nginx (re)start finds it empty;
+         * no lock, the other workers only read */
+        if (sh->snap == NULL) {
+            ngx_http_lava_auth_restore(p);
+        }
+    }
 
     p->poll.handler = ngx_http_lava_auth_poll_handler;
     p->poll.data = p;
@@ -1221,4 +1239,154 @@ ngx_http_lava_auth_snapshot_reply(ngx_http_lava_auth_poller_t *p,
     p->applied = p->fetching;
     p->has_applied = 1;
     p->has_rejected = 0;
+
+    if (p->file.len) {
+        ngx_http_lava_auth_save(p, (u_char *) reply->str, reply->len);
+    }
+}
+
+
+/*
+ * lava_auth_file: the last snapshot loaded from Redis is kept on disk, so
+ * that an nginx started while Redis is away (a restart, a reboot) still
+ * knows the keys instead of answering 503 auth_unavailable. Written to a
+ * temporary name and renamed over the file: a reader sees a whole snapshot
+ * or the previous one; one cut short by a crash fails the parser (it must
+ * end with "end") and is not used. The file holds ids and SHA-256 hashes of
+ * secret keys, never the keys: mode 0600 all the same.
+ */
+static void
+ngx_http_lava_auth_save(ngx_http_lava_auth_poller_t *p, u_char *text,
+    size_t len)
+{
+    u_char    *tmp;
+    size_t     off;
+    ssize_t    n;
+    ngx_fd_t   fd;
+
+    tmp = ngx_alloc(p->file.len + sizeof(".tmp"), p->log);
+    if (tmp == NULL) {
+        return;
+    }
+
+    ngx_sprintf(tmp, "%V.tmp%Z", &p->file);
+
+    fd = ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
+                       NGX_FILE_OWNER_ACCESS);
+    if (fd == NGX_INVALID_FILE) {
+        goto failed;
+    }
+
+    for (off = 0; off < len; off += (size_t) n) {
+        n = ngx_write_fd(fd, text + off, len - off);
+
+        if (n == -1 && ngx_errno == NGX_EINTR) {
+            n = 0;
+            continue;
+        }
+
+        if (n <= 0) {
+            (void) ngx_close_file(fd);
+            (void) ngx_delete_file(tmp);
+            goto failed;
+        }
+    }
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR
+        || ngx_rename_file(tmp, p->file.data) == NGX_FILE_ERROR)
+    {
+        (void) ngx_delete_file(tmp);
+        goto failed;
+    }
+
+    ngx_free(tmp);
+    p->file_logged = 0;
+    return;
+
+failed:
+
+    if (!p->file_logged) {
+        ngx_log_error(NGX_LOG_ERR, p->log, ngx_errno,
+                      "lava auth: writing the snapshot to \"%V\" failed, "
+                      "an nginx started without redis will not know the "
+                      "keys", &p->file);
+        p->file_logged = 1;
+    }
+
+    ngx_free(tmp);
+}
+
+
+/* at start, with nothing loaded yet: the snapshot kept by lava_auth_file */
+static void
+ngx_http_lava_auth_restore(ngx_http_lava_auth_poller_t *p)
+{
+    off_t             size;
+    u_char           *buf;
+    size_t            off;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_file_info_t   fi;
+
+    fd = ngx_open_file(p->file.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        if (ngx_errno != NGX_ENOENT) {
+            ngx_log_error(NGX_LOG_ERR, p->log, ngx_errno,
+                          "lava auth: opening \"%V\" failed", &p->file);
+        }
+
+        return;
+    }
+
+    buf = NULL;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, p->log, ngx_errno,
+                      "lava auth: stat of \"%V\" failed", &p->file);
+        goto done;
+    }
+
+    size = ngx_file_size(&fi);
+
+    /* ngx_http_lava_auth_load() refuses what the zone cannot hold */
+    if (size <= 0 || (size_t) size > p->zone->shm.size) {
+        ngx_log_error(NGX_LOG_ERR, p->log, 0,
+                      "lava auth: \"%V\" is empty or larger than the zone, "
+                      "not used", &p->file);
+        goto done;
+    }
+
+    buf = ngx_alloc((size_t) size, p->log);
+    if (buf == NULL) {
+        goto done;
+    }
+
+    for (off = 0; off < (size_t) size; off += (size_t) n) {
+        n = ngx_read_fd(fd, buf + off, (size_t) size - off);
+
+        if (n == -1 && ngx_errno == NGX_EINTR) {
+            n = 0;
+            continue;
+        }
+
+        if (n <= 0) {
+            ngx_log_error(NGX_LOG_ERR, p->log, ngx_errno,
+                          "lava auth: reading \"%V\" failed", &p->file);
+            goto done;
+        }
+    }
+
+    if (ngx_http_lava_auth_load(p, buf, (size_t) size) == NGX_OK) {
+        ngx_log_error(NGX_LOG_NOTICE, p->log, 0,
+                      "lava auth: snapshot taken from \"%V\" until redis "
+                      "has one", &p->file);
+    }
+
+done:
+
+    if (buf) {
+        ngx_free(buf);
+    }
+
+    (void) ngx_close_file(fd);
 }

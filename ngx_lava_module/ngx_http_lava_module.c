@@ -131,6 +131,13 @@ static ngx_command_t  ngx_http_lava_commands[] = {
       offsetof(ngx_http_lava_main_conf_t, auth_prefix),
       NULL },
 
+    { ngx_string("lava_auth_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lava_main_conf_t, auth_file),
+      NULL },
+
     { ngx_string("lava_auth_poll"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -537,6 +544,14 @@ ngx_http_lava_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(lmcf->spool_max, 256 * 1024 * 1024);
     ngx_conf_init_uint_value(lmcf->spool_full, NGX_HTTP_LAVA_SPOOL_FULL_REFUSE);
     ngx_conf_init_msec_value(lmcf->auth_poll, 1000);
+
+    /* relative to the prefix, like nginx's own paths; a C string for open() */
+    if (lmcf->auth_file.len
+        && (ngx_conf_full_name(cf->cycle, &lmcf->auth_file, 0) != NGX_OK
+            || ngx_http_lava_cstr(cf, &lmcf->auth_file) != NGX_OK))
+    {
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_init_uint_value(lmcf->drain_max, 64);
 
     if (lmcf->stream.len == 0) {

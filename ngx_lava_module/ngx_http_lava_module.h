@@ -89,6 +89,9 @@ typedef struct {
     ngx_shm_zone_t              *auth_zone;
     ngx_str_t                    auth_prefix;    /* "lava:auth" */
     ngx_msec_t                   auth_poll;      /* ms */
+    ngx_str_t                    auth_file;      /* lava_auth_file, full
+                                                    path, NUL-terminated;
+                                                    len 0: none */
 
     /* providers that refuse stream_options (lava_stream_include_usage_skip),
      * of ngx_str_t names; NULL none */

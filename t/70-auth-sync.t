@@ -106,6 +106,33 @@ ok wait_for(30, sub {
     $s->sql_value('SELECT count(*) FROM events WHERE request_id = ANY(?)', \@after) == @after;
 }), 'Redis back: the requests made after the reload are booked';
 
+# A restart (not a reload) while Redis is away: the new nginx's shared memory
+# is empty, and the snapshot kept on disk (lava_auth_file) is what it knows.
+{
+    my $file = "$s->{dir}/nginx/auth.snapshot";
+    ok -s $file, 'the snapshot is kept on disk';
+    is((stat $file)[2] & 0777, 0600, 'mode 0600');
+    my $text = LavaTest::slurp($file);
+    like $text, qr/^c \S+ \Q$c2\E (?:active|blocked)$/m, 'with the current customers';
+    unlike $text, qr/\Q$m->{secret}\E/, 'and no secret key';
+    $s->stop_part('redis');
+    $s->stop_part('nginx');
+    $s->start_part('nginx');
+    ok wait_for(10, sub { grep { /snapshot taken from/ } LavaTest::slurp_lines($s->error_log) }),
+       'the restarted nginx loaded the snapshot from disk';
+    my @restart;
+    for (1 .. 4) {
+        my $r = call($_ % 2 ? $m->{token} : $tok2);
+        is $r->{status}, 200, "after a restart with Redis away: a known key works (request $_)";
+        push @restart, $r->{rid};
+    }
+    is call('lava_sk_' . ('1' x 64))->{status}, 401, 'after a restart with Redis away: an unknown key is refused';
+    $s->start_part('redis');
+    ok wait_for(30, sub {
+        $s->sql_value('SELECT count(*) FROM events WHERE request_id = ANY(?)', \@restart) == @restart;
+    }), 'Redis back: the requests made after the restart are booked';
+}
+
 # Postgres away: keys still work (nothing on the request path needs it).
 $s->stop_part('postgres');
 my @pg;
