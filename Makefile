@@ -92,7 +92,7 @@ FUZZ_DEPS     := $(LIB_SRCS) sidecar/event.c $(wildcard fuzz/*.c fuzz/*.h \
 fuzz_src = $(if $(filter-out usage_ep,$(filter usage_%,$(1))),fuzz/fuzz_usage.c \
              -DFUZZ_USAGE_FORMAT=LAVA_USAGE_$(shell echo $(patsubst usage_%,%,$(1)) | tr a-z A-Z),\
              fuzz/fuzz_$(1).c)
-fuzz_lib = $(if $(filter event,$(1)),sidecar/event.c,$(if $(filter metadata,$(1)),,$(LIB_SRCS)))
+fuzz_lib = $(if $(filter event,$(1)),sidecar/event.c,$(LIB_SRCS))
 
 FUZZ_REPLAY := $(patsubst %,$(BUILD)/fuzz/replay/%,$(FUZZ_TARGETS))
 FUZZ_BINS   := $(patsubst %,$(BUILD)/fuzz/bin/%,$(FUZZ_TARGETS))

@@ -6,14 +6,12 @@
  * "stream" and "model". proxy_pass then does the proxying.
  */
 
-#include <jansson.h>
 
 #include "ngx_http_lava_module.h"
 #include "ngx_http_lava_token.h"
+#include "lib/lava_metadata.h"
 
 
-#define NGX_HTTP_LAVA_METADATA_MAX  4096
-#define NGX_HTTP_LAVA_METADATA_KEY_MAX  64
 
 /* nginx has no constant for it; the stock status line exists */
 #define NGX_HTTP_LAVA_PAYMENT_REQUIRED  402
@@ -58,41 +56,6 @@ static ngx_int_t ngx_http_lava_authenticate(ngx_http_request_t *r,
 static ngx_int_t ngx_http_lava_rewrite_headers(ngx_http_request_t *r,
     ngx_http_lava_ctx_t *ctx, ngx_str_t *pkey);
 static void ngx_http_lava_body_handler(ngx_http_request_t *r);
-
-
-/*
- * Metadata keys are stored and queried as jsonb keys: the same charset as
- * ids, so they are safe in psql, logs and CSV exports.
- */
-static ngx_int_t
-ngx_http_lava_metadata_keys_ok(json_t *md)
-{
-    size_t       i, len;
-    const char  *key;
-    json_t      *v;
-    u_char       c;
-
-    json_object_foreach(md, key, v) {
-        len = ngx_strlen(key);
-
-        if (len == 0 || len > NGX_HTTP_LAVA_METADATA_KEY_MAX) {
-            return NGX_DECLINED;
-        }
-
-        for (i = 0; i < len; i++) {
-            c = (u_char) key[i];
-
-            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-                  || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':'
-                  || c == '-'))
-            {
-                return NGX_DECLINED;
-            }
-        }
-    }
-
-    return NGX_OK;
-}
 
 
 static ngx_table_elt_t *
@@ -370,8 +333,6 @@ ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
 {
     ngx_int_t                  rc;
     ngx_str_t                  token, customer, meter, merchant;
-    json_t                    *md;
-    json_error_t               jerr;
     ngx_table_elt_t           *h;
     lava_token_t               tk;
     ngx_http_lava_auth_rc_e    arc;
@@ -534,35 +495,30 @@ ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     /* optional metadata: a small JSON object stored with the request */
     h = ngx_http_lava_find_header(r, "x-lava-metadata", 15);
     if (h) {
-        if (h->value.len > NGX_HTTP_LAVA_METADATA_MAX) {
+        switch (lava_metadata_check((char *) h->value.data, h->value.len)) {
+
+        case LAVA_METADATA_OK:
+            break;
+
+        case LAVA_METADATA_TOO_LARGE:
             return ngx_http_lava_refuse(r, ctx, NGX_HTTP_BAD_REQUEST,
                                         "invalid_metadata",
                                         "x-lava-metadata is larger than "
                                         "4096 bytes");
-        }
 
-        md = json_loadb((char *) h->value.data, h->value.len, 0, &jerr);
-        if (md == NULL || !json_is_object(md)) {
-            if (md) {
-                json_decref(md);
-            }
-
+        case LAVA_METADATA_NOT_OBJECT:
             return ngx_http_lava_refuse(r, ctx, NGX_HTTP_BAD_REQUEST,
                                         "invalid_metadata",
                                         "x-lava-metadata must be a JSON "
                                         "object");
-        }
 
-        if (ngx_http_lava_metadata_keys_ok(md) != NGX_OK) {
-            json_decref(md);
-
+        default: /* LAVA_METADATA_BAD_KEY */
             return ngx_http_lava_refuse(r, ctx, NGX_HTTP_BAD_REQUEST,
                                         "invalid_metadata",
                                         "x-lava-metadata keys must be 1 to 64 "
                                         "characters of A-Z a-z 0-9 _ . : -");
         }
 
-        json_decref(md);
         ctx->metadata = h->value;
     }
 

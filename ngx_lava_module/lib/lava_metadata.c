@@ -1,0 +1,69 @@
+/*
+ * The x-lava-metadata check (see lava_metadata.h).
+ */
+
+#include <string.h>
+
+#include <jansson.h>
+
+#include "lava_metadata.h"
+
+
+static int
+lava_metadata_key_ok(const char *key)
+{
+    size_t         i, len;
+    unsigned char  c;
+
+    len = strlen(key);
+
+    if (len == 0 || len > LAVA_METADATA_KEY_MAX) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) key[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':'
+              || c == '-'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+int
+lava_metadata_check(const char *s, size_t len)
+{
+    int          rc;
+    json_t      *md, *v;
+    const char  *key;
+
+    if (len > LAVA_METADATA_MAX) {
+        return LAVA_METADATA_TOO_LARGE;
+    }
+
+    md = json_loadb(s, len, 0, NULL);
+
+    if (md == NULL || !json_is_object(md)) {
+        json_decref(md);
+        return LAVA_METADATA_NOT_OBJECT;
+    }
+
+    rc = LAVA_METADATA_OK;
+
+    json_object_foreach(md, key, v) {
+        if (!lava_metadata_key_ok(key)) {
+            rc = LAVA_METADATA_BAD_KEY;
+            break;
+        }
+    }
+
+    json_decref(md);
+
+    return rc;
+}
