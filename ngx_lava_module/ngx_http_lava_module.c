@@ -544,6 +544,7 @@ ngx_http_lava_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(lmcf->spool_max, 256 * 1024 * 1024);
     ngx_conf_init_uint_value(lmcf->spool_full, NGX_HTTP_LAVA_SPOOL_FULL_REFUSE);
     ngx_conf_init_msec_value(lmcf->auth_poll, 1000);
+    ngx_conf_init_uint_value(lmcf->drain_max, 64);
 
     /* relative to the prefix, like nginx's own paths; a C string for open() */
     if (lmcf->auth_file.len
@@ -552,7 +553,6 @@ ngx_http_lava_init_main_conf(ngx_conf_t *cf, void *conf)
     {
         return NGX_CONF_ERROR;
     }
-    ngx_conf_init_uint_value(lmcf->drain_max, 64);
 
     if (lmcf->stream.len == 0) {
         ngx_str_set(&lmcf->stream, "lava:usage");
