@@ -27,10 +27,10 @@ SIDECAR_CFLAGS = $(CFLAGS) $(WARN) $(SAN) -std=gnu11 -I/usr/include/postgresql
 SIDECAR_LIBS   = -lhiredis -lpq -ljansson -lcrypto
 
 MODULE_SRCS := $(wildcard ngx_lava_module/*.c ngx_lava_module/*.h \
-                 ngx_lava_module/lib/*.c ngx_lava_module/lib/*.h) config
+                 lib/*.c lib/*.h) config
 SIDECAR_SRCS:= $(wildcard sidecar/*.c)
 SIDECAR_HDRS:= $(wildcard sidecar/*.h)
-LIB_SRCS    := $(filter-out %.h,$(wildcard ngx_lava_module/lib/*.c))
+LIB_SRCS    := $(filter-out %.h,$(wildcard lib/*.c))
 
 .PHONY: all module sidecar deps test unit prove demo install clean \
         fuzz fuzz-replay bench test-asan
@@ -65,9 +65,9 @@ $(BUILD)/lava-sidecar: $(SIDECAR_SRCS) $(SIDECAR_HDRS)
 UNIT_TESTS := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/check_*.c))
 SIDECAR_LIB_SRCS := $(filter-out sidecar/main.c,$(SIDECAR_SRCS))
 
-$(BUILD)/unit/check_%: t/unit/check_%.c $(LIB_SRCS) $(SIDECAR_LIB_SRCS) $(wildcard ngx_lava_module/lib/*.h) $(SIDECAR_HDRS)
+$(BUILD)/unit/check_%: t/unit/check_%.c $(LIB_SRCS) $(SIDECAR_LIB_SRCS) $(wildcard lib/*.h) $(SIDECAR_HDRS)
 	@mkdir -p $(BUILD)/unit
-	$(CC) $(SIDECAR_CFLAGS) -Ingx_lava_module/lib -Isidecar -o $@ $< \
+	$(CC) $(SIDECAR_CFLAGS) -Ilib -Isidecar -o $@ $< \
 	    $(LIB_SRCS) $(SIDECAR_LIB_SRCS) $(SIDECAR_LIBS) $$(pkg-config --libs check)
 
 unit: $(UNIT_TESTS)
@@ -83,10 +83,10 @@ FUZZ_TARGETS  := sse tap token url usage_openai usage_anthropic usage_gemini \
 FUZZ_SECONDS  ?= 60
 FUZZ_CC       ?= clang
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_INC      := -Ingx_lava_module/lib -Isidecar -Ifuzz
+FUZZ_INC      := -Ilib -Isidecar -Ifuzz
 FUZZ_LIBS     := -ljansson -lcrypto
 FUZZ_DEPS     := $(LIB_SRCS) sidecar/event.c $(wildcard fuzz/*.c fuzz/*.h \
-                 ngx_lava_module/lib/*.h) $(SIDECAR_HDRS)
+                 lib/*.h) $(SIDECAR_HDRS)
 # the target's source (usage_<format>: one source, built per format) and the
 # parser sources it links
 fuzz_src = $(if $(filter-out usage_ep,$(filter usage_%,$(1))),fuzz/fuzz_usage.c \

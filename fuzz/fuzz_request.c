@@ -1,5 +1,5 @@
 /*
- * Request side of the meter (ngx_lava_module/lib/lava_meter.c): the client's
+ * Request side of the meter (lib/lava_meter.c): the client's
  * request path and body. Input: one byte (endpoint), one byte (provider
  * usage format), then "METHOD /path\n" and the body. Checks: the route stays
  * inside the path and knows its endpoint and format; the inspection keeps

@@ -1,5 +1,5 @@
 /*
- * SSE scanner (ngx_lava_module/lib/lava_sse.c): provider response bytes.
+ * SSE scanner (lib/lava_sse.c): provider response bytes.
  * Input: one byte choosing max_event (default, 16, 64 or 256 bytes), then the
  * stream. The stream is scanned twice, whole and cut into small feeds; both
  * must deliver the same events, and every event must respect the limits.

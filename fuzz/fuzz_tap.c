@@ -1,5 +1,5 @@
 /*
- * Response tap (ngx_lava_module/lib/lava_tap.c): a whole provider response
+ * Response tap (lib/lava_tap.c): a whole provider response
  * body as it passes through nginx. Input: one control byte (bit 0: SSE,
  * bits 1-3: usage format, bit 4: small limits so the event and tail paths
  * are reached with small inputs), then the body. The body is tapped twice,

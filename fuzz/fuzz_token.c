@@ -1,5 +1,5 @@
 /*
- * Forward token decoding (ngx_lava_module/lib/lava_token.c): the bytes of an
+ * Forward token decoding (lib/lava_token.c): the bytes of an
  * Authorization/x-api-key/... header value or ?key=, as a client sent them.
  * The output buffer is exactly as large as the input (what the module
  * allocates plus its NUL, and once without it): any write past it is caught

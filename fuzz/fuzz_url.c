@@ -1,5 +1,5 @@
 /*
- * Forward target parsing (ngx_lava_module/lib/lava_url.c): the request path
+ * Forward target parsing (lib/lava_url.c): the request path
  * after /v1/forward and the query string, as a client sent them. Input: one
  * byte n, then the path extra (n % 64 bytes, fewer if the input is short),
  * then the query. The output buffer has exactly the documented minimum size.

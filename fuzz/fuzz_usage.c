@@ -1,5 +1,5 @@
 /*
- * Usage extraction (ngx_lava_module/lib/lava_usage.c): one JSON document from
+ * Usage extraction (lib/lava_usage.c): one JSON document from
  * a provider, a whole body or one SSE data payload. Built once per format
  * (FUZZ_USAGE_FORMAT), so each target's corpus holds that provider's shapes.
  * Checks: the result code, the model and raw buffers stay terminated and in

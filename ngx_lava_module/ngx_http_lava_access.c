@@ -9,7 +9,7 @@
 
 #include "ngx_http_lava_module.h"
 #include "ngx_http_lava_token.h"
-#include "lib/lava_metadata.h"
+#include "lava_metadata.h"
 
 
 

@@ -13,7 +13,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "lib/lava_tap.h"
+#include "lava_tap.h"
 
 #define NGX_HTTP_LAVA_GUNZIP_OUT  16384
 

@@ -22,10 +22,10 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "lib/lava_meter.h"
-#include "lib/lava_tap.h"
-#include "lib/lava_token.h"
-#include "lib/lava_url.h"
+#include "lava_meter.h"
+#include "lava_tap.h"
+#include "lava_token.h"
+#include "lava_url.h"
 
 
 #define NGX_HTTP_LAVA_REQID_LEN      30     /* "req_" + 26 base32 chars */

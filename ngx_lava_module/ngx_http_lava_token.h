@@ -18,7 +18,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "lib/lava_token.h"
+#include "lava_token.h"
 
 
 #define NGX_HTTP_LAVA_SECRET_HASH_LEN  32          /* SHA-256 */
