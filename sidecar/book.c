@@ -167,8 +167,8 @@ account_key(char *buf, size_t size, account_kind_e k, const event_t *ev)
     }
 }
 
-static int
-add_transfers(json_t *arr, const book_item_t *it)
+int
+book_transfers_json(json_t *arr, const book_item_t *it)
 {
     xfer_t  x[PRICE_MAX_XFERS];
     char    debit[96], credit[96];
@@ -306,7 +306,7 @@ book_batch(PGconn *conn, const char *stream, book_item_t *items, size_t n,
     for (i = 0; i < n; i++) {
         o = event_json(&items[i]);
         if (o == NULL || json_array_append_new(evs, o) != 0
-            || add_transfers(xfers, &items[i]) != 0)
+            || book_transfers_json(xfers, &items[i]) != 0)
         {
             goto oom;
         }

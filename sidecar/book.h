@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "event.h"
@@ -49,5 +50,12 @@ enum {
  * (tiers.h), so the items are not const. */
 int book_batch(PGconn *conn, const char *stream, book_item_t *items, size_t n,
     const book_dead_t *dead, size_t ndead, book_result_t *res, char *why, size_t whysize);
+
+/*
+ * Appends the transfers a priced request books (price_transfers(): payer,
+ * byok) to arr as {request_id, kind, debit, credit, amount_nusd} with
+ * account keys; re-pricing books the same plan. 0 or -1 (out of memory).
+ */
+int book_transfers_json(json_t *arr, const book_item_t *it);
 
 #endif

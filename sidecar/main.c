@@ -28,6 +28,7 @@
 #include "loop.h"
 #include "rconn.h"
 #include "reconcile.h"
+#include "reprice.h"
 #include "sidecar.h"
 #include "stream.h"
 
@@ -257,6 +258,10 @@ main(int argc, char **argv)
             /* dead letters marked for replay in psql, on the same pace */
             if (s.db != NULL) {
                 (void) deadletter_replay(&s);
+            }
+            /* requests marked for re-pricing in psql, likewise */
+            if (s.db != NULL) {
+                (void) reprice_run(&s);
             }
             if (s.redis == NULL) {
                 continue;

@@ -98,8 +98,10 @@ z(const sv_t *v)
     return s;
 }
 
-int
-tiers_apply(PGconn *conn, book_item_t *items, size_t n, char *why, size_t whysize)
+/* skip_booked: requests already in events book nothing and count nothing */
+static int
+apply(PGconn *conn, book_item_t *items, size_t n, int skip_booked, char *why,
+    size_t whysize)
 {
     book_item_t **idx = NULL;
     json_t       *keys = NULL, *ids = NULL, *reply = NULL, *usage, *booked;
@@ -137,7 +139,9 @@ tiers_apply(PGconn *conn, book_item_t *items, size_t n, char *why, size_t whysiz
     for (i = 0; i < k; i++) {
         const event_t *ev = idx[i]->ev;
 
-        if (json_array_append_new(ids, json_stringn(ev->request_id.p, ev->request_id.n)) != 0) {
+        if (skip_booked
+            && json_array_append_new(ids, json_stringn(ev->request_id.p, ev->request_id.n)) != 0)
+        {
             goto oom;
         }
         if (i > 0 && same_pair(ev, idx[i - 1]->ev)) {
@@ -257,4 +261,16 @@ done:
     free(done);
     free(idx);
     return rc;
+}
+
+int
+tiers_apply(PGconn *conn, book_item_t *items, size_t n, char *why, size_t whysize)
+{
+    return apply(conn, items, n, 1, why, whysize);
+}
+
+int
+tiers_apply_reprice(PGconn *conn, book_item_t *items, size_t n, char *why, size_t whysize)
+{
+    return apply(conn, items, n, 0, why, whysize);
 }

@@ -21,4 +21,12 @@
 /* Inside an open transaction. BOOK_OK, BOOK_RETRY or BOOK_REJECTED (why set). */
 int tiers_apply(PGconn *conn, book_item_t *items, size_t n, char *why, size_t whysize);
 
+/*
+ * The same for requests booked unpriced and re-priced now (reprice.h): all
+ * of them are in events, none is skipped as booked (the caller holds their
+ * reprice_queue rows, so none is settled meanwhile).
+ */
+int tiers_apply_reprice(PGconn *conn, book_item_t *items, size_t n, char *why,
+    size_t whysize);
+
 #endif

@@ -12,6 +12,7 @@ use lib "$FindBin::Bin/lib";
 use Math::BigInt;
 use POSIX ();
 use Test::More;
+use Time::HiRes ();
 
 use LavaTest qw(wait_for json_encode);
 
@@ -33,16 +34,6 @@ sub rdiv {
     is sql1('SELECT count(*) FROM provider_rates WHERE note IS NULL'), 0,
        'every seeded rate row says where its price comes from';
     ok sql1(q{SELECT count(DISTINCT provider) FROM provider_rates}) >= 15, 'most seed providers have rates';
-    my $now = sql1(q{SELECT (extract(epoch FROM now()) * 1000)::bigint});
-    my $in_2027 = sql1(q{SELECT (extract(epoch FROM timestamptz '2027-02-01') * 1000)::bigint});
-    my $price = sub { sql1(q{SELECT ((price_lookup_rate('google', 'gemini-3.8-flash', ?, 0)).rate).input_nusd_per_1m},
-                           $_[0]) };
-    is $price->($now), 750_000_000, 'Gemini 3.8 Flash: $0.75 per 1M input now';
-    is $price->($in_2027), 1_500_000_000, '... and $1.50 from 2027-01-01 (a dated price change)';
-    is sql1(q{SELECT ((price_lookup_rate('retell', '', ?, 0)).rate).duration_nusd_per_hour}, $now),
-       4_200_000_000, 'Retell: $0.07 a minute = $4.20 an hour, for requests naming no model';
-    is sql1(q{SELECT ((price_lookup_rate('deepseek', 'deepseek-chat', ?, 0)).rate).model}, $now),
-       'deepseek-v4-flash', 'a deprecated alias prices as its model';
 }
 
 # Rates, USD per 1M tokens; test models so the seed prices do not matter.
@@ -67,6 +58,34 @@ sql1(q{SELECT set_meter_only_provider('mistral')});
 sql1('SELECT create_meter(?, ?, ?, ?)', $tiered->{merchant}, 'pct20', 'percentage', 20);
 $s->wait_auth(qr/^t \Q$tiered->{merchant}\E pct20$/m) or die "the meters never reached nginx\n";
 $s->wait_auth(qr/^t \Q$plain->{merchant}\E per-call$/m) or die "the per-call meter never reached nginx\n";
+
+# The seeded list prices as the sidecar prices them: stream entries (the
+# module's fields, docs/events.md) with a start time of our choosing.
+{
+    my $seq = 0;
+    my $direct = sub {
+        my (%f) = @_;
+        my $rid = sprintf 'req_06H1SEED%018d', ++$seq;
+        my %e = (v => 1, request_id => $rid, ts_ms => int(Time::HiRes::time() * 1000), duration_ms => 5,
+                 payer => 'merchant', merchant_id => $plain->{merchant}, key_source => 'managed',
+                 host => 'api.example.com', endpoint => '/v1/x', method => 'POST', status => 200,
+                 outcome => 'complete', stream => 0, usage_source => 'reported', requests => 1, %f);
+        delete $e{$_} for grep { !defined $e{$_} } keys %e;
+        $s->redis('xadd', 'lava:usage', '*', %e);
+        return $s->wait_booked($rid) || do { fail("$rid booked"); {} };
+    };
+    my $in_2027 = sql1(q{SELECT (extract(epoch FROM timestamptz '2027-02-01') * 1000)::bigint});
+    my $gemini = sub { $direct->(provider => 'google', model => 'gemini-3.8-flash', input_tokens => 1000, @_) };
+    is $gemini->()->{input_nusd_per_1m}, 750_000_000, 'Gemini 3.8 Flash: $0.75 per 1M input now';
+    is $gemini->(ts_ms => $in_2027)->{input_nusd_per_1m}, 1_500_000_000,
+       '... and $1.50 from 2027-01-01 (a dated price change)';
+    my $retell = $direct->(provider => 'retell', model => undef, usage_duration_ms => 60_000);
+    is $retell->{duration_nusd_per_hour}, 4_200_000_000,
+       'Retell: $0.07 a minute = $4.20 an hour, for requests naming no model';
+    is $retell->{base_cost_nusd}, 70_000_000, 'a minute costs $0.07';
+    is $direct->(provider => 'deepseek', model => 'deepseek-chat', input_tokens => 10)->{rate_model},
+       'deepseek-v4-flash', 'a deprecated alias prices as its model';
+}
 
 sub call {
     my (%a) = @_;
@@ -148,31 +167,81 @@ my @mystery;
        'listed in unpriced_requests';
     my $before = sql1('SELECT balance_nusd FROM wallet_balances WHERE customer_id = ?', $plain->{customer});
 
-    my $nothing = $s->sql('SELECT * FROM reprice_unpriced()');
-    is_deeply [map { $_->{result} } @$nothing], [('unpriced') x 3], 're-pricing without a rate settles nothing';
+    # reprice_unpriced() marks; a running sidecar prices what it marked
+    # within about a second; reprice_report shows each result.
+    my @ids = sort map { $_->{request_id} } @mystery;
+    my $reprice = sub {
+        my $marked = $s->sql('SELECT * FROM reprice_unpriced()');
+        my @mine = grep { my $id = $_; grep { $_ eq $id } @ids } map { $_->{request_id} } @$marked;
+        ok wait_for(10, sub { sql1(q{SELECT count(*) FROM reprice_report WHERE request_id = ANY(?)
+                                      AND result = 'waiting'}, \@ids) == 0 }),
+           'the sidecar priced what was marked';
+        return ([sort @mine], { map { $_->{request_id} => $_ }
+                                @{ $s->sql('SELECT * FROM reprice_report WHERE request_id = ANY(?)', \@ids) } });
+    };
+
+    my ($marked, $report) = $reprice->();
+    is_deeply $marked, \@ids, 'reprice_unpriced() marks the three and says so';
+    is_deeply [map { $report->{$_}{result} } @ids], [('unpriced') x 3], 're-pricing without a rate settles nothing';
+    is_deeply [map { $report->{$_}{note} } @ids], [('no rate for the provider and model') x 3],
+       'each is reported with its reason';
+    ok !defined $report->{ $ids[0] }{total_nusd}, 'no amounts';
+    is sql1('SELECT count(*) FROM transfers WHERE request_id = ANY(?)', \@ids), 0, 'nothing moved';
+    is sql1('SELECT count(*) FROM unpriced_requests WHERE model = ?', 'tm-mystery'), 3, 'still unpriced';
 
     sql1(q{SELECT add_rate('openai', 'tm-mystery', '2020-01-01', input => 0.7, output => 1.3)});
-    my $done = $s->sql('SELECT * FROM reprice_unpriced()');
-    is scalar(grep { $_->{result} eq 'settled' } @$done), 3, 'with a rate: all three settled';
+    ($marked, $report) = $reprice->();
+    is_deeply $marked, \@ids, 'a request left unpriced can be marked again';
+    is scalar(grep { $report->{$_}{result} eq 'settled' } @ids), 3, 'with a rate: all three settled';
     my $sum = 0;
     for my $i (1 .. 3) {
-        my $row = $s->sql('SELECT * FROM request_breakdown WHERE request_id = ?', $mystery[$i - 1]{request_id})->[0];
+        my $rid = $mystery[$i - 1]{request_id};
+        my $row = $s->sql('SELECT * FROM request_breakdown WHERE request_id = ?', $rid)->[0];
         my $base = $i * 1000 * 700 + $i * 100 * 1300;
         is $row->{price_state}, 'settled', "request $i: settled";
         is $row->{base_cost_nusd}, $base, "request $i: base $base";
         is $row->{fee_nusd}, 0, "request $i: no fee (0 % meter)";
         is $row->{moved_nusd}, $base, "request $i: the transfers moved it";
+        is $report->{$rid}{total_nusd}, $base, "request $i: reprice_report shows the amount";
+        ok !defined $report->{$rid}{note}, "request $i: no note";
         $sum += $base;
     }
+    is sql1(q{SELECT count(*) FROM transfers WHERE request_id = ANY(?) AND note = 'repriced'}, \@ids), 3,
+       'the transfers say they come from re-pricing';
     is sql1('SELECT balance_nusd FROM wallet_balances WHERE customer_id = ?', $plain->{customer}),
        $before - $sum, 'the wallet paid the settlements';
     is sql1('SELECT count(*) FROM unpriced_requests WHERE model = ?', 'tm-mystery'), 0, 'no longer unpriced';
     is scalar @{ $s->sql('SELECT * FROM reprice_unpriced()') }, 0, 'a second run finds nothing';
 
-    # The same usage booked live by the sidecar costs the same as settled in SQL.
+    # Settling twice is impossible: a settled request forced back into the
+    # queue, and reprice_book() called by hand, book nothing more.
+    my $first = $mystery[0]{request_id};
+    my $xfers = sql1('SELECT count(*) FROM transfers');
+    $s->sql(q{UPDATE reprice_queue SET priced_at = NULL, result = NULL, note = NULL
+               WHERE request_id = ? RETURNING request_id}, $first);
+    ok wait_for(10, sub { sql1('SELECT priced_at IS NOT NULL FROM reprice_queue WHERE request_id = ?', $first) }),
+       'the sidecar took the settled request again';
+    my $again = $s->sql('SELECT * FROM reprice_book(?::jsonb, ?::jsonb)',
+        json_encode([{ request_id => $first, price_state => 'priced', base_cost_nusd => 5,
+                       fee_nusd => 0, service_charge_nusd => 0 }]),
+        json_encode([{ request_id => $first, kind => 'base', debit => "wallet:$plain->{customer}",
+                       credit => 'provider:openai', amount_nusd => 5 }]));
+    is_deeply $again, [], 'reprice_book() by hand: nothing to book';
+    is sql1('SELECT result FROM reprice_queue WHERE request_id = ?', $first), 'settled', 'still settled';
+    is sql1('SELECT count(*) FROM transfers'), $xfers, 'settling twice books no transfer';
+    is sql1('SELECT count(*) FROM repricings WHERE request_id = ?', $first), 1, 'one settlement per request';
+    is sql1('SELECT base_cost_nusd FROM request_costs WHERE request_id = ?', $first), 1000 * 700 + 100 * 1300,
+       'the first settlement stands';
+    is sql1('SELECT balance_nusd FROM wallet_balances WHERE customer_id = ?', $plain->{customer}),
+       $before - $sum, 'the wallet paid once';
+
+    # The same usage booked live by the sidecar costs what its re-pricing settled.
     my $live = booked(call(name => 'known now', model => 'tm-mystery', usage => 'prompt=2000,completion=200'));
     is $live->{price_state}, 'priced', 'booked priced by the sidecar';
-    is $live->{base_cost_nusd}, 2000 * 700 + 200 * 1300, 'same amount as the SQL settlement';
+    is $live->{base_cost_nusd}, 2000 * 700 + 200 * 1300, 'same amount as settled by re-pricing';
+    is $live->{base_cost_nusd}, $s->sql('SELECT base_cost_nusd FROM request_costs WHERE request_id = ?',
+                                        $mystery[1]{request_id})->[0]{base_cost_nusd},
+       're-priced by the sidecar equals priced at booking';
 }
 
 # -- graduated meter, counted per customer ---------------------------------

@@ -9,13 +9,13 @@
 # The mix: OpenAI and Anthropic, JSON and SSE, cache reads and writes,
 # reasoning, a long-context tier, byok, merchant-paid (bare key and
 # disable_billing), refused tokens, provider errors, a provider billed on
-# the meter alone, models without a rate (booked unpriced, settled at the
-# end by reprice_unpriced()); meters: percentage, percentage with tiers,
-# fixed graduated tiers, output basis, per request, per character, per
-# minute. Units the mock provider cannot report (1-hour cache writes,
-# audio, characters, duration, images) come as stream entries added to
-# Redis directly, the way the module writes them (docs/events.md). Two
-# sidecars book at once.
+# the meter alone, models without a rate (booked unpriced; at the end
+# reprice_unpriced() marks them and the sidecars settle them); meters:
+# percentage, percentage with tiers, fixed graduated tiers, output basis,
+# per request, per character, per minute. Units the mock provider cannot
+# report (1-hour cache writes, audio, characters, duration, images) come as
+# stream entries added to Redis directly, the way the module writes them
+# (docs/events.md). Two sidecars book at once.
 #
 # LAVA_BULK_HTTP / LAVA_BULK_DIRECT change the counts (default 2400 / 800).
 use strict;
@@ -309,9 +309,19 @@ diag sprintf '%d requests sent and booked in %.1f s', scalar @rids, time - $t0;
 my $unpriced = sql1(q{SELECT count(*) FROM unpriced_requests WHERE model = 'bulk-unpriced'});
 ok $unpriced > 0, "$unpriced requests of a model without a rate are unpriced";
 rate('openai', 'bulk-unpriced', input => 0.810000001, output => 2.430000003);
-my $settled = $s->sql('SELECT result, count(*) AS n FROM reprice_unpriced() GROUP BY result');
+my $marked = $s->sql('SELECT request_id FROM reprice_unpriced()');
+my @marked = map { $_->{request_id} } @$marked;
+ok @marked >= $unpriced, 'reprice_unpriced() marked every unpriced request (' . scalar(@marked) . ')';
+ok wait_for(60, sub { sql1(q{SELECT count(*) FROM reprice_report WHERE result = 'waiting'}) == 0 }),
+   'the sidecars priced every marked request';
+my $settled = $s->sql('SELECT result, count(*) AS n FROM reprice_report WHERE request_id = ANY(?) GROUP BY result',
+                      \@marked);
 my %by = map { $_->{result} => $_->{n} } @$settled;
-is $by{settled}, $unpriced, 'reprice_unpriced() settled all of them';
+is $by{settled}, $unpriced, 're-pricing settled all of them';
+is sum0(values %by), scalar(@marked), 'each marked request has one result';
+is_deeply [map { $_->{note} } @{ $s->sql(q{SELECT DISTINCT note FROM reprice_report WHERE result = 'unpriced'}) }],
+          ['a percentage meter has no base cost to work on for a provider billed on the meter alone'],
+          'the ones left unpriced are reported with the reason';
 my $left = $s->sql('SELECT price_note, count(*) AS n FROM unpriced_requests GROUP BY 1');
 is_deeply [map { $_->{price_note} } @$left],
           ['a percentage meter has no base cost to work on for a provider billed on the meter alone'],

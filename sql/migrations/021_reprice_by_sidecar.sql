@@ -1,0 +1,246 @@
+-- Re-pricing by the sidecar: one pricing engine (docs/pricing.md,
+-- docs/ledger.md).
+--
+-- Requests booked unpriced used to be settled by reprice_unpriced() with a
+-- second implementation of the pricing rules in plpgsql (013, 015). Now
+-- psql only marks them, the way replay_dead_letters() marks dead letters:
+--
+--   SELECT * FROM reprice_unpriced();      -- marks, returns what it marked
+--   SELECT * FROM reprice_report;          -- a second later: each result
+--
+-- A running sidecar (sidecar/reprice.c) takes the marked requests in start
+-- order, prices them with the same code that prices a request when it is
+-- booked (price.c, rates.c, tiers.c), and books each settlement in one
+-- transaction per batch through reprice_book(): the repricings row, the
+-- meter count moved on, the transfers (note 'repriced'), the result in
+-- reprice_queue. A request still lacking something is recorded as
+-- 'unpriced' with the reason and can be marked again later.
+--
+-- Sections: 1. the plpgsql pricing copy dropped; 2. tables; 3. functions;
+-- 4. views.
+
+-- ---------------------------------------------------------------------------
+-- 1. The plpgsql pricing copy (013_repricing.sql, 015_duration_per_hour.sql)
+
+DROP FUNCTION reprice_unpriced(integer);
+DROP FUNCTION price_event(events, bigint);
+DROP FUNCTION price_meter_fee(meters, bigint, bigint, bigint);
+DROP FUNCTION meter_split(text, text, bigint, bigint);
+DROP FUNCTION meter_units_of(events, meters, bigint);
+DROP FUNCTION price_base_cost(events, provider_rates, bigint);
+DROP FUNCTION priced_part(bigint, bigint);
+DROP FUNCTION price_lookup_rate(text, text, bigint, numeric);
+DROP FUNCTION rate_from_ms(provider_rates);
+DROP FUNCTION resolve_model(text, text);
+DROP FUNCTION model_has_rates(text, text);
+DROP FUNCTION glob_like(text);
+DROP FUNCTION div_half_up(numeric, numeric);
+
+-- ---------------------------------------------------------------------------
+-- 2. Tables
+
+-- Requests marked for re-pricing, and each one's last result. One row per
+-- request: marking it again (after an 'unpriced' result) starts it over.
+-- Not part of the ledger (the settlement is: repricings and transfers), so
+-- rows are updated in place.
+--   priced_at  when a sidecar priced it; NULL: waiting for a sidecar
+--   result     settled: a repricings row and its transfers were booked
+--              zero:    a repricings row with zero amounts, nothing moved
+--              unpriced: still lacking something (note says what)
+CREATE TABLE reprice_queue (
+    request_id  text PRIMARY KEY REFERENCES events,
+    marked_at   timestamptz NOT NULL DEFAULT now(),
+    priced_at   timestamptz,
+    result      text CHECK (result IN ('settled', 'zero', 'unpriced')),
+    note        text,
+    CHECK ((priced_at IS NULL) = (result IS NULL)),
+    CHECK (result = 'unpriced' OR note IS NULL)
+);
+CREATE INDEX reprice_queue_waiting ON reprice_queue (request_id) WHERE priced_at IS NULL;
+
+-- ---------------------------------------------------------------------------
+-- 3. Functions
+
+-- Marks for re-pricing every request booked unpriced and not settled yet
+-- (at most p_limit, in start order), unless it is waiting already. A running
+-- sidecar prices them within about a second; reprice_report shows how each
+-- came out. Returns what it marked. SELECT * FROM reprice_unpriced();
+CREATE FUNCTION reprice_unpriced(p_limit integer DEFAULT NULL)
+RETURNS TABLE (request_id text, started_at timestamptz, provider text, model text,
+               price_note text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH cand AS (
+        SELECT e.request_id FROM events e
+         WHERE e.price_state = 'unpriced'
+           AND NOT EXISTS (SELECT 1 FROM repricings rp WHERE rp.request_id = e.request_id)
+           AND NOT EXISTS (SELECT 1 FROM reprice_queue q
+                            WHERE q.request_id = e.request_id AND q.priced_at IS NULL)
+         ORDER BY e.ts_ms, e.request_id
+         LIMIT p_limit
+    ), marked AS (
+        -- a row a sidecar settled meanwhile is left alone (WHERE below)
+        INSERT INTO reprice_queue AS q (request_id)
+        SELECT c.request_id FROM cand c
+        ON CONFLICT (request_id) DO UPDATE
+           SET marked_at = now(), priced_at = NULL, result = NULL, note = NULL
+         WHERE q.result = 'unpriced'
+        RETURNING q.request_id
+    )
+    SELECT e.request_id, e.started_at, e.provider, e.model, e.price_note
+      FROM marked m JOIN events e ON e.request_id = m.request_id
+     ORDER BY e.ts_ms, e.request_id;
+END $$;
+
+-- Called by the sidecar, inside its transaction: the next p_limit marked
+-- requests in start order, their queue rows locked. Empty when another
+-- sidecar is re-pricing (one at a time, so graduated meter counts move on
+-- in start order) or nothing is marked.
+CREATE FUNCTION reprice_take(p_limit integer) RETURNS SETOF events
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(hashtext('lava reprice_unpriced')) THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT e.* FROM reprice_queue q JOIN events e ON e.request_id = q.request_id
+     WHERE q.priced_at IS NULL
+     ORDER BY e.ts_ms, e.request_id
+     LIMIT p_limit
+       FOR UPDATE OF q SKIP LOCKED;
+END $$;
+
+-- Called by the sidecar in the transaction of reprice_take(), after its
+-- meter_usage_lock(): books what the sidecar priced.
+--   p_results    [{request_id, price_state (priced | zero | unpriced),
+--                  price_note, rate_id, fee_kind, fee_rate, fee_unit,
+--                  fee_units, fee_units_before, fee_detail, base_cost_nusd,
+--                  fee_nusd, service_charge_nusd}, ...]
+--                (the pricing columns of an events row, as book_batch()
+--                receives them)
+--   p_transfers  [{request_id, kind, debit, credit, amount_nusd}, ...]
+--                (account keys, in plan order: base, fee, service charge)
+-- A priced or zero request gets its repricings row; transfers, and the
+-- meter count moved on, only for rows inserted now, so a request is never
+-- settled twice. As before, no transfers are booked when the payer has no
+-- account. Returns each request with its result.
+CREATE FUNCTION reprice_book(p_results jsonb, p_transfers jsonb)
+RETURNS TABLE (request_id text, result text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    v_new text[];
+    v_off bigint;
+BEGIN
+    WITH ins AS (
+        INSERT INTO repricings (request_id, rate_id, fee_kind, fee_rate, fee_unit, fee_units,
+                                fee_units_before, fee_detail, base_cost_nusd, fee_nusd,
+                                service_charge_nusd)
+        SELECT r.request_id, r.rate_id, r.fee_kind, r.fee_rate, r.fee_unit, r.fee_units,
+               r.fee_units_before, r.fee_detail, r.base_cost_nusd, r.fee_nusd,
+               r.service_charge_nusd
+          FROM jsonb_to_recordset(p_results) AS r(request_id text, price_state text,
+                   rate_id bigint, fee_kind text, fee_rate bigint, fee_unit text,
+                   fee_units bigint, fee_units_before bigint, fee_detail jsonb,
+                   base_cost_nusd bigint, fee_nusd bigint, service_charge_nusd bigint)
+          JOIN events e ON e.request_id = r.request_id AND e.price_state = 'unpriced'
+         WHERE r.price_state IN ('priced', 'zero')
+        ON CONFLICT (request_id) DO NOTHING
+        RETURNING request_id
+    )
+    SELECT array_agg(i.request_id) INTO v_new FROM ins i;
+    v_new := coalesce(v_new, '{}');
+
+    INSERT INTO accounts (key, kind, provider)
+    SELECT DISTINCT t.credit, 'provider', substr(t.credit, length('provider:') + 1)
+      FROM jsonb_to_recordset(p_transfers) AS t(credit text)
+     WHERE t.credit LIKE 'provider:%'
+    ON CONFLICT (key) DO NOTHING;
+
+    -- a missing credit account fails the batch (NOT NULL), as before
+    INSERT INTO transfers (kind, debit_account, credit_account, amount_nusd, request_id, note)
+    SELECT t.kind, d.id, (SELECT c.id FROM accounts c WHERE c.key = t.credit),
+           t.amount_nusd, t.request_id, 'repriced'
+      FROM jsonb_array_elements(p_transfers) WITH ORDINALITY AS j(doc, n)
+     CROSS JOIN LATERAL jsonb_to_record(j.doc)
+               AS t(request_id text, kind text, debit text, credit text, amount_nusd bigint)
+      JOIN unnest(v_new) AS nw(request_id) ON nw.request_id = t.request_id
+      JOIN accounts d ON d.key = t.debit
+     ORDER BY j.n;
+
+    -- Graduated meters: the sidecar priced each fee from the count it read
+    -- under lock (meter_usage_lock) in this transaction; move the counts on.
+    WITH u AS (
+        SELECT e.merchant_id, e.meter_slug, e.customer_id,
+               min(rp.fee_units_before) AS first_before, sum(rp.fee_units)::bigint AS units
+          FROM repricings rp
+          JOIN unnest(v_new) AS nw(request_id) ON nw.request_id = rp.request_id
+          JOIN events e ON e.request_id = rp.request_id
+         WHERE rp.fee_units_before IS NOT NULL
+         GROUP BY 1, 2, 3
+    ), upd AS (
+        INSERT INTO meter_usage AS mu (merchant_id, slug, customer_id, units)
+        SELECT u.merchant_id, u.meter_slug, u.customer_id, u.units FROM u
+        ON CONFLICT (merchant_id, slug, customer_id)
+        DO UPDATE SET units = mu.units + excluded.units, updated_at = now()
+        RETURNING mu.merchant_id, mu.slug, mu.customer_id, mu.units
+    )
+    SELECT count(*) INTO v_off
+      FROM upd JOIN u ON (u.merchant_id, u.meter_slug, u.customer_id)
+                       = (upd.merchant_id, upd.slug, upd.customer_id)
+     WHERE upd.units - u.units <> u.first_before;
+    IF v_off > 0 THEN
+        RAISE EXCEPTION 'reprice_book: % meter counts moved while the batch was priced', v_off
+            USING ERRCODE = 'serialization_failure';
+    END IF;
+
+    -- The result of each request, on its queue row.
+    RETURN QUERY
+    WITH r AS (
+        SELECT x.request_id,
+               CASE WHEN x.price_state = 'unpriced' THEN 'unpriced'
+                    WHEN x.price_state = 'zero' THEN 'zero'
+                    ELSE 'settled' END AS result,
+               CASE WHEN x.price_state = 'unpriced' THEN coalesce(x.price_note, 'unpriced') END
+                   AS note
+          FROM jsonb_to_recordset(p_results) AS x(request_id text, price_state text,
+                                                 price_note text)
+    ), upd AS (
+        UPDATE reprice_queue q SET priced_at = now(), result = r.result, note = r.note
+          FROM r
+         WHERE q.request_id = r.request_id AND q.priced_at IS NULL
+        RETURNING q.request_id, q.result
+    )
+    SELECT upd.request_id, upd.result FROM upd;
+END $$;
+
+-- ---------------------------------------------------------------------------
+-- 4. Views
+
+-- Each request marked for re-pricing and how it came out, newest marks
+-- first: waiting (for a sidecar), settled, zero, or unpriced with the
+-- reason (mark it again once the rate or meter exists). Amounts are the
+-- settlement's (NULL while waiting or unpriced).
+CREATE VIEW reprice_report AS
+SELECT q.request_id,
+       e.started_at,
+       e.merchant_id,
+       e.customer_id,
+       e.provider,
+       e.model,
+       e.meter_slug,
+       coalesce(q.result, 'waiting') AS result,
+       q.note,
+       rp.base_cost_nusd,
+       rp.fee_nusd,
+       rp.service_charge_nusd,
+       rp.base_cost_nusd + rp.fee_nusd + rp.service_charge_nusd AS total_nusd,
+       nusd_to_usd(rp.base_cost_nusd + rp.fee_nusd + rp.service_charge_nusd) AS total_usd,
+       q.marked_at,
+       q.priced_at
+  FROM reprice_queue q
+  JOIN events e ON e.request_id = q.request_id
+  LEFT JOIN repricings rp ON rp.request_id = q.request_id
+ ORDER BY q.marked_at DESC, e.ts_ms, q.request_id;
