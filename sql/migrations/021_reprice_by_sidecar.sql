@@ -122,10 +122,12 @@ END $$;
 --                receives them)
 --   p_transfers  [{request_id, kind, debit, credit, amount_nusd}, ...]
 --                (account keys, in plan order: base, fee, service charge)
--- A priced or zero request gets its repricings row; transfers, and the
--- meter count moved on, only for rows inserted now, so a request is never
--- settled twice. As before, no transfers are booked when the payer has no
--- account. Returns each request with its result.
+-- A priced or zero request that is unpriced in events and waiting in
+-- reprice_queue gets its repricings row; transfers, and the meter count
+-- moved on, only for rows inserted now, so a request is never settled
+-- twice. As before, no transfers are booked when the payer has no account.
+-- Returns each request with its result. For the sidecar only (like
+-- book_batch()): the amounts are taken as given.
 CREATE FUNCTION reprice_book(p_results jsonb, p_transfers jsonb)
 RETURNS TABLE (request_id text, result text)
 LANGUAGE plpgsql AS $$
@@ -146,6 +148,7 @@ BEGIN
                    fee_units bigint, fee_units_before bigint, fee_detail jsonb,
                    base_cost_nusd bigint, fee_nusd bigint, service_charge_nusd bigint)
           JOIN events e ON e.request_id = r.request_id AND e.price_state = 'unpriced'
+          JOIN reprice_queue q ON q.request_id = r.request_id AND q.priced_at IS NULL
          WHERE r.price_state IN ('priced', 'zero')
         ON CONFLICT (request_id) DO NOTHING
         RETURNING request_id
