@@ -59,21 +59,23 @@ sql1('SELECT create_meter(?, ?, ?, ?)', $tiered->{merchant}, 'pct20', 'percentag
 $s->wait_auth(qr/^t \Q$tiered->{merchant}\E pct20$/m) or die "the meters never reached nginx\n";
 $s->wait_auth(qr/^t \Q$plain->{merchant}\E per-call$/m) or die "the per-call meter never reached nginx\n";
 
-# The seeded list prices as the sidecar prices them: stream entries (the
-# module's fields, docs/events.md) with a start time of our choosing.
+# A stream entry as the module writes it (docs/events.md), with fields of
+# our choosing (a start time, a customer); returns its booked row.
+my $direct_seq = 0;
+my $direct = sub {
+    my (%f) = @_;
+    my $rid = sprintf 'req_06H1D1RECT%016d', ++$direct_seq;
+    my %e = (v => 1, request_id => $rid, ts_ms => int(Time::HiRes::time() * 1000), duration_ms => 5,
+             payer => 'merchant', merchant_id => $plain->{merchant}, key_source => 'managed',
+             host => 'api.example.com', endpoint => '/v1/x', method => 'POST', status => 200,
+             outcome => 'complete', stream => 0, usage_source => 'reported', requests => 1, %f);
+    delete $e{$_} for grep { !defined $e{$_} } keys %e;
+    $s->redis('xadd', 'lava:usage', '*', %e);
+    return $s->wait_booked($rid) || do { fail("$rid booked"); {} };
+};
+
+# The seeded list prices as the sidecar prices them.
 {
-    my $seq = 0;
-    my $direct = sub {
-        my (%f) = @_;
-        my $rid = sprintf 'req_06H1SEED%018d', ++$seq;
-        my %e = (v => 1, request_id => $rid, ts_ms => int(Time::HiRes::time() * 1000), duration_ms => 5,
-                 payer => 'merchant', merchant_id => $plain->{merchant}, key_source => 'managed',
-                 host => 'api.example.com', endpoint => '/v1/x', method => 'POST', status => 200,
-                 outcome => 'complete', stream => 0, usage_source => 'reported', requests => 1, %f);
-        delete $e{$_} for grep { !defined $e{$_} } keys %e;
-        $s->redis('xadd', 'lava:usage', '*', %e);
-        return $s->wait_booked($rid) || do { fail("$rid booked"); {} };
-    };
     my $in_2027 = sql1(q{SELECT (extract(epoch FROM timestamptz '2027-02-01') * 1000)::bigint});
     my $gemini = sub { $direct->(provider => 'google', model => 'gemini-3.8-flash', input_tokens => 1000, @_) };
     is $gemini->()->{input_nusd_per_1m}, 750_000_000, 'Gemini 3.8 Flash: $0.75 per 1M input now';
@@ -242,6 +244,31 @@ my @mystery;
     is $live->{base_cost_nusd}, $s->sql('SELECT base_cost_nusd FROM request_costs WHERE request_id = ?',
                                         $mystery[1]{request_id})->[0]{base_cost_nusd},
        're-priced by the sidecar equals priced at booking';
+}
+
+# -- a settlement Postgres refuses holds up nothing -----------------------
+{
+    # Booked unpriced for a customer the ledger does not know (no wallet, no
+    # meter count can be kept for it), next to one it knows.
+    my %f = (payer => 'customer', merchant_id => $plain->{merchant}, meter => 'chat',
+             provider => 'openai', model => 'tm-later', input_tokens => 100);
+    my $ghost = $direct->(%f, customer_id => 'ghost-customer');
+    my $known = $direct->(%f, customer_id => $plain->{customer});
+    is_deeply [map { $_->{price_state} } $ghost, $known], [qw(unpriced unpriced)], 'both booked unpriced';
+    sql1(q{SELECT add_rate('openai', 'tm-later', '2020-01-01', input => 2)});
+    my @ids = map { $_->{request_id} } $ghost, $known;
+    my %marked = map { $_->{request_id} => 1 } @{ $s->sql('SELECT * FROM reprice_unpriced()') };
+    ok $marked{ $ids[0] } && $marked{ $ids[1] }, 'both marked';
+    ok wait_for(10, sub { sql1(q{SELECT count(*) FROM reprice_report WHERE request_id = ANY(?)
+                                  AND result <> 'waiting'}, \@ids) == 2 }), 'both priced';
+    my %r = map { $_->{request_id} => $_ }
+            @{ $s->sql('SELECT * FROM reprice_report WHERE request_id = ANY(?)', \@ids) };
+    is $r{ $ids[1] }{result}, 'settled', 'the known customer\'s request is settled';
+    is $r{ $ids[1] }{total_nusd}, 100 * 2000, 'at its price';
+    is $r{ $ids[0] }{result}, 'unpriced', 'the refused one is reported still unpriced';
+    like $r{ $ids[0] }{note}, qr/^not settled: .*meter_usage/, 'with Postgres\'s reason';
+    is sql1('SELECT count(*) FROM repricings WHERE request_id = ?', $ids[0]), 0, 'nothing settled for it';
+    is sql1('SELECT count(*) FROM transfers WHERE request_id = ?', $ids[0]), 0, 'nothing moved for it';
 }
 
 # -- graduated meter, counted per customer ---------------------------------
