@@ -363,7 +363,7 @@ reprice_run(sidecar_t *s)
 {
     tally_t t;
     char    why[256], rid[80];
-    int     limit = REPRICE_BATCH, batches = 0, stale = 0, taken, rc, w;
+    int     limit = REPRICE_BATCH, batches = 0, singles = 0, stale = 0, taken, rc, w;
 
     if (sidecar_db_ready(s) != 0) {
         return -1;
@@ -377,13 +377,19 @@ reprice_run(sidecar_t *s)
     }
 
     memset(&t, 0, sizeof(t));
-    while (batches < REPRICE_MAX_BATCHES) {
+    /* after a refused batch, one request per transaction until the one
+     * refused is found: at most REPRICE_BATCH of those per call */
+    while (batches < REPRICE_MAX_BATCHES && singles < REPRICE_BATCH) {
         if (s->rates == NULL && sidecar_rates_reload(s) != 0) {
             goto fail;
         }
         rid[0] = '\0';
         rc = batch(s, limit, &taken, &t, rid, sizeof(rid), why, sizeof(why));
-        batches++;
+        if (limit == 1) {
+            singles++;
+        } else {
+            batches++;
+        }
         if (rc == REPRICE_STALE) {
             /* a rate, alias or meter changed: never price against the old */
             if (++stale > 3 || sidecar_rates_reload(s) != 0) {
