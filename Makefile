@@ -65,9 +65,11 @@ $(BUILD)/lava-sidecar: $(SIDECAR_SRCS) $(SIDECAR_HDRS)
 UNIT_TESTS := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/check_*.c))
 SIDECAR_LIB_SRCS := $(filter-out sidecar/main.c,$(SIDECAR_SRCS))
 
-$(BUILD)/unit/check_%: t/unit/check_%.c $(LIB_SRCS) $(SIDECAR_LIB_SRCS) $(wildcard lib/*.h) $(SIDECAR_HDRS)
+# each suite defines make_suite(); t/unit/main.c is the one main() (t/unit/unit.h)
+$(BUILD)/unit/check_%: t/unit/check_%.c t/unit/main.c t/unit/unit.h $(LIB_SRCS) \
+        $(SIDECAR_LIB_SRCS) $(wildcard lib/*.h) $(SIDECAR_HDRS)
 	@mkdir -p $(BUILD)/unit
-	$(CC) $(SIDECAR_CFLAGS) -Ilib -Isidecar -o $@ $< \
+	$(CC) $(SIDECAR_CFLAGS) -Ilib -Isidecar -It/unit -o $@ $< t/unit/main.c \
 	    $(LIB_SRCS) $(SIDECAR_LIB_SRCS) $(SIDECAR_LIBS) $$(pkg-config --libs check)
 
 unit: $(UNIT_TESTS)

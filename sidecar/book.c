@@ -241,25 +241,6 @@ dead_json(const book_dead_t *d)
     return o;
 }
 
-/* Data refused by Postgres (retrying cannot help) versus trouble with
- * the server or the connection (retrying can). */
-static int
-classify(PGconn *conn, PGresult *res)
-{
-    const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-
-    if (PQstatus(conn) != CONNECTION_OK || state == NULL) {
-        return BOOK_RETRY;
-    }
-    /* 22 data exception, 23 integrity constraint, P0 raised by book_batch */
-    if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0
-        || strncmp(state, "P0", 2) == 0)
-    {
-        return BOOK_REJECTED;
-    }
-    return BOOK_RETRY;
-}
-
 static void
 rollback(PGconn *conn)
 {
@@ -334,7 +315,7 @@ book_batch(PGconn *conn, const char *stream, book_item_t *items, size_t n,
         4, NULL, params, NULL, NULL, 0);
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = classify(conn, res);
+        rc = db_refused(conn, res) ? BOOK_REJECTED : BOOK_RETRY;
         if (res != NULL && PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) != NULL) {
             /* the primary message only: the context would quote the SQL */
             const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);

@@ -9,58 +9,112 @@
 #include "log.h"
 #include "price.h"
 
-typedef enum { K_STR, K_INT, K_INT64, K_LEVEL, K_SC_BASIS } key_kind_e;
+#define C(f)     offsetof(config_t, f)
+#define STR_(x)  #x
+#define STR(x)   STR_(x)
 
-typedef struct {
-    const char  *name;
-    key_kind_e   kind;
-    size_t       off;
-    long long    min, max;
-} key_spec_t;
-
-#define C(f)  offsetof(config_t, f)
-
-static const key_spec_t keys[] = {
-    { "redis_url",                K_STR,   C(redis_url),     0, 0 },
-    { "pg_dsn",                   K_STR,   C(pg_dsn),        0, 0 },
-    { "stream",                   K_STR,   C(stream),        0, 0 },
-    { "group",                    K_STR,   C(group),         0, 0 },
-    { "consumer",                 K_STR,   C(consumer),      0, 0 },
-    { "batch_size",               K_INT,   C(batch_size),    1, 10000 },
-    { "block_ms",                 K_INT,   C(block_ms),      1, 60000 },
-    { "claim_idle_ms",            K_INT,   C(claim_idle_ms), 1000, 86400000 },
-    { "max_deliveries",           K_INT,   C(max_deliveries), 2, 1000 },
-    { "trim_interval_ms",         K_INT,   C(trim_interval_ms), 0, 86400000 },
-    { "trim_retain_ms",           K_INT,   C(trim_retain_ms), 0, 2000000000 },
-    { "auth_prefix",              K_STR,   C(auth_prefix),   0, 0 },
-    { "auth_publish_interval_ms", K_INT,   C(auth_publish_interval_ms), 100, 3600000 },
-    { "service_charge_ppm",       K_INT64, C(service_charge_ppm), 0, 1000000 },
-    { "service_charge_basis",     K_SC_BASIS, C(service_charge_basis), 0, 0 },
-    { "rates_reload_ms",          K_INT,   C(rates_reload_ms), 1000, 86400000 },
-    { "log_level",                K_LEVEL, C(log_level),     0, 0 },
+/*
+ * One row per setting. Defaults are text as in the file and go through the
+ * same parser as the file, so a default is always within its limits. The
+ * order is the order of docs/sidecar.md's table.
+ */
+const config_setting_t config_settings[] = {
+    { "redis_url",       CONFIG_STR, C(redis_url), "redis://127.0.0.1:6379", 0, 0,
+      "LAVA_REDIS_URL", CONFIG_RECONNECT_REDIS },
+    { "pg_dsn",          CONFIG_STR, C(pg_dsn), "dbname=lava", 0, 0,
+      "LAVA_PG_DSN", CONFIG_RECONNECT_PG },
+    { "stream",          CONFIG_STR, C(stream), "lava:usage", 0, 0,
+      NULL, CONFIG_RECONNECT_REDIS },
+    { "group",           CONFIG_STR, C(group), "lava-sidecar", 0, 0,
+      NULL, CONFIG_RECONNECT_REDIS },
+    /* the host name: stable across restarts, so a restarted sidecar finds
+     * its own pending entries */
+    { "consumer",        CONFIG_STR, C(consumer), NULL, 0, 0,
+      NULL, CONFIG_RECONNECT_REDIS },
+    { "batch_size",      CONFIG_INT, C(batch_size), "500", 1, 10000,
+      NULL, CONFIG_LIVE },
+    /* the Redis timeout covers it */
+    { "block_ms",        CONFIG_INT, C(block_ms), "1000", 1, 60000,
+      NULL, CONFIG_RECONNECT_REDIS },
+    { "claim_idle_ms",   CONFIG_INT, C(claim_idle_ms), "30000", 1000, 86400000,
+      NULL, CONFIG_LIVE },
+    { "max_deliveries",  CONFIG_INT, C(max_deliveries), "10", 2, 1000,
+      NULL, CONFIG_LIVE },
+    { "trim_interval_ms", CONFIG_INT, C(trim_interval_ms), "10000", 0, 86400000,
+      NULL, CONFIG_LIVE },
+    { "trim_retain_ms",  CONFIG_INT, C(trim_retain_ms), "3600000", 0, 2000000000,
+      NULL, CONFIG_LIVE },
+    { "auth_prefix",     CONFIG_STR, C(auth_prefix), "lava:auth", 0, 0,
+      NULL, CONFIG_LIVE },
+    { "auth_publish_interval_ms", CONFIG_INT, C(auth_publish_interval_ms), "1000",
+      100, 3600000, NULL, CONFIG_LIVE },
+    { "service_charge_ppm", CONFIG_INT64, C(service_charge_ppm),
+      STR(PRICE_SERVICE_CHARGE_PPM_DEFAULT), 0, 1000000, NULL, CONFIG_LIVE },
+    { "service_charge_basis", CONFIG_SC_BASIS, C(service_charge_basis), "fee", 0, 0,
+      NULL, CONFIG_LIVE },
+    { "rates_reload_ms", CONFIG_INT, C(rates_reload_ms), "60000", 1000, 86400000,
+      NULL, CONFIG_LIVE },
+    { "log_level",       CONFIG_LEVEL, C(log_level), "info", 0, 0,
+      NULL, CONFIG_LIVE },
 };
 
-#define NKEYS  (sizeof(keys) / sizeof(keys[0]))
+const size_t config_nsettings = sizeof(config_settings) / sizeof(config_settings[0]);
 
 static const char *const level_names[] = { "error", "warn", "info", "debug", NULL };
+
+#define FIELD(c, k, type)  ((type *) ((char *) (c) + (k)->off))
 
 void
 config_free(config_t *c)
 {
     size_t i;
 
-    for (i = 0; i < NKEYS; i++) {
-        if (keys[i].kind == K_STR) {
-            free(*(char **) ((char *) c + keys[i].off));
+    for (i = 0; i < config_nsettings; i++) {
+        if (config_settings[i].type == CONFIG_STR) {
+            free(*FIELD(c, &config_settings[i], char *));
         }
     }
     memset(c, 0, sizeof(*c));
 }
 
-static int
-set_str(config_t *c, size_t off, const char *v)
+int
+config_changed(const config_t *a, const config_t *b, config_reload_e what)
 {
-    char **slot = (char **) ((char *) c + off);
+    const config_setting_t *k;
+    size_t                  i;
+
+    for (i = 0; i < config_nsettings; i++) {
+        k = &config_settings[i];
+        if (k->reload != what) {
+            continue;
+        }
+        switch (k->type) {
+        case CONFIG_STR:
+            if (strcmp(*FIELD(a, k, char *const), *FIELD(b, k, char *const)) != 0) {
+                return 1;
+            }
+            break;
+        case CONFIG_INT64:
+            if (*FIELD(a, k, const int64_t) != *FIELD(b, k, const int64_t)) {
+                return 1;
+            }
+            break;
+        case CONFIG_INT:
+        case CONFIG_LEVEL:
+        case CONFIG_SC_BASIS:
+            if (*FIELD(a, k, const int) != *FIELD(b, k, const int)) {
+                return 1;
+            }
+            break;
+        }
+    }
+    return 0;
+}
+
+static int
+set_str(config_t *c, const config_setting_t *k, const char *v)
+{
+    char **slot = FIELD(c, k, char *);
     char  *dup = strdup(v);
 
     if (dup == NULL) {
@@ -72,36 +126,86 @@ set_str(config_t *c, size_t off, const char *v)
 }
 
 static int
-set_defaults(config_t *c)
+set_value(config_t *c, const config_setting_t *k, const char *value, char *err,
+    size_t errsize)
 {
-    char host[64], consumer[80];
+    const char  *name = k->name;
+    long long    n;
+    char        *end;
+    size_t       i;
+
+    switch (k->type) {
+    case CONFIG_STR:
+        if (*value == '\0') {
+            snprintf(err, errsize, "%s is empty", name);
+            return -1;
+        }
+        if (set_str(c, k, value) != 0) {
+            snprintf(err, errsize, "out of memory");
+            return -1;
+        }
+        return 0;
+
+    case CONFIG_LEVEL:
+        for (i = 0; level_names[i] != NULL; i++) {
+            if (strcmp(level_names[i], value) == 0) {
+                *FIELD(c, k, int) = (int) i;
+                return 0;
+            }
+        }
+        snprintf(err, errsize, "%s must be error, warn, info or debug", name);
+        return -1;
+
+    case CONFIG_SC_BASIS:
+        for (i = 0; i <= SC_BASIS_BASE_FEE; i++) {
+            if (strcmp(price_sc_basis_name((sc_basis_e) i), value) == 0) {
+                *FIELD(c, k, int) = (int) i;
+                return 0;
+            }
+        }
+        snprintf(err, errsize, "%s must be fee, base or base_fee", name);
+        return -1;
+
+    case CONFIG_INT:
+    case CONFIG_INT64:
+        errno = 0;
+        n = strtoll(value, &end, 10);
+        if (errno != 0 || end == value || *end != '\0' || n < k->min || n > k->max) {
+            snprintf(err, errsize, "%s must be an integer from %lld to %lld",
+                     name, k->min, k->max);
+            return -1;
+        }
+        if (k->type == CONFIG_INT) {
+            *FIELD(c, k, int) = (int) n;
+        } else {
+            *FIELD(c, k, int64_t) = n;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+static int
+set_defaults(config_t *c, char *err, size_t errsize)
+{
+    const config_setting_t *k;
+    char                    host[64], msg[256];
+    size_t                  i;
 
     memset(c, 0, sizeof(*c));
     if (gethostname(host, sizeof(host)) != 0) {
         strcpy(host, "sidecar");
     }
     host[sizeof(host) - 1] = '\0';
-    /* stable across restarts: a restarted sidecar finds its own pending entries */
-    snprintf(consumer, sizeof(consumer), "%s", host);
 
-    c->batch_size = 500;
-    c->block_ms = 1000;
-    c->claim_idle_ms = 30000;
-    c->max_deliveries = 10;
-    c->trim_interval_ms = 10000;
-    c->trim_retain_ms = 3600000;
-    c->auth_publish_interval_ms = 1000;
-    c->service_charge_ppm = PRICE_SERVICE_CHARGE_PPM_DEFAULT;
-    c->service_charge_basis = SC_BASIS_FEE;
-    c->rates_reload_ms = 60000;
-    c->log_level = SLOG_INFO;
-
-    return set_str(c, C(redis_url), "redis://127.0.0.1:6379")
-        || set_str(c, C(pg_dsn), "dbname=lava")
-        || set_str(c, C(stream), "lava:usage")
-        || set_str(c, C(group), "lava-sidecar")
-        || set_str(c, C(consumer), consumer)
-        || set_str(c, C(auth_prefix), "lava:auth") ? -1 : 0;
+    for (i = 0; i < config_nsettings; i++) {
+        k = &config_settings[i];
+        if (set_value(c, k, k->dflt != NULL ? k->dflt : host, msg, sizeof(msg)) != 0) {
+            snprintf(err, errsize, "default: %s", msg);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static char *
@@ -122,70 +226,14 @@ trim(char *s)
 static int
 set_key(config_t *c, const char *name, const char *value, char *err, size_t errsize)
 {
-    const key_spec_t *k = NULL;
-    long long         n;
-    char             *end;
-    size_t            i;
+    size_t i;
 
-    for (i = 0; i < NKEYS; i++) {
-        if (strcmp(keys[i].name, name) == 0) {
-            k = &keys[i];
-            break;
+    for (i = 0; i < config_nsettings; i++) {
+        if (strcmp(config_settings[i].name, name) == 0) {
+            return set_value(c, &config_settings[i], value, err, errsize);
         }
     }
-    if (k == NULL) {
-        snprintf(err, errsize, "unknown key \"%s\"", name);
-        return -1;
-    }
-
-    switch (k->kind) {
-    case K_STR:
-        if (*value == '\0') {
-            snprintf(err, errsize, "%s is empty", name);
-            return -1;
-        }
-        if (set_str(c, k->off, value) != 0) {
-            snprintf(err, errsize, "out of memory");
-            return -1;
-        }
-        return 0;
-
-    case K_LEVEL:
-        for (i = 0; level_names[i] != NULL; i++) {
-            if (strcmp(level_names[i], value) == 0) {
-                *(int *) ((char *) c + k->off) = (int) i;
-                return 0;
-            }
-        }
-        snprintf(err, errsize, "%s must be error, warn, info or debug", name);
-        return -1;
-
-    case K_SC_BASIS:
-        for (i = 0; i <= SC_BASIS_BASE_FEE; i++) {
-            if (strcmp(price_sc_basis_name((sc_basis_e) i), value) == 0) {
-                *(int *) ((char *) c + k->off) = (int) i;
-                return 0;
-            }
-        }
-        snprintf(err, errsize, "%s must be fee, base or base_fee", name);
-        return -1;
-
-    case K_INT:
-    case K_INT64:
-        errno = 0;
-        n = strtoll(value, &end, 10);
-        if (errno != 0 || end == value || *end != '\0' || n < k->min || n > k->max) {
-            snprintf(err, errsize, "%s must be an integer from %lld to %lld",
-                     name, k->min, k->max);
-            return -1;
-        }
-        if (k->kind == K_INT) {
-            *(int *) ((char *) c + k->off) = (int) n;
-        } else {
-            *(int64_t *) ((char *) c + k->off) = n;
-        }
-        return 0;
-    }
+    snprintf(err, errsize, "unknown key \"%s\"", name);
     return -1;
 }
 
@@ -242,10 +290,10 @@ config_load(const char *path, config_t *out, char *err, size_t errsize)
     redis_addr_t  addr;
     const char   *env;
     char          msg[256];
+    size_t        i;
 
-    if (set_defaults(&c) != 0) {
+    if (set_defaults(&c, err, errsize) != 0) {
         config_free(&c);
-        snprintf(err, errsize, "out of memory");
         return -1;
     }
 
@@ -257,13 +305,18 @@ config_load(const char *path, config_t *out, char *err, size_t errsize)
         return -1;
     }
 
-    env = getenv("LAVA_REDIS_URL");
-    if (env != NULL && *env != '\0' && set_str(&c, C(redis_url), env) != 0) {
-        goto oom;
-    }
-    env = getenv("LAVA_PG_DSN");
-    if (env != NULL && *env != '\0' && set_str(&c, C(pg_dsn), env) != 0) {
-        goto oom;
+    for (i = 0; i < config_nsettings; i++) {
+        if (config_settings[i].env == NULL) {
+            continue;
+        }
+        env = getenv(config_settings[i].env);
+        if (env != NULL && *env != '\0'
+            && set_value(&c, &config_settings[i], env, msg, sizeof(msg)) != 0)
+        {
+            snprintf(err, errsize, "%s: %s", config_settings[i].env, msg);
+            config_free(&c);
+            return -1;
+        }
     }
 
     if (config_redis_addr(c.redis_url, &addr, msg, sizeof(msg)) != 0) {
@@ -274,11 +327,6 @@ config_load(const char *path, config_t *out, char *err, size_t errsize)
 
     *out = c;
     return 0;
-
-oom:
-    config_free(&c);
-    snprintf(err, errsize, "out of memory");
-    return -1;
 }
 
 int

@@ -33,11 +33,48 @@ typedef struct {
 } config_t;
 
 /*
+ * The settings: one row each, the only place a setting's name, type,
+ * default, limits, environment override and reload class are written
+ * (docs/sidecar.md and conf/sidecar.conf list the same names and defaults;
+ * t/unit/check_config.c checks that they do).
+ */
+typedef enum {
+    CONFIG_STR,                          /* char *, never empty */
+    CONFIG_INT,                          /* int, min..max */
+    CONFIG_INT64,                        /* int64_t, min..max */
+    CONFIG_LEVEL,                        /* int SLOG_*: error, warn, info, debug */
+    CONFIG_SC_BASIS                      /* int sc_basis_e: fee, base, base_fee */
+} config_type_e;
+
+/* What a setting changed by SIGHUP needs before it is used. */
+typedef enum {
+    CONFIG_LIVE,                         /* nothing: read at each use */
+    CONFIG_RECONNECT_REDIS,              /* a new Redis connection (and group check) */
+    CONFIG_RECONNECT_PG                  /* a new Postgres connection */
+} config_reload_e;
+
+typedef struct {
+    const char       *name;              /* the key in the file */
+    config_type_e     type;
+    size_t            off;               /* of the field in config_t */
+    const char       *dflt;              /* as written in the file; NULL: the host name */
+    long long         min, max;          /* CONFIG_INT, CONFIG_INT64 */
+    const char       *env;               /* overrides the file when set, or NULL */
+    config_reload_e   reload;
+} config_setting_t;
+
+extern const config_setting_t  config_settings[];
+extern const size_t            config_nsettings;
+
+/*
  * path NULL: CONFIG_DEFAULT_PATH if it exists, else built-in defaults.
  * Returns 0, or -1 with a message in err (which never holds a secret).
  */
 int config_load(const char *path, config_t *out, char *err, size_t errsize);
 void config_free(config_t *c);
+
+/* 1 when a setting of reload class what differs between a and b. */
+int config_changed(const config_t *a, const config_t *b, config_reload_e what);
 
 /* Parsed redis_url. */
 typedef struct {

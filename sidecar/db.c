@@ -48,6 +48,18 @@ db_command(PGconn *conn, const char *sql, const char *what)
     return ok ? 0 : -1;
 }
 
+int
+db_refused(PGconn *conn, const PGresult *res)
+{
+    const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+    if (PQstatus(conn) != CONNECTION_OK || state == NULL) {
+        return 0;
+    }
+    return strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0
+           || strncmp(state, "P0", 2) == 0;
+}
+
 const char *
 db_error(PGconn *conn)
 {

@@ -15,13 +15,35 @@
 #define RECONCILE_PAGE     1000          /* entries per XRANGE / XPENDING */
 #define RECONCILE_REQID    30            /* "req_" + 26 characters */
 
+/* The command line. */
+typedef struct {
+    const char    *ids;                  /* --ids FILE ("-": stdin); NULL: none */
+    const char    *since, *until;        /* --since, --until: Postgres timestamps */
+    int            limit;                /* --list N: rows listed per kind */
+} rec_opts_t;
+
+/* Request ids of the stream, by state; -1: the query failed. */
+typedef struct {
+    long long      entries, pending, reqs, repeated, booked, dead, waiting, undelivered,
+                   missing, nostream_id, twice, checks_failed;
+} rec_stream_n_t;
+
+/* Request ids of the --ids list, by state. */
+typedef struct {
+    long long      lines, booked, dead, waiting, missing, extra;
+} rec_ids_n_t;
+
 typedef struct {
     PGconn        *db;
     redisContext  *redis;
     const config_t *cfg;
+    const rec_opts_t *opt;
     char          *copybuf;              /* rows for one COPY, malloc()ed */
     size_t         copylen, copysize;
     int            failed;
+    stream_id_t    last;                 /* the group's last delivered id */
+    rec_stream_n_t n;
+    rec_ids_n_t    id;
 } rec_t;
 
 /* --- COPY ----------------------------------------------------------------- */
@@ -421,8 +443,11 @@ list(rec_t *r, const char *title, const char *sql, int nparams, const char *cons
     PQclear(res);
 }
 
-int
-reconcile_main(const config_t *cfg, int argc, char **argv)
+/* --- the steps --------------------------------------------------------------------- */
+
+/* -1 and *o, or the exit status when there is nothing to run. */
+static int
+parse_options(int argc, char **argv, rec_opts_t *o)
 {
     static const struct option opts[] = {
         { "ids", required_argument, NULL, 'i' },
@@ -432,207 +457,283 @@ reconcile_main(const config_t *cfg, int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
-    rec_t        r;
-    const char  *ids = NULL, *since = NULL, *until = NULL, *p[4];
-    char         last_ms[32], last_seq[32];
-    int          opt, limit = 20, bad = 0;
-    long long    entries, pending, nids = 0, reqs, repeated, booked, dead, waiting, undelivered,
-                 missing, nostream_id, twice, checks_failed, ids_missing = 0;
-    stream_id_t  last;
+    int opt;
 
+    memset(o, 0, sizeof(*o));
+    o->limit = 20;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
-        case 'i': ids = optarg; break;
-        case 's': since = optarg; break;
-        case 'u': until = optarg; break;
-        case 'l': limit = atoi(optarg); break;
+        case 'i': o->ids = optarg; break;
+        case 's': o->since = optarg; break;
+        case 'u': o->until = optarg; break;
+        case 'l': o->limit = atoi(optarg); break;
         default:
             fprintf(stderr, "usage: lava-sidecar [-c config] reconcile [--ids FILE]"
                     " [--since TIME] [--until TIME] [--list N]\n");
             return opt == 'h' ? 0 : 2;
         }
     }
+    return -1;
+}
 
-    memset(&r, 0, sizeof(r));
-    r.cfg = cfg;
-    r.db = db_connect(cfg->pg_dsn);
-    r.redis = rconn_open(cfg->redis_url, 30000);
-    if (r.db == NULL || r.redis == NULL) {
-        goto fail;
+/* Both connections, and one snapshot of the ledger for every query after. */
+static int
+open_snapshot(rec_t *r)
+{
+    r->db = db_connect(r->cfg->pg_dsn);
+    r->redis = rconn_open(r->cfg->redis_url, 30000);
+    if (r->db == NULL || r->redis == NULL) {
+        return -1;
     }
+    return run(r, "BEGIN ISOLATION LEVEL REPEATABLE READ") != 0
+        || run(r, "CREATE TEMP TABLE rec_stream (stream_id text, ms numeric, seq numeric,"
+                  " request_id text) ON COMMIT DROP") != 0
+        || run(r, "CREATE TEMP TABLE rec_pending (stream_id text) ON COMMIT DROP") != 0
+        || run(r, "CREATE TEMP TABLE rec_ids (request_id text) ON COMMIT DROP") != 0
+        ? -1 : 0;
+}
 
-    /* one snapshot of the ledger for every query below */
-    if (run(&r, "BEGIN ISOLATION LEVEL REPEATABLE READ") != 0
-        || run(&r, "CREATE TEMP TABLE rec_stream (stream_id text, ms numeric, seq numeric,"
-                    " request_id text) ON COMMIT DROP") != 0
-        || run(&r, "CREATE TEMP TABLE rec_pending (stream_id text) ON COMMIT DROP") != 0
-        || run(&r, "CREATE TEMP TABLE rec_ids (request_id text) ON COMMIT DROP") != 0)
+/* The group's position first: an entry read after it is "not yet delivered". */
+static int
+read_stream(rec_t *r)
+{
+    if (group_last(r, &r->last) != 0) {
+        return -1;
+    }
+    r->n.pending = load_pending(r);
+    r->n.entries = load_stream(r);
+    return r->n.pending < 0 || r->n.entries < 0 ? -1 : 0;
+}
+
+static int
+read_ids(rec_t *r)
+{
+    if (r->opt->ids == NULL) {
+        return 0;
+    }
+    r->id.lines = load_ids(r, r->opt->ids);
+    return r->id.lines < 0 ? -1 : 0;
+}
+
+/* rec_req: each request id of the stream with its state in the ledger. */
+static int
+query_requests(rec_t *r)
+{
+    PGresult  *res;
+    char       last_ms[32], last_seq[32];
+
+    snprintf(last_ms, sizeof(last_ms), "%llu", r->last.ms);
+    snprintf(last_seq, sizeof(last_seq), "%llu", r->last.seq);
+    if (run(r, "CREATE INDEX ON rec_stream (request_id)") != 0
+        || run(r, "ANALYZE rec_stream") != 0)
     {
-        goto fail;
+        return -1;
     }
+    res = PQexecParams(r->db,
+        "CREATE TEMP TABLE rec_req ON COMMIT DROP AS"
+        " SELECT x.request_id, x.entries, x.first_id,"
+        "        e.request_id IS NOT NULL AS booked,"
+        "        EXISTS (SELECT 1 FROM dead_letters d WHERE d.request_id = x.request_id"
+        "                   OR (d.stream = $3 AND d.stream_id = ANY (x.ids))) AS dead,"
+        "        x.pending, x.undelivered"
+        "   FROM (SELECT s.request_id, count(*) AS entries, min(s.stream_id) AS first_id,"
+        "                array_agg(s.stream_id) AS ids,"
+        "                bool_or(p.stream_id IS NOT NULL) AS pending,"
+        "                bool_or((s.ms, s.seq) > ($1::numeric, $2::numeric)) AS undelivered"
+        "           FROM rec_stream s LEFT JOIN rec_pending p ON p.stream_id = s.stream_id"
+        "          WHERE s.request_id IS NOT NULL"
+        "          GROUP BY s.request_id) x"
+        "   LEFT JOIN events e ON e.request_id = x.request_id",
+        3, NULL, (const char *const []) { last_ms, last_seq, r->cfg->stream }, NULL, NULL, 0);
 
-    /* the group's position first: an entry read after it is "not yet delivered" */
-    if (group_last(&r, &last) != 0) {
-        goto fail;
-    }
-    pending = load_pending(&r);
-    entries = load_stream(&r);
-    if (pending < 0 || entries < 0) {
-        goto fail;
-    }
-    if (ids != NULL && (nids = load_ids(&r, ids)) < 0) {
-        goto fail;
-    }
-    snprintf(last_ms, sizeof(last_ms), "%llu", last.ms);
-    snprintf(last_seq, sizeof(last_seq), "%llu", last.seq);
-
-    p[0] = last_ms;
-    p[1] = last_seq;
-    if (run(&r, "CREATE INDEX ON rec_stream (request_id)") != 0
-        || run(&r, "ANALYZE rec_stream") != 0)
-    {
-        goto fail;
-    }
-    {
-        PGresult *res = PQexecParams(r.db,
-            "CREATE TEMP TABLE rec_req ON COMMIT DROP AS"
-            " SELECT x.request_id, x.entries, x.first_id,"
-            "        e.request_id IS NOT NULL AS booked,"
-            "        EXISTS (SELECT 1 FROM dead_letters d WHERE d.request_id = x.request_id"
-            "                   OR (d.stream = $3 AND d.stream_id = ANY (x.ids))) AS dead,"
-            "        x.pending, x.undelivered"
-            "   FROM (SELECT s.request_id, count(*) AS entries, min(s.stream_id) AS first_id,"
-            "                array_agg(s.stream_id) AS ids,"
-            "                bool_or(p.stream_id IS NOT NULL) AS pending,"
-            "                bool_or((s.ms, s.seq) > ($1::numeric, $2::numeric)) AS undelivered"
-            "           FROM rec_stream s LEFT JOIN rec_pending p ON p.stream_id = s.stream_id"
-            "          WHERE s.request_id IS NOT NULL"
-            "          GROUP BY s.request_id) x"
-            "   LEFT JOIN events e ON e.request_id = x.request_id",
-            3, NULL, (const char *const []) { last_ms, last_seq, cfg->stream }, NULL, NULL, 0);
-
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            slog(SLOG_ERROR, "postgres reconcile query failed: %s", db_error(r.db));
-            PQclear(res);
-            goto fail;
-        }
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        slog(SLOG_ERROR, "postgres reconcile query failed: %s", db_error(r->db));
         PQclear(res);
+        return -1;
     }
+    PQclear(res);
+    return 0;
+}
 
-    reqs = count_of(&r, "SELECT count(*) FROM rec_req", 0, NULL);
-    repeated = count_of(&r, "SELECT count(*) FROM rec_req WHERE entries > 1", 0, NULL);
-    booked = count_of(&r, "SELECT count(*) FROM rec_req WHERE booked", 0, NULL);
-    dead = count_of(&r, "SELECT count(*) FROM rec_req WHERE NOT booked AND dead", 0, NULL);
-    waiting = count_of(&r, "SELECT count(*) FROM rec_req WHERE NOT booked AND NOT dead"
-                           " AND pending", 0, NULL);
-    undelivered = count_of(&r, "SELECT count(*) FROM rec_req WHERE NOT booked AND NOT dead"
-                               " AND NOT pending AND undelivered", 0, NULL);
-    missing = count_of(&r, "SELECT count(*) FROM rec_req WHERE NOT booked AND NOT dead"
-                           " AND NOT pending AND NOT undelivered", 0, NULL);
-    p[0] = cfg->stream;
-    nostream_id = count_of(&r,
+/* The stream's request ids by state, and the ledger's own checks. */
+static int
+query_ledger(rec_t *r)
+{
+    rec_stream_n_t  *n = &r->n;
+    const char      *p[1];
+
+    if (query_requests(r) != 0) {
+        return -1;
+    }
+    n->reqs = count_of(r, "SELECT count(*) FROM rec_req", 0, NULL);
+    n->repeated = count_of(r, "SELECT count(*) FROM rec_req WHERE entries > 1", 0, NULL);
+    n->booked = count_of(r, "SELECT count(*) FROM rec_req WHERE booked", 0, NULL);
+    n->dead = count_of(r, "SELECT count(*) FROM rec_req WHERE NOT booked AND dead", 0, NULL);
+    n->waiting = count_of(r, "SELECT count(*) FROM rec_req WHERE NOT booked AND NOT dead"
+                             " AND pending", 0, NULL);
+    n->undelivered = count_of(r, "SELECT count(*) FROM rec_req WHERE NOT booked AND NOT dead"
+                                 " AND NOT pending AND undelivered", 0, NULL);
+    n->missing = count_of(r, "SELECT count(*) FROM rec_req WHERE NOT booked AND NOT dead"
+                             " AND NOT pending AND NOT undelivered", 0, NULL);
+    p[0] = r->cfg->stream;
+    n->nostream_id = count_of(r,
         "SELECT count(*) FROM rec_stream s WHERE s.request_id IS NULL AND NOT EXISTS"
         " (SELECT 1 FROM dead_letters d WHERE d.stream = $1 AND d.stream_id = s.stream_id)"
         " AND NOT EXISTS (SELECT 1 FROM rec_pending p WHERE p.stream_id = s.stream_id)",
         1, p);
-    twice = count_of(&r,
+    n->twice = count_of(r,
         "SELECT count(DISTINCT request_id) FROM (SELECT request_id FROM transfers"
         "  WHERE request_id IS NOT NULL GROUP BY request_id, kind HAVING count(*) > 1) x",
         0, NULL);
-    checks_failed = count_of(&r, "SELECT count(*) FROM ledger_check WHERE NOT ok", 0, NULL);
-    if (r.failed) {
-        goto fail;
+    n->checks_failed = count_of(r, "SELECT count(*) FROM ledger_check WHERE NOT ok", 0, NULL);
+    return r->failed ? -1 : 0;
+}
+
+/* The --ids list's request ids by state (rec_idstate). */
+static int
+query_ids(rec_t *r)
+{
+    rec_ids_n_t  *n = &r->id;
+    const char   *p[2];
+
+    if (r->opt->ids == NULL) {
+        return 0;
     }
+    /* a failure shows in the counts below */
+    (void) run(r, "CREATE TEMP TABLE rec_idstate ON COMMIT DROP AS"
+                   " SELECT DISTINCT ON (i.request_id) i.request_id,"
+                   "   CASE WHEN e.request_id IS NOT NULL THEN 'booked'"
+                   "        WHEN EXISTS (SELECT 1 FROM dead_letters d"
+                   "                      WHERE d.request_id = i.request_id) THEN 'dead'"
+                   "        WHEN q.request_id IS NOT NULL THEN 'stream'"
+                   "        ELSE 'missing' END AS state"
+                   "   FROM rec_ids i"
+                   "   LEFT JOIN events e ON e.request_id = i.request_id"
+                   "   LEFT JOIN rec_req q ON q.request_id = i.request_id");
+    n->booked = count_of(r, "SELECT count(*) FROM rec_idstate WHERE state = 'booked'",
+                         0, NULL);
+    n->dead = count_of(r, "SELECT count(*) FROM rec_idstate WHERE state = 'dead'", 0, NULL);
+    n->waiting = count_of(r, "SELECT count(*) FROM rec_idstate WHERE state = 'stream'",
+                          0, NULL);
+    n->missing = count_of(r, "SELECT count(*) FROM rec_idstate WHERE state = 'missing'",
+                          0, NULL);
+    if (r->opt->since != NULL || r->opt->until != NULL) {
+        p[0] = r->opt->since;
+        p[1] = r->opt->until;
+        n->extra = count_of(r,
+            "SELECT count(*) FROM events e WHERE ($1::timestamptz IS NULL OR"
+            " e.started_at >= $1::timestamptz) AND ($2::timestamptz IS NULL OR"
+            " e.started_at < $2::timestamptz) AND NOT EXISTS"
+            " (SELECT 1 FROM rec_idstate i WHERE i.request_id = e.request_id)", 2, p);
+    }
+    return r->failed ? -1 : 0;
+}
+
+static void
+report_stream(const rec_t *r)
+{
+    const rec_stream_n_t *n = &r->n;
 
     printf("stream %s, group %s: %lld entries, %lld request ids, %lld sent more than once"
            " (at-least-once delivery; booked once)\n",
-           cfg->stream, cfg->group, entries, reqs, repeated);
-    printf("  booked             %lld\n", booked);
-    printf("  dead-lettered      %lld\n", dead);
+           r->cfg->stream, r->cfg->group, n->entries, n->reqs, n->repeated);
+    printf("  booked             %lld\n", n->booked);
+    printf("  dead-lettered      %lld\n", n->dead);
     printf("  pending            %lld   (delivered to a sidecar, not acknowledged yet)\n",
-           waiting);
-    printf("  not yet delivered  %lld\n", undelivered);
+           n->waiting);
+    printf("  not yet delivered  %lld\n", n->undelivered);
     printf("  missing            %lld   (acknowledged, in neither the ledger nor dead_letters)\n",
-           missing);
-    if (nostream_id > 0) {
-        printf("  entries without a request id, not dead-lettered: %lld\n", nostream_id);
+           n->missing);
+    if (n->nostream_id > 0) {
+        printf("  entries without a request id, not dead-lettered: %lld\n", n->nostream_id);
     }
-    printf("ledger: %lld requests charged twice; ledger_check: %s\n", twice,
-           checks_failed == 0 ? "every invariant holds" : "FAILS");
+    printf("ledger: %lld requests charged twice; ledger_check: %s\n", n->twice,
+           n->checks_failed == 0 ? "every invariant holds" : "FAILS");
+}
 
-    if (ids != NULL) {
-        long long  ids_booked, ids_dead, ids_waiting, ids_extra = 0;
+static void
+report_ids(const rec_t *r)
+{
+    const rec_ids_n_t *n = &r->id;
 
-        run(&r, "CREATE TEMP TABLE rec_idstate ON COMMIT DROP AS"
-                 " SELECT DISTINCT ON (i.request_id) i.request_id,"
-                 "   CASE WHEN e.request_id IS NOT NULL THEN 'booked'"
-                 "        WHEN EXISTS (SELECT 1 FROM dead_letters d"
-                 "                      WHERE d.request_id = i.request_id) THEN 'dead'"
-                 "        WHEN q.request_id IS NOT NULL THEN 'stream'"
-                 "        ELSE 'missing' END AS state"
-                 "   FROM rec_ids i"
-                 "   LEFT JOIN events e ON e.request_id = i.request_id"
-                 "   LEFT JOIN rec_req q ON q.request_id = i.request_id");
-        ids_booked = count_of(&r, "SELECT count(*) FROM rec_idstate WHERE state = 'booked'",
-                              0, NULL);
-        ids_dead = count_of(&r, "SELECT count(*) FROM rec_idstate WHERE state = 'dead'",
-                            0, NULL);
-        ids_waiting = count_of(&r, "SELECT count(*) FROM rec_idstate WHERE state = 'stream'",
-                               0, NULL);
-        ids_missing = count_of(&r, "SELECT count(*) FROM rec_idstate WHERE state = 'missing'",
-                               0, NULL);
-        if (since != NULL || until != NULL) {
-            p[0] = since;
-            p[1] = until;
-            ids_extra = count_of(&r,
-                "SELECT count(*) FROM events e WHERE ($1::timestamptz IS NULL OR"
-                " e.started_at >= $1::timestamptz) AND ($2::timestamptz IS NULL OR"
-                " e.started_at < $2::timestamptz) AND NOT EXISTS"
-                " (SELECT 1 FROM rec_idstate i WHERE i.request_id = e.request_id)", 2, p);
-        }
-        if (r.failed) {
-            goto fail;
-        }
-        printf("id list %s: %lld request ids (%lld lines with an id)\n", ids,
-               ids_booked + ids_dead + ids_waiting + ids_missing, nids);
-        printf("  booked             %lld\n", ids_booked);
-        printf("  dead-lettered      %lld\n", ids_dead);
-        printf("  in the stream      %lld   (not booked yet)\n", ids_waiting);
-        printf("  missing            %lld   (not in the stream nor the ledger: still in a"
-               " spool file, or lost before Redis)\n", ids_missing);
-        if (since != NULL || until != NULL) {
-            printf("  booked in the time window but not in the list: %lld\n", ids_extra);
-        }
+    if (r->opt->ids == NULL) {
+        return;
     }
+    printf("id list %s: %lld request ids (%lld lines with an id)\n", r->opt->ids,
+           n->booked + n->dead + n->waiting + n->missing, n->lines);
+    printf("  booked             %lld\n", n->booked);
+    printf("  dead-lettered      %lld\n", n->dead);
+    printf("  in the stream      %lld   (not booked yet)\n", n->waiting);
+    printf("  missing            %lld   (not in the stream nor the ledger: still in a"
+           " spool file, or lost before Redis)\n", n->missing);
+    if (r->opt->since != NULL || r->opt->until != NULL) {
+        printf("  booked in the time window but not in the list: %lld\n", n->extra);
+    }
+}
 
-    p[0] = cfg->stream;
-    list(&r, "missing (stream)", "SELECT request_id, first_id FROM rec_req WHERE NOT booked"
+/* Up to --list rows of each kind of trouble. */
+static void
+report_lists(rec_t *r)
+{
+    int limit = r->opt->limit;
+
+    list(r, "missing (stream)", "SELECT request_id, first_id FROM rec_req WHERE NOT booked"
          " AND NOT dead AND NOT pending AND NOT undelivered ORDER BY first_id", 0, NULL,
-         missing, limit);
-    if (ids != NULL) {
-        list(&r, "missing (id list)", "SELECT request_id FROM rec_idstate"
-             " WHERE state = 'missing' ORDER BY request_id", 0, NULL, ids_missing, limit);
+         r->n.missing, limit);
+    if (r->opt->ids != NULL) {
+        list(r, "missing (id list)", "SELECT request_id FROM rec_idstate"
+             " WHERE state = 'missing' ORDER BY request_id", 0, NULL, r->id.missing, limit);
     }
-    list(&r, "charged twice", "SELECT request_id, kind, count(*) FROM transfers"
+    list(r, "charged twice", "SELECT request_id, kind, count(*) FROM transfers"
          " WHERE request_id IS NOT NULL GROUP BY request_id, kind HAVING count(*) > 1"
-         " ORDER BY 1, 2", 0, NULL, twice, limit);
-    list(&r, "dead-lettered", "SELECT d.request_id, d.stream_id, d.reason FROM dead_letters d"
+         " ORDER BY 1, 2", 0, NULL, r->n.twice, limit);
+    list(r, "dead-lettered", "SELECT d.request_id, d.stream_id, d.reason FROM dead_letters d"
          " JOIN rec_req q ON q.request_id = d.request_id WHERE NOT q.booked"
-         " ORDER BY d.id", 0, NULL, dead, limit);
+         " ORDER BY d.id", 0, NULL, r->n.dead, limit);
+}
 
-    bad = missing > 0 || ids_missing > 0 || twice > 0 || checks_failed != 0;
+/* The exit status: 0 reconciled, 1 not. */
+static int
+report_result(const rec_t *r)
+{
+    int bad = r->n.missing > 0 || r->id.missing > 0 || r->n.twice > 0
+              || r->n.checks_failed != 0;
+
     printf("result: %s\n", bad ? "NOT RECONCILED" : "reconciled");
-
-    (void) run(&r, "ROLLBACK");
-    db_close(&r.db);
-    rconn_close(&r.redis);
-    free(r.copybuf);
     return bad ? 1 : 0;
+}
 
-fail:
+int
+reconcile_main(const config_t *cfg, int argc, char **argv)
+{
+    rec_opts_t  opt;
+    rec_t       r;
+    int         rc;
+
+    rc = parse_options(argc, argv, &opt);
+    if (rc >= 0) {
+        return rc;
+    }
+    memset(&r, 0, sizeof(r));
+    r.cfg = cfg;
+    r.opt = &opt;
+
+    rc = 2;
+    if (open_snapshot(&r) == 0 && read_stream(&r) == 0 && read_ids(&r) == 0
+        && query_ledger(&r) == 0)
+    {
+        report_stream(&r);
+        if (query_ids(&r) == 0) {
+            report_ids(&r);
+            report_lists(&r);
+            rc = report_result(&r);
+            (void) run(&r, "ROLLBACK");
+        }
+    }
+
     db_close(&r.db);
     rconn_close(&r.redis);
     free(r.copybuf);
-    return 2;
+    return rc;
 }

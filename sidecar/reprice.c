@@ -41,25 +41,6 @@ typedef struct {
     int  unpriced;
 } tally_t;
 
-/* Data refused by Postgres (trying again cannot help) versus trouble with
- * the server or the connection. */
-static int
-classify(PGconn *conn, PGresult *res)
-{
-    const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-
-    if (PQstatus(conn) != CONNECTION_OK || state == NULL) {
-        return REPRICE_RETRY;
-    }
-    /* 22 data exception, 23 integrity constraint, P0 raised in plpgsql */
-    if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0
-        || strncmp(state, "P0", 2) == 0)
-    {
-        return REPRICE_REJECTED;
-    }
-    return REPRICE_RETRY;
-}
-
 static void
 rollback(PGconn *conn)
 {
@@ -184,7 +165,7 @@ book(PGconn *conn, book_item_t *items, size_t n, tally_t *t, char *why, size_t w
     res = PQexecParams(conn, "SELECT request_id, result FROM reprice_book($1::jsonb, $2::jsonb)",
                        2, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = classify(conn, res);
+        rc = db_refused(conn, res) ? REPRICE_REJECTED : REPRICE_RETRY;
         if (res != NULL && PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) != NULL) {
             /* the primary message only: the context would quote the SQL */
             snprintf(why, whysize, "%s", PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));

@@ -70,22 +70,6 @@ str_cmp(const void *x, const void *y)
     return strcmp(*(const char *const *) x, *(const char *const *) y);
 }
 
-static int
-classify(PGconn *conn, PGresult *res)
-{
-    const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-
-    if (PQstatus(conn) != CONNECTION_OK || state == NULL) {
-        return BOOK_RETRY;
-    }
-    if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0
-        || strncmp(state, "P0", 2) == 0)
-    {
-        return BOOK_REJECTED;
-    }
-    return BOOK_RETRY;
-}
-
 static char *
 z(const sv_t *v)
 {
@@ -165,7 +149,7 @@ apply(PGconn *conn, book_item_t *items, size_t n, int skip_booked, char *why,
     res = PQexecParams(conn, "SELECT meter_usage_lock($1::jsonb, $2::jsonb)", 2, NULL,
                        params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        rc = classify(conn, res);
+        rc = db_refused(conn, res) ? BOOK_REJECTED : BOOK_RETRY;
         snprintf(why, whysize, "meter_usage_lock: %s", db_error(conn));
         slog(SLOG_ERROR, "postgres %s", why);
         goto done;

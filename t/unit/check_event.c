@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit.h"
 #include "event.h"
 
 #define MAXKV  (2 * EVENT_MAX_FIELDS + 4)
@@ -309,8 +310,8 @@ START_TEST(refuses_empty_and_oversized_entries)
 }
 END_TEST
 
-static Suite *
-event_suite(void)
+Suite *
+make_suite(void)
 {
     Suite *s = suite_create("event");
     TCase *tc = tcase_create("decode");
@@ -325,16 +326,4 @@ event_suite(void)
     tcase_add_test(tc, refuses_empty_and_oversized_entries);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int
-main(void)
-{
-    SRunner *sr = srunner_create(event_suite());
-    int      failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

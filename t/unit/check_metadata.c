@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit.h"
 #include "lava_metadata.h"
 
 
@@ -93,8 +94,8 @@ START_TEST(test_size)
 END_TEST
 
 
-static Suite *
-metadata_suite(void)
+Suite *
+make_suite(void)
 {
     Suite  *s = suite_create("metadata");
     TCase  *tc = tcase_create("check");
@@ -106,19 +107,4 @@ metadata_suite(void)
     suite_add_tcase(s, tc);
 
     return s;
-}
-
-
-int
-main(void)
-{
-    int       failed;
-    SRunner  *sr;
-
-    sr = srunner_create(metadata_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "unit.h"
 #include "money.h"
 #include "price.h"
 #include "rates.h"
@@ -1074,8 +1075,8 @@ START_TEST(rates_tiers_and_versions)
 }
 END_TEST
 
-static Suite *
-price_suite(void)
+Suite *
+make_suite(void)
 {
     Suite *s = suite_create("price");
     TCase *money = tcase_create("money");
@@ -1126,16 +1127,4 @@ price_suite(void)
     suite_add_tcase(s, req);
     suite_add_tcase(s, rates);
     return s;
-}
-
-int
-main(void)
-{
-    SRunner *sr = srunner_create(price_suite());
-    int      failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

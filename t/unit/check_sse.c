@@ -6,6 +6,7 @@
 
 #include <check.h>
 
+#include "unit.h"
 #include "lava_sse.h"
 #include "lava_fixture.h"
 
@@ -583,8 +584,8 @@ START_TEST(test_many_events_one_feed)
 END_TEST
 
 
-static Suite *
-sse_suite(void)
+Suite *
+make_suite(void)
 {
     Suite  *s;
     TCase  *tc;
@@ -610,19 +611,4 @@ sse_suite(void)
     suite_add_tcase(s, tc);
 
     return s;
-}
-
-
-int
-main(void)
-{
-    int       failed;
-    SRunner  *sr;
-
-    sr = srunner_create(sse_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -6,6 +6,7 @@
 
 #include <check.h>
 
+#include "unit.h"
 #include "lava_tap.h"
 #include "lava_fixture.h"
 
@@ -881,8 +882,8 @@ START_TEST(test_tap_sse_huge_event)
 END_TEST
 
 
-static Suite *
-tap_suite(void)
+Suite *
+make_suite(void)
 {
     Suite  *s;
     TCase  *tc;
@@ -911,19 +912,4 @@ tap_suite(void)
     suite_add_tcase(s, tc);
 
     return s;
-}
-
-
-int
-main(void)
-{
-    int       failed;
-    SRunner  *sr;
-
-    sr = srunner_create(tap_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit.h"
 #include "lava_token.h"
 
 
@@ -547,8 +548,8 @@ START_TEST(test_random_input_never_overruns)
 END_TEST
 
 
-static Suite *
-token_suite(void)
+Suite *
+make_suite(void)
 {
     Suite  *s;
     TCase  *tc;
@@ -568,19 +569,4 @@ token_suite(void)
     suite_add_tcase(s, tc);
 
     return s;
-}
-
-
-int
-main(void)
-{
-    int       failed;
-    SRunner  *sr;
-
-    sr = srunner_create(token_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

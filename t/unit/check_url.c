@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit.h"
 #include "lava_url.h"
 
 
@@ -634,8 +635,18 @@ START_TEST(test_strerror)
 END_TEST
 
 
-static Suite *
-url_suite(void)
+/* parse2()'s buffer, grown by the tests run in this process (CK_FORK=no) */
+static void
+free_buf(void)
+{
+    free(buf);
+    buf = NULL;
+    bufsize = 0;
+}
+
+
+Suite *
+make_suite(void)
 {
     Suite  *s;
     TCase  *tc;
@@ -643,6 +654,7 @@ url_suite(void)
     s = suite_create("url");
     tc = tcase_create("core");
     tcase_set_timeout(tc, 300);
+    tcase_add_unchecked_fixture(tc, NULL, free_buf);
 
     tcase_add_test(tc, test_sdk_shapes);
     tcase_add_test(tc, test_paths);
@@ -661,20 +673,4 @@ url_suite(void)
     suite_add_tcase(s, tc);
 
     return s;
-}
-
-
-int
-main(void)
-{
-    int       failed;
-    SRunner  *sr;
-
-    sr = srunner_create(url_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    free(buf);
-
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

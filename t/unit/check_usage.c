@@ -17,6 +17,7 @@
 #include <check.h>
 #include <sys/stat.h>
 
+#include "unit.h"
 #include "lava_meter.h"
 #include "lava_tap.h"
 #include "lava_fixture.h"
@@ -811,8 +812,8 @@ START_TEST(test_meter_edges)
 END_TEST
 
 
-static Suite *
-usage_suite(void)
+Suite *
+make_suite(void)
 {
     Suite  *s;
     TCase  *tc;
@@ -831,19 +832,4 @@ usage_suite(void)
     suite_add_tcase(s, tc);
 
     return s;
-}
-
-
-int
-main(void)
-{
-    int       failed;
-    SRunner  *sr;
-
-    sr = srunner_create(usage_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
