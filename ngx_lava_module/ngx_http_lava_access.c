@@ -821,7 +821,7 @@ ngx_http_lava_body_handler(ngx_http_request_t *r)
     ctx->body_done = 1;
 
     /* a client that leaves is noticed, not acted on: the answer is still
-     * read to its usage (ngx_http_lava_filter.c) */
+     * read to its usage (ngx_http_lava_drain.c) */
     r->read_event_handler = ngx_http_lava_client_check;
 
     if (ctx->body_waiting) {
