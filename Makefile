@@ -81,7 +81,7 @@ unit: $(UNIT_TESTS)
 # runs each target under libFuzzer (clang) for FUZZ_SECONDS.
 FUZZ_TARGETS  := sse tap token url usage_openai usage_anthropic usage_gemini \
                  usage_cohere usage_custom usage_elevenlabs usage_retell usage_ep \
-                 request metadata event
+                 request metadata event usage_chunk
 FUZZ_SECONDS  ?= 60
 FUZZ_CC       ?= clang
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -91,7 +91,7 @@ FUZZ_DEPS     := $(LIB_SRCS) sidecar/event.c $(wildcard fuzz/*.c fuzz/*.h \
                  lib/*.h) $(SIDECAR_HDRS)
 # the target's source (usage_<format>: one source, built per format) and the
 # parser sources it links
-fuzz_src = $(if $(filter-out usage_ep,$(filter usage_%,$(1))),fuzz/fuzz_usage.c \
+fuzz_src = $(if $(filter-out usage_ep usage_chunk,$(filter usage_%,$(1))),fuzz/fuzz_usage.c \
              -DFUZZ_USAGE_FORMAT=LAVA_USAGE_$(shell echo $(patsubst usage_%,%,$(1)) | tr a-z A-Z),\
              fuzz/fuzz_$(1).c)
 fuzz_lib = $(if $(filter event,$(1)),sidecar/event.c,$(LIB_SRCS))

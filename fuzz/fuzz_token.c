@@ -10,14 +10,8 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "lava_id.h"
 #include "lava_token.h"
-
-static int
-id_char(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-           || c == '_' || c == '.' || c == ':' || c == '-';
-}
 
 static int
 secret_char(unsigned char c)
@@ -67,9 +61,9 @@ decode(const uint8_t *data, size_t size, size_t bufsize)
         FUZZ_CHECK(t.secret_key_len > 0, "no secret key");
         field(t.secret_key, t.secret_key_len, LAVA_TOKEN_SECRET_MAX, secret_char,
               buf, bufsize, "secret_key");
-        field(t.customer_id, t.customer_id_len, LAVA_TOKEN_ID_MAX, id_char,
+        field(t.customer_id, t.customer_id_len, LAVA_TOKEN_ID_MAX, lava_id_char,
               buf, bufsize, "customer_id");
-        field(t.meter_slug, t.meter_slug_len, LAVA_TOKEN_ID_MAX, id_char,
+        field(t.meter_slug, t.meter_slug_len, LAVA_TOKEN_ID_MAX, lava_id_char,
               buf, bufsize, "meter_slug");
         field(t.provider_key, t.provider_key_len, LAVA_TOKEN_PKEY_MAX, pkey_char,
               buf, bufsize, "provider_key");

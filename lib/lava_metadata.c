@@ -12,27 +12,7 @@
 static int
 lava_metadata_key_ok(const char *key)
 {
-    size_t         i, len;
-    unsigned char  c;
-
-    len = strlen(key);
-
-    if (len == 0 || len > LAVA_METADATA_KEY_MAX) {
-        return 0;
-    }
-
-    for (i = 0; i < len; i++) {
-        c = (unsigned char) key[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-              || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':'
-              || c == '-'))
-        {
-            return 0;
-        }
-    }
-
-    return 1;
+    return lava_id_valid(key, strlen(key));
 }
 
 

@@ -9,8 +9,10 @@
 
 #include <stddef.h>
 
-#define LAVA_METADATA_MAX      4096   /* bytes of the header value */
-#define LAVA_METADATA_KEY_MAX    64   /* bytes of a key */
+#include "lava_id.h"
+
+#define LAVA_METADATA_MAX      4096          /* bytes of the header value */
+#define LAVA_METADATA_KEY_MAX  LAVA_ID_MAX   /* bytes of a key */
 
 enum {
     LAVA_METADATA_OK = 0,
@@ -20,8 +22,8 @@ enum {
 };
 
 /*
- * Keys are 1 to 64 characters of A-Z a-z 0-9 _ . : -, the charset of ids,
- * so that they are safe as jsonb keys in psql, logs and CSV exports.
+ * Keys are 1 to 64 characters of A-Z a-z 0-9 _ . : -, the charset of ids
+ * (lava_id_valid), so that they are safe as jsonb keys in psql, logs and CSV exports.
  */
 int lava_metadata_check(const char *s, size_t len);
 

@@ -122,13 +122,6 @@ lava_token_is_secret_char(unsigned char c)
 
 
 static int
-lava_token_is_id_char(unsigned char c)
-{
-    return lava_token_is_secret_char(c) || c == '.' || c == ':';
-}
-
-
-static int
 lava_token_is_bare(const char *s, size_t len)
 {
     size_t  i;
@@ -232,13 +225,13 @@ lava_token_json(json_t *root, char *buf, lava_token_t *t)
                           &t->secret_key_len);
     if (rc == LAVA_TOKEN_OK) {
         rc = lava_token_field(root, "customer_id", LAVA_TOKEN_ID_MAX,
-                              lava_token_is_id_char, &out, &t->customer_id,
+                              lava_id_char, &out, &t->customer_id,
                               &t->customer_id_len);
     }
 
     if (rc == LAVA_TOKEN_OK) {
         rc = lava_token_field(root, "meter_slug", LAVA_TOKEN_ID_MAX,
-                              lava_token_is_id_char, &out, &t->meter_slug,
+                              lava_id_char, &out, &t->meter_slug,
                               &t->meter_slug_len);
     }
 

@@ -9,8 +9,10 @@
 
 #include <stddef.h>
 
+#include "lava_id.h"
+
 #define LAVA_TOKEN_MAX        8192   /* encoded token bytes */
-#define LAVA_TOKEN_ID_MAX       64   /* customer_id, meter_slug */
+#define LAVA_TOKEN_ID_MAX       LAVA_ID_MAX  /* customer_id, meter_slug */
 #define LAVA_TOKEN_SECRET_MAX  128
 #define LAVA_TOKEN_PKEY_MAX   1024   /* provider_key */
 

@@ -13,10 +13,6 @@
 
 
 
-/* nginx has no constant for it; the stock status line exists */
-#define NGX_HTTP_LAVA_PAYMENT_REQUIRED  402
-
-
 typedef struct {
     ngx_str_t  name;              /* lower case */
     ngx_uint_t carrier;           /* may hold the forward token */
@@ -46,9 +42,6 @@ static ngx_str_t  ngx_http_lava_auth_headers[] = {
 };
 
 
-static ngx_int_t ngx_http_lava_refuse(ngx_http_request_t *r,
-    ngx_http_lava_ctx_t *ctx, ngx_uint_t status, const char *code,
-    const char *message);
 static ngx_int_t ngx_http_lava_route(ngx_http_request_t *r,
     ngx_http_lava_ctx_t *ctx, lava_target_t *t);
 static ngx_int_t ngx_http_lava_authenticate(ngx_http_request_t *r,
@@ -158,22 +151,6 @@ ngx_http_lava_access_handler(ngx_http_request_t *r)
 }
 
 
-static ngx_int_t
-ngx_http_lava_refuse(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
-    ngx_uint_t status, const char *code, const char *message)
-{
-    ngx_int_t  rc;
-
-    ctx->refused = 1;
-    ctx->error = code;
-
-    rc = ngx_http_lava_send_error(r, status, code, message);
-
-    ngx_http_finalize_request(r, rc);
-    return NGX_DONE;
-}
-
-
 /*
  * Overwrites the values of "key" arguments with '*' in the client's request
  * buffer, which $request, $args and nginx's own error log lines all read, so
@@ -228,18 +205,14 @@ ngx_http_lava_route(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     if ((size_t) (q - p) < llcf->prefix.len
         || ngx_strncmp(p, llcf->prefix.data, llcf->prefix.len) != 0)
     {
-        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_BAD_REQUEST,
-                                    "invalid_path",
-                                    "the request path must start with the "
-                                    "forward endpoint, unencoded");
+        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_INVALID_PATH, NULL);
     }
 
     extra.data = p + llcf->prefix.len;
     extra.len = q - extra.data;
 
     if (extra.len && extra.data[0] != '/') {
-        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_NOT_FOUND, "not_found",
-                                    "no such endpoint");
+        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_NOT_FOUND, NULL);
     }
 
     size = 3 * (extra.len + r->args.len) + 16;
@@ -259,13 +232,11 @@ ngx_http_lava_route(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     ngx_http_lava_mask_key(r);
 
     if (rc == LAVA_URL_MISSING_U) {
-        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_BAD_REQUEST, "missing_u",
-                                    "the \"u\" query parameter with the "
-                                    "provider URL is required");
+        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_MISSING_U, NULL);
     }
 
     if (rc != LAVA_URL_OK) {
-        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_BAD_REQUEST, "invalid_u",
+        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_INVALID_U,
                                     lava_url_strerror(rc));
     }
 
@@ -279,10 +250,8 @@ ngx_http_lava_route(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     ctx->provider = ngx_http_lava_provider_find(lmcf, ctx->host.data,
                                                 ctx->host.len);
     if (ctx->provider == NULL) {
-        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_FORBIDDEN,
-                                    "host_not_allowed",
-                                    "the host of \"u\" is not a configured "
-                                    "provider");
+        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_HOST_NOT_ALLOWED,
+                                    NULL);
     }
 
     ctx->upstream = ctx->provider->upstream;
@@ -365,10 +334,7 @@ ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     }
 
     if (token.len == 0) {
-        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
-                                    "missing_token",
-                                    "a forward token is required "
-                                    "(Authorization: Bearer <token>)");
+        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_MISSING_TOKEN, NULL);
     }
 
     rc = ngx_http_lava_token_get(r, &token, &tk, secret_hash);
@@ -378,8 +344,7 @@ ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     }
 
     if (rc != LAVA_TOKEN_OK) {
-        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
-                                    "invalid_token",
+        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_INVALID_TOKEN,
                                     lava_token_strerror((int) rc));
     }
 
@@ -414,43 +379,33 @@ ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
-            return ngx_http_lava_refuse(r, ctx, NGX_HTTP_LAVA_PAYMENT_REQUIRED,
-                                        "insufficient_balance",
-                                        "the customer's wallet balance is at or "
-                                        "below its minimum; add funds to continue");
+            return ngx_http_lava_refuse(r, ctx,
+                                        LAVA_REFUSAL_INSUFFICIENT_BALANCE,
+                                        NULL);
         }
         break;
 
     case NGX_HTTP_LAVA_AUTH_NOT_LOADED:
-        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    "auth_unavailable",
-                                    "the gateway has not loaded its key data "
-                                    "yet; retry shortly");
+        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_AUTH_UNAVAILABLE,
+                                    NULL);
 
     case NGX_HTTP_LAVA_AUTH_MERCHANT_DISABLED:
-        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
-                                    "merchant_disabled",
-                                    "the merchant is disabled");
+        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_MERCHANT_DISABLED,
+                                    NULL);
 
     case NGX_HTTP_LAVA_AUTH_UNKNOWN_CUSTOMER:
-        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
-                                    "unknown_customer",
-                                    "the token's customer_id is unknown");
+        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_UNKNOWN_CUSTOMER,
+                                    NULL);
 
     case NGX_HTTP_LAVA_AUTH_CUSTOMER_DISABLED:
-        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_FORBIDDEN,
-                                    "customer_disabled",
-                                    "the customer is disabled");
+        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_CUSTOMER_DISABLED,
+                                    NULL);
 
     case NGX_HTTP_LAVA_AUTH_UNKNOWN_METER:
-        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_BAD_REQUEST,
-                                    "unknown_meter",
-                                    "the token's meter_slug is unknown");
+        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_UNKNOWN_METER, NULL);
 
     default: /* NGX_HTTP_LAVA_AUTH_UNKNOWN_KEY */
-        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
-                                    "invalid_key",
-                                    "the secret key is not valid");
+        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_INVALID_KEY, NULL);
     }
 
     if (ngx_http_lava_copy_str(r, &ctx->customer_id, tk.customer_id,
@@ -485,11 +440,8 @@ ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
         *pkey = ctx->provider->key;
 
     } else if (ctx->provider->auth != NGX_HTTP_LAVA_AUTH_NONE) {
-        return ngx_http_lava_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED,
-                                    "provider_key_required",
-                                    "no managed key is configured for this "
-                                    "provider: send your own key in "
-                                    "X-Provider-API-Key");
+        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_PROVIDER_KEY_REQUIRED,
+                                    NULL);
     }
 
     /* optional metadata: a small JSON object stored with the request */
@@ -501,22 +453,18 @@ ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
             break;
 
         case LAVA_METADATA_TOO_LARGE:
-            return ngx_http_lava_refuse(r, ctx, NGX_HTTP_BAD_REQUEST,
-                                        "invalid_metadata",
-                                        "x-lava-metadata is larger than "
-                                        "4096 bytes");
+            return ngx_http_lava_refuse(r, ctx,
+                                        LAVA_REFUSAL_METADATA_TOO_LARGE,
+                                        NULL);
 
         case LAVA_METADATA_NOT_OBJECT:
-            return ngx_http_lava_refuse(r, ctx, NGX_HTTP_BAD_REQUEST,
-                                        "invalid_metadata",
-                                        "x-lava-metadata must be a JSON "
-                                        "object");
+            return ngx_http_lava_refuse(r, ctx,
+                                        LAVA_REFUSAL_METADATA_NOT_OBJECT,
+                                        NULL);
 
         default: /* LAVA_METADATA_BAD_KEY */
-            return ngx_http_lava_refuse(r, ctx, NGX_HTTP_BAD_REQUEST,
-                                        "invalid_metadata",
-                                        "x-lava-metadata keys must be 1 to 64 "
-                                        "characters of A-Z a-z 0-9 _ . : -");
+            return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_METADATA_BAD_KEY,
+                                        NULL);
         }
 
         ctx->metadata = h->value;
@@ -873,7 +821,7 @@ ngx_http_lava_body_handler(ngx_http_request_t *r)
     ctx->body_done = 1;
 
     /* a client that leaves is noticed, not acted on: the answer is still
-     * read to its usage (ngx_http_lava_filter.c) */
+     * read to its usage (ngx_http_lava_drain.c) */
     r->read_event_handler = ngx_http_lava_client_check;
 
     if (ctx->body_waiting) {

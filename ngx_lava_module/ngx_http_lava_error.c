@@ -2,10 +2,26 @@
  * JSON error responses, in the shape the provider SDKs parse:
  *   {"error":{"message":"...","code":"...","status":401}}
  * Used for the gateway's own refusals and, through `error_page ... @lava_error`,
- * for the errors nginx produces when a provider cannot be reached.
+ * for the errors nginx produces when a provider cannot be reached. Status,
+ * code and message of each come from one table, lib/lava_refusal.h.
  */
 
 #include "ngx_http_lava_module.h"
+
+
+typedef struct {
+    ngx_uint_t   status;
+    const char  *code;
+    const char  *message;        /* NULL: the sender's */
+} ngx_http_lava_refusal_t;
+
+
+static ngx_http_lava_refusal_t  ngx_http_lava_refusals[] = {
+#define NGX_HTTP_LAVA_REFUSAL(name, status, code, message)                    \
+    { status, code, message },
+    LAVA_REFUSALS(NGX_HTTP_LAVA_REFUSAL)
+#undef NGX_HTTP_LAVA_REFUSAL
+};
 
 
 ngx_int_t
@@ -67,43 +83,59 @@ ngx_http_lava_send_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+ngx_int_t
+ngx_http_lava_refuse(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
+    lava_refusal_e refusal, const char *message)
+{
+    ngx_int_t                 rc;
+    ngx_http_lava_refusal_t  *rf;
+
+    rf = &ngx_http_lava_refusals[refusal];
+
+    ctx->refused = 1;
+    ctx->error = rf->code;
+
+    rc = ngx_http_lava_send_error(r, rf->status, rf->code,
+                                  message ? message : rf->message);
+
+    ngx_http_finalize_request(r, rc);
+    return NGX_DONE;
+}
+
+
 /* content handler of the location named by error_page (lava_error) */
 ngx_int_t
 ngx_http_lava_error_handler(ngx_http_request_t *r)
 {
-    ngx_uint_t            status;
-    const char           *code, *message;
-    ngx_http_lava_ctx_t  *ctx;
+    ngx_uint_t                status;
+    ngx_http_lava_ctx_t      *ctx;
+    ngx_http_lava_refusal_t  *rf;
 
     status = r->err_status ? r->err_status : NGX_HTTP_BAD_GATEWAY;
 
     switch (status) {
 
     case NGX_HTTP_GATEWAY_TIME_OUT:
-        code = "provider_timeout";
-        message = "the provider did not answer in time";
+        rf = &ngx_http_lava_refusals[LAVA_REFUSAL_PROVIDER_TIMEOUT];
         break;
 
     case NGX_HTTP_BAD_GATEWAY:
-        code = "provider_unreachable";
-        message = "the provider could not be reached or its TLS "
-                  "certificate could not be verified";
+        rf = &ngx_http_lava_refusals[LAVA_REFUSAL_PROVIDER_UNREACHABLE];
         break;
 
     case NGX_HTTP_SERVICE_UNAVAILABLE:
-        code = "unavailable";
-        message = "the gateway is temporarily unavailable";
+        rf = &ngx_http_lava_refusals[LAVA_REFUSAL_UNAVAILABLE];
         break;
 
     default:
-        code = "gateway_error";
-        message = "the gateway failed to handle the request";
+        rf = &ngx_http_lava_refusals[LAVA_REFUSAL_GATEWAY_ERROR];
     }
 
     ctx = ngx_http_lava_get_ctx(r->main);
     if (ctx && ctx->error == NULL) {
-        ctx->error = code;
+        ctx->error = rf->code;
     }
 
-    return ngx_http_lava_send_error(r, status, code, message);
+    /* the status nginx chose is kept (gateway_error covers several) */
+    return ngx_http_lava_send_error(r, status, rf->code, rf->message);
 }

@@ -273,7 +273,6 @@ ngx_http_lava_events_flush_handler(ngx_event_t *rev)
 ngx_int_t
 ngx_http_lava_events_admit(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 {
-    ngx_int_t                rc;
     ngx_http_lava_events_t  *ev = &ngx_http_lava_events;
 
     if (!ev->active || !ev->refuse || ev->queued < ev->max) {
@@ -295,17 +294,7 @@ ngx_http_lava_events_admit(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
         ngx_add_timer(&ev->report, NGX_HTTP_LAVA_EVENTS_REPORT_MS);
     }
 
-    ctx->refused = 1;
-    ctx->error = "event_spool_full";
-
-    rc = ngx_http_lava_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  "event_spool_full",
-                                  "the gateway cannot record usage at the "
-                                  "moment; retry later");
-
-    ngx_http_finalize_request(r, rc);
-
-    return NGX_DONE;
+    return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_EVENT_SPOOL_FULL, NULL);
 }
 
 

@@ -1,9 +1,10 @@
 /*
- * ngx_http_lava_module: directives, configuration, variables, phase setup,
- * per-request context and request ids.
+ * ngx_http_lava_module: the top of the module. Directives, configuration,
+ * phase and filter setup, worker start and exit. Everything else is called
+ * from here or from the phases set up here; nothing calls back up:
+ * variables in ngx_http_lava_variables.c, the per-request context and
+ * request ids in ngx_http_lava_ctx.c.
  */
-
-#include <sys/random.h>
 
 #include "ngx_http_lava_module.h"
 
@@ -257,229 +258,30 @@ ngx_module_t  ngx_http_lava_module = {
 };
 
 
-/* variables */
-
-typedef enum {
-    NGX_HTTP_LAVA_VAR_REQUEST_ID = 0,
-    NGX_HTTP_LAVA_VAR_UPSTREAM,
-    NGX_HTTP_LAVA_VAR_HOST,
-    NGX_HTTP_LAVA_VAR_URI,
-    NGX_HTTP_LAVA_VAR_PROVIDER,
-    NGX_HTTP_LAVA_VAR_MERCHANT,
-    NGX_HTTP_LAVA_VAR_CUSTOMER,
-    NGX_HTTP_LAVA_VAR_MODEL,
-    NGX_HTTP_LAVA_VAR_OUTCOME,
-    NGX_HTTP_LAVA_VAR_ERROR,
-    NGX_HTTP_LAVA_VAR_INPUT_TOKENS,
-    NGX_HTTP_LAVA_VAR_OUTPUT_TOKENS,
-    NGX_HTTP_LAVA_VAR_USAGE_SOURCE,
-    NGX_HTTP_LAVA_VAR_EVENTS_DROPPED
-} ngx_http_lava_var_e;
-
-
-static ngx_int_t ngx_http_lava_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-
-
-static ngx_http_variable_t  ngx_http_lava_vars[] = {
-
-    { ngx_string("lava_request_id"), NULL, ngx_http_lava_variable,
-      NGX_HTTP_LAVA_VAR_REQUEST_ID, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("lava_upstream"), NULL, ngx_http_lava_variable,
-      NGX_HTTP_LAVA_VAR_UPSTREAM, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("lava_host"), NULL, ngx_http_lava_variable,
-      NGX_HTTP_LAVA_VAR_HOST, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("lava_uri"), NULL, ngx_http_lava_variable,
-      NGX_HTTP_LAVA_VAR_URI, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("lava_provider"), NULL, ngx_http_lava_variable,
-      NGX_HTTP_LAVA_VAR_PROVIDER, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("lava_merchant_id"), NULL, ngx_http_lava_variable,
-      NGX_HTTP_LAVA_VAR_MERCHANT, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("lava_customer_id"), NULL, ngx_http_lava_variable,
-      NGX_HTTP_LAVA_VAR_CUSTOMER, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("lava_model"), NULL, ngx_http_lava_variable,
-      NGX_HTTP_LAVA_VAR_MODEL, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("lava_outcome"), NULL, ngx_http_lava_variable,
-      NGX_HTTP_LAVA_VAR_OUTCOME, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("lava_error"), NULL, ngx_http_lava_variable,
-      NGX_HTTP_LAVA_VAR_ERROR, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("lava_input_tokens"), NULL, ngx_http_lava_variable,
-      NGX_HTTP_LAVA_VAR_INPUT_TOKENS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("lava_output_tokens"), NULL, ngx_http_lava_variable,
-      NGX_HTTP_LAVA_VAR_OUTPUT_TOKENS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("lava_usage_source"), NULL, ngx_http_lava_variable,
-      NGX_HTTP_LAVA_VAR_USAGE_SOURCE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("lava_events_dropped"), NULL, ngx_http_lava_variable,
-      NGX_HTTP_LAVA_VAR_EVENTS_DROPPED, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-      ngx_http_null_variable
-};
-
+/* handlers */
 
 static ngx_int_t
-ngx_http_lava_preconfiguration(ngx_conf_t *cf)
+ngx_http_lava_rewrite_handler(ngx_http_request_t *r)
 {
-    ngx_http_variable_t  *var, *v;
+    ngx_http_lava_ctx_t       *ctx;
+    ngx_http_lava_loc_conf_t  *llcf;
 
-    for (v = ngx_http_lava_vars; v->name.len; v++) {
-        var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = v->get_handler;
-        var->data = v->data;
+    if (r != r->main) {
+        return NGX_DECLINED;
     }
 
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_lava_var_str(ngx_http_variable_value_t *v, u_char *p, size_t len)
-{
-    if (p == NULL || len == 0) {
-        v->not_found = 1;
-        return;
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_lava_module);
+    if (!llcf->forward || ngx_http_lava_get_ctx(r) != NULL) {
+        return NGX_DECLINED;
     }
 
-    v->data = p;
-    v->len = len;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-}
-
-
-static ngx_int_t
-ngx_http_lava_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
-    uintptr_t data)
-{
-    u_char               *p;
-    int64_t               n;
-    ngx_http_lava_ctx_t  *ctx;
-
-    if (data == NGX_HTTP_LAVA_VAR_EVENTS_DROPPED) {
-        /* a worker's count, in any request */
-        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_http_lava_var_str(v, p, ngx_sprintf(p, "%ui",
-                                  ngx_http_lava_events_dropped()) - p);
-        return NGX_OK;
-    }
-
-    ctx = ngx_http_lava_get_ctx(r->main);
+    ctx = ngx_http_lava_create_ctx(r);
     if (ctx == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    switch (data) {
-
-    case NGX_HTTP_LAVA_VAR_REQUEST_ID:
-        ngx_http_lava_var_str(v, ctx->request_id, NGX_HTTP_LAVA_REQID_LEN);
-        break;
-
-    case NGX_HTTP_LAVA_VAR_UPSTREAM:
-        ngx_http_lava_var_str(v, ctx->upstream.data, ctx->upstream.len);
-        break;
-
-    case NGX_HTTP_LAVA_VAR_HOST:
-        ngx_http_lava_var_str(v, ctx->host.data, ctx->host.len);
-        break;
-
-    case NGX_HTTP_LAVA_VAR_URI:
-        ngx_http_lava_var_str(v, ctx->uri.data, ctx->uri.len);
-        break;
-
-    case NGX_HTTP_LAVA_VAR_PROVIDER:
-        if (ctx->provider) {
-            ngx_http_lava_var_str(v, ctx->provider->name.data,
-                                  ctx->provider->name.len);
-        } else {
-            v->not_found = 1;
-        }
-        break;
-
-    case NGX_HTTP_LAVA_VAR_MERCHANT:
-        ngx_http_lava_var_str(v, ctx->merchant_id.data, ctx->merchant_id.len);
-        break;
-
-    case NGX_HTTP_LAVA_VAR_CUSTOMER:
-        ngx_http_lava_var_str(v, ctx->customer_id.data, ctx->customer_id.len);
-        break;
-
-    case NGX_HTTP_LAVA_VAR_MODEL:
-        if (ctx->tap && ctx->tap->usage.model[0]) {
-            p = (u_char *) ctx->tap->usage.model;
-            ngx_http_lava_var_str(v, p, ngx_strlen(p));
-        } else {
-            ngx_http_lava_var_str(v, ctx->model.data, ctx->model.len);
-        }
-        break;
-
-    case NGX_HTTP_LAVA_VAR_OUTCOME:
-        p = (u_char *) ngx_http_lava_outcome(r->main, ctx);
-        ngx_http_lava_var_str(v, p, ngx_strlen(p));
-        break;
-
-    case NGX_HTTP_LAVA_VAR_ERROR:
-        p = (u_char *) ctx->error;
-        ngx_http_lava_var_str(v, p, p ? ngx_strlen(p) : 0);
-        break;
-
-    case NGX_HTTP_LAVA_VAR_INPUT_TOKENS:
-    case NGX_HTTP_LAVA_VAR_OUTPUT_TOKENS:
-        /* log phase: the usage booked, reported or estimated */
-        ngx_http_lava_meter(r->main, ctx);
-
-        if (ctx->tap == NULL || ctx->usage_source == LAVA_SOURCE_NONE) {
-            v->not_found = 1;
-            break;
-        }
-
-        n = (data == NGX_HTTP_LAVA_VAR_INPUT_TOKENS)
-            ? ctx->tap->usage.input_tokens + ctx->tap->usage.cached_input_tokens
-              + ctx->tap->usage.cache_write_tokens
-              + ctx->tap->usage.cache_write_1h_tokens
-              + ctx->tap->usage.audio_input_tokens
-            : ctx->tap->usage.output_tokens + ctx->tap->usage.reasoning_tokens
-              + ctx->tap->usage.audio_output_tokens;
-
-        p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_http_lava_var_str(v, p, ngx_sprintf(p, "%L", n) - p);
-        break;
-
-    case NGX_HTTP_LAVA_VAR_USAGE_SOURCE:
-        p = (u_char *) ngx_http_lava_usage_source(r->main, ctx);
-        ngx_http_lava_var_str(v, p, ngx_strlen(p));
-        break;
-
-    default:
-        v->not_found = 1;
-    }
-
-    return NGX_OK;
+    /* no request is served that could not be billed (lava_event_spool_full) */
+    return ngx_http_lava_events_admit(r, ctx);
 }
 
 
@@ -835,6 +637,13 @@ ngx_http_lava_include_usage_skip(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 static ngx_int_t
+ngx_http_lava_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_lava_add_variables(cf);
+}
+
+
+static ngx_int_t
 ngx_http_lava_postconfiguration(ngx_conf_t *cf)
 {
     ngx_http_handler_pt        *h;
@@ -877,22 +686,12 @@ ngx_http_lava_postconfiguration(ngx_conf_t *cf)
 
 /* process */
 
-static uint64_t  ngx_http_lava_rnd_state;
-
-
 static ngx_int_t
 ngx_http_lava_init_process(ngx_cycle_t *cycle)
 {
     ngx_http_lava_main_conf_t  *lmcf;
 
-    /* each worker draws its own request id randomness */
-    if (getrandom(&ngx_http_lava_rnd_state, sizeof(uint64_t), GRND_NONBLOCK)
-        != (ssize_t) sizeof(uint64_t))
-    {
-        ngx_http_lava_rnd_state = ((uint64_t) ngx_pid << 32)
-                                  ^ (uint64_t) ngx_time()
-                                  ^ (uint64_t) (uintptr_t) &lmcf;
-    }
+    ngx_http_lava_ctx_init_process(cycle);
 
     if (ngx_process != NGX_PROCESS_WORKER
         && ngx_process != NGX_PROCESS_SINGLE)
@@ -936,155 +735,4 @@ ngx_http_lava_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_lava_events_exit_process(cycle);
-}
-
-
-/* splitmix64: fast, and seeded per worker from the kernel's randomness */
-static uint64_t
-ngx_http_lava_rnd(void)
-{
-    uint64_t  z;
-
-    z = (ngx_http_lava_rnd_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-
-    return z ^ (z >> 31);
-}
-
-
-/*
- * "req_" + 26 Crockford base32 characters: 48 bits of Unix time in ms, then
- * 80 random bits, so ids sort by time and never collide in practice.
- */
-static void
-ngx_http_lava_request_id(u_char *out, uint64_t now_ms)
-{
-    static const u_char  b32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-
-    int       i;
-    uint64_t  hi, lo;
-
-    hi = ngx_http_lava_rnd();
-    lo = ngx_http_lava_rnd();
-
-    out = ngx_cpymem(out, "req_", 4);
-
-    /* 48 time bits + 2 random bits = 50 bits = 10 characters */
-    hi = ((now_ms & 0xffffffffffffULL) << 2) | (hi >> 62);
-    for (i = 9; i >= 0; i--) {
-        out[i] = b32[hi & 31];
-        hi >>= 5;
-    }
-
-    /* 78 more random bits, 16 characters (80 bits, top two zero) */
-    for (i = 15; i >= 4; i--) {
-        out[10 + i] = b32[lo & 31];
-        lo >>= 5;
-    }
-
-    lo = ngx_http_lava_rnd();
-    for (i = 3; i >= 0; i--) {
-        out[10 + i] = b32[lo & 31];
-        lo >>= 5;
-    }
-
-    out[26] = '\0';
-}
-
-
-/* per-request context */
-
-static void
-ngx_http_lava_ctx_cleanup(void *data)
-{
-    ngx_http_lava_ctx_t  *ctx = data;
-
-    if (ctx->tap) {
-        lava_tap_free(ctx->tap);
-        ctx->tap = NULL;
-    }
-}
-
-
-ngx_http_lava_ctx_t *
-ngx_http_lava_get_ctx(ngx_http_request_t *r)
-{
-    ngx_pool_cleanup_t   *cln;
-    ngx_http_lava_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_lava_module);
-    if (ctx || !r->internal) {
-        return ctx;
-    }
-
-    /*
-     * an internal redirect (error_page) zeroes r->ctx and marks the request
-     * internal; the context lives on in the pool cleanup registered when it
-     * was created
-     */
-    for (cln = r->pool->cleanup; cln; cln = cln->next) {
-        if (cln->handler == ngx_http_lava_ctx_cleanup) {
-            ctx = cln->data;
-            ngx_http_set_ctx(r, ctx, ngx_http_lava_module);
-            return ctx;
-        }
-    }
-
-    return NULL;
-}
-
-
-ngx_http_lava_ctx_t *
-ngx_http_lava_create_ctx(ngx_http_request_t *r)
-{
-    ngx_time_t           *tp;
-    ngx_pool_cleanup_t   *cln;
-    ngx_http_lava_ctx_t  *ctx;
-
-    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_lava_ctx_t));
-    if (cln == NULL) {
-        return NULL;
-    }
-
-    ctx = cln->data;
-    ngx_memzero(ctx, sizeof(ngx_http_lava_ctx_t));
-    cln->handler = ngx_http_lava_ctx_cleanup;
-
-    tp = ngx_timeofday();
-    ctx->start_sec = tp->sec;
-    ctx->start_msec_part = tp->msec;
-    ctx->start_ms = ngx_current_msec;
-
-    ngx_http_lava_request_id(ctx->request_id,
-                             (uint64_t) tp->sec * 1000 + tp->msec);
-
-    ngx_http_set_ctx(r, ctx, ngx_http_lava_module);
-
-    return ctx;
-}
-
-
-static ngx_int_t
-ngx_http_lava_rewrite_handler(ngx_http_request_t *r)
-{
-    ngx_http_lava_ctx_t       *ctx;
-    ngx_http_lava_loc_conf_t  *llcf;
-
-    if (r != r->main) {
-        return NGX_DECLINED;
-    }
-
-    llcf = ngx_http_get_module_loc_conf(r, ngx_http_lava_module);
-    if (!llcf->forward || ngx_http_lava_get_ctx(r) != NULL) {
-        return NGX_DECLINED;
-    }
-
-    ctx = ngx_http_lava_create_ctx(r);
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* no request is served that could not be billed (lava_event_spool_full) */
-    return ngx_http_lava_events_admit(r, ctx);
 }

@@ -2,11 +2,15 @@
  * ngx_http_lava_module: usage-billing forward gateway inside nginx.
  *
  * Shared declarations of the module's files:
- *   ngx_http_lava_module.c     directives, configuration, variables, phase setup
+ *   ngx_http_lava_module.c     directives, configuration, phase setup, process init
+ *   ngx_http_lava_variables.c  the $lava_* variables
+ *   ngx_http_lava_ctx.c        per-request context and request ids
  *   ngx_http_lava_providers.c  provider table and managed key file
  *   ngx_http_lava_access.c     access phase: token, routing, header rewrite, body read
  *   ngx_http_lava_filter.c     header/body filters: request id header, usage tap
- *   ngx_http_lava_error.c      JSON error responses
+ *   ngx_http_lava_strip.c      body filter: removes the include_usage chunk
+ *   ngx_http_lava_drain.c      reading the answer on after the client left
+ *   ngx_http_lava_error.c      JSON error responses, refusals (lib/lava_refusal.h)
  *   ngx_http_lava_log.c        log phase: one usage event per request
  *   ngx_http_lava_redis.c      hiredis async connection driven by the nginx event loop
  *   ngx_http_lava_events.c     per-worker bounded event queue, XADD to the stream
@@ -22,14 +26,17 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "lava_id.h"
 #include "lava_meter.h"
+#include "lava_refusal.h"
 #include "lava_tap.h"
 #include "lava_token.h"
 #include "lava_url.h"
 
 
-#define NGX_HTTP_LAVA_REQID_LEN      30     /* "req_" + 26 base32 chars */
-#define NGX_HTTP_LAVA_ID_MAX         64     /* merchant/customer ids, meter slugs */
+#define NGX_HTTP_LAVA_REQID_LEN      LAVA_REQID_LEN  /* "req_" + 26 base32 */
+#define NGX_HTTP_LAVA_ID_MAX         LAVA_ID_MAX     /* merchant/customer ids,
+                                                        meter slugs */
 
 /* lava_event_spool_full: what happens when no event can be kept any more */
 #define NGX_HTTP_LAVA_SPOOL_FULL_REFUSE  1   /* 503 to new forward requests */
@@ -156,7 +163,7 @@ typedef struct {
     off_t                        request_bytes;  /* request body size */
     int64_t                      character_cost; /* ElevenLabs header, -1 */
     void                        *body;           /* body filter state
-                                                    (ngx_http_lava_filter.c) */
+                                                    (ngx_http_lava_body.h) */
     ngx_uint_t                   usage_source;   /* lava_source_e, metered */
     unsigned                     meter_flags;    /* LAVA_METER_F_* */
 
@@ -182,9 +189,14 @@ typedef struct {
 extern ngx_module_t  ngx_http_lava_module;
 
 
-/* ngx_http_lava_module.c */
+/* ngx_http_lava_ctx.c */
 ngx_http_lava_ctx_t *ngx_http_lava_get_ctx(ngx_http_request_t *r);
 ngx_http_lava_ctx_t *ngx_http_lava_create_ctx(ngx_http_request_t *r);
+/* init_process: seeds this worker's request id randomness */
+void ngx_http_lava_ctx_init_process(ngx_cycle_t *cycle);
+
+/* ngx_http_lava_variables.c: preconfiguration */
+ngx_int_t ngx_http_lava_add_variables(ngx_conf_t *cf);
 
 /* ngx_http_lava_providers.c */
 char *ngx_http_lava_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -199,12 +211,21 @@ ngx_int_t ngx_http_lava_access_handler(ngx_http_request_t *r);
 
 /* ngx_http_lava_filter.c */
 ngx_int_t ngx_http_lava_filter_init(ngx_conf_t *cf);
-/* r->read_event_handler once the body is read: notes a client that left */
+
+/* ngx_http_lava_drain.c: r->read_event_handler once the body is read: notes
+ * a client that left */
 void ngx_http_lava_client_check(ngx_http_request_t *r);
 
 /* ngx_http_lava_error.c: sends {"error":{"message","code","status"}} */
 ngx_int_t ngx_http_lava_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message);
+/*
+ * Answers a forward request with one row of lib/lava_refusal.h (message
+ * NULL: the row's own) and marks it refused; returns NGX_DONE, the request
+ * is finalized.
+ */
+ngx_int_t ngx_http_lava_refuse(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
+    lava_refusal_e refusal, const char *message);
 ngx_int_t ngx_http_lava_error_handler(ngx_http_request_t *r);
 
 /* ngx_http_lava_log.c */

@@ -1,0 +1,86 @@
+/*
+ * Every answer the gateway gives itself instead of the provider's: HTTP
+ * status, machine code and message, as sent in
+ *   {"error":{"message":"...","code":"...","status":...}}
+ * The code is what clients and $lava_error see; docs/directives.md lists
+ * each (status, code) pair once, and t/unit/check_refusal.c fails when the
+ * two disagree. Codes and messages are client-visible: change them only on
+ * purpose.
+ *
+ * LAVA_REFUSAL(name, status, code, message) per row; a row may share its
+ * code with another (one code, several messages). A NULL message means the
+ * sender supplies one (the parser's own explanation: lava_url_strerror,
+ * lava_token_strerror). Rows from lava_error (error_page) carry the status
+ * nginx had decided; theirs is the one they are documented with.
+ */
+#ifndef LAVA_REFUSAL_H
+#define LAVA_REFUSAL_H
+
+#define LAVA_REFUSALS(LAVA_REFUSAL)                                          \
+                                                                             \
+    /* access phase: the target */                                           \
+    LAVA_REFUSAL(INVALID_PATH, 400, "invalid_path",                          \
+        "the request path must start with the forward endpoint, unencoded")  \
+    LAVA_REFUSAL(NOT_FOUND, 404, "not_found", "no such endpoint")            \
+    LAVA_REFUSAL(MISSING_U, 400, "missing_u",                                \
+        "the \"u\" query parameter with the provider URL is required")       \
+    LAVA_REFUSAL(INVALID_U, 400, "invalid_u", NULL)                          \
+    LAVA_REFUSAL(HOST_NOT_ALLOWED, 403, "host_not_allowed",                  \
+        "the host of \"u\" is not a configured provider")                    \
+                                                                             \
+    /* access phase: the forward token and the auth snapshot */              \
+    LAVA_REFUSAL(MISSING_TOKEN, 401, "missing_token",                        \
+        "a forward token is required (Authorization: Bearer <token>)")       \
+    LAVA_REFUSAL(INVALID_TOKEN, 401, "invalid_token", NULL)                  \
+    LAVA_REFUSAL(INSUFFICIENT_BALANCE, 402, "insufficient_balance",          \
+        "the customer's wallet balance is at or below its minimum; "         \
+        "add funds to continue")                                             \
+    LAVA_REFUSAL(AUTH_UNAVAILABLE, 503, "auth_unavailable",                  \
+        "the gateway has not loaded its key data yet; retry shortly")        \
+    LAVA_REFUSAL(MERCHANT_DISABLED, 401, "merchant_disabled",                \
+        "the merchant is disabled")                                          \
+    LAVA_REFUSAL(UNKNOWN_CUSTOMER, 401, "unknown_customer",                  \
+        "the token's customer_id is unknown")                                \
+    LAVA_REFUSAL(CUSTOMER_DISABLED, 403, "customer_disabled",                \
+        "the customer is disabled")                                          \
+    LAVA_REFUSAL(UNKNOWN_METER, 400, "unknown_meter",                        \
+        "the token's meter_slug is unknown")                                 \
+    LAVA_REFUSAL(INVALID_KEY, 401, "invalid_key",                            \
+        "the secret key is not valid")                                       \
+    LAVA_REFUSAL(PROVIDER_KEY_REQUIRED, 401, "provider_key_required",        \
+        "no managed key is configured for this provider: send your own key " \
+        "in X-Provider-API-Key")                                             \
+                                                                             \
+    /* access phase: x-lava-metadata (lava_metadata_check) */                \
+    LAVA_REFUSAL(METADATA_TOO_LARGE, 400, "invalid_metadata",                \
+        "x-lava-metadata is larger than 4096 bytes")                         \
+    LAVA_REFUSAL(METADATA_NOT_OBJECT, 400, "invalid_metadata",               \
+        "x-lava-metadata must be a JSON object")                             \
+    LAVA_REFUSAL(METADATA_BAD_KEY, 400, "invalid_metadata",                  \
+        "x-lava-metadata keys must be 1 to 64 characters of "                \
+        "A-Z a-z 0-9 _ . : -")                                               \
+                                                                             \
+    /* rewrite phase: lava_event_spool_full refuse */                        \
+    LAVA_REFUSAL(EVENT_SPOOL_FULL, 503, "event_spool_full",                  \
+        "the gateway cannot record usage at the moment; retry later")        \
+                                                                             \
+    /* lava_error: errors nginx produced, by the status it chose */          \
+    LAVA_REFUSAL(PROVIDER_TIMEOUT, 504, "provider_timeout",                  \
+        "the provider did not answer in time")                               \
+    LAVA_REFUSAL(PROVIDER_UNREACHABLE, 502, "provider_unreachable",          \
+        "the provider could not be reached or its TLS certificate could "    \
+        "not be verified")                                                   \
+    LAVA_REFUSAL(UNAVAILABLE, 503, "unavailable",                            \
+        "the gateway is temporarily unavailable")                            \
+    LAVA_REFUSAL(GATEWAY_ERROR, 500, "gateway_error",                        \
+        "the gateway failed to handle the request")
+
+
+typedef enum {
+#define LAVA_REFUSAL_ENUM(name, status, code, message)  LAVA_REFUSAL_##name,
+    LAVA_REFUSALS(LAVA_REFUSAL_ENUM)
+#undef LAVA_REFUSAL_ENUM
+    LAVA_REFUSAL_COUNT
+} lava_refusal_e;
+
+#endif
