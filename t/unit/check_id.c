@@ -4,10 +4,10 @@
  * byte by byte against the documented sets.
  */
 
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit.h"
 #include "lava_id.h"
 
 
@@ -132,8 +132,8 @@ START_TEST(test_id_valid)
 END_TEST
 
 
-static Suite *
-id_suite(void)
+Suite *
+make_suite(void)
 {
     Suite  *s = suite_create("id");
     TCase  *tc = tcase_create("id");
@@ -146,19 +146,4 @@ id_suite(void)
     suite_add_tcase(s, tc);
 
     return s;
-}
-
-
-int
-main(void)
-{
-    int       failed;
-    SRunner  *sr;
-
-    sr = srunner_create(id_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -6,11 +6,11 @@
  * (default: docs, from the top of the tree, where `make unit` runs).
  */
 
-#include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit.h"
 #include "lava_refusal.h"
 
 
@@ -210,8 +210,8 @@ START_TEST(test_docs_agree)
 END_TEST
 
 
-static Suite *
-refusal_suite(void)
+Suite *
+make_suite(void)
 {
     Suite  *s = suite_create("refusal");
     TCase  *tc = tcase_create("table");
@@ -222,19 +222,4 @@ refusal_suite(void)
     suite_add_tcase(s, tc);
 
     return s;
-}
-
-
-int
-main(void)
-{
-    int       failed;
-    SRunner  *sr;
-
-    sr = srunner_create(refusal_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -6,10 +6,10 @@
  * read past n shows under the sanitizers (make test-asan).
  */
 
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit.h"
 #include "lava_usage_chunk.h"
 
 
@@ -287,8 +287,8 @@ START_TEST(test_only_limits)
 END_TEST
 
 
-static Suite *
-usage_chunk_suite(void)
+Suite *
+make_suite(void)
 {
     Suite  *s = suite_create("usage_chunk");
     TCase  *tc = tcase_create("cut");
@@ -306,19 +306,4 @@ usage_chunk_suite(void)
     suite_add_tcase(s, to);
 
     return s;
-}
-
-
-int
-main(void)
-{
-    int       failed;
-    SRunner  *sr;
-
-    sr = srunner_create(usage_chunk_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
