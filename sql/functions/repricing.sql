@@ -2,35 +2,47 @@
 -- sidecar/rates.c, docs/pricing.md), for re-pricing requests that were
 -- booked unpriced. Exact: numeric arithmetic, one half-up rounding per
 -- amount, integer results. The integration tests compare both.
+--
+-- Functions are code, not history: lava-migrate applies this file again
+-- whenever its content changes (CREATE OR REPLACE), and each function is
+-- defined in this one place (sql/README.md).
 
 -- round half up of n / d (n >= 0, d > 0), exact
-CREATE FUNCTION div_half_up(n numeric, d numeric) RETURNS numeric
+CREATE OR REPLACE FUNCTION div_half_up(n numeric, d numeric) RETURNS numeric
 LANGUAGE sql IMMUTABLE STRICT AS $$
     SELECT div(2 * n + d, 2 * d)
 $$;
+COMMENT ON FUNCTION div_half_up IS
+    'n / d rounded half up (n >= 0, d > 0), exact.';
 
 -- '*' pattern -> LIKE pattern ('*' any run, everything else itself)
-CREATE FUNCTION glob_like(p text) RETURNS text
+CREATE OR REPLACE FUNCTION glob_like(p text) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT AS $$
     SELECT replace(replace(replace(replace(p, '\', '\\'), '%', '\%'), '_', '\_'), '*', '%')
 $$;
+COMMENT ON FUNCTION glob_like IS
+    'A ''*'' pattern as a LIKE pattern (''*'' any run, everything else itself).';
 
-CREATE FUNCTION model_has_rates(p_provider text, p_model text) RETURNS boolean
+-- Whether the provider has rate rows for exactly this model name.
+CREATE OR REPLACE FUNCTION model_has_rates(p_provider text, p_model text) RETURNS boolean
 LANGUAGE sql STABLE AS $$
     SELECT EXISTS (SELECT 1 FROM provider_rates WHERE provider = p_provider AND model = p_model)
 $$;
+COMMENT ON FUNCTION model_has_rates IS
+    'Whether provider_rates has rows for the provider and model.';
 
 -- The model whose rates price p_model: the name itself, an exact alias,
 -- the name without a date suffix and its exact alias, then '*' patterns
--- (most literal bytes first, then by pattern). NULL when none has rates.
-CREATE FUNCTION resolve_model(p_provider text, p_model text) RETURNS text
+-- (most literal bytes first, then by pattern), then the provider's rows for
+-- model '*' (any model, or none named). NULL when none has rates.
+CREATE OR REPLACE FUNCTION resolve_model(p_provider text, p_model text) RETURNS text
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     v     text;
     v_cut text;
     n     text;
 BEGIN
-    FOREACH n IN ARRAY ARRAY[p_model,
+    FOREACH n IN ARRAY ARRAY[nullif(p_model, ''),
                              CASE WHEN p_model ~ '.-[0-9]{4}-[0-9]{2}-[0-9]{2}$' THEN left(p_model, -11)
                                   WHEN p_model ~ '.-[0-9]{8}$' THEN left(p_model, -9) END] LOOP
         CONTINUE WHEN n IS NULL;
@@ -45,35 +57,44 @@ BEGIN
     END LOOP;
     FOR v IN SELECT a.model FROM model_aliases a
               WHERE a.provider = p_provider AND position('*' IN a.pattern) > 0
-                AND p_model LIKE glob_like(a.pattern)
+                AND p_model <> '' AND p_model LIKE glob_like(a.pattern)
               ORDER BY octet_length(replace(a.pattern, '*', '')) DESC, a.pattern COLLATE "C" LOOP
         IF model_has_rates(p_provider, v) THEN
             RETURN v;
         END IF;
     END LOOP;
+    IF model_has_rates(p_provider, '*') THEN
+        RETURN '*';
+    END IF;
     RETURN NULL;
 END $$;
+COMMENT ON FUNCTION resolve_model IS
+    'The model whose rates price p_model: the name itself, an exact alias, the name without a '
+    'date suffix and its exact alias, then ''*'' patterns (most literal bytes first, then by '
+    'pattern), then the provider''s rows for model ''*''. NULL when none has rates.';
 
 -- effective_from as the sidecar compares it: whole milliseconds
-CREATE FUNCTION rate_from_ms(r provider_rates) RETURNS bigint
+CREATE OR REPLACE FUNCTION rate_from_ms(r provider_rates) RETURNS bigint
 LANGUAGE sql IMMUTABLE AS $$
     SELECT floor(extract(epoch FROM r.effective_from) * 1000)::bigint
 $$;
+COMMENT ON FUNCTION rate_from_ms IS
+    'effective_from as the sidecar compares it: whole milliseconds.';
 
 -- The rate row for a request, or NULL with why.
-CREATE FUNCTION price_lookup_rate(p_provider text, p_model text, p_ts_ms bigint,
-                                  p_prompt_tokens numeric,
-                                  OUT rate provider_rates, OUT why text)
+CREATE OR REPLACE FUNCTION price_lookup_rate(p_provider text, p_model text, p_ts_ms bigint,
+                                             p_prompt_tokens numeric,
+                                             OUT rate provider_rates, OUT why text)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     v_model text;
     v_ms    bigint;
 BEGIN
     why := 'no rate for the provider and model';
-    IF p_provider IS NULL OR p_model IS NULL OR p_provider = '' OR p_model = '' THEN
+    IF p_provider IS NULL OR p_provider = '' THEN
         RETURN;
     END IF;
-    v_model := resolve_model(p_provider, p_model);
+    v_model := resolve_model(p_provider, coalesce(p_model, ''));
     IF v_model IS NULL THEN
         RETURN;
     END IF;
@@ -94,16 +115,20 @@ BEGIN
     END IF;
     why := NULL;
 END $$;
+COMMENT ON FUNCTION price_lookup_rate IS
+    'The rate row for a request (provider, model, start in ms, prompt tokens), or NULL with why.';
 
 -- count * price: NULL price with a count is "missing"
-CREATE FUNCTION priced_part(p_count bigint, p_price bigint) RETURNS numeric
+CREATE OR REPLACE FUNCTION priced_part(p_count bigint, p_price bigint) RETURNS numeric
 LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN p_count = 0 THEN 0 ELSE p_count::numeric * p_price END
 $$;
+COMMENT ON FUNCTION priced_part IS
+    'count * price, exact; a NULL price with a count is NULL ("missing").';
 
 -- Base cost of a request's usage at a rate (price_base in price.c).
-CREATE FUNCTION price_base_cost(e events, r provider_rates, p_requests bigint,
-                                OUT base bigint, OUT why text)
+CREATE OR REPLACE FUNCTION price_base_cost(e events, r provider_rates, p_requests bigint,
+                                           OUT base bigint, OUT why text)
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
     v_cached    bigint := coalesce(r.cached_input_nusd_per_1m, r.input_nusd_per_1m);
@@ -130,7 +155,7 @@ BEGIN
             THEN 'no audio output price for the model'
         WHEN e.characters > 0 AND r.characters_nusd_per_1m IS NULL
             THEN 'no character price for the model'
-        WHEN e.usage_duration_ms > 0 AND r.duration_nusd_per_min IS NULL
+        WHEN e.usage_duration_ms > 0 AND r.duration_nusd_per_hour IS NULL
             THEN 'no duration price for the model'
         WHEN e.images > 0 AND r.image_nusd IS NULL
             THEN 'no image price for the model'
@@ -147,21 +172,25 @@ BEGIN
               + priced_part(e.audio_input_tokens, r.audio_input_nusd_per_1m)
               + priced_part(e.audio_output_tokens, r.audio_output_nusd_per_1m)
               + priced_part(e.characters, r.characters_nusd_per_1m);
-    -- one rounding over the exact sum, on the common denominator 3e6
-    v_sum := v_per_1m * 3
-           + priced_part(e.usage_duration_ms, r.duration_nusd_per_min) * 50
+    -- one rounding over the exact sum, on the common denominator 18e6
+    -- (1e6 for the per-1M units, 3.6e6 for milliseconds per hour)
+    v_sum := v_per_1m * 18
+           + priced_part(e.usage_duration_ms, r.duration_nusd_per_hour) * 5
            + (p_requests::numeric * coalesce(r.request_nusd, 0)
-              + priced_part(e.images, r.image_nusd)) * 3000000;
-    v := div_half_up(v_sum, 3000000);
+              + priced_part(e.images, r.image_nusd)) * 18000000;
+    v := div_half_up(v_sum, 18000000);
     IF v > 9223372036854775807 THEN
         why := 'amount overflow';
         RETURN;
     END IF;
     base := v::bigint;
 END $$;
+COMMENT ON FUNCTION price_base_cost IS
+    'Base cost of a request''s usage at a rate (price_base in price.c): one half-up rounding '
+    'over the exact sum; NULL with why when a used unit has no price.';
 
 -- The request's count in a meter's unit.
-CREATE FUNCTION meter_units_of(e events, m meters, p_requests bigint) RETURNS bigint
+CREATE OR REPLACE FUNCTION meter_units_of(e events, m meters, p_requests bigint) RETURNS bigint
 LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE m.unit
         WHEN 'characters_1m' THEN e.characters
@@ -174,9 +203,12 @@ LANGUAGE sql IMMUTABLE AS $$
                        + e.output_tokens + e.reasoning_tokens + e.audio_output_tokens END
     END
 $$;
+COMMENT ON FUNCTION meter_units_of IS
+    'The request''s count in a meter''s unit (tokens of the basis, characters, milliseconds, '
+    'requests).';
 
 -- Graduated split of [before, before + units) over a meter's tiers.
-CREATE FUNCTION meter_split(p_merchant text, p_slug text, p_before bigint, p_units bigint)
+CREATE OR REPLACE FUNCTION meter_split(p_merchant text, p_slug text, p_before bigint, p_units bigint)
 RETURNS TABLE (start bigint, units bigint, rate bigint)
 LANGUAGE sql STABLE AS $$
     SELECT t.start_units, t.hi - greatest(p_before, t.start_units), t.fee_rate
@@ -188,10 +220,13 @@ LANGUAGE sql STABLE AS $$
      WHERE t.hi > greatest(p_before, t.start_units)
      ORDER BY t.start_units
 $$;
+COMMENT ON FUNCTION meter_split IS
+    'Graduated split of [before, before + units) over a meter''s tiers: (tier start, units in '
+    'it, rate).';
 
 -- Fee of a request on a meter (price_fee in price.c) and its split.
-CREATE FUNCTION price_meter_fee(m meters, p_before bigint, p_units bigint, p_base bigint,
-                                OUT fee bigint, OUT fee_rate bigint, OUT detail jsonb)
+CREATE OR REPLACE FUNCTION price_meter_fee(m meters, p_before bigint, p_units bigint, p_base bigint,
+                                           OUT fee bigint, OUT fee_rate bigint, OUT detail jsonb)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     v_sum numeric;
@@ -222,10 +257,13 @@ BEGIN
     END IF;
     fee := v::bigint;
 END $$;
+COMMENT ON FUNCTION price_meter_fee IS
+    'Fee of a request on a meter (price_fee in price.c), the rate of the tier it starts in and '
+    'its split over tiers.';
 
 -- What a request costs now (price_request in price.c), for one event. The
 -- meter count before it is p_before (read under lock by the caller).
-CREATE FUNCTION price_event(e events, p_before bigint,
+CREATE OR REPLACE FUNCTION price_event(e events, p_before bigint,
     OUT state text, OUT why text, OUT rate_id bigint, OUT meter meters,
     OUT fee_units bigint, OUT fee_rate bigint, OUT fee_detail jsonb,
     OUT base bigint, OUT fee bigint, OUT service_charge bigint)
@@ -320,6 +358,10 @@ BEGIN
     END IF;
     service_charge := v::bigint;
 END $$;
+COMMENT ON FUNCTION price_event IS
+    'What a request costs now (price_request in price.c): state, why, rate, meter, units, the '
+    'three amounts. p_before: the customer''s meter count before it, read under lock by the '
+    'caller.';
 
 -- Settles requests booked unpriced whose rate or meter now exists: each gets
 -- a repricings row with its amounts and the transfers they move (like a
@@ -327,7 +369,7 @@ END $$;
 -- merchant and platform), in start order, graduated meter counts moving on.
 -- Requests still unpriceable are listed with the reason and left as they
 -- are. One run at a time. SELECT * FROM reprice_unpriced();
-CREATE FUNCTION reprice_unpriced(p_limit integer DEFAULT NULL)
+CREATE OR REPLACE FUNCTION reprice_unpriced(p_limit integer DEFAULT NULL)
 RETURNS TABLE (request_id text, result text, base_cost_nusd bigint, fee_nusd bigint,
                service_charge_nusd bigint, note text)
 LANGUAGE plpgsql AS $$
@@ -410,3 +452,8 @@ BEGIN
         RETURN NEXT;
     END LOOP;
 END $$;
+COMMENT ON FUNCTION reprice_unpriced IS
+    'Settles requests booked unpriced whose rate or meter now exists: a repricings row each '
+    'and the transfers they move, in start order, meter counts moving on; those still '
+    'unpriceable are listed with the reason. One run at a time. SELECT * FROM '
+    'reprice_unpriced();';
