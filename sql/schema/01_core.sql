@@ -75,6 +75,7 @@ CREATE TABLE meters (
 COMMENT ON TABLE meters IS
     'A merchant''s fee on top of the provider''s base cost (create_meter); its graduated rates '
     'are in meter_tiers.';
+COMMENT ON COLUMN meters.slug IS 'The meter''s name, as forward tokens give it (meter_slug)';
 COMMENT ON COLUMN meters.fee_kind IS
     'fixed: a rate per unit (meter_tiers.fee_rate nano-USD per unit); percentage: fee_rate ppm '
     'of the base cost';
@@ -297,6 +298,34 @@ COMMENT ON COLUMN events.content_hash IS
     'sha256 of the entry''s fields: a redelivery has the same, a conflicting request id another';
 COMMENT ON COLUMN events.ts_ms IS 'Request start, Unix milliseconds';
 COMMENT ON COLUMN events.started_at IS 'ts_ms as a timestamp';
+COMMENT ON COLUMN events.duration_ms IS 'Request start to log phase, milliseconds';
+COMMENT ON COLUMN events.ttfb_ms IS
+    'Request start to the first response byte from the provider, milliseconds';
+COMMENT ON COLUMN events.merchant_id IS
+    'The merchant whose secret key authenticated the request (NULL when refused before auth)';
+COMMENT ON COLUMN events.meter_slug IS 'The meter_slug of the forward token';
+COMMENT ON COLUMN events.provider IS
+    'Provider name from the provider table (e.g. openai); NULL when refused before routing';
+COMMENT ON COLUMN events.host IS 'Provider host the request was routed to';
+COMMENT ON COLUMN events.endpoint IS
+    'Path sent to the provider (no query string: it can hold keys)';
+COMMENT ON COLUMN events.model IS
+    'Model name, from the response usage when present, else from the request body';
+COMMENT ON COLUMN events.status IS 'HTTP status sent to the client';
+COMMENT ON COLUMN events.error IS
+    'Short machine code for refused and upstream_error (docs/directives.md)';
+COMMENT ON COLUMN events.stream IS 'Whether the response was SSE';
+COMMENT ON COLUMN events.input_tokens IS 'Uncached, non-audio input tokens';
+COMMENT ON COLUMN events.cached_input_tokens IS
+    'Input tokens read from the provider''s prompt cache';
+COMMENT ON COLUMN events.cache_write_tokens IS
+    'Input tokens written to the cache (5-minute writes where the provider distinguishes)';
+COMMENT ON COLUMN events.cache_write_1h_tokens IS 'Input tokens written to a 1-hour cache';
+COMMENT ON COLUMN events.output_tokens IS 'Output tokens, reasoning excluded';
+COMMENT ON COLUMN events.reasoning_tokens IS 'Reasoning/thinking output tokens';
+COMMENT ON COLUMN events.characters IS 'Billed characters';
+COMMENT ON COLUMN events.images IS 'Billed images';
+COMMENT ON COLUMN events.bytes_out IS 'Response body bytes sent to the client';
 COMMENT ON COLUMN events.customer_id IS
     'As the client claimed it: a request refused for an unknown customer is recorded too, so '
     'no foreign key; transfers need the wallet';
@@ -311,7 +340,7 @@ COMMENT ON COLUMN events.usage_source IS
     'reported (read from the provider''s response, or counted from the request), estimated '
     '(gateway estimate), none';
 COMMENT ON COLUMN events.usage_duration_ms IS 'Billed duration of audio or calls, milliseconds';
-COMMENT ON COLUMN events.requests IS 'Billed requests';
+COMMENT ON COLUMN events.requests IS 'Billed requests (1 by default for a forwarded request)';
 COMMENT ON COLUMN events.usage_raw IS 'The provider''s usage JSON, as received';
 COMMENT ON COLUMN events.metadata IS
     'x-lava-metadata as jsonb: the object the client sent (key order and spacing normalised); '
