@@ -170,14 +170,18 @@ demo: deps
 
 install: all
 	install -d $(DESTDIR)$(MODDIR) $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(CONFDIR) \
-	    $(DESTDIR)$(SHAREDIR)/sql $(DESTDIR)$(SHAREDIR)/sql/migrations \
+	    $(DESTDIR)$(SHAREDIR)/sql/schema $(DESTDIR)$(SHAREDIR)/sql/functions \
+	    $(DESTDIR)$(SHAREDIR)/sql/seed \
 	    $(DESTDIR)$(PREFIX)/share/doc/lava
 	install -m 644 $(BUILD)/ngx_http_lava_module.so $(DESTDIR)$(MODDIR)/
 	install -m 755 $(BUILD)/lava-sidecar $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 scripts/lava-migrate $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 conf/*.conf $(DESTDIR)$(CONFDIR)/
 	install -m 600 conf/provider-keys.example $(DESTDIR)$(CONFDIR)/provider-keys
-	install -m 644 sql/migrations/*.sql $(DESTDIR)$(SHAREDIR)/sql/migrations/
+	install -m 644 sql/README.md sql/views.sql sql/roles.sql $(DESTDIR)$(SHAREDIR)/sql/
+	install -m 644 sql/schema/*.sql $(DESTDIR)$(SHAREDIR)/sql/schema/
+	install -m 644 sql/functions/*.sql $(DESTDIR)$(SHAREDIR)/sql/functions/
+	install -m 644 sql/seed/*.sql $(DESTDIR)$(SHAREDIR)/sql/seed/
 	install -m 644 docs/*.md README.md $(DESTDIR)$(PREFIX)/share/doc/lava/
 
 clean:

@@ -1,6 +1,6 @@
 /*
  * Booking of a batch in Postgres: one transaction that calls book_batch()
- * (sql/migrations/003_booking.sql) with the priced events, their planned
+ * (sql/functions/booking.sql) with the priced events, their planned
  * transfers and the dead letters, then COMMIT. Events insert ON CONFLICT
  * (request_id) DO NOTHING and transfers are written only for the events
  * inserted, so a redelivered request id books nothing.

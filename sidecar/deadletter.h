@@ -1,6 +1,6 @@
 /*
  * Dead letters the sidecar decides on its own, and their replay
- * (docs/sidecar.md, sql/migrations/020_dead_letters.sql).
+ * (docs/sidecar.md, sql/schema/03_dead_letters.sql, sql/functions/dead_letters.sql).
  *
  * - An entry delivered more than max_deliveries times without being
  *   acknowledged made the sidecar stop (crash, kill, timeout) each time it

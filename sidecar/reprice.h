@@ -1,6 +1,6 @@
 /*
  * Re-pricing of requests booked unpriced (docs/pricing.md,
- * sql/migrations/021_reprice_by_sidecar.sql).
+ * sql/functions/repricing.sql).
  *
  * In psql, reprice_unpriced() marks requests in reprice_queue. Here they
  * are priced with the code that prices a request when it is booked

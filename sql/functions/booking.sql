@@ -1,71 +1,33 @@
--- Booking with the pricing of 010: graduated meter counts, the fee columns,
--- metadata as jsonb, and the wallet block list that reaches nginx through
--- the auth snapshot (docs/auth-sync.md, docs/pricing.md).
+-- Booking of sidecar batches: the sidecar decodes and prices the stream
+-- entries, reads and locks the graduated meter counts (meter_usage_lock),
+-- calls book_batch() inside its transaction; XACK follows COMMIT
+-- (docs/sidecar.md, docs/ledger.md).
+--
+-- Functions are code, not history: lava-migrate applies this file again
+-- whenever its content changes (CREATE OR REPLACE), and each function is
+-- defined in this one place (sql/README.md).
 
--- ---------------------------------------------------------------------------
--- Wallet block list
-
--- A customer whose overdraft policy is 'block' is published as 'blocked'
--- while its wallet balance is at or below its minimum: nginx answers its
--- requests 402 before they reach the provider.
-CREATE OR REPLACE VIEW auth_snapshot AS
-SELECT part, k1, k2, line FROM (
-    SELECT 1 AS part, id COLLATE "C" AS k1, ''::text COLLATE "C" AS k2,
-           'm ' || encode(secret_key_hash, 'hex') || ' ' || id || ' ' || status AS line
-      FROM merchants
-    UNION ALL
-    SELECT 2, cu.merchant_id COLLATE "C", cu.id COLLATE "C",
-           'c ' || cu.merchant_id || ' ' || cu.id || ' '
-           || CASE WHEN cu.status = 'disabled' THEN 'disabled'
-                   WHEN cu.overdraft = 'block' AND coalesce(a.balance_nusd, 0) <= cu.min_balance_nusd
-                   THEN 'blocked'
-                   ELSE 'active' END
-      FROM customers cu
-      LEFT JOIN accounts a ON a.key = 'wallet:' || cu.id
-    UNION ALL
-    SELECT 3, merchant_id COLLATE "C", slug COLLATE "C", 't ' || merchant_id || ' ' || slug
-      FROM meters
-) s
-ORDER BY part, k1, k2;
-
--- Balances move with the transfers (as before); when a wallet under the
--- 'block' policy crosses its minimum, either way, the auth version moves so
--- the sidecar publishes the block list within a second. Accounts are still
--- locked in id order first (concurrent sidecars do not deadlock); auth_state
--- is only touched after them.
-CREATE OR REPLACE FUNCTION transfers_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+-- x-lava-metadata as jsonb: the object the client sent (key order and
+-- spacing normalised). Text that is not a JSON object is kept as a JSON
+-- string rather than lost.
+CREATE OR REPLACE FUNCTION metadata_jsonb(p text) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
-    v_crossed boolean;
+    v jsonb;
 BEGIN
-    PERFORM 1 FROM accounts
-      WHERE id IN (SELECT debit_account FROM new_rows UNION SELECT credit_account FROM new_rows)
-      ORDER BY id
-      FOR NO KEY UPDATE;
-    WITH d AS (
-        SELECT account, sum(delta)::bigint AS delta FROM (
-            SELECT debit_account AS account, -amount_nusd AS delta FROM new_rows
-            UNION ALL
-            SELECT credit_account, amount_nusd FROM new_rows) x
-        GROUP BY account
-    ), upd AS (
-        UPDATE accounts a SET balance_nusd = a.balance_nusd + d.delta
-          FROM d
-         WHERE a.id = d.account
-        RETURNING a.kind, a.customer_id, a.balance_nusd - d.delta AS was, a.balance_nusd AS now
-    )
-    SELECT EXISTS (
-        SELECT 1 FROM upd JOIN customers c ON c.id = upd.customer_id
-         WHERE upd.kind = 'wallet' AND c.overdraft = 'block'
-           AND (upd.was <= c.min_balance_nusd) <> (upd.now <= c.min_balance_nusd))
-      INTO v_crossed;
-    IF v_crossed THEN
-        UPDATE auth_state SET version = version + 1;
+    IF p IS NULL THEN
+        RETURN NULL;
     END IF;
-    RETURN NULL;
+    BEGIN
+        v := p::jsonb;
+    EXCEPTION WHEN others THEN
+        RETURN to_jsonb(p);
+    END;
+    RETURN CASE WHEN jsonb_typeof(v) = 'object' THEN v ELSE to_jsonb(p) END;
 END $$;
-
--- ---------------------------------------------------------------------------
--- Graduated meter counts
+COMMENT ON FUNCTION metadata_jsonb IS
+    'x-lava-metadata text -> jsonb: the object the client sent (key order and spacing '
+    'normalised); text that is not a JSON object is kept as a JSON string rather than lost.';
 
 -- Called by the sidecar inside its booking transaction, before book_batch():
 -- makes sure a counter exists for each (merchant, meter, customer) of
@@ -74,7 +36,7 @@ END $$;
 --          "booked": [request ids of p_request_ids already in events]}.
 -- Pairs naming no meter or customer get no counter (their requests do not
 -- book as metered anyway).
-CREATE FUNCTION meter_usage_lock(p_keys jsonb, p_request_ids jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION meter_usage_lock(p_keys jsonb, p_request_ids jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     v_usage  jsonb;
@@ -105,9 +67,27 @@ BEGIN
 
     RETURN jsonb_build_object('usage', v_usage, 'booked', v_booked);
 END $$;
+COMMENT ON FUNCTION meter_usage_lock IS
+    'Called by the sidecar in its booking transaction before book_batch(): creates and locks '
+    '(in key order) the meter counters of p_keys [[merchant, slug, customer], ...]; returns '
+    '{"usage": [[merchant, slug, customer, units], ...], "booked": [the request ids of '
+    'p_request_ids already in events]}.';
 
--- ---------------------------------------------------------------------------
--- book_batch() of 003 with the columns of 010 and the meter counts.
+-- Books one sidecar batch. The sidecar decodes and prices the stream
+-- entries and calls book_batch() inside its transaction; XACK follows COMMIT.
+--
+--   p_events     JSON array of objects keyed by events column names
+--                (content_hash as '\x<hex>')
+--   p_transfers  JSON array of {request_id, kind, debit, credit, amount_nusd};
+--                debit/credit are account keys (see accounts.key)
+--   p_dead       JSON array of {stream_id, request_id, reason, fields} for
+--                entries the sidecar could not decode
+--
+-- Returns one row per event: booked (inserted with its transfers), duplicate
+-- (the request id was booked before with the same content: nothing booked),
+-- conflict (booked before with other content: nothing booked, dead-lettered
+-- for inspection), dead (names a merchant or account the ledger does not
+-- have: dead-lettered). Graduated meter counts move on by what was booked.
 CREATE OR REPLACE FUNCTION book_batch(p_stream text, p_events jsonb, p_transfers jsonb, p_dead jsonb)
 RETURNS TABLE (request_id text, result text)
 LANGUAGE plpgsql AS $$
@@ -273,3 +253,9 @@ BEGIN
       LEFT JOIN unnest(v_bad) AS bd(request_id) ON bd.request_id = x.request_id
       LEFT JOIN events old ON old.request_id = x.request_id;
 END $$;
+COMMENT ON FUNCTION book_batch IS
+    'Books one sidecar batch: events (JSON objects keyed by events column names), their '
+    'transfers ({request_id, kind, debit, credit, amount_nusd}, account keys) and dead letters '
+    '({stream_id, request_id, reason, fields}). Returns one row per event: booked, duplicate '
+    '(same content booked before), conflict (other content booked before: dead-lettered) or '
+    'dead (unknown merchant or account: dead-lettered).';

@@ -1,71 +1,27 @@
--- Re-pricing by the sidecar: one pricing engine (docs/pricing.md,
--- docs/ledger.md).
+-- Re-pricing (docs/pricing.md, docs/ledger.md; the tables: repricings and
+-- reprice_queue in sql/schema/02_pricing.sql).
 --
--- Requests booked unpriced used to be settled by reprice_unpriced() with a
--- second implementation of the pricing rules in plpgsql (013, 015). Now
--- psql only marks them, the way replay_dead_letters() marks dead letters:
+-- The pricing rules are implemented once, in the sidecar (price.c, rates.c,
+-- tiers.c). psql only marks what to re-price, the way replay_dead_letters()
+-- marks dead letters:
 --
 --   SELECT * FROM reprice_unpriced();      -- marks, returns what it marked
 --   SELECT * FROM reprice_report;          -- a second later: each result
 --
 -- A running sidecar (sidecar/reprice.c) takes the marked requests in start
--- order, prices them with the same code that prices a request when it is
--- booked (price.c, rates.c, tiers.c), and books each settlement in one
--- transaction per batch through reprice_book(): the repricings row, the
--- meter count moved on, the transfers (note 'repriced'), the result in
--- reprice_queue. A request still lacking something is recorded as
--- 'unpriced' with the reason and can be marked again later.
+-- order, prices them, and books each settlement through reprice_book(): the
+-- repricings row, the meter count moved on, the transfers (note 'repriced'),
+-- the result in reprice_queue.
 --
--- Sections: 1. the plpgsql pricing copy dropped; 2. tables; 3. functions;
--- 4. views.
-
--- ---------------------------------------------------------------------------
--- 1. The plpgsql pricing copy (013_repricing.sql, 015_duration_per_hour.sql)
-
-DROP FUNCTION reprice_unpriced(integer);
-DROP FUNCTION price_event(events, bigint);
-DROP FUNCTION price_meter_fee(meters, bigint, bigint, bigint);
-DROP FUNCTION meter_split(text, text, bigint, bigint);
-DROP FUNCTION meter_units_of(events, meters, bigint);
-DROP FUNCTION price_base_cost(events, provider_rates, bigint);
-DROP FUNCTION priced_part(bigint, bigint);
-DROP FUNCTION price_lookup_rate(text, text, bigint, numeric);
-DROP FUNCTION rate_from_ms(provider_rates);
-DROP FUNCTION resolve_model(text, text);
-DROP FUNCTION model_has_rates(text, text);
-DROP FUNCTION glob_like(text);
-DROP FUNCTION div_half_up(numeric, numeric);
-
--- ---------------------------------------------------------------------------
--- 2. Tables
-
--- Requests marked for re-pricing, and each one's last result. One row per
--- request: marking it again (after an 'unpriced' result) starts it over.
--- Not part of the ledger (the settlement is: repricings and transfers), so
--- rows are updated in place.
---   priced_at  when a sidecar priced it; NULL: waiting for a sidecar
---   result     settled: a repricings row and its transfers were booked
---              zero:    a repricings row with zero amounts, nothing moved
---              unpriced: still lacking something (note says what)
-CREATE TABLE reprice_queue (
-    request_id  text PRIMARY KEY REFERENCES events,
-    marked_at   timestamptz NOT NULL DEFAULT now(),
-    priced_at   timestamptz,
-    result      text CHECK (result IN ('settled', 'zero', 'unpriced')),
-    note        text,
-    CHECK ((priced_at IS NULL) = (result IS NULL)),
-    CHECK (result = 'unpriced' OR note IS NULL)
-);
-CREATE INDEX reprice_queue_waiting ON reprice_queue (request_id) WHERE priced_at IS NULL;
-
--- ---------------------------------------------------------------------------
--- 3. Functions
+-- Functions are code, not history: lava-migrate applies this file again
+-- whenever its content changes (CREATE OR REPLACE), and each function is
+-- defined in this one place (sql/README.md).
 
 -- Marks for re-pricing every request booked unpriced and not settled yet
 -- (at most p_limit, in start order), unless it is waiting already. A running
 -- sidecar prices them within about a second; reprice_report shows how each
 -- came out. Returns what it marked. SELECT * FROM reprice_unpriced();
-CREATE FUNCTION reprice_unpriced(p_limit integer DEFAULT NULL)
+CREATE OR REPLACE FUNCTION reprice_unpriced(p_limit integer DEFAULT NULL)
 RETURNS TABLE (request_id text, started_at timestamptz, provider text, model text,
                price_note text)
 LANGUAGE plpgsql AS $$
@@ -98,7 +54,7 @@ END $$;
 -- requests in start order, their queue rows locked. Empty when another
 -- sidecar is re-pricing (one at a time, so graduated meter counts move on
 -- in start order) or nothing is marked.
-CREATE FUNCTION reprice_take(p_limit integer) RETURNS SETOF events
+CREATE OR REPLACE FUNCTION reprice_take(p_limit integer) RETURNS SETOF events
 LANGUAGE plpgsql AS $$
 BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('lava reprice_unpriced')) THEN
@@ -128,7 +84,7 @@ END $$;
 -- twice. As before, no transfers are booked when the payer has no account.
 -- Returns each request with its result. For the sidecar only (like
 -- book_batch()): the amounts are taken as given.
-CREATE FUNCTION reprice_book(p_results jsonb, p_transfers jsonb)
+CREATE OR REPLACE FUNCTION reprice_book(p_results jsonb, p_transfers jsonb)
 RETURNS TABLE (request_id text, result text)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -219,31 +175,15 @@ BEGIN
     SELECT upd.request_id, upd.result FROM upd;
 END $$;
 
--- ---------------------------------------------------------------------------
--- 4. Views
+COMMENT ON FUNCTION reprice_unpriced IS
+    'Marks for re-pricing every request booked unpriced and not settled yet (at most p_limit, '
+    'in start order), unless it is waiting already; returns what it marked. A running sidecar '
+    'prices them within about a second; reprice_report shows how each came out.';
+COMMENT ON FUNCTION reprice_take IS
+    'For the sidecar, in its transaction: the next p_limit marked requests in start order, '
+    'their queue rows locked; empty while another sidecar is re-pricing.';
+COMMENT ON FUNCTION reprice_book IS
+    'For the sidecar, in the transaction of reprice_take(): books what it priced (repricings '
+    'rows, transfers noted repriced, meter counts, the queue results); a request is never '
+    'settled twice. The amounts are taken as given.';
 
--- Each request marked for re-pricing and how it came out, newest marks
--- first: waiting (for a sidecar), settled, zero, or unpriced with the
--- reason (mark it again once the rate or meter exists). Amounts are the
--- settlement's (NULL while waiting or unpriced).
-CREATE VIEW reprice_report AS
-SELECT q.request_id,
-       e.started_at,
-       e.merchant_id,
-       e.customer_id,
-       e.provider,
-       e.model,
-       e.meter_slug,
-       coalesce(q.result, 'waiting') AS result,
-       q.note,
-       rp.base_cost_nusd,
-       rp.fee_nusd,
-       rp.service_charge_nusd,
-       rp.base_cost_nusd + rp.fee_nusd + rp.service_charge_nusd AS total_nusd,
-       nusd_to_usd(rp.base_cost_nusd + rp.fee_nusd + rp.service_charge_nusd) AS total_usd,
-       q.marked_at,
-       q.priced_at
-  FROM reprice_queue q
-  JOIN events e ON e.request_id = q.request_id
-  LEFT JOIN repricings rp ON rp.request_id = q.request_id
- ORDER BY q.marked_at DESC, e.ts_ms, q.request_id;

@@ -1,5 +1,32 @@
--- Views for psql over the pricing of 010-013. Amounts in nano-USD (what is
--- stored, exact) and USD (numeric, 9 decimals, exact). Days are UTC.
+-- Every view, defined once, in dependency order (docs/ledger.md). Amounts
+-- are shown both in nano-USD (exact, what is stored) and in USD with 9
+-- decimals (exact too: numeric). Days are UTC.
+--
+-- Views hold no data: whenever this file or any schema or function file
+-- changes, lava-migrate drops every view of the lava schema and runs this
+-- file again, in one transaction (sql/README.md). So: plain CREATE VIEW, in
+-- the order they depend on each other, each with its COMMENT.
+
+-- Every account with its stored balance and the balance derived from its
+-- transfers; the two are always equal (see ledger_check).
+CREATE VIEW account_balances AS
+SELECT a.id,
+       a.key,
+       a.kind,
+       a.merchant_id,
+       a.customer_id,
+       a.provider,
+       a.balance_nusd,
+       nusd_to_usd(a.balance_nusd) AS balance_usd,
+       coalesce(c.sum, 0) - coalesce(d.sum, 0) AS derived_nusd
+  FROM accounts a
+  LEFT JOIN (SELECT credit_account AS id, sum(amount_nusd)::bigint AS sum
+               FROM transfers GROUP BY credit_account) c ON c.id = a.id
+  LEFT JOIN (SELECT debit_account AS id, sum(amount_nusd)::bigint AS sum
+               FROM transfers GROUP BY debit_account) d ON d.id = a.id;
+COMMENT ON VIEW account_balances IS
+    'Every account with its stored balance and the balance derived from its transfers; the two '
+    'are always equal (ledger_check).';
 
 -- What each request cost in the end: its own amounts when it was priced,
 -- the settlement's when it was re-priced, NULL while it is unpriced.
@@ -22,10 +49,13 @@ SELECT e.request_id,
        rp.settled_at
   FROM events e
   LEFT JOIN repricings rp ON rp.request_id = e.request_id;
+COMMENT ON VIEW request_costs IS
+    'What each request cost in the end: its own amounts when it was priced, the settlement''s '
+    '(repricings) when it was re-priced, NULL while it is unpriced. cost_state: priced | zero '
+    '| unpriced | settled.';
 
 -- One row per request: usage, the rate row and its prices, the meter and
 -- how its fee was reached, the three amounts and what the transfers moved.
-DROP VIEW request_breakdown;
 CREATE VIEW request_breakdown AS
 SELECT e.request_id,
        e.started_at,
@@ -69,7 +99,7 @@ SELECT e.request_id,
        r.audio_input_nusd_per_1m,
        r.audio_output_nusd_per_1m,
        r.characters_nusd_per_1m,
-       r.duration_nusd_per_min,
+       r.duration_nusd_per_hour,
        r.request_nusd,
        r.image_nusd,
        coalesce(rp.fee_kind, e.fee_kind) AS fee_kind,
@@ -102,6 +132,10 @@ SELECT e.request_id,
   LEFT JOIN (SELECT request_id, sum(amount_nusd)::bigint AS moved_nusd
                FROM transfers WHERE request_id IS NOT NULL
               GROUP BY request_id) t ON t.request_id = e.request_id;
+COMMENT ON VIEW request_breakdown IS
+    'One row per request: usage, the rate row and its prices, the meter and how its fee was '
+    'reached, the three amounts (nano-USD and USD) and what the transfers moved. price_state '
+    'here is request_costs.cost_state (settled once re-priced).';
 
 -- Daily usage and cost, per merchant, customer, provider and model; the
 -- four views below roll it up. Unpriced requests are counted, their cost
@@ -128,7 +162,11 @@ SELECT c.day, e.merchant_id, e.customer_id, e.provider, e.model,
   FROM events e
   JOIN request_costs c ON c.request_id = e.request_id
  GROUP BY c.day, e.merchant_id, e.customer_id, e.provider, e.model;
+COMMENT ON VIEW usage_daily IS
+    'Daily (UTC) usage and cost per merchant, customer, provider and model. Unpriced requests '
+    'are counted, their cost is not (unknown until they are re-priced).';
 
+-- usage_daily rolled up per merchant, customer, provider, model.
 CREATE VIEW usage_daily_merchant AS
 SELECT day, merchant_id,
        sum(requests)::bigint AS requests, sum(unpriced_requests)::bigint AS unpriced_requests,
@@ -138,6 +176,8 @@ SELECT day, merchant_id,
        sum(service_charge_nusd)::bigint AS service_charge_nusd,
        sum(total_nusd)::bigint AS total_nusd, nusd_to_usd(sum(total_nusd)::bigint) AS total_usd
   FROM usage_daily GROUP BY day, merchant_id;
+COMMENT ON VIEW usage_daily_merchant IS
+    'usage_daily rolled up per day and merchant.';
 
 CREATE VIEW usage_daily_customer AS
 SELECT day, merchant_id, customer_id,
@@ -148,6 +188,8 @@ SELECT day, merchant_id, customer_id,
        sum(service_charge_nusd)::bigint AS service_charge_nusd,
        sum(total_nusd)::bigint AS total_nusd, nusd_to_usd(sum(total_nusd)::bigint) AS total_usd
   FROM usage_daily GROUP BY day, merchant_id, customer_id;
+COMMENT ON VIEW usage_daily_customer IS
+    'usage_daily rolled up per day and customer.';
 
 CREATE VIEW usage_daily_provider AS
 SELECT day, provider,
@@ -158,6 +200,8 @@ SELECT day, provider,
        sum(service_charge_nusd)::bigint AS service_charge_nusd,
        sum(total_nusd)::bigint AS total_nusd, nusd_to_usd(sum(total_nusd)::bigint) AS total_usd
   FROM usage_daily GROUP BY day, provider;
+COMMENT ON VIEW usage_daily_provider IS
+    'usage_daily rolled up per day and provider.';
 
 CREATE VIEW usage_daily_model AS
 SELECT day, provider, model,
@@ -168,10 +212,12 @@ SELECT day, provider, model,
        sum(service_charge_nusd)::bigint AS service_charge_nusd,
        sum(total_nusd)::bigint AS total_nusd, nusd_to_usd(sum(total_nusd)::bigint) AS total_usd
   FROM usage_daily GROUP BY day, provider, model;
+COMMENT ON VIEW usage_daily_model IS
+    'usage_daily rolled up per day, provider and model.';
 
 -- Customer wallets: balance, what went in and out, the policy, whether
 -- nginx refuses the customer (blocked) and by how much it is overdrawn.
-CREATE OR REPLACE VIEW wallet_balances AS
+CREATE VIEW wallet_balances AS
 SELECT cu.id AS customer_id,
        cu.merchant_id,
        cu.status,
@@ -187,9 +233,12 @@ SELECT cu.id AS customer_id,
        greatest(-a.balance_nusd, 0) AS overdrawn_nusd
   FROM customers cu
   JOIN accounts a ON a.key = 'wallet:' || cu.id;
+COMMENT ON VIEW wallet_balances IS
+    'Customer wallets: balance, deposits and charges, the overdraft policy, whether nginx '
+    'refuses the customer (blocked) and by how much it is overdrawn.';
 
 -- Requests booked unpriced and not settled yet, with why.
-CREATE OR REPLACE VIEW unpriced_requests AS
+CREATE VIEW unpriced_requests AS
 SELECT e.request_id, e.started_at, e.merchant_id, e.customer_id, e.provider, e.model,
        e.price_note, e.input_tokens, e.cached_input_tokens, e.output_tokens,
        e.reasoning_tokens, e.meter_slug, e.cache_write_tokens, e.cache_write_1h_tokens,
@@ -198,6 +247,9 @@ SELECT e.request_id, e.started_at, e.merchant_id, e.customer_id, e.provider, e.m
   FROM events e
  WHERE e.price_state = 'unpriced'
    AND NOT EXISTS (SELECT 1 FROM repricings rp WHERE rp.request_id = e.request_id);
+COMMENT ON VIEW unpriced_requests IS
+    'Requests booked unpriced and not settled yet, with why (price_note); reprice_unpriced() '
+    'settles them once their rate or meter exists.';
 
 -- The rate table in USD per unit, one row per rate row; in_force marks the
 -- rows that price a request starting now.
@@ -212,7 +264,7 @@ SELECT r.id, r.provider, r.model, r.effective_from, r.prompt_tokens_over,
        nusd_to_usd(r.audio_input_nusd_per_1m) AS audio_input_per_1m,
        nusd_to_usd(r.audio_output_nusd_per_1m) AS audio_output_per_1m,
        nusd_to_usd(r.characters_nusd_per_1m) AS per_1m_characters,
-       nusd_to_usd(r.duration_nusd_per_min) AS per_minute,
+       nusd_to_usd(r.duration_nusd_per_hour) AS per_hour,
        nusd_to_usd(r.request_nusd) AS per_request,
        nusd_to_usd(r.image_nusd) AS per_image,
        r.effective_from = (SELECT max(r2.effective_from) FROM provider_rates r2
@@ -220,6 +272,10 @@ SELECT r.id, r.provider, r.model, r.effective_from, r.prompt_tokens_over,
                               AND r2.effective_from <= now()) AS in_force,
        r.note
   FROM provider_rates r;
+COMMENT ON VIEW rate_card IS
+    'The rate table in USD per unit (tokens per 1M, characters per 1M, duration per hour, '
+    'requests and images each), one row per provider_rates row; in_force marks the rows that '
+    'price a request starting now.';
 
 -- Meters and their tiers, as a merchant set them.
 CREATE VIEW meter_rates AS
@@ -229,9 +285,12 @@ SELECT m.merchant_id, m.slug, m.fee_kind, m.unit, m.token_basis,
        CASE WHEN m.fee_kind = 'fixed' THEN nusd_to_usd(t.fee_rate) END AS usd_per_unit,
        CASE WHEN m.fee_kind = 'percentage' THEN t.fee_rate / 10000.0 END AS percent
   FROM meters m JOIN meter_tiers t USING (merchant_id, slug);
+COMMENT ON VIEW meter_rates IS
+    'Meters and their tiers as a merchant set them: tier start in the meter''s unit (minutes '
+    'for minute meters), USD per unit (fixed) or percent (percentage).';
 
 -- Ledger invariants; every row must read true.
-CREATE OR REPLACE VIEW ledger_check AS
+CREATE VIEW ledger_check AS
 SELECT 'balances sum to zero' AS rule,
        coalesce(sum(balance_nusd), 0) = 0 AS ok
   FROM accounts
@@ -311,3 +370,87 @@ SELECT 'graduated counts follow on from request to request',
                WINDOW w AS (PARTITION BY c.merchant_id, c.meter_slug, c.customer_id
                             ORDER BY c.fee_units_before, c.fee_units)) x
             WHERE x.next_before IS NOT NULL AND x.next_before <> x.fee_units_before + x.fee_units);
+COMMENT ON VIEW ledger_check IS
+    'Ledger invariants, one row each; every row must read ok = true (the sidecar''s reconcile '
+    'reports the ones that do not).';
+
+-- The auth data the sidecar publishes to Redis (docs/auth-sync.md). One
+-- record per line without the header and the final "end". Read it with
+-- ORDER BY part, k1, k2 (the view orders that way too) so the same data
+-- always renders the same text. A customer whose overdraft policy is
+-- 'block' is published as 'blocked' while its wallet balance is at or below
+-- its minimum: nginx answers its requests 402 before they reach the provider.
+CREATE VIEW auth_snapshot AS
+SELECT part, k1, k2, line FROM (
+    SELECT 1 AS part, id COLLATE "C" AS k1, ''::text COLLATE "C" AS k2,
+           'm ' || encode(secret_key_hash, 'hex') || ' ' || id || ' ' || status AS line
+      FROM merchants
+    UNION ALL
+    SELECT 2, cu.merchant_id COLLATE "C", cu.id COLLATE "C",
+           'c ' || cu.merchant_id || ' ' || cu.id || ' '
+           || CASE WHEN cu.status = 'disabled' THEN 'disabled'
+                   WHEN cu.overdraft = 'block' AND coalesce(a.balance_nusd, 0) <= cu.min_balance_nusd
+                   THEN 'blocked'
+                   ELSE 'active' END
+      FROM customers cu
+      LEFT JOIN accounts a ON a.key = 'wallet:' || cu.id
+    UNION ALL
+    SELECT 3, merchant_id COLLATE "C", slug COLLATE "C", 't ' || merchant_id || ' ' || slug
+      FROM meters
+) s
+ORDER BY part, k1, k2;
+COMMENT ON VIEW auth_snapshot IS
+    'The auth data the sidecar publishes to Redis (docs/auth-sync.md): one record per line, '
+    'without the header and the final "end"; read with ORDER BY part, k1, k2. A customer under '
+    'the block policy at or below its minimum balance is published as blocked.';
+
+-- Dead letters for reading in psql: newest first, with their replay state and
+-- whether their request is booked by now.
+CREATE VIEW dead_letter_report AS
+SELECT d.id,
+       d.created_at,
+       d.request_id,
+       d.stream_id,
+       d.reason,
+       CASE WHEN d.replayed_at IS NOT NULL THEN 'replayed'
+            WHEN d.replay_requested_at IS NOT NULL THEN 'replay requested'
+            ELSE 'new' END AS state,
+       d.replayed_at,
+       d.replay_stream_id,
+       EXISTS (SELECT 1 FROM events e WHERE e.request_id = d.request_id) AS booked,
+       d.fields
+  FROM dead_letters d
+ ORDER BY d.id DESC;
+COMMENT ON VIEW dead_letter_report IS
+    'Dead letters for reading in psql: newest first, with their replay state and whether their '
+    'request is booked by now.';
+
+-- Each request marked for re-pricing and how it came out, newest marks
+-- first: waiting (for a sidecar), settled, zero, or unpriced with the
+-- reason (mark it again once the rate or meter exists). Amounts are the
+-- settlement's (NULL while waiting or unpriced).
+CREATE VIEW reprice_report AS
+SELECT q.request_id,
+       e.started_at,
+       e.merchant_id,
+       e.customer_id,
+       e.provider,
+       e.model,
+       e.meter_slug,
+       coalesce(q.result, 'waiting') AS result,
+       q.note,
+       rp.base_cost_nusd,
+       rp.fee_nusd,
+       rp.service_charge_nusd,
+       rp.base_cost_nusd + rp.fee_nusd + rp.service_charge_nusd AS total_nusd,
+       nusd_to_usd(rp.base_cost_nusd + rp.fee_nusd + rp.service_charge_nusd) AS total_usd,
+       q.marked_at,
+       q.priced_at
+  FROM reprice_queue q
+  JOIN events e ON e.request_id = q.request_id
+  LEFT JOIN repricings rp ON rp.request_id = q.request_id
+ ORDER BY q.marked_at DESC, e.ts_ms, q.request_id;
+COMMENT ON VIEW reprice_report IS
+    'Each request marked for re-pricing and how it came out, newest marks first: waiting (for a '
+    'sidecar), settled, zero, or unpriced with the reason. Amounts are the settlement''s.';
+

@@ -1,0 +1,176 @@
+-- Trigger functions of every subsystem; the CREATE TRIGGER statements are with
+-- their tables in sql/schema/.
+--
+-- Functions are code, not history: lava-migrate applies this file again
+-- whenever its content changes (CREATE OR REPLACE), and each function is
+-- defined in this one place (sql/README.md). lava-migrate applies this file
+-- before the schema files: CREATE TRIGGER needs the function, and a trigger
+-- function needs no table to exist when it is created.
+
+-- Events, transfers and repricings are history: never changed, never removed.
+CREATE OR REPLACE FUNCTION ledger_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% on % is not allowed: the ledger is append-only', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END $$;
+COMMENT ON FUNCTION ledger_immutable IS
+    'Trigger: refuses UPDATE, DELETE and TRUNCATE. Events, transfers and repricings are '
+    'history: never changed, never removed; a correction is a new row.';
+
+-- Stored balances move with the transfers, in the same transaction. One
+-- UPDATE per account per statement, so a batch of 500 requests touching the
+-- same provider account updates that row once.
+-- Rows are locked in id order first, so sidecars booking concurrently do not
+-- deadlock on the shared accounts (provider, platform, merchant); auth_state
+-- is only touched after them. When a wallet under the 'block' policy crosses
+-- its minimum, either way, the auth version moves so the sidecar publishes
+-- the block list within a second.
+CREATE OR REPLACE FUNCTION transfers_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    v_crossed boolean;
+BEGIN
+    PERFORM 1 FROM accounts
+      WHERE id IN (SELECT debit_account FROM new_rows UNION SELECT credit_account FROM new_rows)
+      ORDER BY id
+      FOR NO KEY UPDATE;
+    WITH d AS (
+        SELECT account, sum(delta)::bigint AS delta FROM (
+            SELECT debit_account AS account, -amount_nusd AS delta FROM new_rows
+            UNION ALL
+            SELECT credit_account, amount_nusd FROM new_rows) x
+        GROUP BY account
+    ), upd AS (
+        UPDATE accounts a SET balance_nusd = a.balance_nusd + d.delta
+          FROM d
+         WHERE a.id = d.account
+        RETURNING a.kind, a.customer_id, a.balance_nusd - d.delta AS was, a.balance_nusd AS now
+    )
+    SELECT EXISTS (
+        SELECT 1 FROM upd JOIN customers c ON c.id = upd.customer_id
+         WHERE upd.kind = 'wallet' AND c.overdraft = 'block'
+           AND (upd.was <= c.min_balance_nusd) <> (upd.now <= c.min_balance_nusd))
+      INTO v_crossed;
+    IF v_crossed THEN
+        UPDATE auth_state SET version = version + 1;
+    END IF;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION transfers_apply IS
+    'Trigger (after INSERT on transfers, per statement): moves the stored balances of the '
+    'accounts the new transfers touch, one UPDATE per account, locking them in id order first; '
+    'bumps auth_state when a wallet under the block policy crosses its minimum.';
+
+-- Every merchant and customer gets its account when it is created.
+CREATE OR REPLACE FUNCTION merchants_account() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO accounts (key, kind, merchant_id) VALUES ('merchant:' || NEW.id, 'merchant', NEW.id);
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION merchants_account IS
+    'Trigger: creates the merchant account (merchant:<id>) of a new merchant.';
+
+CREATE OR REPLACE FUNCTION customers_wallet() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO accounts (key, kind, merchant_id, customer_id)
+    VALUES ('wallet:' || NEW.id, 'wallet', NEW.merchant_id, NEW.id);
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION customers_wallet IS
+    'Trigger: creates the wallet account (wallet:<id>) of a new customer.';
+
+-- Ids are what events and transfers point at: they do not change. Each
+-- table's own columns are checked (plpgsql does not short-circuit an OR:
+-- NEW.merchant_id on merchants would fail).
+CREATE OR REPLACE FUNCTION ids_frozen() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.id IS DISTINCT FROM OLD.id THEN
+        RAISE EXCEPTION 'the id of a row in % cannot change', TG_TABLE_NAME;
+    END IF;
+    IF TG_TABLE_NAME = 'customers' THEN
+        IF NEW.merchant_id IS DISTINCT FROM OLD.merchant_id THEN
+            RAISE EXCEPTION 'the merchant of a customer cannot change';
+        END IF;
+    END IF;
+    RETURN NEW;
+END $$;
+COMMENT ON FUNCTION ids_frozen IS
+    'Trigger: refuses an UPDATE that changes the id of a merchant or customer, or the merchant '
+    'of a customer: events and transfers point at them.';
+
+-- The auth version moves with every statement that changes the auth data.
+CREATE OR REPLACE FUNCTION auth_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE auth_state SET version = version + 1;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION auth_bump IS
+    'Trigger: moves auth_state.version on every statement that changes merchants, customers or '
+    'meters, so the sidecar publishes the auth snapshot again.';
+
+-- Booked requests point at the row they used: rows are never edited.
+CREATE OR REPLACE FUNCTION provider_rates_frozen() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'provider_rates rows are never edited: add a row with a later effective_from'
+        USING ERRCODE = 'insufficient_privilege';
+END $$;
+COMMENT ON FUNCTION provider_rates_frozen IS
+    'Trigger: refuses UPDATE of provider_rates. Booked requests point at the row they used: a '
+    'price change is a new row with a later effective_from.';
+
+-- Every meter has a first tier from 0, at most 16 tiers (checked when the
+-- transaction commits, so a meter and its tiers can be written in any order).
+CREATE OR REPLACE FUNCTION meter_tiers_check() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    v_merchant text;
+    v_slug     text;
+BEGIN
+    IF TG_TABLE_NAME = 'meters' THEN
+        v_merchant := NEW.merchant_id; v_slug := NEW.slug;
+    ELSIF TG_OP = 'DELETE' THEN
+        v_merchant := OLD.merchant_id; v_slug := OLD.slug;
+    ELSE
+        v_merchant := NEW.merchant_id; v_slug := NEW.slug;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM meters WHERE merchant_id = v_merchant AND slug = v_slug) THEN
+        RETURN NULL;                    -- the meter itself is gone
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM meter_tiers WHERE merchant_id = v_merchant AND slug = v_slug
+                                              AND start_units = 0) THEN
+        RAISE EXCEPTION 'meter %/% needs a first tier starting at 0', v_merchant, v_slug;
+    END IF;
+    IF (SELECT count(*) FROM meter_tiers WHERE merchant_id = v_merchant AND slug = v_slug) > 16 THEN
+        RAISE EXCEPTION 'meter %/% has more than 16 tiers', v_merchant, v_slug;
+    END IF;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION meter_tiers_check IS
+    'Constraint trigger, deferred to commit: every meter has a first tier starting at 0 and at '
+    'most 16 tiers.';
+
+-- The pricing version moves with every statement that changes what the
+-- sidecar prices with.
+CREATE OR REPLACE FUNCTION pricing_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE pricing_state SET version = version + 1;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION pricing_bump IS
+    'Trigger: moves pricing_state.version on every statement that changes rates, aliases, '
+    'meter-only providers, meters or tiers, so the sidecar loads them again.';
+
+-- An event document has a numeric "v" and a content_hash; stream fields are
+-- all strings. A document is kept in booking_doc and fields become the
+-- stream fields, so every dead letter reads and replays the same way.
+CREATE OR REPLACE FUNCTION dead_letters_stream_shape() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.booking_doc IS NULL AND NEW.fields ? 'content_hash'
+       AND jsonb_typeof(NEW.fields -> 'v') = 'number' THEN
+        NEW.booking_doc := NEW.fields;
+        NEW.fields := dead_letter_stream_fields(NEW.fields);
+    END IF;
+    RETURN NEW;
+END $$;
+COMMENT ON FUNCTION dead_letters_stream_shape IS
+    'Trigger (before INSERT on dead_letters): a dead letter that arrives as an event document '
+    '(numeric "v", a content_hash) keeps it in booking_doc and gets the stream fields in '
+    'fields (dead_letter_stream_fields), so every dead letter reads and replays the same way.';
