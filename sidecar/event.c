@@ -6,6 +6,7 @@
 
 #include "event.h"
 
+/* What the value must be: the kinds of lib/lava_event_fields.h. */
 typedef enum {
     F_VERSION,      /* "1" */
     F_REQID,        /* req_ + 26 Crockford base32 */
@@ -13,10 +14,9 @@ typedef enum {
     F_ID,           /* [A-Za-z0-9_.:-]{1,64} */
     F_TEXT,         /* UTF-8, no NUL, at most max bytes */
     F_ENUM,
-    F_BOOL01
+    F_BOOL01,
+    F_BUCKET        /* F_INT, into ev->usage */
 } field_kind_e;
-
-enum { OPTIONAL = 0, REQUIRED = 1 };
 
 typedef struct {
     const char          *name;
@@ -34,49 +34,29 @@ static const char *const outcome_names[] = {
 };
 static const char *const usage_source_names[] = { "none", "reported", "estimated", NULL };
 
-#define E(f)  offsetof(event_t, f)
-#define U(f)  (offsetof(event_t, usage) + offsetof(usage_t, f))
+/* One field_spec_t per row of the table, in its order. */
+#define SPEC(a, name, column, kind, req, max)                                  \
+    LAVA_EVENT_KIND(kind, SPEC)(name, req, max)
+#define SPEC_VERSION(n, req, max)  { #n, F_VERSION, req, offsetof(event_t, n), 0, NULL },
+#define SPEC_REQID(n, req, max)    { #n, F_REQID,   req, offsetof(event_t, n), 0, NULL },
+#define SPEC_INT(n, req, max)      { #n, F_INT,     req, offsetof(event_t, n), 0, NULL },
+#define SPEC_ID(n, req, max)       { #n, F_ID,      req, offsetof(event_t, n), 0, NULL },
+#define SPEC_TEXT(n, req, max)     { #n, F_TEXT,    req, offsetof(event_t, n), max, NULL },
+#define SPEC_JSON(n, req, max)     { #n, F_TEXT,    req, offsetof(event_t, n), max, NULL },
+#define SPEC_ENUM(n, req, max)     { #n, F_ENUM,    req, offsetof(event_t, n), 0, n##_names },
+#define SPEC_BOOL(n, req, max)     { #n, F_BOOL01,  req, offsetof(event_t, n), 0, NULL },
+#define SPEC_BUCKET(n, req, max)                                               \
+    { #n, F_BUCKET, req, offsetof(event_t, usage) + offsetof(usage_t, n), 0, NULL },
 
 static const field_spec_t fields[] = {
-    { "v",                     F_VERSION, REQUIRED, E(v),            0,    NULL },
-    { "request_id",            F_REQID,   REQUIRED, E(request_id),   0,    NULL },
-    { "ts_ms",                 F_INT,     REQUIRED, E(ts_ms),        0,    NULL },
-    { "duration_ms",           F_INT,     REQUIRED, E(duration_ms),  0,    NULL },
-    { "ttfb_ms",               F_INT,     OPTIONAL, E(ttfb_ms),      0,    NULL },
-    { "merchant_id",           F_ID,      OPTIONAL, E(merchant_id),  0,    NULL },
-    { "customer_id",           F_ID,      OPTIONAL, E(customer_id),  0,    NULL },
-    { "meter",                 F_ID,      OPTIONAL, E(meter),        0,    NULL },
-    { "payer",                 F_ENUM,    REQUIRED, E(payer),        0,    payer_names },
-    { "key_source",            F_ENUM,    REQUIRED, E(key_source),   0,    key_source_names },
-    { "provider",              F_ID,      OPTIONAL, E(provider),     0,    NULL },
-    { "host",                  F_TEXT,    OPTIONAL, E(host),         255,  NULL },
-    { "endpoint",              F_TEXT,    OPTIONAL, E(endpoint),     2048, NULL },
-    { "method",                F_TEXT,    REQUIRED, E(method),       32,   NULL },
-    { "model",                 F_TEXT,    OPTIONAL, E(model),        256,  NULL },
-    { "status",                F_INT,     REQUIRED, E(status),       0,    NULL },
-    { "outcome",               F_ENUM,    REQUIRED, E(outcome),      0,    outcome_names },
-    { "error",                 F_TEXT,    OPTIONAL, E(error),        64,   NULL },
-    { "stream",                F_BOOL01,  REQUIRED, E(stream),       0,    NULL },
-    { "usage_source",          F_ENUM,    REQUIRED, E(usage_source), 0,    usage_source_names },
-    { "input_tokens",          F_INT,     OPTIONAL, U(input_tokens),          0, NULL },
-    { "cached_input_tokens",   F_INT,     OPTIONAL, U(cached_input_tokens),   0, NULL },
-    { "cache_write_tokens",    F_INT,     OPTIONAL, U(cache_write_tokens),    0, NULL },
-    { "cache_write_1h_tokens", F_INT,     OPTIONAL, U(cache_write_1h_tokens), 0, NULL },
-    { "output_tokens",         F_INT,     OPTIONAL, U(output_tokens),         0, NULL },
-    { "reasoning_tokens",      F_INT,     OPTIONAL, U(reasoning_tokens),      0, NULL },
-    { "audio_input_tokens",    F_INT,     OPTIONAL, U(audio_input_tokens),    0, NULL },
-    { "audio_output_tokens",   F_INT,     OPTIONAL, U(audio_output_tokens),   0, NULL },
-    { "characters",            F_INT,     OPTIONAL, U(characters),            0, NULL },
-    { "usage_duration_ms",     F_INT,     OPTIONAL, U(usage_duration_ms),     0, NULL },
-    { "requests",              F_INT,     OPTIONAL, U(requests),              0, NULL },
-    { "images",                F_INT,     OPTIONAL, U(images),                0, NULL },
-    { "usage_raw",             F_TEXT,    OPTIONAL, E(usage_raw),    EVENT_MAX_VALUE, NULL },
-    { "metadata",              F_TEXT,    OPTIONAL, E(metadata),     EVENT_MAX_VALUE, NULL },
-    { "bytes_out",             F_INT,     OPTIONAL, E(bytes_out),    0,    NULL },
-    { "tap_flags",             F_TEXT,    OPTIONAL, E(tap_flags),    256,  NULL },
+    LAVA_EVENT_FIELDS(SPEC, _)
 };
 
 #define NFIELDS  (sizeof(fields) / sizeof(fields[0]))
+
+/* seen fields are bits of a uint64_t; fields[0] is v, checked first */
+_Static_assert(NFIELDS <= 64 && NFIELDS <= EVENT_MAX_FIELDS, "too many event fields");
+_Static_assert(NFIELDS == LAVA_EVENT_NFIELDS, "one field_spec_t per table row");
 
 int
 event_utf8_ok(const char *s, size_t n)
@@ -212,7 +192,7 @@ decode_field(event_t *ev, const field_spec_t *f, const sv_t *v, char *err, size_
     switch (f->kind) {
 
     case F_VERSION:
-        if (!sv_eq(v, "1")) {
+        if (!sv_eq(v, LAVA_EVENT_VERSION)) {
             snprintf(err, errsize, "unknown event version \"%s\"", shown(v, tmp, sizeof(tmp)));
             return -1;
         }
@@ -228,6 +208,7 @@ decode_field(event_t *ev, const field_spec_t *f, const sv_t *v, char *err, size_
         return 0;
 
     case F_INT:
+    case F_BUCKET:
         if (parse_int(v, &n) != 0) {
             snprintf(err, errsize, "field %s is not a non-negative integer: \"%s\"",
                      f->name, shown(v, tmp, sizeof(tmp)));
@@ -238,10 +219,8 @@ decode_field(event_t *ev, const field_spec_t *f, const sv_t *v, char *err, size_
                 snprintf(err, errsize, "status %lld is not an http status", (long long) n);
                 return -1;
             }
-            ev->status = (int) n;
-        } else {
-            *(int64_t *) (base + f->off) = n;
         }
+        *(int64_t *) (base + f->off) = n;
         return 0;
 
     case F_ID:

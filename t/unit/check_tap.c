@@ -17,7 +17,7 @@ bucket(const lava_usage_t *u, int i)
         &u->input_tokens, &u->cached_input_tokens, &u->cache_write_tokens,
         &u->cache_write_1h_tokens, &u->output_tokens, &u->reasoning_tokens,
         &u->audio_input_tokens, &u->audio_output_tokens, &u->characters,
-        &u->duration_ms, &u->requests, &u->images
+        &u->usage_duration_ms, &u->requests, &u->images
     };
 
     return *b[i];
@@ -420,7 +420,7 @@ duration(const char *num, int *rc)
     snprintf(s, sizeof(s), "{\"usage\" : { \"duration_seconds\" :%s }}", num);
     *rc = parse(&u, LAVA_USAGE_CUSTOM, s);
 
-    return u.duration_ms;
+    return u.usage_duration_ms;
 }
 
 

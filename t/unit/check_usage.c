@@ -107,10 +107,18 @@ ux_expect_load(const char *body, ux_expect_t *x)
 }
 
 
+/* in fx_bucket_names order, which is not the struct's */
 static int64_t
 bucket(const lava_usage_t *u, int i)
 {
-    return (&u->input_tokens)[i];
+    const int64_t  *b[12] = {
+        &u->input_tokens, &u->cached_input_tokens, &u->cache_write_tokens,
+        &u->cache_write_1h_tokens, &u->output_tokens, &u->reasoning_tokens,
+        &u->audio_input_tokens, &u->audio_output_tokens, &u->characters,
+        &u->usage_duration_ms, &u->requests, &u->images
+    };
+
+    return *b[i];
 }
 
 
