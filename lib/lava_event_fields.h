@@ -46,12 +46,14 @@
  *   2. the family parser in lib/lava_usage.c that fills it (and
  *      lib/lava_meter.c if it can be estimated), with fixtures in
  *      t/fixtures and lines in t/unit/check_usage.c;
- *   3. its price: a column of provider_rates, rate_t and price_base() in
- *      sidecar/price.c (with a case in t/unit/check_price.c);
- *   4. SQL: the events column (bigint NOT NULL DEFAULT 0 CHECK (>= 0)), the
- *      column lists of book_batch() and of dead_letter_stream_fields() (both
- *      its lists), and a row in docs/events.md; t/unit/check_event_fields.c
- *      says what is missing.
+ *   3. its price: a price column of provider_rates (docs/pricing.md), read
+ *      into rate_t by sidecar/rates.c and used by price_base() in
+ *      sidecar/price.c, with a case in t/unit/check_price.c;
+ *   4. SQL and docs: the events column (bigint NOT NULL DEFAULT 0 CHECK
+ *      (... >= 0)), the column list of book_batch(), both lists of
+ *      dead_letter_stream_fields(), a row in docs/events.md (and the views
+ *      that show usage, if it should be shown);
+ *      t/unit/check_event_fields.c (`make unit`) says what is missing.
  */
 #ifndef LAVA_EVENT_FIELDS_H
 #define LAVA_EVENT_FIELDS_H
