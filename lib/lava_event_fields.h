@@ -24,8 +24,8 @@
  *               ID       [A-Za-z0-9_.:-]{1,64}
  *               TEXT     UTF-8, no NUL, at most max bytes
  *               JSON     TEXT holding a JSON object (jsonb column)
- *               ENUM     one of the names in the sidecar's <name>_names,
- *                        decoded as <name>_e (sidecar/event.h)
+ *               ENUM     one of LAVA_EVENT_VALUES_<name> (below), decoded
+ *                        as its index, a <name>_e (sidecar/event.h)
  *               BOOL     "0" or "1"; boolean column
  *               BUCKET   a usage bucket: int64, written only when > 0 (an
  *                        absent bucket is 0), column bigint NOT NULL
@@ -102,6 +102,18 @@
       LAVA_EVENT_MAX_VALUE)                                                   \
     X(a, bytes_out,             bytes_out,             INT,     0, 0)         \
     X(a, tap_flags,             tap_flags,             TEXT,    0, 256)
+
+
+/*
+ * The values of each ENUM field: V(value) each, in the order of the
+ * sidecar's <name>_e (the index is the enum value). The events column has
+ * the same values in its CHECK.
+ */
+#define LAVA_EVENT_VALUES_payer(V)         V(none) V(customer) V(merchant)
+#define LAVA_EVENT_VALUES_key_source(V)    V(none) V(managed) V(byok)
+#define LAVA_EVENT_VALUES_outcome(V)                                          \
+    V(complete) V(client_abort) V(upstream_error) V(refused)
+#define LAVA_EVENT_VALUES_usage_source(V)  V(none) V(reported) V(estimated)
 
 
 /*

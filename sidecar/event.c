@@ -27,12 +27,28 @@ typedef struct {
     const char *const   *names;      /* F_ENUM: index = stored value */
 } field_spec_t;
 
-static const char *const payer_names[] = { "none", "customer", "merchant", NULL };
-static const char *const key_source_names[] = { "none", "managed", "byok", NULL };
-static const char *const outcome_names[] = {
-    "complete", "client_abort", "upstream_error", "refused", NULL
-};
-static const char *const usage_source_names[] = { "none", "reported", "estimated", NULL };
+/* <name>_names[] of each ENUM field: its values, index = stored value */
+#define VALUE_NAME(v)  #v,
+#define NAMES(a, name, column, kind, req, max)  LAVA_EVENT_KIND(kind, NAMES)(name)
+#define NAMES_VERSION(n)
+#define NAMES_REQID(n)
+#define NAMES_INT(n)
+#define NAMES_ID(n)
+#define NAMES_TEXT(n)
+#define NAMES_JSON(n)
+#define NAMES_ENUM(n)                                                          \
+    static const char *const n##_names[] = { LAVA_EVENT_VALUES_##n(VALUE_NAME) NULL };
+#define NAMES_BOOL(n)
+#define NAMES_BUCKET(n)
+
+LAVA_EVENT_FIELDS(NAMES, _)
+
+#define NVALUES(names)  (sizeof(names) / sizeof(names[0]) - 1)
+_Static_assert(NVALUES(payer_names) == PAYER_MERCHANT + 1, "payer_e and its values");
+_Static_assert(NVALUES(key_source_names) == KEY_BYOK + 1, "key_source_e and its values");
+_Static_assert(NVALUES(outcome_names) == OUTCOME_REFUSED + 1, "outcome_e and its values");
+_Static_assert(NVALUES(usage_source_names) == USAGE_ESTIMATED + 1,
+               "usage_source_e and its values");
 
 /* One field_spec_t per row of the table, in its order. */
 #define SPEC(a, name, column, kind, req, max)                                  \

@@ -27,6 +27,7 @@ typedef struct {
     size_t       n;                      /* 0: absent or empty */
 } sv_t;
 
+/* the ENUM fields: in the order of LAVA_EVENT_VALUES_<field> (and payer_e) */
 typedef enum { KEY_NONE = 0, KEY_MANAGED, KEY_BYOK } key_source_e;
 typedef enum {
     OUTCOME_COMPLETE = 0, OUTCOME_CLIENT_ABORT, OUTCOME_UPSTREAM_ERROR, OUTCOME_REFUSED

@@ -20,14 +20,41 @@
 
 #include "lava_event_fields.h"
 
+/* <name>_values[] of each ENUM field */
+#define VALUE_STR(v)  #v,
+#define VALUES(a, name, column, kind, req, max)  LAVA_EVENT_KIND(kind, VALUES)(name)
+#define VALUES_VERSION(n)
+#define VALUES_REQID(n)
+#define VALUES_INT(n)
+#define VALUES_ID(n)
+#define VALUES_TEXT(n)
+#define VALUES_JSON(n)
+#define VALUES_ENUM(n)                                                          \
+    static const char *const n##_values[] = { LAVA_EVENT_VALUES_##n(VALUE_STR) NULL };
+#define VALUES_BOOL(n)
+#define VALUES_BUCKET(n)
+
+LAVA_EVENT_FIELDS(VALUES, _)
+
 typedef struct {
-    const char  *name;          /* stream field */
-    const char  *column;        /* events column, JSON key */
-    const char  *kind;
-    int          required;
+    const char          *name;          /* stream field */
+    const char          *column;        /* events column, JSON key */
+    const char          *kind;
+    int                  required;
+    const char *const   *values;        /* ENUM: its values, else NULL */
 } row_t;
 
-#define ROW(a, name, column, kind, req, max)  { #name, #column, #kind, req },
+#define ROW(a, name, column, kind, req, max)                                   \
+    { #name, #column, #kind, req, LAVA_EVENT_KIND(kind, ROWV)(name) },
+#define ROWV_VERSION(n)  NULL
+#define ROWV_REQID(n)    NULL
+#define ROWV_INT(n)      NULL
+#define ROWV_ID(n)       NULL
+#define ROWV_TEXT(n)     NULL
+#define ROWV_JSON(n)     NULL
+#define ROWV_ENUM(n)     n##_values
+#define ROWV_BOOL(n)     NULL
+#define ROWV_BUCKET(n)   NULL
 
 static const row_t rows[] = {
     LAVA_EVENT_FIELDS(ROW, _)
@@ -94,8 +121,8 @@ is_bucket(const row_t *r)
 START_TEST(docs_list_every_field_in_order)
 {
     char        path[4096], *doc, *line, *save = NULL;
-    char        name[128], req[16];
-    size_t      i = 0;
+    char        name[128], req[16], value[80];
+    size_t      i = 0, k;
     int         in_table = 0;
 
     snprintf(path, sizeof(path), "%s/docs/events.md", srcdir());
@@ -123,6 +150,12 @@ START_TEST(docs_list_every_field_in_order)
         ck_assert_msg(strcmp(req, rows[i].required ? "yes" : "no") == 0,
                       "docs/events.md: %s is required \"%s\", the table says %s",
                       name, req, rows[i].required ? "yes" : "no");
+        for (k = 0; rows[i].values && rows[i].values[k]; k++) {
+            snprintf(value, sizeof(value), "`%s`", rows[i].values[k]);
+            ck_assert_msg(strstr(line, value) != NULL,
+                          "docs/events.md: the row of %s does not name its value %s",
+                          name, value);
+        }
         i++;
     }
 
@@ -395,7 +428,7 @@ typedef struct {
 } column_t;
 
 static size_t
-events_columns(column_t *col, size_t max, const char **where)
+events_columns(column_t *col, size_t max, const char **where, char **table)
 {
     const sql_file_t  *f = NULL;
     regex_t            re, add;
@@ -409,6 +442,10 @@ events_columns(column_t *col, size_t max, const char **where)
                        "exists[[:space:]]+)?" SQL_SCHEMA "\"?events\"?[[:space:]]*\\(", &f);
     ck_assert_msg(at >= 0, "no CREATE TABLE events in sql/");
     *where = f->path;
+    if (table != NULL) {
+        *table = strndup(f->text + at - 1,
+                         (size_t) (sql_close(f->text + at - 1) - (f->text + at - 1)) + 1);
+    }
 
     n = sql_items(f->text + at - 1, item, MAXLIST);
     for (i = 0; i < n; i++) {
@@ -507,10 +544,13 @@ START_TEST(events_table_has_every_column)
     const column_t   *c;
     const row_t      *r;
     const char       *where;
-    size_t            n, i;
+    char             *table, *item[MAXLIST], pattern[160], want[80];
+    regex_t           re;
+    regmatch_t        m;
+    size_t            n, i, k, nitem;
 
     sql_load();
-    n = events_columns(col, MAXLIST, &where);
+    n = events_columns(col, MAXLIST, &where, &table);
 
     for (i = 0; i < NROWS; i++) {
         c = column_named(col, n, rows[i].column);
@@ -520,6 +560,30 @@ START_TEST(events_table_has_every_column)
                       "%s: events.%s is a usage bucket: bigint NOT NULL DEFAULT 0, not \"%s\"",
                       where, c->name, c->def);
     }
+
+    /* an ENUM's CHECK (column IN (...)), where the table has one, allows
+     * exactly its values */
+    for (i = 0; i < NROWS; i++) {
+        if (rows[i].values == NULL) {
+            continue;
+        }
+        snprintf(pattern, sizeof(pattern), "[^a-z0-9_]%s[[:space:]]+in[[:space:]]*\\(",
+                 rows[i].column);
+        ck_assert(regcomp(&re, pattern, REG_EXTENDED) == 0);
+        if (regexec(&re, table, 1, &m, 0) == 0) {
+            nitem = sql_items(table + m.rm_eo - 1, item, MAXLIST);
+            for (k = 0; rows[i].values[k]; k++) {
+                snprintf(want, sizeof(want), "'%s'", rows[i].values[k]);
+                ck_assert_msg(in_list(item, nitem, want), "%s: events.%s does not allow %s",
+                              where, rows[i].column, want);
+            }
+            ck_assert_msg(nitem == k, "%s: events.%s allows %zu values, the table has %zu",
+                          where, rows[i].column, nitem, k);
+            items_free(item, nitem);
+        }
+        regfree(&re);
+    }
+    free(table);
 
     /* a bucket in SQL only */
     for (i = 0; i < n; i++) {
@@ -548,7 +612,7 @@ START_TEST(book_batch_inserts_every_column)
     long               at;
 
     sql_load();
-    ncol = events_columns(col, MAXLIST, &where);
+    ncol = events_columns(col, MAXLIST, &where, NULL);
 
     at = sql_find_last("function[[:space:]]+" SQL_SCHEMA "book_batch[[:space:]]*\\(", &f);
     ck_assert_msg(at >= 0, "no FUNCTION book_batch in sql/");
