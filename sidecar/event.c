@@ -14,8 +14,7 @@ typedef enum {
     F_ID,           /* [A-Za-z0-9_.:-]{1,64} */
     F_TEXT,         /* UTF-8, no NUL, at most max bytes */
     F_ENUM,
-    F_BOOL01,
-    F_BUCKET        /* F_INT, into ev->usage */
+    F_BOOL01
 } field_kind_e;
 
 typedef struct {
@@ -62,7 +61,7 @@ _Static_assert(NVALUES(usage_source_names) == USAGE_ESTIMATED + 1,
 #define SPEC_ENUM(n, req, max)     { #n, F_ENUM,    req, offsetof(event_t, n), 0, n##_names },
 #define SPEC_BOOL(n, req, max)     { #n, F_BOOL01,  req, offsetof(event_t, n), 0, NULL },
 #define SPEC_BUCKET(n, req, max)                                               \
-    { #n, F_BUCKET, req, offsetof(event_t, usage) + offsetof(usage_t, n), 0, NULL },
+    { #n, F_INT,     req, offsetof(event_t, usage) + offsetof(usage_t, n), 0, NULL },
 
 static const field_spec_t fields[] = {
     LAVA_EVENT_FIELDS(SPEC, _)
@@ -224,7 +223,6 @@ decode_field(event_t *ev, const field_spec_t *f, const sv_t *v, char *err, size_
         return 0;
 
     case F_INT:
-    case F_BUCKET:
         if (parse_int(v, &n) != 0) {
             snprintf(err, errsize, "field %s is not a non-negative integer: \"%s\"",
                      f->name, shown(v, tmp, sizeof(tmp)));
