@@ -287,7 +287,7 @@ sql_find_last(const char *pattern, const sql_file_t **file)
 }
 
 
-/* The end of the parenthesised text that starts at s[0] == '(' (its ')'). */
+/* The end of the text in parentheses (or brackets) that starts at s[0]. */
 static const char *
 sql_close(const char *s)
 {
@@ -301,9 +301,9 @@ sql_close(const char *s)
             }
         } else if (*s == '\'' || *s == '"') {
             q = *s;
-        } else if (*s == '(') {
+        } else if (*s == '(' || *s == '[') {
             depth++;
-        } else if (*s == ')' && --depth == 0) {
+        } else if ((*s == ')' || *s == ']') && --depth == 0) {
             return s;
         }
     }
@@ -312,8 +312,9 @@ sql_close(const char *s)
 
 
 /*
- * The items of the list between s[0] == '(' and its ')', split at commas
- * outside parentheses and quotes, trimmed; the caller frees item[0..n).
+ * The items of the list between s[0] == '(' (or '[') and its end, split at
+ * commas outside parentheses and quotes, trimmed; the caller frees
+ * item[0..n).
  */
 static size_t
 sql_items(const char *s, char **item, size_t max)
@@ -334,9 +335,9 @@ sql_items(const char *s, char **item, size_t max)
         }
         if (*p == '\'' || *p == '"') {
             q = *p;
-        } else if (*p == '(') {
+        } else if ((*p == '(' || *p == '[') && p != end) {
             depth++;
-        } else if (*p == ')' && depth > 0) {
+        } else if ((*p == ')' || *p == ']') && depth > 0) {
             depth--;
         } else if ((*p == ',' && depth == 0) || p == end) {
             while (start < p && isspace((unsigned char) *start)) {
@@ -689,9 +690,11 @@ START_TEST(dead_letter_stream_fields_lists_every_field)
         nbuckets += is_bucket(&rows[i]);
     }
 
-    /* its IN ('...', ...) lists: the one with request_id names every
-     * field's column, the one with input_tokens alone every bucket's */
-    ck_assert(regcomp(&re, "[[:space:]]in[[:space:]]*\\(", REG_EXTENDED) == 0);
+    /* its lists, IN ('...', ...) or ARRAY['...', ...]: the one with
+     * request_id names every field's column, the one with input_tokens
+     * alone every bucket's */
+    ck_assert(regcomp(&re, "([[:space:]]in[[:space:]]*\\(|array[[:space:]]*\\[)",
+                      REG_EXTENDED) == 0);
     for (p = body; regexec(&re, p, 1, &m, p == body ? 0 : REG_NOTBOL) == 0; ) {
         p += m.rm_eo - 1;
         n = sql_items(p, item, MAXLIST);
