@@ -4,8 +4,8 @@
  * (ngx_http_lava_log.c), the sidecar's decoder (sidecar/event.c), the
  * sidecar's rows for book_batch() (sidecar/book.c) and the usage bucket
  * struct shared by both (lava_usage_buckets_t) are expanded from this table;
- * t/unit/check_event_fields.c fails when docs/events.md or the SQL column
- * lists (the events table, book_batch()'s insert from
+ * t/unit/check_event_fields.c fails when docs/events.md or the SQL (the
+ * events table's columns and enum CHECKs, book_batch()'s insert from
  * jsonb_populate_recordset, dead_letter_stream_fields()) disagree with it.
  *
  * LAVA_EVENT_FIELDS(X, a) calls X(a, name, column, kind, required, max) per
@@ -45,7 +45,8 @@
  *      sidecar decodes and books it);
  *   2. the family parser in lib/lava_usage.c that fills it (and
  *      lib/lava_meter.c if it can be estimated), with fixtures in
- *      t/fixtures and lines in t/unit/check_usage.c;
+ *      t/fixtures whose .expect files give it by its stream name
+ *      (t/unit/check_usage.c, check_tap.c);
  *   3. its price: a price column of provider_rates (docs/pricing.md), read
  *      into rate_t by sidecar/rates.c and used by price_base() in
  *      sidecar/price.c, with a case in t/unit/check_price.c;
