@@ -23,7 +23,7 @@ DEB_LDFLAGS:= $(shell dpkg-buildflags --get LDFLAGS 2>/dev/null)
 WARN       := -Wall -Wextra -Wno-unused-parameter -Werror
 SAN        ?=
 CFLAGS     ?= -O2 -g
-SIDECAR_CFLAGS = $(CFLAGS) $(WARN) $(SAN) -std=gnu11 -I/usr/include/postgresql
+SIDECAR_CFLAGS = $(CFLAGS) $(WARN) $(SAN) -std=gnu11 -Ilib -I/usr/include/postgresql
 SIDECAR_LIBS   = -lhiredis -lpq -ljansson -lcrypto
 
 MODULE_SRCS := $(wildcard ngx_lava_module/*.c ngx_lava_module/*.h \
@@ -57,7 +57,7 @@ $(BUILD)/ngx_http_lava_module.so: $(NGX_BUILD)/Makefile $(MODULE_SRCS)
 	$(MAKE) -s -f $(NGX_BUILD)/Makefile -C $(NGX_SRC) modules
 	cp $(NGX_BUILD)/ngx_http_lava_module.so $@
 
-$(BUILD)/lava-sidecar: $(SIDECAR_SRCS) $(SIDECAR_HDRS)
+$(BUILD)/lava-sidecar: $(SIDECAR_SRCS) $(SIDECAR_HDRS) lib/lava_event_fields.h
 	@mkdir -p $(BUILD)
 	$(CC) $(SIDECAR_CFLAGS) -o $@ $(SIDECAR_SRCS) $(SIDECAR_LIBS)
 

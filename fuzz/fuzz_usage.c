@@ -19,12 +19,12 @@
 static void
 check(const lava_usage_t *u)
 {
-    const int64_t  *c = &u->input_tokens;
+    const int64_t  *c = (const int64_t *) &u->buckets;
     size_t          i;
 
     FUZZ_CHECK(memchr(u->model, '\0', sizeof(u->model)) != NULL, "model not terminated");
     FUZZ_CHECK(u->raw_len <= sizeof(u->raw), "raw_len");
-    for (i = 0; i < 12; i++) {
+    for (i = 0; i < LAVA_USAGE_NBUCKETS; i++) {
         FUZZ_CHECK(c[i] >= 0, "negative counter");
     }
 }

@@ -423,7 +423,7 @@ lava_usage_openai_duration(lava_usage_t *u, json_t *usage, const char *text,
     }
 
     lava_usage_clear_tokens(u);
-    u->duration_ms = ms;
+    u->usage_duration_ms = ms;
     lava_usage_raw(u, usage);
 
     return 1;
@@ -573,7 +573,7 @@ lava_usage_openai(lava_usage_t *u, json_t *root, int ep, const char *text,
             }
 
             lava_usage_clear_tokens(u);
-            u->duration_ms = ms;
+            u->usage_duration_ms = ms;
             lava_usage_raw_pair(u, "duration_ms", ms);
             u->final = 1;
             return 1;
@@ -1302,7 +1302,7 @@ lava_usage_custom(lava_usage_t *u, json_t *root, const char *text,
     }
 
     u->characters = chars;
-    u->duration_ms = dur_ms;
+    u->usage_duration_ms = dur_ms;
 
     lava_usage_raw(u, usage);
 
@@ -1428,7 +1428,7 @@ lava_usage_elevenlabs(lava_usage_t *u, json_t *root, const char *text,
     }
 
     lava_usage_clear_tokens(u);
-    u->duration_ms = best;
+    u->usage_duration_ms = best;
     lava_usage_raw_pair(u, "duration_ms", best);
     u->final = 1;
 
@@ -1483,7 +1483,7 @@ lava_usage_retell(lava_usage_t *u, json_t *root, const char *text,
     }
 
     lava_usage_clear_tokens(u);
-    u->duration_ms = ms;
+    u->usage_duration_ms = ms;
 
     /* the audit copy: which call, how long, what Retell said it cost */
     raw = json_object();

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lava_event_fields.h"
+
 typedef enum {
     LAVA_USAGE_OPENAI = 0,   /* OpenAI and OpenAI-compatible hosts: chat,
                                 responses, embeddings, images, audio */
@@ -49,18 +51,14 @@ typedef enum {
 #define LAVA_USAGE_MODEL_MAX 128
 
 typedef struct {
-    int64_t  input_tokens;
-    int64_t  cached_input_tokens;
-    int64_t  cache_write_tokens;
-    int64_t  cache_write_1h_tokens;
-    int64_t  output_tokens;
-    int64_t  reasoning_tokens;
-    int64_t  audio_input_tokens;
-    int64_t  audio_output_tokens;
-    int64_t  characters;
-    int64_t  duration_ms;
-    int64_t  requests;
-    int64_t  images;
+    /* the buckets of lib/lava_event_fields.h, by name (u->input_tokens) or
+     * as one lava_usage_buckets_t (u->buckets) */
+    union {
+        lava_usage_buckets_t  buckets;
+        struct {
+            LAVA_USAGE_BUCKETS(LAVA_USAGE_BUCKET_MEMBER)
+        };
+    };
 
     char     model[LAVA_USAGE_MODEL_MAX];   /* NUL-terminated, "" unknown */
     char     raw[LAVA_USAGE_RAW_MAX];       /* usage object as compact JSON,

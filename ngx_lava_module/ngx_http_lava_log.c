@@ -6,47 +6,60 @@
 #include "ngx_http_lava_module.h"
 
 
-#define NGX_HTTP_LAVA_EVENT_FIELDS  48     /* field/value pairs, upper bound */
-
+/*
+ * One event's values, a member per field of lib/lava_event_fields.h (whose
+ * order, names and omission rules ngx_http_lava_event_write() applies):
+ * texts as ngx_str_t, left out when empty; integers as int64_t, optional ones
+ * left out when negative; buckets in usage, left out when not positive. The
+ * texts point into memory that lives until the entry is pushed.
+ */
+#define NGX_HTTP_LAVA_EV_MEMBER(a, name, column, kind, req, max)              \
+    LAVA_EVENT_KIND(kind, NGX_HTTP_LAVA_EV_MEMBER)(name)
+#define NGX_HTTP_LAVA_EV_MEMBER_VERSION(name)
+#define NGX_HTTP_LAVA_EV_MEMBER_REQID(name)   ngx_str_t  name;
+#define NGX_HTTP_LAVA_EV_MEMBER_INT(name)     int64_t    name;
+#define NGX_HTTP_LAVA_EV_MEMBER_ID(name)      ngx_str_t  name;
+#define NGX_HTTP_LAVA_EV_MEMBER_TEXT(name)    ngx_str_t  name;
+#define NGX_HTTP_LAVA_EV_MEMBER_JSON(name)    ngx_str_t  name;
+#define NGX_HTTP_LAVA_EV_MEMBER_ENUM(name)    ngx_str_t  name;
+#define NGX_HTTP_LAVA_EV_MEMBER_BOOL(name)    ngx_str_t  name;
+#define NGX_HTTP_LAVA_EV_MEMBER_BUCKET(name)
 
 typedef struct {
+    LAVA_EVENT_FIELDS(NGX_HTTP_LAVA_EV_MEMBER, _)
+    lava_usage_buckets_t  usage;
+} ngx_http_lava_event_values_t;
+
+
+/* The XADD arguments: field, value, ...; numbers printed into num. */
+typedef struct {
     ngx_uint_t   argc;
-    const char  *argv[2 * NGX_HTTP_LAVA_EVENT_FIELDS];
-    size_t       argvlen[2 * NGX_HTTP_LAVA_EVENT_FIELDS];
-    u_char      *num;                  /* scratch for numbers, r->pool */
+    const char  *argv[2 * LAVA_EVENT_NFIELDS];
+    size_t       argvlen[2 * LAVA_EVENT_NFIELDS];
+    u_char      *num;                  /* scratch for numbers */
     u_char      *num_end;
 } ngx_http_lava_event_t;
 
 
-static void
-ngx_http_lava_ev_str(ngx_http_lava_event_t *ev, const char *field, u_char *v,
-    size_t len)
+static ngx_inline void
+ngx_http_lava_ev_str(ngx_http_lava_event_t *ev, const char *field,
+    size_t flen, u_char *v, size_t len)
 {
-    if (len == 0 || ev->argc + 2 > 2 * NGX_HTTP_LAVA_EVENT_FIELDS) {
+    if (len == 0 || ev->argc + 2 > 2 * LAVA_EVENT_NFIELDS) {
         return;
     }
 
     ev->argv[ev->argc] = field;
-    ev->argvlen[ev->argc] = ngx_strlen(field);
+    ev->argvlen[ev->argc] = flen;
     ev->argv[ev->argc + 1] = (const char *) v;
     ev->argvlen[ev->argc + 1] = len;
     ev->argc += 2;
 }
 
 
-static void
-ngx_http_lava_ev_cstr(ngx_http_lava_event_t *ev, const char *field,
-    const char *v)
-{
-    if (v) {
-        ngx_http_lava_ev_str(ev, field, (u_char *) v, ngx_strlen(v));
-    }
-}
-
-
-/* always written, zero included */
-static void
-ngx_http_lava_ev_num(ngx_http_lava_event_t *ev, const char *field, int64_t n)
+static ngx_inline void
+ngx_http_lava_ev_num(ngx_http_lava_event_t *ev, const char *field,
+    size_t flen, int64_t n)
 {
     u_char  *p;
 
@@ -56,18 +69,48 @@ ngx_http_lava_ev_num(ngx_http_lava_event_t *ev, const char *field, int64_t n)
 
     p = ev->num;
     ev->num = ngx_sprintf(ev->num, "%L", n);
-    ngx_http_lava_ev_str(ev, field, p, ev->num - p);
+    ngx_http_lava_ev_str(ev, field, flen, p, ev->num - p);
 }
 
 
-/* usage buckets: only non-zero ones, an absent field means zero */
-static void
-ngx_http_lava_ev_usage(ngx_http_lava_event_t *ev, const char *field,
-    int64_t n)
-{
-    if (n > 0) {
-        ngx_http_lava_ev_num(ev, field, n);
+/* one call per row of the table, in its order; field names are constants */
+#define NGX_HTTP_LAVA_EV_PUT(a, name, column, kind, req, max)                 \
+    LAVA_EVENT_KIND(kind, NGX_HTTP_LAVA_EV_PUT)(name, #name,                  \
+                                                sizeof(#name) - 1, req)
+#define NGX_HTTP_LAVA_EV_PUT_VERSION(n, f, fl, req)                           \
+    ngx_http_lava_ev_str(ev, f, fl, (u_char *) LAVA_EVENT_VERSION,            \
+                         sizeof(LAVA_EVENT_VERSION) - 1);
+#define NGX_HTTP_LAVA_EV_PUT_STR(n, f, fl, req)                               \
+    ngx_http_lava_ev_str(ev, f, fl, val->n.data, val->n.len);
+#define NGX_HTTP_LAVA_EV_PUT_REQID  NGX_HTTP_LAVA_EV_PUT_STR
+#define NGX_HTTP_LAVA_EV_PUT_ID     NGX_HTTP_LAVA_EV_PUT_STR
+#define NGX_HTTP_LAVA_EV_PUT_TEXT   NGX_HTTP_LAVA_EV_PUT_STR
+#define NGX_HTTP_LAVA_EV_PUT_JSON   NGX_HTTP_LAVA_EV_PUT_STR
+#define NGX_HTTP_LAVA_EV_PUT_ENUM   NGX_HTTP_LAVA_EV_PUT_STR
+#define NGX_HTTP_LAVA_EV_PUT_BOOL   NGX_HTTP_LAVA_EV_PUT_STR
+#define NGX_HTTP_LAVA_EV_PUT_INT(n, f, fl, req)                               \
+    if (req || val->n >= 0) {                                                 \
+        ngx_http_lava_ev_num(ev, f, fl, val->n);                              \
     }
+#define NGX_HTTP_LAVA_EV_PUT_BUCKET(n, f, fl, req)                            \
+    if (val->usage.n > 0) {                                                   \
+        ngx_http_lava_ev_num(ev, f, fl, val->usage.n);                        \
+    }
+
+static void
+ngx_http_lava_event_write(ngx_http_lava_event_t *ev,
+    ngx_http_lava_event_values_t *val)
+{
+    LAVA_EVENT_FIELDS(NGX_HTTP_LAVA_EV_PUT, _)
+}
+
+
+/* a C string as an ngx_str_t value; NULL is empty */
+static ngx_inline void
+ngx_http_lava_ev_cstr(ngx_str_t *s, const char *v)
+{
+    s->data = (u_char *) v;
+    s->len = v ? ngx_strlen(v) : 0;
 }
 
 
@@ -167,13 +210,14 @@ ngx_http_lava_usage_source(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 ngx_int_t
 ngx_http_lava_log_handler(ngx_http_request_t *r)
 {
-    char                   flags[128];
-    size_t                 n;
-    ngx_uint_t             status;
-    const char            *outcome;
-    lava_usage_t          *u;
-    ngx_http_lava_ctx_t   *ctx;
-    ngx_http_lava_event_t  ev;
+    char                           flags[128];
+    u_char                         num[LAVA_EVENT_NFIELDS * NGX_INT64_LEN];
+    size_t                         n;
+    ngx_uint_t                     status;
+    lava_usage_t                  *u;
+    ngx_http_lava_ctx_t           *ctx;
+    ngx_http_lava_event_t          ev;
+    ngx_http_lava_event_values_t   val;
 
     if (r != r->main) {
         return NGX_OK;
@@ -188,15 +232,7 @@ ngx_http_lava_log_handler(ngx_http_request_t *r)
 
     ngx_http_lava_meter(r, ctx);
 
-    ev.argc = 0;
-    ev.num = ngx_pnalloc(r->pool, 24 * NGX_INT64_LEN);
-    if (ev.num == NULL) {
-        return NGX_ERROR;
-    }
-
-    ev.num_end = ev.num + 24 * NGX_INT64_LEN;
-
-    outcome = ngx_http_lava_outcome(r, ctx);
+    ngx_memzero(&val, sizeof(ngx_http_lava_event_values_t));
 
     status = r->headers_out.status;
     if (status == 0) {
@@ -204,95 +240,77 @@ ngx_http_lava_log_handler(ngx_http_request_t *r)
                                       : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_lava_ev_cstr(&ev, "v", "1");
-    ngx_http_lava_ev_str(&ev, "request_id", ctx->request_id,
-                         NGX_HTTP_LAVA_REQID_LEN);
-    ngx_http_lava_ev_num(&ev, "ts_ms", (int64_t) ctx->start_sec * 1000
-                                       + ctx->start_msec_part);
-    ngx_http_lava_ev_num(&ev, "duration_ms",
-                         (int64_t) (ngx_current_msec - ctx->start_ms));
+    val.request_id.data = ctx->request_id;
+    val.request_id.len = NGX_HTTP_LAVA_REQID_LEN;
+    val.ts_ms = (int64_t) ctx->start_sec * 1000 + ctx->start_msec_part;
+    val.duration_ms = (int64_t) (ngx_current_msec - ctx->start_ms);
+    val.ttfb_ms = ctx->got_headers ? (int64_t) ctx->ttfb_ms : -1;
 
-    if (ctx->got_headers) {
-        ngx_http_lava_ev_num(&ev, "ttfb_ms", (int64_t) ctx->ttfb_ms);
-    }
-
-    ngx_http_lava_ev_str(&ev, "merchant_id", ctx->merchant_id.data,
-                         ctx->merchant_id.len);
-    ngx_http_lava_ev_str(&ev, "customer_id", ctx->customer_id.data,
-                         ctx->customer_id.len);
-    ngx_http_lava_ev_str(&ev, "meter", ctx->meter.data, ctx->meter.len);
-    ngx_http_lava_ev_cstr(&ev, "payer",
+    val.merchant_id = ctx->merchant_id;
+    val.customer_id = ctx->customer_id;
+    val.meter = ctx->meter;
+    ngx_http_lava_ev_cstr(&val.payer,
                           ctx->payer == NGX_HTTP_LAVA_PAYER_CUSTOMER
                           ? "customer"
                           : ctx->payer == NGX_HTTP_LAVA_PAYER_MERCHANT
                             ? "merchant" : "none");
-    ngx_http_lava_ev_cstr(&ev, "key_source",
+    ngx_http_lava_ev_cstr(&val.key_source,
                           ctx->merchant_id.len == 0 || ctx->refused ? "none"
                           : ctx->byok ? "byok" : "managed");
 
     if (ctx->provider) {
-        ngx_http_lava_ev_str(&ev, "provider", ctx->provider->name.data,
-                             ctx->provider->name.len);
+        val.provider = ctx->provider->name;
     }
 
-    ngx_http_lava_ev_str(&ev, "host", ctx->host.data, ctx->host.len);
-    ngx_http_lava_ev_str(&ev, "endpoint", ctx->path.data, ctx->path.len);
-    ngx_http_lava_ev_str(&ev, "method", r->method_name.data,
-                         r->method_name.len);
+    val.host = ctx->host;
+    val.endpoint = ctx->path;
+    val.method = r->method_name;
 
     u = ctx->tap ? &ctx->tap->usage : NULL;
 
     if (u && u->model[0]) {
-        ngx_http_lava_ev_cstr(&ev, "model", u->model);
+        ngx_http_lava_ev_cstr(&val.model, u->model);
 
     } else {
-        ngx_http_lava_ev_str(&ev, "model", ctx->model.data, ctx->model.len);
+        val.model = ctx->model;
     }
 
-    ngx_http_lava_ev_num(&ev, "status", (int64_t) status);
-    ngx_http_lava_ev_cstr(&ev, "outcome", outcome);
-    ngx_http_lava_ev_cstr(&ev, "error", ctx->error);
-    ngx_http_lava_ev_cstr(&ev, "stream", (ctx->stream || ctx->sse) ? "1" : "0");
-    ngx_http_lava_ev_cstr(&ev, "usage_source",
+    val.status = (int64_t) status;
+    ngx_http_lava_ev_cstr(&val.outcome, ngx_http_lava_outcome(r, ctx));
+    ngx_http_lava_ev_cstr(&val.error, ctx->error);
+    ngx_http_lava_ev_cstr(&val.stream, (ctx->stream || ctx->sse) ? "1" : "0");
+    ngx_http_lava_ev_cstr(&val.usage_source,
                           ngx_http_lava_usage_source(r, ctx));
 
     if (u && ctx->usage_source != LAVA_SOURCE_NONE) {
-        ngx_http_lava_ev_usage(&ev, "input_tokens", u->input_tokens);
-        ngx_http_lava_ev_usage(&ev, "cached_input_tokens",
-                               u->cached_input_tokens);
-        ngx_http_lava_ev_usage(&ev, "cache_write_tokens",
-                               u->cache_write_tokens);
-        ngx_http_lava_ev_usage(&ev, "cache_write_1h_tokens",
-                               u->cache_write_1h_tokens);
-        ngx_http_lava_ev_usage(&ev, "output_tokens", u->output_tokens);
-        ngx_http_lava_ev_usage(&ev, "reasoning_tokens", u->reasoning_tokens);
-        ngx_http_lava_ev_usage(&ev, "audio_input_tokens",
-                               u->audio_input_tokens);
-        ngx_http_lava_ev_usage(&ev, "audio_output_tokens",
-                               u->audio_output_tokens);
-        ngx_http_lava_ev_usage(&ev, "characters", u->characters);
-        ngx_http_lava_ev_usage(&ev, "usage_duration_ms", u->duration_ms);
-        ngx_http_lava_ev_usage(&ev, "images", u->images);
-        ngx_http_lava_ev_str(&ev, "usage_raw", (u_char *) u->raw, u->raw_len);
+        val.usage = u->buckets;
+        val.usage_raw.data = (u_char *) u->raw;
+        val.usage_raw.len = u->raw_len;
     }
 
-    if (ctx->got_headers) {
-        ngx_http_lava_ev_num(&ev, "requests",
-                             (u && u->requests > 0) ? u->requests : 1);
-    }
+    /* billed requests: whenever the provider answered, usage or not */
+    val.usage.requests = !ctx->got_headers ? 0
+                         : (u && u->requests > 0) ? u->requests : 1;
 
-    ngx_http_lava_ev_str(&ev, "metadata", ctx->metadata.data,
-                         ctx->metadata.len);
-    ngx_http_lava_ev_num(&ev, "bytes_out", (int64_t) ctx->bytes_out);
+    val.metadata = ctx->metadata;
+    val.bytes_out = (int64_t) ctx->bytes_out;
 
     if ((ctx->tap && ctx->tap->flags) || ctx->meter_flags) {
         n = ctx->tap ? lava_tap_flags_str(ctx->tap->flags, flags,
                                           sizeof(flags))
                      : 0;
         n = lava_meter_flags_str(ctx->meter_flags, flags, n, sizeof(flags));
-        ngx_http_lava_ev_str(&ev, "tap_flags", (u_char *) flags, n);
+        val.tap_flags.data = (u_char *) flags;
+        val.tap_flags.len = n;
     }
 
+    ev.argc = 0;
+    ev.num = num;
+    ev.num_end = num + sizeof(num);
+
+    ngx_http_lava_event_write(&ev, &val);
+
+    /* the entry is copied: num, flags and val may go */
     if (ngx_http_lava_event_push(ev.argc, ev.argv, ev.argvlen) == NGX_ERROR) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "lava usage event of %s could not be queued",

@@ -75,6 +75,22 @@ metadata_json(const sv_t *v)
     return json_stringn(v->p, v->n);
 }
 
+/*
+ * One key per field of lib/lava_event_fields.h, named after its events
+ * column; absent texts and optional integers are null, absent buckets 0.
+ */
+#define ROW(a, name, column, kind, req, max)                                   \
+    PUT(#column, LAVA_EVENT_KIND(kind, ROW)(name, req));
+#define ROW_VERSION(n, req)  INT(ev->n)
+#define ROW_REQID(n, req)    js(&ev->n)
+#define ROW_INT(n, req)      (req || ev->n >= 0 ? INT(ev->n) : json_null())
+#define ROW_ID(n, req)       js(&ev->n)
+#define ROW_TEXT(n, req)     js(&ev->n)
+#define ROW_JSON(n, req)     metadata_json(&ev->n)
+#define ROW_ENUM(n, req)     json_string(event_##n##_name(ev->n))
+#define ROW_BOOL(n, req)     json_boolean(ev->n)
+#define ROW_BUCKET(n, req)   INT(u->n)
+
 static json_t *
 event_json(const book_item_t *it)
 {
@@ -98,48 +114,13 @@ event_json(const book_item_t *it)
 
 #define PUT(k, v)  bad |= put(o, k, v)
 #define INT(v)     json_integer((json_int_t) (v))
-    PUT("request_id", js(&ev->request_id));
-    PUT("v", INT(ev->v));
     PUT("stream_id", js(&ev->stream_id));
     PUT("content_hash", json_string(hash));
-    PUT("ts_ms", INT(ev->ts_ms));
-    PUT("duration_ms", INT(ev->duration_ms));
-    PUT("ttfb_ms", ev->ttfb_ms >= 0 ? INT(ev->ttfb_ms) : json_null());
-    PUT("merchant_id", js(&ev->merchant_id));
-    PUT("customer_id", js(&ev->customer_id));
-    PUT("meter_slug", js(&ev->meter));
-    PUT("payer", json_string(event_payer_name(ev->payer)));
-    PUT("key_source", json_string(event_key_source_name(ev->key_source)));
-    PUT("provider", js(&ev->provider));
-    PUT("host", js(&ev->host));
-    PUT("endpoint", js(&ev->endpoint));
-    PUT("method", js(&ev->method));
-    PUT("model", js(&ev->model));
-    PUT("status", INT(ev->status));
-    PUT("outcome", json_string(event_outcome_name(ev->outcome)));
-    PUT("error", js(&ev->error));
-    PUT("stream", json_boolean(ev->stream));
-    PUT("usage_source", json_string(event_usage_source_name(ev->usage_source)));
-    PUT("input_tokens", INT(u->input_tokens));
-    PUT("cached_input_tokens", INT(u->cached_input_tokens));
-    PUT("cache_write_tokens", INT(u->cache_write_tokens));
-    PUT("cache_write_1h_tokens", INT(u->cache_write_1h_tokens));
-    PUT("output_tokens", INT(u->output_tokens));
-    PUT("reasoning_tokens", INT(u->reasoning_tokens));
-    PUT("audio_input_tokens", INT(u->audio_input_tokens));
-    PUT("audio_output_tokens", INT(u->audio_output_tokens));
-    PUT("characters", INT(u->characters));
-    PUT("usage_duration_ms", INT(u->usage_duration_ms));
-    PUT("requests", INT(u->requests));
-    PUT("images", INT(u->images));
-    PUT("usage_raw", js(&ev->usage_raw));
-    PUT("metadata", metadata_json(&ev->metadata));
-    PUT("bytes_out", ev->bytes_out >= 0 ? INT(ev->bytes_out) : json_null());
-    PUT("tap_flags", js(&ev->tap_flags));
-
+    LAVA_EVENT_FIELDS(ROW, _)
     bad |= rates_price_json(o, p);
 #undef PUT
 #undef INT
+#undef ROW
 
     if (bad) {
         json_decref(o);

@@ -6,6 +6,7 @@
 
 #include "event.h"
 
+/* What the value must be: the kinds of lib/lava_event_fields.h. */
 typedef enum {
     F_VERSION,      /* "1" */
     F_REQID,        /* req_ + 26 Crockford base32 */
@@ -16,8 +17,6 @@ typedef enum {
     F_BOOL01
 } field_kind_e;
 
-enum { OPTIONAL = 0, REQUIRED = 1 };
-
 typedef struct {
     const char          *name;
     field_kind_e         kind;
@@ -27,56 +26,52 @@ typedef struct {
     const char *const   *names;      /* F_ENUM: index = stored value */
 } field_spec_t;
 
-static const char *const payer_names[] = { "none", "customer", "merchant", NULL };
-static const char *const key_source_names[] = { "none", "managed", "byok", NULL };
-static const char *const outcome_names[] = {
-    "complete", "client_abort", "upstream_error", "refused", NULL
-};
-static const char *const usage_source_names[] = { "none", "reported", "estimated", NULL };
+/* <name>_names[] of each ENUM field: its values, index = stored value */
+#define VALUE_NAME(v)  #v,
+#define NAMES(a, name, column, kind, req, max)  LAVA_EVENT_KIND(kind, NAMES)(name)
+#define NAMES_VERSION(n)
+#define NAMES_REQID(n)
+#define NAMES_INT(n)
+#define NAMES_ID(n)
+#define NAMES_TEXT(n)
+#define NAMES_JSON(n)
+#define NAMES_ENUM(n)                                                          \
+    static const char *const n##_names[] = { LAVA_EVENT_VALUES_##n(VALUE_NAME) NULL };
+#define NAMES_BOOL(n)
+#define NAMES_BUCKET(n)
 
-#define E(f)  offsetof(event_t, f)
-#define U(f)  (offsetof(event_t, usage) + offsetof(usage_t, f))
+LAVA_EVENT_FIELDS(NAMES, _)
+
+#define NVALUES(names)  (sizeof(names) / sizeof(names[0]) - 1)
+_Static_assert(NVALUES(payer_names) == PAYER_MERCHANT + 1, "payer_e and its values");
+_Static_assert(NVALUES(key_source_names) == KEY_BYOK + 1, "key_source_e and its values");
+_Static_assert(NVALUES(outcome_names) == OUTCOME_REFUSED + 1, "outcome_e and its values");
+_Static_assert(NVALUES(usage_source_names) == USAGE_ESTIMATED + 1,
+               "usage_source_e and its values");
+
+/* One field_spec_t per row of the table, in its order. */
+#define SPEC(a, name, column, kind, req, max)                                  \
+    LAVA_EVENT_KIND(kind, SPEC)(name, req, max)
+#define SPEC_VERSION(n, req, max)  { #n, F_VERSION, req, offsetof(event_t, n), 0, NULL },
+#define SPEC_REQID(n, req, max)    { #n, F_REQID,   req, offsetof(event_t, n), 0, NULL },
+#define SPEC_INT(n, req, max)      { #n, F_INT,     req, offsetof(event_t, n), 0, NULL },
+#define SPEC_ID(n, req, max)       { #n, F_ID,      req, offsetof(event_t, n), 0, NULL },
+#define SPEC_TEXT(n, req, max)     { #n, F_TEXT,    req, offsetof(event_t, n), max, NULL },
+#define SPEC_JSON(n, req, max)     { #n, F_TEXT,    req, offsetof(event_t, n), max, NULL },
+#define SPEC_ENUM(n, req, max)     { #n, F_ENUM,    req, offsetof(event_t, n), 0, n##_names },
+#define SPEC_BOOL(n, req, max)     { #n, F_BOOL01,  req, offsetof(event_t, n), 0, NULL },
+#define SPEC_BUCKET(n, req, max)                                               \
+    { #n, F_INT,     req, offsetof(event_t, usage) + offsetof(usage_t, n), 0, NULL },
 
 static const field_spec_t fields[] = {
-    { "v",                     F_VERSION, REQUIRED, E(v),            0,    NULL },
-    { "request_id",            F_REQID,   REQUIRED, E(request_id),   0,    NULL },
-    { "ts_ms",                 F_INT,     REQUIRED, E(ts_ms),        0,    NULL },
-    { "duration_ms",           F_INT,     REQUIRED, E(duration_ms),  0,    NULL },
-    { "ttfb_ms",               F_INT,     OPTIONAL, E(ttfb_ms),      0,    NULL },
-    { "merchant_id",           F_ID,      OPTIONAL, E(merchant_id),  0,    NULL },
-    { "customer_id",           F_ID,      OPTIONAL, E(customer_id),  0,    NULL },
-    { "meter",                 F_ID,      OPTIONAL, E(meter),        0,    NULL },
-    { "payer",                 F_ENUM,    REQUIRED, E(payer),        0,    payer_names },
-    { "key_source",            F_ENUM,    REQUIRED, E(key_source),   0,    key_source_names },
-    { "provider",              F_ID,      OPTIONAL, E(provider),     0,    NULL },
-    { "host",                  F_TEXT,    OPTIONAL, E(host),         255,  NULL },
-    { "endpoint",              F_TEXT,    OPTIONAL, E(endpoint),     2048, NULL },
-    { "method",                F_TEXT,    REQUIRED, E(method),       32,   NULL },
-    { "model",                 F_TEXT,    OPTIONAL, E(model),        256,  NULL },
-    { "status",                F_INT,     REQUIRED, E(status),       0,    NULL },
-    { "outcome",               F_ENUM,    REQUIRED, E(outcome),      0,    outcome_names },
-    { "error",                 F_TEXT,    OPTIONAL, E(error),        64,   NULL },
-    { "stream",                F_BOOL01,  REQUIRED, E(stream),       0,    NULL },
-    { "usage_source",          F_ENUM,    REQUIRED, E(usage_source), 0,    usage_source_names },
-    { "input_tokens",          F_INT,     OPTIONAL, U(input_tokens),          0, NULL },
-    { "cached_input_tokens",   F_INT,     OPTIONAL, U(cached_input_tokens),   0, NULL },
-    { "cache_write_tokens",    F_INT,     OPTIONAL, U(cache_write_tokens),    0, NULL },
-    { "cache_write_1h_tokens", F_INT,     OPTIONAL, U(cache_write_1h_tokens), 0, NULL },
-    { "output_tokens",         F_INT,     OPTIONAL, U(output_tokens),         0, NULL },
-    { "reasoning_tokens",      F_INT,     OPTIONAL, U(reasoning_tokens),      0, NULL },
-    { "audio_input_tokens",    F_INT,     OPTIONAL, U(audio_input_tokens),    0, NULL },
-    { "audio_output_tokens",   F_INT,     OPTIONAL, U(audio_output_tokens),   0, NULL },
-    { "characters",            F_INT,     OPTIONAL, U(characters),            0, NULL },
-    { "usage_duration_ms",     F_INT,     OPTIONAL, U(usage_duration_ms),     0, NULL },
-    { "requests",              F_INT,     OPTIONAL, U(requests),              0, NULL },
-    { "images",                F_INT,     OPTIONAL, U(images),                0, NULL },
-    { "usage_raw",             F_TEXT,    OPTIONAL, E(usage_raw),    EVENT_MAX_VALUE, NULL },
-    { "metadata",              F_TEXT,    OPTIONAL, E(metadata),     EVENT_MAX_VALUE, NULL },
-    { "bytes_out",             F_INT,     OPTIONAL, E(bytes_out),    0,    NULL },
-    { "tap_flags",             F_TEXT,    OPTIONAL, E(tap_flags),    256,  NULL },
+    LAVA_EVENT_FIELDS(SPEC, _)
 };
 
 #define NFIELDS  (sizeof(fields) / sizeof(fields[0]))
+
+/* seen fields are bits of a uint64_t; fields[0] is v, checked first */
+_Static_assert(NFIELDS <= 64 && NFIELDS <= EVENT_MAX_FIELDS, "too many event fields");
+_Static_assert(NFIELDS == LAVA_EVENT_NFIELDS, "one field_spec_t per table row");
 
 int
 event_utf8_ok(const char *s, size_t n)
@@ -212,7 +207,7 @@ decode_field(event_t *ev, const field_spec_t *f, const sv_t *v, char *err, size_
     switch (f->kind) {
 
     case F_VERSION:
-        if (!sv_eq(v, "1")) {
+        if (!sv_eq(v, LAVA_EVENT_VERSION)) {
             snprintf(err, errsize, "unknown event version \"%s\"", shown(v, tmp, sizeof(tmp)));
             return -1;
         }
@@ -238,10 +233,8 @@ decode_field(event_t *ev, const field_spec_t *f, const sv_t *v, char *err, size_
                 snprintf(err, errsize, "status %lld is not an http status", (long long) n);
                 return -1;
             }
-            ev->status = (int) n;
-        } else {
-            *(int64_t *) (base + f->off) = n;
         }
+        *(int64_t *) (base + f->off) = n;
         return 0;
 
     case F_ID:

@@ -12,11 +12,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lava_event_fields.h"
 #include "price.h"
 
 #define EVENT_VERSION        1
 #define EVENT_MAX_FIELDS     64
-#define EVENT_MAX_VALUE      65536      /* bytes of any one value */
+#define EVENT_MAX_VALUE      LAVA_EVENT_MAX_VALUE  /* bytes of any one value */
 #define EVENT_HASH_LEN       32         /* sha256 */
 #define EVENT_MAX_TS_MS      253402300799999LL   /* 9999-12-31T23:59:59.999Z */
 
@@ -26,39 +27,33 @@ typedef struct {
     size_t       n;                      /* 0: absent or empty */
 } sv_t;
 
+/* the ENUM fields: in the order of LAVA_EVENT_VALUES_<field> (and payer_e) */
 typedef enum { KEY_NONE = 0, KEY_MANAGED, KEY_BYOK } key_source_e;
 typedef enum {
     OUTCOME_COMPLETE = 0, OUTCOME_CLIENT_ABORT, OUTCOME_UPSTREAM_ERROR, OUTCOME_REFUSED
 } outcome_e;
 typedef enum { USAGE_NONE = 0, USAGE_REPORTED, USAGE_ESTIMATED } usage_source_e;
 
+/*
+ * The decoded entry: one member per field of lib/lava_event_fields.h, typed
+ * by its kind (EVENT_MEMBER_<kind>), the buckets in usage. Absent optional
+ * integers are -1, absent texts { NULL, 0 }, absent buckets 0.
+ */
+#define EVENT_MEMBER(a, name, column, kind, req, max)  LAVA_EVENT_KIND(kind, EVENT_MEMBER)(name)
+#define EVENT_MEMBER_VERSION(name)  int name;
+#define EVENT_MEMBER_REQID(name)    sv_t name;
+#define EVENT_MEMBER_INT(name)      int64_t name;
+#define EVENT_MEMBER_ID(name)       sv_t name;
+#define EVENT_MEMBER_TEXT(name)     sv_t name;
+#define EVENT_MEMBER_JSON(name)     sv_t name;
+#define EVENT_MEMBER_ENUM(name)     name##_e name;
+#define EVENT_MEMBER_BOOL(name)     int name;
+#define EVENT_MEMBER_BUCKET(name)
+
 typedef struct {
     sv_t            stream_id;           /* set by the caller */
-    int             v;
-    sv_t            request_id;
-    int64_t         ts_ms;
-    int64_t         duration_ms;
-    int64_t         ttfb_ms;             /* -1: absent */
-    sv_t            merchant_id;
-    sv_t            customer_id;
-    sv_t            meter;
-    payer_e         payer;
-    key_source_e    key_source;
-    sv_t            provider;
-    sv_t            host;
-    sv_t            endpoint;
-    sv_t            method;
-    sv_t            model;
-    int             status;
-    outcome_e       outcome;
-    sv_t            error;
-    int             stream;
-    usage_source_e  usage_source;
+    LAVA_EVENT_FIELDS(EVENT_MEMBER, _)
     usage_t         usage;
-    sv_t            usage_raw;
-    sv_t            metadata;
-    int64_t         bytes_out;           /* -1: absent */
-    sv_t            tap_flags;
     unsigned char   hash[EVENT_HASH_LEN];  /* over all fields, see event.c */
 } event_t;
 

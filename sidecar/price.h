@@ -19,25 +19,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lava_event_fields.h"
+
 #define PRICE_UNSET  (-1)   /* rate column without a price */
 #define PRICE_SERVICE_CHARGE_PPM_DEFAULT  19000   /* 1.9 % of the fee */
 #define PRICE_MAX_TIERS  16 /* graduated tiers of one meter (SQL enforces it) */
 
-/* Normalised usage buckets, docs/events.md; never overlapping. */
-typedef struct {
-    int64_t  input_tokens;
-    int64_t  cached_input_tokens;
-    int64_t  cache_write_tokens;
-    int64_t  cache_write_1h_tokens;
-    int64_t  output_tokens;
-    int64_t  reasoning_tokens;
-    int64_t  audio_input_tokens;
-    int64_t  audio_output_tokens;
-    int64_t  characters;
-    int64_t  usage_duration_ms;
-    int64_t  requests;
-    int64_t  images;
-} usage_t;
+/* Normalised usage buckets, docs/events.md; never overlapping. The
+ * module's own struct (lib/lava_event_fields.h). */
+typedef lava_usage_buckets_t usage_t;
 
 /*
  * One provider_rates row. Token prices are nano-USD per 1M tokens,

@@ -11,20 +11,6 @@
 #include "lava_fixture.h"
 
 
-static int64_t
-bucket(const lava_usage_t *u, int i)
-{
-    const int64_t  *b[12] = {
-        &u->input_tokens, &u->cached_input_tokens, &u->cache_write_tokens,
-        &u->cache_write_1h_tokens, &u->output_tokens, &u->reasoning_tokens,
-        &u->audio_input_tokens, &u->audio_output_tokens, &u->characters,
-        &u->duration_ms, &u->requests, &u->images
-    };
-
-    return *b[i];
-}
-
-
 static void
 check_usage(lava_tap_t *t, fx_expect_t *e, const char *what,
     const char *flags)
@@ -32,10 +18,10 @@ check_usage(lava_tap_t *t, fx_expect_t *e, const char *what,
     int      i;
     char     buf[128];
 
-    for (i = 0; i < 12; i++) {
-        FX_CHECK(bucket(&t->usage, i) == e->bucket[i],
+    for (i = 0; i < LAVA_USAGE_NBUCKETS; i++) {
+        FX_CHECK(fx_bucket(&t->usage.buckets, i) == e->bucket[i],
                       "%s: %s is %lld, expected %lld", what,
-                      fx_bucket_names[i], (long long) bucket(&t->usage, i),
+                      fx_bucket_names[i], (long long) fx_bucket(&t->usage.buckets, i),
                       (long long) e->bucket[i]);
     }
 
@@ -421,7 +407,7 @@ duration(const char *num, int *rc)
     snprintf(s, sizeof(s), "{\"usage\" : { \"duration_seconds\" :%s }}", num);
     *rc = parse(&u, LAVA_USAGE_CUSTOM, s);
 
-    return u.duration_ms;
+    return u.usage_duration_ms;
 }
 
 

@@ -108,13 +108,6 @@ ux_expect_load(const char *body, ux_expect_t *x)
 }
 
 
-static int64_t
-bucket(const lava_usage_t *u, int i)
-{
-    return (&u->input_tokens)[i];
-}
-
-
 typedef struct {
     const char          *name;
     const ux_expect_t   *x;
@@ -182,10 +175,10 @@ ux_check(ux_case_t *c, lava_tap_t *t, int tapped, const char *what,
              "%s: source %s, expected %s", what, lava_meter_source_name(src),
              x->source);
 
-    for (i = 0; i < 12; i++) {
-        FX_CHECK(bucket(&u, i) == x->e.bucket[i],
+    for (i = 0; i < LAVA_USAGE_NBUCKETS; i++) {
+        FX_CHECK(fx_bucket(&u.buckets, i) == x->e.bucket[i],
                  "%s: %s is %lld, expected %lld", what, fx_bucket_names[i],
-                 (long long) bucket(&u, i), (long long) x->e.bucket[i]);
+                 (long long) fx_bucket(&u.buckets, i), (long long) x->e.bucket[i]);
     }
 
     if (x->e.has_raw) {

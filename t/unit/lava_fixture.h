@@ -8,10 +8,13 @@
 #define LAVA_FIXTURE_H
 
 #include <dirent.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "lava_event_fields.h"
 
 /* An assertion for hot loops: Check's own ck_assert_* write a message to a
  * pipe for every passing check, which dominates replays at every split. */
@@ -35,18 +38,31 @@ typedef struct {
     int      has_raw;
     char     raw[8192];
     char     flags[128];
-    int64_t  bucket[12];        /* fx_bucket_names order */
+    int64_t  bucket[LAVA_USAGE_NBUCKETS];   /* fx_bucket_names order */
     int      nev;
     char    *ev_name[FX_MAX_EVENTS];
     char    *ev_data[FX_MAX_EVENTS];
 } fx_expect_t;
 
-static const char *fx_bucket_names[12] = {
-    "input_tokens", "cached_input_tokens", "cache_write_tokens",
-    "cache_write_1h_tokens", "output_tokens", "reasoning_tokens",
-    "audio_input_tokens", "audio_output_tokens", "characters",
-    "duration_ms", "requests", "images"
+/* The buckets of lib/lava_event_fields.h: .expect keys and offsets. */
+#define FX_BUCKET_NAME(name)  #name,
+#define FX_BUCKET_OFF(name)   offsetof(lava_usage_buckets_t, name),
+
+static const char *fx_bucket_names[LAVA_USAGE_NBUCKETS] = {
+    LAVA_USAGE_BUCKETS(FX_BUCKET_NAME)
 };
+
+static const size_t fx_bucket_off[LAVA_USAGE_NBUCKETS] = {
+    LAVA_USAGE_BUCKETS(FX_BUCKET_OFF)
+};
+
+
+/* bucket i (fx_bucket_names order) of b */
+static inline int64_t
+fx_bucket(const lava_usage_buckets_t *b, int i)
+{
+    return *(const int64_t *) ((const char *) b + fx_bucket_off[i]);
+}
 
 
 static const char *
@@ -239,14 +255,14 @@ fx_expect_load_ext(const char *body, fx_expect_t *e, fx_key_pt ext,
             e->nev++;
 
         } else {
-            for (i = 0; i < 12; i++) {
+            for (i = 0; i < LAVA_USAGE_NBUCKETS; i++) {
                 if (strcmp(line, fx_bucket_names[i]) == 0) {
                     e->bucket[i] = strtoll(sp, NULL, 10);
                     break;
                 }
             }
 
-            if (i == 12 && (ext == NULL || ext(ext_data, line, sp) != 0)) {
+            if (i == LAVA_USAGE_NBUCKETS && (ext == NULL || ext(ext_data, line, sp) != 0)) {
                 fprintf(stderr, "unknown key %s in %s\n", line, name);
                 exit(2);
             }
