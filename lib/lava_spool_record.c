@@ -152,7 +152,8 @@ lava_spool_record_encode(unsigned char *buf, size_t argc, const char **argv,
     }
 
     lava_spool_put32(buf, (uint32_t) (p - payload));
-    lava_spool_put32(buf + 4, lava_spool_crc32(payload, (size_t) (p - payload)));
+    lava_spool_put32(buf + 4,
+                     lava_spool_crc32(payload, (size_t) (p - payload)));
 
     return (size_t) (p - buf);
 }

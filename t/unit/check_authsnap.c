@@ -474,7 +474,9 @@ START_TEST(test_many)
     unsigned char  h[LAVA_AUTHSNAP_HASH_LEN];
 
     n = 5000;
-    size = 64 + n * (2 + 64 + 1 + 16 + 8 + 2 + 12 + 1 + 16 + 8 + 2 + 10 + 1 + 16);
+    /* header, then per i at most an m, a c and a t line */
+    size = 64 + n * (2 + 64 + 1 + 16 + 8 + 2 + 12 + 1 + 16 + 8
+                     + 2 + 10 + 1 + 16);
     text = malloc(size);
     ck_assert_ptr_nonnull(text);
 
@@ -597,7 +599,8 @@ START_TEST(test_no_echo)
     size_t       i;
     const char  *err;
     const char  *texts[] = {
-        "lava-auth 1 1\nm " H1 " secretid active\nm " H1 " secretid active\nend\n",
+        "lava-auth 1 1\nm " H1 " secretid active\n"
+        "m " H1 " secretid active\nend\n",
         "lava-auth 1 1\nc secretid secretid activ\nend\n",
         "lava-auth 1 secretid\nend\n",
         "secretid\n",
