@@ -15,7 +15,8 @@
  *   ngx_http_lava_redis.c      hiredis async connection driven by the nginx event loop
  *   ngx_http_lava_events.c     per-worker bounded event queue, XADD to the stream
  *   ngx_http_lava_spool.c      disk spool of the event queue
- *   ngx_http_lava_auth.c       auth snapshot in shared memory, poller (worker 0)
+ *   ngx_http_lava_auth.c       auth snapshot in shared memory, lookup
+ *   ngx_http_lava_auth_sync.c  auth snapshot poller (worker 0), lava_auth_file
  * Pure C parts without nginx types live in lib/ and are unit tested with Check.
  */
 
@@ -261,7 +262,7 @@ ngx_uint_t ngx_http_lava_events_dropped(void);
 /* init_main_conf: checks and registers lava_event_spool (ngx_http_lava_spool.c) */
 char *ngx_http_lava_spool_conf(ngx_conf_t *cf, ngx_http_lava_main_conf_t *lmcf);
 
-/* ngx_http_lava_auth.c */
+/* ngx_http_lava_auth.c; init_process: ngx_http_lava_auth_sync.c */
 ngx_int_t ngx_http_lava_auth_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 ngx_int_t ngx_http_lava_auth_init_process(ngx_cycle_t *cycle,
     ngx_http_lava_main_conf_t *lmcf);

@@ -5,6 +5,7 @@
  */
 
 #include "ngx_http_lava_module.h"
+#include "lava_keys.h"
 
 
 typedef struct {
@@ -198,19 +199,21 @@ ngx_http_lava_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 /*
- * The key file: "<provider> <key>" per line, '#' comments. Keys never reach
- * a log line; errors name the line number only.
+ * The key file (lava_provider_keys), read by lib/lava_keys.c. Keys never
+ * reach a log line; errors name the line number only.
  */
 static ngx_int_t
 ngx_http_lava_read_keys(ngx_conf_t *cf, ngx_http_lava_main_conf_t *lmcf)
 {
-    u_char                    *p, *end, *line, *eol, *sp, *k;
+    u_char                    *p;
     size_t                     n;
     ssize_t                    rd;
     ngx_fd_t                   fd;
-    ngx_str_t                  name, key;
-    ngx_uint_t                 i, lineno, found;
+    ngx_int_t                  rc;
+    ngx_uint_t                 i, found;
+    lava_keys_t                kr;
     ngx_file_info_t            fi;
+    lava_keys_entry_t          e;
     ngx_http_lava_provider_t  *pr;
 
     if (ngx_conf_full_name(cf->cycle, &lmcf->keys_file, 1) != NGX_OK) {
@@ -227,7 +230,7 @@ ngx_http_lava_read_keys(ngx_conf_t *cf, ngx_http_lava_main_conf_t *lmcf)
     }
 
     if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
-        || ngx_file_size(&fi) > 1024 * 1024)
+        || ngx_file_size(&fi) > LAVA_KEYS_FILE_MAX)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "lava_provider_keys \"%V\" is not a readable file "
@@ -260,69 +263,25 @@ ngx_http_lava_read_keys(ngx_conf_t *cf, ngx_http_lava_main_conf_t *lmcf)
         return NGX_ERROR;
     }
 
-    end = p + n;
-    lineno = 0;
+    /* the keys point into p, in the configuration pool */
+    rc = lava_keys_init(&kr, (char *) p, n);
 
-    for (line = p; line < end; line = eol + 1) {
-        lineno++;
+    while (rc == LAVA_KEYS_OK) {
+        rc = lava_keys_next(&kr, &e);
 
-        eol = ngx_strlchr(line, end, '\n');
-        if (eol == NULL) {
-            eol = end;
-        }
-
-        /* trim */
-        while (line < eol && (*line == ' ' || *line == '\t')) {
-            line++;
-        }
-
-        k = eol;
-        while (k > line && (k[-1] == ' ' || k[-1] == '\t' || k[-1] == '\r')) {
-            k--;
-        }
-
-        if (line == k || *line == '#') {
-            continue;
-        }
-
-        sp = line;
-        while (sp < k && *sp != ' ' && *sp != '\t') {
-            sp++;
-        }
-
-        name.data = line;
-        name.len = sp - line;
-
-        while (sp < k && (*sp == ' ' || *sp == '\t')) {
-            sp++;
-        }
-
-        key.data = sp;
-        key.len = k - sp;
-
-        for (i = 0; i < key.len; i++) {
-            if (key.data[i] <= 0x20 || key.data[i] >= 0x7f) {
-                break;
-            }
-        }
-
-        if (key.len == 0 || i != key.len) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid line %ui in lava_provider_keys \"%V\": "
-                               "expected \"<provider> <key>\" with a key of "
-                               "printable characters", lineno,
-                               &lmcf->keys_file);
-            return NGX_ERROR;
+        if (rc != LAVA_KEYS_OK) {
+            break;
         }
 
         found = 0;
         pr = lmcf->providers.elts;
 
         for (i = 0; i < lmcf->providers.nelts; i++) {
-            if (pr[i].name.len == name.len
-                && ngx_strncmp(pr[i].name.data, name.data, name.len) == 0)
+            if (pr[i].name.len == e.name_len
+                && ngx_strncmp(pr[i].name.data, e.name, e.name_len) == 0)
             {
-                pr[i].key = key;
+                pr[i].key.data = (u_char *) e.key;
+                pr[i].key.len = e.key_len;
                 found = 1;
                 break;
             }
@@ -330,10 +289,19 @@ ngx_http_lava_read_keys(ngx_conf_t *cf, ngx_http_lava_main_conf_t *lmcf)
 
         if (!found) {
             ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                               "lava_provider_keys \"%V\" line %ui names "
-                               "unknown provider \"%V\"", &lmcf->keys_file,
-                               lineno, &name);
+                               "lava_provider_keys \"%V\" line %uz names "
+                               "unknown provider \"%*s\"", &lmcf->keys_file,
+                               e.line, e.name_len, e.name);
         }
+    }
+
+    if (rc != LAVA_KEYS_DONE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid line %uz in lava_provider_keys \"%V\": "
+                           "expected \"<provider> <key>\" with a key of "
+                           "printable characters", kr.line,
+                           &lmcf->keys_file);
+        return NGX_ERROR;
     }
 
     return NGX_OK;

@@ -21,9 +21,7 @@
 #include "ngx_http_lava_spool.h"
 
 
-#define NGX_HTTP_LAVA_SPOOL_MAGIC        "LAVASPL1"
-#define NGX_HTTP_LAVA_SPOOL_MAGIC_LEN    8
-#define NGX_HTTP_LAVA_SPOOL_REC_HDR      8          /* length, crc32 */
+#define NGX_HTTP_LAVA_SPOOL_MAGIC_LEN    LAVA_SPOOL_MAGIC_LEN
 #define NGX_HTTP_LAVA_SPOOL_SEG_MAX      (16 * 1024 * 1024)
 #define NGX_HTTP_LAVA_SPOOL_SYNC_MS      1000
 #define NGX_HTTP_LAVA_SPOOL_SLOW_SYNC_MS 100
@@ -81,6 +79,8 @@ static ngx_int_t ngx_http_lava_spool_write(ngx_http_lava_spool_t *sp,
     const size_t *argvlen);
 static void ngx_http_lava_spool_finish(ngx_http_lava_spool_t *sp,
     ngx_http_lava_spool_seg_t *seg);
+static ngx_int_t ngx_http_lava_spool_rbuf(ngx_http_lava_spool_t *sp,
+    size_t size);
 static void ngx_http_lava_spool_stop_reading(ngx_http_lava_spool_t *sp,
     ngx_http_lava_spool_seg_t *seg, const char *why, ngx_uint_t torn);
 static void ngx_http_lava_spool_sync_handler(ngx_event_t *ev);
@@ -88,24 +88,6 @@ static void ngx_http_lava_spool_sync_seg(ngx_http_lava_spool_t *sp,
     ngx_http_lava_spool_seg_t *seg);
 static u_char *ngx_http_lava_spool_path(ngx_http_lava_spool_t *sp,
     u_char *buf, size_t size, u_char *name, const char *suffix);
-
-
-static ngx_inline void
-ngx_http_lava_spool_put32(u_char *p, uint32_t v)
-{
-    p[0] = (u_char) v;
-    p[1] = (u_char) (v >> 8);
-    p[2] = (u_char) (v >> 16);
-    p[3] = (u_char) (v >> 24);
-}
-
-
-static ngx_inline uint32_t
-ngx_http_lava_spool_get32(const u_char *p)
-{
-    return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16
-           | (uint32_t) p[3] << 24;
-}
 
 
 char *
@@ -203,7 +185,6 @@ ngx_http_lava_spool_append(ngx_http_lava_spool_t *sp, ngx_uint_t argc,
     const char **argv, const size_t *argvlen, uint64_t born_ms)
 {
     off_t                       size;
-    ngx_uint_t                  i;
     ngx_http_lava_spool_seg_t  *seg;
 
     if (sp->error_at
@@ -212,10 +193,7 @@ ngx_http_lava_spool_append(ngx_http_lava_spool_t *sp, ngx_uint_t argc,
         return NGX_ERROR;
     }
 
-    size = NGX_HTTP_LAVA_SPOOL_REC_HDR + 4;
-    for (i = 0; i < argc; i++) {
-        size += 4 + argvlen[i];
-    }
+    size = lava_spool_record_size(argc, argvlen);
 
     if (sp->stats.bytes + size + NGX_HTTP_LAVA_SPOOL_MAGIC_LEN > sp->max) {
         return NGX_DECLINED;
@@ -330,7 +308,7 @@ ngx_http_lava_spool_open_own(ngx_http_lava_spool_t *sp, uint64_t born_ms)
         return NULL;
     }
 
-    n = write(fd, NGX_HTTP_LAVA_SPOOL_MAGIC, NGX_HTTP_LAVA_SPOOL_MAGIC_LEN);
+    n = write(fd, LAVA_SPOOL_MAGIC, LAVA_SPOOL_MAGIC_LEN);
     if (n != NGX_HTTP_LAVA_SPOOL_MAGIC_LEN) {
         if (!sp->error_logged) {
             ngx_log_error(NGX_LOG_ERR, sp->log, n == -1 ? ngx_errno : 0,
@@ -366,21 +344,17 @@ ngx_http_lava_spool_write(ngx_http_lava_spool_t *sp,
     ngx_http_lava_spool_seg_t *seg, ngx_uint_t argc, const char **argv,
     const size_t *argvlen)
 {
-    u_char      *p, *payload;
-    size_t       size;
-    ssize_t      n;
-    ngx_uint_t   i;
+    u_char   *p;
+    size_t    size;
+    ssize_t   n;
 
-    if (argc > NGX_HTTP_LAVA_SPOOL_ARGS_MAX) {
+    if (argc > LAVA_SPOOL_ARGS_MAX) {
         return NGX_ERROR;
     }
 
-    size = NGX_HTTP_LAVA_SPOOL_REC_HDR + 4;
-    for (i = 0; i < argc; i++) {
-        size += 4 + argvlen[i];
-    }
+    size = lava_spool_record_size(argc, argvlen);
 
-    if (size > NGX_HTTP_LAVA_SPOOL_RECORD_MAX) {
+    if (size > LAVA_SPOOL_RECORD_MAX) {
         ngx_log_error(NGX_LOG_ERR, sp->log, 0,
                       "lava spool: event of %uz bytes is too big", size);
         return NGX_ERROR;
@@ -397,20 +371,7 @@ ngx_http_lava_spool_write(ngx_http_lava_spool_t *sp,
         sp->wsize = ngx_max(size, 4096);
     }
 
-    payload = sp->wbuf + NGX_HTTP_LAVA_SPOOL_REC_HDR;
-    p = payload;
-
-    ngx_http_lava_spool_put32(p, (uint32_t) argc);
-    p += 4;
-
-    for (i = 0; i < argc; i++) {
-        ngx_http_lava_spool_put32(p, (uint32_t) argvlen[i]);
-        p = ngx_cpymem(p + 4, argv[i], argvlen[i]);
-    }
-
-    ngx_http_lava_spool_put32(sp->wbuf, (uint32_t) (p - payload));
-    ngx_http_lava_spool_put32(sp->wbuf + 4,
-                              ngx_crc32_long(payload, p - payload));
+    (void) lava_spool_record_encode(sp->wbuf, argc, argv, argvlen);
 
     /* one write(2) per record: a crash can only cut the last one short */
     n = write(seg->fd, sp->wbuf, size);
@@ -455,10 +416,9 @@ ngx_int_t
 ngx_http_lava_spool_next(ngx_http_lava_spool_t *sp,
     ngx_http_lava_spool_rec_t *rec)
 {
-    u_char                     *p, *end, hdr[NGX_HTTP_LAVA_SPOOL_REC_HDR];
-    size_t                      len, alen;
+    size_t                      need, argc;
     ssize_t                     n;
-    uint32_t                    argc, i;
+    ngx_int_t                   rc;
     ngx_queue_t                *q;
     ngx_http_lava_spool_seg_t  *seg;
 
@@ -472,9 +432,15 @@ ngx_http_lava_spool_next(ngx_http_lava_spool_t *sp,
             continue;
         }
 
-        n = pread(seg->fd, hdr, sizeof(hdr), seg->read_off);
+        /* the header, then the whole record: lib/lava_spool_record.c */
 
-        if (n != (ssize_t) sizeof(hdr)) {
+        if (ngx_http_lava_spool_rbuf(sp, LAVA_SPOOL_REC_HDR) != NGX_OK) {
+            return NGX_DONE;
+        }
+
+        n = pread(seg->fd, sp->rbuf, LAVA_SPOOL_REC_HDR, seg->read_off);
+
+        if (n != LAVA_SPOOL_REC_HDR) {
             ngx_http_lava_spool_stop_reading(sp, seg,
                                              n == -1 ? "read failed"
                                                      : "record cut short",
@@ -482,85 +448,50 @@ ngx_http_lava_spool_next(ngx_http_lava_spool_t *sp,
             goto again;
         }
 
-        len = ngx_http_lava_spool_get32(hdr);
+        rc = lava_spool_record_parse(sp->rbuf, LAVA_SPOOL_REC_HDR, &need,
+                                     &argc, rec->argv, rec->argvlen);
 
-        if (len < 4 || len > NGX_HTTP_LAVA_SPOOL_RECORD_MAX
-            || seg->read_off + (off_t) (sizeof(hdr) + len) > seg->size)
-        {
-            ngx_http_lava_spool_stop_reading(sp, seg,
-                                             len > NGX_HTTP_LAVA_SPOOL_RECORD_MAX
-                                             ? "bad record length"
-                                             : "record cut short",
-                                             len <= NGX_HTTP_LAVA_SPOOL_RECORD_MAX);
-            goto again;
-        }
+        if (rc == LAVA_SPOOL_REC_AGAIN) {
+            if (seg->read_off + (off_t) need > seg->size) {
+                ngx_http_lava_spool_stop_reading(sp, seg, "record cut short",
+                                                 1);
+                goto again;
+            }
 
-        if (len > sp->rsize) {
-            p = ngx_alloc(ngx_max(len, 65536), sp->log);
-            if (p == NULL) {
+            if (ngx_http_lava_spool_rbuf(sp, need) != NGX_OK) {
                 return NGX_DONE;
             }
 
-            ngx_free(sp->rbuf);
-            sp->rbuf = p;
-            sp->rsize = ngx_max(len, 65536);
+            n = pread(seg->fd, sp->rbuf + LAVA_SPOOL_REC_HDR,
+                      need - LAVA_SPOOL_REC_HDR,
+                      seg->read_off + LAVA_SPOOL_REC_HDR);
+
+            if (n != (ssize_t) (need - LAVA_SPOOL_REC_HDR)) {
+                ngx_http_lava_spool_stop_reading(sp, seg,
+                                                 n == -1 ? "read failed"
+                                                         : "record cut short",
+                                                 n != -1);
+                goto again;
+            }
+
+            rc = lava_spool_record_parse(sp->rbuf, need, &need, &argc,
+                                         rec->argv, rec->argvlen);
         }
 
-        n = pread(seg->fd, sp->rbuf, len, seg->read_off + sizeof(hdr));
-
-        if (n != (ssize_t) len) {
+        if (rc != LAVA_SPOOL_REC_OK) {
+            /* a length below 4 is the zeros a torn write leaves */
             ngx_http_lava_spool_stop_reading(sp, seg,
-                                             n == -1 ? "read failed"
-                                                     : "record cut short",
-                                             n != -1);
-            goto again;
-        }
-
-        if (ngx_crc32_long(sp->rbuf, len) != ngx_http_lava_spool_get32(hdr + 4))
-        {
-            ngx_http_lava_spool_stop_reading(sp, seg, "bad checksum", 0);
-            goto again;
-        }
-
-        p = sp->rbuf;
-        end = p + len;
-
-        argc = ngx_http_lava_spool_get32(p);
-        p += 4;
-
-        if (argc > NGX_HTTP_LAVA_SPOOL_ARGS_MAX || argc % 2) {
-            ngx_http_lava_spool_stop_reading(sp, seg, "bad record", 0);
-            goto again;
-        }
-
-        for (i = 0; i < argc; i++) {
-            if (end - p < 4) {
-                break;
-            }
-
-            alen = ngx_http_lava_spool_get32(p);
-            p += 4;
-
-            if ((size_t) (end - p) < alen) {
-                break;
-            }
-
-            rec->argv[i] = (const char *) p;
-            rec->argvlen[i] = alen;
-            p += alen;
-        }
-
-        if (i != argc || p != end) {
-            ngx_http_lava_spool_stop_reading(sp, seg, "bad record", 0);
+                                             lava_spool_record_strerror(rc),
+                                             rc == LAVA_SPOOL_REC_TORN);
             goto again;
         }
 
         rec->argc = argc;
         rec->seg = seg;
 
-        seg->read_off += sizeof(hdr) + len;
+        seg->read_off += need;
         seg->unacked++;
-        sp->unread -= sizeof(hdr) + len;
+        sp->unread -= need;
         sp->stats.read++;
 
         if (seg->read_off >= seg->size && sp->active == seg) {
@@ -582,6 +513,35 @@ ngx_http_lava_spool_next(ngx_http_lava_spool_t *sp,
     }
 
     return NGX_DONE;
+}
+
+
+/* The read buffer holds at least size bytes; the header read is kept. */
+static ngx_int_t
+ngx_http_lava_spool_rbuf(ngx_http_lava_spool_t *sp, size_t size)
+{
+    u_char  *p;
+
+    if (size <= sp->rsize) {
+        return NGX_OK;
+    }
+
+    size = ngx_max(size, 65536);
+
+    p = ngx_alloc(size, sp->log);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (sp->rbuf) {
+        ngx_memcpy(p, sp->rbuf, LAVA_SPOOL_REC_HDR);
+        ngx_free(sp->rbuf);
+    }
+
+    sp->rbuf = p;
+    sp->rsize = size;
+
+    return NGX_OK;
 }
 
 
@@ -799,7 +759,7 @@ ngx_http_lava_spool_claim(ngx_http_lava_spool_t *sp)
         n = pread(fd, magic, sizeof(magic), 0);
 
         if (n != (ssize_t) sizeof(magic)
-            || ngx_memcmp(magic, NGX_HTTP_LAVA_SPOOL_MAGIC, sizeof(magic)) != 0)
+            || !lava_spool_magic_ok(magic, sizeof(magic)))
         {
             u_char  to[NGX_HTTP_LAVA_SPOOL_PATH_MAX];
 

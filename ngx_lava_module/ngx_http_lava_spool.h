@@ -9,15 +9,12 @@
  *
  * Files: <dir>/<ms>-<pid>-<seq>.spool, where <ms> is the wall-clock time the
  * oldest event in the file was queued, so names sort in event order. Each is
- * append-only: an 8-byte magic, then records
- *
- *     u32 length, u32 crc32 (of the payload), payload
- *     payload: u32 argc, then argc times (u32 length, bytes)
- *
- * (little endian; argc counts the entry's field and value strings). A record
- * cut short at the end of a file (a crash during write) ends the file; a
- * record with a bad checksum ends it too, and the file is kept renamed to
- * *.corrupt for inspection once the records before it are acknowledged.
+ * append-only: an 8-byte magic, then one length-prefixed record with a
+ * CRC-32 per event (the format, its encoder and its decoder:
+ * lib/lava_spool_record.h). A record cut short at the end of a file (a crash
+ * during write) ends the file; a record with a bad checksum ends it too, and
+ * the file is kept renamed to *.corrupt for inspection once the records
+ * before it are acknowledged.
  *
  * Ownership: a process holds an exclusive flock(2) on every file it writes or
  * replays. The kernel drops the lock when the process ends, however it ends;
@@ -41,12 +38,11 @@
 #include <ngx_core.h>
 
 #include "ngx_http_lava_module.h"
+#include "lava_spool_record.h"
 
 
 /* field and value strings of one event, upper bound (log.c writes <= 96) */
-#define NGX_HTTP_LAVA_SPOOL_ARGS_MAX     256
-/* largest record accepted when reading back */
-#define NGX_HTTP_LAVA_SPOOL_RECORD_MAX   (4 * 1024 * 1024)
+#define NGX_HTTP_LAVA_SPOOL_ARGS_MAX     LAVA_SPOOL_ARGS_MAX
 
 
 typedef struct ngx_http_lava_spool_s      ngx_http_lava_spool_t;

@@ -14,18 +14,22 @@
 #define STR_(x)      #x
 #define STRINGIFY(x) STR_(x)
 
-/* the columns of an events row that pricing reads, in this order */
+/* the columns of an events row that pricing reads, in this order: the
+ * usage buckets as lib/lava_event_fields.h declares them (bucket columns
+ * are named as the buckets) */
+#define BUCKET_COLUMN(name)  " " #name ","
+#define BUCKET_COUNT(name)   + 1
+#define NBUCKETS             (0 LAVA_USAGE_BUCKETS(BUCKET_COUNT))
 #define COLUMNS \
     "request_id, ts_ms, merchant_id, customer_id, meter_slug, payer, key_source," \
     " provider, model, status, outcome," \
-    " input_tokens, cached_input_tokens, cache_write_tokens, cache_write_1h_tokens," \
-    " output_tokens, reasoning_tokens, audio_input_tokens, audio_output_tokens," \
-    " characters, usage_duration_ms, requests, images," \
+    LAVA_USAGE_BUCKETS(BUCKET_COLUMN) \
     " service_charge_ppm, service_charge_basis"
 
 enum {
     C_REQUEST_ID = 0, C_TS_MS, C_MERCHANT, C_CUSTOMER, C_METER, C_PAYER, C_KEY_SOURCE,
-    C_PROVIDER, C_MODEL, C_STATUS, C_OUTCOME, C_USAGE, C_SC_PPM = C_USAGE + 12, C_SC_BASIS
+    C_PROVIDER, C_MODEL, C_STATUS, C_OUTCOME, C_USAGE, C_SC_PPM = C_USAGE + NBUCKETS,
+    C_SC_BASIS
 };
 
 enum {
@@ -90,8 +94,7 @@ static const char *sc_basis_name(int i) { return price_sc_basis_name((sc_basis_e
 static void
 event_of_row(event_t *ev, PGresult *res, int row)
 {
-    int64_t *u = &ev->usage.input_tokens;
-    int      i;
+    int      i = C_USAGE;
 
     memset(ev, 0, sizeof(*ev));
     ev->v = EVENT_VERSION;
@@ -107,10 +110,9 @@ event_of_row(event_t *ev, PGresult *res, int row)
     ev->model = col_sv(res, row, C_MODEL);
     ev->status = (int) col_i64(res, row, C_STATUS);
     ev->outcome = (outcome_e) enum_of(PQgetvalue(res, row, C_OUTCOME), outcome_name, 4);
-    /* usage_t is the twelve buckets in the order of COLUMNS */
-    for (i = 0; i < 12; i++) {
-        u[i] = col_i64(res, row, C_USAGE + i);
-    }
+#define BUCKET_READ(name)  ev->usage.name = col_i64(res, row, i++);
+    LAVA_USAGE_BUCKETS(BUCKET_READ)
+#undef BUCKET_READ
     ev->ttfb_ms = -1;
     ev->bytes_out = -1;
 }

@@ -1,0 +1,180 @@
+/*
+ * Auth snapshot (lib/lava_authsnap.c): the text worker 0 reads from Redis or
+ * from lava_auth_file, both of which others can write. The input is counted
+ * and built into a block of exactly the size asked for (any write past it
+ * is caught by the sanitizer). A built snapshot must hold every record
+ * counted, each found again by its own lookup, with ids of the charset
+ * inside the strings.
+ *
+ * Bytes after a NUL, when there are some, are a second text built into the
+ * block sized for the first: a snapshot changed between the two passes must
+ * be refused or fit, never overflow.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz.h"
+#include "lava_authsnap.h"
+
+static int
+id_ok(const char *p, size_t n)
+{
+    size_t         i;
+    unsigned char  c;
+
+    if (n == 0 || n > LAVA_AUTHSNAP_ID_MAX) {
+        return 0;
+    }
+
+    for (i = 0; i < n; i++) {
+        c = (unsigned char) p[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':'
+              || c == '-'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+static void
+check_pairs(const lava_authsnap_t *snap, const lava_authsnap_table_t *t,
+    int blocked_ok)
+{
+    uint32_t                     i;
+    const char                  *str;
+    const lava_authsnap_pair_t  *p, *entries;
+
+    entries = t->entries;
+
+    for (i = 0; i < t->n; i++) {
+        p = &entries[i];
+        FUZZ_CHECK((size_t) p->str + p->mlen + p->olen <= snap->strings_len,
+                   "pair strings inside the block");
+        str = snap->strings + p->str;
+        FUZZ_CHECK(id_ok(str, p->mlen) && id_ok(str + p->mlen, p->olen),
+                   "pair ids of the charset");
+        FUZZ_CHECK(p->status <= (blocked_ok ? LAVA_AUTHSNAP_BLOCKED
+                                            : LAVA_AUTHSNAP_ACTIVE),
+                   "pair status");
+        FUZZ_CHECK(p->hash == lava_authsnap_pair_hash(str + p->mlen, p->olen),
+                   "pair hash");
+        FUZZ_CHECK(lava_authsnap_find_pair(snap, t, p->hash, str, p->mlen,
+                                           str + p->mlen, p->olen) == p,
+                   "pair found by its lookup");
+    }
+}
+
+static void
+check_snap(const lava_authsnap_t *snap, const lava_authsnap_parse_t *ps)
+{
+    uint32_t                         i;
+    const lava_authsnap_merchant_t  *m, *entries;
+
+    FUZZ_CHECK(snap->merchants.n <= ps->merchants
+               && snap->customers.n <= ps->customers
+               && snap->meters.n <= ps->meters, "no more records than counted");
+    FUZZ_CHECK(snap->merchants.mask + 1 > 2 * (size_t) snap->merchants.n,
+               "slots > 2 n");
+    FUZZ_CHECK(snap->strings_len <= ps->strings, "strings as counted");
+
+    entries = snap->merchants.entries;
+
+    for (i = 0; i < snap->merchants.n; i++) {
+        m = &entries[i];
+        FUZZ_CHECK((size_t) m->id + m->id_len <= snap->strings_len,
+                   "merchant id inside the block");
+        FUZZ_CHECK(id_ok(snap->strings + m->id, m->id_len),
+                   "merchant id of the charset");
+        FUZZ_CHECK(m->status <= LAVA_AUTHSNAP_DISABLED, "merchant status");
+        FUZZ_CHECK(lava_authsnap_find_merchant(snap, m->hash) == m,
+                   "merchant found by its hash");
+    }
+
+    check_pairs(snap, &snap->customers, 1);
+    check_pairs(snap, &snap->meters, 0);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char                   *a, *b;
+    void                   *block;
+    size_t                  alen, blen, need;
+    const uint8_t          *nul;
+    lava_authsnap_t        *snap;
+    lava_authsnap_parse_t   ps, ps2;
+
+    nul = memchr(data, '\0', size);
+    alen = nul ? (size_t) (nul - data) : size;
+    blen = nul ? size - alen - 1 : 0;
+
+    /* exact-size copies: a read past either text is caught */
+    a = malloc(alen ? alen : 1);
+    b = malloc(blen ? blen : 1);
+    FUZZ_CHECK(a != NULL && b != NULL, "malloc");
+    memcpy(a, data, alen);
+    if (nul) {
+        memcpy(b, nul + 1, blen);
+    }
+
+    if (lava_authsnap_count(&ps, a, alen) != LAVA_AUTHSNAP_OK) {
+        FUZZ_CHECK(ps.err != NULL && lava_authsnap_size(&ps) == 0,
+                   "a refused text has a reason and no size");
+        FUZZ_CHECK(lava_authsnap_build(&ps, a, alen, b, blen) == NULL,
+                   "a refused text is never built");
+        goto done;
+    }
+
+    FUZZ_CHECK(ps.err == NULL, "a counted text has no error");
+
+    /* the same text counts the same */
+    FUZZ_CHECK(lava_authsnap_count(&ps2, a, alen) == LAVA_AUTHSNAP_OK
+               && memcmp(&ps, &ps2, sizeof(ps)) == 0, "count deterministic");
+
+    need = lava_authsnap_size(&ps);
+    FUZZ_CHECK(need >= sizeof(lava_authsnap_t), "block size");
+
+    block = malloc(need);
+    FUZZ_CHECK(block != NULL, "malloc");
+
+    snap = lava_authsnap_build(&ps, a, alen, block, need);
+
+    if (snap) {
+        FUZZ_CHECK(ps.err == NULL && snap->size == need
+                   && snap->version == ps.version, "built as counted");
+        FUZZ_CHECK(snap->merchants.n == ps.merchants
+                   && snap->customers.n == ps.customers
+                   && snap->meters.n == ps.meters
+                   && snap->strings_len == ps.strings,
+                   "every counted record is in");
+        check_snap(snap, &ps);
+
+    } else {
+        FUZZ_CHECK(ps.err != NULL, "a refused build has a reason");
+        FUZZ_CHECK(lava_authsnap_build(&ps, a, alen, block, need) == NULL,
+                   "sticky error");
+    }
+
+    if (nul) {
+        /* the second text into the block counted for the first */
+        FUZZ_CHECK(lava_authsnap_count(&ps, a, alen) == LAVA_AUTHSNAP_OK,
+                   "count again");
+        snap = lava_authsnap_build(&ps, b, blen, block, need);
+
+        if (snap) {
+            check_snap(snap, &ps);
+        }
+    }
+
+    free(block);
+
+done:
+
+    free(a);
+    free(b);
+    return 0;
+}

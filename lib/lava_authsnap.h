@@ -1,0 +1,138 @@
+/*
+ * Auth snapshot (docs/auth-sync.md): the text the sidecar publishes in Redis,
+ * checked and built into one block of three open-addressing tables (key
+ * hashes, customers, meters) that the module keeps in the lava_auth_zone
+ * shared memory and looks up on the request path.
+ *
+ * Modelled on hiredis read.c: no I/O and no allocation, explicit limits,
+ * sticky error. The caller owns the memory; two passes over the same text:
+ *
+ *   lava_authsnap_count()   checks the whole text, counts records and id bytes
+ *   lava_authsnap_size()    bytes of the block those counts need
+ *   lava_authsnap_build()   fills a block of that size given by the caller
+ *                           (the module: one ngx_slab_alloc() in the zone)
+ *                           and refuses duplicates
+ *
+ * A refused text leaves err (a fixed reason, never a byte of the text: it
+ * holds ids and key hashes) and line set, and every later call on the same
+ * parse state fails.
+ *
+ * Layout of a block:
+ *   header | merchant entries | customer entries | meter entries |
+ *   slot arrays of the three tables | id strings
+ * The block holds plain pointers into itself: it is used at the address it
+ * was built at (the module's zone is mapped at the same address in every
+ * process).
+ */
+
+#ifndef LAVA_AUTHSNAP_H
+#define LAVA_AUTHSNAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LAVA_AUTHSNAP_FORMAT     "1"      /* text format of the header line */
+#define LAVA_AUTHSNAP_HASH_LEN   32       /* SHA-256 of a secret key */
+#define LAVA_AUTHSNAP_ID_MAX     64       /* bytes of an id or meter slug */
+/* records of one kind: slots (> 2 n, a power of two) fit in 32 bits */
+#define LAVA_AUTHSNAP_RECORDS_MAX  (UINT32_MAX / 4)
+#define LAVA_AUTHSNAP_STRINGS_MAX  UINT32_MAX   /* id bytes of a snapshot */
+
+#define LAVA_AUTHSNAP_OK          0
+#define LAVA_AUTHSNAP_ERROR      -1
+
+/* status of a record */
+#define LAVA_AUTHSNAP_ACTIVE      0
+#define LAVA_AUTHSNAP_DISABLED    1
+#define LAVA_AUTHSNAP_BLOCKED     2      /* customers: wallet at its minimum */
+
+
+typedef struct {
+    unsigned char   hash[LAVA_AUTHSNAP_HASH_LEN];
+    uint32_t        id;                 /* offset in strings */
+    uint8_t         id_len;
+    uint8_t         status;             /* ACTIVE or DISABLED */
+} lava_authsnap_merchant_t;
+
+
+/* customer (merchant id, customer id) or meter (merchant id, slug) */
+typedef struct {
+    uint32_t        hash;               /* lava_authsnap_pair_hash(other) */
+    uint32_t        str;                /* merchant id, then the other */
+    uint8_t         mlen;
+    uint8_t         olen;
+    uint8_t         status;             /* LAVA_AUTHSNAP_ACTIVE... */
+} lava_authsnap_pair_t;
+
+
+typedef struct {
+    uint32_t        n;                  /* entries */
+    uint32_t        mask;               /* slots - 1; slots > 2 n */
+    uint32_t       *slots;              /* entry index + 1; 0: free */
+    void           *entries;
+} lava_authsnap_table_t;
+
+
+typedef struct {
+    uint64_t                version;
+    size_t                  size;       /* bytes of the block */
+    lava_authsnap_table_t   merchants;
+    lava_authsnap_table_t   customers;
+    lava_authsnap_table_t   meters;
+    char                   *strings;
+    size_t                  strings_len;
+} lava_authsnap_t;
+
+
+typedef struct {
+    uint64_t        version;            /* of the header line */
+    size_t          merchants;          /* records counted */
+    size_t          customers;
+    size_t          meters;
+    size_t          strings;            /* bytes of ids */
+    size_t          line;               /* lines read; the refused one */
+    const char     *err;                /* sticky; NULL: no error */
+    int             counted;            /* lava_authsnap_count() succeeded */
+} lava_authsnap_parse_t;
+
+
+/*
+ * Pass one: the whole text is checked and counted into ps (reset first).
+ * Strict: a header line "lava-auth 1 <version>", every line ends with '\n',
+ * fields are separated by one space, ids match [A-Za-z0-9_.:-]{1,64}, hashes
+ * are 64 lower-case hex digits, the last line is "end". Records of an
+ * unknown single letter are skipped (forward compatibility).
+ */
+int lava_authsnap_count(lava_authsnap_parse_t *ps, const char *text,
+    size_t len);
+
+/* Bytes of the block for the counted records; 0 after an error. */
+size_t lava_authsnap_size(const lava_authsnap_parse_t *ps);
+
+/*
+ * Pass two: builds the snapshot in block (size bytes, at least
+ * lava_authsnap_size(), 8-byte aligned) from the same text. NULL and ps->err
+ * set on a duplicate key hash, customer or meter, or on a text that is not
+ * the one counted.
+ */
+lava_authsnap_t *lava_authsnap_build(lava_authsnap_parse_t *ps,
+    const char *text, size_t len, void *block, size_t size);
+
+/* Lookups; NULL: not in the snapshot. hash: LAVA_AUTHSNAP_HASH_LEN bytes. */
+const lava_authsnap_merchant_t *lava_authsnap_find_merchant(
+    const lava_authsnap_t *snap, const unsigned char *hash);
+
+/*
+ * Pairs are hashed on the customer id or meter slug only, so the caller can
+ * hash before it knows the merchant (outside its lock); the lookup compares
+ * the merchant id too.
+ */
+uint32_t lava_authsnap_pair_hash(const char *o, size_t olen);
+const lava_authsnap_pair_t *lava_authsnap_find_pair(
+    const lava_authsnap_t *snap, const lava_authsnap_table_t *t,
+    uint32_t hash, const char *m, size_t mlen, const char *o, size_t olen);
+
+/* Decimal digits only, no sign, at most 2^64 - 1 (the version numbers). */
+int lava_authsnap_u64(const char *p, size_t len, uint64_t *out);
+
+#endif /* LAVA_AUTHSNAP_H */

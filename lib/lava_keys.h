@@ -1,0 +1,53 @@
+/*
+ * The managed provider key file (lava_provider_keys): one "<provider> <key>"
+ * per line, '#' comments and blank lines, read at configuration time. The
+ * file holds secrets: pure C, no I/O, explicit limits, and nothing here
+ * copies a byte of it into an error (a refused line is named by its number).
+ *
+ * Lines end with '\n'; spaces and tabs around a line, and a '\r' at its
+ * end, are ignored. The provider name runs to the first space or tab; the
+ * key, after the spaces and tabs that follow, is the rest of the line and
+ * must be printable ASCII without spaces (0x21-0x7e). The name is not
+ * checked here: the caller matches it against its provider table.
+ *
+ * Modelled on hiredis read.c: the caller hands in the whole file and takes
+ * one entry at a time; the entries point into the caller's bytes; a refused
+ * line stops the reader for good (sticky error).
+ */
+
+#ifndef LAVA_KEYS_H
+#define LAVA_KEYS_H
+
+#include <stddef.h>
+
+#define LAVA_KEYS_FILE_MAX   (1024 * 1024)        /* bytes of the file */
+
+enum {
+    LAVA_KEYS_OK = 0,             /* an entry */
+    LAVA_KEYS_DONE,               /* no more lines */
+    LAVA_KEYS_BAD_LINE,           /* no key, or a key with other bytes */
+    LAVA_KEYS_TOO_LARGE           /* the file is over LAVA_KEYS_FILE_MAX */
+};
+
+typedef struct {
+    const char  *pos;             /* next line */
+    const char  *end;
+    size_t       line;            /* number of the last line read, from 1 */
+    int          err;             /* sticky: BAD_LINE or TOO_LARGE; 0 none */
+} lava_keys_t;
+
+typedef struct {
+    const char  *name;            /* not NUL-terminated */
+    size_t       name_len;
+    const char  *key;             /* not NUL-terminated; a secret */
+    size_t       key_len;
+    size_t       line;
+} lava_keys_entry_t;
+
+/* p: the file's n bytes, kept by the caller while entries are in use */
+int lava_keys_init(lava_keys_t *k, const char *p, size_t n);
+
+/* LAVA_KEYS_OK (e set), LAVA_KEYS_DONE, or the sticky error */
+int lava_keys_next(lava_keys_t *k, lava_keys_entry_t *e);
+
+#endif /* LAVA_KEYS_H */

@@ -1,0 +1,33 @@
+/*
+ * Auth snapshot in the lava_auth_zone shared memory (docs/auth-sync.md),
+ * shared by its two halves:
+ *   ngx_http_lava_auth.c       the zone and the lookup on the request path
+ *   ngx_http_lava_auth_sync.c  worker 0's Redis poller and lava_auth_file
+ * The snapshot text, its tables and their lookups are lib/lava_authsnap.c.
+ */
+
+#ifndef NGX_HTTP_LAVA_AUTH_H
+#define NGX_HTTP_LAVA_AUTH_H
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_http_lava_module.h"
+#include "ngx_http_lava_token.h"
+#include "lava_authsnap.h"
+
+
+#if (NGX_HTTP_LAVA_SECRET_HASH_LEN != LAVA_AUTHSNAP_HASH_LEN                 \
+     || NGX_HTTP_LAVA_ID_MAX != LAVA_AUTHSNAP_ID_MAX)
+#error "the auth snapshot and the module disagree on hash or id sizes"
+#endif
+
+
+/* shared state of the zone */
+typedef struct {
+    lava_authsnap_t             *snap;       /* NULL: never loaded;
+                                                guarded by the slab mutex */
+} ngx_http_lava_auth_sh_t;
+
+
+#endif /* NGX_HTTP_LAVA_AUTH_H */

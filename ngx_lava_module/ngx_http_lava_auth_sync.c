@@ -1,0 +1,548 @@
+/*
+ * Worker 0 keeps the auth snapshot in lava_auth_zone current
+ * (docs/auth-sync.md); the zone and the lookup are ngx_http_lava_auth.c.
+ *
+ * Worker 0 polls GET <prefix>:version on its own Redis connection. When the
+ * version differs from the loaded one it fetches <prefix>:snapshot, checks
+ * the whole text (lib/lava_authsnap.c), builds the new tables in one fresh
+ * block of the zone and only then swaps the block pointer under the zone's
+ * slab mutex: a reader sees the old snapshot or the new one, never a mix.
+ * The old block is freed under the same lock, so no reader can still be
+ * inside it. A bad snapshot or a full zone keeps the old snapshot. The zone
+ * and its snapshot survive a reload (the init_zone data argument), and
+ * outages of Redis or Postgres. With lava_auth_file, the last snapshot
+ * loaded is also kept on disk for an nginx started while Redis is away.
+ */
+
+
+#include "ngx_http_lava_auth.h"
+#include "ngx_http_lava_redis.h"
+
+
+/* worker 0 only */
+typedef struct {
+    ngx_http_lava_redis_t       *redis;
+    ngx_shm_zone_t              *zone;
+    ngx_event_t                  poll;
+    ngx_msec_t                   interval;
+    ngx_str_t                    version_key;    /* cycle pool */
+    ngx_str_t                    snapshot_key;
+    ngx_str_t                    file;       /* lava_auth_file; len 0 none */
+    ngx_log_t                   *log;
+    uint64_t                     fetching;   /* version the GET is for */
+    uint64_t                     applied;    /* version key last applied */
+    uint64_t                     rejected;   /* version key refused */
+    unsigned                     has_applied:1;
+    unsigned                     has_rejected:1;
+    unsigned                     busy:1;     /* a GET awaits its reply */
+    unsigned                     missing_logged:1;
+    unsigned                     error_logged:1;
+    unsigned                     file_logged:1;
+} ngx_http_lava_auth_poller_t;
+
+
+static void ngx_http_lava_auth_poll_handler(ngx_event_t *ev);
+static void ngx_http_lava_auth_ready(ngx_http_lava_redis_t *rd);
+static void ngx_http_lava_auth_poll(ngx_http_lava_auth_poller_t *p);
+static void ngx_http_lava_auth_reply(ngx_http_lava_redis_t *rd,
+    redisReply *reply, void *privdata);
+static void ngx_http_lava_auth_version_reply(ngx_http_lava_auth_poller_t *p,
+    redisReply *reply);
+static void ngx_http_lava_auth_snapshot_reply(ngx_http_lava_auth_poller_t *p,
+    redisReply *reply);
+static ngx_int_t ngx_http_lava_auth_load(ngx_http_lava_auth_poller_t *p,
+    u_char *text, size_t len);
+static void ngx_http_lava_auth_save(ngx_http_lava_auth_poller_t *p,
+    u_char *text, size_t len);
+static void ngx_http_lava_auth_restore(ngx_http_lava_auth_poller_t *p);
+
+
+static ngx_http_lava_auth_poller_t  ngx_http_lava_auth_poller;
+
+/* privdata of the two GETs */
+static char  ngx_http_lava_auth_get_version;
+static char  ngx_http_lava_auth_get_snapshot;
+
+
+/* poller (worker 0) */
+
+static void
+ngx_http_lava_auth_poll_handler(ngx_event_t *ev)
+{
+    ngx_http_lava_auth_poller_t  *p = ev->data;
+
+    /* an exiting worker 0 leaves polling to its successor */
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        return;
+    }
+
+    ngx_http_lava_auth_poll(p);
+
+    ngx_add_timer(&p->poll, p->interval);
+}
+
+
+static void
+ngx_http_lava_auth_ready(ngx_http_lava_redis_t *rd)
+{
+    /* at start and after an outage, do not wait for the next tick */
+    ngx_http_lava_auth_poll(ngx_http_lava_redis_data(rd));
+}
+
+
+static void
+ngx_http_lava_auth_poll(ngx_http_lava_auth_poller_t *p)
+{
+    size_t       argvlen[2];
+    const char  *argv[2];
+
+    if (p->busy || !ngx_http_lava_redis_ready(p->redis)) {
+        return;
+    }
+
+    argv[0] = "GET";
+    argvlen[0] = 3;
+    argv[1] = (const char *) p->version_key.data;
+    argvlen[1] = p->version_key.len;
+
+    if (ngx_http_lava_redis_command(p->redis, &ngx_http_lava_auth_get_version,
+                                    2, argv, argvlen)
+        == NGX_OK)
+    {
+        p->busy = 1;
+    }
+}
+
+
+static void
+ngx_http_lava_auth_reply(ngx_http_lava_redis_t *rd, redisReply *reply,
+    void *privdata)
+{
+    size_t                        n;
+    u_char                        err[128];
+    ngx_http_lava_auth_poller_t  *p = ngx_http_lava_redis_data(rd);
+
+    p->busy = 0;
+
+    if (reply == NULL) {
+        return;             /* connection lost; polled again once ready */
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        if (!p->error_logged) {
+            n = ngx_http_lava_redis_errstr(reply, err, sizeof(err));
+            ngx_log_error(NGX_LOG_ERR, p->log, 0,
+                          "lava auth: reading the snapshot from redis "
+                          "failed (%*s), keeping the loaded one", n, err);
+            p->error_logged = 1;
+        }
+
+        return;
+    }
+
+    p->error_logged = 0;
+
+    if (privdata == &ngx_http_lava_auth_get_version) {
+        ngx_http_lava_auth_version_reply(p, reply);
+
+    } else {
+        ngx_http_lava_auth_snapshot_reply(p, reply);
+    }
+}
+
+
+static void
+ngx_http_lava_auth_version_reply(ngx_http_lava_auth_poller_t *p,
+    redisReply *reply)
+{
+    uint64_t                  v, loaded;
+    ngx_uint_t                has_loaded;
+    size_t                    argvlen[2];
+    const char               *argv[2];
+    ngx_slab_pool_t          *shpool;
+    ngx_http_lava_auth_sh_t  *sh;
+
+    if (reply->type == REDIS_REPLY_NIL) {
+        if (!p->missing_logged) {
+            ngx_log_error(NGX_LOG_WARN, p->log, 0,
+                          "lava auth: no snapshot published yet "
+                          "(\"%V\" is not set)", &p->version_key);
+            p->missing_logged = 1;
+        }
+
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_STRING
+        || lava_authsnap_u64(reply->str, reply->len, &v) != LAVA_AUTHSNAP_OK)
+    {
+        if (!p->missing_logged) {
+            ngx_log_error(NGX_LOG_ERR, p->log, 0,
+                          "lava auth: \"%V\" does not hold a version number",
+                          &p->version_key);
+            p->missing_logged = 1;
+        }
+
+        return;
+    }
+
+    p->missing_logged = 0;
+
+    if ((p->has_applied && v == p->applied)
+        || (p->has_rejected && v == p->rejected))
+    {
+        return;
+    }
+
+    shpool = (ngx_slab_pool_t *) p->zone->shm.addr;
+    sh = p->zone->data;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    has_loaded = (sh->snap != NULL);
+    loaded = has_loaded ? sh->snap->version : 0;
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (has_loaded && loaded == v) {
+        /* loaded by a previous worker 0, e.g. before a reload */
+        p->applied = v;
+        p->has_applied = 1;
+        return;
+    }
+
+    argv[0] = "GET";
+    argvlen[0] = 3;
+    argv[1] = (const char *) p->snapshot_key.data;
+    argvlen[1] = p->snapshot_key.len;
+
+    if (ngx_http_lava_redis_command(p->redis,
+                                    &ngx_http_lava_auth_get_snapshot,
+                                    2, argv, argvlen)
+        == NGX_OK)
+    {
+        p->fetching = v;
+        p->busy = 1;
+    }
+}
+
+
+static void
+ngx_http_lava_auth_snapshot_reply(ngx_http_lava_auth_poller_t *p,
+    redisReply *reply)
+{
+    if (reply->type != REDIS_REPLY_STRING) {
+        if (!p->missing_logged) {
+            ngx_log_error(NGX_LOG_ERR, p->log, 0,
+                          "lava auth: \"%V\" is set but \"%V\" holds no "
+                          "snapshot", &p->version_key, &p->snapshot_key);
+            p->missing_logged = 1;
+        }
+
+        return;
+    }
+
+    /* a refused version is not fetched again: one error per version */
+
+    if (ngx_http_lava_auth_load(p, (u_char *) reply->str, reply->len)
+        != NGX_OK)
+    {
+        p->rejected = p->fetching;
+        p->has_rejected = 1;
+        return;
+    }
+
+    p->applied = p->fetching;
+    p->has_applied = 1;
+    p->has_rejected = 0;
+
+    if (p->file.len) {
+        ngx_http_lava_auth_save(p, (u_char *) reply->str, reply->len);
+    }
+}
+
+
+/* snapshot */
+
+static ngx_int_t
+ngx_http_lava_auth_load(ngx_http_lava_auth_poller_t *p, u_char *text,
+    size_t len)
+{
+    size_t                    size;
+    lava_authsnap_t          *snap, *old;
+    ngx_slab_pool_t          *shpool;
+    lava_authsnap_parse_t     ps;
+    ngx_http_lava_auth_sh_t  *sh;
+
+    shpool = (ngx_slab_pool_t *) p->zone->shm.addr;
+    sh = p->zone->data;
+
+    if (len > p->zone->shm.size) {
+        ngx_log_error(NGX_LOG_ERR, p->log, 0,
+                      "lava auth: snapshot of version %uL (%uz bytes) is "
+                      "larger than lava_auth_zone \"%V\", keeping the "
+                      "previous snapshot",
+                      p->fetching, len, &p->zone->shm.name);
+        return NGX_ERROR;
+    }
+
+    if (lava_authsnap_count(&ps, (char *) text, len) != LAVA_AUTHSNAP_OK) {
+        goto invalid;
+    }
+
+    size = lava_authsnap_size(&ps);
+
+    snap = ngx_slab_alloc(shpool, size);
+    if (snap == NULL) {
+        ngx_log_error(NGX_LOG_ERR, p->log, 0,
+                      "lava auth: lava_auth_zone \"%V\" is full, snapshot "
+                      "of version %uL needs %uz bytes next to the loaded "
+                      "one, keeping the previous snapshot",
+                      &p->zone->shm.name, ps.version, size);
+        return NGX_ERROR;
+    }
+
+    if (lava_authsnap_build(&ps, (char *) text, len, snap, size) == NULL) {
+        ngx_slab_free(shpool, snap);
+        goto invalid;
+    }
+
+    /* readers hold the same mutex: none is inside the old block after this */
+    ngx_shmtx_lock(&shpool->mutex);
+
+    old = sh->snap;
+    sh->snap = snap;
+
+    if (old) {
+        ngx_slab_free_locked(shpool, old);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    ngx_log_error(NGX_LOG_NOTICE, p->log, 0,
+                  "lava auth: snapshot version %uL loaded (%uz keys, "
+                  "%uz customers, %uz meters, %uz bytes)",
+                  ps.version, ps.merchants, ps.customers, ps.meters, size);
+
+    return NGX_OK;
+
+invalid:
+
+    /* the reason and line number only: the text holds ids and hashes */
+    ngx_log_error(NGX_LOG_ERR, p->log, 0,
+                  "lava auth: snapshot of version %uL rejected at line %uz: "
+                  "%s, keeping the previous snapshot",
+                  p->fetching, ps.line, ps.err);
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * lava_auth_file: the last snapshot loaded from Redis is kept on disk, so
+ * that an nginx started while Redis is away (a restart, a reboot) still
+ * knows the keys instead of answering 503 auth_unavailable. Written to a
+ * temporary name and renamed over the file: a reader sees a whole snapshot
+ * or the previous one; one cut short by a crash fails the parser (it must
+ * end with "end") and is not used. The file holds ids and SHA-256 hashes of
+ * secret keys, never the keys: mode 0600 all the same.
+ */
+static void
+ngx_http_lava_auth_save(ngx_http_lava_auth_poller_t *p, u_char *text,
+    size_t len)
+{
+    u_char    *tmp;
+    size_t     off;
+    ssize_t    n;
+    ngx_fd_t   fd;
+
+    tmp = ngx_alloc(p->file.len + sizeof(".tmp"), p->log);
+    if (tmp == NULL) {
+        return;
+    }
+
+    ngx_sprintf(tmp, "%V.tmp%Z", &p->file);
+
+    fd = ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
+                       NGX_FILE_OWNER_ACCESS);
+    if (fd == NGX_INVALID_FILE) {
+        goto failed;
+    }
+
+    for (off = 0; off < len; off += (size_t) n) {
+        n = ngx_write_fd(fd, text + off, len - off);
+
+        if (n == -1 && ngx_errno == NGX_EINTR) {
+            n = 0;
+            continue;
+        }
+
+        if (n <= 0) {
+            (void) ngx_close_file(fd);
+            (void) ngx_delete_file(tmp);
+            goto failed;
+        }
+    }
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR
+        || ngx_rename_file(tmp, p->file.data) == NGX_FILE_ERROR)
+    {
+        (void) ngx_delete_file(tmp);
+        goto failed;
+    }
+
+    ngx_free(tmp);
+    p->file_logged = 0;
+    return;
+
+failed:
+
+    if (!p->file_logged) {
+        ngx_log_error(NGX_LOG_ERR, p->log, ngx_errno,
+                      "lava auth: writing the snapshot to \"%V\" failed, "
+                      "an nginx started without redis will not know the "
+                      "keys", &p->file);
+        p->file_logged = 1;
+    }
+
+    ngx_free(tmp);
+}
+
+
+/* at start, with nothing loaded yet: the snapshot kept by lava_auth_file */
+static void
+ngx_http_lava_auth_restore(ngx_http_lava_auth_poller_t *p)
+{
+    off_t             size;
+    u_char           *buf;
+    size_t            off;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_file_info_t   fi;
+
+    fd = ngx_open_file(p->file.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        if (ngx_errno != NGX_ENOENT) {
+            ngx_log_error(NGX_LOG_ERR, p->log, ngx_errno,
+                          "lava auth: opening \"%V\" failed", &p->file);
+        }
+
+        return;
+    }
+
+    buf = NULL;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, p->log, ngx_errno,
+                      "lava auth: stat of \"%V\" failed", &p->file);
+        goto done;
+    }
+
+    size = ngx_file_size(&fi);
+
+    /* ngx_http_lava_auth_load() refuses what the zone cannot hold */
+    if (size <= 0 || (size_t) size > p->zone->shm.size) {
+        ngx_log_error(NGX_LOG_ERR, p->log, 0,
+                      "lava auth: \"%V\" is empty or larger than the zone, "
+                      "not used", &p->file);
+        goto done;
+    }
+
+    buf = ngx_alloc((size_t) size, p->log);
+    if (buf == NULL) {
+        goto done;
+    }
+
+    for (off = 0; off < (size_t) size; off += (size_t) n) {
+        n = ngx_read_fd(fd, buf + off, (size_t) size - off);
+
+        if (n == -1 && ngx_errno == NGX_EINTR) {
+            n = 0;
+            continue;
+        }
+
+        if (n <= 0) {
+            ngx_log_error(NGX_LOG_ERR, p->log, ngx_errno,
+                          "lava auth: reading \"%V\" failed", &p->file);
+            goto done;
+        }
+    }
+
+    if (ngx_http_lava_auth_load(p, buf, (size_t) size) == NGX_OK) {
+        ngx_log_error(NGX_LOG_NOTICE, p->log, 0,
+                      "lava auth: snapshot taken from \"%V\" until redis "
+                      "has one", &p->file);
+    }
+
+done:
+
+    if (buf) {
+        ngx_free(buf);
+    }
+
+    (void) ngx_close_file(fd);
+}
+
+
+/* init */
+
+ngx_int_t
+ngx_http_lava_auth_init_process(ngx_cycle_t *cycle,
+    ngx_http_lava_main_conf_t *lmcf)
+{
+    ngx_str_t                     *prefix;
+    ngx_http_lava_auth_sh_t       *sh;
+    ngx_http_lava_auth_poller_t   *p = &ngx_http_lava_auth_poller;
+
+    if (lmcf->auth_zone == NULL || ngx_worker != 0) {
+        return NGX_OK;
+    }
+
+    ngx_memzero(p, sizeof(ngx_http_lava_auth_poller_t));
+
+    p->zone = lmcf->auth_zone;
+    p->interval = lmcf->auth_poll ? lmcf->auth_poll : 1000;
+    p->log = cycle->log;
+
+    prefix = &lmcf->auth_prefix;
+
+    p->version_key.len = prefix->len + sizeof(":version") - 1;
+    p->version_key.data = ngx_pnalloc(cycle->pool, p->version_key.len);
+    p->snapshot_key.len = prefix->len + sizeof(":snapshot") - 1;
+    p->snapshot_key.data = ngx_pnalloc(cycle->pool, p->snapshot_key.len);
+
+    if (p->version_key.data == NULL || p->snapshot_key.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(p->version_key.data, "%V:version", prefix);
+    ngx_sprintf(p->snapshot_key.data, "%V:snapshot", prefix);
+
+    p->file = lmcf->auth_file;
+
+    if (p->file.len) {
+        sh = p->zone->data;
+
+        /* the zone outlives reloads: only an nginx (re)start finds it empty;
+         * no lock, the other workers only read */
+        if (sh->snap == NULL) {
+            ngx_http_lava_auth_restore(p);
+        }
+    }
+
+    p->poll.handler = ngx_http_lava_auth_poll_handler;
+    p->poll.data = p;
+    p->poll.log = cycle->log;
+    p->poll.cancelable = 1;
+
+    p->redis = ngx_http_lava_redis_create(cycle, lmcf, "auth",
+                                          ngx_http_lava_auth_ready,
+                                          ngx_http_lava_auth_reply, p);
+    if (p->redis == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_add_timer(&p->poll, p->interval);
+
+    return NGX_OK;
+}
