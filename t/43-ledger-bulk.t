@@ -478,7 +478,9 @@ for my $rid (@rids) {
     my $pays_base = $e->{key_source} eq 'byok' ? 0 : $base;
     my $moved = B($pays_base) + ($e->{payer} eq 'customer' ? B($fee) + $svc : 0);
     $move_bad++ if $e->{moved} ne $moved->bstr;
-    my $from = $e->{payer} eq 'customer' ? "wallet:$e->{customer_id}" : "merchant:$e->{merchant_id}";
+    # a refused request may have no merchant (payer none: nothing moves)
+    my $from = $e->{payer} eq 'customer' ? 'wallet:' . ($e->{customer_id} // '')
+                                         : 'merchant:' . ($e->{merchant_id} // '');
     $debit_bad++ if $moved > 0 && $e->{debited} ne $from;
     $e->{cost_state} eq 'zero' ? $n_zero++ : $n_priced++;
     next if $e->{payer} eq 'none';
