@@ -106,7 +106,9 @@ COMMENT ON COLUMN meter_usage.updated_at IS 'When units last moved';
 
 -- ---------------------------------------------------------------------------
 -- Pricing version: the sidecar loads rates, aliases and meters again when it
--- moves (checked before every batch).
+-- moves (checked before every batch). A one-row table like auth_state, not a
+-- row of a shared one: each version has its own reader (sidecar/rates.c,
+-- sidecar/authpub.c) and its own triggers.
 
 CREATE TABLE pricing_state (
     one     boolean PRIMARY KEY DEFAULT true CHECK (one),
