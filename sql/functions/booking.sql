@@ -80,7 +80,7 @@ COMMENT ON FUNCTION meter_usage_lock IS
 -- (events); requests without fee_units_before are on no graduated count.
 -- The sidecar priced each request from the count it read under lock: a
 -- count that moved meanwhile would mean fees computed from a stale count,
--- so that refuses the whole transaction (serialization_failure: the
+-- so it fails the whole transaction (serialization_failure: the
 -- sidecar retries).
 CREATE OR REPLACE FUNCTION meter_usage_move(p_request_ids text[]) RETURNS void
 LANGUAGE plpgsql AS $$
