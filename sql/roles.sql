@@ -62,7 +62,7 @@ BEGIN
         EXECUTE 'GRANT SELECT ON ' || v || ' TO lava_reader';
     END LOOP;
 END $$;
-GRANT EXECUTE ON FUNCTION nusd_to_usd(bigint) TO lava_reader;
+GRANT EXECUTE ON FUNCTION nusd_to_usd(bigint), usage_daily_by(text) TO lava_reader;
 
 -- ---------------------------------------------------------------------------
 -- lava_sidecar (the SQL of sidecar/*.c)
@@ -76,6 +76,8 @@ GRANT SELECT ON auth_state, auth_snapshot TO lava_sidecar;
 -- transaction; they run with the sidecar's rights
 GRANT EXECUTE ON FUNCTION meter_usage_lock(jsonb, jsonb),
                           book_batch(text, jsonb, jsonb, jsonb) TO lava_sidecar;
+-- called by book_batch() and reprice_book(), with the sidecar's rights
+GRANT EXECUTE ON FUNCTION meter_usage_move(text[]), provider_accounts_add(jsonb) TO lava_sidecar;
 GRANT SELECT ON merchants, customers TO lava_sidecar;
 GRANT SELECT, INSERT ON events, transfers TO lava_sidecar;
 GRANT SELECT, INSERT, UPDATE (units, updated_at) ON meter_usage TO lava_sidecar;

@@ -5,7 +5,9 @@
 -- Views hold no data: whenever this file or any schema or function file
 -- changes, lava-migrate drops every view of the lava schema and runs this
 -- file again, in one transaction (sql/README.md). So: plain CREATE VIEW, in
--- the order they depend on each other, each with its COMMENT.
+-- the order they depend on each other, each with its COMMENT. The one
+-- function here, usage_daily_by(), is part of the views: it reads one and
+-- four are built on it (CREATE OR REPLACE: dropping the views leaves it).
 
 -- Every account with its stored balance and the balance derived from its
 -- transfers; the two are always equal (see ledger_check).
@@ -138,7 +140,7 @@ COMMENT ON VIEW request_breakdown IS
     'here is request_costs.cost_state (settled once re-priced).';
 
 -- Daily usage and cost, per merchant, customer, provider and model; the
--- four views below roll it up. Unpriced requests are counted, their cost
+-- roll-ups below read it. Unpriced requests are counted, their cost
 -- is not (it is unknown until they are re-priced).
 CREATE VIEW usage_daily AS
 SELECT c.day, e.merchant_id, e.customer_id, e.provider, e.model,
@@ -166,52 +168,65 @@ COMMENT ON VIEW usage_daily IS
     'Daily (UTC) usage and cost per merchant, customer, provider and model. Unpriced requests '
     'are counted, their cost is not (unknown until they are re-priced).';
 
--- usage_daily rolled up per merchant, customer, provider, model.
+-- usage_daily rolled up per day and one key: the sums are written once, here;
+-- usage_daily_merchant, _customer, _provider and _model below each pick the
+-- columns of their key. p_per: merchant (merchant_id), customer
+-- (merchant_id, customer_id), provider (provider), model (provider, model);
+-- the other keys come back NULL (any other p_per: day totals). A function,
+-- not a view: a plain SQL function is inlined into the view that calls it,
+-- so a filter on the view (merchant_id = ..., day >= ...) still reaches the
+-- events scan, as it did when each view had its own GROUP BY. It lives here
+-- rather than in functions/ because it reads a view (usage_daily) and SQL
+-- function bodies are checked when they are created (sql/README.md).
+CREATE OR REPLACE FUNCTION usage_daily_by(p_per text)
+RETURNS TABLE (day date, merchant_id lava_id, customer_id lava_id, provider text, model text,
+               requests bigint, unpriced_requests bigint, prompt_tokens bigint,
+               completion_tokens bigint, base_cost_nusd bigint, fee_nusd bigint,
+               service_charge_nusd bigint, total_nusd bigint, total_usd numeric)
+LANGUAGE sql STABLE AS $$
+SELECT u.day,
+       CASE WHEN p_per IN ('merchant', 'customer') THEN u.merchant_id END,
+       CASE WHEN p_per = 'customer' THEN u.customer_id END,
+       CASE WHEN p_per IN ('provider', 'model') THEN u.provider END,
+       CASE WHEN p_per = 'model' THEN u.model END,
+       sum(u.requests)::bigint, sum(u.unpriced_requests)::bigint,
+       sum(u.input_tokens + u.cached_input_tokens + u.cache_write_tokens)::bigint,
+       sum(u.output_tokens + u.reasoning_tokens)::bigint,
+       sum(u.base_cost_nusd)::bigint, sum(u.fee_nusd)::bigint, sum(u.service_charge_nusd)::bigint,
+       sum(u.total_nusd)::bigint, nusd_to_usd(sum(u.total_nusd)::bigint)
+  FROM usage_daily u
+ GROUP BY 1, 2, 3, 4, 5
+$$;
+COMMENT ON FUNCTION usage_daily_by IS
+    'usage_daily rolled up per day and p_per: merchant, customer (with its merchant), provider '
+    'or model (with its provider); the other keys are NULL. What usage_daily_merchant, '
+    '_customer, _provider and _model read (inlined: filters on them reach the events scan).';
+
 CREATE VIEW usage_daily_merchant AS
-SELECT day, merchant_id,
-       sum(requests)::bigint AS requests, sum(unpriced_requests)::bigint AS unpriced_requests,
-       sum(input_tokens + cached_input_tokens + cache_write_tokens)::bigint AS prompt_tokens,
-       sum(output_tokens + reasoning_tokens)::bigint AS completion_tokens,
-       sum(base_cost_nusd)::bigint AS base_cost_nusd, sum(fee_nusd)::bigint AS fee_nusd,
-       sum(service_charge_nusd)::bigint AS service_charge_nusd,
-       sum(total_nusd)::bigint AS total_nusd, nusd_to_usd(sum(total_nusd)::bigint) AS total_usd
-  FROM usage_daily GROUP BY day, merchant_id;
+SELECT day, merchant_id, requests, unpriced_requests, prompt_tokens, completion_tokens,
+       base_cost_nusd, fee_nusd, service_charge_nusd, total_nusd, total_usd
+  FROM usage_daily_by('merchant');
 COMMENT ON VIEW usage_daily_merchant IS
     'usage_daily rolled up per day and merchant.';
 
 CREATE VIEW usage_daily_customer AS
-SELECT day, merchant_id, customer_id,
-       sum(requests)::bigint AS requests, sum(unpriced_requests)::bigint AS unpriced_requests,
-       sum(input_tokens + cached_input_tokens + cache_write_tokens)::bigint AS prompt_tokens,
-       sum(output_tokens + reasoning_tokens)::bigint AS completion_tokens,
-       sum(base_cost_nusd)::bigint AS base_cost_nusd, sum(fee_nusd)::bigint AS fee_nusd,
-       sum(service_charge_nusd)::bigint AS service_charge_nusd,
-       sum(total_nusd)::bigint AS total_nusd, nusd_to_usd(sum(total_nusd)::bigint) AS total_usd
-  FROM usage_daily GROUP BY day, merchant_id, customer_id;
+SELECT day, merchant_id, customer_id, requests, unpriced_requests, prompt_tokens,
+       completion_tokens, base_cost_nusd, fee_nusd, service_charge_nusd, total_nusd, total_usd
+  FROM usage_daily_by('customer');
 COMMENT ON VIEW usage_daily_customer IS
     'usage_daily rolled up per day and customer.';
 
 CREATE VIEW usage_daily_provider AS
-SELECT day, provider,
-       sum(requests)::bigint AS requests, sum(unpriced_requests)::bigint AS unpriced_requests,
-       sum(input_tokens + cached_input_tokens + cache_write_tokens)::bigint AS prompt_tokens,
-       sum(output_tokens + reasoning_tokens)::bigint AS completion_tokens,
-       sum(base_cost_nusd)::bigint AS base_cost_nusd, sum(fee_nusd)::bigint AS fee_nusd,
-       sum(service_charge_nusd)::bigint AS service_charge_nusd,
-       sum(total_nusd)::bigint AS total_nusd, nusd_to_usd(sum(total_nusd)::bigint) AS total_usd
-  FROM usage_daily GROUP BY day, provider;
+SELECT day, provider, requests, unpriced_requests, prompt_tokens, completion_tokens,
+       base_cost_nusd, fee_nusd, service_charge_nusd, total_nusd, total_usd
+  FROM usage_daily_by('provider');
 COMMENT ON VIEW usage_daily_provider IS
     'usage_daily rolled up per day and provider.';
 
 CREATE VIEW usage_daily_model AS
-SELECT day, provider, model,
-       sum(requests)::bigint AS requests, sum(unpriced_requests)::bigint AS unpriced_requests,
-       sum(input_tokens + cached_input_tokens + cache_write_tokens)::bigint AS prompt_tokens,
-       sum(output_tokens + reasoning_tokens)::bigint AS completion_tokens,
-       sum(base_cost_nusd)::bigint AS base_cost_nusd, sum(fee_nusd)::bigint AS fee_nusd,
-       sum(service_charge_nusd)::bigint AS service_charge_nusd,
-       sum(total_nusd)::bigint AS total_nusd, nusd_to_usd(sum(total_nusd)::bigint) AS total_usd
-  FROM usage_daily GROUP BY day, provider, model;
+SELECT day, provider, model, requests, unpriced_requests, prompt_tokens, completion_tokens,
+       base_cost_nusd, fee_nusd, service_charge_nusd, total_nusd, total_usd
+  FROM usage_daily_by('model');
 COMMENT ON VIEW usage_daily_model IS
     'usage_daily rolled up per day, provider and model.';
 

@@ -4,8 +4,8 @@
 # applied again (and the views with it), a changed schema file is not; every
 # table, view and function says what it is (COMMENT); clients find the lava
 # schema with bare names; the group roles give what they say, and a sidecar
-# logged in with lava_sidecar alone books, dead-letters, replays and
-# reconciles.
+# logged in with lava_sidecar alone books, dead-letters, replays, settles
+# re-priced requests and reconciles.
 use strict;
 use warnings;
 use FindBin;
@@ -184,8 +184,12 @@ my $undocumented = psql('fresh', q{
         UNION ALL
         SELECT p.proname || '()' FROM pg_proc p
          WHERE p.pronamespace = 'lava'::regnamespace
-           AND obj_description(p.oid, 'pg_proc') IS NULL) u});
-is $undocumented, '', 'every table, view and function has a COMMENT (\d+, \df+)';
+           AND obj_description(p.oid, 'pg_proc') IS NULL
+        UNION ALL
+        SELECT t.typname FROM pg_type t
+         WHERE t.typnamespace = 'lava'::regnamespace AND t.typtype = 'd'
+           AND obj_description(t.oid, 'pg_type') IS NULL) u});
+is $undocumented, '', 'every table, view, function and domain has a COMMENT (\d+, \df+, \dD+)';
 
 # --- code is applied again when it changes; history is not ---------------------------
 
@@ -238,6 +242,11 @@ ok +(as_role('lava_admin', q{SELECT fund_wallet(create_customer((create_merchant
    'lava_admin funds a wallet';
 ok +(as_role('lava_reader', 'SELECT count(*) FROM request_breakdown, rate_card'))[0],
    'lava_reader reads the views';
+my @views = split /\n/, psql('fresh', q{SELECT viewname FROM pg_views WHERE schemaname = 'lava'
+                                        ORDER BY viewname});
+my ($read_all, $read_msg) = as_role('lava_reader', join '; ', map { "SELECT count(*) FROM $_" } @views);
+ok $read_all, 'lava_reader reads every one of the ' . scalar(@views) . ' views (and the functions '
+   . 'they call)' or diag $read_msg;
 my ($ok, $msg) = as_role('lava_reader', 'SELECT count(*) FROM events');
 ok !$ok && $msg =~ /permission denied/, 'lava_reader does not read the tables';
 ($ok, $msg) = as_role('lava_sidecar', q{SELECT * FROM create_merchant('x')});
@@ -281,6 +290,35 @@ if ($dl) {
         $s->sql_value('SELECT replayed_at IS NOT NULL FROM dead_letters WHERE id = ?', $dl->{id}) }),
        'a dead letter marked for replay is replayed by the sidecar';
 }
+
+# Re-pricing: the superuser marks (reprice_unpriced()), the sidecar with
+# lava_sidecar alone takes and settles (reprice_take(), meter_usage_lock(),
+# reprice_book() and what it calls: repricings, transfers, the meter count).
+my $unpriced = $s->request(target => $T, body => LavaTest::chat_body(model => 'tm-role-reprice'),
+                           headers => [Authorization => "Bearer $m->{token}",
+                                       'x-mock-model' => 'tm-role-reprice',
+                                       'x-mock-usage' => 'prompt=1000,completion=100']);
+is $unpriced->{status}, 200, 'a request of a model with no rate';
+my $urow = $s->wait_booked($unpriced->{rid});
+is $urow && $urow->{price_state}, 'unpriced', 'is booked unpriced';
+my $units_before = $s->sql_value(q{SELECT units FROM meter_usage
+                                    WHERE customer_id = ? AND slug = 'chat'}, $m->{customer});
+$s->sql_value(q{SELECT add_rate('openai', 'tm-role-reprice', '2020-01-01', input => 1, output => 2)});
+is_deeply [map { $_->{request_id} } @{ $s->sql('SELECT * FROM reprice_unpriced()') }],
+          [$unpriced->{rid}], 'reprice_unpriced() (superuser) marks it';
+my $settled = wait_for(10, sub {
+    my $q = $s->sql(q{SELECT * FROM reprice_report WHERE request_id = ? AND result <> 'waiting'},
+                    $unpriced->{rid})->[0];
+    return $q });
+is $settled && $settled->{result}, 'settled', 'the sidecar with lava_sidecar settles it'
+    or diag explain $settled;
+my $base = 1000 * 1000 + 100 * 2000;
+is $settled && $settled->{base_cost_nusd}, $base, "at its new price ($base nusd)";
+is $s->sql_value(q{SELECT sum(amount_nusd) FROM transfers WHERE request_id = ? AND note = 'repriced'},
+                 $unpriced->{rid}), $settled && $settled->{total_nusd},
+   'its transfers (noted repriced) moved what it cost';
+is $s->sql_value(q{SELECT units FROM meter_usage WHERE customer_id = ? AND slug = 'chat'},
+                 $m->{customer}), ($units_before // 0) + 1100, 'the meter count moved on by its 1100 tokens';
 
 my $conf = "$s->{dir}/sidecar/sidecar.conf";
 my $sidecar = $ENV{LAVA_SIDECAR} // "$ROOT/build/lava-sidecar";

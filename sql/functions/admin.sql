@@ -115,6 +115,9 @@ COMMENT ON FUNCTION create_customer IS
     'Creates a customer (and its wallet) of a merchant; returns its id.';
 
 -- A customer's status: active or disabled (its requests are refused).
+-- The same shape as the merchant's three above, on purpose: one UPDATE of
+-- its own table each; one function for both would take the table name as
+-- text (dynamic SQL) and be longer than the lines it saves.
 CREATE OR REPLACE FUNCTION set_customer_status(p_customer text, p_status text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN

@@ -73,6 +73,71 @@ COMMENT ON FUNCTION meter_usage_lock IS
     '{"usage": [[merchant, slug, customer, units], ...], "booked": [the request ids of '
     'p_request_ids already in events]}.';
 
+-- Called by book_batch() and reprice_book(), in the transaction that took
+-- meter_usage_lock(): moves each graduated meter count on by the units of
+-- p_request_ids, the requests booked or settled just now. A settled request
+-- counts with its settlement's units (repricings), any other with its own
+-- (events); requests without fee_units_before are on no graduated count.
+-- The sidecar priced each request from the count it read under lock: a
+-- count that moved meanwhile would mean fees computed from a stale count,
+-- so it fails the whole transaction (serialization_failure: the
+-- sidecar retries).
+CREATE OR REPLACE FUNCTION meter_usage_move(p_request_ids text[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_off bigint;
+BEGIN
+    WITH r AS (
+        SELECT e.merchant_id, e.meter_slug, e.customer_id,
+               CASE WHEN rp.request_id IS NULL THEN e.fee_units_before
+                    ELSE rp.fee_units_before END AS before,
+               CASE WHEN rp.request_id IS NULL THEN e.fee_units ELSE rp.fee_units END AS units
+          FROM unnest(p_request_ids) AS nw(request_id)
+          JOIN events e ON e.request_id = nw.request_id
+          LEFT JOIN repricings rp ON rp.request_id = nw.request_id
+    ), u AS (
+        SELECT r.merchant_id, r.meter_slug, r.customer_id,
+               min(r.before) AS first_before, sum(r.units)::bigint AS units
+          FROM r
+         WHERE r.before IS NOT NULL
+         GROUP BY 1, 2, 3
+    ), upd AS (
+        INSERT INTO meter_usage AS mu (merchant_id, slug, customer_id, units)
+        SELECT u.merchant_id, u.meter_slug, u.customer_id, u.units FROM u
+        ON CONFLICT (merchant_id, slug, customer_id)
+        DO UPDATE SET units = mu.units + excluded.units, updated_at = now()
+        RETURNING mu.merchant_id, mu.slug, mu.customer_id, mu.units
+    )
+    SELECT count(*) INTO v_off
+      FROM upd JOIN u ON (u.merchant_id, u.meter_slug, u.customer_id)
+                       = (upd.merchant_id, upd.slug, upd.customer_id)
+     WHERE upd.units - u.units <> u.first_before;
+    IF v_off > 0 THEN
+        RAISE EXCEPTION 'meter_usage_move: % meter counts moved while the batch was priced', v_off
+            USING ERRCODE = 'serialization_failure';
+    END IF;
+END $$;
+COMMENT ON FUNCTION meter_usage_move IS
+    'For book_batch() and reprice_book(), after meter_usage_lock() in the same transaction: moves '
+    'the graduated meter counts on by the units of p_request_ids (a settled request''s from '
+    'repricings, others'' from events); a count that moved since it was read fails the '
+    'transaction with serialization_failure.';
+
+-- The account of each provider p_transfers credits (provider:<name>) that
+-- the ledger does not have yet: a provider seen for the first time. For
+-- book_batch() and reprice_book(), before they book p_transfers.
+CREATE OR REPLACE FUNCTION provider_accounts_add(p_transfers jsonb) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO accounts (key, kind, provider)
+    SELECT DISTINCT t.credit, 'provider', substr(t.credit, length('provider:') + 1)
+      FROM jsonb_to_recordset(p_transfers) AS t(credit text)
+     WHERE t.credit LIKE 'provider:%'
+    ON CONFLICT (key) DO NOTHING
+$$;
+COMMENT ON FUNCTION provider_accounts_add IS
+    'For book_batch() and reprice_book(): creates the provider account (provider:<name>) of each '
+    'provider p_transfers credits that has none yet.';
+
 -- Books one sidecar batch. The sidecar decodes and prices the stream
 -- entries and calls book_batch() inside its transaction; XACK follows COMMIT.
 --
@@ -97,7 +162,6 @@ DECLARE
     v_new      text[];
     v_expected bigint;
     v_done     bigint;
-    v_off      bigint;
 BEGIN
     INSERT INTO dead_letters (stream, stream_id, request_id, reason, fields)
     SELECT p_stream, d.stream_id, d.request_id, d.reason, d.fields
@@ -106,11 +170,7 @@ BEGIN
     ON CONFLICT (stream, stream_id) DO NOTHING;
 
     -- A provider seen for the first time gets its account.
-    INSERT INTO accounts (key, kind, provider)
-    SELECT DISTINCT t.credit, 'provider', substr(t.credit, length('provider:') + 1)
-      FROM jsonb_to_recordset(p_transfers) AS t(credit text)
-     WHERE t.credit LIKE 'provider:%'
-    ON CONFLICT (key) DO NOTHING;
+    PERFORM provider_accounts_add(p_transfers);
 
     -- Requests naming a merchant or an account the ledger does not have (or a
     -- wallet of another merchant's customer) cannot be booked: dead-letter
@@ -201,32 +261,8 @@ BEGIN
         RAISE EXCEPTION 'book_batch: % transfers planned but % booked', v_expected, v_done;
     END IF;
 
-    -- Graduated meters: the sidecar priced each request from the count it
-    -- read under lock (meter_usage_lock) in this transaction; move the counts
-    -- on by what was inserted. A count that moved meanwhile would mean the
-    -- fees were computed from a stale count: refuse, the sidecar retries.
-    WITH u AS (
-        SELECT e.merchant_id, e.meter_slug, e.customer_id,
-               min(e.fee_units_before) AS first_before, sum(e.fee_units)::bigint AS units
-          FROM events e
-          JOIN unnest(v_new) AS nw(request_id) ON nw.request_id = e.request_id
-         WHERE e.fee_units_before IS NOT NULL
-         GROUP BY 1, 2, 3
-    ), upd AS (
-        INSERT INTO meter_usage AS mu (merchant_id, slug, customer_id, units)
-        SELECT u.merchant_id, u.meter_slug, u.customer_id, u.units FROM u
-        ON CONFLICT (merchant_id, slug, customer_id)
-        DO UPDATE SET units = mu.units + excluded.units, updated_at = now()
-        RETURNING mu.merchant_id, mu.slug, mu.customer_id, mu.units
-    )
-    SELECT count(*) INTO v_off
-      FROM upd JOIN u ON (u.merchant_id, u.meter_slug, u.customer_id)
-                       = (upd.merchant_id, upd.slug, upd.customer_id)
-     WHERE upd.units - u.units <> u.first_before;
-    IF v_off > 0 THEN
-        RAISE EXCEPTION 'book_batch: % meter counts moved while the batch was priced', v_off
-            USING ERRCODE = 'serialization_failure';
-    END IF;
+    -- Graduated meters: the counts move on by what was inserted now.
+    PERFORM meter_usage_move(v_new);
 
     -- Seen before: same content is a plain redelivery; other content is
     -- kept for inspection.

@@ -90,7 +90,6 @@ LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
     v_new text[];
-    v_off bigint;
 BEGIN
     WITH ins AS (
         INSERT INTO repricings (request_id, rate_id, fee_kind, fee_rate, fee_unit, fee_units,
@@ -112,11 +111,7 @@ BEGIN
     SELECT array_agg(i.request_id) INTO v_new FROM ins i;
     v_new := coalesce(v_new, '{}');
 
-    INSERT INTO accounts (key, kind, provider)
-    SELECT DISTINCT t.credit, 'provider', substr(t.credit, length('provider:') + 1)
-      FROM jsonb_to_recordset(p_transfers) AS t(credit text)
-     WHERE t.credit LIKE 'provider:%'
-    ON CONFLICT (key) DO NOTHING;
+    PERFORM provider_accounts_add(p_transfers);
 
     -- a missing credit account fails the batch (NOT NULL), as before
     INSERT INTO transfers (kind, debit_account, credit_account, amount_nusd, request_id, note)
@@ -129,31 +124,8 @@ BEGIN
       JOIN accounts d ON d.key = t.debit
      ORDER BY j.n;
 
-    -- Graduated meters: the sidecar priced each fee from the count it read
-    -- under lock (meter_usage_lock) in this transaction; move the counts on.
-    WITH u AS (
-        SELECT e.merchant_id, e.meter_slug, e.customer_id,
-               min(rp.fee_units_before) AS first_before, sum(rp.fee_units)::bigint AS units
-          FROM repricings rp
-          JOIN unnest(v_new) AS nw(request_id) ON nw.request_id = rp.request_id
-          JOIN events e ON e.request_id = rp.request_id
-         WHERE rp.fee_units_before IS NOT NULL
-         GROUP BY 1, 2, 3
-    ), upd AS (
-        INSERT INTO meter_usage AS mu (merchant_id, slug, customer_id, units)
-        SELECT u.merchant_id, u.meter_slug, u.customer_id, u.units FROM u
-        ON CONFLICT (merchant_id, slug, customer_id)
-        DO UPDATE SET units = mu.units + excluded.units, updated_at = now()
-        RETURNING mu.merchant_id, mu.slug, mu.customer_id, mu.units
-    )
-    SELECT count(*) INTO v_off
-      FROM upd JOIN u ON (u.merchant_id, u.meter_slug, u.customer_id)
-                       = (upd.merchant_id, upd.slug, upd.customer_id)
-     WHERE upd.units - u.units <> u.first_before;
-    IF v_off > 0 THEN
-        RAISE EXCEPTION 'reprice_book: % meter counts moved while the batch was priced', v_off
-            USING ERRCODE = 'serialization_failure';
-    END IF;
+    -- Graduated meters: the counts move on by what was settled now.
+    PERFORM meter_usage_move(v_new);
 
     -- The result of each request, on its queue row.
     RETURN QUERY

@@ -148,7 +148,8 @@ COMMENT ON FUNCTION meter_tiers_check IS
     'most 16 tiers.';
 
 -- The pricing version moves with every statement that changes what the
--- sidecar prices with.
+-- sidecar prices with. auth_bump's twin for its own one-row table, rather
+-- than one function taking the table name as a trigger argument (dynamic SQL).
 CREATE OR REPLACE FUNCTION pricing_bump() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE pricing_state SET version = version + 1;

@@ -202,6 +202,12 @@ COMMENT ON TABLE accounts IS
 COMMENT ON COLUMN accounts.key IS
     'The name the sidecar uses: wallet:<customer>, merchant:<merchant>, provider:<provider>, '
     'platform, funding';
+COMMENT ON COLUMN accounts.kind IS
+    'wallet | merchant | provider | platform | funding (see the table''s comment)';
+COMMENT ON COLUMN accounts.merchant_id IS 'The merchant of a wallet or merchant account; NULL otherwise';
+COMMENT ON COLUMN accounts.customer_id IS 'The customer of a wallet account; NULL otherwise';
+COMMENT ON COLUMN accounts.provider IS
+    'The provider of a provider account (created on its first booked request); NULL otherwise';
 COMMENT ON COLUMN accounts.balance_nusd IS
     'Credits minus debits, nano-USD; moved by the transfers_apply trigger in the transaction '
     'of the transfer';
@@ -292,6 +298,9 @@ CREATE INDEX events_meter ON events (merchant_id, meter_slug, customer_id)
 COMMENT ON TABLE events IS
     'One row per request, as the module reported it (docs/events.md version 1; absent counters '
     'are 0) plus what it was priced at. Append-only (events_immutable); booked by book_batch().';
+COMMENT ON COLUMN events.request_id IS
+    'The id the module gave the request (req_ and 26 Crockford base32 digits): the idempotency '
+    'key of booking';
 COMMENT ON COLUMN events.v IS 'Event format version (docs/events.md)';
 COMMENT ON COLUMN events.stream_id IS 'Redis stream entry id the event came in';
 COMMENT ON COLUMN events.content_hash IS
@@ -323,6 +332,8 @@ COMMENT ON COLUMN events.cache_write_tokens IS
 COMMENT ON COLUMN events.cache_write_1h_tokens IS 'Input tokens written to a 1-hour cache';
 COMMENT ON COLUMN events.output_tokens IS 'Output tokens, reasoning excluded';
 COMMENT ON COLUMN events.reasoning_tokens IS 'Reasoning/thinking output tokens';
+COMMENT ON COLUMN events.audio_input_tokens IS 'Audio input tokens';
+COMMENT ON COLUMN events.audio_output_tokens IS 'Audio output tokens';
 COMMENT ON COLUMN events.characters IS 'Billed characters';
 COMMENT ON COLUMN events.images IS 'Billed images';
 COMMENT ON COLUMN events.bytes_out IS 'Response body bytes sent to the client';
@@ -372,6 +383,7 @@ COMMENT ON COLUMN events.fee_detail IS
     'The split over the meter''s tiers: [{start, units, rate}, ...]';
 COMMENT ON COLUMN events.service_charge_basis IS
     'What service_charge_ppm was taken of: fee (default), base, base_fee';
+COMMENT ON COLUMN events.booked_at IS 'When book_batch() booked it (the sidecar''s transaction)';
 
 -- Money movements. Immutable; a correction is a new transfer.
 CREATE TABLE transfers (
@@ -397,6 +409,12 @@ COMMENT ON TABLE transfers IS
 COMMENT ON COLUMN transfers.kind IS
     'base (payer to provider), fee (payer to merchant), service_charge (payer to platform), '
     'deposit (funding to wallet)';
+COMMENT ON COLUMN transfers.debit_account IS 'The account the money leaves (its balance goes down)';
+COMMENT ON COLUMN transfers.credit_account IS 'The account the money goes to (its balance goes up)';
+COMMENT ON COLUMN transfers.amount_nusd IS 'nano-USD, always more than zero';
+COMMENT ON COLUMN transfers.note IS
+    'repriced: booked by reprice_book() for a request settled after it was booked unpriced; '
+    'else the deposit''s note (fund_wallet) or NULL';
 COMMENT ON COLUMN transfers.request_id IS
     'The request a base, fee or service charge is for; NULL for deposits';
 
@@ -413,6 +431,9 @@ COMMENT ON TABLE auth_state IS
     'Bumped by every statement that changes them; the sidecar publishes the auth snapshot when '
     'it moves.';
 COMMENT ON COLUMN auth_state.one IS 'Always true: keeps the table to one row';
+COMMENT ON COLUMN auth_state.version IS
+    'Moved on by auth_bump and transfers_apply; the sidecar publishes the snapshot again when it '
+    'differs from the version in Redis';
 
 -- ---------------------------------------------------------------------------
 -- Triggers (functions: sql/functions/triggers.sql)

@@ -32,6 +32,7 @@ COMMENT ON TABLE model_aliases IS
 COMMENT ON COLUMN model_aliases.pattern IS
     'An exact model name, or a pattern with ''*'' (any run of characters)';
 COMMENT ON COLUMN model_aliases.model IS 'The model whose provider_rates rows price the pattern';
+COMMENT ON COLUMN model_aliases.note IS 'Why the alias exists (a renamed or deprecated model, say)';
 
 -- Custom ("other") providers have no list price: their requests cost the
 -- merchant's meter fee alone (base cost 0).
@@ -43,6 +44,7 @@ CREATE TABLE meter_only_providers (
 COMMENT ON TABLE meter_only_providers IS
     'Custom ("other") providers without a list price: their requests cost the merchant''s '
     'meter fee alone, base cost 0 (set_meter_only_provider).';
+COMMENT ON COLUMN meter_only_providers.note IS 'Why the provider is billed on the meter alone';
 
 -- ---------------------------------------------------------------------------
 -- Meters: graduated tiers and per-customer counts
@@ -100,10 +102,13 @@ COMMENT ON TABLE meter_usage IS
 COMMENT ON COLUMN meter_usage.units IS
     'Units booked so far, in the meter unit''s base count (tokens, characters, milliseconds, '
     'requests)';
+COMMENT ON COLUMN meter_usage.updated_at IS 'When units last moved';
 
 -- ---------------------------------------------------------------------------
 -- Pricing version: the sidecar loads rates, aliases and meters again when it
--- moves (checked before every batch).
+-- moves (checked before every batch). A one-row table like auth_state, not a
+-- row of a shared one: each version has its own reader (sidecar/rates.c,
+-- sidecar/authpub.c) and its own triggers.
 
 CREATE TABLE pricing_state (
     one     boolean PRIMARY KEY DEFAULT true CHECK (one),
@@ -115,6 +120,9 @@ COMMENT ON TABLE pricing_state IS
     'tiers). Bumped by every statement that changes them; the sidecar loads them again when it '
     'moves (checked before every batch).';
 COMMENT ON COLUMN pricing_state.one IS 'Always true: keeps the table to one row';
+COMMENT ON COLUMN pricing_state.version IS
+    'Moved on by pricing_bump; the sidecar loads the pricing again when it differs from the '
+    'version it loaded';
 
 -- Booked requests point at the rate row they used: rows are never edited.
 CREATE TRIGGER provider_rates_frozen BEFORE UPDATE ON provider_rates
@@ -162,6 +170,13 @@ COMMENT ON TABLE repricings IS
     'and the sidecar settles it here with the amounts and books their transfers like a request '
     'priced when it came. '
     'Append-only. The columns mean what the events columns of the same name mean.';
+COMMENT ON COLUMN repricings.rate_id IS 'The provider_rates row the settlement''s base cost used';
+COMMENT ON COLUMN repricings.fee_kind IS 'The meter''s fee_kind when the request was settled';
+COMMENT ON COLUMN repricings.fee_unit IS 'The meter''s unit when the request was settled';
+COMMENT ON COLUMN repricings.base_cost_nusd IS 'What the provider charges for the usage, nano-USD';
+COMMENT ON COLUMN repricings.fee_nusd IS 'The merchant''s meter fee, nano-USD';
+COMMENT ON COLUMN repricings.service_charge_nusd IS 'The platform''s service charge, nano-USD';
+COMMENT ON COLUMN repricings.settled_at IS 'When reprice_book() booked the settlement';
 COMMENT ON COLUMN repricings.fee_rate IS
     'nano-USD per unit (fixed) or ppm (percentage): the rate of the tier the request started in';
 COMMENT ON COLUMN repricings.fee_units IS 'The request''s count in the meter''s unit';
@@ -192,6 +207,7 @@ COMMENT ON TABLE reprice_queue IS
     'Requests marked for re-pricing by reprice_unpriced(), and each one''s last result. A '
     'running sidecar prices them with the same code that prices a request when it is booked '
     'and settles them through reprice_book(). Not part of the ledger: rows are updated in place.';
+COMMENT ON COLUMN reprice_queue.marked_at IS 'When reprice_unpriced() last marked it';
 COMMENT ON COLUMN reprice_queue.priced_at IS 'When a sidecar priced it; NULL: waiting for a sidecar';
 COMMENT ON COLUMN reprice_queue.result IS
     'settled: a repricings row and its transfers were booked; zero: a repricings row at zero, '
