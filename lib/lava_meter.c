@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "lava_meter.h"
+#include "lava_flags.h"
 
 
 #define LAVA_METER_DEPTH_MAX  64      /* request JSON walked this deep */
@@ -376,28 +377,10 @@ lava_meter_chars(json_t *s)
 static void
 lava_meter_model(lava_request_t *rq, json_t *v)
 {
-    size_t       i, n;
-    const char  *s;
-
-    if (!json_is_string(v)) {
-        return;
+    if (json_is_string(v)) {
+        (void) lava_usage_model_set(rq->model, json_string_value(v),
+                                    json_string_length(v));
     }
-
-    s = json_string_value(v);
-    n = json_string_length(v);
-
-    if (n == 0 || n >= LAVA_USAGE_MODEL_MAX) {
-        return;
-    }
-
-    for (i = 0; i < n; i++) {
-        if (s[i] <= 0x20 || s[i] >= 0x7f) {
-            return;
-        }
-    }
-
-    memcpy(rq->model, s, n);
-    rq->model[n] = '\0';
 }
 
 
@@ -743,42 +726,13 @@ lava_meter_source_name(lava_source_e s)
 size_t
 lava_meter_flags_str(unsigned flags, char *buf, size_t len, size_t size)
 {
-    size_t  i, n;
-
-    static const struct {
-        unsigned     flag;
-        const char  *name;
-    } names[] = {
+    static const lava_flag_name_t  names[] = {
         { LAVA_METER_F_FROM_REQUEST, "usage_from_request" },
         { LAVA_METER_F_PARTIAL,      "usage_partial" },
         { LAVA_METER_F_MISSING,      "usage_missing" },
         { LAVA_METER_F_ERROR_EVENT,  "error_event" },
     };
 
-    if (size == 0 || len >= size) {
-        return len;
-    }
-
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (!(flags & names[i].flag)) {
-            continue;
-        }
-
-        n = strlen(names[i].name);
-
-        if (len + (len ? 1 : 0) + n >= size) {
-            break;
-        }
-
-        if (len) {
-            buf[len++] = ',';
-        }
-
-        memcpy(buf + len, names[i].name, n);
-        len += n;
-    }
-
-    buf[len] = '\0';
-
-    return len;
+    return lava_flags_names(names, sizeof(names) / sizeof(names[0]), flags,
+                            buf, len, size);
 }
