@@ -110,6 +110,8 @@ static void ngx_http_lava_events_exit_spool(ngx_http_lava_events_t *ev);
 static uint64_t ngx_http_lava_events_now(void);
 static void ngx_http_lava_events_drop(ngx_http_lava_events_t *ev);
 static void ngx_http_lava_events_report(ngx_http_lava_events_t *ev);
+static void ngx_http_lava_events_report_one(ngx_http_lava_events_t *ev,
+    ngx_uint_t n, const char *what, ngx_uint_t total);
 static void ngx_http_lava_events_report_handler(ngx_event_t *rev);
 static void ngx_http_lava_events_flush_handler(ngx_event_t *rev);
 
@@ -779,24 +781,29 @@ ngx_http_lava_events_drop(ngx_http_lava_events_t *ev)
 static void
 ngx_http_lava_events_report(ngx_http_lava_events_t *ev)
 {
-    if (ev->unreported) {
-        ngx_log_error(NGX_LOG_WARN, ev->log, 0,
-                      "lava events: queue (%ui events) %s, %ui events "
-                      "dropped, %ui since start", ev->max,
-                      ev->spool ? "and spool full" : "full",
-                      ev->unreported, ev->stats.dropped);
-    }
-
-    if (ev->refused_unreported) {
-        ngx_log_error(NGX_LOG_WARN, ev->log, 0,
-                      "lava events: queue (%ui events) %s, %ui requests "
-                      "refused with 503, %ui since start", ev->max,
-                      ev->spool ? "and spool full" : "full",
-                      ev->refused_unreported, ev->stats.refused);
-    }
+    ngx_http_lava_events_report_one(ev, ev->unreported, "events dropped",
+                                    ev->stats.dropped);
+    ngx_http_lava_events_report_one(ev, ev->refused_unreported,
+                                    "requests refused with 503",
+                                    ev->stats.refused);
 
     ev->unreported = 0;
     ev->refused_unreported = 0;
+}
+
+
+/* what: "events dropped" or "requests refused with 503", n since the last
+ * report, total since start */
+static void
+ngx_http_lava_events_report_one(ngx_http_lava_events_t *ev, ngx_uint_t n,
+    const char *what, ngx_uint_t total)
+{
+    if (n) {
+        ngx_log_error(NGX_LOG_WARN, ev->log, 0,
+                      "lava events: queue (%ui events) %s, %ui %s, "
+                      "%ui since start", ev->max,
+                      ev->spool ? "and spool full" : "full", n, what, total);
+    }
 }
 
 

@@ -4,7 +4,7 @@
  * Shared declarations of the module's files:
  *   ngx_http_lava_module.c     directives, configuration, phase setup, process init
  *   ngx_http_lava_variables.c  the $lava_* variables
- *   ngx_http_lava_ctx.c        per-request context and request ids
+ *   ngx_http_lava_ctx.c        per-request context, request ids, header lookup
  *   ngx_http_lava_providers.c  provider table and managed key file
  *   ngx_http_lava_access.c     access phase: token, routing, header rewrite, body read
  *   ngx_http_lava_filter.c     header/body filters: request id header, usage tap
@@ -194,6 +194,8 @@ ngx_http_lava_ctx_t *ngx_http_lava_get_ctx(ngx_http_request_t *r);
 ngx_http_lava_ctx_t *ngx_http_lava_create_ctx(ngx_http_request_t *r);
 /* init_process: seeds this worker's request id randomness */
 void ngx_http_lava_ctx_init_process(ngx_cycle_t *cycle);
+ngx_table_elt_t *ngx_http_lava_header(ngx_list_t *headers, const char *lname,
+    size_t len);
 
 /* ngx_http_lava_variables.c: preconfiguration */
 ngx_int_t ngx_http_lava_add_variables(ngx_conf_t *cf);
