@@ -51,21 +51,25 @@ static ngx_int_t ngx_http_lava_rewrite_headers(ngx_http_request_t *r,
 static void ngx_http_lava_body_handler(ngx_http_request_t *r);
 
 
-/* the refusal of each auth check result that refuses the request whatever
- * the token says (OK and CUSTOMER_BLOCKED are decided in the handler) */
+/*
+ * The refusal of each auth check result that refuses the request whatever
+ * the token says; OK and CUSTOMER_BLOCKED are decided in the handler, and
+ * their rows are never read.
+ */
 static const lava_refusal_e  ngx_http_lava_auth_refusal[] = {
-    [NGX_HTTP_LAVA_AUTH_OK] = LAVA_REFUSAL_INVALID_KEY,         /* unused */
+    [NGX_HTTP_LAVA_AUTH_OK] = LAVA_REFUSAL_INVALID_KEY,
     [NGX_HTTP_LAVA_AUTH_UNKNOWN_KEY] = LAVA_REFUSAL_INVALID_KEY,
     [NGX_HTTP_LAVA_AUTH_MERCHANT_DISABLED] = LAVA_REFUSAL_MERCHANT_DISABLED,
     [NGX_HTTP_LAVA_AUTH_UNKNOWN_CUSTOMER] = LAVA_REFUSAL_UNKNOWN_CUSTOMER,
     [NGX_HTTP_LAVA_AUTH_CUSTOMER_DISABLED] = LAVA_REFUSAL_CUSTOMER_DISABLED,
     [NGX_HTTP_LAVA_AUTH_UNKNOWN_METER] = LAVA_REFUSAL_UNKNOWN_METER,
     [NGX_HTTP_LAVA_AUTH_NOT_LOADED] = LAVA_REFUSAL_AUTH_UNAVAILABLE,
-    [NGX_HTTP_LAVA_AUTH_CUSTOMER_BLOCKED] = LAVA_REFUSAL_INVALID_KEY /* unused */
+    [NGX_HTTP_LAVA_AUTH_CUSTOMER_BLOCKED] = LAVA_REFUSAL_INVALID_KEY
 };
 
 #define NGX_HTTP_LAVA_AUTH_NREFUSALS                                         \
-    (sizeof(ngx_http_lava_auth_refusal) / sizeof(ngx_http_lava_auth_refusal[0]))
+    (sizeof(ngx_http_lava_auth_refusal)                                      \
+     / sizeof(ngx_http_lava_auth_refusal[0]))
 
 
 /* a request header by its lower-case name */

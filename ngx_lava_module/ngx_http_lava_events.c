@@ -136,20 +136,14 @@ ngx_http_lava_events_init_process(ngx_cycle_t *cycle,
     ev->stream = lmcf->stream;
     ev->log = cycle->log;
 
-    ev->report.handler = ngx_http_lava_events_report_handler;
-    ev->report.data = ev;
-    ev->report.log = cycle->log;
-    ev->report.cancelable = 1;
+    ngx_http_lava_timer_init(&ev->report, ngx_http_lava_events_report_handler,
+                             ev, cycle->log);
 
-    ev->claim.handler = ngx_http_lava_events_claim_handler;
-    ev->claim.data = ev;
-    ev->claim.log = cycle->log;
-    ev->claim.cancelable = 1;
+    ngx_http_lava_timer_init(&ev->claim, ngx_http_lava_events_claim_handler,
+                             ev, cycle->log);
 
-    ev->flush.handler = ngx_http_lava_events_flush_handler;
-    ev->flush.data = ev;
-    ev->flush.log = cycle->log;
-    ev->flush.cancelable = 1;
+    ngx_http_lava_timer_init(&ev->flush, ngx_http_lava_events_flush_handler,
+                             ev, cycle->log);
 
     ev->refuse = (lmcf->spool_full == NGX_HTTP_LAVA_SPOOL_FULL_REFUSE);
 

@@ -189,6 +189,22 @@ typedef struct {
 extern ngx_module_t  ngx_http_lava_module;
 
 
+/*
+ * A worker timer of the module (Redis retries and timeouts, event queue
+ * flush and reports, spool sync, auth poll): cancelable, so that it never
+ * holds back a graceful worker exit.
+ */
+static ngx_inline void
+ngx_http_lava_timer_init(ngx_event_t *ev, ngx_event_handler_pt handler,
+    void *data, ngx_log_t *log)
+{
+    ev->handler = handler;
+    ev->data = data;
+    ev->log = log;
+    ev->cancelable = 1;
+}
+
+
 /* ngx_http_lava_ctx.c */
 ngx_http_lava_ctx_t *ngx_http_lava_get_ctx(ngx_http_request_t *r);
 ngx_http_lava_ctx_t *ngx_http_lava_create_ctx(ngx_http_request_t *r);
