@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "lava_meter.h"
+#include "lava_json.h"
 #include "lava_flags.h"
 
 
@@ -453,17 +454,6 @@ lava_request_inspect(lava_request_t *rq, lava_endpoint_e ep,
 
 /* ---- include_usage ---- */
 
-static const char *
-lava_meter_ws(const char *p, const char *end)
-{
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
-        p++;
-    }
-
-    return p;
-}
-
-
 /* out = body[0..at) + ins + body[at+skip..len) */
 static int
 lava_meter_splice(const char *body, size_t len, size_t at, size_t skip,
@@ -493,7 +483,7 @@ lava_meter_insert_first(const char *body, size_t len, const char *obj,
     const char  *q, *end;
 
     end = body + len;
-    q = lava_meter_ws(obj + 1, end);
+    q = lava_json_ws(obj + 1, end);
 
     if (q == end) {
         return -1;
@@ -519,7 +509,7 @@ lava_request_add_include_usage(const char *body, size_t len, char *out,
     const char  *p, *end, *v, *iv;
 
     end = body + len;
-    p = lava_meter_ws(body, end);
+    p = lava_json_ws(body, end);
 
     if (p == end || *p != '{') {
         return -1;

@@ -20,6 +20,7 @@
 
 #include "lava_tap.h"
 #include "lava_flags.h"
+#include "lava_json.h"
 #include "lava_ring.h"
 
 
@@ -106,21 +107,13 @@ lava_tap_may_hold_usage(lava_tap_t *t, const char *p, size_t n)
             continue;
         }
 
-        for (k++; k < end && (*k == ' ' || *k == '\t' || *k == '\r'
-                              || *k == '\n'); k++)
-        {
-            /* void */
-        }
+        k = lava_json_ws(k + 1, end);
 
         if (k == end || *k != ':') {
             continue;
         }
 
-        for (k++; k < end && (*k == ' ' || *k == '\t' || *k == '\r'
-                              || *k == '\n'); k++)
-        {
-            /* void */
-        }
+        k = lava_json_ws(k + 1, end);
 
         if (end - k >= 4 && memcmp(k, "null", 4) == 0) {
             continue;
@@ -199,13 +192,7 @@ lava_tap_count_text(lava_tap_t *t, const char *p, size_t n)
             return;
         }
 
-        q = p + 1;
-
-        while (q < end && (*q == ' ' || *q == '\t' || *q == '\r'
-                           || *q == '\n'))
-        {
-            q++;
-        }
+        q = lava_json_ws(p + 1, end);
 
         if (q < end && *q == ':') {
             counting = lava_tap_text_key(s, p - s);
@@ -322,18 +309,12 @@ lava_tap_on_tail(void *data, const char *event, size_t event_len,
 static const char *
 lava_tap_json_value(const char *p, const char *end)
 {
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
-        p++;
-    }
-
+    p = lava_json_ws(p, end);
     if (p == end || *p != ':') {
         return NULL;
     }
 
-    p++;
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
-        p++;
-    }
+    p = lava_json_ws(p + 1, end);
 
     return p == end ? NULL : p;
 }
@@ -665,7 +646,7 @@ lava_tap_tail_usage(lava_tap_t *t)
 static int
 lava_tap_looks_like_sse(const char *p, size_t n)
 {
-    while (n && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
+    while (n && lava_json_is_ws(*p)) {
         p++;
         n--;
     }

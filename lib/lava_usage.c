@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "lava_usage.h"
+#include "lava_json.h"
 
 
 /* counters above this are not token counts (and could overflow sums) */
@@ -1087,17 +1088,6 @@ lava_usage_decimal_ms(const char *p, size_t n, int64_t *ms)
 }
 
 
-static const char *
-lava_json_ws(const char *p, const char *end)
-{
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
-        p++;
-    }
-
-    return p;
-}
-
-
 size_t
 lava_json_span(const char *p, size_t n)
 {
@@ -1110,8 +1100,8 @@ lava_json_span(const char *p, size_t n)
 
     if (p[0] != '{' && p[0] != '[' && p[0] != '"') {
         for (i = 0; i < n; i++) {
-            if (p[i] == ',' || p[i] == '}' || p[i] == ']' || p[i] == ' '
-                || p[i] == '\t' || p[i] == '\r' || p[i] == '\n')
+            if (p[i] == ',' || p[i] == '}' || p[i] == ']'
+                || lava_json_is_ws(p[i]))
             {
                 break;
             }
@@ -1547,9 +1537,7 @@ lava_usage_parse_ep(lava_usage_t *u, lava_usage_format_e fmt, int ep,
     end = json + len;
     json = lava_json_ws(json, end);
 
-    while (end > json && (end[-1] == ' ' || end[-1] == '\t'
-                          || end[-1] == '\r' || end[-1] == '\n'))
-    {
+    while (end > json && lava_json_is_ws(end[-1])) {
         end--;
     }
 
