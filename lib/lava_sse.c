@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "lava_sse.h"
-#include "lava_ring.h"
+#include "lava_buf.h"
 
 
 #define LAVA_SSE_DEFAULT_MAX  65536
@@ -59,7 +59,7 @@ lava_sse_dispatch(lava_sse_t *s)
         rc = 0;
 
         if (s->on_tail && s->len) {
-            lava_ring_linearize(s->buf, s->cap, s->len, &s->tail_pos);
+            lava_buf_ring_linearize(s->buf, s->cap, s->len, &s->tail_pos);
             s->event[s->event_len] = '\0';
             rc = s->on_tail(s->data, s->event, s->event_len, s->buf, s->len);
         }
@@ -93,8 +93,7 @@ lava_sse_dispatch(lava_sse_t *s)
 static void
 lava_sse_append(lava_sse_t *s, const char *p, size_t n)
 {
-    char    *nb;
-    size_t   cap;
+    char  *nb;
 
     if (n == 0) {
         return;
@@ -102,7 +101,7 @@ lava_sse_append(lava_sse_t *s, const char *p, size_t n)
 
     if (s->too_big) {
         if (s->on_tail && s->cap) {
-            lava_ring_write(s->buf, s->cap, &s->len, &s->tail_pos, p, n);
+            lava_buf_ring_write(s->buf, s->cap, &s->len, &s->tail_pos, p, n);
         }
 
         return;
@@ -130,29 +129,16 @@ lava_sse_append(lava_sse_t *s, const char *p, size_t n)
         }
 
         s->tail_pos = s->len % s->cap;
-        lava_ring_write(s->buf, s->cap, &s->len, &s->tail_pos, p, n);
+        lava_buf_ring_write(s->buf, s->cap, &s->len, &s->tail_pos, p, n);
         return;
     }
 
-    if (s->len + n > s->cap) {
-        cap = s->cap ? s->cap : LAVA_SSE_MIN_CAP;
-
-        while (cap < s->len + n) {
-            cap *= 2;
-        }
-
-        if (cap > s->max_event) {
-            cap = s->max_event;
-        }
-
-        nb = realloc(s->buf, cap);
-        if (nb == NULL) {
-            s->err = 1;
-            return;
-        }
-
-        s->buf = nb;
-        s->cap = cap;
+    if (lava_buf_grow(&s->buf, &s->cap, s->len + n, LAVA_SSE_MIN_CAP,
+                      s->max_event)
+        != 0)
+    {
+        s->err = 1;
+        return;
     }
 
     memcpy(s->buf + s->len, p, n);

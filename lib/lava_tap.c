@@ -21,7 +21,7 @@
 #include "lava_tap.h"
 #include "lava_flags.h"
 #include "lava_json.h"
-#include "lava_ring.h"
+#include "lava_buf.h"
 
 
 #define LAVA_TAP_DEFAULT_EVENT   (64 * 1024)
@@ -466,11 +466,10 @@ lava_tap_to_tail(lava_tap_t *t, const char *p, size_t n)
 static void
 lava_tap_json_feed(lava_tap_t *t, const char *p, size_t n)
 {
-    char    *nb;
-    size_t   cap, m;
+    size_t  m;
 
     if (t->tail_mode) {
-        lava_ring_write(t->json, t->tail_max, &t->json_len, &t->tail_pos,
+        lava_buf_ring_write(t->json, t->tail_max, &t->json_len, &t->tail_pos,
                         p, n);
         return;
     }
@@ -483,25 +482,12 @@ lava_tap_json_feed(lava_tap_t *t, const char *p, size_t n)
         m = t->max_json - t->json_len;
     }
 
-    if (t->json_len + m > t->json_cap) {
-        cap = t->json_cap ? t->json_cap : LAVA_TAP_MIN_CAP;
-
-        while (cap < t->json_len + m) {
-            cap *= 2;
-        }
-
-        if (cap > t->max_json) {
-            cap = t->max_json;
-        }
-
-        nb = realloc(t->json, cap);
-        if (nb == NULL) {
-            lava_tap_fail(t);
-            return;
-        }
-
-        t->json = nb;
-        t->json_cap = cap;
+    if (lava_buf_grow(&t->json, &t->json_cap, t->json_len + m,
+                      LAVA_TAP_MIN_CAP, t->max_json)
+        != 0)
+    {
+        lava_tap_fail(t);
+        return;
     }
 
     memcpy(t->json + t->json_len, p, m);
@@ -637,7 +623,7 @@ lava_tap_find_usage(lava_tap_t *t, const char *buf, size_t len)
 static void
 lava_tap_tail_usage(lava_tap_t *t)
 {
-    lava_ring_linearize(t->json, t->tail_max, t->json_len, &t->tail_pos);
+    lava_buf_ring_linearize(t->json, t->tail_max, t->json_len, &t->tail_pos);
     lava_tap_find_usage(t, t->json, t->json_len);
     lava_tap_find_model(t, t->json, t->json_len, 1);
 }
