@@ -398,17 +398,24 @@ lava_tap_init(lava_tap_t *t, int sse, lava_usage_format_e fmt,
 }
 
 
+/* The body buffer (or tail ring) goes; the scanner stays. */
+static void
+lava_tap_free_json(lava_tap_t *t)
+{
+    free(t->json);
+    t->json = NULL;
+    t->json_len = 0;
+    t->json_cap = 0;
+}
+
+
 /* The tap gives up (memory): usage of this response is not read. */
 static void
 lava_tap_fail(lava_tap_t *t)
 {
     t->flags |= LAVA_TAP_F_UNPARSED;
     t->finished = 1;
-    free(t->json);
-    t->json = NULL;
-    t->json_len = 0;
-    t->json_cap = 0;
-    lava_sse_free(&t->scanner);
+    lava_tap_free(t);
 }
 
 
@@ -702,20 +709,14 @@ lava_tap_finish(lava_tap_t *t)
         }
     }
 
-    free(t->json);
-    t->json = NULL;
-    t->json_len = 0;
-    t->json_cap = 0;
+    lava_tap_free_json(t);
 }
 
 
 void
 lava_tap_free(lava_tap_t *t)
 {
-    free(t->json);
-    t->json = NULL;
-    t->json_len = 0;
-    t->json_cap = 0;
+    lava_tap_free_json(t);
     lava_sse_free(&t->scanner);
 }
 
