@@ -66,7 +66,7 @@ UNIT_TESTS := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/check_*.c)
 SIDECAR_LIB_SRCS := $(filter-out sidecar/main.c,$(SIDECAR_SRCS))
 
 # each suite defines make_suite(); t/unit/main.c is the one main() (t/unit/unit.h)
-$(BUILD)/unit/check_%: t/unit/check_%.c t/unit/main.c t/unit/unit.h $(LIB_SRCS) \
+$(BUILD)/unit/check_%: t/unit/check_%.c t/unit/main.c $(wildcard t/unit/*.h) $(LIB_SRCS) \
         $(SIDECAR_LIB_SRCS) $(wildcard lib/*.h) $(SIDECAR_HDRS)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(SIDECAR_CFLAGS) -Ilib -Isidecar -It/unit -o $@ $< t/unit/main.c \
@@ -123,7 +123,7 @@ fuzz:
 # loopback, results in bench/results/<date>.md.
 BENCH_CFLAGS := -O2 -g -std=gnu11 $(WARN)
 
-$(BUILD)/bench/%: bench/%.c
+$(BUILD)/bench/%: bench/%.c bench/bench_clock.h
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -o $@ $<
 

@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_clock.h"
+
 #define MAXCONN   65536
 #define INBUF     65536
 
@@ -57,15 +59,6 @@ static const char json_body[] =
     "{\"role\":\"assistant\",\"content\":\"Hello from the benchmark mock.\"},"
     "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":7,"
     "\"total_tokens\":19}}";
-
-static int64_t
-now_ns(clockid_t c)
-{
-    struct timespec ts;
-
-    clock_gettime(c, &ts);
-    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* Blocking-ish write of a whole buffer: the sockets are non-blocking, and a
  * slow reader only happens in the memory benchmark, where waiting is fine. */

@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_clock.h"
+
 typedef struct {
     int64_t  *v;
     size_t    n, cap;
@@ -53,15 +55,6 @@ static char                *request;
 static size_t               reqlen;
 static vec_t                ttfb, delay;
 static long                 errors, events, done_streams;
-
-static int64_t
-now_ns(clockid_t c)
-{
-    struct timespec ts;
-
-    clock_gettime(c, &ts);
-    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void
 push(vec_t *v, int64_t x)

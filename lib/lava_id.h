@@ -21,6 +21,8 @@
 #include <string.h>
 
 #define LAVA_ID_MAX             64      /* bytes of an id or slug */
+/* what an id is, as error messages say it (LAVA_ID_MAX spelt out) */
+#define LAVA_ID_PATTERN         "[A-Za-z0-9_.:-]{1,64}"
 
 #define LAVA_REQID_PREFIX       "req_"
 #define LAVA_REQID_PREFIX_LEN   4

@@ -7,6 +7,8 @@
 #include <jansson.h>
 
 #include "lava_meter.h"
+#include "lava_json.h"
+#include "lava_flags.h"
 
 
 #define LAVA_METER_DEPTH_MAX  64      /* request JSON walked this deep */
@@ -376,28 +378,10 @@ lava_meter_chars(json_t *s)
 static void
 lava_meter_model(lava_request_t *rq, json_t *v)
 {
-    size_t       i, n;
-    const char  *s;
-
-    if (!json_is_string(v)) {
-        return;
+    if (json_is_string(v)) {
+        (void) lava_usage_model_set(rq->model, json_string_value(v),
+                                    json_string_length(v));
     }
-
-    s = json_string_value(v);
-    n = json_string_length(v);
-
-    if (n == 0 || n >= LAVA_USAGE_MODEL_MAX) {
-        return;
-    }
-
-    for (i = 0; i < n; i++) {
-        if (s[i] <= 0x20 || s[i] >= 0x7f) {
-            return;
-        }
-    }
-
-    memcpy(rq->model, s, n);
-    rq->model[n] = '\0';
 }
 
 
@@ -470,17 +454,6 @@ lava_request_inspect(lava_request_t *rq, lava_endpoint_e ep,
 
 /* ---- include_usage ---- */
 
-static const char *
-lava_meter_ws(const char *p, const char *end)
-{
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
-        p++;
-    }
-
-    return p;
-}
-
-
 /* out = body[0..at) + ins + body[at+skip..len) */
 static int
 lava_meter_splice(const char *body, size_t len, size_t at, size_t skip,
@@ -510,7 +483,7 @@ lava_meter_insert_first(const char *body, size_t len, const char *obj,
     const char  *q, *end;
 
     end = body + len;
-    q = lava_meter_ws(obj + 1, end);
+    q = lava_json_ws(obj + 1, end);
 
     if (q == end) {
         return -1;
@@ -536,7 +509,7 @@ lava_request_add_include_usage(const char *body, size_t len, char *out,
     const char  *p, *end, *v, *iv;
 
     end = body + len;
-    p = lava_meter_ws(body, end);
+    p = lava_json_ws(body, end);
 
     if (p == end || *p != '{') {
         return -1;
@@ -743,42 +716,13 @@ lava_meter_source_name(lava_source_e s)
 size_t
 lava_meter_flags_str(unsigned flags, char *buf, size_t len, size_t size)
 {
-    size_t  i, n;
-
-    static const struct {
-        unsigned     flag;
-        const char  *name;
-    } names[] = {
+    static const lava_flag_name_t  names[] = {
         { LAVA_METER_F_FROM_REQUEST, "usage_from_request" },
         { LAVA_METER_F_PARTIAL,      "usage_partial" },
         { LAVA_METER_F_MISSING,      "usage_missing" },
         { LAVA_METER_F_ERROR_EVENT,  "error_event" },
     };
 
-    if (size == 0 || len >= size) {
-        return len;
-    }
-
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (!(flags & names[i].flag)) {
-            continue;
-        }
-
-        n = strlen(names[i].name);
-
-        if (len + (len ? 1 : 0) + n >= size) {
-            break;
-        }
-
-        if (len) {
-            buf[len++] = ',';
-        }
-
-        memcpy(buf + len, names[i].name, n);
-        len += n;
-    }
-
-    buf[len] = '\0';
-
-    return len;
+    return lava_flags_names(names, sizeof(names) / sizeof(names[0]), flags,
+                            buf, len, size);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "lava_sse.h"
+#include "lava_buf.h"
 
 
 #define LAVA_SSE_DEFAULT_MAX  65536
@@ -43,61 +44,6 @@ lava_sse_reset_event(lava_sse_t *s)
 
 
 static void
-lava_sse_reverse(char *p, size_t n)
-{
-    char    c;
-    size_t  i;
-
-    for (i = 0; i < n / 2; i++) {
-        c = p[i];
-        p[i] = p[n - 1 - i];
-        p[n - 1 - i] = c;
-    }
-}
-
-
-/* The tail ring in order, oldest byte first, without a second buffer. */
-static void
-lava_sse_linearize(lava_sse_t *s)
-{
-    if (s->len < s->cap || s->tail_pos == 0) {
-        return;
-    }
-
-    lava_sse_reverse(s->buf, s->tail_pos);
-    lava_sse_reverse(s->buf + s->tail_pos, s->len - s->tail_pos);
-    lava_sse_reverse(s->buf, s->len);
-    s->tail_pos = 0;
-}
-
-
-/* Data of an event over max_event: the last cap bytes, as a ring. */
-static void
-lava_sse_tail_write(lava_sse_t *s, const char *p, size_t n)
-{
-    size_t  first;
-
-    if (n >= s->cap) {
-        memcpy(s->buf, p + n - s->cap, s->cap);
-        s->len = s->cap;
-        s->tail_pos = 0;
-        return;
-    }
-
-    first = s->cap - s->tail_pos;
-    if (first > n) {
-        first = n;
-    }
-
-    memcpy(s->buf + s->tail_pos, p, first);
-    memcpy(s->buf, p + first, n - first);
-
-    s->tail_pos = (s->tail_pos + n) % s->cap;
-    s->len = (s->len + n < s->cap) ? s->len + n : s->cap;
-}
-
-
-static void
 lava_sse_dispatch(lava_sse_t *s)
 {
     int  rc;
@@ -113,7 +59,7 @@ lava_sse_dispatch(lava_sse_t *s)
         rc = 0;
 
         if (s->on_tail && s->len) {
-            lava_sse_linearize(s);
+            lava_buf_ring_linearize(s->buf, s->cap, s->len, &s->tail_pos);
             s->event[s->event_len] = '\0';
             rc = s->on_tail(s->data, s->event, s->event_len, s->buf, s->len);
         }
@@ -147,8 +93,7 @@ lava_sse_dispatch(lava_sse_t *s)
 static void
 lava_sse_append(lava_sse_t *s, const char *p, size_t n)
 {
-    char    *nb;
-    size_t   cap;
+    char  *nb;
 
     if (n == 0) {
         return;
@@ -156,7 +101,7 @@ lava_sse_append(lava_sse_t *s, const char *p, size_t n)
 
     if (s->too_big) {
         if (s->on_tail && s->cap) {
-            lava_sse_tail_write(s, p, n);
+            lava_buf_ring_write(s->buf, s->cap, &s->len, &s->tail_pos, p, n);
         }
 
         return;
@@ -184,29 +129,16 @@ lava_sse_append(lava_sse_t *s, const char *p, size_t n)
         }
 
         s->tail_pos = s->len % s->cap;
-        lava_sse_tail_write(s, p, n);
+        lava_buf_ring_write(s->buf, s->cap, &s->len, &s->tail_pos, p, n);
         return;
     }
 
-    if (s->len + n > s->cap) {
-        cap = s->cap ? s->cap : LAVA_SSE_MIN_CAP;
-
-        while (cap < s->len + n) {
-            cap *= 2;
-        }
-
-        if (cap > s->max_event) {
-            cap = s->max_event;
-        }
-
-        nb = realloc(s->buf, cap);
-        if (nb == NULL) {
-            s->err = 1;
-            return;
-        }
-
-        s->buf = nb;
-        s->cap = cap;
+    if (lava_buf_grow(&s->buf, &s->cap, s->len + n, LAVA_SSE_MIN_CAP,
+                      s->max_event)
+        != 0)
+    {
+        s->err = 1;
+        return;
     }
 
     memcpy(s->buf + s->len, p, n);

@@ -19,6 +19,9 @@
 #include <string.h>
 
 #include "lava_tap.h"
+#include "lava_flags.h"
+#include "lava_json.h"
+#include "lava_buf.h"
 
 
 #define LAVA_TAP_DEFAULT_EVENT   (64 * 1024)
@@ -104,21 +107,13 @@ lava_tap_may_hold_usage(lava_tap_t *t, const char *p, size_t n)
             continue;
         }
 
-        for (k++; k < end && (*k == ' ' || *k == '\t' || *k == '\r'
-                              || *k == '\n'); k++)
-        {
-            /* void */
-        }
+        k = lava_json_ws(k + 1, end);
 
         if (k == end || *k != ':') {
             continue;
         }
 
-        for (k++; k < end && (*k == ' ' || *k == '\t' || *k == '\r'
-                              || *k == '\n'); k++)
-        {
-            /* void */
-        }
+        k = lava_json_ws(k + 1, end);
 
         if (end - k >= 4 && memcmp(k, "null", 4) == 0) {
             continue;
@@ -197,13 +192,7 @@ lava_tap_count_text(lava_tap_t *t, const char *p, size_t n)
             return;
         }
 
-        q = p + 1;
-
-        while (q < end && (*q == ' ' || *q == '\t' || *q == '\r'
-                           || *q == '\n'))
-        {
-            q++;
-        }
+        q = lava_json_ws(p + 1, end);
 
         if (q < end && *q == ':') {
             counting = lava_tap_text_key(s, p - s);
@@ -313,6 +302,25 @@ lava_tap_on_tail(void *data, const char *event, size_t event_len,
 
 
 /*
+ * The value after a key that ends at p: past JSON white space, a colon and
+ * JSON white space again. NULL when no colon follows or the value is cut by
+ * end; else a pointer below end to the value's first byte.
+ */
+static const char *
+lava_tap_json_value(const char *p, const char *end)
+{
+    p = lava_json_ws(p, end);
+    if (p == end || *p != ':') {
+        return NULL;
+    }
+
+    p = lava_json_ws(p + 1, end);
+
+    return p == end ? NULL : p;
+}
+
+
+/*
  * The model named in a body that is too big to parse: the string after the
  * first (head) or last (tail) key `key`. Text inside a JSON string cannot
  * match "model" with both quotes: there they are escaped (\"model\").
@@ -342,23 +350,8 @@ lava_tap_find_model(lava_tap_t *t, const char *buf, size_t len, int last)
         /* the next search looks before (tail) or after (head) this one */
         n = last ? (size_t) (k - buf) + klen - 1 : (size_t) (end - k) - 1;
 
-        p = k + klen;
-        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
-        {
-            p++;
-        }
-
-        if (p == end || *p != ':') {
-            continue;
-        }
-
-        p++;
-        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
-        {
-            p++;
-        }
-
-        if (p == end || *p != '"') {
+        p = lava_tap_json_value(k + klen, end);
+        if (p == NULL || *p != '"') {
             continue;
         }
 
@@ -405,43 +398,24 @@ lava_tap_init(lava_tap_t *t, int sse, lava_usage_format_e fmt,
 }
 
 
+/* The body buffer (or tail ring) goes; the scanner stays. */
+static void
+lava_tap_free_json(lava_tap_t *t)
+{
+    free(t->json);
+    t->json = NULL;
+    t->json_len = 0;
+    t->json_cap = 0;
+}
+
+
 /* The tap gives up (memory): usage of this response is not read. */
 static void
 lava_tap_fail(lava_tap_t *t)
 {
     t->flags |= LAVA_TAP_F_UNPARSED;
     t->finished = 1;
-    free(t->json);
-    t->json = NULL;
-    t->json_len = 0;
-    t->json_cap = 0;
-    lava_sse_free(&t->scanner);
-}
-
-
-static void
-lava_tap_ring_write(lava_tap_t *t, const char *p, size_t n)
-{
-    size_t  first;
-
-    if (n >= t->tail_max) {
-        memcpy(t->json, p + n - t->tail_max, t->tail_max);
-        t->tail_pos = 0;
-        t->json_len = t->tail_max;
-        return;
-    }
-
-    first = t->tail_max - t->tail_pos;
-    if (first > n) {
-        first = n;
-    }
-
-    memcpy(t->json + t->tail_pos, p, first);
-    memcpy(t->json, p + first, n - first);
-
-    t->tail_pos = (t->tail_pos + n) % t->tail_max;
-    t->json_len = (t->json_len + n < t->tail_max) ? t->json_len + n
-                                                  : t->tail_max;
+    lava_tap_free(t);
 }
 
 
@@ -499,11 +473,11 @@ lava_tap_to_tail(lava_tap_t *t, const char *p, size_t n)
 static void
 lava_tap_json_feed(lava_tap_t *t, const char *p, size_t n)
 {
-    char    *nb;
-    size_t   cap, m;
+    size_t  m;
 
     if (t->tail_mode) {
-        lava_tap_ring_write(t, p, n);
+        lava_buf_ring_write(t->json, t->tail_max, &t->json_len, &t->tail_pos,
+                        p, n);
         return;
     }
 
@@ -515,25 +489,12 @@ lava_tap_json_feed(lava_tap_t *t, const char *p, size_t n)
         m = t->max_json - t->json_len;
     }
 
-    if (t->json_len + m > t->json_cap) {
-        cap = t->json_cap ? t->json_cap : LAVA_TAP_MIN_CAP;
-
-        while (cap < t->json_len + m) {
-            cap *= 2;
-        }
-
-        if (cap > t->max_json) {
-            cap = t->max_json;
-        }
-
-        nb = realloc(t->json, cap);
-        if (nb == NULL) {
-            lava_tap_fail(t);
-            return;
-        }
-
-        t->json = nb;
-        t->json_cap = cap;
+    if (lava_buf_grow(&t->json, &t->json_cap, t->json_len + m,
+                      LAVA_TAP_MIN_CAP, t->max_json)
+        != 0)
+    {
+        lava_tap_fail(t);
+        return;
     }
 
     memcpy(t->json + t->json_len, p, m);
@@ -575,35 +536,6 @@ lava_tap_feed(lava_tap_t *t, const char *p, size_t n)
 }
 
 
-static void
-lava_tap_reverse(char *p, size_t n)
-{
-    char    c;
-    size_t  i;
-
-    for (i = 0; i < n / 2; i++) {
-        c = p[i];
-        p[i] = p[n - 1 - i];
-        p[n - 1 - i] = c;
-    }
-}
-
-
-/* The ring in order, oldest byte first, without a second buffer. */
-static void
-lava_tap_linearize(lava_tap_t *t)
-{
-    if (t->json_len < t->tail_max || t->tail_pos == 0) {
-        return;
-    }
-
-    lava_tap_reverse(t->json, t->tail_pos);
-    lava_tap_reverse(t->json + t->tail_pos, t->json_len - t->tail_pos);
-    lava_tap_reverse(t->json, t->json_len);
-    t->tail_pos = 0;
-}
-
-
 /*
  * The last `key` object in buf, cut out and parsed as {key:{...}} on its own:
  * the tail of a body or event too big to keep. 1 usage found, 0 not, -1 an
@@ -631,23 +563,8 @@ lava_tap_find_key(lava_tap_t *t, const char *buf, size_t len,
 
         n = (size_t) (k - buf) + klen - 1;
 
-        p = k + klen;
-        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
-        {
-            p++;
-        }
-
-        if (p == end || *p != ':') {
-            continue;
-        }
-
-        p++;
-        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
-        {
-            p++;
-        }
-
-        if (p == end || *p != '{') {
+        p = lava_tap_json_value(k + klen, end);
+        if (p == NULL || *p != '{') {
             continue;
         }
 
@@ -713,7 +630,7 @@ lava_tap_find_usage(lava_tap_t *t, const char *buf, size_t len)
 static void
 lava_tap_tail_usage(lava_tap_t *t)
 {
-    lava_tap_linearize(t);
+    lava_buf_ring_linearize(t->json, t->tail_max, t->json_len, &t->tail_pos);
     lava_tap_find_usage(t, t->json, t->json_len);
     lava_tap_find_model(t, t->json, t->json_len, 1);
 }
@@ -722,7 +639,7 @@ lava_tap_tail_usage(lava_tap_t *t)
 static int
 lava_tap_looks_like_sse(const char *p, size_t n)
 {
-    while (n && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
+    while (n && lava_json_is_ws(*p)) {
         p++;
         n--;
     }
@@ -792,20 +709,14 @@ lava_tap_finish(lava_tap_t *t)
         }
     }
 
-    free(t->json);
-    t->json = NULL;
-    t->json_len = 0;
-    t->json_cap = 0;
+    lava_tap_free_json(t);
 }
 
 
 void
 lava_tap_free(lava_tap_t *t)
 {
-    free(t->json);
-    t->json = NULL;
-    t->json_len = 0;
-    t->json_cap = 0;
+    lava_tap_free_json(t);
     lava_sse_free(&t->scanner);
 }
 
@@ -813,12 +724,7 @@ lava_tap_free(lava_tap_t *t)
 size_t
 lava_tap_flags_str(unsigned flags, char *buf, size_t size)
 {
-    size_t  n, len, i;
-
-    static const struct {
-        unsigned     flag;
-        const char  *name;
-    } names[] = {
+    static const lava_flag_name_t  names[] = {
         { LAVA_TAP_F_EVENT_TOO_BIG, "event_too_big" },
         { LAVA_TAP_F_JSON_TOO_BIG,  "json_too_big" },
         { LAVA_TAP_F_UNPARSED,      "usage_unparsed" },
@@ -826,33 +732,6 @@ lava_tap_flags_str(unsigned flags, char *buf, size_t size)
         { LAVA_TAP_F_BODY_IN_FILE,  "body_in_file" },
     };
 
-    if (size == 0) {
-        return 0;
-    }
-
-    len = 0;
-
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (!(flags & names[i].flag)) {
-            continue;
-        }
-
-        n = strlen(names[i].name);
-
-        /* whole names only, and room for the NUL */
-        if (len + (len ? 1 : 0) + n >= size) {
-            break;
-        }
-
-        if (len) {
-            buf[len++] = ',';
-        }
-
-        memcpy(buf + len, names[i].name, n);
-        len += n;
-    }
-
-    buf[len] = '\0';
-
-    return len;
+    return lava_flags_names(names, sizeof(names) / sizeof(names[0]), flags,
+                            buf, 0, size);
 }

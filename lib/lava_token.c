@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "lava_token.h"
+#include "lava_json.h"
 
 
 #define LAVA_TOKEN_BARE_MIN  16
@@ -296,9 +297,7 @@ lava_token_decode(const char *s, size_t len, char *buf, size_t size,
 
     if (n > 0) {
         for (i = 0; i < (size_t) n; i++) {
-            if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\r'
-                && buf[i] != '\n')
-            {
+            if (!lava_json_is_ws(buf[i])) {
                 break;
             }
         }

@@ -403,15 +403,75 @@ lava_url_key(const char *p, size_t n, lava_url_out_t *w, lava_target_t *t)
 }
 
 
+/* The key arguments of the arguments a..end, decoded into t->key. */
+static int
+lava_url_keys(const char *a, const char *end, lava_url_out_t *w,
+    lava_target_t *t)
+{
+    int              rc;
+    const char      *amp, *aend;
+    lava_url_str_t   v;
+
+    for ( /* void */ ; a < end; a = amp + 1) {
+        amp = memchr(a, '&', end - a);
+        aend = amp ? amp : end;
+
+        if (lava_url_arg_is(a, aend - a, "key")) {
+            v = lava_url_arg_value(a, aend - a);
+            rc = lava_url_key(v.p, v.len, w, t);
+            if (rc != LAVA_URL_OK) {
+                return rc;
+            }
+        }
+
+        if (amp == NULL) {
+            break;
+        }
+    }
+
+    return LAVA_URL_OK;
+}
+
+
+/*
+ * Copies the arguments a..end to the query, but empty ones, key, and u when
+ * skip_u; *first is 1 while nothing was copied yet ('?' then, else '&').
+ */
+static void
+lava_url_put_args(lava_url_out_t *w, const char *a, const char *end,
+    int skip_u, int *first)
+{
+    size_t       n;
+    const char  *amp, *aend;
+
+    for ( /* void */ ; a < end; a = amp + 1) {
+        amp = memchr(a, '&', end - a);
+        aend = amp ? amp : end;
+        n = aend - a;
+
+        if (n && !lava_url_arg_is(a, n, "key")
+            && !(skip_u && lava_url_arg_is(a, n, "u")))
+        {
+            lava_url_put(w, *first ? "?" : "&", 1);
+            lava_url_put_encoded(w, a, n, 1);
+            *first = 0;
+        }
+
+        if (amp == NULL) {
+            break;
+        }
+    }
+}
+
+
 static int
 lava_url_build(const char *u, size_t ulen, const char *extra,
     size_t extra_len, const char *args, size_t args_len, lava_url_out_t *w,
     lava_target_t *t)
 {
     int          rc, first;
-    size_t       i, n, base_len;
-    const char  *auth, *path, *query, *end, *a, *amp, *aend;
-    lava_url_str_t  v;
+    size_t       i, base_len;
+    const char  *auth, *path, *query, *end;
 
     end = u + ulen;
 
@@ -446,39 +506,15 @@ lava_url_build(const char *u, size_t ulen, const char *extra,
 
     /* the key of a raw u's own query first: it may be the token */
     if (query) {
-        for (a = query + 1; a < end; a = amp + 1) {
-            amp = memchr(a, '&', end - a);
-            aend = amp ? amp : end;
-
-            if (lava_url_arg_is(a, aend - a, "key")) {
-                v = lava_url_arg_value(a, aend - a);
-                rc = lava_url_key(v.p, v.len, w, t);
-                if (rc != LAVA_URL_OK) {
-                    return rc;
-                }
-            }
-
-            if (amp == NULL) {
-                break;
-            }
+        rc = lava_url_keys(query + 1, end, w, t);
+        if (rc != LAVA_URL_OK) {
+            return rc;
         }
     }
 
-    for (a = args; a < args + args_len; a = amp + 1) {
-        amp = memchr(a, '&', args + args_len - a);
-        aend = amp ? amp : args + args_len;
-
-        if (lava_url_arg_is(a, aend - a, "key")) {
-            v = lava_url_arg_value(a, aend - a);
-            rc = lava_url_key(v.p, v.len, w, t);
-            if (rc != LAVA_URL_OK) {
-                return rc;
-            }
-        }
-
-        if (amp == NULL) {
-            break;
-        }
+    rc = lava_url_keys(args, args + args_len, w, t);
+    if (rc != LAVA_URL_OK) {
+        return rc;
     }
 
     /* path: u's path, then the extra path without a doubled slash */
@@ -530,39 +566,10 @@ lava_url_build(const char *u, size_t ulen, const char *extra,
     first = 1;
 
     if (query) {
-        for (a = query + 1; a < end; a = amp + 1) {
-            amp = memchr(a, '&', end - a);
-            aend = amp ? amp : end;
-            n = aend - a;
-
-            if (n && !lava_url_arg_is(a, n, "key")) {
-                lava_url_put(w, first ? "?" : "&", 1);
-                lava_url_put_encoded(w, a, n, 1);
-                first = 0;
-            }
-
-            if (amp == NULL) {
-                break;
-            }
-        }
+        lava_url_put_args(w, query + 1, end, 0, &first);
     }
 
-    for (a = args; a < args + args_len; a = amp + 1) {
-        amp = memchr(a, '&', args + args_len - a);
-        aend = amp ? amp : args + args_len;
-        n = aend - a;
-
-        if (n && !lava_url_arg_is(a, n, "key") && !lava_url_arg_is(a, n, "u"))
-        {
-            lava_url_put(w, first ? "?" : "&", 1);
-            lava_url_put_encoded(w, a, n, 1);
-            first = 0;
-        }
-
-        if (amp == NULL) {
-            break;
-        }
-    }
+    lava_url_put_args(w, args, args + args_len, 1, &first);
 
     if (w->err) {
         return w->err;

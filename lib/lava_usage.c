@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "lava_usage.h"
+#include "lava_json.h"
 
 
 /* counters above this are not token counts (and could overflow sums) */
@@ -122,34 +123,41 @@ lava_usage_object(json_t *obj, const char *key, json_t **out)
 }
 
 
+int
+lava_usage_model_set(char *model, const char *s, size_t n)
+{
+    size_t  i;
+
+    if (n == 0 || n >= LAVA_USAGE_MODEL_MAX) {
+        return 0;
+    }
+
+    /* the model goes into the event and the ledger: printable ASCII only */
+    for (i = 0; i < n; i++) {
+        if (s[i] <= 0x20 || s[i] >= 0x7f) {
+            return 0;
+        }
+    }
+
+    memcpy(model, s, n);
+    model[n] = '\0';
+
+    return 1;
+}
+
+
 static void
 lava_usage_model(lava_usage_t *u, json_t *obj, const char *key)
 {
-    size_t       i, n;
-    json_t      *j;
-    const char  *s;
+    json_t  *j;
 
     j = obj ? json_object_get(obj, key) : NULL;
     if (j == NULL || !json_is_string(j)) {
         return;
     }
 
-    s = json_string_value(j);
-    n = json_string_length(j);
-
-    if (n == 0 || n >= LAVA_USAGE_MODEL_MAX) {
-        return;
-    }
-
-    /* the model goes into the event and the ledger: printable ASCII only */
-    for (i = 0; i < n; i++) {
-        if (s[i] <= 0x20 || s[i] >= 0x7f) {
-            return;
-        }
-    }
-
-    memcpy(u->model, s, n);
-    u->model[n] = '\0';
+    (void) lava_usage_model_set(u->model, json_string_value(j),
+                                json_string_length(j));
 }
 
 
@@ -280,32 +288,39 @@ lava_usage_sub(int64_t a, int64_t b)
     } while (0)
 
 
-/* Splits a prompt total into cached, audio and plain input (clamped so that
- * buckets never go negative or exceed the total). */
+/*
+ * Splits a total that includes two parts: *pa gets a, *pb gets b of what is
+ * left, *rest the remainder, each clamped so that no bucket goes negative or
+ * beyond the total.
+ */
+static void
+lava_usage_split(int64_t total, int64_t a, int64_t b, int64_t *pa,
+    int64_t *pb, int64_t *rest)
+{
+    *pa = a < total ? a : total;
+    total -= *pa;
+    *pb = b < total ? b : total;
+    *rest = total - *pb;
+}
+
+
+/* A prompt total into cached, audio and plain input. */
 static void
 lava_usage_split_input(lava_usage_t *u, int64_t total, int64_t cached,
     int64_t audio)
 {
-    int64_t  rest;
-
-    u->cached_input_tokens = cached < total ? cached : total;
-    rest = total - u->cached_input_tokens;
-    u->audio_input_tokens = audio < rest ? audio : rest;
-    u->input_tokens = rest - u->audio_input_tokens;
+    lava_usage_split(total, cached, audio, &u->cached_input_tokens,
+                     &u->audio_input_tokens, &u->input_tokens);
 }
 
 
-/* Splits a completion total that includes reasoning and audio output. */
+/* A completion total that includes reasoning and audio output. */
 static void
 lava_usage_split_output(lava_usage_t *u, int64_t total, int64_t reasoning,
     int64_t audio)
 {
-    int64_t  rest;
-
-    u->reasoning_tokens = reasoning < total ? reasoning : total;
-    rest = total - u->reasoning_tokens;
-    u->audio_output_tokens = audio < rest ? audio : rest;
-    u->output_tokens = rest - u->audio_output_tokens;
+    lava_usage_split(total, reasoning, audio, &u->reasoning_tokens,
+                     &u->audio_output_tokens, &u->output_tokens);
 }
 
 
@@ -1073,17 +1088,6 @@ lava_usage_decimal_ms(const char *p, size_t n, int64_t *ms)
 }
 
 
-static const char *
-lava_json_ws(const char *p, const char *end)
-{
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
-        p++;
-    }
-
-    return p;
-}
-
-
 size_t
 lava_json_span(const char *p, size_t n)
 {
@@ -1096,8 +1100,8 @@ lava_json_span(const char *p, size_t n)
 
     if (p[0] != '{' && p[0] != '[' && p[0] != '"') {
         for (i = 0; i < n; i++) {
-            if (p[i] == ',' || p[i] == '}' || p[i] == ']' || p[i] == ' '
-                || p[i] == '\t' || p[i] == '\r' || p[i] == '\n')
+            if (p[i] == ',' || p[i] == '}' || p[i] == ']'
+                || lava_json_is_ws(p[i]))
             {
                 break;
             }
@@ -1533,9 +1537,7 @@ lava_usage_parse_ep(lava_usage_t *u, lava_usage_format_e fmt, int ep,
     end = json + len;
     json = lava_json_ws(json, end);
 
-    while (end > json && (end[-1] == ' ' || end[-1] == '\t'
-                          || end[-1] == '\r' || end[-1] == '\n'))
-    {
+    while (end > json && lava_json_is_ws(end[-1])) {
         end--;
     }
 

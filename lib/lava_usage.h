@@ -129,6 +129,13 @@ int lava_usage_parse(lava_usage_t *u, lava_usage_format_e fmt,
     const char *json, size_t len);
 
 /*
+ * Copies s[0..n) and a NUL to model (LAVA_USAGE_MODEL_MAX bytes) when it is a
+ * model name the event and the ledger take: 1 to LAVA_USAGE_MODEL_MAX - 1
+ * bytes of printable ASCII, no space. 1 copied, 0 model left as it was.
+ */
+int lava_usage_model_set(char *model, const char *s, size_t n);
+
+/*
  * Length of the JSON value (object, array, string or scalar) that starts at
  * p[0], strings and nesting respected; 0 when it does not end within n bytes.
  * Does not validate; used to cut a usage object out of a body tail.

@@ -4,6 +4,7 @@
  */
 
 #include "lava_usage_chunk.h"
+#include "lava_json.h"
 
 
 void
@@ -56,18 +57,6 @@ lava_usage_chunk_lower(unsigned char ch)
 }
 
 
-/* skips JSON whitespace */
-static const char *
-lava_usage_chunk_ws(const char *p, const char *end)
-{
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
-        p++;
-    }
-
-    return p;
-}
-
-
 /* the first key (lower case, with its quotes) in [p, end), or NULL */
 static const char *
 lava_usage_chunk_find(const char *p, const char *end, const char *key,
@@ -101,12 +90,12 @@ lava_usage_chunk_key_then(const char *k, const char *end, size_t klen,
 {
     const char  *p;
 
-    p = lava_usage_chunk_ws(k + klen, end);
+    p = lava_json_ws(k + klen, end);
     if (p == end || *p != ':') {
         return 0;
     }
 
-    p = lava_usage_chunk_ws(p + 1, end);
+    p = lava_json_ws(p + 1, end);
 
     return p < end && *p == ch;
 }
@@ -127,7 +116,7 @@ lava_usage_chunk_only(const char *p, size_t n)
     /* key_then saw the '[' after the colon: the first one after the key */
     for (q = k + 9; *q != '['; q++) { /* void */ }
 
-    q = lava_usage_chunk_ws(q + 1, end);
+    q = lava_json_ws(q + 1, end);
     if (q == end || *q != ']') {
         return 0;
     }

@@ -51,35 +51,33 @@ static ngx_int_t ngx_http_lava_rewrite_headers(ngx_http_request_t *r,
 static void ngx_http_lava_body_handler(ngx_http_request_t *r);
 
 
+/*
+ * The refusal of each auth check result that refuses the request whatever
+ * the token says; OK and CUSTOMER_BLOCKED are decided in the handler, and
+ * their rows are never read.
+ */
+static const lava_refusal_e  ngx_http_lava_auth_refusal[] = {
+    [NGX_HTTP_LAVA_AUTH_OK] = LAVA_REFUSAL_INVALID_KEY,
+    [NGX_HTTP_LAVA_AUTH_UNKNOWN_KEY] = LAVA_REFUSAL_INVALID_KEY,
+    [NGX_HTTP_LAVA_AUTH_MERCHANT_DISABLED] = LAVA_REFUSAL_MERCHANT_DISABLED,
+    [NGX_HTTP_LAVA_AUTH_UNKNOWN_CUSTOMER] = LAVA_REFUSAL_UNKNOWN_CUSTOMER,
+    [NGX_HTTP_LAVA_AUTH_CUSTOMER_DISABLED] = LAVA_REFUSAL_CUSTOMER_DISABLED,
+    [NGX_HTTP_LAVA_AUTH_UNKNOWN_METER] = LAVA_REFUSAL_UNKNOWN_METER,
+    [NGX_HTTP_LAVA_AUTH_NOT_LOADED] = LAVA_REFUSAL_AUTH_UNAVAILABLE,
+    [NGX_HTTP_LAVA_AUTH_CUSTOMER_BLOCKED] = LAVA_REFUSAL_INVALID_KEY
+};
+
+#define NGX_HTTP_LAVA_AUTH_NREFUSALS                                         \
+    (sizeof(ngx_http_lava_auth_refusal)                                      \
+     / sizeof(ngx_http_lava_auth_refusal[0]))
+
+
+/* a request header by its lower-case name */
 static ngx_table_elt_t *
 ngx_http_lava_find_header(ngx_http_request_t *r, const char *lname,
     size_t len)
 {
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) lname, len) == 0)
-        {
-            return &h[i];
-        }
-    }
+    return ngx_http_lava_header(&r->headers_in.headers, lname, len);
 }
 
 
@@ -385,27 +383,12 @@ ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
         }
         break;
 
-    case NGX_HTTP_LAVA_AUTH_NOT_LOADED:
-        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_AUTH_UNAVAILABLE,
+    default:
+        return ngx_http_lava_refuse(r, ctx,
+                                    (size_t) arc < NGX_HTTP_LAVA_AUTH_NREFUSALS
+                                    ? ngx_http_lava_auth_refusal[arc]
+                                    : LAVA_REFUSAL_INVALID_KEY,
                                     NULL);
-
-    case NGX_HTTP_LAVA_AUTH_MERCHANT_DISABLED:
-        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_MERCHANT_DISABLED,
-                                    NULL);
-
-    case NGX_HTTP_LAVA_AUTH_UNKNOWN_CUSTOMER:
-        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_UNKNOWN_CUSTOMER,
-                                    NULL);
-
-    case NGX_HTTP_LAVA_AUTH_CUSTOMER_DISABLED:
-        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_CUSTOMER_DISABLED,
-                                    NULL);
-
-    case NGX_HTTP_LAVA_AUTH_UNKNOWN_METER:
-        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_UNKNOWN_METER, NULL);
-
-    default: /* NGX_HTTP_LAVA_AUTH_UNKNOWN_KEY */
-        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_INVALID_KEY, NULL);
     }
 
     if (ngx_http_lava_copy_str(r, &ctx->customer_id, tk.customer_id,

@@ -2,7 +2,7 @@
  * Per-request state: the context of a forward request (created in the
  * rewrite or access phase, kept across error_page redirects), the body
  * filter state hanging from it, and the request id it is born with
- * (format: lib/lava_id.h).
+ * (format: lib/lava_id.h); the header lookup of the handlers and filters.
  */
 
 #include <sys/random.h>
@@ -147,4 +147,40 @@ ngx_http_lava_ctx_init_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_lava_rnd_state = seed;
+}
+
+
+/*
+ * The first header of a list (request, upstream or response headers) named
+ * lname (lower case, len bytes), or NULL. An entry with hash 0 is deleted,
+ * as everywhere in nginx, and skipped.
+ */
+ngx_table_elt_t *
+ngx_http_lava_header(ngx_list_t *headers, const char *lname, size_t len)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &headers->part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash && h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) lname, len) == 0)
+        {
+            return &h[i];
+        }
+    }
 }

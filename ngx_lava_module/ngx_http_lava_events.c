@@ -110,6 +110,8 @@ static void ngx_http_lava_events_exit_spool(ngx_http_lava_events_t *ev);
 static uint64_t ngx_http_lava_events_now(void);
 static void ngx_http_lava_events_drop(ngx_http_lava_events_t *ev);
 static void ngx_http_lava_events_report(ngx_http_lava_events_t *ev);
+static void ngx_http_lava_events_report_one(ngx_http_lava_events_t *ev,
+    ngx_uint_t n, const char *what, ngx_uint_t total);
 static void ngx_http_lava_events_report_handler(ngx_event_t *rev);
 static void ngx_http_lava_events_flush_handler(ngx_event_t *rev);
 
@@ -134,20 +136,14 @@ ngx_http_lava_events_init_process(ngx_cycle_t *cycle,
     ev->stream = lmcf->stream;
     ev->log = cycle->log;
 
-    ev->report.handler = ngx_http_lava_events_report_handler;
-    ev->report.data = ev;
-    ev->report.log = cycle->log;
-    ev->report.cancelable = 1;
+    ngx_http_lava_timer_init(&ev->report, ngx_http_lava_events_report_handler,
+                             ev, cycle->log);
 
-    ev->claim.handler = ngx_http_lava_events_claim_handler;
-    ev->claim.data = ev;
-    ev->claim.log = cycle->log;
-    ev->claim.cancelable = 1;
+    ngx_http_lava_timer_init(&ev->claim, ngx_http_lava_events_claim_handler,
+                             ev, cycle->log);
 
-    ev->flush.handler = ngx_http_lava_events_flush_handler;
-    ev->flush.data = ev;
-    ev->flush.log = cycle->log;
-    ev->flush.cancelable = 1;
+    ngx_http_lava_timer_init(&ev->flush, ngx_http_lava_events_flush_handler,
+                             ev, cycle->log);
 
     ev->refuse = (lmcf->spool_full == NGX_HTTP_LAVA_SPOOL_FULL_REFUSE);
 
@@ -779,24 +775,29 @@ ngx_http_lava_events_drop(ngx_http_lava_events_t *ev)
 static void
 ngx_http_lava_events_report(ngx_http_lava_events_t *ev)
 {
-    if (ev->unreported) {
-        ngx_log_error(NGX_LOG_WARN, ev->log, 0,
-                      "lava events: queue (%ui events) %s, %ui events "
-                      "dropped, %ui since start", ev->max,
-                      ev->spool ? "and spool full" : "full",
-                      ev->unreported, ev->stats.dropped);
-    }
-
-    if (ev->refused_unreported) {
-        ngx_log_error(NGX_LOG_WARN, ev->log, 0,
-                      "lava events: queue (%ui events) %s, %ui requests "
-                      "refused with 503, %ui since start", ev->max,
-                      ev->spool ? "and spool full" : "full",
-                      ev->refused_unreported, ev->stats.refused);
-    }
+    ngx_http_lava_events_report_one(ev, ev->unreported, "events dropped",
+                                    ev->stats.dropped);
+    ngx_http_lava_events_report_one(ev, ev->refused_unreported,
+                                    "requests refused with 503",
+                                    ev->stats.refused);
 
     ev->unreported = 0;
     ev->refused_unreported = 0;
+}
+
+
+/* what: "events dropped" or "requests refused with 503", n since the last
+ * report, total since start */
+static void
+ngx_http_lava_events_report_one(ngx_http_lava_events_t *ev, ngx_uint_t n,
+    const char *what, ngx_uint_t total)
+{
+    if (n) {
+        ngx_log_error(NGX_LOG_WARN, ev->log, 0,
+                      "lava events: queue (%ui events) %s, %ui %s, "
+                      "%ui since start", ev->max,
+                      ev->spool ? "and spool full" : "full", n, what, total);
+    }
 }
 
 

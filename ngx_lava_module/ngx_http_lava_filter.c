@@ -28,32 +28,15 @@ static ngx_str_t  ngx_http_lava_reqid_header = ngx_string("x-lava-request-id");
 static ngx_int_t
 ngx_http_lava_add_request_id(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 {
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
     /* an error_page redirect sends headers a second time: add it once */
-    part = &r->headers_out.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].hash && h[i].key.len == ngx_http_lava_reqid_header.len
-            && ngx_strncasecmp(h[i].key.data, ngx_http_lava_reqid_header.data,
-                               h[i].key.len) == 0)
-        {
-            return NGX_OK;
-        }
+    if (ngx_http_lava_header(&r->headers_out.headers,
+                             (char *) ngx_http_lava_reqid_header.data,
+                             ngx_http_lava_reqid_header.len)
+        != NULL)
+    {
+        return NGX_OK;
     }
 
     h = ngx_list_push(&r->headers_out.headers);
@@ -75,36 +58,17 @@ static void
 ngx_http_lava_character_cost(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 {
     ngx_int_t         n;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
-    part = &r->upstream->headers_in.headers.part;
-    h = part->elts;
+    h = ngx_http_lava_header(&r->upstream->headers_in.headers,
+                             "character-cost", 14);
+    if (h == NULL) {
+        return;
+    }
 
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == 14
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "character-cost", 14)
-               == 0)
-        {
-            n = ngx_atoi(h[i].value.data, h[i].value.len);
-            if (n != NGX_ERROR) {
-                ctx->character_cost = n;
-            }
-
-            return;
-        }
+    n = ngx_atoi(h->value.data, h->value.len);
+    if (n != NGX_ERROR) {
+        ctx->character_cost = n;
     }
 }
 

@@ -4,7 +4,7 @@
  * Shared declarations of the module's files:
  *   ngx_http_lava_module.c     directives, configuration, phase setup, process init
  *   ngx_http_lava_variables.c  the $lava_* variables
- *   ngx_http_lava_ctx.c        per-request context and request ids
+ *   ngx_http_lava_ctx.c        per-request context, request ids, header lookup
  *   ngx_http_lava_providers.c  provider table and managed key file
  *   ngx_http_lava_access.c     access phase: token, routing, header rewrite, body read
  *   ngx_http_lava_filter.c     header/body filters: request id header, usage tap
@@ -190,11 +190,29 @@ typedef struct {
 extern ngx_module_t  ngx_http_lava_module;
 
 
+/*
+ * A worker timer of the module (Redis retries and timeouts, event queue
+ * flush and reports, spool sync, auth poll): cancelable, so that it never
+ * holds back a graceful worker exit.
+ */
+static ngx_inline void
+ngx_http_lava_timer_init(ngx_event_t *ev, ngx_event_handler_pt handler,
+    void *data, ngx_log_t *log)
+{
+    ev->handler = handler;
+    ev->data = data;
+    ev->log = log;
+    ev->cancelable = 1;
+}
+
+
 /* ngx_http_lava_ctx.c */
 ngx_http_lava_ctx_t *ngx_http_lava_get_ctx(ngx_http_request_t *r);
 ngx_http_lava_ctx_t *ngx_http_lava_create_ctx(ngx_http_request_t *r);
 /* init_process: seeds this worker's request id randomness */
 void ngx_http_lava_ctx_init_process(ngx_cycle_t *cycle);
+ngx_table_elt_t *ngx_http_lava_header(ngx_list_t *headers, const char *lname,
+    size_t len);
 
 /* ngx_http_lava_variables.c: preconfiguration */
 ngx_int_t ngx_http_lava_add_variables(ngx_conf_t *cf);

@@ -133,16 +133,10 @@ ngx_http_lava_redis_create(ngx_cycle_t *cycle,
     rd->reply_handler = reply;
     rd->data = data;
 
-    /* cancelable: these timers never hold back a graceful worker exit */
-    rd->timer.handler = ngx_http_lava_redis_timeout_handler;
-    rd->timer.data = rd;
-    rd->timer.log = rd->log;
-    rd->timer.cancelable = 1;
-
-    rd->retry.handler = ngx_http_lava_redis_retry_handler;
-    rd->retry.data = rd;
-    rd->retry.log = rd->log;
-    rd->retry.cancelable = 1;
+    ngx_http_lava_timer_init(&rd->timer, ngx_http_lava_redis_timeout_handler,
+                             rd, rd->log);
+    ngx_http_lava_timer_init(&rd->retry, ngx_http_lava_redis_retry_handler,
+                             rd, rd->log);
 
     ngx_queue_insert_tail(&ngx_http_lava_redis_all, &rd->link);
 

@@ -5,13 +5,14 @@
 #include <openssl/evp.h>
 
 #include "event.h"
+#include "lava_id.h"
 
 /* What the value must be: the kinds of lib/lava_event_fields.h. */
 typedef enum {
     F_VERSION,      /* "1" */
-    F_REQID,        /* req_ + 26 Crockford base32 */
+    F_REQID,        /* lava_reqid_valid() (lib/lava_id.h) */
     F_INT,          /* int64 >= 0, base-10 digits only */
-    F_ID,           /* [A-Za-z0-9_.:-]{1,64} */
+    F_ID,           /* lava_id_valid() (lib/lava_id.h) */
     F_TEXT,         /* UTF-8, no NUL, at most max bytes */
     F_ENUM,
     F_BOOL01
@@ -41,6 +42,21 @@ typedef struct {
 #define NAMES_BUCKET(n)
 
 LAVA_EVENT_FIELDS(NAMES, _)
+
+/* event_<name>_name() of each ENUM field (event.h) */
+#define NAME_OF(a, name, column, kind, req, max)  LAVA_EVENT_KIND(kind, NAME_OF)(name)
+#define NAME_OF_VERSION(n)
+#define NAME_OF_REQID(n)
+#define NAME_OF_INT(n)
+#define NAME_OF_ID(n)
+#define NAME_OF_TEXT(n)
+#define NAME_OF_JSON(n)
+#define NAME_OF_ENUM(n)                                                        \
+    const char *event_##n##_name(n##_e v) { return n##_names[v]; }
+#define NAME_OF_BOOL(n)
+#define NAME_OF_BUCKET(n)
+
+LAVA_EVENT_FIELDS(NAME_OF, _)
 
 #define NVALUES(names)  (sizeof(names) / sizeof(names[0]) - 1)
 _Static_assert(NVALUES(payer_names) == PAYER_MERCHANT + 1, "payer_e and its values");
@@ -139,43 +155,6 @@ parse_int(const sv_t *v, int64_t *out)
 }
 
 static int
-id_ok(const sv_t *v)
-{
-    size_t i;
-    char   c;
-
-    if (v->n < 1 || v->n > 64) {
-        return 0;
-    }
-    for (i = 0; i < v->n; i++) {
-        c = v->p[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-              || c == '_' || c == '.' || c == ':' || c == '-'))
-        {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-static int
-reqid_ok(const sv_t *v)
-{
-    static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    size_t            i;
-
-    if (v->n != 30 || memcmp(v->p, "req_", 4) != 0) {
-        return 0;
-    }
-    for (i = 4; i < v->n; i++) {
-        if (v->p[i] == '\0' || strchr(crockford, v->p[i]) == NULL) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-static int
 sv_eq(const sv_t *v, const char *s)
 {
     size_t n = strlen(s);
@@ -215,7 +194,7 @@ decode_field(event_t *ev, const field_spec_t *f, const sv_t *v, char *err, size_
         return 0;
 
     case F_REQID:
-        if (!reqid_ok(v)) {
+        if (!lava_reqid_valid(v->p, v->n)) {
             snprintf(err, errsize, "malformed request_id \"%s\"", shown(v, tmp, sizeof(tmp)));
             return -1;
         }
@@ -238,8 +217,9 @@ decode_field(event_t *ev, const field_spec_t *f, const sv_t *v, char *err, size_
         return 0;
 
     case F_ID:
-        if (!id_ok(v)) {
-            snprintf(err, errsize, "field %s is not an id ([A-Za-z0-9_.:-]{1,64})", f->name);
+        if (!lava_id_valid(v->p, v->n)) {
+            snprintf(err, errsize, "field %s is not an id (" LAVA_ID_PATTERN ")",
+                     f->name);
             return -1;
         }
         *(sv_t *) (base + f->off) = *v;
@@ -444,28 +424,4 @@ event_decode(event_t *ev, const sv_t *kv, size_t npairs, char *err, size_t errsi
     }
 
     return 0;
-}
-
-const char *
-event_payer_name(payer_e p)
-{
-    return payer_names[p];
-}
-
-const char *
-event_key_source_name(key_source_e k)
-{
-    return key_source_names[k];
-}
-
-const char *
-event_outcome_name(outcome_e o)
-{
-    return outcome_names[o];
-}
-
-const char *
-event_usage_source_name(usage_source_e u)
-{
-    return usage_source_names[u];
 }

@@ -7,13 +7,13 @@
 #include <libpq-fe.h>
 
 #include "db.h"
+#include "lava_id.h"
 #include "log.h"
 #include "rconn.h"
 #include "reconcile.h"
 #include "stream.h"
 
 #define RECONCILE_PAGE     1000          /* entries per XRANGE / XPENDING */
-#define RECONCILE_REQID    30            /* "req_" + 26 characters */
 
 /* The command line. */
 typedef struct {
@@ -333,13 +333,15 @@ group_last(rec_t *r, stream_id_t *last)
 
 /* --- the id list ------------------------------------------------------------- */
 
+/* a character that would make a longer word of an id next to it */
 static int
-is_b32(int c)
+id_word_char(int c)
 {
     return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z');
 }
 
-/* The first req_ + 26 characters of every line, into rec_ids. */
+/* The first request id (lib/lava_id.h) of every line standing on its own,
+ * into rec_ids. */
 static long long
 load_ids(rec_t *r, const char *path)
 {
@@ -348,7 +350,6 @@ load_ids(rec_t *r, const char *path)
     size_t     cap = 0;
     ssize_t    len;
     long long  total = 0;
-    int        i;
 
     f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (f == NULL) {
@@ -356,14 +357,14 @@ load_ids(rec_t *r, const char *path)
         return -1;
     }
     while ((len = getline(&line, &cap, f)) != -1) {
-        for (p = line; (p = strstr(p, "req_")) != NULL; p += 4) {
-            if (line + len - p < RECONCILE_REQID || (p > line && is_b32(p[-1]))) {
+        for (p = line; (p = strstr(p, LAVA_REQID_PREFIX)) != NULL;
+             p += LAVA_REQID_PREFIX_LEN)
+        {
+            if (line + len - p < LAVA_REQID_LEN || (p > line && id_word_char(p[-1]))) {
                 continue;
             }
-            for (i = 4; i < RECONCILE_REQID && is_b32(p[i]); i++) {
-            }
-            if (i == RECONCILE_REQID && !is_b32(p[i])) {
-                if (copy_col(r, p, RECONCILE_REQID, 1) != 0) {
+            if (lava_reqid_valid(p, LAVA_REQID_LEN) && !id_word_char(p[LAVA_REQID_LEN])) {
+                if (copy_col(r, p, LAVA_REQID_LEN, 1) != 0) {
                     goto fail;
                 }
                 total++;

@@ -4,6 +4,7 @@
  * byte by byte against the documented sets.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,6 +133,17 @@ START_TEST(test_id_valid)
 END_TEST
 
 
+/* the pattern error messages show is the one lava_id_valid() checks */
+START_TEST(test_id_pattern)
+{
+    char  want[64];
+
+    snprintf(want, sizeof(want), "[A-Za-z0-9_.:-]{1,%d}", LAVA_ID_MAX);
+    ck_assert_str_eq(LAVA_ID_PATTERN, want);
+}
+END_TEST
+
+
 Suite *
 make_suite(void)
 {
@@ -143,6 +155,7 @@ make_suite(void)
     tcase_add_test(tc, test_reqid_invalid);
     tcase_add_test(tc, test_charsets);
     tcase_add_test(tc, test_id_valid);
+    tcase_add_test(tc, test_id_pattern);
     suite_add_tcase(s, tc);
 
     return s;

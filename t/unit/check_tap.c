@@ -9,6 +9,7 @@
 #include "unit.h"
 #include "lava_tap.h"
 #include "lava_fixture.h"
+#include "tap_replay.h"
 
 
 static void
@@ -49,27 +50,19 @@ check_usage(lava_tap_t *t, fx_expect_t *e, const char *what,
 }
 
 
-/* feeds body cut at `cut` (or in `step` pieces when step > 0) */
+/* what check_usage() is given for each replay of a fixture */
+typedef struct {
+    fx_expect_t  *e;
+    const char   *flags;
+} replay_t;
+
+
 static void
-tap_run(lava_tap_t *t, int sse, lava_usage_format_e fmt, const char *p,
-    size_t n, size_t cut, size_t step, size_t max_json, size_t tail_max)
+replay_check(void *data, lava_tap_t *t, const char *what)
 {
-    size_t  off, k;
+    replay_t  *r = data;
 
-    FX_CHECK(lava_tap_init(t, sse, fmt, 0, max_json, tail_max) == 0, "init");
-
-    if (step) {
-        for (off = 0; off < n; off += k) {
-            k = (off + step > n) ? n - off : step;
-            lava_tap_feed(t, p + off, k);
-        }
-
-    } else {
-        lava_tap_feed(t, p, cut);
-        lava_tap_feed(t, p + cut, n - cut);
-    }
-
-    lava_tap_finish(t);
+    check_usage(t, r->e, what, r->flags);
 }
 
 
@@ -77,26 +70,20 @@ static void
 replay(const char *name, const char *p, size_t n, int sse, fx_expect_t *e,
     const char *variant, size_t max_json, size_t tail_max, const char *flags)
 {
-    int                  fmt;
-    char                 what[512];
-    size_t               k;
-    lava_tap_t           t;
+    int            fmt;
+    replay_t       r = { e, flags };
+    fx_tap_opts_t  o;
 
     fmt = lava_usage_format_from_name(e->format, strlen(e->format));
     ck_assert_int_ge(fmt, 0);
 
-    for (k = 0; k <= n; k++) {
-        snprintf(what, sizeof(what), "%.200s %s split at %zu", name, variant,
-                 k);
-        tap_run(&t, sse, fmt, p, n, k, 0, max_json, tail_max);
-        check_usage(&t, e, what, flags);
-        lava_tap_free(&t);
-    }
+    memset(&o, 0, sizeof(o));
+    o.sse = sse;
+    o.fmt = fmt;
+    o.max_json = max_json;
+    o.tail_max = tail_max;
 
-    snprintf(what, sizeof(what), "%.200s %s byte by byte", name, variant);
-    tap_run(&t, sse, fmt, p, n, 0, 1, max_json, tail_max);
-    check_usage(&t, e, what, flags);
-    lava_tap_free(&t);
+    fx_tap_replay(&o, name, variant, p, n, replay_check, &r);
 }
 
 

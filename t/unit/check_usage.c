@@ -21,6 +21,7 @@
 #include "lava_meter.h"
 #include "lava_tap.h"
 #include "lava_fixture.h"
+#include "tap_replay.h"
 
 
 typedef struct {
@@ -194,28 +195,20 @@ ux_check(ux_case_t *c, lava_tap_t *t, int tapped, const char *what,
 }
 
 
+/* what ux_check() is given for each replay of a fixture */
+typedef struct {
+    ux_case_t   *c;
+    const char  *tap_flags;
+    const char  *meter_flags;
+} ux_replay_t;
+
+
 static void
-ux_tap(ux_case_t *c, lava_tap_t *t, int sse, const char *p, size_t n,
-    size_t cut, size_t step, size_t max_json, size_t tail_max)
+ux_replay_check(void *data, lava_tap_t *t, const char *what)
 {
-    size_t  off, k;
+    ux_replay_t  *r = data;
 
-    FX_CHECK(lava_tap_init(t, sse, c->rt.fmt, 0, max_json, tail_max) == 0,
-             "init");
-    t->endpoint = c->rt.ep;
-
-    if (step) {
-        for (off = 0; off < n; off += k) {
-            k = (off + step > n) ? n - off : step;
-            lava_tap_feed(t, p + off, k);
-        }
-
-    } else {
-        lava_tap_feed(t, p, cut);
-        lava_tap_feed(t, p + cut, n - cut);
-    }
-
-    lava_tap_finish(t);
+    ux_check(r->c, t, 1, what, r->tap_flags, r->meter_flags);
 }
 
 
@@ -224,22 +217,17 @@ ux_replay(ux_case_t *c, int sse, const char *p, size_t n,
     const char *variant, size_t max_json, size_t tail_max,
     const char *tap_flags, const char *meter_flags)
 {
-    char        what[640];
-    size_t      k;
-    lava_tap_t  t;
+    ux_replay_t    r = { c, tap_flags, meter_flags };
+    fx_tap_opts_t  o;
 
-    for (k = 0; k <= n; k++) {
-        snprintf(what, sizeof(what), "%.300s %s split at %zu", c->name,
-                 variant, k);
-        ux_tap(c, &t, sse, p, n, k, 0, max_json, tail_max);
-        ux_check(c, &t, 1, what, tap_flags, meter_flags);
-        lava_tap_free(&t);
-    }
+    memset(&o, 0, sizeof(o));
+    o.sse = sse;
+    o.fmt = c->rt.fmt;
+    o.endpoint = c->rt.ep;
+    o.max_json = max_json;
+    o.tail_max = tail_max;
 
-    snprintf(what, sizeof(what), "%.300s %s byte by byte", c->name, variant);
-    ux_tap(c, &t, sse, p, n, 0, 1, max_json, tail_max);
-    ux_check(c, &t, 1, what, tap_flags, meter_flags);
-    lava_tap_free(&t);
+    fx_tap_replay(&o, c->name, variant, p, n, ux_replay_check, &r);
 }
 
 
