@@ -530,10 +530,8 @@ ngx_http_lava_auth_init_process(ngx_cycle_t *cycle,
         }
     }
 
-    p->poll.handler = ngx_http_lava_auth_poll_handler;
-    p->poll.data = p;
-    p->poll.log = cycle->log;
-    p->poll.cancelable = 1;
+    ngx_http_lava_timer_init(&p->poll, ngx_http_lava_auth_poll_handler, p,
+                             cycle->log);
 
     p->redis = ngx_http_lava_redis_create(cycle, lmcf, "auth",
                                           ngx_http_lava_auth_ready,

@@ -164,10 +164,8 @@ ngx_http_lava_spool_create(ngx_cycle_t *cycle, ngx_http_lava_main_conf_t *lmcf)
     sp->log = cycle->log;
     ngx_queue_init(&sp->segs);
 
-    sp->sync.handler = ngx_http_lava_spool_sync_handler;
-    sp->sync.data = sp;
-    sp->sync.log = cycle->log;
-    sp->sync.cancelable = 1;
+    ngx_http_lava_timer_init(&sp->sync, ngx_http_lava_spool_sync_handler, sp,
+                             cycle->log);
 
     return sp;
 }
