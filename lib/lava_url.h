@@ -54,4 +54,17 @@ int lava_url_parse(const char *extra, size_t extra_len, const char *args,
     size_t args_len, char *buf, size_t size, lava_target_t *t);
 const char *lava_url_strerror(int rc);
 
+/*
+ * Overwrites with '*', in place, the value of every `key` argument of a raw
+ * query string, at every level of percent-encoding: "key=<v>" at the top,
+ * "?key=<v>" in a raw u, "%3Fkey%3D<v>" in an encoded u, names and '=' with
+ * their letters escaped once or more ("k%65y", "k%2565y"). A value runs to
+ * the next '&' of its own level or an outer one ("%26" ends it inside an
+ * encoded u, a raw '&' everywhere). For the copies that nginx logs ($request,
+ * "request:" in error lines, $args): the target is read before. Works on any
+ * bytes, valid or not, so refused requests are masked too. Returns the
+ * number of bytes overwritten; with write == 0 only counts them.
+ */
+size_t lava_url_mask_keys(char *args, size_t len, int write);
+
 #endif

@@ -152,31 +152,63 @@ ngx_http_lava_access_handler(ngx_http_request_t *r)
 
 
 /*
- * Overwrites the values of "key" arguments with '*' in the client's request
- * buffer, which $request, $args and nginx's own error log lines all read, so
- * that a token sent as ?key= is never logged. The target was built before.
+ * The request line nginx logs ($request, "request:" in error lines) with
+ * every key= value masked (lava_url_mask_keys: top level and inside u, any
+ * encoding): a copy, so the arguments a location reads are untouched. Runs
+ * in the post-read phase of every request of an http block with providers,
+ * and first in the log phase. Always NGX_DECLINED.
  */
-static void
-ngx_http_lava_mask_key(ngx_http_request_t *r)
+ngx_int_t
+ngx_http_lava_mask_handler(ngx_http_request_t *r)
 {
-    u_char  *p, *end, *arg;
+    u_char  *line, *q, *end;
 
-    p = r->args.data;
-    end = p + r->args.len;
-
-    while (p < end) {
-        arg = p;
-
-        while (p < end && *p != '&') {
-            p++;
-        }
-
-        if (p - arg > 4 && ngx_strncmp(arg, "key=", 4) == 0) {
-            ngx_memset(arg + 4, '*', p - arg - 4);
-        }
-
-        p++;
+    if (r->request_line.len == 0) {
+        return NGX_DECLINED;
     }
+
+    line = r->request_line.data;
+    end = line + r->request_line.len;
+
+    q = ngx_strlchr(line, end, '?');
+    if (q == NULL) {
+        return NGX_DECLINED;
+    }
+
+    /* "METHOD URI HTTP/1.1": the URI has no raw space, the protocol follows
+     * the last one */
+    while (end > q && end[-1] != ' ') {
+        end--;
+    }
+
+    if (end == q) {
+        end = line + r->request_line.len;
+
+    } else {
+        end--;
+    }
+
+    q++;
+
+    if (lava_url_mask_keys((char *) q, end - q, 0) == 0) {
+        return NGX_DECLINED;
+    }
+
+    line = ngx_pnalloc(r->pool, r->request_line.len);
+    if (line == NULL) {
+        /* nothing logged is better than a key logged */
+        r->request_line.len = 0;
+        return NGX_DECLINED;
+    }
+
+    ngx_memcpy(line, r->request_line.data, r->request_line.len);
+
+    (void) lava_url_mask_keys((char *) line + (q - r->request_line.data),
+                              end - q, 1);
+
+    r->request_line.data = line;
+
+    return NGX_DECLINED;
 }
 
 
@@ -228,8 +260,9 @@ ngx_http_lava_route(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     rc = lava_url_parse((char *) extra.data, extra.len, (char *) r->args.data,
                         r->args.len, (char *) buf, size, t);
 
-    /* before any refusal is logged: ?key= may hold the forward token */
-    ngx_http_lava_mask_key(r);
+    /* $args, $query_string, $request_uri: key= may hold the forward token;
+     * the target was read above */
+    (void) lava_url_mask_keys((char *) r->args.data, r->args.len, 1);
 
     if (rc == LAVA_URL_MISSING_U) {
         return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_MISSING_U, NULL);
@@ -478,22 +511,11 @@ static ngx_int_t
 ngx_http_lava_rewrite_headers(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     ngx_str_t *pkey)
 {
-    u_char                    *p, *start;
-    size_t                     len;
-    ngx_uint_t                 i, n, auth, query_token;
+    ngx_uint_t                 i, n, auth;
     ngx_list_t                 old;
     ngx_list_part_t           *part;
     ngx_table_elt_t           *h, *nh;
     ngx_http_lava_strip_t     *s;
-
-    /* the forward token came as ?key= when no header carried it */
-    h = r->headers_in.authorization;
-    query_token = !(h && h->value.len > 7
-                    && ngx_strncasecmp(h->value.data, (u_char *) "Bearer ", 7)
-                       == 0)
-                  && ngx_http_lava_find_header(r, "x-api-key", 9) == NULL
-                  && ngx_http_lava_find_header(r, "x-goog-api-key", 14) == NULL
-                  && ngx_http_lava_find_header(r, "xi-api-key", 10) == NULL;
 
     /* count, then copy everything but the stripped headers into a new list */
     n = 0;
@@ -564,35 +586,13 @@ ngx_http_lava_rewrite_headers(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
         /* the OpenAI-compatible endpoints of Google and Anthropic take the
          * key the way the OpenAI SDK sends it */
         auth = NGX_HTTP_LAVA_AUTH_BEARER;
-
-    } else if (auth == NGX_HTTP_LAVA_AUTH_X_GOOG_API_KEY && query_token) {
-        /* Google's alternative: the key where the client put the token */
-        auth = NGX_HTTP_LAVA_AUTH_QUERY_KEY;
     }
+
+    /* a key is never put into the upstream URL, which nginx writes into
+     * every upstream error line: Google takes x-goog-api-key wherever it
+     * takes ?key=, also when the client sent its token as ?key= */
 
     if (pkey->len == 0 || auth == NGX_HTTP_LAVA_AUTH_NONE) {
-        return NGX_OK;
-    }
-
-    if (auth == NGX_HTTP_LAVA_AUTH_QUERY_KEY) {
-        len = ctx->uri.len + sizeof("&key=") - 1
-              + pkey->len + 2 * ngx_escape_uri(NULL, pkey->data, pkey->len,
-                                               NGX_ESCAPE_ARGS);
-
-        start = ngx_pnalloc(r->pool, len);
-        if (start == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        p = ngx_cpymem(start, ctx->uri.data, ctx->uri.len);
-        p = ngx_cpymem(p, ngx_strlchr(ctx->uri.data,
-                                      ctx->uri.data + ctx->uri.len, '?')
-                          ? "&key=" : "?key=", 5);
-        p = (u_char *) ngx_escape_uri(p, pkey->data, pkey->len,
-                                      NGX_ESCAPE_ARGS);
-        ctx->uri.data = start;
-        ctx->uri.len = p - start;
-
         return NGX_OK;
     }
 
