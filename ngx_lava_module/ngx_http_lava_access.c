@@ -154,17 +154,15 @@ ngx_http_lava_access_handler(ngx_http_request_t *r)
 /*
  * The request line nginx logs ($request, "request:" in error lines) with
  * every key= value masked (lava_url_mask_keys: top level and inside u, any
- * encoding): a copy, so the arguments a location reads are untouched. Runs
- * in the post-read phase of every request of an http block with providers,
- * and first in the log phase. Always NGX_DECLINED.
+ * encoding): a copy, so the arguments a location reads are untouched.
  */
-ngx_int_t
-ngx_http_lava_mask_handler(ngx_http_request_t *r)
+static void
+ngx_http_lava_mask_request_line(ngx_http_request_t *r)
 {
     u_char  *line, *q, *end;
 
     if (r->request_line.len == 0) {
-        return NGX_DECLINED;
+        return;
     }
 
     line = r->request_line.data;
@@ -172,7 +170,7 @@ ngx_http_lava_mask_handler(ngx_http_request_t *r)
 
     q = ngx_strlchr(line, end, '?');
     if (q == NULL) {
-        return NGX_DECLINED;
+        return;
     }
 
     /* "METHOD URI HTTP/1.1": the URI has no raw space, the protocol follows
@@ -191,14 +189,14 @@ ngx_http_lava_mask_handler(ngx_http_request_t *r)
     q++;
 
     if (lava_url_mask_keys((char *) q, end - q, 0) == 0) {
-        return NGX_DECLINED;
+        return;
     }
 
     line = ngx_pnalloc(r->pool, r->request_line.len);
     if (line == NULL) {
         /* nothing logged is better than a key logged */
         r->request_line.len = 0;
-        return NGX_DECLINED;
+        return;
     }
 
     ngx_memcpy(line, r->request_line.data, r->request_line.len);
@@ -207,6 +205,35 @@ ngx_http_lava_mask_handler(ngx_http_request_t *r)
                               end - q, 1);
 
     r->request_line.data = line;
+}
+
+
+/* post-read phase, every request of an http block with providers: before
+ * anything can log it (a 413 of the find-config phase, a rewrite refusal) */
+ngx_int_t
+ngx_http_lava_mask_handler(ngx_http_request_t *r)
+{
+    ngx_http_lava_mask_request_line(r);
+
+    return NGX_DECLINED;
+}
+
+
+/* first in the log phase, before the access log: requests nginx refused
+ * while reading their headers never reached post-read; in a forward
+ * location $args and $request_uri too, which a 413 left as sent */
+ngx_int_t
+ngx_http_lava_mask_log_handler(ngx_http_request_t *r)
+{
+    ngx_http_lava_loc_conf_t  *llcf;
+
+    ngx_http_lava_mask_request_line(r);
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_lava_module);
+
+    if (llcf && llcf->forward && r->args.len) {
+        (void) lava_url_mask_keys((char *) r->args.data, r->args.len, 1);
+    }
 
     return NGX_DECLINED;
 }

@@ -680,7 +680,7 @@ ngx_http_lava_postconfiguration(ngx_conf_t *cf)
         h = cmcf->phases[NGX_HTTP_LOG_PHASE].handlers.elts;
         ngx_memmove(&h[1], &h[0], (cmcf->phases[NGX_HTTP_LOG_PHASE].handlers.nelts
                                   - 1) * sizeof(ngx_http_handler_pt));
-        h[0] = ngx_http_lava_mask_handler;
+        h[0] = ngx_http_lava_mask_log_handler;
     }
 
     /* the request id exists before any refusal, preaccess ones included */

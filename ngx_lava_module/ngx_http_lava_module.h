@@ -209,6 +209,7 @@ ngx_http_lava_provider_t *ngx_http_lava_provider_find(
 /* ngx_http_lava_access.c */
 ngx_int_t ngx_http_lava_access_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_lava_mask_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_lava_mask_log_handler(ngx_http_request_t *r);
 
 /* ngx_http_lava_filter.c */
 ngx_int_t ngx_http_lava_filter_init(ngx_conf_t *cf);
