@@ -615,14 +615,13 @@ ngx_http_lava_rewrite_headers(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
         auth = NGX_HTTP_LAVA_AUTH_BEARER;
     }
 
-    /* a key is never put into the upstream URL, which nginx writes into
-     * every upstream error line: Google takes x-goog-api-key wherever it
-     * takes ?key=, also when the client sent its token as ?key= */
-
     if (pkey->len == 0 || auth == NGX_HTTP_LAVA_AUTH_NONE) {
         return NGX_OK;
     }
 
+    /* always a header, never the upstream URL, which nginx writes into
+     * every upstream error line: Google takes x-goog-api-key wherever it
+     * takes ?key=, also when the client sent its token as ?key= */
     nh = ngx_list_push(&r->headers_in.headers);
     if (nh == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
