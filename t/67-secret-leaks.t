@@ -183,7 +183,7 @@ subtest '413 before the gateway runs: the request line is masked' => sub {
     my $head = '';
     while (defined(my $l = <$sock>)) { $head .= $l; last if $l eq "\r\n" }
     close $sock;
-    like $head, qr{^HTTP/1\.1 413}, '413';
+    like $head, qr{^HTTP/1\.1 413}, 'answered 413 (body too large)';
     my @big = LavaTest::wait_for(5, sub { my @l = error_lines(qr/too large body/); @l ? \@l : undef });
     my @lines = @{ $big[0] // [] };
     ok scalar(@lines), 'nginx logged the refusal';
@@ -197,6 +197,20 @@ subtest '$request, $args, $request_uri: masked everywhere' => sub {
     ok index($text, $tok) < 0 && index($text, $qtok) < 0, 'no forward token';
     ok index($text, $byok) < 0, 'no provider key';
     unlike $text, qr/key(?:=|%3D)(?!\*)[^&|%\s]/i, 'every key= value is masked';
+};
+
+subtest 'the harness finds a written secret, whole or cut, and does not print it' => sub {
+    my $secret = 'lava_sk_selftest_' . join '', map { sprintf '%02x', int rand 256 } 1 .. 24;
+    LavaTest->register_secret($secret, 'merchant secret key');
+    my $enc = $secret =~ s/_/%5F/gr;
+    $s->redis('set', 'lava:selftest:whole', "x $enc y");
+    $s->redis('xadd', 'lava:selftest:stream', '*', f => 'v' . substr($secret, 9, 32));
+    my @found = $s->check_secrets;
+    $s->redis('del', 'lava:selftest:whole', 'lava:selftest:stream');
+    ok scalar(grep { /redis key lava:selftest:whole .*merchant secret key/ } @found), 'percent-encoded copy found';
+    ok scalar(grep { /redis key lava:selftest:stream .*merchant secret key .*bytes/ } @found), 'a cut copy found';
+    is_deeply [grep { index($_, substr($secret, 8)) >= 0 } @found], [], 'the findings do not hold the secret';
+    is_deeply [$s->check_secrets], [], 'clean again once removed';
 };
 
 $s->finish;
