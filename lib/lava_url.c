@@ -30,6 +30,9 @@ typedef struct {
 } lava_url_str_t;
 
 
+static size_t lava_url_mask_name(const char *p, const char *end);
+
+
 static int
 lava_url_hex(unsigned char c)
 {
@@ -526,7 +529,9 @@ lava_url_build(const char *u, size_t ulen, const char *extra,
         return rc;
     }
 
-    /* query: u's own arguments, then the request's, key and u left out */
+    /* query: u's own arguments, then the request's, key and u left out, and
+     * whatever the masker takes for a key (KEY=, key%3D...): nothing that
+     * may be a secret reaches the upstream URL, which nginx logs */
     first = 1;
 
     if (query) {
@@ -535,7 +540,9 @@ lava_url_build(const char *u, size_t ulen, const char *extra,
             aend = amp ? amp : end;
             n = aend - a;
 
-            if (n && !lava_url_arg_is(a, n, "key")) {
+            if (n && !lava_url_arg_is(a, n, "key")
+                && lava_url_mask_name(a, aend) == 0)
+            {
                 lava_url_put(w, first ? "?" : "&", 1);
                 lava_url_put_encoded(w, a, n, 1);
                 first = 0;
@@ -552,7 +559,8 @@ lava_url_build(const char *u, size_t ulen, const char *extra,
         aend = amp ? amp : args + args_len;
         n = aend - a;
 
-        if (n && !lava_url_arg_is(a, n, "key") && !lava_url_arg_is(a, n, "u"))
+        if (n && !lava_url_arg_is(a, n, "key") && !lava_url_arg_is(a, n, "u")
+            && lava_url_mask_name(a, aend) == 0)
         {
             lava_url_put(w, first ? "?" : "&", 1);
             lava_url_put_encoded(w, a, n, 1);

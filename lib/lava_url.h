@@ -10,7 +10,9 @@
  * separately (it may carry the forward token). No I/O; output in caller buffer.
  *
  * Rules: '+' is not a space. `key` is removed from the arguments and from the
- * query inside u. Refused: control bytes, DEL and spaces after decoding u
+ * query inside u, and so is every argument lava_url_mask_keys would mask
+ * (the name key in any case or encoding, "KEY=", "key%3D..."): no secret in
+ * the upstream URL, which nginx writes into its error lines. Refused: control bytes, DEL and spaces after decoding u
  * (so %0d%0a too), a '#' fragment, escapes inside the decoded URL that
  * encode control bytes, "." and ".." path segments (also as %2e), userinfo,
  * ports other than 443 (":443" is dropped). The output keeps valid %XX

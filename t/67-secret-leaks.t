@@ -174,6 +174,14 @@ subtest 'Gemini, key= inside u (encoded and raw), provider closes: upstream and 
     ok scalar(grep { /request: "POST [^"]*key%3D\*+/ } @up), 'the key inside u is masked';
 };
 
+subtest 'key-like arguments (KEY=, key%3D) never reach the provider URL' => sub {
+    my ($r, $q) = call(target => '/v1/forward?u=' . enc("$G?KEY=$qtok&alt=json") . "&key%3D$qtok",
+                       headers => [Authorization => "Bearer $tok", 'x-mock-usage' => 'prompt=5,completion=2']);
+    is $r->{status}, 200, 'answered (the token came in Authorization)';
+    like $q->{target} // '', qr/alt=json/, 'other arguments kept';
+    unlike $q->{target} // '', qr/key/i, 'no key-like argument in the provider URL';
+};
+
 subtest '413 before the gateway runs: the request line is masked' => sub {
     my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->{port}, Timeout => 5)
         or die "connect: $!\n";

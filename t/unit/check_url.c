@@ -225,6 +225,16 @@ START_TEST(test_key)
     eq(t.key, t.key_len, "abc");
     eq(t.uri, t.uri_len, "/p");
 
+    /* key-like arguments are not the token but never reach the provider */
+    ck_assert_int_eq(parse("u=https://h.example.com/p?KEY=abc&Key=d&x=1"
+                           "&key%3Defg&k%2565y=h"), LAVA_URL_OK);
+    ck_assert_ptr_null(t.key);
+    eq(t.uri, t.uri_len, "/p?x=1");
+    ck_assert_int_eq(parse("u=https%3A%2F%2Fh.example.com%2Fp%3FKEY%3Dabc%26"
+                           "z%3D1&Key=q"), LAVA_URL_OK);
+    ck_assert_ptr_null(t.key);
+    eq(t.uri, t.uri_len, "/p?z=1");
+
     /* empty key: present, empty; no key: NULL */
     ck_assert_int_eq(parse("u=https://h.example.com/p&key="), LAVA_URL_OK);
     ck_assert_ptr_nonnull(t.key);
