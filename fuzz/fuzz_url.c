@@ -72,6 +72,51 @@ check_target(const lava_target_t *t, const char *buf, size_t size)
     }
 }
 
+/*
+ * lava_url_mask_keys on the arguments: only '*' written, nothing left to
+ * mask after it, and every key the parser reads is then all '*'.
+ */
+static void
+check_mask(const char *extra, size_t extra_len, const char *args,
+    size_t args_len, int had_key)
+{
+    char           *m, *buf;
+    size_t          i, n, bufsize;
+    lava_target_t   t;
+
+    m = malloc(args_len + 1);
+    FUZZ_CHECK(m != NULL, "malloc");
+    memcpy(m, args, args_len);
+
+    n = lava_url_mask_keys(m, args_len, 0);
+    FUZZ_CHECK(memcmp(m, args, args_len) == 0, "counting wrote");
+    FUZZ_CHECK(lava_url_mask_keys(m, args_len, 1) == n, "count differs");
+
+    for (i = 0; i < args_len; i++) {
+        FUZZ_CHECK(m[i] == args[i] || m[i] == '*', "mask wrote other than '*'");
+    }
+
+    FUZZ_CHECK(lava_url_mask_keys(m, args_len, 0) == 0, "masked twice");
+
+    if (had_key) {
+        bufsize = 3 * (extra_len + args_len) + 16;
+        buf = malloc(bufsize);
+        FUZZ_CHECK(buf != NULL, "malloc");
+
+        if (lava_url_parse(extra, extra_len, m, args_len, buf, bufsize, &t)
+            == LAVA_URL_OK && t.key)
+        {
+            for (i = 0; i < t.key_len; i++) {
+                FUZZ_CHECK(t.key[i] == '*', "a key the parser reads is left unmasked");
+            }
+        }
+
+        free(buf);
+    }
+
+    free(m);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -105,6 +150,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(t.key == NULL || (t.key >= buf && t.key + t.key_len <= buf + bufsize),
                    "key in buffer");
     }
+
+    check_mask(extra, extra_len, args, args_len, rc == LAVA_URL_OK && t.key);
 
     free(buf);
     return 0;

@@ -96,3 +96,27 @@ lava_keys_next(lava_keys_t *k, lava_keys_entry_t *e)
 
     return LAVA_KEYS_DONE;
 }
+
+
+int
+lava_keys_name_valid(const char *p, size_t n)
+{
+    size_t  i;
+    char    c;
+
+    if (n == 0 || n > LAVA_KEYS_NAME_MAX || p[0] < 'a' || p[0] > 'z') {
+        return 0;
+    }
+
+    for (i = 1; i < n; i++) {
+        c = p[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'
+              || c == '_'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}

@@ -30,6 +30,9 @@ typedef struct {
 } lava_url_str_t;
 
 
+static size_t lava_url_mask_name(const char *p, const char *end);
+
+
 static int
 lava_url_hex(unsigned char c)
 {
@@ -450,7 +453,8 @@ lava_url_put_args(lava_url_out_t *w, const char *a, const char *end,
         n = aend - a;
 
         if (n && !lava_url_arg_is(a, n, "key")
-            && !(skip_u && lava_url_arg_is(a, n, "u")))
+            && !(skip_u && lava_url_arg_is(a, n, "u"))
+            && lava_url_mask_name(a, aend) == 0)
         {
             lava_url_put(w, *first ? "?" : "&", 1);
             lava_url_put_encoded(w, a, n, 1);
@@ -562,7 +566,9 @@ lava_url_build(const char *u, size_t ulen, const char *extra,
         return rc;
     }
 
-    /* query: u's own arguments, then the request's, key and u left out */
+    /* query: u's own arguments, then the request's, key and u left out, and
+     * whatever the masker takes for a key (KEY=, key%3D...): nothing that
+     * may be a secret reaches the upstream URL, which nginx logs */
     first = 1;
 
     if (query) {
@@ -650,6 +656,150 @@ lava_url_parse(const char *extra, size_t extra_len, const char *args,
     }
 
     return rc;
+}
+
+
+/* levels of percent-encoding the masker looks through ("%252525...") */
+#define LAVA_URL_MASK_DEPTH  4
+
+
+typedef struct {
+    int     c;          /* the byte, fully decoded */
+    int     depth;      /* times it was encoded: 0 raw, 1 "%3D", 2 "%253D" */
+    size_t  len;        /* raw bytes it takes */
+} lava_url_char_t;
+
+
+/*
+ * One character of p, decoded through every level: an escape that decodes
+ * to '%' followed by two (decoded) hex digits is one escape deeper. Invalid
+ * escapes are taken as they are; the depth is bounded, so is the length.
+ */
+static lava_url_char_t
+lava_url_peel(const char *p, const char *end, int level)
+{
+    int              c, h, l;
+    lava_url_char_t  r, hc, lc;
+
+    r.c = (unsigned char) p[0];
+    r.depth = 0;
+    r.len = 1;
+
+    if (p[0] != '%' || (c = lava_url_escape(p, end)) < 0) {
+        return r;
+    }
+
+    r.c = c;
+    r.depth = 1;
+    r.len = 3;
+
+    while (r.c == '%' && level < LAVA_URL_MASK_DEPTH && p + r.len < end) {
+        hc = lava_url_peel(p + r.len, end, level + 1);
+        if (p + r.len + hc.len >= end) {
+            break;
+        }
+
+        lc = lava_url_peel(p + r.len + hc.len, end, level + 1);
+
+        h = lava_url_hex((unsigned char) hc.c);
+        l = lava_url_hex((unsigned char) lc.c);
+        if (h < 0 || l < 0) {
+            break;
+        }
+
+        r.c = (h << 4) | l;
+        r.depth = 1 + (r.depth > hc.depth
+                       ? (r.depth > lc.depth ? r.depth : lc.depth)
+                       : (hc.depth > lc.depth ? hc.depth : lc.depth));
+        r.len += hc.len + lc.len;
+        level++;
+    }
+
+    return r;
+}
+
+
+/* p starts "key=", letters in any case, each byte encoded or not; the
+ * length of that name and '=', or 0 */
+static size_t
+lava_url_mask_name(const char *p, const char *end)
+{
+    size_t           n;
+    const char      *q, *name;
+    lava_url_char_t  ch;
+
+    q = p;
+
+    for (name = "key="; *name; name++) {
+        if (q >= end) {
+            return 0;
+        }
+
+        ch = lava_url_peel(q, end, 0);
+
+        n = (ch.c >= 'A' && ch.c <= 'Z') ? (size_t) (ch.c | 0x20)
+                                         : (size_t) ch.c;
+        if (n != (size_t) (unsigned char) *name) {
+            return 0;
+        }
+
+        q += ch.len;
+    }
+
+    return (size_t) (q - p);
+}
+
+
+size_t
+lava_url_mask_keys(char *args, size_t len, int write)
+{
+    int              depth, at_start;
+    char            *p, *v, *end;
+    size_t           n, masked;
+    lava_url_char_t  ch;
+
+    p = args;
+    end = args + len;
+    masked = 0;
+    at_start = 1;
+    depth = 0;
+
+    while (p < end) {
+
+        if (at_start && (n = lava_url_mask_name(p, end)) != 0) {
+            /* the value, up to a '&' of this argument's level or an outer one */
+            for (v = p + n; v < end; v += ch.len) {
+                ch = lava_url_peel(v, end, 0);
+                if (ch.c == '&' && ch.depth <= depth) {
+                    break;
+                }
+            }
+
+            for (p += n; p < v; p++) {
+                if (*p != '*') {
+                    masked++;
+                    if (write) {
+                        *p = '*';
+                    }
+                }
+            }
+
+            at_start = 0;
+            continue;
+        }
+
+        ch = lava_url_peel(p, end, 0);
+
+        /* an argument starts after '&', and after the '?' of a URL in u */
+        at_start = (ch.c == '&' || ch.c == '?');
+        if (at_start) {
+            depth = ch.depth;
+        }
+
+        p += ch.len;
+    }
+
+    return masked;
 }
 
 

@@ -10,7 +10,9 @@
  * separately (it may carry the forward token). No I/O; output in caller buffer.
  *
  * Rules: '+' is not a space. `key` is removed from the arguments and from the
- * query inside u. Refused: control bytes, DEL and spaces after decoding u
+ * query inside u, and so is every argument lava_url_mask_keys would mask
+ * (the name key in any case or encoding, "KEY=", "key%3D..."): no secret in
+ * the upstream URL, which nginx writes into its error lines. Refused: control bytes, DEL and spaces after decoding u
  * (so %0d%0a too), a '#' fragment, escapes inside the decoded URL that
  * encode control bytes, "." and ".." path segments (also as %2e), userinfo,
  * ports other than 443 (":443" is dropped). The output keeps valid %XX
@@ -53,5 +55,18 @@ typedef struct {
 int lava_url_parse(const char *extra, size_t extra_len, const char *args,
     size_t args_len, char *buf, size_t size, lava_target_t *t);
 const char *lava_url_strerror(int rc);
+
+/*
+ * Overwrites with '*', in place, the value of every `key` argument of a raw
+ * query string, at every level of percent-encoding: "key=<v>" at the top,
+ * "?key=<v>" in a raw u, "%3Fkey%3D<v>" in an encoded u, names and '=' with
+ * their letters escaped once or more ("k%65y", "k%2565y"). A value runs to
+ * the next '&' of its own level or an outer one ("%26" ends it inside an
+ * encoded u, a raw '&' everywhere). For the copies that nginx logs ($request,
+ * "request:" in error lines, $args): the target is read before. Works on any
+ * bytes, valid or not, so refused requests are masked too. Returns the
+ * number of bytes overwritten; with write == 0 only counts them.
+ */
+size_t lava_url_mask_keys(char *args, size_t len, int write);
 
 #endif

@@ -150,31 +150,90 @@ ngx_http_lava_access_handler(ngx_http_request_t *r)
 
 
 /*
- * Overwrites the values of "key" arguments with '*' in the client's request
- * buffer, which $request, $args and nginx's own error log lines all read, so
- * that a token sent as ?key= is never logged. The target was built before.
+ * The request line nginx logs ($request, "request:" in error lines) with
+ * every key= value masked (lava_url_mask_keys: top level and inside u, any
+ * encoding): a copy, so the arguments a location reads are untouched.
  */
 static void
-ngx_http_lava_mask_key(ngx_http_request_t *r)
+ngx_http_lava_mask_request_line(ngx_http_request_t *r)
 {
-    u_char  *p, *end, *arg;
+    u_char  *line, *q, *end;
 
-    p = r->args.data;
-    end = p + r->args.len;
-
-    while (p < end) {
-        arg = p;
-
-        while (p < end && *p != '&') {
-            p++;
-        }
-
-        if (p - arg > 4 && ngx_strncmp(arg, "key=", 4) == 0) {
-            ngx_memset(arg + 4, '*', p - arg - 4);
-        }
-
-        p++;
+    if (r->request_line.len == 0) {
+        return;
     }
+
+    line = r->request_line.data;
+    end = line + r->request_line.len;
+
+    q = ngx_strlchr(line, end, '?');
+    if (q == NULL) {
+        return;
+    }
+
+    /* "METHOD URI HTTP/1.1": the URI has no raw space, the protocol follows
+     * the last one */
+    while (end > q && end[-1] != ' ') {
+        end--;
+    }
+
+    if (end == q) {
+        end = line + r->request_line.len;
+
+    } else {
+        end--;
+    }
+
+    q++;
+
+    if (lava_url_mask_keys((char *) q, end - q, 0) == 0) {
+        return;
+    }
+
+    line = ngx_pnalloc(r->pool, r->request_line.len);
+    if (line == NULL) {
+        /* nothing logged is better than a key logged */
+        r->request_line.len = 0;
+        return;
+    }
+
+    ngx_memcpy(line, r->request_line.data, r->request_line.len);
+
+    (void) lava_url_mask_keys((char *) line + (q - r->request_line.data),
+                              end - q, 1);
+
+    r->request_line.data = line;
+}
+
+
+/* post-read phase, every request of an http block with providers: before
+ * anything can log it (a 413 of the find-config phase, a rewrite refusal) */
+ngx_int_t
+ngx_http_lava_mask_handler(ngx_http_request_t *r)
+{
+    ngx_http_lava_mask_request_line(r);
+
+    return NGX_DECLINED;
+}
+
+
+/* first in the log phase, before the access log: requests nginx refused
+ * while reading their headers never reached post-read; in a forward
+ * location $args and $request_uri too, which a 413 left as sent */
+ngx_int_t
+ngx_http_lava_mask_log_handler(ngx_http_request_t *r)
+{
+    ngx_http_lava_loc_conf_t  *llcf;
+
+    ngx_http_lava_mask_request_line(r);
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_lava_module);
+
+    if (llcf && llcf->forward && r->args.len) {
+        (void) lava_url_mask_keys((char *) r->args.data, r->args.len, 1);
+    }
+
+    return NGX_DECLINED;
 }
 
 
@@ -226,8 +285,9 @@ ngx_http_lava_route(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     rc = lava_url_parse((char *) extra.data, extra.len, (char *) r->args.data,
                         r->args.len, (char *) buf, size, t);
 
-    /* before any refusal is logged: ?key= may hold the forward token */
-    ngx_http_lava_mask_key(r);
+    /* $args, $query_string, $request_uri: key= may hold the forward token;
+     * the target was read above */
+    (void) lava_url_mask_keys((char *) r->args.data, r->args.len, 1);
 
     if (rc == LAVA_URL_MISSING_U) {
         return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_MISSING_U, NULL);
@@ -461,22 +521,11 @@ static ngx_int_t
 ngx_http_lava_rewrite_headers(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     ngx_str_t *pkey)
 {
-    u_char                    *p, *start;
-    size_t                     len;
-    ngx_uint_t                 i, n, auth, query_token;
+    ngx_uint_t                 i, n, auth;
     ngx_list_t                 old;
     ngx_list_part_t           *part;
     ngx_table_elt_t           *h, *nh;
     ngx_http_lava_strip_t     *s;
-
-    /* the forward token came as ?key= when no header carried it */
-    h = r->headers_in.authorization;
-    query_token = !(h && h->value.len > 7
-                    && ngx_strncasecmp(h->value.data, (u_char *) "Bearer ", 7)
-                       == 0)
-                  && ngx_http_lava_find_header(r, "x-api-key", 9) == NULL
-                  && ngx_http_lava_find_header(r, "x-goog-api-key", 14) == NULL
-                  && ngx_http_lava_find_header(r, "xi-api-key", 10) == NULL;
 
     /* count, then copy everything but the stripped headers into a new list */
     n = 0;
@@ -547,38 +596,15 @@ ngx_http_lava_rewrite_headers(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
         /* the OpenAI-compatible endpoints of Google and Anthropic take the
          * key the way the OpenAI SDK sends it */
         auth = NGX_HTTP_LAVA_AUTH_BEARER;
-
-    } else if (auth == NGX_HTTP_LAVA_AUTH_X_GOOG_API_KEY && query_token) {
-        /* Google's alternative: the key where the client put the token */
-        auth = NGX_HTTP_LAVA_AUTH_QUERY_KEY;
     }
 
     if (pkey->len == 0 || auth == NGX_HTTP_LAVA_AUTH_NONE) {
         return NGX_OK;
     }
 
-    if (auth == NGX_HTTP_LAVA_AUTH_QUERY_KEY) {
-        len = ctx->uri.len + sizeof("&key=") - 1
-              + pkey->len + 2 * ngx_escape_uri(NULL, pkey->data, pkey->len,
-                                               NGX_ESCAPE_ARGS);
-
-        start = ngx_pnalloc(r->pool, len);
-        if (start == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        p = ngx_cpymem(start, ctx->uri.data, ctx->uri.len);
-        p = ngx_cpymem(p, ngx_strlchr(ctx->uri.data,
-                                      ctx->uri.data + ctx->uri.len, '?')
-                          ? "&key=" : "?key=", 5);
-        p = (u_char *) ngx_escape_uri(p, pkey->data, pkey->len,
-                                      NGX_ESCAPE_ARGS);
-        ctx->uri.data = start;
-        ctx->uri.len = p - start;
-
-        return NGX_OK;
-    }
-
+    /* always a header, never the upstream URL, which nginx writes into
+     * every upstream error line: Google takes x-goog-api-key wherever it
+     * takes ?key=, also when the client sent its token as ?key= */
     nh = ngx_list_push(&r->headers_in.headers);
     if (nh == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

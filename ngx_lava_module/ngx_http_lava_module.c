@@ -658,6 +658,31 @@ ngx_http_lava_postconfiguration(ngx_conf_t *cf)
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
+    /*
+     * key= values leave the logged request line before anything can log it
+     * (a 413 of the find-config phase, a refusal in rewrite), and again
+     * first thing in the log phase, for requests nginx refused while reading
+     * their headers: before the access log module's handler
+     */
+    if (lmcf->providers.nelts) {
+        h = ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        *h = ngx_http_lava_mask_handler;
+
+        h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        h = cmcf->phases[NGX_HTTP_LOG_PHASE].handlers.elts;
+        ngx_memmove(&h[1], &h[0], (cmcf->phases[NGX_HTTP_LOG_PHASE].handlers.nelts
+                                  - 1) * sizeof(ngx_http_handler_pt));
+        h[0] = ngx_http_lava_mask_log_handler;
+    }
+
     /* the request id exists before any refusal, preaccess ones included */
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
     if (h == NULL) {

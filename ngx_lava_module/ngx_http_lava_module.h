@@ -49,7 +49,6 @@ typedef enum {
     NGX_HTTP_LAVA_AUTH_X_API_KEY,       /* x-api-key: <key> */
     NGX_HTTP_LAVA_AUTH_X_GOOG_API_KEY,  /* x-goog-api-key: <key> */
     NGX_HTTP_LAVA_AUTH_XI_API_KEY,      /* xi-api-key: <key> */
-    NGX_HTTP_LAVA_AUTH_QUERY_KEY,       /* ?key=<key> */
     NGX_HTTP_LAVA_AUTH_NONE             /* custom providers: the user's key only */
 } ngx_http_lava_auth_format_e;
 
@@ -227,6 +226,8 @@ ngx_http_lava_provider_t *ngx_http_lava_provider_find(
 
 /* ngx_http_lava_access.c */
 ngx_int_t ngx_http_lava_access_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_lava_mask_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_lava_mask_log_handler(ngx_http_request_t *r);
 
 /* ngx_http_lava_filter.c */
 ngx_int_t ngx_http_lava_filter_init(ngx_conf_t *cf);

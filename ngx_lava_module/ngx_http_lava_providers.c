@@ -19,7 +19,6 @@ static ngx_http_lava_name_t  ngx_http_lava_auth_formats[] = {
     { "x-api-key",       NGX_HTTP_LAVA_AUTH_X_API_KEY },
     { "x-goog-api-key",  NGX_HTTP_LAVA_AUTH_X_GOOG_API_KEY },
     { "xi-api-key",      NGX_HTTP_LAVA_AUTH_XI_API_KEY },
-    { "query-key",       NGX_HTTP_LAVA_AUTH_QUERY_KEY },
     { "none",            NGX_HTTP_LAVA_AUTH_NONE },
     { NULL, 0 }
 };
@@ -86,6 +85,15 @@ ngx_http_lava_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
 
+    if (!lava_keys_name_valid((char *) value[1].data, value[1].len)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid lava_provider name \"%V\": a lower-case "
+                           "letter, then lower-case letters, digits, \"-\" "
+                           "and \"_\", at most %d bytes", &value[1],
+                           LAVA_KEYS_NAME_MAX);
+        return NGX_CONF_ERROR;
+    }
+
     p = lmcf->providers.elts;
     for (i = 0; i < lmcf->providers.nelts; i++) {
         if (p[i].name.len == value[1].len
@@ -123,6 +131,15 @@ ngx_http_lava_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         if (ngx_strncmp(value[i].data, "auth=", 5) == 0) {
             s.data = value[i].data + 5;
             s.len = value[i].len - 5;
+
+            if (s.len == 9 && ngx_strncmp(s.data, "query-key", 9) == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "auth=query-key in lava_provider \"%V\" "
+                                   "would put the key into the upstream URL, "
+                                   "which nginx logs: use a header format",
+                                   &p->name);
+                return NGX_CONF_ERROR;
+            }
 
             if (ngx_http_lava_lookup_name(ngx_http_lava_auth_formats, &s,
                                           &p->auth)
@@ -287,11 +304,24 @@ ngx_http_lava_read_keys(ngx_conf_t *cf, ngx_http_lava_main_conf_t *lmcf)
             }
         }
 
-        if (!found) {
+        if (found) {
+            continue;
+        }
+
+        /* the first field is copied only when it cannot be a key written
+         * first ("sk-... openai") */
+        if (lava_keys_name_valid(e.name, e.name_len)) {
             ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                                "lava_provider_keys \"%V\" line %uz names "
                                "unknown provider \"%*s\"", &lmcf->keys_file,
                                e.line, e.name_len, e.name);
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "lava_provider_keys \"%V\" line %uz: its "
+                               "first field is not a provider name (expected "
+                               "\"<provider> <key>\"); line ignored",
+                               &lmcf->keys_file, e.line);
         }
     }
 

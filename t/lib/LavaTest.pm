@@ -14,7 +14,15 @@ package LavaTest;
 #                       headers => [Authorization => "Bearer $m->{token}"],
 #                       body => { model => 'gpt-4o-mini', messages => [] });
 #   my $ev = $s->wait_event($r->{headers}{'x-lava-request-id'});
-#   $s->finish;                              # error.log checks, then down
+#   $s->finish;                              # error.log and secret checks, then down
+#
+# Secrets: every merchant secret key and forward token the harness makes
+# (setup_merchant, token), every X-Provider-API-Key it sends, the stack's
+# managed keys, and whatever a test adds with register_secret(value, kind),
+# must never be written: finish checks the nginx error and access logs, the
+# sidecar log, every Redis key (all stream entries, all fields) and every
+# table of the lava schema (check_secrets), and fails naming where and what
+# kind, never the secret itself.
 
 use strict;
 use warnings;
@@ -40,6 +48,7 @@ our @EXPORT_OK = qw(json_decode json_encode wait_for);
 our $ROOT = abs_path(dirname(__FILE__) . '/../..');
 my $JSON = JSON::PP->new->canonical(1);
 my @LIVE;
+my %SECRETS;            # value => kind, for the whole test file
 
 sub json_encode { $JSON->encode($_[0]) }
 sub json_decode { my $v = eval { JSON::PP->new->decode($_[0]) }; $v }
@@ -149,7 +158,122 @@ sub finish {
     my @bad = grep { /\[(alert|emerg)\]|exited on signal/ } slurp_lines($self->error_log);
     ok(!@bad, 'no [alert], [emerg] or worker crash in error.log')
         or diag join '', @bad[0 .. ($#bad < 9 ? $#bad : 9)];
+    my @found = $self->check_secrets;
+    ok(!@found, 'no secret written to the logs, Redis or Postgres')
+        or diag join "\n", @found;
     $self->down;
+}
+
+# --- secrets ------------------------------------------------------------------
+
+# register_secret($value, $kind): a value that must never be written
+# anywhere the stack writes (class method or on a stack). Values under 8
+# bytes are too short to look for.
+sub register_secret {
+    my (undef, $value, $kind) = @_;
+    return unless defined $value && length $value >= 8;
+    $SECRETS{$value} //= $kind // 'secret';
+}
+
+sub secrets { %SECRETS }
+
+# Every form a secret could be written in: as is, percent-encoded (upper
+# and lower case escapes), JSON-escaped; and, for long ones, every 24-byte
+# piece at a step of 8, so a cut or partly masked copy is found too.
+sub _secret_patterns {
+    my ($self) = @_;
+    my %kind = %SECRETS;
+    for (LavaTest::slurp_lines("$self->{dir}/nginx/provider-keys")) {
+        my (undef, $key) = split ' ';
+        $kind{$key} //= 'managed provider key' if defined $key && length $key >= 8;
+    }
+    my %pat;
+    for my $v (keys %kind) {
+        (my $enc = $v) =~ s/([^A-Za-z0-9\-._~])/sprintf '%%%02X', ord $1/ge;
+        (my $json = $v) =~ s{([\\"/])}{\\$1}g;
+        for my $form ($v, $enc, lc $enc eq $enc ? () : _lc_escapes($enc), $json) {
+            $pat{$form} //= [$kind{$v}, $v, 'whole'];
+        }
+        next if length $v < 40;
+        for (my $i = 0; $i + 24 <= length $v; $i += 8) {
+            $pat{substr $v, $i, 24} //= [$kind{$v}, $v, "bytes $i-" . ($i + 23)];
+        }
+    }
+    return \%pat;
+}
+
+sub _lc_escapes { (my $s = $_[0]) =~ s/%([0-9A-F]{2})/'%' . lc $1/ge; $s }
+
+# A secret, named without giving it away: kind, length, first 6 bytes.
+sub _secret_name {
+    my ($kind, $v, $part) = @_;
+    return sprintf '%s (%d bytes, "%s...")%s', $kind, length $v, substr($v, 0, 6),
+        $part eq 'whole' ? '' : ", $part";
+}
+
+# What was written where: a list of findings (empty when clean). Each
+# source that cannot be read (a part the test left stopped) is a finding
+# too, so nothing is skipped silently.
+sub check_secrets {
+    my ($self) = @_;
+    my $pat = $self->_secret_patterns;
+    return () unless %$pat;
+    my $re = join '|', map { quotemeta } sort { length $b <=> length $a } keys %$pat;
+    $re = qr/($re)/;
+    my @found;
+    my $scan = sub {
+        my ($where, $text) = @_;
+        my %seen;
+        while ($text =~ /$re/g) {
+            my ($kind, $v, $part) = @{ $pat->{$1} };
+            next if $seen{$v}++;
+            my $line = 1 + (substr($text, 0, $-[0]) =~ tr/\n//);
+            push @found, "secret in $where (line $line): " . _secret_name($kind, $v, $part);
+        }
+    };
+
+    for my $f ('nginx/error.log', 'nginx/access.log', 'sidecar/sidecar.log') {
+        $scan->($f, LavaTest::slurp("$self->{dir}/$f"));
+    }
+
+    my $redis = eval {
+        my $r = Redis->new(server => "127.0.0.1:$self->{redis_port}", reconnect => 0,
+                           cnx_timeout => 2, read_timeout => 10);
+        for my $k (sort $r->keys('*')) {
+            my $type = $r->type($k);
+            my @v = $type eq 'string' ? ($r->get($k))
+                  : $type eq 'stream' ? (map { ($_->[0], @{ $_->[1] }) } $r->xrange($k, '-', '+'))
+                  : $type eq 'hash' ? ($r->hgetall($k))
+                  : $type eq 'list' ? ($r->lrange($k, 0, -1))
+                  : $type eq 'set' ? ($r->smembers($k))
+                  : $type eq 'zset' ? ($r->zrange($k, 0, -1))
+                  : ();
+            $scan->("redis key $k", join "\n", $k, map { $_ // '' } @v);
+        }
+        $r->quit;
+        1;
+    };
+    unless ($redis) {
+        # stopped by the test: its append-only files hold every write
+        my @aof = glob "$self->{dir}/redis/appendonly*/* $self->{dir}/redis/appendonly*.aof";
+        $scan->("redis file $_", LavaTest::slurp($_)) for @aof;
+        push @found, "redis could not be read, nor its append-only files" unless @aof;
+    }
+
+    my $pg = eval {
+        my $dbh = $self->dbh;
+        my $tables = $dbh->selectcol_arrayref(
+            q{SELECT quote_ident(table_name) FROM information_schema.tables
+              WHERE table_schema = 'lava' AND table_type = 'BASE TABLE' ORDER BY 1});
+        for my $t (@$tables) {
+            my $rows = $dbh->selectcol_arrayref("SELECT t::text FROM lava.$t AS t");
+            $scan->("postgres table lava.$t", join "\n", @$rows);
+        }
+        scalar @$tables;
+    };
+    push @found, "postgres could not be read: " . ($@ =~ s/\s+$//r) unless $pg;
+
+    return @found;
 }
 
 sub down {
@@ -171,6 +295,10 @@ sub down {
 END {
     my $rc = $?;
     for my $s (@LIVE) {
+        # a test that died before finish: the check still runs, as a note
+        my @found = eval { $s->check_secrets };
+        diag join "\n", 'secrets written by this test:', @found if @found;
+        $rc ||= 1 if @found;
         $s->{keep} = 1;
         $s->down;
     }
@@ -256,7 +384,10 @@ sub wait_booked {
 
 sub token {
     my ($self, %f) = @_;
-    return encode_base64($JSON->encode(\%f), '');
+    my $t = encode_base64($JSON->encode(\%f), '');
+    $self->register_secret($t, 'forward token');
+    $self->register_secret($f{provider_key}, 'BYOK provider key');
+    return $t;
 }
 
 # A merchant with a customer, a meter and a funded wallet, known to nginx when
@@ -265,6 +396,7 @@ sub setup_merchant {
     my ($self, %o) = @_;
     my $row = $self->sql('SELECT * FROM create_merchant(?)', $o{name} // 'Test Merchant')->[0];
     my $m = { merchant => $row->{merchant_id}, secret => $row->{secret_key}, meter => 'chat' };
+    $self->register_secret($m->{secret}, 'merchant secret key');
     $m->{customer} = $self->sql_value('SELECT create_customer(?)', $m->{merchant});
     $self->sql_value('SELECT create_meter(?, ?, ?, ?)', $m->{merchant}, 'chat',
                      $o{meter_kind} // 'percentage', $o{meter_amount} // 20);
@@ -350,6 +482,7 @@ sub _request_bytes {
     $req .= "Host: 127.0.0.1:$self->{port}\r\n" unless grep { lc $_ eq 'host' } @h[grep { !($_ % 2) } 0 .. $#h];
     while (my ($k, $v) = splice @h, 0, 2) {
         $have{lc $k} = 1;
+        $self->register_secret($v, 'BYOK provider key') if lc $k eq 'x-provider-api-key';
         $req .= "$k: $v\r\n";
     }
     if (defined $body) {

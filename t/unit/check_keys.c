@@ -249,6 +249,29 @@ START_TEST(test_truncated)
 END_TEST
 
 
+START_TEST(test_name_charset)
+{
+    static const char  *good[] = { "openai", "google", "elevenlabs", "x",
+                                   "azure-openai_eu2",
+                                   "abcdefghijklmnopqrstuvwx", NULL };
+    static const char  *bad[] = { "", "OpenAI", "sk-proj-AbC123", "1openai",
+                                  "-openai", "_x", "open ai", "open.ai",
+                                  "abcdefghijklmnopqrstuvwxy",
+                                  "0123456789abcdef0123456789abcdef",
+                                  "sk_0123456789abcdef0123456789abcdef", NULL };
+    const char        **p;
+
+    for (p = good; *p; p++) {
+        ck_assert_msg(lava_keys_name_valid(*p, strlen(*p)), "%s", *p);
+    }
+
+    for (p = bad; *p; p++) {
+        ck_assert_msg(!lava_keys_name_valid(*p, strlen(*p)), "%s", *p);
+    }
+}
+END_TEST
+
+
 Suite *
 make_suite(void)
 {
@@ -261,6 +284,7 @@ make_suite(void)
     tcase_add_test(tc, test_bad_lines);
     tcase_add_test(tc, test_size);
     tcase_add_test(tc, test_truncated);
+    tcase_add_test(tc, test_name_charset);
     suite_add_tcase(s, tc);
 
     return s;

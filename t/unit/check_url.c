@@ -225,6 +225,16 @@ START_TEST(test_key)
     eq(t.key, t.key_len, "abc");
     eq(t.uri, t.uri_len, "/p");
 
+    /* key-like arguments are not the token but never reach the provider */
+    ck_assert_int_eq(parse("u=https://h.example.com/p?KEY=abc&Key=d&x=1"
+                           "&key%3Defg&k%2565y=h"), LAVA_URL_OK);
+    ck_assert_ptr_null(t.key);
+    eq(t.uri, t.uri_len, "/p?x=1");
+    ck_assert_int_eq(parse("u=https%3A%2F%2Fh.example.com%2Fp%3FKEY%3Dabc%26"
+                           "z%3D1&Key=q"), LAVA_URL_OK);
+    ck_assert_ptr_null(t.key);
+    eq(t.uri, t.uri_len, "/p?z=1");
+
     /* empty key: present, empty; no key: NULL */
     ck_assert_int_eq(parse("u=https://h.example.com/p&key="), LAVA_URL_OK);
     ck_assert_ptr_nonnull(t.key);
@@ -645,6 +655,103 @@ free_buf(void)
 }
 
 
+/* masks a copy of args and compares it with want */
+static void
+mask_eq(const char *args, const char *want)
+{
+    char    tmp[1024];
+    size_t  len, n, again;
+
+    len = strlen(args);
+    ck_assert(len < sizeof(tmp));
+    memcpy(tmp, args, len + 1);
+
+    n = lava_url_mask_keys(tmp, len, 0);
+    ck_assert_msg(strcmp(tmp, args) == 0, "counting wrote to the input");
+
+    ck_assert_uint_eq(lava_url_mask_keys(tmp, len, 1), n);
+    ck_assert_msg(strcmp(tmp, want) == 0, "mask \"%s\": got \"%s\", want \"%s\"",
+                  args, tmp, want);
+
+    /* a masked string has nothing left to mask */
+    again = lava_url_mask_keys(tmp, len, 1);
+    ck_assert_uint_eq(again, 0);
+}
+
+
+START_TEST(test_mask_keys)
+{
+    /* top level, as before */
+    mask_eq("u=https%3A%2F%2Fapi.openai.com%2Fv1&key=abc%2Bdef",
+            "u=https%3A%2F%2Fapi.openai.com%2Fv1&key=*********");
+    mask_eq("key=abc&u=x", "key=***&u=x");
+    mask_eq("key=", "key=");
+    mask_eq("keys=abc&monkey=abc&akey=abc", "keys=abc&monkey=abc&akey=abc");
+
+    /* inside u, percent-encoded: up to the encoded '&' */
+    mask_eq("u=https%3A%2F%2Fh.example%2Fp%3Fkey%3Dsecret%26alt%3Dsse",
+            "u=https%3A%2F%2Fh.example%2Fp%3Fkey%3D******%26alt%3Dsse");
+    mask_eq("u=https%3A%2F%2Fh.example%2Fp%3Falt%3Dsse%26key%3Dsecret&x=1",
+            "u=https%3A%2F%2Fh.example%2Fp%3Falt%3Dsse%26key%3D******&x=1");
+    /* lower-case escapes, escaped letters of the name, '=' escaped twice */
+    mask_eq("u=https%3a%2f%2fh%2fp%3fk%65y%3dsecret",
+            "u=https%3a%2f%2fh%2fp%3fk%65y%3d******");
+    mask_eq("u=https%3A%2F%2Fh%2Fp%3Fk%2565y%3Dsecret",
+            "u=https%3A%2F%2Fh%2Fp%3Fk%2565y%3D******");
+    mask_eq("u=https%3A%2F%2Fh%2Fp%3Fkey%253Dsecret",
+            "u=https%3A%2F%2Fh%2Fp%3Fkey%253D******");
+    mask_eq("u=https%3A%2F%2Fh%2Fp%3F%25%36%42ey%3Dsecret",
+            "u=https%3A%2F%2Fh%2Fp%3F%25%36%42ey%3D******");
+    /* an '&' escaped twice belongs to the value inside u */
+    mask_eq("u=https%3A%2F%2Fh%2Fp%3Fkey%3Dse%2526cret%26a%3D1",
+            "u=https%3A%2F%2Fh%2Fp%3Fkey%3D***********%26a%3D1");
+
+    /* inside a raw u */
+    mask_eq("u=https://h.example/p?key=secret&x=1",
+            "u=https://h.example/p?key=******&x=1");
+    mask_eq("u=https://h.example/p?a=1&key=secret",
+            "u=https://h.example/p?a=1&key=******");
+
+    /* any case, top-level name escaped, several keys */
+    mask_eq("KEY=abc&Key=def&k%65y=ghi", "KEY=***&Key=***&k%65y=***");
+    mask_eq("%6bey%3Dabc&x=1", "%6bey%3D***&x=1");
+
+    /* invalid escapes are taken as they are */
+    mask_eq("key=%zz%&u=%", "key=****&u=%");
+    mask_eq("%", "%");
+    mask_eq("%25", "%25");
+    mask_eq("%25%", "%25%");
+}
+END_TEST
+
+
+START_TEST(test_mask_random_safe)
+{
+    char    tmp[64], copy[64];
+    size_t  i, j, len;
+    static const char alphabet[] = "key=%&?23456DFdf";
+
+    srand(11);
+
+    for (i = 0; i < 200000; i++) {
+        len = (size_t) rand() % sizeof(tmp);
+        for (j = 0; j < len; j++) {
+            tmp[j] = alphabet[rand() % (sizeof(alphabet) - 1)];
+        }
+
+        memcpy(copy, tmp, len);
+        (void) lava_url_mask_keys(tmp, len, 1);
+
+        for (j = 0; j < len; j++) {
+            ck_assert(tmp[j] == copy[j] || tmp[j] == '*');
+        }
+
+        ck_assert_uint_eq(lava_url_mask_keys(tmp, len, 0), 0);
+    }
+}
+END_TEST
+
+
 Suite *
 make_suite(void)
 {
@@ -670,6 +777,8 @@ make_suite(void)
     tcase_add_test(tc, test_worst_case_buffer);
     tcase_add_test(tc, test_random_inputs_safe);
     tcase_add_test(tc, test_strerror);
+    tcase_add_test(tc, test_mask_keys);
+    tcase_add_test(tc, test_mask_random_safe);
     suite_add_tcase(s, tc);
 
     return s;
