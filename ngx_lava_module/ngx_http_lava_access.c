@@ -16,21 +16,32 @@
 typedef struct {
     ngx_str_t  name;              /* lower case */
     ngx_uint_t carrier;           /* may hold the forward token */
+    ngx_uint_t managed;           /* removed only with the operator's key */
 } ngx_http_lava_strip_t;
 
 
-/* request headers that never reach a provider */
+/*
+ * request headers that never reach a provider; every x-lava-* header too
+ * (ngx_http_lava_strip_header)
+ */
 static ngx_http_lava_strip_t  ngx_http_lava_strip[] = {
-    { ngx_string("authorization"), 1 },
-    { ngx_string("x-api-key"), 1 },
-    { ngx_string("x-goog-api-key"), 1 },
-    { ngx_string("xi-api-key"), 1 },
-    { ngx_string("x-provider-api-key"), 0 },
-    { ngx_string("x-lava-metadata"), 0 },
-    { ngx_string("proxy-authorization"), 0 },
+    { ngx_string("authorization"), 1, 0 },
+    { ngx_string("x-api-key"), 1, 0 },
+    { ngx_string("x-goog-api-key"), 1, 0 },
+    { ngx_string("xi-api-key"), 1, 0 },
+    { ngx_string("x-provider-api-key"), 0, 0 },
+    { ngx_string("proxy-authorization"), 0, 0 },
     /* a compressed answer would blind the tap; identity is always valid */
-    { ngx_string("accept-encoding"), 0 },
-    { ngx_null_string, 0 }
+    { ngx_string("accept-encoding"), 0, 0 },
+    /*
+     * account selection: with the managed key they would pick an
+     * organization, project or billing project of the operator's account
+     * (OpenAI and the OpenAI-compatible APIs; Google Cloud's quota project)
+     */
+    { ngx_string("openai-organization"), 0, 1 },
+    { ngx_string("openai-project"), 0, 1 },
+    { ngx_string("x-goog-user-project"), 0, 1 },
+    { ngx_null_string, 0, 0 }
 };
 
 
@@ -42,6 +53,8 @@ static ngx_str_t  ngx_http_lava_auth_headers[] = {
 };
 
 
+static ngx_uint_t ngx_http_lava_strip_header(ngx_table_elt_t *h,
+    ngx_uint_t managed);
 static ngx_int_t ngx_http_lava_route(ngx_http_request_t *r,
     ngx_http_lava_ctx_t *ctx, lava_target_t *t);
 static ngx_int_t ngx_http_lava_authenticate(ngx_http_request_t *r,
@@ -474,6 +487,50 @@ ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
 }
 
 
+/*
+ * 1: the client's header h is not sent on. Every x-lava-* header is the
+ * gateway's own (x-lava-metadata was read before): never the provider's
+ * business. With underscores_in_headers on, a server behind the provider
+ * may read "x_lava_" as "x-lava-", so '_' counts as '-' there.
+ */
+static ngx_uint_t
+ngx_http_lava_strip_header(ngx_table_elt_t *h, ngx_uint_t managed)
+{
+    u_char                 c;
+    ngx_uint_t             i;
+    ngx_http_lava_strip_t *s;
+
+    static u_char          prefix[] = "x-lava-";
+
+    if (h->key.len >= sizeof(prefix) - 1) {
+        for (i = 0; i < sizeof(prefix) - 1; i++) {
+            c = ngx_tolower(h->key.data[i]);
+            if (c == '_') {
+                c = '-';
+            }
+
+            if (c != prefix[i]) {
+                break;
+            }
+        }
+
+        if (i == sizeof(prefix) - 1) {
+            return 1;
+        }
+    }
+
+    for (s = ngx_http_lava_strip; s->name.len; s++) {
+        if (h->key.len == s->name.len
+            && ngx_strncasecmp(h->key.data, s->name.data, s->name.len) == 0)
+        {
+            return !s->managed || managed;
+        }
+    }
+
+    return 0;
+}
+
+
 static ngx_int_t
 ngx_http_lava_rewrite_headers(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     ngx_str_t *pkey)
@@ -484,7 +541,6 @@ ngx_http_lava_rewrite_headers(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     ngx_list_t                 old;
     ngx_list_part_t           *part;
     ngx_table_elt_t           *h, *nh;
-    ngx_http_lava_strip_t     *s;
 
     /* the forward token came as ?key= when no header carried it */
     h = r->headers_in.authorization;
@@ -529,16 +585,7 @@ ngx_http_lava_rewrite_headers(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
             i = 0;
         }
 
-        for (s = ngx_http_lava_strip; s->name.len; s++) {
-            if (h[i].key.len == s->name.len
-                && ngx_strncasecmp(h[i].key.data, s->name.data, s->name.len)
-                   == 0)
-            {
-                break;
-            }
-        }
-
-        if (s->name.len) {
+        if (ngx_http_lava_strip_header(&h[i], !ctx->byok)) {
             continue;
         }
 

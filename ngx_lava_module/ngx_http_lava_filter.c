@@ -25,14 +25,20 @@ static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 static ngx_str_t  ngx_http_lava_reqid_header = ngx_string("x-lava-request-id");
 
 
+/*
+ * The gateway's request id is the client's ledger key: a provider's own
+ * x-lava-request-id (any case, any number) is removed (hash 0: nginx does not
+ * send it), so the client sees exactly one, the gateway's.
+ */
 static ngx_int_t
 ngx_http_lava_add_request_id(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 {
-    ngx_uint_t        i;
+    ngx_uint_t        i, found;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
     /* an error_page redirect sends headers a second time: add it once */
+    found = 0;
     part = &r->headers_out.headers.part;
     h = part->elts;
 
@@ -52,8 +58,19 @@ ngx_http_lava_add_request_id(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
             && ngx_strncasecmp(h[i].key.data, ngx_http_lava_reqid_header.data,
                                h[i].key.len) == 0)
         {
-            return NGX_OK;
+            if (!found && h[i].value.data == ctx->request_id
+                && h[i].value.len == NGX_HTTP_LAVA_REQID_LEN)
+            {
+                found = 1;
+                continue;
+            }
+
+            h[i].hash = 0;
         }
+    }
+
+    if (found) {
+        return NGX_OK;
     }
 
     h = ngx_list_push(&r->headers_out.headers);
