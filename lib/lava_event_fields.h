@@ -164,4 +164,19 @@ enum {
     LAVA_USAGE_NBUCKETS = 0 LAVA_USAGE_BUCKETS(LAVA_USAGE_COUNT_ROW)
 };
 
+
+/*
+ * LAVA_EVENT_MAX_<name>: the max column of each row (bytes of a TEXT or JSON
+ * value, 0 for other kinds), so that what the module checks before it
+ * forwards a request (endpoint, method, model, ...) is the limit the sidecar
+ * applies to the event, from this one table.
+ */
+#define LAVA_EVENT_MAX_ROW(a, name, column, kind, req, max)                   \
+    LAVA_EVENT_MAX_##name = (max),
+
+enum {
+    LAVA_EVENT_FIELDS(LAVA_EVENT_MAX_ROW, _)
+    LAVA_EVENT_MAX_ROWS_END
+};
+
 #endif

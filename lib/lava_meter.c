@@ -386,7 +386,12 @@ lava_meter_model(lava_request_t *rq, json_t *v)
     s = json_string_value(v);
     n = json_string_length(v);
 
-    if (n == 0 || n >= LAVA_USAGE_MODEL_MAX) {
+    if (n >= LAVA_USAGE_MODEL_MAX) {
+        rq->model_too_long = 1;
+        return;
+    }
+
+    if (n == 0) {
         return;
     }
 

@@ -63,6 +63,10 @@ static ngx_int_t ngx_http_lava_rewrite_headers(ngx_http_request_t *r,
     ngx_http_lava_ctx_t *ctx, ngx_str_t *pkey);
 static void ngx_http_lava_body_handler(ngx_http_request_t *r);
 
+/* the body names a model longer than the event takes */
+#define ngx_http_lava_body_refused(ctx)                                       \
+    ((ctx)->req && (ctx)->req->model_too_long)
+
 
 static ngx_table_elt_t *
 ngx_http_lava_find_header(ngx_http_request_t *r, const char *lname,
@@ -153,6 +157,12 @@ ngx_http_lava_access_handler(ngx_http_request_t *r)
     if (ctx->body_done) {
         /* read at once: the handler has already inspected it */
         r->main->count--;
+
+        if (ngx_http_lava_body_refused(ctx)) {
+            return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_MODEL_TOO_LONG,
+                                        NULL);
+        }
+
         return NGX_DECLINED;
     }
 
@@ -191,6 +201,19 @@ ngx_http_lava_mask_key(ngx_http_request_t *r)
         p++;
     }
 }
+
+
+/*
+ * A value longer than the usage event takes (the max of its row in
+ * lib/lava_event_fields.h, the limit the sidecar applies) is refused before
+ * anything is forwarded, so that every forwarded request has an event the
+ * sidecar books. The refusal messages name the limits.
+ */
+_Static_assert(LAVA_EVENT_MAX_method == 32
+               && LAVA_EVENT_MAX_endpoint == 2048
+               && LAVA_EVENT_MAX_model == 256,
+               "the *_TOO_LONG messages of lib/lava_refusal.h name the limits "
+               "of lib/lava_event_fields.h");
 
 
 static ngx_int_t
@@ -260,6 +283,17 @@ ngx_http_lava_route(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     ctx->uri.data = (u_char *) t->uri;
     ctx->uri.len = t->uri_len;
 
+    /* what the event cannot carry is not forwarded: it could not be booked */
+    if (r->method_name.len > LAVA_EVENT_MAX_method) {
+        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_METHOD_TOO_LONG,
+                                    NULL);
+    }
+
+    if (ctx->path.len > LAVA_EVENT_MAX_endpoint) {
+        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_ENDPOINT_TOO_LONG,
+                                    NULL);
+    }
+
     ctx->provider = ngx_http_lava_provider_find(lmcf, ctx->host.data,
                                                 ctx->host.len);
     if (ctx->provider == NULL) {
@@ -276,7 +310,12 @@ ngx_http_lava_route(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
                      r->method_name.len, (char *) ctx->path.data,
                      ctx->path.len, &ctx->route);
 
-    if (ctx->route.model_len && ctx->route.model_len < LAVA_USAGE_MODEL_MAX) {
+    if (ctx->route.model_len > LAVA_EVENT_MAX_model) {
+        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_MODEL_TOO_LONG,
+                                    NULL);
+    }
+
+    if (ctx->route.model_len) {
         /* Gemini names the model in the path; a body "model" wins later */
         ctx->model.data = (u_char *) ctx->route.model;
         ctx->model.len = ctx->route.model_len;
@@ -873,6 +912,14 @@ ngx_http_lava_body_handler(ngx_http_request_t *r)
 
     if (ctx->body_waiting) {
         ctx->body_waiting = 0;
+
+        if (ngx_http_lava_body_refused(ctx)) {
+            /* answered and finalized there */
+            (void) ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_MODEL_TOO_LONG,
+                                        NULL);
+            return;
+        }
+
         r->write_event_handler = ngx_http_core_run_phases;
         ngx_http_core_run_phases(r);
     }
