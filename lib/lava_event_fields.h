@@ -64,6 +64,11 @@
 #define LAVA_EVENT_VERSION      "1"
 #define LAVA_EVENT_MAX_VALUE    65536   /* bytes of any one value */
 
+/* the status field: an HTTP status the sidecar books (the module answers
+ * 502 instead of relaying a provider's status outside it) */
+#define LAVA_EVENT_STATUS_MIN   100
+#define LAVA_EVENT_STATUS_MAX   599
+
 #define LAVA_EVENT_FIELDS(X, a)                                               \
     X(a, v,                     v,                     VERSION, 1, 0)         \
     X(a, request_id,            request_id,            REQID,   1, 0)         \

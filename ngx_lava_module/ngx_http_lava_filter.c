@@ -164,6 +164,18 @@ ngx_http_lava_header_filter(ngx_http_request_t *r)
     ctx->upstream_status = u->headers_in.status_n;
     ctx->ttfb_ms = ngx_current_msec - ctx->start_ms;
 
+    if (r->headers_out.status < LAVA_EVENT_STATUS_MIN
+        || r->headers_out.status > LAVA_EVENT_STATUS_MAX)
+    {
+        /* nginx relays any three digits; the event (and the client) gets
+         * an HTTP status the ledger can book */
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "lava provider answered status %ui, sent as 502",
+                      r->headers_out.status);
+        r->headers_out.status = NGX_HTTP_BAD_GATEWAY;
+        ngx_str_null(&r->headers_out.status_line);
+    }
+
     ct = &r->headers_out.content_type;
     sse = (ct->len >= 17
            && ngx_strncasecmp(ct->data, (u_char *) "text/event-stream", 17)

@@ -3,7 +3,8 @@
 # (lib/lava_event_fields.h), and the module checks it before the request
 # leaves. At the limit a request is forwarded and booked (never dead-lettered);
 # one byte over, it is refused with a JSON 4xx, never reaches the provider,
-# and its refusal is booked too (the event's value cut to the limit).
+# and its refusal is booked too (the event's value cut to the limit). A
+# provider's status outside 100-599 is sent (and booked) as 502.
 use strict;
 use warnings;
 use FindBin;
@@ -101,6 +102,20 @@ for my $c (@cases) {
         is $ev->{$col}, $want, "$col booked as expected";
         is $s->sql_value('SELECT count(*) FROM dead_letters WHERE request_id = ?', $r->{rid}), 0,
             'not dead-lettered';
+    };
+}
+
+# A hostile provider: nginx relays any three-digit status, the event takes
+# 100-599 (lib/lava_event_fields.h). Outside it the client gets 502 and the
+# request is booked, not dead-lettered.
+for my $st (600, 999) {
+    my $r = $s->request(method => 'POST', target => "/v1/forward/chat/completions?$U",
+                        headers => [@bearer, 'x-mock-status' => $st], body => LavaTest::chat_body());
+    subtest "provider status $st" => sub {
+        is $r->{status}, 502, 'sent as 502';
+        my $row = $r->{rid} && $s->wait_booked($r->{rid});
+        ok $row, 'booked' or return;
+        is $row->{status}, 502, 'booked with status 502';
     };
 }
 
