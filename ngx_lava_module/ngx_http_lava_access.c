@@ -570,6 +570,31 @@ ngx_http_lava_strip_header(ngx_table_elt_t *h, ngx_uint_t managed)
 }
 
 
+/* 1: h has the name of a header the operator sets for this provider */
+static ngx_uint_t
+ngx_http_lava_operator_header(ngx_http_lava_ctx_t *ctx, ngx_table_elt_t *h)
+{
+    ngx_uint_t        i;
+    ngx_table_elt_t  *oh;
+
+    if (ctx->provider->headers == NULL) {
+        return 0;
+    }
+
+    oh = ctx->provider->headers->elts;
+
+    for (i = 0; i < ctx->provider->headers->nelts; i++) {
+        if (h->key.len == oh[i].key.len
+            && ngx_strncasecmp(h->key.data, oh[i].key.data, h->key.len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 static ngx_int_t
 ngx_http_lava_rewrite_headers(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     ngx_str_t *pkey)
@@ -579,7 +604,7 @@ ngx_http_lava_rewrite_headers(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     ngx_uint_t                 i, n, auth, query_token;
     ngx_list_t                 old;
     ngx_list_part_t           *part;
-    ngx_table_elt_t           *h, *nh;
+    ngx_table_elt_t           *h, *nh, *oh;
 
     /* the forward token came as ?key= when no header carried it */
     h = r->headers_in.authorization;
@@ -624,7 +649,9 @@ ngx_http_lava_rewrite_headers(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
             i = 0;
         }
 
-        if (ngx_http_lava_strip_header(&h[i], !ctx->byok)) {
+        if (ngx_http_lava_strip_header(&h[i], !ctx->byok)
+            || (!ctx->byok && ngx_http_lava_operator_header(ctx, &h[i])))
+        {
             continue;
         }
 
@@ -634,6 +661,20 @@ ngx_http_lava_rewrite_headers(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
         }
 
         *nh = h[i];
+    }
+
+    /* the operator's own account selection (lava_provider_header) */
+    if (!ctx->byok && ctx->provider->headers) {
+        oh = ctx->provider->headers->elts;
+
+        for (i = 0; i < ctx->provider->headers->nelts; i++) {
+            nh = ngx_list_push(&r->headers_in.headers);
+            if (nh == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            *nh = oh[i];
+        }
     }
 
     r->headers_in.authorization = NULL;

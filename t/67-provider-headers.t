@@ -100,6 +100,37 @@ my @account = ('OpenAI-Organization' => 'org-someone-else', 'openai-project' => 
     };
 }
 
+# The operator's own values (lava_provider_header): sent with the managed key
+# in place of the client's; with the user's own key the client's pass.
+$s->configure_nginx(http => ['lava_provider_header openai OpenAI-Organization org-operator;',
+                             'lava_provider_header openai OpenAI-Project proj_operator;']);
+for my $case (['managed key', [], ['org-operator'], ['proj_operator']],
+              ['own key', ['X-Provider-API-Key' => $byok], ['org-someone-else'], ['proj_someone_else']]) {
+    my ($name, $extra, $org, $proj) = @$case;
+    my $id = LavaTest::test_id();
+    my $r = $s->request(method => 'POST', target => $OAI, body => $chat,
+                        headers => [@bearer, @$extra, 'x-test-id' => $id, @account,
+                                    'OPENAI-ORGANIZATION' => 'org-second']);
+    subtest "lava_provider_header, $name" => sub {
+        is $r->{status}, 200, 'answered 200';
+        my $rec = seen($id);
+        is_deeply [LavaTest::header_values($rec, 'openai-organization')],
+            $extra->[0] ? [@$org, 'org-second'] : $org, 'OpenAI-Organization';
+        is_deeply [LavaTest::header_values($rec, 'openai-project')], $proj, 'OpenAI-Project';
+    };
+}
+{
+    my $id = LavaTest::test_id();
+    my $r = $s->request(method => 'POST', target => $GEM, body => $gem_body,
+                        headers => [@bearer, 'x-test-id' => $id, @account]);
+    subtest 'lava_provider_header of another provider is not sent' => sub {
+        is $r->{status}, 200, 'answered 200';
+        my $rec = seen($id);
+        is_deeply [LavaTest::header_values($rec, 'openai-organization')], [], 'no OpenAI-Organization';
+        is_deeply [LavaTest::header_values($rec, 'x-goog-user-project')], [], 'no X-Goog-User-Project';
+    };
+}
+
 # --- the provider's x-lava-request-id -----------------------------------------
 
 my @rids;
