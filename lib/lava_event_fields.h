@@ -64,6 +64,11 @@
 #define LAVA_EVENT_VERSION      "1"
 #define LAVA_EVENT_MAX_VALUE    65536   /* bytes of any one value */
 
+/* the status field: an HTTP status the sidecar books (the module answers
+ * 502 instead of relaying a provider's status outside it) */
+#define LAVA_EVENT_STATUS_MIN   100
+#define LAVA_EVENT_STATUS_MAX   599
+
 #define LAVA_EVENT_FIELDS(X, a)                                               \
     X(a, v,                     v,                     VERSION, 1, 0)         \
     X(a, request_id,            request_id,            REQID,   1, 0)         \
@@ -162,6 +167,21 @@ typedef struct {
 enum {
     LAVA_EVENT_NFIELDS = 0 LAVA_EVENT_FIELDS(LAVA_EVENT_COUNT_ROW, _),
     LAVA_USAGE_NBUCKETS = 0 LAVA_USAGE_BUCKETS(LAVA_USAGE_COUNT_ROW)
+};
+
+
+/*
+ * LAVA_EVENT_MAX_<name>: the max column of each row (bytes of a TEXT or JSON
+ * value, 0 for other kinds), so that what the module checks before it
+ * forwards a request (endpoint, method, model, ...) is the limit the sidecar
+ * applies to the event, from this one table.
+ */
+#define LAVA_EVENT_MAX_ROW(a, name, column, kind, req, max)                   \
+    LAVA_EVENT_MAX_##name = (max),
+
+enum {
+    LAVA_EVENT_FIELDS(LAVA_EVENT_MAX_ROW, _)
+    LAVA_EVENT_MAX_ROWS_END
 };
 
 #endif

@@ -378,10 +378,19 @@ lava_meter_chars(json_t *s)
 static void
 lava_meter_model(lava_request_t *rq, json_t *v)
 {
-    if (json_is_string(v)) {
-        (void) lava_usage_model_set(rq->model, json_string_value(v),
-                                    json_string_length(v));
+    if (!json_is_string(v)) {
+        return;
     }
+
+    /* longer than the event takes: refused before forwarding, never
+     * forwarded and booked without a model */
+    if (json_string_length(v) >= LAVA_USAGE_MODEL_MAX) {
+        rq->model_too_long = 1;
+        return;
+    }
+
+    (void) lava_usage_model_set(rq->model, json_string_value(v),
+                                json_string_length(v));
 }
 
 

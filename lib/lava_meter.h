@@ -51,6 +51,8 @@ typedef struct {
                                     messages/content/text/input/prompt/...)
                                     for estimates */
     char     model[LAVA_USAGE_MODEL_MAX];    /* "model" or "model_id" */
+    int      model_too_long;     /* a model string longer than the event's
+                                    LAVA_EVENT_MAX_model: refused */
 } lava_request_t;
 
 /* Reads a JSON request body of endpoint ep. 0 read, -1 not a JSON object

@@ -60,6 +60,16 @@
         "x-lava-metadata keys must be 1 to 64 characters of "                \
         "A-Z a-z 0-9 _ . : -")                                               \
                                                                              \
+    /* access phase: what the usage event cannot carry (the max of its     \
+     * row in lava_event_fields.h; ngx_http_lava_access.c asserts that the  \
+     * numbers here are those of the table) */                              \
+    LAVA_REFUSAL(METHOD_TOO_LONG, 400, "method_too_long",                    \
+        "the request method is longer than 32 bytes")                        \
+    LAVA_REFUSAL(ENDPOINT_TOO_LONG, 414, "endpoint_too_long",                \
+        "the path of the provider URL is longer than 2048 bytes")            \
+    LAVA_REFUSAL(MODEL_TOO_LONG, 400, "model_too_long",                      \
+        "the model name is longer than 256 bytes")                           \
+                                                                             \
     /* rewrite phase: lava_event_spool_full refuse */                        \
     LAVA_REFUSAL(EVENT_SPOOL_FULL, 503, "event_spool_full",                  \
         "the gateway cannot record usage at the moment; retry later")        \

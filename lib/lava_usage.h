@@ -48,7 +48,9 @@ typedef enum {
 } lava_endpoint_e;
 
 #define LAVA_USAGE_RAW_MAX   4096     /* bytes of provider usage JSON kept */
-#define LAVA_USAGE_MODEL_MAX 128
+/* bytes of a model name and its NUL: the event's model limit, so that a
+ * model the gateway keeps is one the sidecar books */
+#define LAVA_USAGE_MODEL_MAX (LAVA_EVENT_MAX_model + 1)
 
 typedef struct {
     /* the buckets of lib/lava_event_fields.h, by name (u->input_tokens) or

@@ -16,21 +16,32 @@
 typedef struct {
     ngx_str_t  name;              /* lower case */
     ngx_uint_t carrier;           /* may hold the forward token */
+    ngx_uint_t managed;           /* removed only with the operator's key */
 } ngx_http_lava_strip_t;
 
 
-/* request headers that never reach a provider */
+/*
+ * request headers that never reach a provider; every x-lava-* header too
+ * (ngx_http_lava_strip_header)
+ */
 static ngx_http_lava_strip_t  ngx_http_lava_strip[] = {
-    { ngx_string("authorization"), 1 },
-    { ngx_string("x-api-key"), 1 },
-    { ngx_string("x-goog-api-key"), 1 },
-    { ngx_string("xi-api-key"), 1 },
-    { ngx_string("x-provider-api-key"), 0 },
-    { ngx_string("x-lava-metadata"), 0 },
-    { ngx_string("proxy-authorization"), 0 },
+    { ngx_string("authorization"), 1, 0 },
+    { ngx_string("x-api-key"), 1, 0 },
+    { ngx_string("x-goog-api-key"), 1, 0 },
+    { ngx_string("xi-api-key"), 1, 0 },
+    { ngx_string("x-provider-api-key"), 0, 0 },
+    { ngx_string("proxy-authorization"), 0, 0 },
     /* a compressed answer would blind the tap; identity is always valid */
-    { ngx_string("accept-encoding"), 0 },
-    { ngx_null_string, 0 }
+    { ngx_string("accept-encoding"), 0, 0 },
+    /*
+     * account selection: with the managed key they would pick an
+     * organization, project or billing project of the operator's account
+     * (OpenAI and the OpenAI-compatible APIs; Google Cloud's quota project)
+     */
+    { ngx_string("openai-organization"), 0, 1 },
+    { ngx_string("openai-project"), 0, 1 },
+    { ngx_string("x-goog-user-project"), 0, 1 },
+    { ngx_null_string, 0, 0 }
 };
 
 
@@ -42,6 +53,8 @@ static ngx_str_t  ngx_http_lava_auth_headers[] = {
 };
 
 
+static ngx_uint_t ngx_http_lava_strip_header(ngx_table_elt_t *h,
+    ngx_uint_t managed);
 static ngx_int_t ngx_http_lava_route(ngx_http_request_t *r,
     ngx_http_lava_ctx_t *ctx, lava_target_t *t);
 static ngx_int_t ngx_http_lava_authenticate(ngx_http_request_t *r,
@@ -49,6 +62,10 @@ static ngx_int_t ngx_http_lava_authenticate(ngx_http_request_t *r,
 static ngx_int_t ngx_http_lava_rewrite_headers(ngx_http_request_t *r,
     ngx_http_lava_ctx_t *ctx, ngx_str_t *pkey);
 static void ngx_http_lava_body_handler(ngx_http_request_t *r);
+
+/* the body names a model longer than the event takes */
+#define ngx_http_lava_body_refused(ctx)                                       \
+    ((ctx)->req && (ctx)->req->model_too_long)
 
 
 /*
@@ -138,6 +155,12 @@ ngx_http_lava_access_handler(ngx_http_request_t *r)
     if (ctx->body_done) {
         /* read at once: the handler has already inspected it */
         r->main->count--;
+
+        if (ngx_http_lava_body_refused(ctx)) {
+            return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_MODEL_TOO_LONG,
+                                        NULL);
+        }
+
         return NGX_DECLINED;
     }
 
@@ -237,6 +260,19 @@ ngx_http_lava_mask_log_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * A value longer than the usage event takes (the max of its row in
+ * lib/lava_event_fields.h, the limit the sidecar applies) is refused before
+ * anything is forwarded, so that every forwarded request has an event the
+ * sidecar books. The refusal messages name the limits.
+ */
+_Static_assert(LAVA_EVENT_MAX_method == 32
+               && LAVA_EVENT_MAX_endpoint == 2048
+               && LAVA_EVENT_MAX_model == 256,
+               "the *_TOO_LONG messages of lib/lava_refusal.h name the limits "
+               "of lib/lava_event_fields.h");
+
+
 static ngx_int_t
 ngx_http_lava_route(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     lava_target_t *t)
@@ -305,6 +341,17 @@ ngx_http_lava_route(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     ctx->uri.data = (u_char *) t->uri;
     ctx->uri.len = t->uri_len;
 
+    /* what the event cannot carry is not forwarded: it could not be booked */
+    if (r->method_name.len > LAVA_EVENT_MAX_method) {
+        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_METHOD_TOO_LONG,
+                                    NULL);
+    }
+
+    if (ctx->path.len > LAVA_EVENT_MAX_endpoint) {
+        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_ENDPOINT_TOO_LONG,
+                                    NULL);
+    }
+
     ctx->provider = ngx_http_lava_provider_find(lmcf, ctx->host.data,
                                                 ctx->host.len);
     if (ctx->provider == NULL) {
@@ -321,7 +368,12 @@ ngx_http_lava_route(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
                      r->method_name.len, (char *) ctx->path.data,
                      ctx->path.len, &ctx->route);
 
-    if (ctx->route.model_len && ctx->route.model_len < LAVA_USAGE_MODEL_MAX) {
+    if (ctx->route.model_len > LAVA_EVENT_MAX_model) {
+        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_MODEL_TOO_LONG,
+                                    NULL);
+    }
+
+    if (ctx->route.model_len) {
         /* Gemini names the model in the path; a body "model" wins later */
         ctx->model.data = (u_char *) ctx->route.model;
         ctx->model.len = ctx->route.model_len;
@@ -517,6 +569,75 @@ ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
 }
 
 
+/*
+ * 1: the client's header h is not sent on. Every x-lava-* header is the
+ * gateway's own (x-lava-metadata was read before): never the provider's
+ * business. With underscores_in_headers on, a server behind the provider
+ * may read "x_lava_" as "x-lava-", so '_' counts as '-' there.
+ */
+static ngx_uint_t
+ngx_http_lava_strip_header(ngx_table_elt_t *h, ngx_uint_t managed)
+{
+    u_char                 c;
+    ngx_uint_t             i;
+    ngx_http_lava_strip_t *s;
+
+    static u_char          prefix[] = "x-lava-";
+
+    if (h->key.len >= sizeof(prefix) - 1) {
+        for (i = 0; i < sizeof(prefix) - 1; i++) {
+            c = ngx_tolower(h->key.data[i]);
+            if (c == '_') {
+                c = '-';
+            }
+
+            if (c != prefix[i]) {
+                break;
+            }
+        }
+
+        if (i == sizeof(prefix) - 1) {
+            return 1;
+        }
+    }
+
+    for (s = ngx_http_lava_strip; s->name.len; s++) {
+        if (h->key.len == s->name.len
+            && ngx_strncasecmp(h->key.data, s->name.data, s->name.len) == 0)
+        {
+            return !s->managed || managed;
+        }
+    }
+
+    return 0;
+}
+
+
+/* 1: h has the name of a header the operator sets for this provider */
+static ngx_uint_t
+ngx_http_lava_operator_header(ngx_http_lava_ctx_t *ctx, ngx_table_elt_t *h)
+{
+    ngx_uint_t        i;
+    ngx_table_elt_t  *oh;
+
+    if (ctx->provider->headers == NULL) {
+        return 0;
+    }
+
+    oh = ctx->provider->headers->elts;
+
+    for (i = 0; i < ctx->provider->headers->nelts; i++) {
+        if (h->key.len == oh[i].key.len
+            && ngx_strncasecmp(h->key.data, oh[i].key.data, h->key.len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 static ngx_int_t
 ngx_http_lava_rewrite_headers(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     ngx_str_t *pkey)
@@ -524,8 +645,7 @@ ngx_http_lava_rewrite_headers(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     ngx_uint_t                 i, n, auth;
     ngx_list_t                 old;
     ngx_list_part_t           *part;
-    ngx_table_elt_t           *h, *nh;
-    ngx_http_lava_strip_t     *s;
+    ngx_table_elt_t           *h, *nh, *oh;
 
     /* count, then copy everything but the stripped headers into a new list */
     n = 0;
@@ -561,16 +681,9 @@ ngx_http_lava_rewrite_headers(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
             i = 0;
         }
 
-        for (s = ngx_http_lava_strip; s->name.len; s++) {
-            if (h[i].key.len == s->name.len
-                && ngx_strncasecmp(h[i].key.data, s->name.data, s->name.len)
-                   == 0)
-            {
-                break;
-            }
-        }
-
-        if (s->name.len) {
+        if (ngx_http_lava_strip_header(&h[i], !ctx->byok)
+            || (!ctx->byok && ngx_http_lava_operator_header(ctx, &h[i])))
+        {
             continue;
         }
 
@@ -580,6 +693,20 @@ ngx_http_lava_rewrite_headers(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
         }
 
         *nh = h[i];
+    }
+
+    /* the operator's own account selection (lava_provider_header) */
+    if (!ctx->byok && ctx->provider->headers) {
+        oh = ctx->provider->headers->elts;
+
+        for (i = 0; i < ctx->provider->headers->nelts; i++) {
+            nh = ngx_list_push(&r->headers_in.headers);
+            if (nh == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            *nh = oh[i];
+        }
     }
 
     r->headers_in.authorization = NULL;
@@ -835,6 +962,14 @@ ngx_http_lava_body_handler(ngx_http_request_t *r)
 
     if (ctx->body_waiting) {
         ctx->body_waiting = 0;
+
+        if (ngx_http_lava_body_refused(ctx)) {
+            /* answered and finalized there */
+            (void) ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_MODEL_TOO_LONG,
+                                        NULL);
+            return;
+        }
+
         r->write_event_handler = ngx_http_core_run_phases;
         ngx_http_core_run_phases(r);
     }

@@ -25,17 +25,51 @@ static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 static ngx_str_t  ngx_http_lava_reqid_header = ngx_string("x-lava-request-id");
 
 
+/*
+ * The gateway's request id is the client's ledger key: a provider's own
+ * x-lava-request-id (any case, any number) is removed (hash 0: nginx does not
+ * send it), so the client sees exactly one, the gateway's.
+ */
 static ngx_int_t
 ngx_http_lava_add_request_id(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 {
+    ngx_uint_t        i, found;
+    ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
     /* an error_page redirect sends headers a second time: add it once */
-    if (ngx_http_lava_header(&r->headers_out.headers,
-                             (char *) ngx_http_lava_reqid_header.data,
-                             ngx_http_lava_reqid_header.len)
-        != NULL)
-    {
+    found = 0;
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash && h[i].key.len == ngx_http_lava_reqid_header.len
+            && ngx_strncasecmp(h[i].key.data, ngx_http_lava_reqid_header.data,
+                               h[i].key.len) == 0)
+        {
+            if (!found && h[i].value.data == ctx->request_id
+                && h[i].value.len == NGX_HTTP_LAVA_REQID_LEN)
+            {
+                found = 1;
+                continue;
+            }
+
+            h[i].hash = 0;
+        }
+    }
+
+    if (found) {
         return NGX_OK;
     }
 
@@ -110,6 +144,18 @@ ngx_http_lava_header_filter(ngx_http_request_t *r)
     ctx->got_headers = 1;
     ctx->upstream_status = u->headers_in.status_n;
     ctx->ttfb_ms = ngx_current_msec - ctx->start_ms;
+
+    if (r->headers_out.status < LAVA_EVENT_STATUS_MIN
+        || r->headers_out.status > LAVA_EVENT_STATUS_MAX)
+    {
+        /* nginx relays any three digits; the event (and the client) gets
+         * an HTTP status the ledger can book */
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "lava provider answered status %ui, sent as 502",
+                      r->headers_out.status);
+        r->headers_out.status = NGX_HTTP_BAD_GATEWAY;
+        ngx_str_null(&r->headers_out.status_line);
+    }
 
     ct = &r->headers_out.content_type;
     sse = (ct->len >= 17

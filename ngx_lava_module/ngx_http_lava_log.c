@@ -73,26 +73,48 @@ ngx_http_lava_ev_num(ngx_http_lava_event_t *ev, const char *field,
 }
 
 
+/*
+ * A TEXT or JSON value is cut to its row's max (at a UTF-8 character
+ * boundary): the access handler refuses what is longer before forwarding,
+ * and the event of that refusal (or of any other) must still be bookable.
+ */
+static ngx_inline void
+ngx_http_lava_ev_text(ngx_http_lava_event_t *ev, const char *field,
+    size_t flen, u_char *v, size_t len, size_t max)
+{
+    if (len > max) {
+        len = max;
+
+        while (len && (v[len] & 0xc0) == 0x80) {
+            len--;
+        }
+    }
+
+    ngx_http_lava_ev_str(ev, field, flen, v, len);
+}
+
+
 /* one call per row of the table, in its order; field names are constants */
 #define NGX_HTTP_LAVA_EV_PUT(a, name, column, kind, req, max)                 \
     LAVA_EVENT_KIND(kind, NGX_HTTP_LAVA_EV_PUT)(name, #name,                  \
-                                                sizeof(#name) - 1, req)
-#define NGX_HTTP_LAVA_EV_PUT_VERSION(n, f, fl, req)                           \
+                                                sizeof(#name) - 1, req, max)
+#define NGX_HTTP_LAVA_EV_PUT_VERSION(n, f, fl, req, max)                      \
     ngx_http_lava_ev_str(ev, f, fl, (u_char *) LAVA_EVENT_VERSION,            \
                          sizeof(LAVA_EVENT_VERSION) - 1);
-#define NGX_HTTP_LAVA_EV_PUT_STR(n, f, fl, req)                               \
+#define NGX_HTTP_LAVA_EV_PUT_STR(n, f, fl, req, max)                          \
     ngx_http_lava_ev_str(ev, f, fl, val->n.data, val->n.len);
 #define NGX_HTTP_LAVA_EV_PUT_REQID  NGX_HTTP_LAVA_EV_PUT_STR
 #define NGX_HTTP_LAVA_EV_PUT_ID     NGX_HTTP_LAVA_EV_PUT_STR
-#define NGX_HTTP_LAVA_EV_PUT_TEXT   NGX_HTTP_LAVA_EV_PUT_STR
-#define NGX_HTTP_LAVA_EV_PUT_JSON   NGX_HTTP_LAVA_EV_PUT_STR
+#define NGX_HTTP_LAVA_EV_PUT_TEXT(n, f, fl, req, max)                         \
+    ngx_http_lava_ev_text(ev, f, fl, val->n.data, val->n.len, max);
+#define NGX_HTTP_LAVA_EV_PUT_JSON   NGX_HTTP_LAVA_EV_PUT_TEXT
 #define NGX_HTTP_LAVA_EV_PUT_ENUM   NGX_HTTP_LAVA_EV_PUT_STR
 #define NGX_HTTP_LAVA_EV_PUT_BOOL   NGX_HTTP_LAVA_EV_PUT_STR
-#define NGX_HTTP_LAVA_EV_PUT_INT(n, f, fl, req)                               \
+#define NGX_HTTP_LAVA_EV_PUT_INT(n, f, fl, req, max)                          \
     if (req || val->n >= 0) {                                                 \
         ngx_http_lava_ev_num(ev, f, fl, val->n);                              \
     }
-#define NGX_HTTP_LAVA_EV_PUT_BUCKET(n, f, fl, req)                            \
+#define NGX_HTTP_LAVA_EV_PUT_BUCKET(n, f, fl, req, max)                       \
     if (val->usage.n > 0) {                                                   \
         ngx_http_lava_ev_num(ev, f, fl, val->usage.n);                        \
     }

@@ -29,6 +29,8 @@ static char *ngx_http_lava_error(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_lava_include_usage_skip(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_lava_provider_header(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_lava_rewrite_handler(ngx_http_request_t *r);
 
 
@@ -191,6 +193,13 @@ static ngx_command_t  ngx_http_lava_commands[] = {
     { ngx_string("lava_stream_include_usage_skip"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_lava_include_usage_skip,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("lava_provider_header"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE3,
+      ngx_http_lava_provider_header,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -631,6 +640,95 @@ ngx_http_lava_include_usage_skip(ngx_conf_t *cf, ngx_command_t *cmd,
 
         *name = value[i];
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * lava_provider_header <provider> <name> <value>: with the managed key of
+ * <provider>, requests carry "<name>: <value>" (e.g. the operator's own
+ * OpenAI-Organization). Not for the gateway's own headers: credentials,
+ * x-lava-*, and what nginx or lava-forward.conf sets.
+ */
+static char *
+ngx_http_lava_provider_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_lava_main_conf_t *lmcf = conf;
+
+    u_char                           c;
+    ngx_str_t                       *value, *name;
+    ngx_uint_t                       i;
+    ngx_http_lava_provider_header_t *ph;
+
+    static ngx_str_t  reserved[] = {
+        ngx_string("authorization"), ngx_string("proxy-authorization"),
+        ngx_string("x-api-key"), ngx_string("x-goog-api-key"),
+        ngx_string("xi-api-key"), ngx_string("x-provider-api-key"),
+        ngx_string("host"), ngx_string("connection"),
+        ngx_string("content-length"), ngx_string("transfer-encoding"),
+        ngx_string("accept-encoding"), ngx_string("x-forwarded-for"),
+        ngx_string("x-real-ip"), ngx_null_string
+    };
+
+    value = cf->args->elts;
+    name = &value[2];
+
+    for (i = 0; i < name->len; i++) {
+        c = name->data[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '-'))
+        {
+            return "has a header name other than A-Z a-z 0-9 -";
+        }
+    }
+
+    if (name->len == 0
+        || (name->len >= 7 && ngx_strncasecmp(name->data,
+                                              (u_char *) "x-lava-", 7) == 0))
+    {
+        return "cannot set an x-lava-* header";
+    }
+
+    for (i = 0; reserved[i].len; i++) {
+        if (name->len == reserved[i].len
+            && ngx_strncasecmp(name->data, reserved[i].data, name->len) == 0)
+        {
+            return "cannot set a header the gateway sets itself";
+        }
+    }
+
+    for (i = 0; i < value[3].len; i++) {
+        c = value[3].data[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+            return "has a control character in the header value";
+        }
+    }
+
+    if (lmcf->provider_headers == NULL) {
+        lmcf->provider_headers = ngx_array_create(cf->pool, 4,
+                                      sizeof(ngx_http_lava_provider_header_t));
+        if (lmcf->provider_headers == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    ph = ngx_array_push(lmcf->provider_headers);
+    if (ph == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ph->provider = value[1];
+    ph->header.key = *name;
+    ph->header.value = value[3];
+
+    ph->header.lowcase_key = ngx_pnalloc(cf->pool, name->len);
+    if (ph->header.lowcase_key == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ph->header.hash = ngx_hash_strlow(ph->header.lowcase_key, name->data,
+                                      name->len);
 
     return NGX_CONF_OK;
 }

@@ -62,8 +62,20 @@ typedef struct {
     ngx_uint_t                   auth;       /* ngx_http_lava_auth_format_e */
     ngx_uint_t                   usage;      /* lava_usage_format_e */
     ngx_str_t                    key;        /* managed key; empty: BYOK only */
+    ngx_array_t                 *headers;    /* of ngx_table_elt_t, sent with
+                                                the managed key
+                                                (lava_provider_header); NULL
+                                                none */
     unsigned                     custom:1;   /* operator-declared "other" */
 } ngx_http_lava_provider_t;
+
+
+/* lava_provider_header: a header requests with the managed key of a
+ * provider carry (the client's own of that name removed). Owned by cf->pool. */
+typedef struct {
+    ngx_str_t                    provider;   /* provider name */
+    ngx_table_elt_t              header;     /* key, lowcase_key, hash, value */
+} ngx_http_lava_provider_header_t;
 
 
 typedef struct {
@@ -103,6 +115,8 @@ typedef struct {
     /* providers that refuse stream_options (lava_stream_include_usage_skip),
      * of ngx_str_t names; NULL none */
     ngx_array_t                 *include_usage_skip;
+    /* of ngx_http_lava_provider_header_t (lava_provider_header); NULL none */
+    ngx_array_t                 *provider_headers;
     ngx_uint_t                   drain_max;      /* drains at once, per worker */
 } ngx_http_lava_main_conf_t;
 

@@ -466,6 +466,61 @@ ngx_http_lava_check_upstream(ngx_conf_t *cf, ngx_http_lava_main_conf_t *lmcf,
 }
 
 
+/* each lava_provider_header goes to the headers of its provider */
+static ngx_int_t
+ngx_http_lava_provider_headers_init(ngx_conf_t *cf,
+    ngx_http_lava_main_conf_t *lmcf)
+{
+    ngx_uint_t                        i, k;
+    ngx_table_elt_t                  *h;
+    ngx_http_lava_provider_t         *p;
+    ngx_http_lava_provider_header_t  *ph;
+
+    if (lmcf->provider_headers == NULL) {
+        return NGX_OK;
+    }
+
+    p = lmcf->providers.elts;
+    ph = lmcf->provider_headers->elts;
+
+    for (i = 0; i < lmcf->provider_headers->nelts; i++) {
+
+        for (k = 0; k < lmcf->providers.nelts; k++) {
+            if (p[k].name.len == ph[i].provider.len
+                && ngx_strncmp(p[k].name.data, ph[i].provider.data,
+                               p[k].name.len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (k == lmcf->providers.nelts) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "lava_provider_header names provider \"%V\", "
+                               "which is not defined", &ph[i].provider);
+            return NGX_ERROR;
+        }
+
+        if (p[k].headers == NULL) {
+            p[k].headers = ngx_array_create(cf->pool, 2,
+                                            sizeof(ngx_table_elt_t));
+            if (p[k].headers == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        h = ngx_array_push(p[k].headers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        *h = ph[i].header;
+    }
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_http_lava_providers_init(ngx_conf_t *cf, ngx_http_lava_main_conf_t *lmcf)
 {
@@ -543,6 +598,10 @@ ngx_http_lava_providers_init(ngx_conf_t *cf, ngx_http_lava_main_conf_t *lmcf)
                 return NGX_ERROR;
             }
         }
+    }
+
+    if (ngx_http_lava_provider_headers_init(cf, lmcf) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     hash.hash = &lmcf->hosts;

@@ -208,7 +208,7 @@ decode_field(event_t *ev, const field_spec_t *f, const sv_t *v, char *err, size_
             return -1;
         }
         if (f->off == offsetof(event_t, status)) {
-            if (n < 100 || n > 599) {
+            if (n < LAVA_EVENT_STATUS_MIN || n > LAVA_EVENT_STATUS_MAX) {
                 snprintf(err, errsize, "status %lld is not an http status", (long long) n);
                 return -1;
             }

@@ -643,6 +643,37 @@ START_TEST(test_request_inspect)
 END_TEST
 
 
+/* a model of the event's limit is kept whole; one byte more is flagged */
+START_TEST(test_request_model_limit)
+{
+    char            body[LAVA_EVENT_MAX_model + 64];
+    size_t          n;
+    lava_request_t  rq;
+
+    for (n = LAVA_EVENT_MAX_model - 1; n <= LAVA_EVENT_MAX_model + 1; n++) {
+        memcpy(body, "{\"model\":\"", 10);
+        memset(body + 10, 'm', n);
+        memcpy(body + 10 + n, "\"}", 3);
+
+        ck_assert_int_eq(inspect(&rq, LAVA_EP_CHAT, body), 0);
+        ck_assert_int_eq(rq.model_too_long, n > LAVA_EVENT_MAX_model);
+        ck_assert_uint_eq(strlen(rq.model),
+                          n > LAVA_EVENT_MAX_model ? 0 : n);
+
+        /* model_id (ElevenLabs) the same */
+        memcpy(body, "{\"model_id\":\"", 13);
+        memset(body + 13, 'm', n);
+        memcpy(body + 13 + n, "\"}", 3);
+
+        ck_assert_int_eq(inspect(&rq, LAVA_EP_TTS, body), 0);
+        ck_assert_int_eq(rq.model_too_long, n > LAVA_EVENT_MAX_model);
+    }
+
+    ck_assert_uint_eq(LAVA_USAGE_MODEL_MAX, LAVA_EVENT_MAX_model + 1);
+}
+END_TEST
+
+
 static int
 rewrite(const char *in, char *out, size_t *olen)
 {
@@ -808,6 +839,7 @@ make_suite(void)
     tcase_add_test(tc, test_sse_tail_ring);
     tcase_add_test(tc, test_routes);
     tcase_add_test(tc, test_request_inspect);
+    tcase_add_test(tc, test_request_model_limit);
     tcase_add_test(tc, test_include_usage_rewrite);
     tcase_add_test(tc, test_meter_edges);
     suite_add_tcase(s, tc);
