@@ -181,11 +181,11 @@ lava_multipart_init(lava_multipart_t *mp, const char *ct, size_t len,
     memset(mp, 0, sizeof(lava_multipart_t));
 
     if (!lava_multipart_is(ct, len)) {
-        return lava_mp_fail(mp, "not multipart/form-data");
+        return lava_mp_fail(mp, "multipart body: not multipart/form-data");
     }
 
     if (strlen(name) >= sizeof(mp->name)) {
-        return lava_mp_fail(mp, "field name too long");
+        return lava_mp_fail(mp, "multipart body: field name too long");
     }
 
     strcpy(mp->name, name);
@@ -193,17 +193,17 @@ lava_multipart_init(lava_multipart_t *mp, const char *ct, size_t len,
     star = 0;
     rc = lava_mp_param(ct, len, "boundary", b, sizeof(b), &star);
     if (rc != 1 || star) {
-        return lava_mp_fail(mp, "no usable boundary");
+        return lava_mp_fail(mp, "multipart body: no usable boundary");
     }
 
     bl = strlen(b);
     if (bl == 0 || bl > LAVA_MULTIPART_BOUNDARY_MAX || b[bl - 1] == ' ') {
-        return lava_mp_fail(mp, "bad boundary");
+        return lava_mp_fail(mp, "multipart body: bad boundary");
     }
 
     for (i = 0; i < bl; i++) {
         if (!lava_mp_bchar((unsigned char) b[i])) {
-            return lava_mp_fail(mp, "bad boundary");
+            return lava_mp_fail(mp, "multipart body: bad boundary");
         }
     }
 
@@ -254,7 +254,7 @@ lava_mp_headers(lava_multipart_t *mp)
 
         v = memchr(line, ':', n);
         if (v == NULL) {
-            return lava_mp_fail(mp, "bad part header");
+            return lava_mp_fail(mp, "multipart body: bad part header");
         }
 
 #define LAVA_MP_HDR(s)  ((size_t) (v - line) == sizeof(s) - 1                \
@@ -262,13 +262,15 @@ lava_mp_headers(lava_multipart_t *mp)
 
         if (LAVA_MP_HDR("content-disposition")) {
             if (cd++) {
-                return lava_mp_fail(mp, "two content-disposition headers");
+                return lava_mp_fail(mp, "multipart body: "
+                                       "two content-disposition headers");
             }
 
             rc = lava_mp_param(v + 1, eol - v - 1, "name", name,
                                sizeof(name), &star);
             if (rc < 0 || star) {
-                return lava_mp_fail(mp, "bad content-disposition");
+                return lava_mp_fail(mp, "multipart body: "
+                                       "bad content-disposition");
             }
 
             if (rc == 0) {
@@ -289,7 +291,8 @@ lava_mp_headers(lava_multipart_t *mp)
     }
 
     if (mp->capture == -1) {
-        return lava_mp_fail(mp, "an encoded field");
+        return lava_mp_fail(mp, "multipart body: "
+                               "the field has a content-transfer-encoding");
     }
 
     mp->capture = 1;
@@ -308,13 +311,15 @@ lava_mp_part_end(lava_multipart_t *mp)
     mp->capture = 0;
 
     if (mp->cur_len >= sizeof(mp->cur)) {
-        return lava_mp_fail(mp, "field value too long");
+        return lava_mp_fail(mp, "multipart body: field value too long");
     }
 
     mp->cur[mp->cur_len] = '\0';
 
     if (mp->found++ && strcmp(mp->value, mp->cur) != 0) {
-        return lava_mp_fail(mp, "field given twice");
+        return lava_mp_fail(mp, "multipart body: "
+                               "the field is given twice, with "
+                               "different values");
     }
 
     memcpy(mp->value, mp->cur, mp->cur_len + 1);
@@ -414,14 +419,14 @@ lava_multipart_feed(lava_multipart_t *mp, const char *p, size_t n)
             } else if (c == '\r') {
                 mp->state = LAVA_MP_LF;
             } else {
-                return lava_mp_fail(mp, "bad delimiter line");
+                return lava_mp_fail(mp, "multipart body: bad delimiter line");
             }
 
             break;
 
         case LAVA_MP_DASH:
             if (*p++ != '-') {
-                return lava_mp_fail(mp, "bad delimiter line");
+                return lava_mp_fail(mp, "multipart body: bad delimiter line");
             }
 
             mp->state = LAVA_MP_DONE;
@@ -433,18 +438,18 @@ lava_multipart_feed(lava_multipart_t *mp, const char *p, size_t n)
             if (c == '\r') {
                 mp->state = LAVA_MP_LF;
             } else if (c != ' ' && c != '\t') {
-                return lava_mp_fail(mp, "bad delimiter line");
+                return lava_mp_fail(mp, "multipart body: bad delimiter line");
             }
 
             break;
 
         case LAVA_MP_LF:
             if (*p++ != '\n') {
-                return lava_mp_fail(mp, "bad delimiter line");
+                return lava_mp_fail(mp, "multipart body: bad delimiter line");
             }
 
             if (++mp->parts > 1000) {
-                return lava_mp_fail(mp, "too many parts");
+                return lava_mp_fail(mp, "multipart body: too many parts");
             }
 
             mp->state = LAVA_MP_HEADERS;
@@ -453,7 +458,8 @@ lava_multipart_feed(lava_multipart_t *mp, const char *p, size_t n)
 
         case LAVA_MP_HEADERS:
             if (mp->hlen == sizeof(mp->hdr)) {
-                return lava_mp_fail(mp, "part headers too long");
+                return lava_mp_fail(mp, "multipart body: "
+                                       "part headers too long");
             }
 
             mp->hdr[mp->hlen++] = *p++;
@@ -490,7 +496,8 @@ lava_multipart_finish(lava_multipart_t *mp)
     }
 
     if (mp->state != LAVA_MP_DONE) {
-        return lava_mp_fail(mp, "the body ends before its close delimiter");
+        return lava_mp_fail(mp, "multipart body: "
+                               "the body ends before its close delimiter");
     }
 
     return 0;
