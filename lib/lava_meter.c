@@ -581,6 +581,11 @@ lava_meter_key_is(const char *p, size_t span, const char *key)
         return 0;
     }
 
+    /* most keys have no escape: compared as written */
+    if (memchr(p + 1, '\\', span - 2) == NULL) {
+        return span - 2 == strlen(key) && memcmp(p + 1, key, span - 2) == 0;
+    }
+
     end = p + span - 1;
 
     for (p++; p < end; key++) {
@@ -699,22 +704,23 @@ typedef int (*lava_meter_value_pt)(const char *v, size_t vlen,
 
 
 /*
- * Writes the object at obj (obj[0] == '{', span olen) with member `key` set:
+ * Writes the object at obj (obj[0] == '{', within *olenp bytes, set to
+ * its length) with member `key` set:
  * every member named key but the last is left out, the last's value is
  * written by set; without one, `ins` is inserted as the first member.
  * *changed is set when the result differs from the object.
  */
 static int
-lava_meter_object_set(const char *obj, size_t olen, const char *key,
+lava_meter_object_set(const char *obj, size_t *olenp, const char *key,
     const char *ins, lava_meter_value_pt set, lava_meter_out_t *w,
     int *changed)
 {
     int                  rc, first_kept;
-    size_t               i, last, count;
+    size_t               i, last, count, olen;
     const char          *p, *end, *prev_end, *q;
     lava_meter_member_t  m;
 
-    end = obj + olen;
+    end = obj + *olenp;
 
     /* which member the provider reads: the last of that name */
     count = 0;
@@ -731,6 +737,11 @@ lava_meter_object_set(const char *obj, size_t olen, const char *key,
     if (rc != 0) {
         return -1;
     }
+
+    /* the closing brace: what follows is the caller's */
+    end = p + 1;
+    olen = end - obj;
+    *olenp = olen;
 
     if (count == 0) {
         q = lava_meter_ws(obj + 1, end);
@@ -825,7 +836,7 @@ lava_meter_set_usage(const char *v, size_t vlen, lava_meter_out_t *w,
         return -1;
     }
 
-    return lava_meter_object_set(v, vlen, "include_usage",
+    return lava_meter_object_set(v, &vlen, "include_usage",
                                  "\"include_usage\":true",
                                  lava_meter_set_true, w, changed);
 }
@@ -847,17 +858,15 @@ lava_request_add_include_usage(const char *body, size_t len, char *out,
         return -1;
     }
 
-    olen = lava_json_span(p, end - p);
-    if (olen == 0) {
-        return -1;
-    }
+    /* the object's end is found on the way: the body is walked once */
+    olen = end - p;
 
     w.p = out;
     w.left = size;
     changed = 0;
 
     if (lava_meter_put(&w, body, p - body) != 0
-        || lava_meter_object_set(p, olen, "stream_options",
+        || lava_meter_object_set(p, &olen, "stream_options",
                                  "\"stream_options\":"
                                  "{\"include_usage\":true}",
                                  lava_meter_set_usage, &w, &changed)
