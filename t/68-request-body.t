@@ -167,5 +167,14 @@ subtest 'ElevenLabs text to speech: model_id, never model' => sub {
     is $ev->{characters}, 5, 'five characters';
 };
 
+subtest 'Gemini: the model of the path, not a body "model"' => sub {
+    # a provider answer without modelVersion: the request's model is booked
+    my ($r, $q, $ev) = call(u => 'https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-pro:generateContent',
+                            auth => ['x-goog-api-key' => $tok], headers => ['x-mock-model' => ''],
+                            body => '{"model":"gemini-2.0-flash-lite","contents":[{"parts":[{"text":"Hi"}]}]}');
+    is $r->{status}, 200, 'status 200';
+    is $ev->{model}, 'gemini-2.5-pro', 'the path\'s model';
+};
+
 $s->finish;
 done_testing;
