@@ -3,6 +3,7 @@
  */
 
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -401,6 +402,42 @@ lava_meter_model(lava_request_t *rq, json_t *v)
 }
 
 
+/* the members the meter reads: at the top level, and in stream_options */
+static const char  *lava_meter_read_keys[] = {
+    "model", "model_id", "stream", "stream_options", "n", "text", "input",
+    "inputs", NULL
+};
+
+static const char  *lava_meter_so_keys[] = { "include_usage", NULL };
+
+
+/*
+ * 1 when obj has a key that differs from a member the meter reads only in
+ * letter case: Go's encoding/json matches keys case-insensitively, so such
+ * a body may be read differently by the provider.
+ */
+static int
+lava_meter_case_twin(json_t *obj, const char **set)
+{
+    json_t       *v;
+    const char   *key, **k;
+
+    if (!json_is_object(obj)) {
+        return 0;
+    }
+
+    json_object_foreach(obj, key, v) {
+        for (k = set; *k; k++) {
+            if (strcasecmp(key, *k) == 0 && strcmp(key, *k) != 0) {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
 int
 lava_request_inspect(lava_request_t *rq, lava_endpoint_e ep,
     const char *body, size_t len)
@@ -419,7 +456,11 @@ lava_request_inspect(lava_request_t *rq, lava_endpoint_e ep,
         return -1;
     }
 
-    if (!json_is_object(root)) {
+    if (!json_is_object(root)
+        || lava_meter_case_twin(root, lava_meter_read_keys)
+        || lava_meter_case_twin(json_object_get(root, "stream_options"),
+                                lava_meter_so_keys))
+    {
         json_decref(root);
         return -1;
     }

@@ -90,6 +90,9 @@ subtest 'duplicate stream_options: the last one wins and only one is forwarded' 
     my ($r, $q) = call(u => $CHAT, body => $body);
     refused_ok($r, $q, 'invalid_json_body', 'a lone surrogate escape');
 
+    ($r, $q) = call(u => $CHAT, body => qq({"model":"gpt-4o-mini","MODEL":"gpt-4o",$msgs}));
+    refused_ok($r, $q, 'invalid_json_body', 'a key that is "model" but for its case');
+
     ($r, $q) = call(u => $CHAT, body => 'model=gpt-4o-mini&stream=true');
     refused_ok($r, $q, 'invalid_json_body', 'not JSON');
 

@@ -677,6 +677,16 @@ START_TEST(test_request_inspect)
     ck_assert_int_eq(rq.include_usage, 0);
     ck_assert_str_eq(rq.model, "b");
 
+    /* a key that differs from a metered member only in case: Go's parser
+     * would take it for the member */
+    ck_assert_int_eq(inspect(&rq, LAVA_EP_CHAT,
+        "{\"model\":\"gpt-4o-mini\",\"MODEL\":\"gpt-4o\"}"), -1);
+    ck_assert_int_eq(inspect(&rq, LAVA_EP_CHAT,
+        "{\"stream\":true,\"stream_options\":{\"Include_Usage\":false}}"),
+        -1);
+    ck_assert_int_eq(inspect(&rq, LAVA_EP_CHAT,
+        "{\"model\":\"m\",\"metadata\":{\"Model\":\"x\"}}"), 0);
+
     /* what jansson cannot read is not a body the gateway read */
     ck_assert_int_eq(inspect(&rq, LAVA_EP_CHAT,
         "{\"model\":\"gpt-4o\",\"stream\":true,\"messages\":[{\"role\":"
