@@ -374,10 +374,29 @@ lava_meter_chars(json_t *s)
 }
 
 
+int
+lava_request_model_ok(const char *s, size_t n)
+{
+    size_t  i;
+
+    if (n == 0 || n >= LAVA_USAGE_MODEL_MAX) {
+        return 0;
+    }
+
+    for (i = 0; i < n; i++) {
+        if ((unsigned char) s[i] <= 0x20 || (unsigned char) s[i] >= 0x7f) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 static void
 lava_meter_model(lava_request_t *rq, json_t *v)
 {
-    size_t       i, n;
+    size_t       n;
     const char  *s;
 
     if (!json_is_string(v)) {
@@ -387,14 +406,8 @@ lava_meter_model(lava_request_t *rq, json_t *v)
     s = json_string_value(v);
     n = json_string_length(v);
 
-    if (n == 0 || n >= LAVA_USAGE_MODEL_MAX) {
+    if (!lava_request_model_ok(s, n)) {
         return;
-    }
-
-    for (i = 0; i < n; i++) {
-        if (s[i] <= 0x20 || s[i] >= 0x7f) {
-            return;
-        }
     }
 
     memcpy(rq->model, s, n);

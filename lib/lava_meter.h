@@ -57,6 +57,10 @@ typedef struct {
                                                 ElevenLabs, else "model" */
 } lava_request_t;
 
+/* 1 when s (n bytes) can be a model name: 1 to 127 bytes of printable
+ * ASCII without blanks; anything else is not read as a model */
+int lava_request_model_ok(const char *s, size_t n);
+
 /* ElevenLabs' documented defaults when a body names no model_id */
 #define LAVA_METER_ELEVENLABS_TTS_MODEL       "eleven_multilingual_v2"
 #define LAVA_METER_ELEVENLABS_DIALOGUE_MODEL  "eleven_v3"

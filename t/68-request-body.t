@@ -48,7 +48,7 @@ my $msgs = '"messages":[{"role":"user","content":"Hello there"}]';
 sub refused_ok {
     my ($r, $q, $code, $what) = @_;
     subtest "$what: refused, $code" => sub {
-        is $r->{status}, 400, '400';
+        is $r->{status}, 400, 'status 400';
         is $r->{json}{error}{code}, $code, $code or diag $r->{body};
         like $r->{rid} // '', qr/^req_[0-9A-Z]{26}$/, 'x-lava-request-id';
         ok !defined $q, 'nothing reached the provider';
@@ -63,7 +63,7 @@ subtest 'an escaped stream_options key: the provider sees one, with include_usag
     my $body = qq({"model":"gpt-4o-mini","stream":true,"stream_option\\u0073":{"include_usage":false},$msgs});
     my ($r, $q, $ev) = call(u => $CHAT, body => $body,
                             headers => ['x-mock-usage' => 'prompt=50,cached=0,completion=4']);
-    is $r->{status}, 200, '200';
+    is $r->{status}, 200, 'status 200';
     is raw_keys($q->{body}, 'stream_options'), 1, 'one stream_options member at the provider';
     my $b = json_decode($q->{body});
     ok $b->{stream_options}{include_usage}, 'include_usage true where the provider reads it';
@@ -77,7 +77,7 @@ subtest 'duplicate stream_options: the last one wins and only one is forwarded' 
              . qq($msgs,"stream_options":{"include\\u005fusage":false,"include_usage":false}});
     my ($r, $q, $ev) = call(u => $CHAT, body => $body,
                             headers => ['x-mock-usage' => 'prompt=60,cached=0,completion=5']);
-    is $r->{status}, 200, '200';
+    is $r->{status}, 200, 'status 200';
     is raw_keys($q->{body}, 'stream_options'), 1, 'one stream_options member';
     is raw_keys($q->{body}, 'include_usage'), 1, 'one include_usage member';
     ok json_decode($q->{body})->{stream_options}{include_usage}, 'include_usage true';
@@ -127,7 +127,7 @@ subtest 'OpenAI transcription: the model form field, after a file big enough for
     my ($r, $q, $ev) = call(u => 'https://api.openai.com/v1/audio/transcriptions', body => $body,
                             headers => ['Content-Type' => 'multipart/form-data; boundary=----mockB0undary',
                                         'x-mock-seconds' => '4']);
-    is $r->{status}, 200, '200';
+    is $r->{status}, 200, 'status 200';
     is $q->{body_len}, length $body, 'the body reached the provider whole';
     is $ev->{model}, 'whisper-1', 'model whisper-1 from the form';
     ok scalar(grep { /buffered to a temporary file/ } LavaTest::slurp_lines($s->error_log)),
@@ -140,7 +140,7 @@ subtest 'ElevenLabs speech to text: model_id, not model' => sub {
     my ($r, $q, $ev) = call(u => 'https://api.elevenlabs.io/v1/speech-to-text', body => $body,
                             auth => ['xi-api-key' => $tok],
                             headers => ['Content-Type' => 'multipart/form-data; boundary=xx']);
-    is $r->{status}, 200, '200';
+    is $r->{status}, 200, 'status 200';
     is $ev->{model}, 'scribe_v1', 'model scribe_v1';
 };
 
@@ -160,7 +160,7 @@ subtest 'ElevenLabs text to speech: model_id, never model' => sub {
     my $tts = 'https://api.elevenlabs.io/v1/text-to-speech/21m00Tcm4TlvDq8ikWAM';
     my ($r, $q, $ev) = call(u => $tts, auth => ['xi-api-key' => $tok],
                             body => '{"text":"Hello","model":"eleven_flash_v2_5","model_id":"eleven_v3"}');
-    is $r->{status}, 200, '200';
+    is $r->{status}, 200, 'status 200';
     is $ev->{model}, 'eleven_v3', 'model_id eleven_v3, not the ignored "model"';
 
     ($r, $q, $ev) = call(u => $tts, auth => ['xi-api-key' => $tok],
