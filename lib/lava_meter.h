@@ -67,8 +67,9 @@ int lava_request_model_ok(const char *s, size_t n);
 
 /* Reads a JSON request body of endpoint ep, with the semantics of the
  * providers' parsers (escaped keys decoded, the last duplicate wins).
- * 0 read, -1 not a JSON object jansson can read (rq->parsed 0; the other
- * fields keep their defaults): not to be forwarded as if metered. */
+ * 0 read, -1 not a JSON object jansson can read, or one with a key that
+ * is a member the meter reads but for its letter case (rq->parsed 0; the
+ * other fields keep their defaults): not to be forwarded as if metered. */
 int lava_request_inspect(lava_request_t *rq, lava_endpoint_e ep,
     const char *body, size_t len);
 
