@@ -3,7 +3,8 @@
  * the provider by host, checks the forward token against the auth snapshot in
  * shared memory (no network round trip), removes every token carrier from the
  * request, injects the provider key, and reads the body once to learn
- * "stream" and "model". proxy_pass then does the proxying.
+ * "stream" and "model" (refusing, on a metered endpoint, a body it cannot
+ * read as the provider would). proxy_pass then does the proxying.
  */
 
 
