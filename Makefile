@@ -81,7 +81,8 @@ unit: $(UNIT_TESTS)
 # runs each target under libFuzzer (clang) for FUZZ_SECONDS.
 FUZZ_TARGETS  := sse tap token url usage_openai usage_anthropic usage_gemini \
                  usage_cohere usage_custom usage_elevenlabs usage_retell usage_ep \
-                 request metadata event usage_chunk authsnap spool_record keys
+                 request metadata event usage_chunk authsnap spool_record keys \
+                 multipart
 FUZZ_SECONDS  ?= 60
 FUZZ_CC       ?= clang
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all

@@ -3,6 +3,7 @@
  */
 
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -375,6 +376,13 @@ lava_meter_chars(json_t *s)
 }
 
 
+int
+lava_request_model_ok(const char *s, size_t n)
+{
+    return lava_usage_model_ok(s, n);
+}
+
+
 static void
 lava_meter_model(lava_request_t *rq, json_t *v)
 {
@@ -394,6 +402,42 @@ lava_meter_model(lava_request_t *rq, json_t *v)
 }
 
 
+/* the members the meter reads: at the top level, and in stream_options */
+static const char  *lava_meter_read_keys[] = {
+    "model", "model_id", "stream", "stream_options", "n", "text", "input",
+    "inputs", NULL
+};
+
+static const char  *lava_meter_so_keys[] = { "include_usage", NULL };
+
+
+/*
+ * 1 when obj has a key that differs from a member the meter reads only in
+ * letter case: Go's encoding/json matches keys case-insensitively, so such
+ * a body may be read differently by the provider.
+ */
+static int
+lava_meter_case_twin(json_t *obj, const char **set)
+{
+    json_t       *v;
+    const char   *key, **k;
+
+    if (!json_is_object(obj)) {
+        return 0;
+    }
+
+    json_object_foreach(obj, key, v) {
+        for (k = set; *k; k++) {
+            if (strcasecmp(key, *k) == 0 && strcmp(key, *k) != 0) {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
 int
 lava_request_inspect(lava_request_t *rq, lava_endpoint_e ep,
     const char *body, size_t len)
@@ -404,12 +448,19 @@ lava_request_inspect(lava_request_t *rq, lava_endpoint_e ep,
     memset(rq, 0, sizeof(lava_request_t));
     rq->characters = -1;
 
-    root = json_loadb(body, len, 0, NULL);
+    /* jansson keeps the last of duplicate members and decodes escaped
+     * keys, as the providers' parsers do; it refuses lone surrogates and
+     * integers beyond 64 bits, which the caller then refuses too */
+    root = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
     if (root == NULL) {
         return -1;
     }
 
-    if (!json_is_object(root)) {
+    if (!json_is_object(root)
+        || lava_meter_case_twin(root, lava_meter_read_keys)
+        || lava_meter_case_twin(json_object_get(root, "stream_options"),
+                                lava_meter_so_keys))
+    {
         json_decref(root);
         return -1;
     }
@@ -428,9 +479,33 @@ lava_request_inspect(lava_request_t *rq, lava_endpoint_e ep,
         rq->n = (int64_t) json_integer_value(n);
     }
 
-    lava_meter_model(rq, json_object_get(root, "model"));
-    if (rq->model[0] == '\0') {
+    /* the member the provider bills by: ElevenLabs ignores "model" */
+    switch (ep) {
+
+    case LAVA_EP_TTS:
+    case LAVA_EP_STT:
         lava_meter_model(rq, json_object_get(root, "model_id"));
+        break;
+
+    case LAVA_EP_OTHER:
+        lava_meter_model(rq, json_object_get(root, "model"));
+        if (rq->model[0] == '\0') {
+            lava_meter_model(rq, json_object_get(root, "model_id"));
+        }
+        break;
+
+    default:
+        lava_meter_model(rq, json_object_get(root, "model"));
+    }
+
+    if (rq->model[0] == '\0' && !rq->model_too_long && ep == LAVA_EP_TTS) {
+        /* the documented defaults (not for a model_id that was given but
+         * is refused as too long): text-to-dialogue takes "inputs" */
+        (void) strcpy(rq->model,
+                      json_is_array(json_object_get(root, "inputs"))
+                      ? LAVA_METER_ELEVENLABS_DIALOGUE_MODEL
+                      : LAVA_METER_ELEVENLABS_TTS_MODEL);
+        rq->model_default = 1;
     }
 
     switch (ep) {
@@ -463,50 +538,337 @@ lava_request_inspect(lava_request_t *rq, lava_endpoint_e ep,
 
 /* ---- include_usage ---- */
 
-/* out = body[0..at) + ins + body[at+skip..len) */
-static int
-lava_meter_splice(const char *body, size_t len, size_t at, size_t skip,
-    const char *ins, char *out, size_t size, size_t *out_len)
-{
-    size_t  il = strlen(ins);
+/*
+ * The rewrite reads keys the way a JSON parser does (escapes decoded, the
+ * last of duplicate members wins) so that it changes the member the
+ * provider will read, and it leaves exactly one of each member it rewrites:
+ * a client cannot hide a stream_options behind an escaped key or a
+ * duplicate.
+ */
 
-    if (at + skip > len || len - skip + il > size) {
+typedef struct {
+    char    *p;
+    size_t   left;
+} lava_meter_out_t;
+
+
+static int
+lava_meter_put(lava_meter_out_t *w, const char *s, size_t n)
+{
+    if (n > w->left) {
         return -1;
     }
 
-    memcpy(out, body, at);
-    memcpy(out + at, ins, il);
-    memcpy(out + at + il, body + at + skip, len - at - skip);
-    *out_len = len - skip + il;
+    memcpy(w->p, s, n);
+    w->p += n;
+    w->left -= n;
+
+    return 0;
+}
+
+
+static int
+lava_meter_hex4(const char *p, const char *end, unsigned *cp)
+{
+    int       i;
+    unsigned  c, v;
+
+    if (end - p < 4) {
+        return -1;
+    }
+
+    v = 0;
+
+    for (i = 0; i < 4; i++) {
+        c = (unsigned char) p[i];
+
+        if (c >= '0' && c <= '9') {
+            c -= '0';
+        } else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') {
+            c = (c | 0x20) - 'a' + 10;
+        } else {
+            return -1;
+        }
+
+        v = v << 4 | c;
+    }
+
+    *cp = v;
+
+    return 0;
+}
+
+
+/* 1 when the JSON string at p (span bytes, quotes included) decodes to the
+ * ASCII text key */
+static int
+lava_meter_key_is(const char *p, size_t span, const char *key)
+{
+    unsigned     cp;
+    const char  *end;
+
+    if (span < 2) {
+        return 0;
+    }
+
+    /* most keys have no escape: compared as written */
+    if (memchr(p + 1, '\\', span - 2) == NULL) {
+        return span - 2 == strlen(key) && memcmp(p + 1, key, span - 2) == 0;
+    }
+
+    end = p + span - 1;
+
+    for (p++; p < end; key++) {
+        if (*p != '\\') {
+            cp = (unsigned char) *p++;
+
+        } else if (end - p < 2) {
+            return 0;
+
+        } else {
+            switch (p[1]) {
+            case '"':  cp = '"';  break;
+            case '\\': cp = '\\'; break;
+            case '/':  cp = '/';  break;
+            case 'b':  cp = '\b'; break;
+            case 'f':  cp = '\f'; break;
+            case 'n':  cp = '\n'; break;
+            case 'r':  cp = '\r'; break;
+            case 't':  cp = '\t'; break;
+            case 'u':
+                if (lava_meter_hex4(p + 2, end, &cp) != 0) {
+                    return 0;
+                }
+
+                p += 4;
+                break;
+            default:
+                return 0;
+            }
+
+            p += 2;
+        }
+
+        /* a key here is ASCII: anything else decodes to something else */
+        if (*key == '\0' || cp != (unsigned char) *key) {
+            return 0;
+        }
+    }
+
+    return *key == '\0';
+}
+
+
+typedef struct {
+    const char  *k;              /* the key's opening quote */
+    size_t       klen;           /* the key, quotes included */
+    const char  *v;
+    size_t       vlen;
+} lava_meter_member_t;
+
+
+/* The member after *pp in an object (*pp just past '{' when first, else
+ * past the previous value). 1 a member, 0 the closing brace (*pp on it),
+ * -1 unreadable. */
+static int
+lava_meter_next(const char **pp, const char *end, int first,
+    lava_meter_member_t *m)
+{
+    const char  *p;
+
+    p = lava_json_ws(*pp, end);
+
+    if (p == end) {
+        return -1;
+    }
+
+    if (*p == '}') {
+        *pp = p;
+        return 0;
+    }
+
+    if (!first) {
+        if (*p != ',') {
+            return -1;
+        }
+
+        p = lava_json_ws(p + 1, end);
+    }
+
+    if (p == end || *p != '"') {
+        return -1;
+    }
+
+    m->k = p;
+    m->klen = lava_json_span(p, end - p);
+    if (m->klen < 2) {
+        return -1;
+    }
+
+    p = lava_json_ws(p + m->klen, end);
+    if (p == end || *p != ':') {
+        return -1;
+    }
+
+    p = lava_json_ws(p + 1, end);
+
+    m->v = p;
+    m->vlen = lava_json_span(p, end - p);
+    if (m->vlen == 0) {
+        return -1;
+    }
+
+    *pp = p + m->vlen;
 
     return 1;
 }
 
 
-/* inserts `member` as the first member of the object starting at obj */
+static int lava_meter_set_usage(const char *v, size_t vlen,
+    lava_meter_out_t *w, int *changed);
+static int lava_meter_set_true(const char *v, size_t vlen,
+    lava_meter_out_t *w, int *changed);
+
+typedef int (*lava_meter_value_pt)(const char *v, size_t vlen,
+    lava_meter_out_t *w, int *changed);
+
+
+/*
+ * Writes the object at obj (obj[0] == '{', within *olenp bytes, set to
+ * its length) with member `key` set:
+ * every member named key but the last is left out, the last's value is
+ * written by set; without one, `ins` is inserted as the first member.
+ * *changed is set when the result differs from the object.
+ */
 static int
-lava_meter_insert_first(const char *body, size_t len, const char *obj,
-    const char *member, char *out, size_t size, size_t *out_len)
+lava_meter_object_set(const char *obj, size_t *olenp, const char *key,
+    const char *ins, lava_meter_value_pt set, lava_meter_out_t *w,
+    int *changed)
 {
-    char         buf[LAVA_INCLUDE_USAGE_EXTRA];
-    const char  *q, *end;
+    int                  rc, first_kept;
+    size_t               i, last, count, olen;
+    const char          *p, *end, *prev_end, *q;
+    lava_meter_member_t  m;
 
-    end = body + len;
-    q = lava_json_ws(obj + 1, end);
+    end = obj + *olenp;
 
-    if (q == end) {
+    /* which member the provider reads: the last of that name */
+    count = 0;
+    last = 0;
+    p = obj + 1;
+
+    for (i = 0; (rc = lava_meter_next(&p, end, i == 0, &m)) == 1; i++) {
+        if (lava_meter_key_is(m.k, m.klen, key)) {
+            last = i;
+            count++;
+        }
+    }
+
+    if (rc != 0) {
         return -1;
     }
 
-    if ((size_t) snprintf(buf, sizeof(buf), "%s%s", member,
-                          *q == '}' ? "" : ",")
-        >= sizeof(buf))
-    {
+    /* the closing brace: what follows is the caller's */
+    end = p + 1;
+    olen = end - obj;
+    *olenp = olen;
+
+    if (count == 0) {
+        q = lava_json_ws(obj + 1, end);
+        *changed = 1;
+
+        return (lava_meter_put(w, obj, 1) == 0
+                && lava_meter_put(w, ins, strlen(ins)) == 0
+                && (*q == '}' || lava_meter_put(w, ",", 1) == 0)
+                && lava_meter_put(w, obj + 1, olen - 1) == 0)
+               ? 0 : -1;
+    }
+
+    if (count > 1) {
+        *changed = 1;
+    }
+
+    if (lava_meter_put(w, obj, 1) != 0) {
         return -1;
     }
 
-    return lava_meter_splice(body, len, obj + 1 - body, 0, buf, out, size,
-                             out_len);
+    first_kept = 1;
+    prev_end = obj + 1;
+    p = obj + 1;
+
+    for (i = 0; lava_meter_next(&p, end, i == 0, &m) == 1; i++) {
+
+        if (i != last && lava_meter_key_is(m.k, m.klen, key)) {
+            prev_end = p;
+            continue;
+        }
+
+        /* the text before the member: whitespace for the first one kept,
+         * the separator with its comma for the others */
+        if (first_kept) {
+            q = lava_json_ws(obj + 1, end);
+            rc = lava_meter_put(w, obj + 1, q - obj - 1);
+            first_kept = 0;
+
+        } else {
+            rc = lava_meter_put(w, prev_end, m.k - prev_end);
+        }
+
+        if (rc != 0) {
+            return -1;
+        }
+
+        if (i == last) {
+            if (lava_meter_put(w, m.k, m.v - m.k) != 0
+                || set(m.v, m.vlen, w, changed) != 0)
+            {
+                return -1;
+            }
+
+        } else if (lava_meter_put(w, m.k, p - m.k) != 0) {
+            return -1;
+        }
+
+        prev_end = p;
+    }
+
+    /* whitespace and the closing brace */
+    return lava_meter_put(w, prev_end, end - prev_end);
+}
+
+
+static int
+lava_meter_set_true(const char *v, size_t vlen, lava_meter_out_t *w,
+    int *changed)
+{
+    if (vlen == 4 && memcmp(v, "true", 4) == 0) {
+        return lava_meter_put(w, v, vlen);
+    }
+
+    /* false, null, or anything else the provider would not take */
+    *changed = 1;
+
+    return lava_meter_put(w, "true", 4);
+}
+
+
+/* the value of stream_options: null or an object */
+static int
+lava_meter_set_usage(const char *v, size_t vlen, lava_meter_out_t *w,
+    int *changed)
+{
+    if (vlen == 4 && memcmp(v, "null", 4) == 0) {
+        *changed = 1;
+        return lava_meter_put(w, "{\"include_usage\":true}", 22);
+    }
+
+    if (*v != '{') {
+        return -1;
+    }
+
+    return lava_meter_object_set(v, &vlen, "include_usage",
+                                 "\"include_usage\":true",
+                                 lava_meter_set_true, w, changed);
 }
 
 
@@ -514,8 +876,10 @@ int
 lava_request_add_include_usage(const char *body, size_t len, char *out,
     size_t size, size_t *out_len)
 {
-    size_t       vlen, ilen;
-    const char  *p, *end, *v, *iv;
+    int               changed;
+    size_t            olen;
+    const char       *p, *end;
+    lava_meter_out_t  w;
 
     end = body + len;
     p = lava_json_ws(body, end);
@@ -524,36 +888,31 @@ lava_request_add_include_usage(const char *body, size_t len, char *out,
         return -1;
     }
 
-    if (!lava_json_member(p, end - p, "stream_options", &v, &vlen)) {
-        return lava_meter_insert_first(body, len, p,
-                                       "\"stream_options\":"
-                                       "{\"include_usage\":true}",
-                                       out, size, out_len);
-    }
+    /* the object's end is found on the way: the body is walked once */
+    olen = end - p;
 
-    if (vlen == 4 && memcmp(v, "null", 4) == 0) {
-        return lava_meter_splice(body, len, v - body, 4,
-                                 "{\"include_usage\":true}", out, size,
-                                 out_len);
-    }
+    w.p = out;
+    w.left = size;
+    changed = 0;
 
-    if (*v != '{') {
+    if (lava_meter_put(&w, body, p - body) != 0
+        || lava_meter_object_set(p, &olen, "stream_options",
+                                 "\"stream_options\":"
+                                 "{\"include_usage\":true}",
+                                 lava_meter_set_usage, &w, &changed)
+           != 0
+        || lava_meter_put(&w, p + olen, end - p - olen) != 0)
+    {
         return -1;
     }
 
-    if (!lava_json_member(v, vlen, "include_usage", &iv, &ilen)) {
-        return lava_meter_insert_first(body, len, v,
-                                       "\"include_usage\":true", out, size,
-                                       out_len);
-    }
-
-    if (ilen == 4 && memcmp(iv, "true", 4) == 0) {
+    if (!changed) {
         return 0;
     }
 
-    /* false, null, or anything else the provider would not take */
-    return lava_meter_splice(body, len, iv - body, ilen, "true", out, size,
-                             out_len);
+    *out_len = w.p - out;
+
+    return 1;
 }
 
 
@@ -652,6 +1011,10 @@ lava_meter_finish(lava_usage_t *u, const lava_meter_in_t *in,
         *flags |= LAVA_METER_F_ERROR_EVENT;
     }
 
+    if (in->rq && in->rq->model_default) {
+        *flags |= LAVA_METER_F_MODEL_DEFAULT;
+    }
+
     if (in->status == 0 || in->status >= 400) {
         /* no answer, or the provider's own error: nothing is billed */
         return u->seen ? LAVA_SOURCE_REPORTED : LAVA_SOURCE_NONE;
@@ -730,6 +1093,7 @@ lava_meter_flags_str(unsigned flags, char *buf, size_t len, size_t size)
         { LAVA_METER_F_PARTIAL,      "usage_partial" },
         { LAVA_METER_F_MISSING,      "usage_missing" },
         { LAVA_METER_F_ERROR_EVENT,  "error_event" },
+        { LAVA_METER_F_MODEL_DEFAULT, "model_default" },
     };
 
     return lava_flags_names(names, sizeof(names) / sizeof(names[0]), flags,

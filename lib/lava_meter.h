@@ -50,13 +50,29 @@ typedef struct {
     int64_t  text_bytes;         /* bytes of the prompt text (strings under
                                     messages/content/text/input/prompt/...)
                                     for estimates */
-    char     model[LAVA_USAGE_MODEL_MAX];    /* "model" or "model_id" */
     int      model_too_long;     /* a model string longer than the event's
                                     LAVA_EVENT_MAX_model: refused */
+    int      model_default;      /* model is the provider's documented
+                                    default: the body named none */
+    char     model[LAVA_USAGE_MODEL_MAX];    /* the member the provider
+                                                bills by: "model_id" on
+                                                ElevenLabs, else "model" */
 } lava_request_t;
 
-/* Reads a JSON request body of endpoint ep. 0 read, -1 not a JSON object
- * (rq->parsed 0; the other fields keep their defaults). */
+/* 1 when s (n bytes) can be a model name: 1 to LAVA_USAGE_MODEL_MAX - 1
+ * bytes of printable ASCII without blanks (lava_usage_model_ok); anything
+ * else is not read as a model */
+int lava_request_model_ok(const char *s, size_t n);
+
+/* ElevenLabs' documented defaults when a body names no model_id */
+#define LAVA_METER_ELEVENLABS_TTS_MODEL       "eleven_multilingual_v2"
+#define LAVA_METER_ELEVENLABS_DIALOGUE_MODEL  "eleven_v3"
+
+/* Reads a JSON request body of endpoint ep, with the semantics of the
+ * providers' parsers (escaped keys decoded, the last duplicate wins).
+ * 0 read, -1 not a JSON object jansson can read, or one with a key that
+ * is a member the meter reads but for its letter case (rq->parsed 0; the
+ * other fields keep their defaults): not to be forwarded as if metered. */
 int lava_request_inspect(lava_request_t *rq, lava_endpoint_e ep,
     const char *body, size_t len);
 
@@ -65,7 +81,10 @@ int lava_request_inspect(lava_request_t *rq, lava_endpoint_e ep,
  * Adds "stream_options":{"include_usage":true} to a streaming chat request
  * body, changing nothing else: a member is inserted after the opening brace
  * (or into an existing stream_options object, or an include_usage false is
- * turned true). out must hold len + 64 bytes.
+ * turned true). Keys are compared as a JSON parser reads them (escapes
+ * decoded) and the member a parser would keep (the last of duplicates) is
+ * the one rewritten; every other duplicate of a rewritten member is left
+ * out, so the provider sees exactly one. out must hold len + 64 bytes.
  * Returns 1 rewritten (*out_len set), 0 nothing to do (already true),
  * -1 the body is not a JSON object whose members can be read.
  */
@@ -103,6 +122,9 @@ typedef struct {
                                                 nothing to estimate from */
 #define LAVA_METER_F_ERROR_EVENT    0x800    /* the stream carried an error
                                                 event */
+#define LAVA_METER_F_MODEL_DEFAULT  0x1000   /* priced at the provider's
+                                                default model: the request
+                                                named none */
 
 /*
  * Completes u for the event and says where it came from. A provider error

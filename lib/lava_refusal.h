@@ -70,6 +70,13 @@
     LAVA_REFUSAL(MODEL_TOO_LONG, 400, "model_too_long",                      \
         "the model name is longer than 256 bytes")                           \
                                                                              \
+    /* access phase: the request body of a metered endpoint */               \
+    LAVA_REFUSAL(INVALID_JSON_BODY, 400, "invalid_json_body",                \
+        "the request body must be a JSON object (UTF-8, no lone "            \
+        "surrogate escapes) for this endpoint to be metered")                \
+    LAVA_REFUSAL(INVALID_MULTIPART_BODY, 400, "invalid_multipart_body",      \
+        "the multipart/form-data body cannot be read for its model field")   \
+                                                                             \
     /* rewrite phase: lava_event_spool_full refuse */                        \
     LAVA_REFUSAL(EVENT_SPOOL_FULL, 503, "event_spool_full",                  \
         "the gateway cannot record usage at the moment; retry later")        \

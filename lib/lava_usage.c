@@ -124,7 +124,7 @@ lava_usage_object(json_t *obj, const char *key, json_t **out)
 
 
 int
-lava_usage_model_set(char *model, const char *s, size_t n)
+lava_usage_model_ok(const char *s, size_t n)
 {
     size_t  i;
 
@@ -134,9 +134,20 @@ lava_usage_model_set(char *model, const char *s, size_t n)
 
     /* the model goes into the event and the ledger: printable ASCII only */
     for (i = 0; i < n; i++) {
-        if (s[i] <= 0x20 || s[i] >= 0x7f) {
+        if ((unsigned char) s[i] <= 0x20 || (unsigned char) s[i] >= 0x7f) {
             return 0;
         }
+    }
+
+    return 1;
+}
+
+
+int
+lava_usage_model_set(char *model, const char *s, size_t n)
+{
+    if (!lava_usage_model_ok(s, n)) {
+        return 0;
     }
 
     memcpy(model, s, n);

@@ -130,6 +130,10 @@ int lava_usage_parse_ep(lava_usage_t *u, lava_usage_format_e fmt, int ep,
 int lava_usage_parse(lava_usage_t *u, lava_usage_format_e fmt,
     const char *json, size_t len);
 
+/* 1 when s[0..n) is a model name the event and the ledger take: 1 to
+ * LAVA_USAGE_MODEL_MAX - 1 bytes of printable ASCII, no space */
+int lava_usage_model_ok(const char *s, size_t n);
+
 /*
  * Copies s[0..n) and a NUL to model (LAVA_USAGE_MODEL_MAX bytes) when it is a
  * model name the event and the ledger take: 1 to LAVA_USAGE_MODEL_MAX - 1

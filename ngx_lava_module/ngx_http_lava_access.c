@@ -3,13 +3,19 @@
  * the provider by host, checks the forward token against the auth snapshot in
  * shared memory (no network round trip), removes every token carrier from the
  * request, injects the provider key, and reads the body once to learn
- * "stream" and "model". proxy_pass then does the proxying.
+ * "stream" and "model" (refusing, on a metered endpoint, a body it cannot
+ * read as the provider would). proxy_pass then does the proxying.
  */
 
 
 #include "ngx_http_lava_module.h"
 #include "ngx_http_lava_token.h"
 #include "lava_metadata.h"
+#include "lava_multipart.h"
+
+
+/* bytes read at a time from a request body in a temporary file */
+#define NGX_HTTP_LAVA_MULTIPART_READ  65536
 
 
 
@@ -63,11 +69,6 @@ static ngx_int_t ngx_http_lava_rewrite_headers(ngx_http_request_t *r,
     ngx_http_lava_ctx_t *ctx, ngx_str_t *pkey);
 static void ngx_http_lava_body_handler(ngx_http_request_t *r);
 
-/* the body names a model longer than the event takes */
-#define ngx_http_lava_body_refused(ctx)                                       \
-    ((ctx)->req && (ctx)->req->model_too_long)
-
-
 /*
  * The refusal of each auth check result that refuses the request whatever
  * the token says; OK and CUSTOMER_BLOCKED are decided in the handler, and
@@ -120,7 +121,14 @@ ngx_http_lava_access_handler(ngx_http_request_t *r)
 
     if (ctx && ctx->routed) {
         /* re-entered after the body was read */
-        return ctx->body_done ? NGX_DECLINED : NGX_DONE;
+        if (!ctx->body_done) {
+            return NGX_DONE;
+        }
+
+        return ctx->body_refused
+               ? ngx_http_lava_refuse(r, ctx, ctx->body_refusal,
+                                      ctx->body_refusal_msg)
+               : NGX_DECLINED;
     }
 
     if (ctx == NULL) {
@@ -156,12 +164,10 @@ ngx_http_lava_access_handler(ngx_http_request_t *r)
         /* read at once: the handler has already inspected it */
         r->main->count--;
 
-        if (ngx_http_lava_body_refused(ctx)) {
-            return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_MODEL_TOO_LONG,
-                                        NULL);
-        }
-
-        return NGX_DECLINED;
+        return ctx->body_refused
+               ? ngx_http_lava_refuse(r, ctx, ctx->body_refusal,
+                                      ctx->body_refusal_msg)
+               : NGX_DECLINED;
     }
 
     /* the body handler resumes the phases; the reference taken by the body
@@ -855,8 +861,131 @@ ngx_http_lava_add_include_usage(ngx_http_request_t *r,
 }
 
 
+/* a body the gateway could not read is not forwarded: refused after the
+ * body is in (ngx_http_lava_access_handler) */
+static void
+ngx_http_lava_body_refuse(ngx_http_lava_ctx_t *ctx, lava_refusal_e code,
+    const char *message)
+{
+    ctx->body_refused = 1;
+    ctx->body_refusal = code;
+    ctx->body_refusal_msg = message;
+}
+
+
+/*
+ * The model of a multipart/form-data body (audio transcriptions and
+ * translations, image edits, ElevenLabs speech-to-text), read from memory
+ * and the temporary file alike: the audio file may come before the field.
+ */
+static void
+ngx_http_lava_read_multipart(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
+    ngx_table_elt_t *ct)
+{
+    off_t              off;
+    size_t             n;
+    ssize_t            got;
+    u_char            *buf;
+    ngx_buf_t         *b;
+    ngx_chain_t       *cl;
+    lava_multipart_t  *mp;
+
+    mp = ngx_palloc(r->pool, sizeof(lava_multipart_t));
+    if (mp == NULL) {
+        ngx_http_lava_body_refuse(ctx, LAVA_REFUSAL_GATEWAY_ERROR, NULL);
+        return;
+    }
+
+    /* the form field the provider bills by */
+    if (lava_multipart_init(mp, (char *) ct->value.data, ct->value.len,
+                            ctx->route.ep == LAVA_EP_STT ? "model_id"
+                                                         : "model")
+        != 0)
+    {
+        ngx_http_lava_body_refuse(ctx, LAVA_REFUSAL_INVALID_MULTIPART_BODY,
+                                  mp->error);
+        return;
+    }
+
+    buf = NULL;
+
+    for (cl = r->request_body ? r->request_body->bufs : NULL; cl;
+         cl = cl->next)
+    {
+        b = cl->buf;
+
+        if (ngx_buf_in_memory(b)) {
+            (void) lava_multipart_feed(mp, (char *) b->pos, b->last - b->pos);
+            continue;
+        }
+
+        if (!b->in_file || b->file == NULL) {
+            continue;
+        }
+
+        if (buf == NULL) {
+            buf = ngx_palloc(r->pool, NGX_HTTP_LAVA_MULTIPART_READ);
+            if (buf == NULL) {
+                ngx_http_lava_body_refuse(ctx, LAVA_REFUSAL_GATEWAY_ERROR,
+                                          NULL);
+                return;
+            }
+        }
+
+        for (off = b->file_pos; off < b->file_last && !mp->error; off += got)
+        {
+            n = ngx_min((off_t) NGX_HTTP_LAVA_MULTIPART_READ,
+                        b->file_last - off);
+
+            got = ngx_read_file(b->file, buf, n, off);
+            if (got <= 0) {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "lava: reading the request body file failed");
+                ngx_http_lava_body_refuse(ctx, LAVA_REFUSAL_GATEWAY_ERROR,
+                                          NULL);
+                return;
+            }
+
+            (void) lava_multipart_feed(mp, (char *) buf, got);
+        }
+    }
+
+    if (lava_multipart_finish(mp) != 0) {
+        ngx_http_lava_body_refuse(ctx, LAVA_REFUSAL_INVALID_MULTIPART_BODY,
+                                  mp->error);
+        return;
+    }
+
+    if (lava_request_model_ok(mp->value, ngx_strlen(mp->value))
+        && ctx->route.model_len == 0)
+    {
+        (void) ngx_http_lava_copy_str(r, &ctx->model, mp->value,
+                                      ngx_strlen(mp->value));
+    }
+}
+
+
+/* a metered endpoint whose body the meter reads: model, stream, text */
+static ngx_uint_t
+ngx_http_lava_body_metered(lava_endpoint_e ep)
+{
+    return ep != LAVA_EP_OTHER && ep != LAVA_EP_CALL;
+}
+
+
+/* endpoints whose provider takes multipart/form-data */
+static ngx_uint_t
+ngx_http_lava_multipart_endpoint(lava_endpoint_e ep)
+{
+    return ep == LAVA_EP_TRANSCRIPTION || ep == LAVA_EP_STT
+           || ep == LAVA_EP_IMAGES;
+}
+
+
 /* What the request body says (lava_request_inspect) when it is JSON kept in
- * memory: stream, model, include_usage, TTS text, images asked for. */
+ * memory: stream, model, include_usage, TTS text, images asked for. On a
+ * metered endpoint a body that cannot be read is refused, never forwarded
+ * unmetered (docs/security.md, class 4). */
 static void
 ngx_http_lava_inspect_body(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 {
@@ -864,7 +993,9 @@ ngx_http_lava_inspect_body(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
     size_t                     len;
     off_t                      total;
     ngx_buf_t                 *b;
+    ngx_uint_t                 metered;
     ngx_chain_t               *cl;
+    ngx_table_elt_t           *ct;
     lava_request_t            *rq;
     ngx_http_lava_loc_conf_t  *llcf;
 
@@ -883,6 +1014,23 @@ ngx_http_lava_inspect_body(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 
     /* the size bounds the estimates when the body is not read */
     ctx->request_bytes = total;
+
+    metered = ngx_http_lava_body_metered(ctx->route.ep);
+    ct = r->headers_in.content_type;
+
+    if (metered && total && ct
+        && lava_multipart_is((char *) ct->value.data, ct->value.len))
+    {
+        if (ngx_http_lava_multipart_endpoint(ctx->route.ep)) {
+            ngx_http_lava_read_multipart(r, ctx, ct);
+
+        } else {
+            ngx_http_lava_body_refuse(ctx, LAVA_REFUSAL_INVALID_JSON_BODY,
+                                      NULL);
+        }
+
+        return;
+    }
 
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
         b = cl->buf;
@@ -920,13 +1068,21 @@ ngx_http_lava_inspect_body(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
     }
 
     if (lava_request_inspect(rq, ctx->route.ep, (char *) buf, len) != 0) {
+        if (metered) {
+            /* jansson cannot read it, a provider's parser may: neither the
+             * model nor "stream" is known */
+            ngx_http_lava_body_refuse(ctx, LAVA_REFUSAL_INVALID_JSON_BODY,
+                                      NULL);
+        }
+
         return;
     }
 
     ctx->req = rq;
     ctx->stream = rq->stream;
 
-    if (rq->model[0]) {
+    /* Gemini bills the model of the path and ignores a body "model" */
+    if (rq->model[0] && ctx->route.model_len == 0) {
         (void) ngx_http_lava_copy_str(r, &ctx->model, rq->model,
                                       ngx_strlen(rq->model));
     }
@@ -954,6 +1110,11 @@ ngx_http_lava_body_handler(ngx_http_request_t *r)
 
     ngx_http_lava_inspect_body(r, ctx);
 
+    /* a model longer than the event takes is never forwarded */
+    if (!ctx->body_refused && ctx->req && ctx->req->model_too_long) {
+        ngx_http_lava_body_refuse(ctx, LAVA_REFUSAL_MODEL_TOO_LONG, NULL);
+    }
+
     ctx->body_done = 1;
 
     /* a client that leaves is noticed, not acted on: the answer is still
@@ -962,14 +1123,6 @@ ngx_http_lava_body_handler(ngx_http_request_t *r)
 
     if (ctx->body_waiting) {
         ctx->body_waiting = 0;
-
-        if (ngx_http_lava_body_refused(ctx)) {
-            /* answered and finalized there */
-            (void) ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_MODEL_TOO_LONG,
-                                        NULL);
-            return;
-        }
-
         r->write_event_handler = ngx_http_core_run_phases;
         ngx_http_core_run_phases(r);
     }

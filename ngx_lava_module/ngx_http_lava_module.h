@@ -175,6 +175,8 @@ typedef struct {
     lava_route_t                 route;          /* endpoint, usage format */
     lava_request_t              *req;            /* request body, NULL unread */
     off_t                        request_bytes;  /* request body size */
+    lava_refusal_e               body_refusal;   /* when body_refused */
+    const char                  *body_refusal_msg; /* NULL: the row's */
     int64_t                      character_cost; /* ElevenLabs header, -1 */
     void                        *body;           /* body filter state
                                                     (ngx_http_lava_body.h) */
@@ -189,6 +191,8 @@ typedef struct {
     unsigned                     last_buf:1;     /* body filter saw last_buf */
     unsigned                     body_done:1;
     unsigned                     body_waiting:1;
+    unsigned                     body_refused:1; /* the body cannot be
+                                                    metered */
     unsigned                     routed:1;
     unsigned                     logged:1;
     unsigned                     include_usage_added:1;  /* the body asks for

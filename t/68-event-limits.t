@@ -18,6 +18,7 @@ my $s = LavaTest->start;
 my $m = $s->setup_merchant;
 my $U = 'u=https%3A%2F%2Fapi.openai.com%2Fv1';
 my $GEM = 'u=https%3A%2F%2Fgenerativelanguage.googleapis.com%2Fv1beta%2Fmodels%2F';
+my $TTS = 'u=https%3A%2F%2Fapi.elevenlabs.io%2Fv1%2Ftext-to-speech%2F21m00Tcm4TlvDq8ikWAM';
 my $gem_body = json_encode({ contents => [{ role => 'user', parts => [{ text => 'Hi' }] }] });
 my @bearer = (Authorization => "Bearer $m->{token}");
 # the user's own key: any path and method of the host may pass (issue 11)
@@ -55,9 +56,10 @@ my @cases = (
      { method => 'POST', target => "/v1/forward/chat/completions?$U", headers => [@bearer],
        body => LavaTest::chat_body(model => model_of($MODEL + 1)) },
      400, 'model_too_long', model => undef],
+    # model_id is the member ElevenLabs bills by (OpenAI's body has none)
     ["model_id of " . ($MODEL + 1) . " bytes",
-     { method => 'POST', target => "/v1/forward/chat/completions?$U", headers => [@bearer],
-       body => { model_id => model_of($MODEL + 1), messages => [] } },
+     { method => 'POST', target => "/v1/forward?$TTS", headers => [@bearer],
+       body => { model_id => model_of($MODEL + 1), text => 'Hello' } },
      400, 'model_too_long', model => undef],
     ["Gemini model in the path of $MODEL bytes",
      { method => 'POST', target => "/v1/forward?$GEM" . model_of($MODEL) . '%3AgenerateContent',

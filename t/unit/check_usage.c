@@ -632,6 +632,57 @@ START_TEST(test_request_inspect)
     ck_assert_int_eq(inspect(&rq, LAVA_EP_TTS, "{\"model_id\":\"x\"}"), 0);
     ck_assert_int_eq(rq.characters, 0);
 
+    /* ElevenLabs bills by model_id and ignores "model" */
+    ck_assert_int_eq(inspect(&rq, LAVA_EP_TTS,
+        "{\"text\":\"hi\",\"model\":\"eleven_flash_v2_5\",\"model_id\":"
+        "\"eleven_multilingual_v2\"}"), 0);
+    ck_assert_str_eq(rq.model, "eleven_multilingual_v2");
+    ck_assert_int_eq(rq.model_default, 0);
+
+    /* without model_id: the documented default, flagged */
+    ck_assert_int_eq(inspect(&rq, LAVA_EP_TTS,
+        "{\"text\":\"hi\",\"model\":\"eleven_flash_v2_5\"}"), 0);
+    ck_assert_str_eq(rq.model, LAVA_METER_ELEVENLABS_TTS_MODEL);
+    ck_assert_int_eq(rq.model_default, 1);
+    ck_assert_int_eq(inspect(&rq, LAVA_EP_TTS,
+        "{\"inputs\":[{\"text\":\"hi\",\"voice_id\":\"v\"}]}"), 0);
+    ck_assert_str_eq(rq.model, LAVA_METER_ELEVENLABS_DIALOGUE_MODEL);
+    ck_assert_int_eq(rq.characters, 2);
+
+    /* elsewhere "model" is the member */
+    ck_assert_int_eq(inspect(&rq, LAVA_EP_CHAT,
+        "{\"model_id\":\"x\",\"model\":\"gpt-4o\"}"), 0);
+    ck_assert_str_eq(rq.model, "gpt-4o");
+    ck_assert_int_eq(inspect(&rq, LAVA_EP_CHAT, "{\"model_id\":\"x\"}"), 0);
+    ck_assert_str_eq(rq.model, "");
+
+    /* keys decoded, the last duplicate wins: what the provider reads */
+    ck_assert_int_eq(inspect(&rq, LAVA_EP_CHAT,
+        "{\"model\":\"a\",\"stre\\u0061m\":true,\"mod\\u0065l\":\"b\","
+        "\"stream_options\":{\"include_usage\":true},"
+        "\"stream_option\\u0073\":{\"include_usage\":false}}"), 0);
+    ck_assert_int_eq(rq.stream, 1);
+    ck_assert_int_eq(rq.include_usage, 0);
+    ck_assert_str_eq(rq.model, "b");
+
+    /* a key that differs from a metered member only in case: Go's parser
+     * would take it for the member */
+    ck_assert_int_eq(inspect(&rq, LAVA_EP_CHAT,
+        "{\"model\":\"gpt-4o-mini\",\"MODEL\":\"gpt-4o\"}"), -1);
+    ck_assert_int_eq(inspect(&rq, LAVA_EP_CHAT,
+        "{\"stream\":true,\"stream_options\":{\"Include_Usage\":false}}"),
+        -1);
+    ck_assert_int_eq(inspect(&rq, LAVA_EP_CHAT,
+        "{\"model\":\"m\",\"metadata\":{\"Model\":\"x\"}}"), 0);
+
+    /* what jansson cannot read is not a body the gateway read */
+    ck_assert_int_eq(inspect(&rq, LAVA_EP_CHAT,
+        "{\"model\":\"gpt-4o\",\"stream\":true,\"messages\":[{\"role\":"
+        "\"user\",\"content\":\"\\ud800\"}]}"), -1);
+    ck_assert_int_eq(rq.parsed, 0);
+    ck_assert_int_eq(inspect(&rq, LAVA_EP_CHAT,
+        "{\"model\":\"m\",\"x\":\"a\\u0000b\"}"), 0);
+
     ck_assert_int_eq(inspect(&rq, LAVA_EP_IMAGES,
         "{\"prompt\":\"cat\",\"n\":3}"), 0);
     ck_assert_int_eq(rq.n, 3);
@@ -715,8 +766,38 @@ START_TEST(test_include_usage_rewrite)
         { "{\"messages\":[{\"content\":\"\\\"stream_options\\\":null\"}]}", 1,
           "{\"stream_options\":{\"include_usage\":true},\"messages\":"
           "[{\"content\":\"\\\"stream_options\\\":null\"}]}" },
+        /* keys as a JSON parser reads them: escapes decoded, the last
+         * duplicate wins, and the provider sees exactly one of each member
+         * rewritten */
+        { "{\"stream\":true,\"stream_option\\u0073\":{\"include_usage\":"
+          "false}}", 1,
+          "{\"stream\":true,\"stream_option\\u0073\":{\"include_usage\":"
+          "true}}" },
+        { "{\"stream\\u005foptions\":{\"include_usage\":true}}", 0, NULL },
+        { "{\"stream_options\":{\"include_usage\":true},\"stream\":true,"
+          "\"stream_options\":{\"include_usage\":false}}", 1,
+          "{\"stream\":true,\"stream_options\":{\"include_usage\":true}}" },
+        { "{\"stream_options\":{\"include_usage\":false},"
+          "\"stream_options\":{\"include_usage\":true}}", 1,
+          "{\"stream_options\":{\"include_usage\":true}}" },
+        { "{\"stream_options\":{\"include_usage\":true,"
+          "\"include\\u005fusage\":false,\"x\":1}}", 1,
+          "{\"stream_options\":{\"include\\u005fusage\":true,\"x\":1}}" },
+        { "{ \"a\":1, \"stream_options\":null, \"b\":2, \"stream_options\":"
+          "{}, \"c\":3 }", 1,
+          "{ \"a\":1, \"b\":2, \"stream_options\":{\"include_usage\":true}, "
+          "\"c\":3 }" },
+        { "{\"stream_options\":{},\"a\":1,\"stream_options\":null}", 1,
+          "{\"a\":1,\"stream_options\":{\"include_usage\":true}}" },
+        { "{\"stream_options\":7,\"stream_options\":{}}", 1,
+          "{\"stream_options\":{\"include_usage\":true}}" },
+        /* a key that only looks like it */
+        { "{\"stream_options\\u0000\":null}", 1,
+          "{\"stream_options\":{\"include_usage\":true},"
+          "\"stream_options\\u0000\":null}" },
         { "[]", -1, NULL },
         { "{\"stream_options\":7}", -1, NULL },
+        { "{\"stream_options\":{},\"stream_options\":7}", -1, NULL },
         { "", -1, NULL },
     };
 
