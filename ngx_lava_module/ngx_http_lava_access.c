@@ -63,9 +63,15 @@ static ngx_int_t ngx_http_lava_rewrite_headers(ngx_http_request_t *r,
     ngx_http_lava_ctx_t *ctx, ngx_str_t *pkey);
 static void ngx_http_lava_body_handler(ngx_http_request_t *r);
 
-/* the body names a model longer than the event takes */
+/* the body names a model longer than the event takes, or asks for work
+ * billed later (ngx_http_lava_policy_body) */
 #define ngx_http_lava_body_refused(ctx)                                       \
-    ((ctx)->req && (ctx)->req->model_too_long)
+    (((ctx)->req && (ctx)->req->model_too_long)                               \
+     || ngx_http_lava_policy_body(ctx) != LAVA_REFUSAL_COUNT)
+
+#define ngx_http_lava_body_refusal(ctx)                                       \
+    (((ctx)->req && (ctx)->req->model_too_long)                               \
+     ? LAVA_REFUSAL_MODEL_TOO_LONG : ngx_http_lava_policy_body(ctx))
 
 
 /*
@@ -140,6 +146,11 @@ ngx_http_lava_access_handler(ngx_http_request_t *r)
         return rc;
     }
 
+    rc = ngx_http_lava_policy_check(r, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
     rc = ngx_http_lava_rewrite_headers(r, ctx, &pkey);
     if (rc != NGX_OK) {
         return rc;
@@ -157,8 +168,8 @@ ngx_http_lava_access_handler(ngx_http_request_t *r)
         r->main->count--;
 
         if (ngx_http_lava_body_refused(ctx)) {
-            return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_MODEL_TOO_LONG,
-                                        NULL);
+            return ngx_http_lava_refuse(r, ctx,
+                                        ngx_http_lava_body_refusal(ctx), NULL);
         }
 
         return NGX_DECLINED;
@@ -965,8 +976,8 @@ ngx_http_lava_body_handler(ngx_http_request_t *r)
 
         if (ngx_http_lava_body_refused(ctx)) {
             /* answered and finalized there */
-            (void) ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_MODEL_TOO_LONG,
-                                        NULL);
+            (void) ngx_http_lava_refuse(r, ctx,
+                                        ngx_http_lava_body_refusal(ctx), NULL);
             return;
         }
 
