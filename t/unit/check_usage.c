@@ -669,6 +669,29 @@ inspect(lava_request_t *rq, lava_endpoint_e ep, const char *s)
 }
 
 
+/* OpenAI Responses "background": refused with the managed key (issue 11) */
+START_TEST(test_request_background)
+{
+    lava_request_t  rq;
+
+    ck_assert_int_eq(inspect(&rq, LAVA_EP_RESPONSES,
+        "{\"model\":\"gpt-4.1\",\"input\":\"hi\",\"background\":true}"), 0);
+    ck_assert_int_eq(rq.background, 1);
+
+    ck_assert_int_eq(inspect(&rq, LAVA_EP_RESPONSES,
+        "{\"model\":\"gpt-4.1\",\"background\":false}"), 0);
+    ck_assert_int_eq(rq.background, 0);
+
+    ck_assert_int_eq(inspect(&rq, LAVA_EP_RESPONSES,
+        "{\"model\":\"gpt-4.1\",\"background\":\"true\"}"), 0);
+    ck_assert_int_eq(rq.background, 0);
+
+    ck_assert_int_eq(inspect(&rq, LAVA_EP_RESPONSES, "{\"input\":\"hi\"}"), 0);
+    ck_assert_int_eq(rq.background, 0);
+}
+END_TEST
+
+
 START_TEST(test_request_inspect)
 {
     lava_request_t  rq;
@@ -921,6 +944,7 @@ make_suite(void)
     tcase_add_test(tc, test_sse_tail_ring);
     tcase_add_test(tc, test_routes);
     tcase_add_test(tc, test_routes_metered);
+    tcase_add_test(tc, test_request_background);
     tcase_add_test(tc, test_request_inspect);
     tcase_add_test(tc, test_request_model_limit);
     tcase_add_test(tc, test_include_usage_rewrite);
