@@ -63,15 +63,14 @@ static ngx_int_t ngx_http_lava_rewrite_headers(ngx_http_request_t *r,
     ngx_http_lava_ctx_t *ctx, ngx_str_t *pkey);
 static void ngx_http_lava_body_handler(ngx_http_request_t *r);
 
-/* the body names a model longer than the event takes, or asks for work
- * billed later (ngx_http_lava_policy_body) */
-#define ngx_http_lava_body_refused(ctx)                                       \
-    (((ctx)->req && (ctx)->req->model_too_long)                               \
-     || ngx_http_lava_policy_body(ctx) != LAVA_REFUSAL_COUNT)
-
+/* the refusal the body calls for (LAVA_REFUSAL_COUNT: none): a model longer
+ * than the event takes, or work billed later (ngx_http_lava_policy_body) */
 #define ngx_http_lava_body_refusal(ctx)                                       \
     (((ctx)->req && (ctx)->req->model_too_long)                               \
      ? LAVA_REFUSAL_MODEL_TOO_LONG : ngx_http_lava_policy_body(ctx))
+
+#define ngx_http_lava_body_refused(ctx)                                       \
+    (ngx_http_lava_body_refusal(ctx) != LAVA_REFUSAL_COUNT)
 
 
 /*

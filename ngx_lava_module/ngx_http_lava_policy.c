@@ -24,9 +24,8 @@
 
 /*
  * lava_provider_endpoint <provider> <METHOD> <pattern> per_request;
- * pattern: the path as sent to the provider, '/' first; '*' stands for one
- * or more bytes of a single path segment (never '/' or '%', so that no
- * escaped slash can stretch it over segments).
+ * pattern: the path as sent to the provider, '/' first; a segment "*"
+ * stands for any one segment (one or more bytes, never '/' or '%').
  */
 char *
 ngx_http_lava_provider_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -66,8 +65,11 @@ ngx_http_lava_provider_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
                    "ASCII character outside ? # % \\";
         }
 
-        if (c == '*' && i + 1 < value[3].len && value[3].data[i + 1] == '*') {
-            return "has \"**\" in its path pattern: \"*\" is one segment";
+        if (c == '*'
+            && (value[3].data[i - 1] != '/'
+                || (i + 1 < value[3].len && value[3].data[i + 1] != '/')))
+        {
+            return "has a \"*\" that is not a whole path segment";
         }
     }
 
@@ -153,7 +155,11 @@ ngx_http_lava_provider_endpoints_init(ngx_conf_t *cf,
 }
 
 
-/* 1: path matches pattern ('*': one or more bytes other than '/' and '%') */
+/*
+ * 1: path matches pattern. A '*' is a whole segment (the directive checks
+ * it): one or more bytes up to the next '/', none of them '%', so that no
+ * escaped slash stretches it over segments. Linear, no backtracking.
+ */
 static ngx_uint_t
 ngx_http_lava_pattern_match(u_char *pat, size_t plen, u_char *path,
     size_t len)
@@ -163,21 +169,21 @@ ngx_http_lava_pattern_match(u_char *pat, size_t plen, u_char *path,
     while (plen) {
 
         if (*pat == '*') {
-            /* the longest run that lets the rest match: a segment has no
-             * '/', so the rest must start where the run ends */
-            for (n = 0; n < len && path[n] != '/' && path[n] != '%'; n++) {
-                /* void */
-            }
-
-            for ( /* void */ ; n > 0; n--) {
-                if (ngx_http_lava_pattern_match(pat + 1, plen - 1, path + n,
-                                                len - n))
-                {
-                    return 1;
+            for (n = 0; n < len && path[n] != '/'; n++) {
+                if (path[n] == '%') {
+                    return 0;
                 }
             }
 
-            return 0;
+            if (n == 0) {
+                return 0;
+            }
+
+            pat++;
+            plen--;
+            path += n;
+            len -= n;
+            continue;
         }
 
         if (len == 0 || *pat != *path) {

@@ -215,7 +215,8 @@ for my $bad (['test GET /v1/models per_token', 'another basis'],
              ['test GET v1/models per_request', 'a pattern without /'],
              ['test GET /v1/models?x=1 per_request', 'a query in the pattern'],
              ['test GET /v1/a%2Fb per_request', 'an escape in the pattern'],
-             ['test GET /v1/** per_request', 'a "**" pattern'],
+             ['test GET /v1/** per_request', 'a "**" segment'],
+             ['test GET /v1/models/gpt-* per_request', 'a "*" inside a segment'],
              ['other GET /v1/models per_request', 'an undefined provider'],
              ['test GET /v1/models', 'no basis']) {
     my ($args, $what) = @$bad;
