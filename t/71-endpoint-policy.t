@@ -152,7 +152,26 @@ subtest 'own key: "background": true served' => sub {
 # The operator lists more endpoints, billed per request.
 $s->configure_nginx(http => ['lava_provider_endpoint openai GET /v1/models per_request;',
                              'lava_provider_endpoint openai GET /v1/models/* per_request;',
-                             'lava_provider_endpoint anthropic POST /v1/messages/count_tokens per_request;']);
+                             'lava_provider_endpoint anthropic POST /v1/messages/count_tokens per_request;',
+                             'lava_body_inspect_max 1k;']);
+
+# A Responses body too large to be read for "background" is not served with
+# the managed key; with the user's own key it is.
+my $big = { model => 'gpt-4.1-mini', input => 'x' x 2048 };
+subtest 'managed key: a Responses body too large to check refused' => sub {
+    refused_ok('background_not_metered', call(u => "$OAI/v1/responses", body => $big));
+};
+subtest 'own key: a Responses body too large to check served' => sub {
+    my ($r, $q, $ev) = call(u => "$OAI/v1/responses", body => $big,
+                            headers => ['X-Provider-API-Key' => $byok]);
+    is $r->{status}, 200, 'status 200';
+    ok $q, 'the provider got it';
+};
+subtest 'managed key: a chat body too large to read still served' => sub {
+    my ($r, $q, $ev) = call(u => "$OAI/v1/chat/completions",
+                            body => LavaTest::chat_body(content => 'x' x 2048));
+    is $r->{status}, 200, 'status 200';
+};
 for my $c (['GET', "$OAI/v1/models"], ['GET', "$OAI/v1/models/gpt-4o"],
            ['POST', 'https://api.anthropic.com/v1/messages/count_tokens',
             { model => 'claude-sonnet-4-5', messages => [{ role => 'user', content => 'Hi' }] }]) {
