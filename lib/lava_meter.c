@@ -160,8 +160,8 @@ lava_meter_gemini(const char *p, size_t n, lava_route_t *rt)
 }
 
 
-void
-lava_meter_route(lava_usage_format_e provider_fmt, const char *method,
+static void
+lava_meter_classify(lava_usage_format_e provider_fmt, const char *method,
     size_t method_len, const char *path, size_t path_len, lava_route_t *rt)
 {
     int  post, get;
@@ -254,6 +254,34 @@ lava_meter_route(lava_usage_format_e provider_fmt, const char *method,
     } else if (lava_meter_ends(path, path_len, "/rerank")) {
         rt->ep = LAVA_EP_RERANK;
     }
+}
+
+
+void
+lava_meter_route(lava_usage_format_e provider_fmt, const char *method,
+    size_t method_len, const char *path, size_t path_len, lava_route_t *rt)
+{
+    lava_meter_classify(provider_fmt, method, method_len, path, path_len, rt);
+
+    if (rt->ep != LAVA_EP_OTHER && rt->ep != LAVA_EP_CALL
+        && !(method_len == 4 && memcmp(method, "POST", 4) == 0))
+    {
+        /* GET /v1/chat/completions lists stored completions: only a POST
+         * creates the work a generation endpoint bills */
+        rt->ep = LAVA_EP_OTHER;
+    }
+
+    if (rt->ep != LAVA_EP_OTHER
+        || provider_fmt == LAVA_USAGE_CUSTOM
+        || provider_fmt == LAVA_USAGE_NONE)
+    {
+        rt->metered = 1;
+        return;
+    }
+
+    /* retrievals, batches, files, account paths: usage in their answers
+     * repeats (or anticipates) work billed elsewhere, never billed here */
+    rt->fmt = LAVA_USAGE_NONE;
 }
 
 
@@ -467,6 +495,7 @@ lava_request_inspect(lava_request_t *rq, lava_endpoint_e ep,
 
     rq->parsed = 1;
     rq->stream = json_is_true(json_object_get(root, "stream"));
+    rq->background = json_is_true(json_object_get(root, "background"));
 
     so = json_object_get(root, "stream_options");
     rq->include_usage = json_is_object(so)

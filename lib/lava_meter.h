@@ -25,12 +25,21 @@ typedef struct {
     size_t               model_len;
     int                  openai_compat;  /* an OpenAI-compatible path on a
                                             provider with its own API */
+    int                  metered;        /* the gateway bills what this
+                                            endpoint costs (the endpoint
+                                            policy: only these are served
+                                            with a managed key) */
 } lava_route_t;
 
 /*
  * Classifies path (no query) of a request to a provider of usage format
  * provider_fmt. method is "POST", "GET", ... Never fails: unknown paths are
- * LAVA_EP_OTHER with the provider's format (or none).
+ * LAVA_EP_OTHER. Metered: the generation endpoints of each family, called
+ * with the method that creates work (POST; GET only for Retell's get-call),
+ * and every path of a family billed per request or from the standard
+ * fields (usage none, custom). What is not metered is LAVA_EP_OTHER with
+ * format none: a usage object in its answer (a stored completion, a batch
+ * result) is never billed.
  */
 void lava_meter_route(lava_usage_format_e provider_fmt, const char *method,
     size_t method_len, const char *path, size_t path_len, lava_route_t *rt);
@@ -44,6 +53,8 @@ typedef struct {
     int      parsed;             /* the body was a JSON object */
     int      stream;             /* "stream": true */
     int      include_usage;      /* stream_options.include_usage: true */
+    int      background;         /* "background": true (OpenAI Responses:
+                                    answered queued, usage only later) */
     int64_t  n;                  /* "n" (images), 0 when absent */
     int64_t  characters;         /* TTS: Unicode characters of the text to
                                     speak; -1 not a TTS body */

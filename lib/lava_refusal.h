@@ -51,6 +51,19 @@
         "no managed key is configured for this provider: send your own key " \
         "in X-Provider-API-Key")                                             \
                                                                              \
+    /* access phase: the endpoint policy, managed keys only                \
+     * (ngx_http_lava_policy.c) */                                           \
+    LAVA_REFUSAL(ENDPOINT_NOT_METERED, 403, "endpoint_not_metered",          \
+        "the gateway does not meter this endpoint, so it is not served "     \
+        "with the managed provider key; send your own key in "               \
+        "X-Provider-API-Key")                                                \
+    LAVA_REFUSAL(BACKGROUND_NOT_METERED, 403, "background_not_metered",      \
+        "\"background\": true is not served with the managed provider key: " \
+        "its usage appears only after the answer")                           \
+    LAVA_REFUSAL(BACKGROUND_UNREAD, 403, "background_not_metered",           \
+        "the request body is too large to be checked for \"background\", "   \
+        "so it is not served with the managed provider key")                 \
+                                                                             \
     /* access phase: x-lava-metadata (lava_metadata_check) */                \
     LAVA_REFUSAL(METADATA_TOO_LARGE, 400, "invalid_metadata",                \
         "x-lava-metadata is larger than 4096 bytes")                         \

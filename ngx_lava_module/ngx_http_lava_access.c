@@ -148,6 +148,11 @@ ngx_http_lava_access_handler(ngx_http_request_t *r)
         return rc;
     }
 
+    rc = ngx_http_lava_policy_check(r, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
     rc = ngx_http_lava_rewrite_headers(r, ctx, &pkey);
     if (rc != NGX_OK) {
         return rc;
@@ -1100,6 +1105,7 @@ ngx_http_lava_inspect_body(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 static void
 ngx_http_lava_body_handler(ngx_http_request_t *r)
 {
+    lava_refusal_e        code;
     ngx_http_lava_ctx_t  *ctx;
 
     ctx = ngx_http_lava_get_ctx(r);
@@ -1110,9 +1116,15 @@ ngx_http_lava_body_handler(ngx_http_request_t *r)
 
     ngx_http_lava_inspect_body(r, ctx);
 
-    /* a model longer than the event takes is never forwarded */
-    if (!ctx->body_refused && ctx->req && ctx->req->model_too_long) {
-        ngx_http_lava_body_refuse(ctx, LAVA_REFUSAL_MODEL_TOO_LONG, NULL);
+    /* a model longer than the event takes is never forwarded; nor is work
+     * billed later (ngx_http_lava_policy_body) */
+    if (!ctx->body_refused) {
+        code = (ctx->req && ctx->req->model_too_long)
+               ? LAVA_REFUSAL_MODEL_TOO_LONG : ngx_http_lava_policy_body(ctx);
+
+        if (code != LAVA_REFUSAL_COUNT) {
+            ngx_http_lava_body_refuse(ctx, code, NULL);
+        }
     }
 
     ctx->body_done = 1;

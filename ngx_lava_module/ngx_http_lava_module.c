@@ -204,6 +204,13 @@ static ngx_command_t  ngx_http_lava_commands[] = {
       0,
       NULL },
 
+    { ngx_string("lava_provider_endpoint"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE4,
+      ngx_http_lava_provider_endpoint,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("lava_drain_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,

@@ -66,8 +66,22 @@ typedef struct {
                                                 the managed key
                                                 (lava_provider_header); NULL
                                                 none */
+    ngx_array_t                 *endpoints;  /* of ngx_http_lava_endpoint_t,
+                                                served with the managed key
+                                                beyond the metered ones
+                                                (lava_provider_endpoint);
+                                                NULL none */
     unsigned                     custom:1;   /* operator-declared "other" */
 } ngx_http_lava_provider_t;
+
+
+/* lava_provider_endpoint: an endpoint the meter does not know, served with
+ * the managed key and billed per request. Owned by cf->pool. */
+typedef struct {
+    ngx_str_t                    provider;   /* provider name */
+    ngx_str_t                    method;     /* "GET" */
+    ngx_str_t                    pattern;    /* "/v1/models", "*" a segment */
+} ngx_http_lava_endpoint_t;
 
 
 /* lava_provider_header: a header requests with the managed key of a
@@ -117,6 +131,8 @@ typedef struct {
     ngx_array_t                 *include_usage_skip;
     /* of ngx_http_lava_provider_header_t (lava_provider_header); NULL none */
     ngx_array_t                 *provider_headers;
+    /* of ngx_http_lava_endpoint_t (lava_provider_endpoint); NULL none */
+    ngx_array_t                 *provider_endpoints;
     ngx_uint_t                   drain_max;      /* drains at once, per worker */
 } ngx_http_lava_main_conf_t;
 
@@ -244,6 +260,15 @@ ngx_http_lava_provider_t *ngx_http_lava_provider_find(
 
 /* ngx_http_lava_access.c */
 ngx_int_t ngx_http_lava_access_handler(ngx_http_request_t *r);
+
+/* ngx_http_lava_policy.c */
+char *ngx_http_lava_provider_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_lava_provider_endpoints_init(ngx_conf_t *cf,
+    ngx_http_lava_main_conf_t *lmcf);
+ngx_int_t ngx_http_lava_policy_check(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx);
+lava_refusal_e ngx_http_lava_policy_body(ngx_http_lava_ctx_t *ctx);
 ngx_int_t ngx_http_lava_mask_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_lava_mask_log_handler(ngx_http_request_t *r);
 

@@ -600,6 +600,10 @@ ngx_http_lava_providers_init(ngx_conf_t *cf, ngx_http_lava_main_conf_t *lmcf)
         }
     }
 
+    if (ngx_http_lava_provider_endpoints_init(cf, lmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (ngx_http_lava_provider_headers_init(cf, lmcf) != NGX_OK) {
         return NGX_ERROR;
     }

@@ -13,6 +13,9 @@ use LavaTest qw(json_encode);
 
 my $s = LavaTest->start;
 my $m = $s->setup_merchant;
+# GET /v1/models is not metered: served with the managed key only when the
+# operator lists it (issue 11, the endpoint policy; t/71)
+$s->configure_nginx(http => ['lava_provider_endpoint openai GET /v1/models per_request;']);
 my $RID = qr/^req_[0-9A-HJKMNP-TV-Z]{26}$/;
 
 my $chat = json_encode(LavaTest::chat_body());

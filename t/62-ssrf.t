@@ -91,7 +91,8 @@ my @routed = (
      'http://evil.example/v1/forward/chat/completions?u=https://api.openai.com/v1', [], 'api.openai.com'],
     ['X-Forwarded-Host of another site', '/v1/forward/chat/completions?u=https://api.openai.com/v1',
      ['X-Forwarded-Host' => 'evil.example', 'X-Forwarded-For' => '10.0.0.1'], 'api.openai.com'],
-    ['encoded @ in the path only', '/v1/forward?u=https://api.openai.com/v1/%40evil.example', [], 'api.openai.com'],
+    ['encoded @ in the path only', '/v1/forward?u=https://api.openai.com/v1/%40evil.example/chat/completions', [],
+     'api.openai.com'],
 );
 for my $c (@routed) {
     my ($what, $target, $h, $host) = @$c;

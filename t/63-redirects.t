@@ -66,7 +66,7 @@ if ($pid == 0) {
                 $have += $n;
             }
             my ($path) = $line =~ m{^\S+ ([^?\s]*)};
-            my ($code, $loc) = @{ $redirect{$path =~ s{^.*(/r\d+)$}{$1}r} // [302, "http://127.0.0.1:$iport/"] };
+            my ($code, $loc) = @{ $redirect{$path =~ m{(/r\d+)(?:/|$)} ? $1 : ''} // [302, "http://127.0.0.1:$iport/"] };
             my $body = '{"redirect":true}';
             print $c "HTTP/1.1 $code Redirect\r\nLocation: $loc\r\nContent-Type: application/json\r\n"
                    . "Content-Length: " . length($body) . "\r\nConnection: close\r\n\r\n$body";
@@ -102,7 +102,7 @@ my $m = $s->setup_merchant;
 my $chat = json_encode(LavaTest::chat_body());
 
 for my $code (301, 302, 303, 307, 308) {
-    my $r = $s->request(method => 'POST', target => "/v1/forward?u=https://api.openai.com/v1/r$code",
+    my $r = $s->request(method => 'POST', target => "/v1/forward?u=https://api.openai.com/v1/r$code/chat/completions",
                         body => $chat, headers => [Authorization => "Bearer $m->{token}"]);
     subtest "provider answers $code" => sub {
         is $r->{status}, $code, "the client gets the $code";

@@ -509,8 +509,15 @@ START_TEST(test_routes)
           LAVA_USAGE_OPENAI, NULL },
         { LAVA_USAGE_OPENAI, "POST", "/v1/audio/speech", LAVA_EP_SPEECH,
           LAVA_USAGE_NONE, NULL },
+        /* not metered: a usage object in the answer is never billed */
         { LAVA_USAGE_OPENAI, "GET", "/v1/models", LAVA_EP_OTHER,
-          LAVA_USAGE_OPENAI, NULL },
+          LAVA_USAGE_NONE, NULL },
+        { LAVA_USAGE_OPENAI, "GET", "/v1/chat/completions/chatcmpl-1",
+          LAVA_EP_OTHER, LAVA_USAGE_NONE, NULL },
+        { LAVA_USAGE_OPENAI, "GET", "/v1/chat/completions", LAVA_EP_OTHER,
+          LAVA_USAGE_NONE, NULL },
+        { LAVA_USAGE_COHERE, "GET", "/v1/models", LAVA_EP_OTHER,
+          LAVA_USAGE_NONE, NULL },
         { LAVA_USAGE_ANTHROPIC, "POST", "/v1/messages", LAVA_EP_MESSAGES,
           LAVA_USAGE_ANTHROPIC, NULL },
         { LAVA_USAGE_ANTHROPIC, "POST", "/v1/messages/count_tokens",
@@ -578,6 +585,81 @@ START_TEST(test_routes)
 END_TEST
 
 
+/* the endpoint policy: what a managed key serves (issue 11) */
+START_TEST(test_routes_metered)
+{
+    size_t  i;
+
+    static const struct {
+        lava_usage_format_e  provider;
+        const char          *method;
+        const char          *path;
+        int                  metered;
+    } cases[] = {
+        { LAVA_USAGE_OPENAI, "POST", "/v1/chat/completions", 1 },
+        { LAVA_USAGE_OPENAI, "POST", "/v1/responses", 1 },
+        { LAVA_USAGE_OPENAI, "POST", "/v1/embeddings", 1 },
+        { LAVA_USAGE_OPENAI, "POST", "/v1/images/generations", 1 },
+        { LAVA_USAGE_OPENAI, "POST", "/v1/audio/transcriptions", 1 },
+        { LAVA_USAGE_OPENAI, "POST", "/v1/audio/speech", 1 },
+        { LAVA_USAGE_OPENAI, "GET", "/v1/chat/completions", 0 },
+        { LAVA_USAGE_OPENAI, "GET", "/v1/chat/completions/chatcmpl-1", 0 },
+        { LAVA_USAGE_OPENAI, "GET", "/v1/responses/resp_1", 0 },
+        { LAVA_USAGE_OPENAI, "POST", "/v1/responses/resp_1/cancel", 0 },
+        { LAVA_USAGE_OPENAI, "POST", "/v1/batches", 0 },
+        { LAVA_USAGE_OPENAI, "POST", "/v1/files", 0 },
+        { LAVA_USAGE_OPENAI, "GET", "/v1/files/file-1/content", 0 },
+        { LAVA_USAGE_OPENAI, "POST", "/v1/fine_tuning/jobs", 0 },
+        { LAVA_USAGE_OPENAI, "POST", "/v1/videos", 0 },
+        { LAVA_USAGE_OPENAI, "POST", "/v1/realtime/client_secrets", 0 },
+        { LAVA_USAGE_OPENAI, "GET", "/v1/vector_stores", 0 },
+        { LAVA_USAGE_OPENAI, "POST", "/v1/assistants", 0 },
+        { LAVA_USAGE_OPENAI, "GET", "/v1/organization/users", 0 },
+        { LAVA_USAGE_OPENAI, "GET", "/v1/models", 0 },
+        { LAVA_USAGE_ANTHROPIC, "POST", "/v1/messages", 1 },
+        { LAVA_USAGE_ANTHROPIC, "POST", "/v1/chat/completions", 1 },
+        { LAVA_USAGE_ANTHROPIC, "POST", "/v1/messages/batches", 0 },
+        { LAVA_USAGE_ANTHROPIC, "POST", "/v1/complete", 0 },
+        { LAVA_USAGE_GEMINI, "POST", "/v1beta/models/g:generateContent", 1 },
+        { LAVA_USAGE_GEMINI, "POST", "/v1beta/models/g:embedContent", 1 },
+        { LAVA_USAGE_GEMINI, "POST", "/v1beta/models/g:batchGenerateContent",
+          0 },
+        { LAVA_USAGE_GEMINI, "POST", "/v1beta/models/imagen-4:predict", 0 },
+        { LAVA_USAGE_GEMINI, "GET", "/v1beta/models/g:generateContent", 0 },
+        { LAVA_USAGE_COHERE, "POST", "/v2/chat", 1 },
+        { LAVA_USAGE_COHERE, "POST", "/v2/rerank", 1 },
+        { LAVA_USAGE_COHERE, "POST", "/v1/datasets", 0 },
+        { LAVA_USAGE_ELEVENLABS, "POST", "/v1/text-to-speech/v1", 1 },
+        { LAVA_USAGE_ELEVENLABS, "POST", "/v1/speech-to-text", 1 },
+        { LAVA_USAGE_ELEVENLABS, "POST", "/v1/sound-generation", 0 },
+        { LAVA_USAGE_ELEVENLABS, "POST", "/v1/dubbing", 0 },
+        { LAVA_USAGE_RETELL, "GET", "/v2/get-call/c1", 1 },
+        { LAVA_USAGE_RETELL, "POST", "/v2/create-phone-call", 0 },
+        { LAVA_USAGE_CUSTOM, "DELETE", "/anything", 1 },
+        { LAVA_USAGE_NONE, "POST", "/v2/search", 1 },
+        { LAVA_USAGE_NONE, "GET", "/v1/profile", 1 },
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        lava_route_t  rt;
+
+        lava_meter_route(cases[i].provider, cases[i].method,
+                         strlen(cases[i].method), cases[i].path,
+                         strlen(cases[i].path), &rt);
+
+        ck_assert_msg(rt.metered == cases[i].metered, "%s %s: metered %d",
+                      cases[i].method, cases[i].path, rt.metered);
+
+        if (!rt.metered) {
+            ck_assert_msg(rt.ep == LAVA_EP_OTHER && rt.fmt == LAVA_USAGE_NONE,
+                          "%s %s: not metered, ep %d fmt %d",
+                          cases[i].method, cases[i].path, rt.ep, rt.fmt);
+        }
+    }
+}
+END_TEST
+
+
 /* ---- request bodies ---- */
 
 static int
@@ -585,6 +667,29 @@ inspect(lava_request_t *rq, lava_endpoint_e ep, const char *s)
 {
     return lava_request_inspect(rq, ep, s, strlen(s));
 }
+
+
+/* OpenAI Responses "background": refused with the managed key (issue 11) */
+START_TEST(test_request_background)
+{
+    lava_request_t  rq;
+
+    ck_assert_int_eq(inspect(&rq, LAVA_EP_RESPONSES,
+        "{\"model\":\"gpt-4.1\",\"input\":\"hi\",\"background\":true}"), 0);
+    ck_assert_int_eq(rq.background, 1);
+
+    ck_assert_int_eq(inspect(&rq, LAVA_EP_RESPONSES,
+        "{\"model\":\"gpt-4.1\",\"background\":false}"), 0);
+    ck_assert_int_eq(rq.background, 0);
+
+    ck_assert_int_eq(inspect(&rq, LAVA_EP_RESPONSES,
+        "{\"model\":\"gpt-4.1\",\"background\":\"true\"}"), 0);
+    ck_assert_int_eq(rq.background, 0);
+
+    ck_assert_int_eq(inspect(&rq, LAVA_EP_RESPONSES, "{\"input\":\"hi\"}"), 0);
+    ck_assert_int_eq(rq.background, 0);
+}
+END_TEST
 
 
 START_TEST(test_request_inspect)
@@ -919,6 +1024,8 @@ make_suite(void)
     tcase_add_test(tc, test_big_responses_event);
     tcase_add_test(tc, test_sse_tail_ring);
     tcase_add_test(tc, test_routes);
+    tcase_add_test(tc, test_routes_metered);
+    tcase_add_test(tc, test_request_background);
     tcase_add_test(tc, test_request_inspect);
     tcase_add_test(tc, test_request_model_limit);
     tcase_add_test(tc, test_include_usage_rewrite);
