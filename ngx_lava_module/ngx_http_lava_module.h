@@ -118,6 +118,8 @@ typedef struct {
     /* of ngx_http_lava_provider_header_t (lava_provider_header); NULL none */
     ngx_array_t                 *provider_headers;
     ngx_uint_t                   drain_max;      /* drains at once, per worker */
+    ngx_uint_t                   drain_per_payer;  /* of them, of one merchant
+                                                      and customer */
 } ngx_http_lava_main_conf_t;
 
 
