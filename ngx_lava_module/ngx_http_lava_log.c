@@ -237,7 +237,7 @@ ngx_http_lava_usage_source(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 ngx_int_t
 ngx_http_lava_log_handler(ngx_http_request_t *r)
 {
-    char                           flags[128];
+    char                           flags[LAVA_EVENT_MAX_tap_flags + 1];
     u_char                         num[LAVA_EVENT_NFIELDS * NGX_INT64_LEN];
     size_t                         n;
     ngx_uint_t                     status;
