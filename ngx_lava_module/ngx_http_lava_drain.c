@@ -260,8 +260,8 @@ ngx_http_lava_drain(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
  * The client's read event while the answer is awaited or relayed (set after
  * the request body was read; proxy leaves it alone with
  * proxy_ignore_client_abort on). Like nginx's broken connection check, but
- * it only marks the connection: the next write fails, and the answer is read
- * on to its usage (ngx_http_lava_drain_start) instead of being dropped.
+ * the answer is read on to its usage (ngx_http_lava_drain_start) instead of
+ * being dropped, from now on (ngx_http_lava_client_left).
  */
 void
 ngx_http_lava_client_check(ngx_http_request_t *r)

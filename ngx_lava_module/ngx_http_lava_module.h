@@ -248,8 +248,8 @@ ngx_int_t ngx_http_lava_mask_log_handler(ngx_http_request_t *r);
 /* ngx_http_lava_filter.c */
 ngx_int_t ngx_http_lava_filter_init(ngx_conf_t *cf);
 
-/* ngx_http_lava_drain.c: r->read_event_handler once the body is read: notes
- * a client that left */
+/* ngx_http_lava_drain.c: r->read_event_handler once the body is read: a
+ * client that left starts the drain (or the upstream is closed) */
 void ngx_http_lava_client_check(ngx_http_request_t *r);
 
 /* ngx_http_lava_error.c: sends {"error":{"message","code","status"}} */
