@@ -466,6 +466,44 @@ lava_meter_case_twin(json_t *obj, const char **set)
 }
 
 
+/*
+ * The request's own bound on the answer, in tokens: whichever of the output
+ * bounds the families name is stated (OpenAI max_tokens and
+ * max_completion_tokens, Responses max_output_tokens, Anthropic max_tokens,
+ * Gemini generationConfig.maxOutputTokens), the largest when several are.
+ * It caps estimates only (lava_meter_finish); reported usage is billed as
+ * reported.
+ */
+static void
+lava_request_max_output(lava_request_t *rq, json_t *root)
+{
+    size_t       i;
+    json_t      *v;
+    json_int_t   n;
+
+    static const char  *keys[] = {
+        "max_tokens", "max_completion_tokens", "max_output_tokens"
+    };
+
+    for (i = 0; i < sizeof(keys) / sizeof(keys[0]) + 1; i++) {
+        v = (i < sizeof(keys) / sizeof(keys[0]))
+            ? json_object_get(root, keys[i])
+            : json_object_get(json_object_get(root, "generationConfig"),
+                              "maxOutputTokens");
+
+        if (!json_is_integer(v)) {
+            continue;
+        }
+
+        n = json_integer_value(v);
+
+        if (n > 0 && n <= LAVA_METER_OUTPUT_MAX_STATED && n > rq->max_output) {
+            rq->max_output = (int64_t) n;
+        }
+    }
+}
+
+
 int
 lava_request_inspect(lava_request_t *rq, lava_endpoint_e ep,
     const char *body, size_t len)
@@ -558,6 +596,8 @@ lava_request_inspect(lava_request_t *rq, lava_endpoint_e ep,
     }
 
     lava_meter_text_walk(root, 0, 0, &rq->text_bytes);
+
+    lava_request_max_output(rq, root);
 
     json_decref(root);
 
@@ -1030,11 +1070,44 @@ lava_meter_by_request(lava_usage_t *u, const lava_meter_in_t *in,
 }
 
 
+/* the most output tokens the request could have cost (n answers of its own
+ * bound, or of the family's default) */
+static int64_t
+lava_meter_output_cap(const lava_meter_in_t *in)
+{
+    int64_t  cap, n;
+
+    if (in->rq && in->rq->parsed && in->rq->max_output > 0) {
+        cap = in->rq->max_output;
+
+    } else {
+        switch (in->fmt) {
+        case LAVA_USAGE_OPENAI:
+            cap = LAVA_METER_OUTPUT_MAX_OPENAI;
+            break;
+        case LAVA_USAGE_ANTHROPIC:
+            cap = LAVA_METER_OUTPUT_MAX_ANTHROPIC;
+            break;
+        case LAVA_USAGE_GEMINI:
+            cap = LAVA_METER_OUTPUT_MAX_GEMINI;
+            break;
+        default:
+            cap = LAVA_METER_OUTPUT_MAX_OTHER;
+            break;
+        }
+    }
+
+    n = (in->rq && in->rq->n > 0) ? in->rq->n : 1;
+
+    return cap * n;
+}
+
+
 lava_source_e
 lava_meter_finish(lava_usage_t *u, const lava_meter_in_t *in,
     unsigned *flags)
 {
-    int64_t  in_est, out_est, out_seen;
+    int64_t  in_est, out_est, out_seen, cap;
 
     if (u->error_event) {
         *flags |= LAVA_METER_F_ERROR_EVENT;
@@ -1044,8 +1117,14 @@ lava_meter_finish(lava_usage_t *u, const lava_meter_in_t *in,
         *flags |= LAVA_METER_F_MODEL_DEFAULT;
     }
 
-    if (in->status == 0 || in->status >= 400) {
-        /* no answer, or the provider's own error: nothing is billed */
+    if (in->status >= 400
+        || (in->status == 0
+            && !(in->abandoned && in->request_sent && !u->seen
+                 && lava_meter_token_endpoint(in->ep))))
+    {
+        /* no answer, or the provider's own error: nothing is billed; but a
+         * prompt the provider got, whose answer the gateway stopped waiting
+         * for because the client left, is billed below (abort rule) */
         return u->seen ? LAVA_SOURCE_REPORTED : LAVA_SOURCE_NONE;
     }
 
@@ -1070,11 +1149,28 @@ lava_meter_finish(lava_usage_t *u, const lava_meter_in_t *in,
         return LAVA_SOURCE_NONE;
     }
 
+    if (in->abandoned) {
+        /* the client left and the answer was not read to its end: billed
+         * by the abort rule (docs/providers.md), the prompt in full and
+         * every output token seen, relayed or read on, reasoning text
+         * included */
+        *flags |= LAVA_METER_F_ABORT;
+    }
+
     in_est = lava_meter_tokens(in->rq && in->rq->parsed
                                ? in->rq->text_bytes
                                : (int64_t) in->request_bytes);
     out_est = (in->ep == LAVA_EP_EMBEDDINGS || in->ep == LAVA_EP_EMBED)
               ? 0 : lava_meter_tokens((int64_t) in->content_bytes);
+
+    /* never more than the request could cost: a provider's gzip bomb or a
+     * runaway text does not bill millions of tokens */
+    cap = lava_meter_output_cap(in);
+
+    if (out_est > cap) {
+        out_est = cap;
+        *flags |= LAVA_METER_F_CAPPED;
+    }
 
     if (u->seen) {
         /* cut short after partial usage (Anthropic message_start, Gemini
@@ -1123,6 +1219,8 @@ lava_meter_flags_str(unsigned flags, char *buf, size_t len, size_t size)
         { LAVA_METER_F_MISSING,      "usage_missing" },
         { LAVA_METER_F_ERROR_EVENT,  "error_event" },
         { LAVA_METER_F_MODEL_DEFAULT, "model_default" },
+        { LAVA_METER_F_ABORT,        "abort_estimate" },
+        { LAVA_METER_F_CAPPED,       "estimate_capped" },
     };
 
     return lava_flags_names(names, sizeof(names) / sizeof(names[0]), flags,

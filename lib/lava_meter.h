@@ -68,6 +68,11 @@ typedef struct {
     char     model[LAVA_USAGE_MODEL_MAX];    /* the member the provider
                                                 bills by: "model_id" on
                                                 ElevenLabs, else "model" */
+    int64_t  max_output;         /* tokens: the request's own bound on the
+                                    answer (max_tokens, max_output_tokens,
+                                    max_completion_tokens, Gemini's
+                                    generationConfig.maxOutputTokens); 0 not
+                                    stated (lava_request_max_output) */
 } lava_request_t;
 
 /* 1 when s (n bytes) can be a model name: 1 to LAVA_USAGE_MODEL_MAX - 1
@@ -114,10 +119,18 @@ typedef enum {
 /* what lava_meter_finish knows about the exchange */
 typedef struct {
     lava_endpoint_e          ep;
+    lava_usage_format_e      fmt;            /* response usage format: the
+                                                family's default output
+                                                bound */
     const lava_request_t    *rq;             /* NULL: body not read */
     size_t                   request_bytes;  /* request body size */
     unsigned                 status;         /* provider status, 0 none */
     int                      complete;       /* response relayed in full */
+    int                      abandoned;      /* the client left and the
+                                                answer was cut before its
+                                                end (not drained to it) */
+    int                      request_sent;   /* the provider got the
+                                                request (it may bill) */
     size_t                   content_bytes;  /* tap: generated text bytes */
     int64_t                  character_cost; /* ElevenLabs character-cost
                                                 header, -1 absent */
@@ -136,6 +149,25 @@ typedef struct {
 #define LAVA_METER_F_MODEL_DEFAULT  0x1000   /* priced at the provider's
                                                 default model: the request
                                                 named none */
+#define LAVA_METER_F_ABORT          0x2000   /* the client left and the
+                                                answer was not read to its
+                                                final usage: the abort rule
+                                                of docs/providers.md */
+#define LAVA_METER_F_CAPPED         0x4000   /* an output estimate cut down
+                                                to what the request could at
+                                                most cost */
+
+/*
+ * Output tokens a request of this family may produce when it states no bound
+ * of its own: the largest output of the family's current models. Estimates
+ * never bill more (a provider's gzip bomb, a runaway text).
+ */
+#define LAVA_METER_OUTPUT_MAX_OPENAI     128000
+#define LAVA_METER_OUTPUT_MAX_ANTHROPIC  128000
+#define LAVA_METER_OUTPUT_MAX_GEMINI     65536
+#define LAVA_METER_OUTPUT_MAX_OTHER      128000
+/* a stated bound is believed up to this (no model produces more) */
+#define LAVA_METER_OUTPUT_MAX_STATED     1000000
 
 /*
  * Completes u for the event and says where it came from. A provider error

@@ -33,6 +33,8 @@ typedef struct {
 
     /* reading on after the client left (ngx_http_lava_drain.c) */
     ngx_event_t              drain_ev;
+    ngx_queue_t              drain_q;        /* the worker's drains */
+    ngx_http_lava_ctx_t     *drain_ctx;      /* its payer */
     off_t                    drained;        /* bytes */
     ngx_http_request_t      *request;
 } ngx_http_lava_body_t;
@@ -54,9 +56,9 @@ void ngx_http_lava_strip_abandon(ngx_http_request_t *r,
     ngx_http_lava_body_t *body);
 
 /*
- * ngx_http_lava_drain.c: writing to the client failed. NGX_OK reading on to
- * the usage, NGX_ERROR not worth it or not allowed (nginx closes the
- * upstream).
+ * ngx_http_lava_drain.c: the client left or writing to it failed. NGX_OK
+ * reading on to the usage, NGX_ERROR not worth it or not allowed (nginx
+ * closes the upstream).
  */
 ngx_int_t ngx_http_lava_drain_start(ngx_http_request_t *r,
     ngx_http_lava_ctx_t *ctx);

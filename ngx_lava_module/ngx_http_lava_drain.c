@@ -13,8 +13,70 @@
 #include "ngx_http_lava_body.h"
 
 
-/* drains in progress in this worker (lava_drain_max) */
+static void ngx_http_lava_client_left(ngx_http_request_t *r);
+
+
+/* drains in progress in this worker (lava_drain_max), and their queue
+ * (of ngx_http_lava_body_t, drain_q) to count those of one payer
+ * (lava_drain_per_payer) */
 static ngx_uint_t  ngx_http_lava_drains;
+static ngx_queue_t ngx_http_lava_drain_queue;
+
+
+/* drains of this payer (merchant and customer) in progress in this worker */
+static ngx_uint_t
+ngx_http_lava_drains_of(ngx_http_lava_ctx_t *ctx)
+{
+    ngx_uint_t             n;
+    ngx_queue_t           *q;
+    ngx_http_lava_ctx_t   *o;
+    ngx_http_lava_body_t  *body;
+
+    if (ngx_http_lava_drain_queue.next == NULL) {
+        ngx_queue_init(&ngx_http_lava_drain_queue);
+    }
+
+    n = 0;
+
+    for (q = ngx_queue_head(&ngx_http_lava_drain_queue);
+         q != ngx_queue_sentinel(&ngx_http_lava_drain_queue);
+         q = ngx_queue_next(q))
+    {
+        body = ngx_queue_data(q, ngx_http_lava_body_t, drain_q);
+        o = body->drain_ctx;
+
+        if (o->merchant_id.len == ctx->merchant_id.len
+            && o->customer_id.len == ctx->customer_id.len
+            && ngx_strncmp(o->merchant_id.data, ctx->merchant_id.data,
+                           ctx->merchant_id.len) == 0
+            && ngx_strncmp(o->customer_id.data, ctx->customer_id.data,
+                           ctx->customer_id.len) == 0)
+        {
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
+/* worth reading on: nothing known yet, or a 2xx answer whose final usage is
+ * still to come */
+static ngx_int_t
+ngx_http_lava_drain_worth(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
+{
+    if (r->upstream == NULL) {
+        return 0;
+    }
+
+    if (!ctx->got_headers) {
+        /* the answer has not begun: awaited within the drain bounds */
+        return 1;
+    }
+
+    return ctx->tap && !ctx->tap->finished && !ctx->tap->usage.final
+           && ctx->upstream_status >= 200 && ctx->upstream_status < 300;
+}
 
 
 static void
@@ -29,6 +91,8 @@ ngx_http_lava_drain_cleanup(void *data)
     if (ngx_http_lava_drains) {
         ngx_http_lava_drains--;
     }
+
+    ngx_queue_remove(&body->drain_q);
 }
 
 
@@ -53,12 +117,16 @@ ngx_http_lava_drain_expired(ngx_event_t *ev)
 }
 
 
-/* Called when writing to the client failed: 1) worth it? 2) let go of
- * everything queued for the client, so that the upstream buffer is free to
- * read on. NGX_OK draining, NGX_ERROR not (nginx closes the upstream). */
+/* Called when the client was found gone (ngx_http_lava_client_check) or
+ * writing to it failed: 1) worth it, and a slot free? 2) let go of everything
+ * queued for the client, so that the upstream buffer is free to read on; the
+ * lava_drain_timeout deadline runs from here, whether the provider says
+ * more or not. NGX_OK draining, NGX_ERROR not (the upstream is to be
+ * closed). */
 ngx_int_t
 ngx_http_lava_drain_start(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 {
+    ngx_uint_t                  mine;
     ngx_buf_t                  *b;
     ngx_chain_t                *cl;
     ngx_pool_cleanup_t         *cln;
@@ -67,16 +135,14 @@ ngx_http_lava_drain_start(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
     ngx_http_lava_main_conf_t  *lmcf;
 
     if (ctx->draining) {
-        return NGX_OK;
+        /* begun before the answer did: still worth it now it has? */
+        return ngx_http_lava_drain_worth(r, ctx) ? NGX_OK : NGX_ERROR;
     }
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_lava_module);
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_lava_module);
 
-    if (llcf->drain_timeout == 0 || r->upstream == NULL || ctx->tap == NULL
-        || ctx->tap->finished || ctx->tap->usage.final
-        || ctx->upstream_status < 200 || ctx->upstream_status >= 300)
-    {
+    if (llcf->drain_timeout == 0 || !ngx_http_lava_drain_worth(r, ctx)) {
         /* nothing more to learn from the rest of the answer */
         return NGX_ERROR;
     }
@@ -86,6 +152,17 @@ ngx_http_lava_drain_start(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
                       "lava: %ui answers are already read on after their "
                       "client left (lava_drain_max), this one is booked "
                       "with an estimate", ngx_http_lava_drains);
+        return NGX_ERROR;
+    }
+
+    /* one payer leaving many answers does not take the slots of others */
+    mine = ngx_http_lava_drains_of(ctx);
+
+    if (mine >= lmcf->drain_per_payer) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "lava: %ui answers of this payer are already read on "
+                      "after their client left (lava_drain_per_payer), this "
+                      "one is booked with an estimate", mine);
         return NGX_ERROR;
     }
 
@@ -108,6 +185,8 @@ ngx_http_lava_drain_start(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
     ngx_add_timer(&body->drain_ev, llcf->drain_timeout);
 
     ngx_http_lava_drains++;
+    body->drain_ctx = ctx;
+    ngx_queue_insert_tail(&ngx_http_lava_drain_queue, &body->drain_q);
     ctx->draining = 1;
 
     /* what the write filter still held for the client will never be sent:
@@ -181,8 +260,8 @@ ngx_http_lava_drain(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
  * The client's read event while the answer is awaited or relayed (set after
  * the request body was read; proxy leaves it alone with
  * proxy_ignore_client_abort on). Like nginx's broken connection check, but
- * it only marks the connection: the next write fails, and the answer is read
- * on to its usage (ngx_http_lava_drain_start) instead of being dropped.
+ * the answer is read on to its usage (ngx_http_lava_drain_start) instead of
+ * being dropped, from now on (ngx_http_lava_client_left).
  */
 void
 ngx_http_lava_client_check(ngx_http_request_t *r)
@@ -244,4 +323,39 @@ gone:
     ngx_log_error(NGX_LOG_INFO, c->log, 0,
                   "lava: the client closed the connection before the answer "
                   "ended");
+
+    ngx_http_lava_client_left(r);
+}
+
+
+/*
+ * The client is gone: the drain (and its deadline) starts now, not at the
+ * next write, which a provider silent from here on would put off until
+ * proxy_read_timeout. Not drained: the upstream is closed now, and the
+ * request booked by the abort rule.
+ */
+static void
+ngx_http_lava_client_left(ngx_http_request_t *r)
+{
+    ngx_connection_t     *c;
+    ngx_http_lava_ctx_t  *ctx;
+
+    c = r->connection;
+
+    ctx = ngx_http_lava_get_ctx(r);
+    if (ctx == NULL || ctx->draining || r->upstream == NULL) {
+        /* not forwarded yet: the access phase notices the error */
+        return;
+    }
+
+    if (ngx_http_lava_drain_start(r, ctx) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_ERROR);
+        return;
+    }
+
+    if (ctx->got_headers) {
+        /* what was queued for the client was let go of: the upstream reads
+         * on as after a write (buffers freed, the next read started) */
+        ngx_post_event(c->write, &ngx_posted_events);
+    }
 }

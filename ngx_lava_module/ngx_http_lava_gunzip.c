@@ -13,7 +13,8 @@
 struct ngx_http_lava_gunzip_s {
     z_stream     zs;
     u_char      *out;            /* NGX_HTTP_LAVA_GUNZIP_OUT bytes, r->pool */
-    size_t       total;          /* inflated so far */
+    size_t       total;          /* bytes inflated so far */
+    size_t       total_in;       /* compressed bytes fed so far */
     size_t       max;
     ngx_log_t   *log;
     unsigned     init:1;
@@ -85,6 +86,7 @@ ngx_http_lava_gunzip_feed(ngx_http_lava_gunzip_t *g, u_char *p, size_t n,
     /* zlib reads next_in only; it is not const in zlib's own declaration */
     g->zs.next_in = p;
     g->zs.avail_in = n;
+    g->total_in += n;
 
     for ( ;; ) {
         g->zs.next_out = g->out;
@@ -102,6 +104,19 @@ ngx_http_lava_gunzip_feed(ngx_http_lava_gunzip_t *g, u_char *p, size_t n,
                 ngx_log_error(NGX_LOG_WARN, g->log, 0,
                               "lava tap: compressed answer inflates past "
                               "%uz bytes, the rest is not read", g->max);
+                g->failed = 1;
+                return NGX_DECLINED;
+            }
+
+            if (g->total > NGX_HTTP_LAVA_GUNZIP_FREE
+                && g->total / NGX_HTTP_LAVA_GUNZIP_RATIO > g->total_in)
+            {
+                ngx_log_error(NGX_LOG_WARN, g->log, 0,
+                              "lava tap: compressed answer inflates more "
+                              "than %d times its size (%uz of %uz bytes), "
+                              "the rest is not read",
+                              NGX_HTTP_LAVA_GUNZIP_RATIO, g->total,
+                              g->total_in);
                 g->failed = 1;
                 return NGX_DECLINED;
             }

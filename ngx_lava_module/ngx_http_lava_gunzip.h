@@ -4,7 +4,11 @@
  * original bytes go to the client untouched. Bounded: the output buffer is
  * NGX_HTTP_LAVA_GUNZIP_OUT bytes and zlib's window (~40 KB); past `max`
  * inflated bytes the tap stops (a compression bomb costs at most that much
- * CPU).
+ * CPU), and so it does past NGX_HTTP_LAVA_GUNZIP_FREE bytes once the answer
+ * inflates more than NGX_HTTP_LAVA_GUNZIP_RATIO times its compressed size
+ * (text and JSON deflate a few times over, a bomb a thousand): either way
+ * the request is booked with an estimate, which never bills more than the
+ * request could cost (lava_meter_finish).
  */
 #ifndef NGX_HTTP_LAVA_GUNZIP_H
 #define NGX_HTTP_LAVA_GUNZIP_H
@@ -15,7 +19,10 @@
 
 #include "lava_tap.h"
 
-#define NGX_HTTP_LAVA_GUNZIP_OUT  16384
+#define NGX_HTTP_LAVA_GUNZIP_OUT    16384
+#define NGX_HTTP_LAVA_GUNZIP_FREE   (1024 * 1024)   /* bytes inflated before
+                                                       the ratio counts */
+#define NGX_HTTP_LAVA_GUNZIP_RATIO  100
 
 
 typedef struct ngx_http_lava_gunzip_s  ngx_http_lava_gunzip_t;

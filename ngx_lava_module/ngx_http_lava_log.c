@@ -199,10 +199,15 @@ ngx_http_lava_meter(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 
     ngx_memzero(&in, sizeof(lava_meter_in_t));
     in.ep = ctx->route.ep;
+    in.fmt = ctx->route.fmt;
     in.rq = ctx->req;
     in.request_bytes = (size_t) ctx->request_bytes;
     in.status = ctx->got_headers ? ctx->upstream_status : 0;
     in.complete = ctx->last_buf && !r->connection->error;
+    /* the client left and the answer was not read to its end (no drain
+     * slot, past a drain bound): the abort rule */
+    in.abandoned = r->connection->error && !ctx->last_buf;
+    in.request_sent = r->upstream && r->upstream->request_sent;
     in.content_bytes = t->content_bytes;
     in.character_cost = ctx->character_cost;
 
@@ -232,7 +237,7 @@ ngx_http_lava_usage_source(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 ngx_int_t
 ngx_http_lava_log_handler(ngx_http_request_t *r)
 {
-    char                           flags[128];
+    char                           flags[LAVA_EVENT_MAX_tap_flags + 1];
     u_char                         num[LAVA_EVENT_NFIELDS * NGX_INT64_LEN];
     size_t                         n;
     ngx_uint_t                     status;

@@ -232,6 +232,13 @@ static ngx_command_t  ngx_http_lava_commands[] = {
       offsetof(ngx_http_lava_main_conf_t, drain_max),
       NULL },
 
+    { ngx_string("lava_drain_per_payer"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lava_main_conf_t, drain_per_payer),
+      NULL },
+
     { ngx_string("lava_tap_gunzip_max"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -327,6 +334,7 @@ ngx_http_lava_create_main_conf(ngx_conf_t *cf)
     lmcf->spool_full = NGX_CONF_UNSET_UINT;
     lmcf->auth_poll = NGX_CONF_UNSET_MSEC;
     lmcf->drain_max = NGX_CONF_UNSET_UINT;
+    lmcf->drain_per_payer = NGX_CONF_UNSET_UINT;
 
     return lmcf;
 }
@@ -363,6 +371,10 @@ ngx_http_lava_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(lmcf->spool_full, NGX_HTTP_LAVA_SPOOL_FULL_REFUSE);
     ngx_conf_init_msec_value(lmcf->auth_poll, 1000);
     ngx_conf_init_uint_value(lmcf->drain_max, 64);
+    /* a quarter of the slots: one payer's aborts leave three quarters to
+     * everyone else */
+    ngx_conf_init_uint_value(lmcf->drain_per_payer,
+                             lmcf->drain_max / 4 ? lmcf->drain_max / 4 : 1);
 
     /* relative to the prefix, like nginx's own paths; a C string for open() */
     if (lmcf->auth_file.len

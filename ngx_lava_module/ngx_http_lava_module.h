@@ -134,6 +134,8 @@ typedef struct {
     /* of ngx_http_lava_endpoint_t (lava_provider_endpoint); NULL none */
     ngx_array_t                 *provider_endpoints;
     ngx_uint_t                   drain_max;      /* drains at once, per worker */
+    ngx_uint_t                   drain_per_payer;  /* of them, of one merchant
+                                                      and customer */
 } ngx_http_lava_main_conf_t;
 
 
@@ -275,8 +277,8 @@ ngx_int_t ngx_http_lava_mask_log_handler(ngx_http_request_t *r);
 /* ngx_http_lava_filter.c */
 ngx_int_t ngx_http_lava_filter_init(ngx_conf_t *cf);
 
-/* ngx_http_lava_drain.c: r->read_event_handler once the body is read: notes
- * a client that left */
+/* ngx_http_lava_drain.c: r->read_event_handler once the body is read: a
+ * client that left starts the drain (or the upstream is closed) */
 void ngx_http_lava_client_check(ngx_http_request_t *r);
 
 /* ngx_http_lava_error.c: sends {"error":{"message","code","status"}} */

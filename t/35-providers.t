@@ -2,7 +2,8 @@
 # own auth format (never the forward token), and the usage event carries
 # that family's usage, normalised -- or a flagged estimate, never a silent
 # zero. Also: the usage-only chunk the gateway asked for is not shown to a
-# client that did not ask, and a gzip answer is still metered.
+# client that did not ask, and a gzip answer is still metered; a gzip bomb
+# without usage bills no more than the request could cost (issue 11, class 9).
 use strict;
 use warnings;
 use FindBin;
@@ -273,6 +274,32 @@ subtest 'gzip from the provider never blinds the tap' => sub {
                          headers => ['x-mock-gzip' => 1, 'x-mock-usage' => 'prompt=12,completion=8']);
     is $r->{headers}{'content-encoding'}, 'gzip', 'a gzip stream';
     buckets($ev, input_tokens => 12, output_tokens => 8);
+};
+
+# A provider's gzip bomb: 20 MB of text in a few KB of gzip, no usage. The
+# estimate stops at the request's own bound (max_tokens), or the family's
+# default without one, and the tap stops inflating early.
+subtest 'a gzip bomb without usage bills no more than the request could cost' => sub {
+    my @bomb = ('x-mock-gzip' => 1, 'x-mock-no-usage' => 1, 'x-mock-bytes' => 20_000_000);
+    my ($r, $q, $ev) = call(u => 'https://api.openai.com/v1/chat/completions',
+                            body => { %$chat, max_tokens => 500 }, headers => \@bomb);
+    is $r->{status}, 200, 'relayed';
+    ok length $r->{body} < 1_000_000, sprintf 'a small body on the wire (%d bytes)', length $r->{body};
+    is $ev->{usage_source}, 'estimated', 'estimated, and said so';
+    ok $ev->{output_tokens} > 0 && $ev->{output_tokens} <= 500,
+       "output capped at max_tokens ($ev->{output_tokens})";
+    like $ev->{tap_flags} // '', qr/\bestimate_capped\b/, 'flagged estimate_capped';
+    like LavaTest::slurp($s->error_log), qr/inflates more than \d+ times its size/, 'the tap stopped inflating';
+
+    ($r, $q, $ev) = call(u => 'https://api.openai.com/v1/responses',
+                         body => { model => 'gpt-4o-mini', input => 'hi', max_output_tokens => 64 },
+                         headers => \@bomb);
+    ok $ev->{output_tokens} <= 64, "Responses: capped at max_output_tokens ($ev->{output_tokens})";
+
+    ($r, $q, $ev) = call(u => 'https://api.openai.com/v1/chat/completions', body => $chat,
+                         headers => \@bomb);
+    ok $ev->{output_tokens} > 0 && $ev->{output_tokens} <= 128_000,
+       "no bound stated: the family's default ($ev->{output_tokens})";
 };
 
 $s->finish;

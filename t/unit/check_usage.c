@@ -1010,6 +1010,129 @@ START_TEST(test_meter_edges)
 END_TEST
 
 
+/* ---- class 9: estimates bounded by what the request could cost; aborts ---- */
+
+START_TEST(test_meter_caps)
+{
+    unsigned         flags;
+    lava_usage_t     u;
+    lava_request_t   rq;
+    lava_meter_in_t  in;
+
+    static const char  chat[] =
+        "{\"model\":\"gpt-4o\",\"max_tokens\":100,"
+        "\"max_completion_tokens\":300,\"messages\":[{\"role\":\"user\","
+        "\"content\":\"hi\"}]}";
+    static const char  gemini[] =
+        "{\"contents\":[],\"generationConfig\":{\"maxOutputTokens\":50}}";
+    static const char  silly[] =
+        "{\"max_output_tokens\":-5,\"max_tokens\":99999999999}";
+
+    /* the bounds the request states: the largest */
+    ck_assert_int_eq(lava_request_inspect(&rq, LAVA_EP_CHAT, chat,
+                                          sizeof(chat) - 1), 0);
+    ck_assert_int_eq(rq.max_output, 300);
+    ck_assert_int_eq(lava_request_inspect(&rq, LAVA_EP_CHAT, gemini,
+                                          sizeof(gemini) - 1), 0);
+    ck_assert_int_eq(rq.max_output, 50);
+    ck_assert_int_eq(lava_request_inspect(&rq, LAVA_EP_CHAT, silly,
+                                          sizeof(silly) - 1), 0);
+    ck_assert_int_eq(rq.max_output, 0);
+
+    /* a gzip bomb's 64 MiB of text, no usage: capped at the stated bound */
+    ck_assert_int_eq(lava_request_inspect(&rq, LAVA_EP_CHAT, chat,
+                                          sizeof(chat) - 1), 0);
+    memset(&in, 0, sizeof(in));
+    memset(&u, 0, sizeof(u));
+    in.ep = LAVA_EP_CHAT;
+    in.character_cost = -1;
+    in.status = 200;
+    in.complete = 1;
+    in.rq = &rq;
+    in.content_bytes = 64 * 1024 * 1024;
+    flags = 0;
+    ck_assert_int_eq(lava_meter_finish(&u, &in, &flags),
+                     LAVA_SOURCE_ESTIMATED);
+    ck_assert_int_eq(u.output_tokens, 300);
+    ck_assert_uint_eq(flags, LAVA_METER_F_CAPPED);
+
+    /* n answers: n times the bound */
+    rq.n = 2;
+    memset(&u, 0, sizeof(u));
+    ck_assert_int_eq(lava_meter_finish(&u, &in, &flags),
+                     LAVA_SOURCE_ESTIMATED);
+    ck_assert_int_eq(u.output_tokens, 600);
+    rq.n = 0;
+
+    /* no bound stated: the family's */
+    in.rq = NULL;
+    in.request_bytes = 40;
+    memset(&u, 0, sizeof(u));
+    ck_assert_int_eq(lava_meter_finish(&u, &in, &flags),
+                     LAVA_SOURCE_ESTIMATED);
+    ck_assert_int_eq(u.output_tokens, LAVA_METER_OUTPUT_MAX_OPENAI);
+    in.fmt = LAVA_USAGE_GEMINI;
+    memset(&u, 0, sizeof(u));
+    ck_assert_int_eq(lava_meter_finish(&u, &in, &flags),
+                     LAVA_SOURCE_ESTIMATED);
+    ck_assert_int_eq(u.output_tokens, LAVA_METER_OUTPUT_MAX_GEMINI);
+
+    /* reported usage is never capped, and a reported floor stays */
+    memset(&u, 0, sizeof(u));
+    u.seen = 1;
+    u.output_tokens = 200000;
+    flags = 0;
+    ck_assert_int_eq(lava_meter_finish(&u, &in, &flags),
+                     LAVA_SOURCE_ESTIMATED);
+    ck_assert_int_eq(u.output_tokens, 200000);
+
+    /* the client left before the answer began, the prompt was sent: the
+     * prompt is billed (abort rule), flagged */
+    memset(&u, 0, sizeof(u));
+    in.fmt = LAVA_USAGE_OPENAI;
+    in.status = 0;
+    in.complete = 0;
+    in.content_bytes = 0;
+    in.request_bytes = 4000;
+    in.abandoned = 1;
+    in.request_sent = 1;
+    flags = 0;
+    ck_assert_int_eq(lava_meter_finish(&u, &in, &flags),
+                     LAVA_SOURCE_ESTIMATED);
+    ck_assert_int_eq(u.input_tokens, 1000);
+    ck_assert_uint_eq(flags, LAVA_METER_F_ABORT);
+
+    /* ... not when the prompt never reached the provider */
+    memset(&u, 0, sizeof(u));
+    in.request_sent = 0;
+    flags = 0;
+    ck_assert_int_eq(lava_meter_finish(&u, &in, &flags), LAVA_SOURCE_NONE);
+    ck_assert_uint_eq(flags, 0);
+
+    /* a cut answer after the client left: prompt and all text seen */
+    memset(&u, 0, sizeof(u));
+    in.request_sent = 1;
+    in.status = 200;
+    in.content_bytes = 401;
+    flags = 0;
+    ck_assert_int_eq(lava_meter_finish(&u, &in, &flags),
+                     LAVA_SOURCE_ESTIMATED);
+    ck_assert_int_eq(u.input_tokens, 1000);
+    ck_assert_int_eq(u.output_tokens, 101);
+    ck_assert_uint_eq(flags, LAVA_METER_F_ABORT);
+
+    {
+        char    buf[64];
+
+        buf[0] = '\0';
+        (void) lava_meter_flags_str(LAVA_METER_F_ABORT | LAVA_METER_F_CAPPED,
+                                    buf, 0, sizeof(buf));
+        ck_assert_str_eq(buf, "abort_estimate,estimate_capped");
+    }
+}
+END_TEST
+
+
 Suite *
 make_suite(void)
 {
@@ -1030,6 +1153,7 @@ make_suite(void)
     tcase_add_test(tc, test_request_model_limit);
     tcase_add_test(tc, test_include_usage_rewrite);
     tcase_add_test(tc, test_meter_edges);
+    tcase_add_test(tc, test_meter_caps);
     suite_add_tcase(s, tc);
 
     return s;
