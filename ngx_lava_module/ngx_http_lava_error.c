@@ -256,3 +256,26 @@ ngx_http_lava_error_handler(ngx_http_request_t *r)
     /* the status nginx chose is kept (gateway_error covers several) */
     return ngx_http_lava_send_error(r, status, rf->code, rf->message);
 }
+
+
+/*
+ * Log phase: a request nginx gave up on without answering (its body did
+ * not arrive within client_body_timeout: nginx terminates a 408, error_page
+ * never runs) before anything was forwarded is the client's failure, booked
+ * as refused like the ones lava_error answers.
+ */
+void
+ngx_http_lava_error_unanswered(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
+{
+    if (ctx->refused || ctx->got_headers
+        || r->headers_out.status != NGX_HTTP_REQUEST_TIME_OUT)
+    {
+        return;
+    }
+
+    ctx->refused = 1;
+
+    if (ctx->error == NULL) {
+        ctx->error = ngx_http_lava_refusals[LAVA_REFUSAL_REQUEST_TIMEOUT].code;
+    }
+}

@@ -114,5 +114,28 @@ for my $rid (@rids) {
     ok !$s->event($r->{rid} // 'none'), 'garbage request line: no event';
 }
 
+# A body that does not arrive within client_body_timeout: nginx closes the
+# connection without an answer (its 408 never runs error_page); the request
+# was routed and nothing was forwarded: booked once, refused.
+$s->configure_nginx(http => ['client_body_timeout 1s;']);
+{
+    my $sock = $s->_connect;
+    syswrite $sock, "POST $T HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer $m->{token}\r\n"
+        . "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"model\":";
+    my $buf = '';
+    my $deadline = time + 5;
+    while (LavaTest::_read_more($sock, \$buf, $deadline)) { }
+    close $sock;
+    is $buf, '', 'body timeout: connection closed without an answer';
+    my ($rid) = map { /rid=(req_\w+)/ ? $1 : () }
+                grep { / 408 / } LavaTest::slurp_lines("$s->{dir}/nginx/access.log");
+    ok $rid, 'body timeout: logged with a request id';
+    my $ev = $rid && $s->wait_event($rid);
+    is $ev && $ev->{outcome}, 'refused', 'body timeout: booked as refused';
+    is $ev && $ev->{error}, 'request_timeout', 'body timeout: error request_timeout';
+    is $ev && $ev->{status}, 408, 'body timeout: status 408';
+    is scalar(my @all = $s->event($rid // 'none')), 1, 'body timeout: exactly one event';
+}
+
 $s->finish;
 done_testing;
