@@ -1128,6 +1128,16 @@ lava_meter_finish(lava_usage_t *u, const lava_meter_in_t *in,
         return u->seen ? LAVA_SOURCE_REPORTED : LAVA_SOURCE_NONE;
     }
 
+    if (in->ep == LAVA_EP_IMAGES && u->seen
+        && (u->input_tokens > 0 || u->output_tokens > 0))
+    {
+        /* gpt-image models: OpenAI bills the tokens it reports and nothing
+         * per image; the image count is not booked beside them (a rate
+         * pricing both would charge twice) */
+        u->images = 0;
+        return LAVA_SOURCE_REPORTED;
+    }
+
     if (in->ep == LAVA_EP_TTS || in->ep == LAVA_EP_SPEECH
         || in->ep == LAVA_EP_IMAGES)
     {

@@ -103,7 +103,31 @@
     LAVA_REFUSAL(UNAVAILABLE, 503, "unavailable",                            \
         "the gateway is temporarily unavailable")                            \
     LAVA_REFUSAL(GATEWAY_ERROR, 500, "gateway_error",                        \
-        "the gateway failed to handle the request")
+        "the gateway failed to handle the request")                          \
+                                                                             \
+    /* lava_error: requests nginx refused itself (server-level error_page,  \
+     * conf/lava-server.conf; the forward location's, lava-forward.conf)    \
+     * before or while reading them */                                      \
+    LAVA_REFUSAL(BAD_REQUEST, 400, "bad_request",                            \
+        "the request is malformed (request line, headers, Transfer-Encoding "\
+        "or chunked body)")                                                  \
+    LAVA_REFUSAL(HEADER_TOO_LARGE, 400, "request_header_too_large",          \
+        "a request header or cookie is too large")                           \
+    LAVA_REFUSAL(METHOD_NOT_ALLOWED, 405, "method_not_allowed",              \
+        "the method is not allowed here")                                    \
+    LAVA_REFUSAL(REQUEST_TIMEOUT, 408, "request_timeout",                    \
+        "the request body was not received in time")                         \
+    LAVA_REFUSAL(LENGTH_REQUIRED, 411, "length_required",                    \
+        "the request needs a Content-Length")                                \
+    LAVA_REFUSAL(BODY_TOO_LARGE, 413, "body_too_large",                      \
+        "the request body is larger than the gateway accepts")               \
+    LAVA_REFUSAL(URI_TOO_LARGE, 414, "uri_too_large",                        \
+        "the request line is too large")                                     \
+    LAVA_REFUSAL(NOT_IMPLEMENTED, 501, "not_implemented",                    \
+        "the request uses a Transfer-Encoding the gateway does not "         \
+        "support")                                                           \
+    LAVA_REFUSAL(VERSION_NOT_SUPPORTED, 505, "http_version_not_supported",   \
+        "the HTTP version is not supported")
 
 
 typedef enum {

@@ -253,7 +253,8 @@ ngx_http_lava_mask_handler(ngx_http_request_t *r)
 
 /* first in the log phase, before the access log: requests nginx refused
  * while reading their headers never reached post-read; in a forward
- * location $args and $request_uri too, which a 413 left as sent */
+ * location $args and $request_uri too, which a 413 left as sent (also once
+ * error_page sent it on to lava_error: it has a context then) */
 ngx_int_t
 ngx_http_lava_mask_log_handler(ngx_http_request_t *r)
 {
@@ -263,7 +264,9 @@ ngx_http_lava_mask_log_handler(ngx_http_request_t *r)
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_lava_module);
 
-    if (llcf && llcf->forward && r->args.len) {
+    if (r->args.len
+        && ((llcf && llcf->forward) || ngx_http_lava_get_ctx(r) != NULL))
+    {
         (void) lava_url_mask_keys((char *) r->args.data, r->args.len, 1);
     }
 

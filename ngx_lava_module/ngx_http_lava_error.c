@@ -103,15 +103,70 @@ ngx_http_lava_refuse(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
 }
 
 
-/* content handler of the location named by error_page (lava_error) */
+/*
+ * The method of a request nginx refused before it had a location: a
+ * redirect to a URI (error_page of conf/lava-server.conf, for errors of the
+ * request line, which have no URI to keep for a named location) made it
+ * GET; the request line as read says what the client sent. NGX_DECLINED
+ * when it starts with no method (a garbled line).
+ */
+static ngx_int_t
+ngx_http_lava_error_method(ngx_http_request_t *r)
+{
+    u_char  *p, *end;
+
+    p = r->request_line.data;
+    end = p + ngx_min(r->request_line.len, LAVA_EVENT_MAX_method + 1);
+
+    if (p == NULL) {
+        return NGX_DECLINED;
+    }
+
+    for ( /* void */ ; p < end; p++) {
+        if (*p == ' ') {
+            break;
+        }
+
+        if ((*p < 'A' || *p > 'Z') && *p != '_' && *p != '-') {
+            return NGX_DECLINED;
+        }
+    }
+
+    if (p == end || p == r->request_line.data) {
+        return NGX_DECLINED;
+    }
+
+    r->method_name.data = r->request_line.data;
+    r->method_name.len = p - r->request_line.data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Content handler of the location named by error_page (lava_error): nginx's
+ * own errors on a forward location (provider unreachable, timeout, a body
+ * too large or too slow) and, through the server-level error_page of
+ * conf/lava-server.conf, the refusals nginx makes before any location is
+ * chosen (header or request line too large, bad Transfer-Encoding). A
+ * request that never reached the forward location has no context yet: it
+ * gets one here, so that the answer carries a request id and the log phase
+ * books the refusal, once, like the gateway's own.
+ */
 ngx_int_t
 ngx_http_lava_error_handler(ngx_http_request_t *r)
 {
-    ngx_uint_t                status;
+    ngx_uint_t                status, client;
     ngx_http_lava_ctx_t      *ctx;
     ngx_http_lava_refusal_t  *rf;
 
     status = r->err_status ? r->err_status : NGX_HTTP_BAD_GATEWAY;
+
+    /* nginx refused the client's request (4xx, 501, 505), as opposed to a
+     * failure of its own or of the provider */
+    client = (status < NGX_HTTP_INTERNAL_SERVER_ERROR
+              || status == NGX_HTTP_NOT_IMPLEMENTED
+              || status == NGX_HTTP_VERSION_NOT_SUPPORTED);
 
     switch (status) {
 
@@ -127,15 +182,100 @@ ngx_http_lava_error_handler(ngx_http_request_t *r)
         rf = &ngx_http_lava_refusals[LAVA_REFUSAL_UNAVAILABLE];
         break;
 
+    case NGX_HTTP_REQUEST_HEADER_TOO_LARGE:
+        rf = &ngx_http_lava_refusals[LAVA_REFUSAL_HEADER_TOO_LARGE];
+        break;
+
+    case NGX_HTTP_REQUEST_URI_TOO_LARGE:
+        rf = &ngx_http_lava_refusals[LAVA_REFUSAL_URI_TOO_LARGE];
+        break;
+
+    case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
+        rf = &ngx_http_lava_refusals[LAVA_REFUSAL_BODY_TOO_LARGE];
+        break;
+
+    case NGX_HTTP_REQUEST_TIME_OUT:
+        rf = &ngx_http_lava_refusals[LAVA_REFUSAL_REQUEST_TIMEOUT];
+        break;
+
+    case NGX_HTTP_NOT_ALLOWED:
+        rf = &ngx_http_lava_refusals[LAVA_REFUSAL_METHOD_NOT_ALLOWED];
+        break;
+
+    case NGX_HTTP_LENGTH_REQUIRED:
+        rf = &ngx_http_lava_refusals[LAVA_REFUSAL_LENGTH_REQUIRED];
+        break;
+
+    case NGX_HTTP_NOT_IMPLEMENTED:
+        rf = &ngx_http_lava_refusals[LAVA_REFUSAL_NOT_IMPLEMENTED];
+        break;
+
+    case NGX_HTTP_VERSION_NOT_SUPPORTED:
+        rf = &ngx_http_lava_refusals[LAVA_REFUSAL_VERSION_NOT_SUPPORTED];
+        break;
+
     default:
-        rf = &ngx_http_lava_refusals[LAVA_REFUSAL_GATEWAY_ERROR];
+        rf = &ngx_http_lava_refusals[status < NGX_HTTP_INTERNAL_SERVER_ERROR
+                                     ? LAVA_REFUSAL_BAD_REQUEST
+                                     : LAVA_REFUSAL_GATEWAY_ERROR];
+    }
+
+    /* nginx's own codes for what it sends as 400 (494 header too large,
+     * 495-497 client certificate, plain HTTP to an https port): no status
+     * line exists for them; ngx_http_send_header() sends err_status */
+    if (status >= NGX_HTTP_REQUEST_HEADER_TOO_LARGE
+        && status <= NGX_HTTP_TO_HTTPS)
+    {
+        status = NGX_HTTP_BAD_REQUEST;
+        r->err_status = status;
     }
 
     ctx = ngx_http_lava_get_ctx(r->main);
-    if (ctx && ctx->error == NULL) {
-        ctx->error = rf->code;
+
+    if (ctx == NULL && r == r->main) {
+        ctx = ngx_http_lava_create_ctx(r);
+
+        if (ctx && client && ngx_http_lava_error_method(r) != NGX_OK) {
+            /* no method could be read: nothing the ledger could book (the
+             * event's method is required); answered all the same */
+            ctx->logged = 1;
+        }
+    }
+
+    if (ctx) {
+        if (ctx->error == NULL) {
+            ctx->error = rf->code;
+        }
+
+        if (client && !ctx->got_headers) {
+            /* the client's request was refused before it left */
+            ctx->refused = 1;
+        }
     }
 
     /* the status nginx chose is kept (gateway_error covers several) */
     return ngx_http_lava_send_error(r, status, rf->code, rf->message);
+}
+
+
+/*
+ * Log phase: a request nginx gave up on without answering (its body did
+ * not arrive within client_body_timeout: nginx terminates a 408, error_page
+ * never runs) before anything was forwarded is the client's failure, booked
+ * as refused like the ones lava_error answers.
+ */
+void
+ngx_http_lava_error_unanswered(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
+{
+    if (ctx->refused || ctx->got_headers
+        || r->headers_out.status != NGX_HTTP_REQUEST_TIME_OUT)
+    {
+        return;
+    }
+
+    ctx->refused = 1;
+
+    if (ctx->error == NULL) {
+        ctx->error = ngx_http_lava_refusals[LAVA_REFUSAL_REQUEST_TIMEOUT].code;
+    }
 }

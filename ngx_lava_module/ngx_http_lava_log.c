@@ -257,6 +257,8 @@ ngx_http_lava_log_handler(ngx_http_request_t *r)
 
     ctx->logged = 1;
 
+    ngx_http_lava_error_unanswered(r, ctx);
+
     ngx_http_lava_meter(r, ctx);
 
     ngx_memzero(&val, sizeof(ngx_http_lava_event_values_t));

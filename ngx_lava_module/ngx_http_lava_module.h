@@ -292,6 +292,8 @@ ngx_int_t ngx_http_lava_send_error(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_http_lava_refuse(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     lava_refusal_e refusal, const char *message);
 ngx_int_t ngx_http_lava_error_handler(ngx_http_request_t *r);
+void ngx_http_lava_error_unanswered(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx);
 
 /* ngx_http_lava_log.c */
 ngx_int_t ngx_http_lava_log_handler(ngx_http_request_t *r);

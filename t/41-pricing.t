@@ -310,6 +310,42 @@ my @mystery;
     is $err->{total_nusd}, 0, "a provider's error answer is no billed request";
 }
 
+# -- a provider error that reports usage (issue 11, class 10) ----------------
+# The provider bills the usage it reports with an error, so the gateway does
+# too; an error without usage costs nothing.
+{
+    my $with = booked(call(name => 'provider 500 with usage', model => 'tm-dated', status => 500,
+                           usage => 'prompt=1000,completion=100', headers => ['x-mock-status' => 500]));
+    is $with->{status}, 500, 'booked with status 500';
+    is_deeply [@$with{qw(input_tokens output_tokens)}], [1000, 100], 'the reported usage';
+    is $with->{base_cost_nusd}, 1_750_000, 'billed at the rate, like a success';
+    my $without = booked(call(name => 'provider 400 without usage', model => 'tm-dated', status => 400,
+                              headers => ['x-mock-status' => 400]));
+    is $without->{total_nusd}, 0, 'no usage: at zero';
+}
+
+# -- gpt-image: tokens only; dall-e: per image (issue 11, class 13) ----------
+{
+    sql1(q{SELECT add_rate('openai', 'gpt-image-tm', '2020-01-01', input => 5, output => 40,
+                           per_image => 0.04)});
+    sql1(q{SELECT add_rate('openai', 'dall-e-tm', '2020-01-01', per_image => 0.02)});
+    my $IMAGES = '/v1/forward/images/generations?u=https%3A%2F%2Fapi.openai.com%2Fv1';
+    my $img = sub {
+        my ($model) = @_;
+        my $r = $s->request(target => $IMAGES, body => { model => $model, prompt => 'a cat', n => 2 },
+                            headers => [Authorization => "Bearer $plain->{token}"]);
+        is $r->{status}, 200, "$model: status 200";
+        return booked($r);
+    };
+    my $g = $img->('gpt-image-tm');
+    is $g->{images} // 0, 0, 'gpt-image: no image count booked';
+    is_deeply [@$g{qw(input_tokens output_tokens)}], [50, 2000], 'gpt-image: the tokens';
+    is $g->{base_cost_nusd}, 50 * 5000 + 2000 * 40000, 'gpt-image: tokens only, not the per-image price too';
+    my $d = $img->('dall-e-tm');
+    is $d->{images}, 2, 'dall-e: two images';
+    is $d->{base_cost_nusd}, 2 * 20_000_000, 'dall-e: per image';
+}
+
 # -- metadata --------------------------------------------------------------
 {
     my $row = booked(call(name => 'metadata', model => 'tm-dated', usage => 'prompt=1,completion=1',

@@ -991,6 +991,38 @@ START_TEST(test_meter_edges)
                      LAVA_SOURCE_REPORTED);
     ck_assert_int_eq(u.images, 1);
 
+    /* gpt-image: the tokens OpenAI reports, never the images beside them
+     * (the response counted one; read from its tail, none) */
+    memset(&u, 0, sizeof(u));
+    u.seen = 1;
+    u.final = 1;
+    u.input_tokens = 50;
+    u.output_tokens = 1050;
+    u.images = 1;
+    rq.n = 2;
+    flags = 0;
+    ck_assert_int_eq(lava_meter_finish(&u, &in, &flags),
+                     LAVA_SOURCE_REPORTED);
+    ck_assert_int_eq(u.images, 0);
+    ck_assert_int_eq(u.output_tokens, 1050);
+    ck_assert_uint_eq(flags, 0);
+
+    u.images = 0;
+    ck_assert_int_eq(lava_meter_finish(&u, &in, &flags),
+                     LAVA_SOURCE_REPORTED);
+    ck_assert_int_eq(u.images, 0);
+    ck_assert_uint_eq(flags, 0);
+
+    /* dall-e: no token usage, billed by image */
+    memset(&u, 0, sizeof(u));
+    u.seen = 1;
+    u.images = 2;
+    ck_assert_int_eq(lava_meter_finish(&u, &in, &flags),
+                     LAVA_SOURCE_REPORTED);
+    ck_assert_int_eq(u.images, 2);
+    ck_assert_int_eq(u.input_tokens, 0);
+    rq.n = 0;
+
     /* flags: whole names only */
     {
         char    buf[64];
