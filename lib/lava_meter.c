@@ -404,13 +404,6 @@ lava_meter_chars(json_t *s)
 }
 
 
-int
-lava_request_model_ok(const char *s, size_t n)
-{
-    return lava_usage_model_ok(s, n);
-}
-
-
 static void
 lava_meter_model(lava_request_t *rq, json_t *v)
 {

@@ -75,11 +75,6 @@ typedef struct {
                                     stated (lava_request_max_output) */
 } lava_request_t;
 
-/* 1 when s (n bytes) can be a model name: 1 to LAVA_USAGE_MODEL_MAX - 1
- * bytes of printable ASCII without blanks (lava_usage_model_ok); anything
- * else is not read as a model */
-int lava_request_model_ok(const char *s, size_t n);
-
 /* ElevenLabs' documented defaults when a body names no model_id */
 #define LAVA_METER_ELEVENLABS_TTS_MODEL       "eleven_multilingual_v2"
 #define LAVA_METER_ELEVENLABS_DIALOGUE_MODEL  "eleven_v3"

@@ -964,7 +964,7 @@ ngx_http_lava_read_multipart(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
         return;
     }
 
-    if (lava_request_model_ok(mp->value, ngx_strlen(mp->value))
+    if (lava_usage_model_ok(mp->value, ngx_strlen(mp->value))
         && ctx->route.model_len == 0)
     {
         (void) ngx_http_lava_copy_str(r, &ctx->model, mp->value,

@@ -14,7 +14,6 @@ use Test::More;
 use LavaTest;
 
 my $module = $ENV{LAVA_MODULE} // "$LavaTest::ROOT/build/ngx_http_lava_module.so";
-my $nginx = $ENV{LAVA_NGINX} // '/usr/sbin/nginx';
 plan skip_all => "no module at $module (run make)" unless -f $module;
 
 my $dir = tempdir('lava-startup-XXXXXX', TMPDIR => 1, CLEANUP => 1);
@@ -23,31 +22,11 @@ my $dir = tempdir('lava-startup-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 # the given server lines; returns (exit code, output).
 sub nginx_t {
     my ($servers, $allow) = @_;
-    open my $fh, '>', "$dir/nginx.conf" or die "$dir/nginx.conf: $!\n";
-    print $fh <<"CONF";
-load_module $module;
-pid $dir/nginx.pid;
-error_log $dir/error.log;
-events { }
-http {
-    client_body_temp_path $dir/client_body;
-    proxy_temp_path $dir/proxy;
-    fastcgi_temp_path $dir/fastcgi;
-    uwsgi_temp_path $dir/uwsgi;
-    scgi_temp_path $dir/scgi;
-    access_log off;
+    return LavaTest::nginx_t(dir => $dir, http => <<"HTTP");
     upstream lava_test { @{[ join ' ', map { "server $_;" } @$servers ]} keepalive 4; }
     lava_provider test upstream=lava_test auth=bearer usage=openai api.test.example;
     @{[ $allow ? 'lava_allow_private_upstreams on;' : '' ]}
-    server {
-        listen 127.0.0.1:9;
-        location /v1/forward { lava_forward; proxy_pass https://\$lava_upstream\$lava_uri; }
-    }
-}
-CONF
-    close $fh;
-    my $out = `$nginx -t -p $dir/ -c $dir/nginx.conf -e $dir/error.log 2>&1`;
-    return ($? >> 8, $out);
+HTTP
 }
 
 # server address => what the resolver answers

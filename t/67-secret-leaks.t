@@ -19,7 +19,6 @@ use LavaTest qw(json_encode);
 sub enc { my $v = shift; $v =~ s/([^A-Za-z0-9._~-])/sprintf '%%%02X', ord $1/ge; $v }
 
 my $module = $ENV{LAVA_MODULE} // "$LavaTest::ROOT/build/ngx_http_lava_module.so";
-my $nginx = $ENV{LAVA_NGINX} // '/usr/sbin/nginx';
 plan skip_all => "no module at $module (run make)" unless -f $module;
 
 # --- configuration: nginx -t only ----------------------------------------------
@@ -37,33 +36,12 @@ sub nginx_t {
         $keys = "lava_provider_keys $dir/keys;";
     }
     my $provider = $o{provider} // 'lava_provider test upstream=lava_test auth=bearer usage=openai api.test.example;';
-    open my $fh, '>', "$dir/nginx.conf" or die "$dir/nginx.conf: $!\n";
-    print $fh <<"CONF";
-load_module $module;
-pid $dir/nginx.pid;
-error_log $dir/error.log;
-events { }
-http {
-    client_body_temp_path $dir/client_body;
-    proxy_temp_path $dir/proxy;
-    fastcgi_temp_path $dir/fastcgi;
-    uwsgi_temp_path $dir/uwsgi;
-    scgi_temp_path $dir/scgi;
-    access_log off;
+    return LavaTest::nginx_t(dir => $dir, scheme => 'http', with_log => 1, http => <<"HTTP");
     lava_allow_private_upstreams on;
     upstream lava_test { server 127.0.0.1:9; }
     $provider
     $keys
-    server {
-        listen 127.0.0.1:9;
-        location /v1/forward { lava_forward; proxy_pass http://\$lava_upstream\$lava_uri; }
-    }
-}
-CONF
-    close $fh;
-    unlink "$dir/error.log";
-    my $out = `$nginx -t -p $dir/ -c $dir/nginx.conf -e $dir/error.log 2>&1`;
-    return ($? >> 8, $out . LavaTest::slurp("$dir/error.log"));
+HTTP
 }
 
 subtest 'auth=query-key is refused: it would put the key into the upstream URL' => sub {

@@ -195,37 +195,15 @@ for my $c (['POST', "$OAI/v1/models"], ['GET', "$OAI/v1/models/gpt-4o/x"],
 }
 
 # nginx -t refuses a malformed lava_provider_endpoint.
-my $module = $ENV{LAVA_MODULE} // "$LavaTest::ROOT/build/ngx_http_lava_module.so";
-my $nginx = $ENV{LAVA_NGINX} // '/usr/sbin/nginx';
 my $dir = tempdir('lava-policy-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 sub nginx_t {
     my ($line) = @_;
-    open my $fh, '>', "$dir/nginx.conf" or die "$dir/nginx.conf: $!\n";
-    print $fh <<"CONF";
-load_module $module;
-pid $dir/nginx.pid;
-error_log $dir/error.log;
-events { }
-http {
-    client_body_temp_path $dir/client_body;
-    proxy_temp_path $dir/proxy;
-    fastcgi_temp_path $dir/fastcgi;
-    uwsgi_temp_path $dir/uwsgi;
-    scgi_temp_path $dir/scgi;
-    access_log off;
+    return LavaTest::nginx_t(dir => $dir, http => <<"HTTP");
     upstream lava_test { server 127.0.0.1:9; keepalive 4; }
     lava_provider test upstream=lava_test auth=bearer usage=openai api.test.example;
     lava_allow_private_upstreams on;
     $line
-    server {
-        listen 127.0.0.1:9;
-        location /v1/forward { lava_forward; proxy_pass https://\$lava_upstream\$lava_uri; }
-    }
-}
-CONF
-    close $fh;
-    my $out = `$nginx -t -p $dir/ -c $dir/nginx.conf -e $dir/error.log 2>&1`;
-    return ($? >> 8, $out);
+HTTP
 }
 my ($rc, $out) = nginx_t('lava_provider_endpoint test GET /v1/models/* per_request;');
 is $rc, 0, 'nginx -t: a well-formed lava_provider_endpoint' or diag $out;

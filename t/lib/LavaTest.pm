@@ -307,6 +307,44 @@ END {
 
 $SIG{INT} = $SIG{TERM} = sub { exit 1 };
 
+# nginx -t of a minimal configuration in $o{dir}: the module loaded, temp paths
+# in the directory, and $o{http} (directives) inside http {} before one server
+# whose forward location proxies to $o{scheme} (https). Returns (exit code,
+# output); with $o{with_log} the error log's lines are added to the output.
+sub nginx_t {
+    my (%o) = @_;
+    my $dir = $o{dir};
+    my $module = $ENV{LAVA_MODULE} // "$ROOT/build/ngx_http_lava_module.so";
+    my $nginx = $ENV{LAVA_NGINX} // '/usr/sbin/nginx';
+    my $scheme = $o{scheme} // 'https';
+    open my $fh, '>', "$dir/nginx.conf" or die "$dir/nginx.conf: $!\n";
+    print $fh <<"CONF";
+load_module $module;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events { }
+http {
+    client_body_temp_path $dir/client_body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    access_log off;
+$o{http}
+    server {
+        listen 127.0.0.1:9;
+        location /v1/forward { lava_forward; proxy_pass $scheme://\$lava_upstream\$lava_uri; }
+    }
+}
+CONF
+    close $fh;
+    unlink "$dir/error.log" if $o{with_log};
+    my $out = `$nginx -t -p $dir/ -c $dir/nginx.conf -e $dir/error.log 2>&1`;
+    my $rc = $? >> 8;
+    $out .= slurp("$dir/error.log") if $o{with_log};
+    return ($rc, $out);
+}
+
 sub slurp {
     my ($file) = @_;
     open my $fh, '<', $file or return '';
