@@ -1,4 +1,4 @@
--- Admin functions, called from psql: merchants, customers, wallets. Amounts
+-- Admin functions, called from psql: merchants, secret keys, customers, wallets. Amounts
 -- come in as NUMERIC USD (exact decimal) and are stored as bigint nano-USD; an
 -- amount that is not a whole number of nano-USD is refused rather than
 -- rounded. Rates and meters: pricing_admin.sql.
