@@ -719,6 +719,10 @@ START_TEST(test_no_echo)
         "lava-auth 1 secretid\nend\n",
         "secretid\n",
         "lava-auth 1 1\n# secretid\nend\n",
+        "lava-auth 1 1\nk " H1 " secretid active\n"
+        "m " H1 " secretid active\nend\n",
+        "lava-auth 1 1\nu secretid secretid\nu secretid secretid\nend\n",
+        "lava-auth 1 1\nu secretid secretid active\nend\n",
     };
 
     for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
