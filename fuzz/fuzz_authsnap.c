@@ -72,16 +72,21 @@ static void
 check_snap(const lava_authsnap_t *snap, const lava_authsnap_parse_t *ps)
 {
     uint32_t                         i;
+    size_t                           restricted;
     const lava_authsnap_merchant_t  *m, *entries;
 
     FUZZ_CHECK(snap->merchants.n <= ps->merchants
                && snap->customers.n <= ps->customers
-               && snap->meters.n <= ps->meters, "no more records than counted");
+               && snap->meters.n <= ps->meters
+               && snap->unfunded.n <= ps->unfunded,
+               "no more records than counted");
+    FUZZ_CHECK(ps->restricted <= ps->merchants, "restricted keys are keys");
     FUZZ_CHECK(snap->merchants.mask + 1 > 2 * (size_t) snap->merchants.n,
                "slots > 2 n");
     FUZZ_CHECK(snap->strings_len <= ps->strings, "strings as counted");
 
     entries = snap->merchants.entries;
+    restricted = 0;
 
     for (i = 0; i < snap->merchants.n; i++) {
         m = &entries[i];
@@ -90,12 +95,17 @@ check_snap(const lava_authsnap_t *snap, const lava_authsnap_parse_t *ps)
         FUZZ_CHECK(id_ok(snap->strings + m->id, m->id_len),
                    "merchant id of the charset");
         FUZZ_CHECK(m->status <= LAVA_AUTHSNAP_DISABLED, "merchant status");
+        FUZZ_CHECK(m->restricted <= 1, "restricted is a flag");
+        restricted += m->restricted;
         FUZZ_CHECK(lava_authsnap_find_merchant(snap, m->hash) == m,
                    "merchant found by its hash");
     }
 
+    FUZZ_CHECK(restricted <= ps->restricted, "restricted as counted");
+
     check_pairs(snap, &snap->customers, 1);
     check_pairs(snap, &snap->meters, 0);
+    check_pairs(snap, &snap->unfunded, 0);
 }
 
 int
@@ -149,6 +159,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(snap->merchants.n == ps.merchants
                    && snap->customers.n == ps.customers
                    && snap->meters.n == ps.meters
+                   && snap->unfunded.n == ps.unfunded
                    && snap->strings_len == ps.strings,
                    "every counted record is in");
         check_snap(snap, &ps);

@@ -299,7 +299,8 @@ lava_authsnap_str(lava_authsnap_parse_t *ps, lava_authsnap_t *snap,
 
 static int
 lava_authsnap_add_merchant(lava_authsnap_parse_t *ps, lava_authsnap_t *snap,
-    const lava_authsnap_str_t *hex, const lava_authsnap_str_t *id, int status)
+    const lava_authsnap_str_t *hex, const lava_authsnap_str_t *id, int status,
+    int restricted)
 {
     char                      *str;
     uint32_t                   h, i;
@@ -334,6 +335,7 @@ lava_authsnap_add_merchant(lava_authsnap_parse_t *ps, lava_authsnap_t *snap,
     m->id = (uint32_t) (str - snap->strings);
     m->id_len = (uint8_t) id->len;
     m->status = (uint8_t) status;
+    m->restricted = (uint8_t) restricted;
 
     memcpy(&h, hash, sizeof(uint32_t));
 
@@ -470,6 +472,9 @@ lava_authsnap_parse(lava_authsnap_parse_t *ps, const char *pos,
         switch (pos[0]) {
 
         case 'm':
+        case 'k':
+            /* a secret key: full ("m") or restricted to customer billing
+             * ("k"); one table, so a hash is never both */
             n = lava_authsnap_split(pos, eol, f, 4);
 
             if (n != 4
@@ -477,15 +482,18 @@ lava_authsnap_parse(lava_authsnap_parse_t *ps, const char *pos,
                 || !lava_authsnap_is_id(&f[2])
                 || (st = lava_authsnap_status(&f[3], 0)) < 0)
             {
-                ps->err = "bad \"m\" record";
+                ps->err = (pos[0] == 'm') ? "bad \"m\" record"
+                                          : "bad \"k\" record";
                 return LAVA_AUTHSNAP_ERROR;
             }
 
             if (snap == NULL) {
                 ps->merchants++;
+                ps->restricted += (pos[0] == 'k');
                 ps->strings += f[2].len;
 
-            } else if (lava_authsnap_add_merchant(ps, snap, &f[1], &f[2], st)
+            } else if (lava_authsnap_add_merchant(ps, snap, &f[1], &f[2], st,
+                                                  pos[0] == 'k')
                        != LAVA_AUTHSNAP_OK)
             {
                 return LAVA_AUTHSNAP_ERROR;
@@ -545,6 +553,33 @@ lava_authsnap_parse(lava_authsnap_parse_t *ps, const char *pos,
 
             break;
 
+        case 'u':
+            /* a customer whose wallet is at or below its minimum */
+            n = lava_authsnap_split(pos, eol, f, 3);
+
+            if (n != 3
+                || !lava_authsnap_is_id(&f[1])
+                || !lava_authsnap_is_id(&f[2]))
+            {
+                ps->err = "bad \"u\" record";
+                return LAVA_AUTHSNAP_ERROR;
+            }
+
+            if (snap == NULL) {
+                ps->unfunded++;
+                ps->strings += f[1].len + f[2].len;
+
+            } else if (lava_authsnap_add_pair(ps, snap, &snap->unfunded,
+                                              ps->unfunded, &f[1], &f[2],
+                                              LAVA_AUTHSNAP_ACTIVE,
+                                              "duplicate unfunded customer")
+                       != LAVA_AUTHSNAP_OK)
+            {
+                return LAVA_AUTHSNAP_ERROR;
+            }
+
+            break;
+
         default:
             if ((pos[0] >= 'a' && pos[0] <= 'z')
                 || (pos[0] >= 'A' && pos[0] <= 'Z'))
@@ -578,6 +613,7 @@ lava_authsnap_count(lava_authsnap_parse_t *ps, const char *text, size_t len)
     if (ps->merchants > LAVA_AUTHSNAP_RECORDS_MAX
         || ps->customers > LAVA_AUTHSNAP_RECORDS_MAX
         || ps->meters > LAVA_AUTHSNAP_RECORDS_MAX
+        || ps->unfunded > LAVA_AUTHSNAP_RECORDS_MAX
         || ps->strings > LAVA_AUTHSNAP_STRINGS_MAX)
     {
         ps->err = "too many records";
@@ -610,11 +646,12 @@ lava_authsnap_layout(const lava_authsnap_parse_t *ps, lava_authsnap_t *snap)
 {
     char      *base;
     size_t     off;
-    uint32_t   ms, cs, ts;
+    uint32_t   ms, cs, ts, us;
 
     ms = lava_authsnap_slots(ps->merchants);
     cs = lava_authsnap_slots(ps->customers);
     ts = lava_authsnap_slots(ps->meters);
+    us = lava_authsnap_slots(ps->unfunded);
 
     base = (char *) snap;
     off = lava_authsnap_align(sizeof(lava_authsnap_t));
@@ -642,12 +679,21 @@ lava_authsnap_layout(const lava_authsnap_parse_t *ps, lava_authsnap_t *snap)
     off += lava_authsnap_align(ps->meters * sizeof(lava_authsnap_pair_t));
 
     if (snap) {
+        snap->unfunded.entries = base + off;
+        snap->unfunded.mask = us - 1;
+    }
+
+    off += lava_authsnap_align(ps->unfunded * sizeof(lava_authsnap_pair_t));
+
+    if (snap) {
         snap->merchants.slots = (uint32_t *) (void *) (base + off);
         snap->customers.slots = snap->merchants.slots + ms;
         snap->meters.slots = snap->customers.slots + cs;
+        snap->unfunded.slots = snap->meters.slots + ts;
     }
 
-    off += lava_authsnap_align(((size_t) ms + cs + ts) * sizeof(uint32_t));
+    off += lava_authsnap_align(((size_t) ms + cs + ts + us)
+                               * sizeof(uint32_t));
 
     if (snap) {
         snap->strings = base + off;

@@ -1,8 +1,8 @@
 /*
  * Auth snapshot (docs/auth-sync.md): the text the sidecar publishes in Redis,
- * checked and built into one block of three open-addressing tables (key
- * hashes, customers, meters) that the module keeps in the lava_auth_zone
- * shared memory and looks up on the request path.
+ * checked and built into one block of four open-addressing tables (key
+ * hashes, customers, meters, unfunded customers) that the module keeps in
+ * the lava_auth_zone shared memory and looks up on the request path.
  *
  * Modelled on hiredis read.c: no I/O and no allocation, explicit limits,
  * sticky error. The caller owns the memory; two passes over the same text:
@@ -19,7 +19,7 @@
  *
  * Layout of a block:
  *   header | merchant entries | customer entries | meter entries |
- *   slot arrays of the three tables | id strings
+ *   unfunded entries | slot arrays of the four tables | id strings
  * The block holds plain pointers into itself: it is used at the address it
  * was built at (the module's zone is mapped at the same address in every
  * process).
@@ -47,15 +47,18 @@
 #define LAVA_AUTHSNAP_BLOCKED     2      /* customers: wallet at its minimum */
 
 
+/* a secret key: "m" (full) or "k" (restricted) record */
 typedef struct {
     unsigned char   hash[LAVA_AUTHSNAP_HASH_LEN];
     uint32_t        id;                 /* offset in strings */
     uint8_t         id_len;
     uint8_t         status;             /* ACTIVE or DISABLED */
+    uint8_t         restricted;         /* 1: "k", customer billing only */
 } lava_authsnap_merchant_t;
 
 
-/* customer (merchant id, customer id) or meter (merchant id, slug) */
+/* customer or unfunded customer (merchant id, customer id), or meter
+ * (merchant id, slug) */
 typedef struct {
     uint32_t        hash;               /* lava_authsnap_pair_hash(other) */
     uint32_t        str;                /* merchant id, then the other */
@@ -79,6 +82,8 @@ typedef struct {
     lava_authsnap_table_t   merchants;
     lava_authsnap_table_t   customers;
     lava_authsnap_table_t   meters;
+    lava_authsnap_table_t   unfunded;   /* "u": wallet at or below its
+                                           minimum, whatever its policy */
     char                   *strings;
     size_t                  strings_len;
 } lava_authsnap_t;
@@ -86,9 +91,11 @@ typedef struct {
 
 typedef struct {
     uint64_t        version;            /* of the header line */
-    size_t          merchants;          /* records counted */
+    size_t          merchants;          /* records counted: "m" and "k" */
+    size_t          restricted;         /* of them "k" */
     size_t          customers;
     size_t          meters;
+    size_t          unfunded;           /* "u" */
     size_t          strings;            /* bytes of ids */
     size_t          line;               /* lines read; the refused one */
     const char     *err;                /* sticky; NULL: no error */
@@ -112,8 +119,8 @@ size_t lava_authsnap_size(const lava_authsnap_parse_t *ps);
 /*
  * Pass two: builds the snapshot in block (size bytes, at least
  * lava_authsnap_size(), 8-byte aligned) from the same text. NULL and ps->err
- * set on a duplicate key hash, customer or meter, or on a text that is not
- * the one counted.
+ * set on a duplicate key hash ("m" and "k" alike), customer, meter or
+ * unfunded customer, or on a text that is not the one counted.
  */
 lava_authsnap_t *lava_authsnap_build(lava_authsnap_parse_t *ps,
     const char *text, size_t len, void *block, size_t size);

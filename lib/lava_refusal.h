@@ -47,6 +47,12 @@
         "the token's meter_slug is unknown")                                 \
     LAVA_REFUSAL(INVALID_KEY, 401, "invalid_key",                            \
         "the secret key is not valid")                                       \
+    LAVA_REFUSAL(RESTRICTED_BILLING, 403, "restricted_key",                  \
+        "a restricted secret key cannot set disable_billing: the "           \
+        "customer's wallet pays")                                            \
+    LAVA_REFUSAL(RESTRICTED_CUSTOMER, 403, "restricted_key",                 \
+        "a restricted secret key bills a customer: the token needs "         \
+        "customer_id and meter_slug")                                        \
     LAVA_REFUSAL(PROVIDER_KEY_REQUIRED, 401, "provider_key_required",        \
         "no managed key is configured for this provider: send your own key " \
         "in X-Provider-API-Key")                                             \

@@ -369,3 +369,18 @@ lava_token_strerror(int rc)
         return "the forward token is invalid";
     }
 }
+
+
+int
+lava_token_restricted(const lava_token_t *t)
+{
+    if (t->disable_billing) {
+        return LAVA_TOKEN_RESTRICTED_BILLING;
+    }
+
+    if (t->bare || t->customer_id_len == 0 || t->meter_slug_len == 0) {
+        return LAVA_TOKEN_RESTRICTED_CUSTOMER;
+    }
+
+    return LAVA_TOKEN_RESTRICTED_OK;
+}

@@ -45,4 +45,18 @@ int lava_token_decode(const char *s, size_t len, char *buf, size_t size,
     lava_token_t *t);
 const char *lava_token_strerror(int rc);
 
+/*
+ * What a token built from a restricted secret key may not ask (the key is
+ * for customer billing only; docs/security.md, class 11): the merchant as
+ * payer (disable_billing, or no customer_id: a bare key included) or no
+ * merchant fee (no meter_slug).
+ */
+enum {
+    LAVA_TOKEN_RESTRICTED_OK = 0,
+    LAVA_TOKEN_RESTRICTED_BILLING,     /* disable_billing set */
+    LAVA_TOKEN_RESTRICTED_CUSTOMER     /* no customer_id or no meter_slug */
+};
+
+int lava_token_restricted(const lava_token_t *t);
+
 #endif

@@ -426,6 +426,7 @@ ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
 {
     ngx_int_t                  rc;
     ngx_str_t                  token, customer, meter, merchant;
+    ngx_uint_t                 flags;
     ngx_table_elt_t           *h;
     lava_token_t               tk;
     ngx_http_lava_auth_rc_e    arc;
@@ -480,11 +481,37 @@ ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     ngx_str_null(&merchant);
 
     arc = ngx_http_lava_auth_check(r, secret_hash, &customer, &meter,
-                                   &merchant);
+                                   &merchant, &flags);
     ngx_explicit_memzero(secret_hash, sizeof(secret_hash));
 
     /* set for refusals of a known key too: the event names the merchant */
     ctx->merchant_id = merchant;
+
+    /* a restricted key bills a customer through a meter, never the
+     * merchant (docs/security.md, class 11) */
+    if (flags & NGX_HTTP_LAVA_AUTH_F_RESTRICTED) {
+        switch (lava_token_restricted(&tk)) {
+
+        case LAVA_TOKEN_RESTRICTED_OK:
+            break;
+
+        case LAVA_TOKEN_RESTRICTED_BILLING:
+            return ngx_http_lava_refuse(r, ctx,
+                                        LAVA_REFUSAL_RESTRICTED_BILLING, NULL);
+
+        default: /* LAVA_TOKEN_RESTRICTED_CUSTOMER */
+            return ngx_http_lava_refuse(r, ctx,
+                                        LAVA_REFUSAL_RESTRICTED_CUSTOMER,
+                                        NULL);
+        }
+
+        /* ... and serves only a funded one, whatever its wallet policy */
+        if (arc == NGX_HTTP_LAVA_AUTH_OK
+            && (flags & NGX_HTTP_LAVA_AUTH_F_UNFUNDED))
+        {
+            arc = NGX_HTTP_LAVA_AUTH_CUSTOMER_BLOCKED;
+        }
+    }
 
     switch (arc) {
 

@@ -19,7 +19,8 @@
 
 ngx_http_lava_auth_rc_e
 ngx_http_lava_auth_check(ngx_http_request_t *r, const u_char *secret_hash,
-    ngx_str_t *customer_id, ngx_str_t *meter, ngx_str_t *merchant_id)
+    ngx_str_t *customer_id, ngx_str_t *meter, ngx_str_t *merchant_id,
+    ngx_uint_t *flags)
 {
     u_char                          *id;
     size_t                           id_len;
@@ -36,6 +37,7 @@ ngx_http_lava_auth_check(ngx_http_request_t *r, const u_char *secret_hash,
 
     merchant_id->len = 0;
     merchant_id->data = NULL;
+    *flags = 0;
 
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_lava_module);
 
@@ -87,6 +89,10 @@ ngx_http_lava_auth_check(ngx_http_request_t *r, const u_char *secret_hash,
 
     rc = NGX_HTTP_LAVA_AUTH_OK;
 
+    if (m->restricted) {
+        *flags |= NGX_HTTP_LAVA_AUTH_F_RESTRICTED;
+    }
+
     if (customer_id->len) {
         pair = lava_authsnap_find_pair(snap, &snap->customers, chash,
                                        (char *) id, id_len,
@@ -103,6 +109,17 @@ ngx_http_lava_auth_check(ngx_http_request_t *r, const u_char *secret_hash,
         }
 
         blocked = (pair->status == LAVA_AUTHSNAP_BLOCKED);
+
+        /* the same hash: "u" records are keyed like "c" records; looked
+         * up for restricted keys only, which serve funded customers only */
+        if (m->restricted
+            && lava_authsnap_find_pair(snap, &snap->unfunded, chash,
+                                       (char *) id, id_len,
+                                       (char *) customer_id->data,
+                                       customer_id->len))
+        {
+            *flags |= NGX_HTTP_LAVA_AUTH_F_UNFUNDED;
+        }
     }
 
     if (meter->len) {

@@ -346,14 +346,23 @@ typedef enum {
                                            its minimum (docs/auth-sync.md) */
 } ngx_http_lava_auth_rc_e;
 
+/* flags of ngx_http_lava_auth_check(), docs/security.md (class 11) */
+#define NGX_HTTP_LAVA_AUTH_F_RESTRICTED  0x1 /* the key of an active merchant
+                                                is restricted to customer
+                                                billing ("k" record) */
+#define NGX_HTTP_LAVA_AUTH_F_UNFUNDED    0x2 /* restricted keys only: the
+                                                customer's wallet is at or
+                                                below its minimum ("u") */
+
 /*
  * Checks a secret key, given as its SHA-256 (ngx_http_lava_token_get), and
  * optionally a customer id and meter slug (empty: not checked). On
- * NGX_HTTP_LAVA_AUTH_OK merchant_id is set to a copy in r->pool.
+ * NGX_HTTP_LAVA_AUTH_OK merchant_id is set to a copy in r->pool. flags gets
+ * NGX_HTTP_LAVA_AUTH_F_* bits.
  */
 ngx_http_lava_auth_rc_e ngx_http_lava_auth_check(ngx_http_request_t *r,
     const u_char *secret_hash, ngx_str_t *customer_id, ngx_str_t *meter,
-    ngx_str_t *merchant_id);
+    ngx_str_t *merchant_id, ngx_uint_t *flags);
 
 
 /*

@@ -395,11 +395,25 @@ COMMENT ON VIEW ledger_check IS
 -- always renders the same text. A customer whose overdraft policy is
 -- 'block' is published as 'blocked' while its wallet balance is at or below
 -- its minimum: nginx answers its requests 402 before they reach the provider.
+-- A merchant's additional keys that are not revoked: a full one as a second
+-- "m" record, a restricted one as a "k" record (a module older than "k"
+-- skips it: the key is unknown there, never a full key). A customer whose
+-- wallet is at or below its minimum, whatever its policy, is a "u" record
+-- when its merchant has a restricted key: those keys serve funded customers
+-- only (docs/security.md, class 11).
 CREATE VIEW auth_snapshot AS
 SELECT part, k1, k2, line FROM (
     SELECT 1 AS part, id COLLATE "C" AS k1, ''::text COLLATE "C" AS k2,
            'm ' || encode(secret_key_hash, 'hex') || ' ' || id || ' ' || status AS line
       FROM merchants
+    UNION ALL
+    SELECT CASE WHEN k.restricted THEN 4 ELSE 1 END, k.merchant_id COLLATE "C",
+           encode(k.secret_key_hash, 'hex') COLLATE "C",
+           CASE WHEN k.restricted THEN 'k ' ELSE 'm ' END
+           || encode(k.secret_key_hash, 'hex') || ' ' || k.merchant_id || ' ' || me.status
+      FROM secret_keys k
+      JOIN merchants me ON me.id = k.merchant_id
+     WHERE k.revoked_at IS NULL
     UNION ALL
     SELECT 2, cu.merchant_id COLLATE "C", cu.id COLLATE "C",
            'c ' || cu.merchant_id || ' ' || cu.id || ' '
@@ -412,12 +426,23 @@ SELECT part, k1, k2, line FROM (
     UNION ALL
     SELECT 3, merchant_id COLLATE "C", slug COLLATE "C", 't ' || merchant_id || ' ' || slug
       FROM meters
+    UNION ALL
+    SELECT 5, cu.merchant_id COLLATE "C", cu.id COLLATE "C",
+           'u ' || cu.merchant_id || ' ' || cu.id
+      FROM customers cu
+      LEFT JOIN accounts a ON a.key = 'wallet:' || cu.id
+     WHERE coalesce(a.balance_nusd, 0) <= cu.min_balance_nusd
+       AND EXISTS (SELECT 1 FROM secret_keys k
+                    WHERE k.merchant_id = cu.merchant_id AND k.restricted
+                      AND k.revoked_at IS NULL)
 ) s
 ORDER BY part, k1, k2;
 COMMENT ON VIEW auth_snapshot IS
     'The auth data the sidecar publishes to Redis (docs/auth-sync.md): one record per line, '
     'without the header and the final "end"; read with ORDER BY part, k1, k2. A customer under '
-    'the block policy at or below its minimum balance is published as blocked.';
+    'the block policy at or below its minimum balance is published as blocked. Additional '
+    'secret keys: full ones as "m", restricted ones as "k"; customers at or below their minimum '
+    '(any policy) of merchants with a restricted key as "u".';
 
 -- Dead letters for reading in psql: newest first, with their replay state and
 -- whether their request is booked by now.

@@ -1,4 +1,4 @@
--- Admin functions, called from psql: merchants, customers, wallets. Amounts
+-- Admin functions, called from psql: merchants, secret keys, customers, wallets. Amounts
 -- come in as NUMERIC USD (exact decimal) and are stored as bigint nano-USD; an
 -- amount that is not a whole number of nano-USD is refused rather than
 -- rounded. Rates and meters: pricing_admin.sql.
@@ -75,6 +75,71 @@ END $$;
 COMMENT ON FUNCTION rotate_merchant_key IS
     'Replaces a merchant''s secret key and returns the new one, once; the old key stops '
     'working once the auth snapshot reaches nginx.';
+
+-- A merchant's additional secret key, returned here and nowhere else: only
+-- its sha256 is stored. Restricted (the default): for customer billing only
+-- (docs/security.md, class 11), 'lava_rk_' + 64 hex digits; restricted =>
+-- false: a second full key like the merchant's own, 'lava_sk_' + 64 hex.
+--   SELECT * FROM create_secret_key('mer_...', 'web backend');
+CREATE OR REPLACE FUNCTION create_secret_key(p_merchant text, p_name text,
+                                             restricted boolean DEFAULT true)
+RETURNS TABLE (secret_key_id text, secret_key text, secret_key_hint text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_id  text := 'sk_' || substr(random_hex32(), 1, 24);
+    v_key text;
+BEGIN
+    IF create_secret_key.restricted IS NULL THEN
+        RAISE EXCEPTION 'restricted must be true or false';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM merchants WHERE id = p_merchant) THEN
+        RAISE EXCEPTION 'no merchant %', p_merchant;
+    END IF;
+    v_key := CASE WHEN create_secret_key.restricted THEN 'lava_rk_' ELSE 'lava_sk_' END
+             || random_hex32() || random_hex32();
+    secret_key_id := v_id;
+    secret_key := v_key;
+    secret_key_hint := left(v_key, 8) || '...' || right(v_key, 4);
+    INSERT INTO secret_keys (id, merchant_id, name, secret_key_hash, secret_key_hint, restricted)
+    VALUES (v_id, p_merchant, p_name, sha256(convert_to(v_key, 'UTF8')),
+            create_secret_key.secret_key_hint, create_secret_key.restricted);
+    RETURN NEXT;
+END $$;
+COMMENT ON FUNCTION create_secret_key IS
+    'Creates an additional secret key of a merchant and returns it, once (only its sha256 is '
+    'stored), with its id and hint. Restricted by default: customer billing only (a token '
+    'built from it must name a customer and a meter, cannot set disable_billing, and serves '
+    'only active customers whose wallet is above its minimum); restricted => false: a full '
+    'key. SELECT * FROM create_secret_key(''mer_...'', ''web backend'');';
+
+-- A merchant's additional secret keys, newest first; never the keys.
+CREATE OR REPLACE FUNCTION list_secret_keys(p_merchant text)
+RETURNS TABLE (secret_key_id text, name text, secret_key_hint text, restricted boolean,
+               created_at timestamptz, revoked_at timestamptz)
+LANGUAGE sql STABLE AS $$
+    SELECT k.id, k.name, k.secret_key_hint, k.restricted, k.created_at, k.revoked_at
+      FROM secret_keys k
+     WHERE k.merchant_id = p_merchant
+     ORDER BY k.created_at DESC, k.id
+$$;
+COMMENT ON FUNCTION list_secret_keys IS
+    'A merchant''s additional secret keys, newest first: id, name, hint, restricted, created '
+    'and revoked times; never the keys. SELECT * FROM list_secret_keys(''mer_...'');';
+
+-- Revokes an additional secret key: it stops working once the auth
+-- snapshot reaches nginx. The row stays (revoked_at); revoking twice keeps
+-- the first time.
+CREATE OR REPLACE FUNCTION revoke_secret_key(p_secret_key_id text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE secret_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = p_secret_key_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no secret key %', p_secret_key_id;
+    END IF;
+END $$;
+COMMENT ON FUNCTION revoke_secret_key IS
+    'Revokes an additional secret key (create_secret_key): it stops working once the auth '
+    'snapshot reaches nginx; the row stays with revoked_at.';
 
 -- A merchant's status: active or disabled (its requests are refused once the
 -- auth snapshot reaches nginx).

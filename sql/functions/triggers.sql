@@ -22,9 +22,10 @@ COMMENT ON FUNCTION ledger_immutable IS
 -- same provider account updates that row once.
 -- Rows are locked in id order first, so sidecars booking concurrently do not
 -- deadlock on the shared accounts (provider, platform, merchant); auth_state
--- is only touched after them. When a wallet under the 'block' policy crosses
--- its minimum, either way, the auth version moves so the sidecar publishes
--- the block list within a second.
+-- is only touched after them. When a wallet crosses its minimum, either way,
+-- the auth version moves so the sidecar publishes the block list (policy
+-- 'block') and the unfunded customers restricted keys do not serve (any
+-- policy) within a second.
 CREATE OR REPLACE FUNCTION transfers_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     v_crossed boolean;
@@ -47,7 +48,7 @@ BEGIN
     )
     SELECT EXISTS (
         SELECT 1 FROM upd JOIN customers c ON c.id = upd.customer_id
-         WHERE upd.kind = 'wallet' AND c.overdraft = 'block'
+         WHERE upd.kind = 'wallet'
            AND (upd.was <= c.min_balance_nusd) <> (upd.now <= c.min_balance_nusd))
       INTO v_crossed;
     IF v_crossed THEN
@@ -58,7 +59,8 @@ END $$;
 COMMENT ON FUNCTION transfers_apply IS
     'Trigger (after INSERT on transfers, per statement): moves the stored balances of the '
     'accounts the new transfers touch, one UPDATE per account, locking them in id order first; '
-    'bumps auth_state when a wallet under the block policy crosses its minimum.';
+    'bumps auth_state when a wallet crosses its minimum (blocked under the block policy, '
+    'unfunded for restricted keys under any policy).';
 
 -- Every merchant and customer gets its account when it is created.
 CREATE OR REPLACE FUNCTION merchants_account() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -104,8 +106,8 @@ BEGIN
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION auth_bump IS
-    'Trigger: moves auth_state.version on every statement that changes merchants, customers or '
-    'meters, so the sidecar publishes the auth snapshot again.';
+    'Trigger: moves auth_state.version on every statement that changes merchants, secret keys, '
+    'customers or meters, so the sidecar publishes the auth snapshot again.';
 
 -- Booked requests point at the row they used: rows are never edited.
 CREATE OR REPLACE FUNCTION provider_rates_frozen() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -35,6 +35,38 @@ COMMENT ON COLUMN merchants.status IS
     'active | disabled: a disabled merchant''s requests are refused once the auth snapshot '
     'reaches nginx';
 
+-- A merchant's additional secret keys (create_secret_key). A restricted key
+-- is for customer billing only: a token built from it cannot make the
+-- merchant pay or set disable_billing, and serves only active customers
+-- whose wallet is above its minimum (docs/security.md, class 11). Only the
+-- key's sha256 is stored; a revoked key stays as history.
+CREATE TABLE secret_keys (
+    id              lava_id PRIMARY KEY,
+    merchant_id     lava_id NOT NULL REFERENCES merchants,
+    name            text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    secret_key_hash bytea NOT NULL UNIQUE CHECK (length(secret_key_hash) = 32),
+    secret_key_hint text NOT NULL,
+    restricted      boolean NOT NULL DEFAULT true,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    revoked_at      timestamptz
+);
+CREATE INDEX secret_keys_merchant ON secret_keys (merchant_id);
+COMMENT ON TABLE secret_keys IS
+    'A merchant''s additional secret keys (create_secret_key, list_secret_keys, '
+    'revoke_secret_key); the merchant''s own key is merchants.secret_key_hash.';
+COMMENT ON COLUMN secret_keys.id IS 'The key''s id (secret_key_id), never the key';
+COMMENT ON COLUMN secret_keys.secret_key_hash IS
+    'sha256 of the secret key''s bytes; the key itself is never stored (create_secret_key '
+    'returns it once)';
+COMMENT ON COLUMN secret_keys.secret_key_hint IS
+    'The key''s prefix and last 4 characters, to recognise it (lava_rk_...1a2b)';
+COMMENT ON COLUMN secret_keys.restricted IS
+    'true: customer billing only (published as a "k" record): a token built from it must name '
+    'a customer and a meter, cannot set disable_billing, and serves only active customers '
+    'whose wallet is above its minimum. false: a full key like the merchant''s own';
+COMMENT ON COLUMN secret_keys.revoked_at IS
+    'Set by revoke_secret_key: the key stops working once the auth snapshot reaches nginx';
+
 -- Customer ids are unique across merchants: deposits and admin functions name
 -- a customer by id alone. The merchant is kept to check events against it.
 CREATE TABLE customers (
@@ -418,7 +450,7 @@ COMMENT ON COLUMN transfers.note IS
 COMMENT ON COLUMN transfers.request_id IS
     'The request a base, fee or service charge is for; NULL for deposits';
 
--- Version of the auth data (merchants, customers, meters). Bumped by every
+-- Version of the auth data (merchants, secret keys, customers, meters). Bumped by every
 -- statement that changes them; the sidecar publishes when it moves.
 CREATE TABLE auth_state (
     one             boolean PRIMARY KEY DEFAULT true CHECK (one),
@@ -427,7 +459,8 @@ CREATE TABLE auth_state (
 INSERT INTO auth_state (version) VALUES (1);
 
 COMMENT ON TABLE auth_state IS
-    'One row: the version of the auth data (merchants, customers, meters, wallet blocks). '
+    'One row: the version of the auth data (merchants, secret keys, customers, meters, wallets '
+    'at their minimum). '
     'Bumped by every statement that changes them; the sidecar publishes the auth snapshot when '
     'it moves.';
 COMMENT ON COLUMN auth_state.one IS 'Always true: keeps the table to one row';
@@ -471,4 +504,6 @@ CREATE TRIGGER merchants_auth AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON me
 CREATE TRIGGER customers_auth AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON customers
     FOR EACH STATEMENT EXECUTE FUNCTION auth_bump();
 CREATE TRIGGER meters_auth AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON meters
+    FOR EACH STATEMENT EXECUTE FUNCTION auth_bump();
+CREATE TRIGGER secret_keys_auth AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON secret_keys
     FOR EACH STATEMENT EXECUTE FUNCTION auth_bump();

@@ -265,6 +265,54 @@ START_TEST(test_bare_key)
 END_TEST
 
 
+/* a restricted key's token: a customer through a meter, nothing else */
+START_TEST(test_restricted)
+{
+    char         *buf;
+    size_t        i;
+    lava_token_t  t;
+
+    static const struct {
+        const char  *json;
+        int          want;
+    } cases[] = {
+        { "{\"secret_key\":\"k1\",\"customer_id\":\"c\",\"meter_slug\":\"m\"}",
+          LAVA_TOKEN_RESTRICTED_OK },
+        { "{\"secret_key\":\"k1\",\"customer_id\":\"c\",\"meter_slug\":\"m\","
+          "\"provider_key\":\"pk\",\"disable_billing\":false}",
+          LAVA_TOKEN_RESTRICTED_OK },
+        { "{\"secret_key\":\"k1\",\"customer_id\":\"c\",\"meter_slug\":\"m\","
+          "\"disable_billing\":true}", LAVA_TOKEN_RESTRICTED_BILLING },
+        { "{\"secret_key\":\"k1\",\"disable_billing\":true}",
+          LAVA_TOKEN_RESTRICTED_BILLING },
+        { "{\"secret_key\":\"k1\"}", LAVA_TOKEN_RESTRICTED_CUSTOMER },
+        { "{\"secret_key\":\"k1\",\"meter_slug\":\"m\"}",
+          LAVA_TOKEN_RESTRICTED_CUSTOMER },
+        { "{\"secret_key\":\"k1\",\"customer_id\":\"c\"}",
+          LAVA_TOKEN_RESTRICTED_CUSTOMER },
+        { "{\"secret_key\":\"k1\",\"customer_id\":null,\"meter_slug\":\"m\"}",
+          LAVA_TOKEN_RESTRICTED_CUSTOMER },
+        { "{\"secret_key\":\"k1\",\"customer_id\":\"c\",\"meter_slug\":\"\"}",
+          LAVA_TOKEN_RESTRICTED_CUSTOMER },
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ck_assert_int_eq(decode_json(cases[i].json, &t, &buf), LAVA_TOKEN_OK);
+        ck_assert_msg(lava_token_restricted(&t) == cases[i].want,
+                      "case %zu: %d", i, lava_token_restricted(&t));
+        free(buf);
+    }
+
+    /* a bare key: the merchant would pay */
+    ck_assert_int_eq(decode(SECRET, &t, &buf), LAVA_TOKEN_OK);
+    ck_assert_int_eq(lava_token_restricted(&t),
+                     LAVA_TOKEN_RESTRICTED_CUSTOMER);
+    free(buf);
+}
+END_TEST
+
+
+
 START_TEST(test_empty_and_too_long)
 {
     char          *big, buf[8];
@@ -561,6 +609,7 @@ make_suite(void)
     tcase_add_test(tc, test_full_token_all_encodings);
     tcase_add_test(tc, test_minimal_and_optional);
     tcase_add_test(tc, test_bare_key);
+    tcase_add_test(tc, test_restricted);
     tcase_add_test(tc, test_empty_and_too_long);
     tcase_add_test(tc, test_wrong_types_and_limits);
     tcase_add_test(tc, test_forged_and_malformed);
