@@ -308,15 +308,22 @@ END {
 $SIG{INT} = $SIG{TERM} = sub { exit 1 };
 
 # nginx -t of a minimal configuration in $o{dir}: the module loaded, temp paths
-# in the directory, and $o{http} (directives) inside http {} before one server
-# whose forward location proxies to $o{scheme} (https). Returns (exit code,
-# output); with $o{with_log} the error log's lines are added to the output.
+# in the directory, an auth zone (unless $o{auth_zone} is '': then none), and
+# $o{http} (directives) inside http {} before one server whose forward
+# location proxies to $o{scheme} (https); $o{server}: directives of that
+# server, $o{location}: its locations instead of the forward location. Returns
+# (exit code, output); with $o{with_log} the error log's lines are added to
+# the output.
 sub nginx_t {
     my (%o) = @_;
     my $dir = $o{dir};
     my $module = $ENV{LAVA_MODULE} // "$ROOT/build/ngx_http_lava_module.so";
     my $nginx = $ENV{LAVA_NGINX} // '/usr/sbin/nginx';
     my $scheme = $o{scheme} // 'https';
+    my $zone = $o{auth_zone} // 'lava_auth_zone lava_t 1m;';
+    my $server = $o{server} // '';
+    my $location = $o{location}
+        // "location /v1/forward { lava_forward; proxy_pass $scheme://\$lava_upstream\$lava_uri; }";
     open my $fh, '>', "$dir/nginx.conf" or die "$dir/nginx.conf: $!\n";
     print $fh <<"CONF";
 load_module $module;
@@ -330,10 +337,12 @@ http {
     uwsgi_temp_path $dir/uwsgi;
     scgi_temp_path $dir/scgi;
     access_log off;
+    $zone
 $o{http}
     server {
         listen 127.0.0.1:9;
-        location /v1/forward { lava_forward; proxy_pass $scheme://\$lava_upstream\$lava_uri; }
+        $server
+        $location
     }
 }
 CONF
