@@ -450,9 +450,30 @@ sub setup_merchant {
     $self->sql_value('SELECT fund_wallet(?, ?)', $m->{customer}, $o{funds} // 100);
     $m->{token} = $self->token(secret_key => $m->{secret}, customer_id => $m->{customer},
                                meter_slug => 'chat');
-    $self->wait_auth(qr/ \Q$m->{customer}\E active/)
-        or die "nginx did not load the auth snapshot with $m->{merchant}\n";
+    $self->wait_accepted($m->{token})
+        or die "the gateway did not accept the token of $m->{merchant}\n";
     return $m;
+}
+
+# Waits until the gateway accepts a forward token: a request with it is
+# answered with something else than "not known (yet)" (503
+# auth_unavailable, 401 invalid_key or unknown_customer, 400 unknown_meter).
+# The request carries a malformed x-lava-metadata, which is checked only
+# after the key, the customer and the meter: it is refused 400
+# invalid_metadata, never forwarded, and costs nothing. Returns its status.
+sub wait_accepted {
+    my ($self, $token, $secs) = @_;
+    my %not_yet = map { $_ => 1 } qw(auth_unavailable invalid_key unknown_customer unknown_meter);
+    return wait_for($secs // 15, sub {
+        my $r = eval {
+            $self->request(method => 'POST', body => '{}',
+                           target => '/v1/forward?u=https%3A%2F%2Fapi.openai.com%2Fv1%2Fchat%2Fcompletions',
+                           headers => [Authorization => "Bearer $token", 'x-lava-metadata' => '[]'])
+        } or return undef;
+        my $code = ref $r->{json} eq 'HASH' && ref $r->{json}{error} eq 'HASH'
+                 ? $r->{json}{error}{code} // '' : '';
+        return !$r->{status} || $not_yet{$code} ? undef : $r->{status};
+    });
 }
 
 # Waits until the snapshot in Redis matches $re and nginx has loaded a
