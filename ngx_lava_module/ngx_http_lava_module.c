@@ -64,6 +64,13 @@ static ngx_command_t  ngx_http_lava_commands[] = {
       offsetof(ngx_http_lava_main_conf_t, allow_private_upstreams),
       NULL },
 
+    { ngx_string("lava_upstream_tls"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lava_main_conf_t, upstream_tls),
+      NULL },
+
     { ngx_string("lava_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_lava_redis,
@@ -328,6 +335,7 @@ ngx_http_lava_create_main_conf(ngx_conf_t *cf)
     }
 
     lmcf->allow_private_upstreams = NGX_CONF_UNSET;
+    lmcf->upstream_tls = NGX_CONF_UNSET;
     lmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
     lmcf->queue_max = NGX_CONF_UNSET_UINT;
     lmcf->spool_max = NGX_CONF_UNSET;
@@ -365,6 +373,17 @@ ngx_http_lava_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_lava_main_conf_t *lmcf = conf;
 
     ngx_conf_init_value(lmcf->allow_private_upstreams, 0);
+    ngx_conf_init_value(lmcf->upstream_tls, 1);
+
+    /* managed keys in clear text go to loopback or private addresses only */
+    if (!lmcf->upstream_tls && !lmcf->allow_private_upstreams) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"lava_upstream_tls off\" is for a local mock "
+                           "provider only and needs "
+                           "\"lava_allow_private_upstreams on\"; remove it "
+                           "to reach the providers over TLS");
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_init_msec_value(lmcf->redis_timeout, 1000);
     ngx_conf_init_uint_value(lmcf->queue_max, 10000);
     ngx_conf_init_value(lmcf->spool_max, 256 * 1024 * 1024);

@@ -100,6 +100,8 @@ typedef struct {
     ngx_hash_keys_arrays_t      *hosts_keys; /* config time only */
     ngx_str_t                    keys_file;
     ngx_flag_t                   allow_private_upstreams;
+    ngx_flag_t                   upstream_tls;   /* lava_upstream_tls:
+                                                    $lava_upstream_scheme */
 
     /* redis: the address is numeric (hiredis resolves names blocking) */
     ngx_addr_t                  *redis_addr;

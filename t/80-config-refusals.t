@@ -127,6 +127,44 @@ accepted('conf/lava-forward.conf with conf/lava-server.conf (the shipped pair)',
          '', server => "include $conf/lava-server.conf;",
          location => "location /v1/forward { include $conf/lava-forward.conf; }");
 
+# --- plain HTTP upstreams only for a local mock ------------------------------------------
+refused('lava_upstream_tls off without lava_allow_private_upstreams',
+        qr/"lava_upstream_tls off" is for a local mock provider only and needs "lava_allow_private_upstreams on"/,
+        'lava_upstream_tls off;', no_provider => 1,
+        location => 'location / { return 204; }');
+
+# --- the shipped mock setup: one include in place of nginx-lava.conf -----------------
+{
+    my (@real, @mock);
+    for (LavaTest::slurp_lines("$conf/providers.conf")) {
+        next unless /^(upstream|lava_)/;
+        s/server [A-Za-z0-9.-]+:443;/server 127.0.0.1:8089;/;
+        push @real, $_;
+    }
+    @mock = grep { /^(upstream|lava_)/ } LavaTest::slurp_lines("$conf/providers-mock.conf");
+    is_deeply \@mock, \@real, 'providers-mock.conf is providers.conf with every upstream at 127.0.0.1:8089';
+    my @names = map { /^lava_provider (\S+)/ ? $1 : () } @real;
+    my @keys = map { /^(\S+) sk-mock-\1$/ ? $1 : () } LavaTest::slurp_lines("$conf/provider-keys.mock");
+    is_deeply \@keys, \@names, 'provider-keys.mock has a fake key for every provider';
+
+    # the installed layout in a directory of its own
+    my $etc = "$dir/etc";
+    mkdir $etc;
+    mkdir "$dir/spool";
+    for my $f (qw(nginx-lava-mock.conf providers-mock.conf provider-keys.mock lava-server.conf lava-forward.conf)) {
+        (my $text = LavaTest::slurp("$conf/$f")) =~ s{/etc/lava/}{$etc/}g;
+        $text =~ s{/var/spool/lava}{$dir/spool}g;
+        open my $fh, '>', "$etc/$f" or die "$etc/$f: $!\n";
+        print $fh $text;
+        close $fh;
+    }
+    chmod 0600, "$etc/provider-keys.mock";    # as make install does
+    accepted('nginx-lava-mock.conf with the shipped server and forward files',
+             "include $etc/nginx-lava-mock.conf;", no_provider => 1, auth_zone => '',
+             server => "include $etc/lava-server.conf;",
+             location => "location /v1/forward { include $etc/lava-forward.conf; }");
+}
+
 # --- host case -------------------------------------------------------------------
 accepted('a lava_provider host in upper case (read as lower case)',
          'lava_provider upper upstream=lava_test auth=bearer usage=openai API.Upper.Example;');
