@@ -12,6 +12,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use File::Temp qw(tempdir);
+use IO::Socket::INET;
 use Test::More;
 
 use LavaTest;
@@ -175,7 +176,19 @@ refused('the same host in two cases for two providers (one host)',
 # Through a running gateway: a provider declared in mixed case is found for a
 # u in any case.
 my $s = LavaTest->start;
-$s->configure_nginx(http => ['lava_provider upper upstream=lava_openai auth=bearer usage=openai API.Upper.Example;']);
+my $port2 = do {
+    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1) or die "no port: $!\n";
+    $l->sockport;
+};
+# a second server whose forward location has no error_page at all (no
+# lava-forward.conf, no lava-server.conf), to an unreachable provider
+$s->configure_nginx(http => [
+    'lava_provider upper upstream=lava_openai auth=bearer usage=openai API.Upper.Example;',
+    'upstream lava_dead { server 127.0.0.1:1; }',
+    'lava_provider dead upstream=lava_dead auth=bearer usage=openai api.dead.example;',
+    "server { listen 127.0.0.1:$port2; location /v1/forward { lava_forward; "
+    . 'proxy_pass $lava_upstream_scheme://$lava_upstream$lava_uri; client_max_body_size 1k; } }',
+]);
 my $m = $s->setup_merchant;
 my $chat = { model => 'gpt-4o-mini', messages => [{ role => 'user', content => 'hi' }] };
 for my $host ('api.upper.example', 'API.UPPER.EXAMPLE', 'Api.Upper.Example') {
@@ -189,6 +202,28 @@ for my $host ('api.upper.example', 'API.UPPER.EXAMPLE', 'Api.Upper.Example') {
 my $r = $s->request(method => 'POST', target => '/v1/forward?u=https://API.OPENAI.COM/v1/chat/completions',
                     headers => [Authorization => "Bearer $m->{token}"], body => $chat);
 is $r->{status}, 200, 'u host API.OPENAI.COM: the shipped openai provider' or diag $r->{body};
+
+
+# nginx's own errors of a forward location without any error_page: the JSON
+# errors all the same, booked with their code (not nginx's HTML page)
+{
+    my $c = LavaTest->client($port2);
+    my $byok = [Authorization => "Bearer $m->{token}", 'x-provider-api-key' => 'sk-byok-conf-test-0123456789'];
+    for my $case (['https://api.dead.example/v1/chat/completions', $chat, 502, 'provider_unreachable'],
+                  ['https://api.openai.com/v1/chat/completions',
+                   { %$chat, messages => [{ role => 'user', content => 'x' x 2000 }] }, 413, 'body_too_large']) {
+        my ($u, $body, $status, $code) = @$case;
+        my $r = $c->request(method => 'POST', target => "/v1/forward?u=$u", headers => $byok, body => $body);
+        is $r->{status}, $status, "no error_page: $code answered $status";
+        like $r->{headers}{'content-type'} // '', qr{^application/json}, '  as JSON';
+        is ref $r->{json} eq 'HASH' && $r->{json}{error}{code}, $code, "  code $code" or diag $r->{body};
+        is $r->{json}{error}{status}, $status, '  status in the body';
+        is length($r->{body}), $r->{headers}{'content-length'}, '  Content-Length of the JSON';
+        like $r->{headers}{'x-lava-request-id'} // '', qr/^req_/, '  with x-lava-request-id';
+        my $ev = $s->wait_event($r->{headers}{'x-lava-request-id'} // '') // {};
+        is $ev->{error}, $code, "  the event says $code";
+    }
+}
 
 $s->finish;
 done_testing;
