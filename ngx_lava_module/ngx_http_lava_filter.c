@@ -128,7 +128,7 @@ ngx_http_lava_header_filter(ngx_http_request_t *r)
     ctx = ngx_http_lava_get_ctx(r);
 
     if (ctx == NULL) {
-        if (!(r->err_status && llcf->forward)) {
+        if (!(r->err_status >= NGX_HTTP_BAD_REQUEST && llcf->forward)) {
             return ngx_http_next_header_filter(r);
         }
 
@@ -145,7 +145,9 @@ ngx_http_lava_header_filter(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    if (r->err_status && llcf->forward && !ctx->got_headers) {
+    if (r->err_status >= NGX_HTTP_BAD_REQUEST && llcf->forward
+        && !ctx->got_headers)
+    {
         /* nginx's own error page, no error_page for it: JSON instead */
         if (ngx_http_lava_error_replace(r, ctx) != NGX_OK) {
             return NGX_ERROR;
