@@ -54,6 +54,8 @@ static void ngx_http_lava_auth_snapshot_reply(ngx_http_lava_auth_poller_t *p,
     redisReply *reply);
 static void ngx_http_lava_auth_save(ngx_http_lava_auth_poller_t *p,
     u_char *text, size_t len);
+static ngx_uint_t ngx_http_lava_auth_file_missing(
+    ngx_http_lava_auth_poller_t *p);
 
 
 static ngx_http_lava_auth_poller_t  ngx_http_lava_auth_poller;
@@ -203,8 +205,12 @@ ngx_http_lava_auth_version_reply(ngx_http_lava_auth_poller_t *p,
 
     ngx_shmtx_unlock(&shpool->mutex);
 
-    if (has_loaded && loaded == v) {
-        /* loaded by a previous worker 0, e.g. before a reload */
+    if (has_loaded && loaded == v
+        && (p->has_applied || !ngx_http_lava_auth_file_missing(p)))
+    {
+        /* loaded by a previous worker 0 (before a reload) or by the master
+         * at start; fetched once more only to write a missing file (the
+         * master read Redis because it was missing or unusable) */
         p->applied = v;
         p->has_applied = 1;
         return;
@@ -419,6 +425,25 @@ failed:
 }
 
 
+/* 1: lava_auth_file is set but holds no snapshot to start from (absent,
+ * empty, not a regular file) */
+static ngx_uint_t
+ngx_http_lava_auth_file_missing(ngx_http_lava_auth_poller_t *p)
+{
+    ngx_file_info_t  fi;
+
+    if (p->file.len == 0) {
+        return 0;
+    }
+
+    if (ngx_link_info(p->file.data, &fi) == NGX_FILE_ERROR) {
+        return 1;
+    }
+
+    return !ngx_is_file(&fi) || ngx_file_size(&fi) == 0;
+}
+
+
 /*
  * At start, with nothing loaded yet: the snapshot kept by lava_auth_file.
  * Called by the master when it creates the zone, before any worker exists,
@@ -436,7 +461,13 @@ ngx_http_lava_auth_restore(ngx_shm_zone_t *zone, ngx_log_t *log,
     ngx_fd_t          fd;
     ngx_file_info_t   fi;
 
-    fd = ngx_open_file(file->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    /*
+     * The master reads, as root, a file in a directory the workers write:
+     * no symlink followed, no FIFO waited on (O_NONBLOCK), a regular file
+     * only, of at most the zone's size.
+     */
+    fd = ngx_open_file(file->data, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK
+                                   |O_NOFOLLOW, NGX_FILE_OPEN, 0);
     if (fd == NGX_INVALID_FILE) {
         if (ngx_errno != NGX_ENOENT) {
             ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
@@ -457,10 +488,10 @@ ngx_http_lava_auth_restore(ngx_shm_zone_t *zone, ngx_log_t *log,
     size = ngx_file_size(&fi);
 
     /* ngx_http_lava_auth_load() refuses what the zone cannot hold */
-    if (size <= 0 || (size_t) size > zone->shm.size) {
+    if (!ngx_is_file(&fi) || size <= 0 || (size_t) size > zone->shm.size) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "lava auth: \"%V\" is empty or larger than the zone, "
-                      "not used", file);
+                      "lava auth: \"%V\" is not a regular file, is empty or "
+                      "is larger than the zone, not used", file);
         goto done;
     }
 

@@ -65,19 +65,49 @@ sub answers {
     return @lines;
 }
 
+# lines of the error log written since this test began
+my $log_start = () = LavaTest::slurp_lines($s->error_log);
+sub log_count {
+    my ($re) = @_;
+    my @lines = LavaTest::slurp_lines($s->error_log);
+    return scalar grep { /$re/ } @lines[$log_start .. $#lines];
+}
+my $from_file_re = qr/lava auth: snapshot taken from ".*auth\.snapshot" until redis has one/;
+my $from_redis_re = qr/lava auth: snapshot read from redis before the workers start/;
+
 my $stop = "$s->{dir}/ready-stop";
 unlink $stop;
 my @kids = map { client("$s->{dir}/ready-client-$_.log", $stop) } 1 .. 4;
 
 ok LavaTest::wait_for(10, sub { scalar(answers()) >= 20 }), 'the clients are answered';
 
-my $restarts = 8;
+# Restarts with the snapshot file (the usual case), without it (the master
+# reads Redis), and with a FIFO or a symlink in its place (a worker could
+# put one there: the master, root, neither waits on it nor follows it, and
+# reads Redis instead).
+my @modes = (('file') x 4, 'none', 'none', 'fifo', 'symlink');
+my $restarts = @modes;
 for my $i (1 .. $restarts) {
+    my $mode = $modes[$i - 1];
     my $n = answers();
     $s->stop_part('nginx');
+    if ($mode ne 'file') {
+        unlink $file;
+        if ($mode eq 'fifo') {
+            require POSIX;
+            POSIX::mkfifo($file, 0600) or die "mkfifo: $!\n";
+        } elsif ($mode eq 'symlink') {
+            symlink '/etc/hostname', $file or die "symlink: $!\n";
+        }
+    }
+    my $t0 = time;
     $s->start_part('nginx');
+    cmp_ok time - $t0, '<', 8, "restart $i ($mode): nginx starts";
     LavaTest::wait_for(10, sub { scalar(answers()) > $n + 20 })
-        or diag "restart $i: few answers after the start";
+        or diag "restart $i ($mode): few answers after the start";
+    # worker 0 writes the file again (renamed over whatever was there)
+    ok LavaTest::wait_for(10, sub { -f $file && !-l $file && -s $file }),
+       "restart $i ($mode): worker 0 keeps the snapshot file";
 }
 
 # Reloads into a new zone (its size changed): the old zone is not handed on,
@@ -90,10 +120,10 @@ for my $i (1 .. 4) {
     open my $fh, '>', $conf or die "$conf: $!\n";
     print $fh $text;
     close $fh;
-    my $reconf = sub { scalar grep { /reconfiguring/ } LavaTest::slurp_lines($s->error_log) };
-    my $r0 = $reconf->();
+    my $r0 = log_count($from_file_re);
     kill 'HUP', master_pid() or die "reload: $!\n";
-    ok LavaTest::wait_for(10, sub { $reconf->() > $r0 }), "reload $i ($size zone): nginx reloads";
+    ok LavaTest::wait_for(10, sub { log_count($from_file_re) > $r0 }),
+       "reload $i ($size zone): the master loads the file into the new zone";
     LavaTest::wait_for(10, sub { scalar(answers()) > $n + 40 })
         or diag "reload $i: few answers after the reload";
 }
@@ -112,9 +142,11 @@ is scalar(grep { /^401 / } @all), 0, 'no answer 401';
 is scalar(grep { !/^400 invalid_metadata$/ } @all), 0,
    'every answer is the one of a known token (400 invalid_metadata)';
 
-my $loaded = grep { /lava auth: snapshot taken from ".*auth\.snapshot" until redis has one/ }
-             LavaTest::slurp_lines($s->error_log);
-cmp_ok $loaded, '>=', $restarts, 'each start loaded lava_auth_file before the workers';
+is log_count($from_file_re), 4 + 4, 'the starts with the file, and the reloads, loaded lava_auth_file';
+is log_count($from_redis_re), 4, 'the starts without a usable file read the snapshot from Redis';
+is log_count(qr/auth\.snapshot" is not a regular file/), 1, 'the FIFO is named and not used';
+is log_count(qr/opening ".*auth\.snapshot" failed \(\d+: Too many levels of symbolic links\)/), 1,
+   'the symlink is not followed';
 
 $s->finish;
 done_testing;
