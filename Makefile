@@ -179,6 +179,7 @@ install: all
 	install -m 755 scripts/lava-migrate $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 conf/*.conf $(DESTDIR)$(CONFDIR)/
 	install -m 600 conf/provider-keys.example $(DESTDIR)$(CONFDIR)/provider-keys
+	install -m 600 conf/provider-keys.mock $(DESTDIR)$(CONFDIR)/provider-keys.mock
 	install -m 644 sql/README.md sql/views.sql sql/roles.sql $(DESTDIR)$(SHAREDIR)/sql/
 	install -m 644 sql/schema/*.sql $(DESTDIR)$(SHAREDIR)/sql/schema/
 	install -m 644 sql/functions/*.sql $(DESTDIR)$(SHAREDIR)/sql/functions/

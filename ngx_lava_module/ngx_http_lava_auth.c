@@ -156,13 +156,23 @@ done:
 ngx_int_t
 ngx_http_lava_auth_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    size_t                    len;
-    ngx_slab_pool_t          *shpool;
-    ngx_http_lava_auth_sh_t  *sh;
+    size_t                      len;
+    ngx_slab_pool_t            *shpool;
+    ngx_http_lava_auth_sh_t    *sh;
+    ngx_http_lava_main_conf_t  *lmcf;
+
+    /* set by the lava_auth_zone directive, replaced below */
+    lmcf = shm_zone->data;
 
     if (data) {
         /* reload with the same zone: keep the old cycle's snapshot */
         shm_zone->data = data;
+        sh = data;
+
+        if (sh->snap == NULL) {
+            ngx_http_lava_auth_boot(shm_zone, lmcf);
+        }
+
         return NGX_OK;
     }
 
@@ -194,5 +204,8 @@ ngx_http_lava_auth_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     /* a snapshot too big for the zone is logged here, not by the slab */
     shpool->log_nomem = 0;
 
+    ngx_http_lava_auth_boot(shm_zone, lmcf);
+
     return NGX_OK;
 }
+

@@ -3,6 +3,7 @@
  * shared by its two halves:
  *   ngx_http_lava_auth.c       the zone and the lookup on the request path
  *   ngx_http_lava_auth_sync.c  worker 0's Redis poller and lava_auth_file
+ *   ngx_http_lava_auth_boot.c  the master's first load, before the workers
  * The snapshot text, its tables and their lookups are lib/lava_authsnap.c.
  */
 
@@ -28,6 +29,18 @@ typedef struct {
     lava_authsnap_t             *snap;       /* NULL: never loaded;
                                                 guarded by the slab mutex */
 } ngx_http_lava_auth_sh_t;
+
+
+/* ngx_http_lava_auth_sync.c: a snapshot text into the zone (version 0: the
+ * text's own); the lava_auth_file snapshot into the zone (the master) */
+ngx_int_t ngx_http_lava_auth_load(ngx_shm_zone_t *zone, ngx_log_t *log,
+    uint64_t version, u_char *text, size_t len);
+void ngx_http_lava_auth_restore(ngx_shm_zone_t *zone, ngx_log_t *log,
+    ngx_str_t *file);
+/* ngx_http_lava_auth_boot.c: the master fills a new zone (lava_auth_file,
+ * else Redis) before the workers start; not for nginx -t */
+void ngx_http_lava_auth_boot(ngx_shm_zone_t *zone,
+    ngx_http_lava_main_conf_t *lmcf);
 
 
 #endif /* NGX_HTTP_LAVA_AUTH_H */

@@ -11,7 +11,9 @@
  * inside it. A bad snapshot or a full zone keeps the old snapshot. The zone
  * and its snapshot survive a reload (the init_zone data argument), and
  * outages of Redis or Postgres. With lava_auth_file, the last snapshot
- * loaded is also kept on disk for an nginx started while Redis is away.
+ * loaded is also kept on disk; the master loads it into a new zone before
+ * the workers start (ngx_http_lava_auth_restore()), so that every worker
+ * authenticates from its first request, Redis up or not.
  */
 
 
@@ -50,11 +52,10 @@ static void ngx_http_lava_auth_version_reply(ngx_http_lava_auth_poller_t *p,
     redisReply *reply);
 static void ngx_http_lava_auth_snapshot_reply(ngx_http_lava_auth_poller_t *p,
     redisReply *reply);
-static ngx_int_t ngx_http_lava_auth_load(ngx_http_lava_auth_poller_t *p,
-    u_char *text, size_t len);
 static void ngx_http_lava_auth_save(ngx_http_lava_auth_poller_t *p,
     u_char *text, size_t len);
-static void ngx_http_lava_auth_restore(ngx_http_lava_auth_poller_t *p);
+static ngx_uint_t ngx_http_lava_auth_file_missing(
+    ngx_http_lava_auth_poller_t *p);
 
 
 static ngx_http_lava_auth_poller_t  ngx_http_lava_auth_poller;
@@ -204,8 +205,12 @@ ngx_http_lava_auth_version_reply(ngx_http_lava_auth_poller_t *p,
 
     ngx_shmtx_unlock(&shpool->mutex);
 
-    if (has_loaded && loaded == v) {
-        /* loaded by a previous worker 0, e.g. before a reload */
+    if (has_loaded && loaded == v
+        && (p->has_applied || !ngx_http_lava_auth_file_missing(p)))
+    {
+        /* loaded by a previous worker 0 (before a reload) or by the master
+         * at start; fetched once more only to write a missing file (the
+         * master read Redis because it was missing or unusable) */
         p->applied = v;
         p->has_applied = 1;
         return;
@@ -244,7 +249,8 @@ ngx_http_lava_auth_snapshot_reply(ngx_http_lava_auth_poller_t *p,
 
     /* a refused version is not fetched again: one error per version */
 
-    if (ngx_http_lava_auth_load(p, (u_char *) reply->str, reply->len)
+    if (ngx_http_lava_auth_load(p->zone, p->log, p->fetching,
+                                (u_char *) reply->str, reply->len)
         != NGX_OK)
     {
         p->rejected = p->fetching;
@@ -264,9 +270,15 @@ ngx_http_lava_auth_snapshot_reply(ngx_http_lava_auth_poller_t *p,
 
 /* snapshot */
 
-static ngx_int_t
-ngx_http_lava_auth_load(ngx_http_lava_auth_poller_t *p, u_char *text,
-    size_t len)
+/*
+ * Builds the snapshot text into a fresh block of the zone and swaps it in.
+ * version: the one the text is expected to have, for the messages (0: the
+ * text's own, for the file). Worker 0 calls it, and the master at zone
+ * init (ngx_http_lava_auth_restore()).
+ */
+ngx_int_t
+ngx_http_lava_auth_load(ngx_shm_zone_t *zone, ngx_log_t *log,
+    uint64_t version, u_char *text, size_t len)
 {
     size_t                    size;
     lava_authsnap_t          *snap, *old;
@@ -274,15 +286,15 @@ ngx_http_lava_auth_load(ngx_http_lava_auth_poller_t *p, u_char *text,
     lava_authsnap_parse_t     ps;
     ngx_http_lava_auth_sh_t  *sh;
 
-    shpool = (ngx_slab_pool_t *) p->zone->shm.addr;
-    sh = p->zone->data;
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+    sh = zone->data;
 
-    if (len > p->zone->shm.size) {
-        ngx_log_error(NGX_LOG_ERR, p->log, 0,
+    if (len > zone->shm.size) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
                       "lava auth: snapshot of version %uL (%uz bytes) is "
                       "larger than lava_auth_zone \"%V\", keeping the "
                       "previous snapshot",
-                      p->fetching, len, &p->zone->shm.name);
+                      version, len, &zone->shm.name);
         return NGX_ERROR;
     }
 
@@ -290,15 +302,19 @@ ngx_http_lava_auth_load(ngx_http_lava_auth_poller_t *p, u_char *text,
         goto invalid;
     }
 
+    if (version == 0) {
+        version = ps.version;
+    }
+
     size = lava_authsnap_size(&ps);
 
     snap = ngx_slab_alloc(shpool, size);
     if (snap == NULL) {
-        ngx_log_error(NGX_LOG_ERR, p->log, 0,
+        ngx_log_error(NGX_LOG_ERR, log, 0,
                       "lava auth: lava_auth_zone \"%V\" is full, snapshot "
                       "of version %uL needs %uz bytes next to the loaded "
                       "one, keeping the previous snapshot",
-                      &p->zone->shm.name, ps.version, size);
+                      &zone->shm.name, ps.version, size);
         return NGX_ERROR;
     }
 
@@ -319,7 +335,7 @@ ngx_http_lava_auth_load(ngx_http_lava_auth_poller_t *p, u_char *text,
 
     ngx_shmtx_unlock(&shpool->mutex);
 
-    ngx_log_error(NGX_LOG_NOTICE, p->log, 0,
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "lava auth: snapshot version %uL loaded (%uz keys, "
                   "%uz customers, %uz meters, %uz bytes)",
                   ps.version, ps.merchants, ps.customers, ps.meters, size);
@@ -329,10 +345,10 @@ ngx_http_lava_auth_load(ngx_http_lava_auth_poller_t *p, u_char *text,
 invalid:
 
     /* the reason and line number only: the text holds ids and hashes */
-    ngx_log_error(NGX_LOG_ERR, p->log, 0,
+    ngx_log_error(NGX_LOG_ERR, log, 0,
                   "lava auth: snapshot of version %uL rejected at line %uz: "
                   "%s, keeping the previous snapshot",
-                  p->fetching, ps.line, ps.err);
+                  version, ps.line, ps.err);
 
     return NGX_ERROR;
 }
@@ -409,9 +425,34 @@ failed:
 }
 
 
-/* at start, with nothing loaded yet: the snapshot kept by lava_auth_file */
-static void
-ngx_http_lava_auth_restore(ngx_http_lava_auth_poller_t *p)
+/* 1: lava_auth_file is set but holds no snapshot to start from (absent,
+ * empty, not a regular file) */
+static ngx_uint_t
+ngx_http_lava_auth_file_missing(ngx_http_lava_auth_poller_t *p)
+{
+    ngx_file_info_t  fi;
+
+    if (p->file.len == 0) {
+        return 0;
+    }
+
+    if (ngx_link_info(p->file.data, &fi) == NGX_FILE_ERROR) {
+        return 1;
+    }
+
+    return !ngx_is_file(&fi) || ngx_file_size(&fi) == 0;
+}
+
+
+/*
+ * At start, with nothing loaded yet: the snapshot kept by lava_auth_file.
+ * Called by the master when it creates the zone, before any worker exists,
+ * so that every worker authenticates from its first request (the master
+ * runs as root: it can read the file worker 0 wrote, mode 0600).
+ */
+void
+ngx_http_lava_auth_restore(ngx_shm_zone_t *zone, ngx_log_t *log,
+    ngx_str_t *file)
 {
     off_t             size;
     u_char           *buf;
@@ -420,11 +461,17 @@ ngx_http_lava_auth_restore(ngx_http_lava_auth_poller_t *p)
     ngx_fd_t          fd;
     ngx_file_info_t   fi;
 
-    fd = ngx_open_file(p->file.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    /*
+     * The master reads, as root, a file in a directory the workers write:
+     * no symlink followed, no FIFO waited on (O_NONBLOCK), a regular file
+     * only, of at most the zone's size.
+     */
+    fd = ngx_open_file(file->data, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK
+                                   |O_NOFOLLOW, NGX_FILE_OPEN, 0);
     if (fd == NGX_INVALID_FILE) {
         if (ngx_errno != NGX_ENOENT) {
-            ngx_log_error(NGX_LOG_ERR, p->log, ngx_errno,
-                          "lava auth: opening \"%V\" failed", &p->file);
+            ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                          "lava auth: opening \"%V\" failed", file);
         }
 
         return;
@@ -433,22 +480,22 @@ ngx_http_lava_auth_restore(ngx_http_lava_auth_poller_t *p)
     buf = NULL;
 
     if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_ERR, p->log, ngx_errno,
-                      "lava auth: stat of \"%V\" failed", &p->file);
+        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                      "lava auth: stat of \"%V\" failed", file);
         goto done;
     }
 
     size = ngx_file_size(&fi);
 
     /* ngx_http_lava_auth_load() refuses what the zone cannot hold */
-    if (size <= 0 || (size_t) size > p->zone->shm.size) {
-        ngx_log_error(NGX_LOG_ERR, p->log, 0,
-                      "lava auth: \"%V\" is empty or larger than the zone, "
-                      "not used", &p->file);
+    if (!ngx_is_file(&fi) || size <= 0 || (size_t) size > zone->shm.size) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "lava auth: \"%V\" is not a regular file, is empty or "
+                      "is larger than the zone, not used", file);
         goto done;
     }
 
-    buf = ngx_alloc((size_t) size, p->log);
+    buf = ngx_alloc((size_t) size, log);
     if (buf == NULL) {
         goto done;
     }
@@ -462,16 +509,16 @@ ngx_http_lava_auth_restore(ngx_http_lava_auth_poller_t *p)
         }
 
         if (n <= 0) {
-            ngx_log_error(NGX_LOG_ERR, p->log, ngx_errno,
-                          "lava auth: reading \"%V\" failed", &p->file);
+            ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                          "lava auth: reading \"%V\" failed", file);
             goto done;
         }
     }
 
-    if (ngx_http_lava_auth_load(p, buf, (size_t) size) == NGX_OK) {
-        ngx_log_error(NGX_LOG_NOTICE, p->log, 0,
+    if (ngx_http_lava_auth_load(zone, log, 0, buf, (size_t) size) == NGX_OK) {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
                       "lava auth: snapshot taken from \"%V\" until redis "
-                      "has one", &p->file);
+                      "has one", file);
     }
 
 done:
@@ -491,7 +538,6 @@ ngx_http_lava_auth_init_process(ngx_cycle_t *cycle,
     ngx_http_lava_main_conf_t *lmcf)
 {
     ngx_str_t                     *prefix;
-    ngx_http_lava_auth_sh_t       *sh;
     ngx_http_lava_auth_poller_t   *p = &ngx_http_lava_auth_poller;
 
     if (lmcf->auth_zone == NULL || ngx_worker != 0) {
@@ -518,17 +564,9 @@ ngx_http_lava_auth_init_process(ngx_cycle_t *cycle,
     ngx_sprintf(p->version_key.data, "%V:version", prefix);
     ngx_sprintf(p->snapshot_key.data, "%V:snapshot", prefix);
 
+    /* the master loaded lava_auth_file into the zone before the workers
+     * started (ngx_http_lava_auth_init_zone()); worker 0 keeps it */
     p->file = lmcf->auth_file;
-
-    if (p->file.len) {
-        sh = p->zone->data;
-
-        /* the zone outlives reloads: only an nginx (re)start finds it empty;
-         * no lock, the other workers only read */
-        if (sh->snap == NULL) {
-            ngx_http_lava_auth_restore(p);
-        }
-    }
 
     ngx_http_lava_timer_init(&p->poll, ngx_http_lava_auth_poll_handler, p,
                              cycle->log);

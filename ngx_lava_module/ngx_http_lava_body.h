@@ -37,6 +37,11 @@ typedef struct {
     ngx_http_lava_ctx_t     *drain_ctx;      /* its payer */
     off_t                    drained;        /* bytes */
     ngx_http_request_t      *request;
+
+    /* nginx's own error page of a forward location, replaced by JSON
+     * (ngx_http_lava_error.c); NULL none */
+    ngx_buf_t               *json_error;
+    unsigned                 json_error_sent:1;
 } ngx_http_lava_body_t;
 
 
@@ -65,5 +70,17 @@ ngx_int_t ngx_http_lava_drain_start(ngx_http_request_t *r,
 /* the answer after the client left: consumed; NGX_ERROR past the bound */
 ngx_int_t ngx_http_lava_drain(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     ngx_chain_t *in);
+
+/*
+ * ngx_http_lava_error.c: nginx's own answer to an error of a forward
+ * location with no error_page for it becomes the JSON error (header filter:
+ * headers set, body->json_error kept); the body filter then sends that
+ * instead of nginx's page.
+ */
+ngx_int_t ngx_http_lava_error_replace(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx);
+ngx_int_t ngx_http_lava_error_body(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx, ngx_chain_t *in,
+    ngx_http_output_body_filter_pt next);
 
 #endif /* NGX_HTTP_LAVA_BODY_H */

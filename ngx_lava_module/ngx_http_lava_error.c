@@ -1,12 +1,14 @@
 /*
  * JSON error responses, in the shape the provider SDKs parse:
  *   {"error":{"message":"...","code":"...","status":401}}
- * Used for the gateway's own refusals and, through `error_page ... @lava_error`,
- * for the errors nginx produces when a provider cannot be reached. Status,
+ * Used for the gateway's own refusals and, through `error_page ... @lava_error`
+ * or in place of nginx's HTML page on a forward location without one, for
+ * the errors nginx produces when a provider cannot be reached. Status,
  * code and message of each come from one table, lib/lava_refusal.h.
  */
 
 #include "ngx_http_lava_module.h"
+#include "ngx_http_lava_body.h"
 
 
 typedef struct {
@@ -24,20 +26,14 @@ static ngx_http_lava_refusal_t  ngx_http_lava_refusals[] = {
 };
 
 
-ngx_int_t
-ngx_http_lava_send_error(ngx_http_request_t *r, ngx_uint_t status,
+/* {"error":{"message","code","status"}}\n in r->pool, last_buf set */
+static ngx_buf_t *
+ngx_http_lava_error_buf(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message)
 {
-    u_char       *p;
-    size_t        len, mlen, clen;
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    /* the body of a refused request is never read: drop it cleanly */
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        r->keepalive = 0;
-    }
+    u_char     *p;
+    size_t      len, mlen, clen;
+    ngx_buf_t  *b;
 
     mlen = ngx_strlen(message);
     clen = ngx_strlen(code);
@@ -49,7 +45,7 @@ ngx_http_lava_send_error(ngx_http_request_t *r, ngx_uint_t status,
 
     b = ngx_create_temp_buf(r->pool, len);
     if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NULL;
     }
 
     p = ngx_cpymem(b->last, "{\"error\":{\"message\":\"", 21);
@@ -61,15 +57,51 @@ ngx_http_lava_send_error(ngx_http_request_t *r, ngx_uint_t status,
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 
+    return b;
+}
+
+
+/* the headers of a JSON error of b's length */
+static void
+ngx_http_lava_error_headers(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_buf_t *b)
+{
     r->headers_out.status = status;
     r->headers_out.content_length_n = b->last - b->pos;
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
 
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
+
     ngx_http_clear_accept_ranges(r);
     ngx_http_clear_last_modified(r);
     ngx_http_clear_etag(r);
+}
+
+
+ngx_int_t
+ngx_http_lava_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    /* the body of a refused request is never read: drop it cleanly */
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    b = ngx_http_lava_error_buf(r, status, code, message);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_lava_error_headers(r, status, b);
 
     rc = ngx_http_send_header(r);
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
@@ -144,31 +176,25 @@ ngx_http_lava_error_method(ngx_http_request_t *r)
 
 
 /*
- * Content handler of the location named by error_page (lava_error): nginx's
- * own errors on a forward location (provider unreachable, timeout, a body
- * too large or too slow) and, through the server-level error_page of
- * conf/lava-server.conf, the refusals nginx makes before any location is
- * chosen (header or request line too large, bad Transfer-Encoding). A
- * request that never reached the forward location has no context yet: it
- * gets one here, so that the answer carries a request id and the log phase
- * books the refusal, once, like the gateway's own.
+ * The row of lib/lava_refusal.h for a status nginx chose itself (*status:
+ * nginx's 494-497, which have no status line, become 400); *client: nginx
+ * refused the client's request (4xx, 501, 505), as opposed to a failure of
+ * its own or of the provider.
  */
-ngx_int_t
-ngx_http_lava_error_handler(ngx_http_request_t *r)
+static ngx_http_lava_refusal_t *
+ngx_http_lava_error_row(ngx_http_request_t *r, ngx_uint_t *status,
+    ngx_uint_t *client)
 {
-    ngx_uint_t                status, client;
-    ngx_http_lava_ctx_t      *ctx;
+    ngx_uint_t                s;
     ngx_http_lava_refusal_t  *rf;
 
-    status = r->err_status ? r->err_status : NGX_HTTP_BAD_GATEWAY;
+    s = *status;
 
-    /* nginx refused the client's request (4xx, 501, 505), as opposed to a
-     * failure of its own or of the provider */
-    client = (status < NGX_HTTP_INTERNAL_SERVER_ERROR
-              || status == NGX_HTTP_NOT_IMPLEMENTED
-              || status == NGX_HTTP_VERSION_NOT_SUPPORTED);
+    *client = (s < NGX_HTTP_INTERNAL_SERVER_ERROR
+               || s == NGX_HTTP_NOT_IMPLEMENTED
+               || s == NGX_HTTP_VERSION_NOT_SUPPORTED);
 
-    switch (status) {
+    switch (s) {
 
     case NGX_HTTP_GATEWAY_TIME_OUT:
         rf = &ngx_http_lava_refusals[LAVA_REFUSAL_PROVIDER_TIMEOUT];
@@ -215,7 +241,7 @@ ngx_http_lava_error_handler(ngx_http_request_t *r)
         break;
 
     default:
-        rf = &ngx_http_lava_refusals[status < NGX_HTTP_INTERNAL_SERVER_ERROR
+        rf = &ngx_http_lava_refusals[s < NGX_HTTP_INTERNAL_SERVER_ERROR
                                      ? LAVA_REFUSAL_BAD_REQUEST
                                      : LAVA_REFUSAL_GATEWAY_ERROR];
     }
@@ -223,12 +249,51 @@ ngx_http_lava_error_handler(ngx_http_request_t *r)
     /* nginx's own codes for what it sends as 400 (494 header too large,
      * 495-497 client certificate, plain HTTP to an https port): no status
      * line exists for them; ngx_http_send_header() sends err_status */
-    if (status >= NGX_HTTP_REQUEST_HEADER_TOO_LARGE
-        && status <= NGX_HTTP_TO_HTTPS)
-    {
-        status = NGX_HTTP_BAD_REQUEST;
-        r->err_status = status;
+    if (s >= NGX_HTTP_REQUEST_HEADER_TOO_LARGE && s <= NGX_HTTP_TO_HTTPS) {
+        *status = NGX_HTTP_BAD_REQUEST;
+        r->err_status = NGX_HTTP_BAD_REQUEST;
     }
+
+    return rf;
+}
+
+
+/* the event of a request nginx answered itself: its code, and refused when
+ * the client's request was refused before it left */
+static void
+ngx_http_lava_error_book(ngx_http_lava_ctx_t *ctx, ngx_http_lava_refusal_t *rf,
+    ngx_uint_t client)
+{
+    if (ctx->error == NULL) {
+        ctx->error = rf->code;
+    }
+
+    if (client && !ctx->got_headers) {
+        ctx->refused = 1;
+    }
+}
+
+
+/*
+ * Content handler of the location named by error_page (lava_error): nginx's
+ * own errors on a forward location (provider unreachable, timeout, a body
+ * too large or too slow) and, through the server-level error_page of
+ * conf/lava-server.conf, the refusals nginx makes before any location is
+ * chosen (header or request line too large, bad Transfer-Encoding). A
+ * request that never reached the forward location has no context yet: it
+ * gets one here, so that the answer carries a request id and the log phase
+ * books the refusal, once, like the gateway's own.
+ */
+ngx_int_t
+ngx_http_lava_error_handler(ngx_http_request_t *r)
+{
+    ngx_uint_t                status, client;
+    ngx_http_lava_ctx_t      *ctx;
+    ngx_http_lava_refusal_t  *rf;
+
+    status = r->err_status ? r->err_status : NGX_HTTP_BAD_GATEWAY;
+
+    rf = ngx_http_lava_error_row(r, &status, &client);
 
     ctx = ngx_http_lava_get_ctx(r->main);
 
@@ -243,18 +308,82 @@ ngx_http_lava_error_handler(ngx_http_request_t *r)
     }
 
     if (ctx) {
-        if (ctx->error == NULL) {
-            ctx->error = rf->code;
-        }
-
-        if (client && !ctx->got_headers) {
-            /* the client's request was refused before it left */
-            ctx->refused = 1;
-        }
+        ngx_http_lava_error_book(ctx, rf, client);
     }
 
     /* the status nginx chose is kept (gateway_error covers several) */
     return ngx_http_lava_send_error(r, status, rf->code, rf->message);
+}
+
+
+/*
+ * Header filter of a forward location, for nginx's own answer to one of its
+ * errors with no error_page for it (r->err_status: nginx's HTML page is on
+ * its way): the same JSON as lava_error's, in its place. So a forward
+ * location answers JSON without any error_page or named location; the body
+ * filter sends the JSON instead of the page (ngx_http_lava_error_body()).
+ */
+ngx_int_t
+ngx_http_lava_error_replace(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
+{
+    ngx_uint_t                status, client;
+    ngx_http_lava_body_t     *body;
+    ngx_http_lava_refusal_t  *rf;
+
+    body = ngx_http_lava_body_state(r, ctx);
+    if (body == NULL) {
+        return NGX_ERROR;
+    }
+
+    status = r->err_status;
+
+    rf = ngx_http_lava_error_row(r, &status, &client);
+
+    ngx_http_lava_error_book(ctx, rf, client);
+
+    body->json_error = ngx_http_lava_error_buf(r, status, rf->code,
+                                               rf->message);
+    if (body->json_error == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_lava_error_headers(r, status, body->json_error);
+
+    return NGX_OK;
+}
+
+
+/* Body filter side: nginx's page is consumed, the JSON sent once. */
+ngx_int_t
+ngx_http_lava_error_body(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
+    ngx_chain_t *in, ngx_http_output_body_filter_pt next)
+{
+    ngx_buf_t             *b;
+    ngx_chain_t           *cl, out;
+    ngx_http_lava_body_t  *body;
+
+    body = ctx->body;
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+        b->pos = b->last;
+
+        if (b->in_file) {
+            b->file_pos = b->file_last;
+        }
+    }
+
+    if (body->json_error_sent) {
+        return next(r, NULL);
+    }
+
+    body->json_error_sent = 1;
+    ctx->bytes_out += body->json_error->last - body->json_error->pos;
+
+    out.buf = body->json_error;
+    out.next = NULL;
+
+    return next(r, &out);
 }
 
 

@@ -123,13 +123,37 @@ ngx_http_lava_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_lava_module);
+
     ctx = ngx_http_lava_get_ctx(r);
+
     if (ctx == NULL) {
-        return ngx_http_next_header_filter(r);
+        if (!(r->err_status >= NGX_HTTP_BAD_REQUEST && llcf->forward)) {
+            return ngx_http_next_header_filter(r);
+        }
+
+        /* refused by nginx before the rewrite phase (a Content-Length over
+         * client_max_body_size): the request gets its id and its event
+         * here, as lava_error gives them */
+        ctx = ngx_http_lava_create_ctx(r);
+        if (ctx == NULL) {
+            return NGX_ERROR;
+        }
     }
 
     if (ngx_http_lava_add_request_id(r, ctx) != NGX_OK) {
         return NGX_ERROR;
+    }
+
+    if (r->err_status >= NGX_HTTP_BAD_REQUEST && llcf->forward
+        && !ctx->got_headers)
+    {
+        /* nginx's own error page, no error_page for it: JSON instead */
+        if (ngx_http_lava_error_replace(r, ctx) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_next_header_filter(r);
     }
 
     u = r->upstream;
@@ -180,8 +204,6 @@ ngx_http_lava_header_filter(ngx_http_request_t *r)
     if (ctx->tap == NULL) {
         return NGX_ERROR;
     }
-
-    llcf = ngx_http_get_module_loc_conf(r, ngx_http_lava_module);
 
     if (lava_tap_init(ctx->tap, sse, ctx->route.fmt, llcf->tap_event_max,
                       llcf->tap_json_max, 0)
@@ -295,6 +317,12 @@ ngx_http_lava_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ctx = ngx_http_lava_get_ctx(r);
     if (ctx == NULL) {
         return ngx_http_next_body_filter(r, in);
+    }
+
+    body = ctx->body;
+
+    if (body && body->json_error) {
+        return ngx_http_lava_error_body(r, ctx, in, ngx_http_next_body_filter);
     }
 
     for (cl = in; cl; cl = cl->next) {

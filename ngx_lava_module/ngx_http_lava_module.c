@@ -64,6 +64,13 @@ static ngx_command_t  ngx_http_lava_commands[] = {
       offsetof(ngx_http_lava_main_conf_t, allow_private_upstreams),
       NULL },
 
+    { ngx_string("lava_upstream_tls"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lava_main_conf_t, upstream_tls),
+      NULL },
+
     { ngx_string("lava_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_lava_redis,
@@ -328,6 +335,7 @@ ngx_http_lava_create_main_conf(ngx_conf_t *cf)
     }
 
     lmcf->allow_private_upstreams = NGX_CONF_UNSET;
+    lmcf->upstream_tls = NGX_CONF_UNSET;
     lmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
     lmcf->queue_max = NGX_CONF_UNSET_UINT;
     lmcf->spool_max = NGX_CONF_UNSET;
@@ -365,6 +373,17 @@ ngx_http_lava_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_lava_main_conf_t *lmcf = conf;
 
     ngx_conf_init_value(lmcf->allow_private_upstreams, 0);
+    ngx_conf_init_value(lmcf->upstream_tls, 1);
+
+    /* managed keys in clear text go to loopback or private addresses only */
+    if (!lmcf->upstream_tls && !lmcf->allow_private_upstreams) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"lava_upstream_tls off\" is for a local mock "
+                           "provider only and needs "
+                           "\"lava_allow_private_upstreams on\"; remove it "
+                           "to reach the providers over TLS");
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_init_msec_value(lmcf->redis_timeout, 1000);
     ngx_conf_init_uint_value(lmcf->queue_max, 10000);
     ngx_conf_init_value(lmcf->spool_max, 256 * 1024 * 1024);
@@ -489,14 +508,28 @@ ngx_http_lava_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
+    /* the sidecar's redis_url is a URL; this is an address */
+    if (ngx_strlchr(value[1].data, value[1].data + value[1].len, '/')) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"lava_redis\" address \"%V\": "
+                           "expected <ipv4>:<port> without a scheme or a "
+                           "path, e.g. \"lava_redis 127.0.0.1:6379;\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
     ngx_memzero(&u, sizeof(ngx_url_t));
     u.url = value[1];
     u.default_port = 6379;
     u.no_resolve = 1;
 
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.host.len == 0) {
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.host.len == 0
+        || u.uri.len)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid redis address \"%V\"%s%s", &value[1],
+                           "invalid \"lava_redis\" address \"%V\"%s%s: "
+                           "expected <ipv4>:<port>, e.g. "
+                           "\"lava_redis 127.0.0.1:6379;\"", &value[1],
                            u.err ? ": " : "", u.err ? u.err : "");
         return NGX_CONF_ERROR;
     }
@@ -508,7 +541,9 @@ ngx_http_lava_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (ngx_inet_addr(u.host.data, u.host.len) == INADDR_NONE) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"lava_redis\" needs a numeric IPv4 address, "
-                           "not \"%V\"", &u.host);
+                           "not \"%V\" (hiredis would resolve a name "
+                           "blocking the worker), e.g. "
+                           "\"lava_redis 127.0.0.1:6379;\"", &u.host);
         return NGX_CONF_ERROR;
     }
 
@@ -572,8 +607,10 @@ ngx_http_lava_forward(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_lava_loc_conf_t *llcf = conf;
 
-    ngx_str_t                 *value;
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_str_t                    *value;
+    ngx_http_core_loc_conf_t     *clcf;
+    ngx_http_lava_main_conf_t    *lmcf;
+    ngx_http_lava_forward_loc_t  *fl;
 
     if (llcf->forward != NGX_CONF_UNSET) {
         return "is duplicate";
@@ -582,6 +619,27 @@ ngx_http_lava_forward(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     llcf->forward = 1;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    /* kept for ngx_http_lava_conf_check(): what this location needs */
+    lmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_lava_module);
+
+    if (lmcf->forwards == NULL) {
+        lmcf->forwards = ngx_array_create(cf->pool, 2,
+                                          sizeof(ngx_http_lava_forward_loc_t));
+        if (lmcf->forwards == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    fl = ngx_array_push(lmcf->forwards);
+    if (fl == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    fl->file = cf->conf_file->file.name;
+    fl->line = cf->conf_file->line;
+    fl->clcf = clcf;
+    fl->cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
 
     if (cf->args->nelts == 2) {
         value = cf->args->elts;
@@ -768,6 +826,10 @@ ngx_http_lava_postconfiguration(ngx_conf_t *cf)
     ngx_http_lava_main_conf_t  *lmcf;
 
     lmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_lava_module);
+
+    if (ngx_http_lava_conf_check(cf, lmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (ngx_http_lava_providers_init(cf, lmcf) != NGX_OK) {
         return NGX_ERROR;

@@ -6,6 +6,7 @@
  *   ngx_http_lava_variables.c  the $lava_* variables
  *   ngx_http_lava_ctx.c        per-request context, request ids, header lookup
  *   ngx_http_lava_providers.c  provider table and managed key file
+ *   ngx_http_lava_conf_check.c configurations that cannot serve, refused
  *   ngx_http_lava_access.c     access phase: token, routing, header rewrite, body read
  *   ngx_http_lava_filter.c     header/body filters: request id header, usage tap
  *   ngx_http_lava_strip.c      body filter: removes the include_usage chunk
@@ -99,6 +100,8 @@ typedef struct {
     ngx_hash_keys_arrays_t      *hosts_keys; /* config time only */
     ngx_str_t                    keys_file;
     ngx_flag_t                   allow_private_upstreams;
+    ngx_flag_t                   upstream_tls;   /* lava_upstream_tls:
+                                                    $lava_upstream_scheme */
 
     /* redis: the address is numeric (hiredis resolves names blocking) */
     ngx_addr_t                  *redis_addr;
@@ -136,7 +139,19 @@ typedef struct {
     ngx_uint_t                   drain_max;      /* drains at once, per worker */
     ngx_uint_t                   drain_per_payer;  /* of them, of one merchant
                                                       and customer */
+    /* of ngx_http_lava_forward_loc_t, the lava_forward locations, checked
+     * by ngx_http_lava_conf_check(); NULL none */
+    ngx_array_t                 *forwards;
 } ngx_http_lava_main_conf_t;
+
+
+/* A lava_forward location, as parsed: config time only (cf->pool). */
+typedef struct {
+    ngx_str_t                    file;       /* where lava_forward is */
+    ngx_uint_t                   line;
+    ngx_http_core_loc_conf_t    *clcf;       /* its location */
+    ngx_http_core_srv_conf_t    *cscf;       /* its server */
+} ngx_http_lava_forward_loc_t;
 
 
 typedef struct {
@@ -259,6 +274,11 @@ ngx_int_t ngx_http_lava_providers_init(ngx_conf_t *cf,
     ngx_http_lava_main_conf_t *lmcf);
 ngx_http_lava_provider_t *ngx_http_lava_provider_find(
     ngx_http_lava_main_conf_t *lmcf, u_char *host, size_t len);
+
+/* ngx_http_lava_conf_check.c: postconfiguration, refuses a configuration
+ * that cannot serve (docs/directives.md) */
+ngx_int_t ngx_http_lava_conf_check(ngx_conf_t *cf,
+    ngx_http_lava_main_conf_t *lmcf);
 
 /* ngx_http_lava_access.c */
 ngx_int_t ngx_http_lava_access_handler(ngx_http_request_t *r);

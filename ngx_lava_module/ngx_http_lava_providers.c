@@ -256,10 +256,18 @@ ngx_http_lava_read_keys(ngx_conf_t *cf, ngx_http_lava_main_conf_t *lmcf)
         return NGX_ERROR;
     }
 
-    if (fi.st_mode & S_IROTH) {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "lava_provider_keys \"%V\" is readable by everyone",
-                           &lmcf->keys_file);
+    /* the operator's provider keys: the master reads them as root, nobody
+     * else has to */
+    if (fi.st_mode & (S_IRGRP|S_IWGRP|S_IROTH|S_IWOTH)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "lava_provider_keys \"%V\" is readable or "
+                           "writable by group or others (mode 0%ui%ui%ui): "
+                           "run \"chmod 600 %V\"", &lmcf->keys_file,
+                           (ngx_uint_t) (fi.st_mode >> 6) & 7,
+                           (ngx_uint_t) (fi.st_mode >> 3) & 7,
+                           (ngx_uint_t) fi.st_mode & 7, &lmcf->keys_file);
+        ngx_close_file(fd);
+        return NGX_ERROR;
     }
 
     n = (size_t) ngx_file_size(&fi);

@@ -20,7 +20,8 @@ typedef enum {
     NGX_HTTP_LAVA_VAR_INPUT_TOKENS,
     NGX_HTTP_LAVA_VAR_OUTPUT_TOKENS,
     NGX_HTTP_LAVA_VAR_USAGE_SOURCE,
-    NGX_HTTP_LAVA_VAR_EVENTS_DROPPED
+    NGX_HTTP_LAVA_VAR_EVENTS_DROPPED,
+    NGX_HTTP_LAVA_VAR_UPSTREAM_SCHEME
 } ngx_http_lava_var_e;
 
 
@@ -72,6 +73,9 @@ static ngx_http_variable_t  ngx_http_lava_vars[] = {
     { ngx_string("lava_events_dropped"), NULL, ngx_http_lava_variable,
       NGX_HTTP_LAVA_VAR_EVENTS_DROPPED, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("lava_upstream_scheme"), NULL, ngx_http_lava_variable,
+      NGX_HTTP_LAVA_VAR_UPSTREAM_SCHEME, 0, 0 },
+
       ngx_http_null_variable
 };
 
@@ -96,9 +100,23 @@ static ngx_int_t
 ngx_http_lava_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
 {
-    u_char               *p;
-    int64_t               n;
-    ngx_http_lava_ctx_t  *ctx;
+    u_char                     *p;
+    int64_t                     n;
+    ngx_http_lava_ctx_t        *ctx;
+    ngx_http_lava_main_conf_t  *lmcf;
+
+    if (data == NGX_HTTP_LAVA_VAR_UPSTREAM_SCHEME) {
+        /* lava_upstream_tls: "http" only for a local mock provider */
+        lmcf = ngx_http_get_module_main_conf(r, ngx_http_lava_module);
+
+        if (lmcf->upstream_tls) {
+            ngx_http_lava_var_str(v, (u_char *) "https", 5);
+        } else {
+            ngx_http_lava_var_str(v, (u_char *) "http", 4);
+        }
+
+        return NGX_OK;
+    }
 
     if (data == NGX_HTTP_LAVA_VAR_EVENTS_DROPPED) {
         /* a worker's count, in any request */

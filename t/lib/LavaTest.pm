@@ -308,15 +308,22 @@ END {
 $SIG{INT} = $SIG{TERM} = sub { exit 1 };
 
 # nginx -t of a minimal configuration in $o{dir}: the module loaded, temp paths
-# in the directory, and $o{http} (directives) inside http {} before one server
-# whose forward location proxies to $o{scheme} (https). Returns (exit code,
-# output); with $o{with_log} the error log's lines are added to the output.
+# in the directory, an auth zone (unless $o{auth_zone} is '': then none), and
+# $o{http} (directives) inside http {} before one server whose forward
+# location proxies to $o{scheme} (https); $o{server}: directives of that
+# server, $o{location}: its locations instead of the forward location. Returns
+# (exit code, output); with $o{with_log} the error log's lines are added to
+# the output.
 sub nginx_t {
     my (%o) = @_;
     my $dir = $o{dir};
     my $module = $ENV{LAVA_MODULE} // "$ROOT/build/ngx_http_lava_module.so";
     my $nginx = $ENV{LAVA_NGINX} // '/usr/sbin/nginx';
     my $scheme = $o{scheme} // 'https';
+    my $zone = $o{auth_zone} // 'lava_auth_zone lava_t 1m;';
+    my $server = $o{server} // '';
+    my $location = $o{location}
+        // "location /v1/forward { lava_forward; proxy_pass $scheme://\$lava_upstream\$lava_uri; }";
     open my $fh, '>', "$dir/nginx.conf" or die "$dir/nginx.conf: $!\n";
     print $fh <<"CONF";
 load_module $module;
@@ -330,10 +337,12 @@ http {
     uwsgi_temp_path $dir/uwsgi;
     scgi_temp_path $dir/scgi;
     access_log off;
+    $zone
 $o{http}
     server {
         listen 127.0.0.1:9;
-        location /v1/forward { lava_forward; proxy_pass $scheme://\$lava_upstream\$lava_uri; }
+        $server
+        $location
     }
 }
 CONF
@@ -441,9 +450,30 @@ sub setup_merchant {
     $self->sql_value('SELECT fund_wallet(?, ?)', $m->{customer}, $o{funds} // 100);
     $m->{token} = $self->token(secret_key => $m->{secret}, customer_id => $m->{customer},
                                meter_slug => 'chat');
-    $self->wait_auth(qr/ \Q$m->{customer}\E active/)
-        or die "nginx did not load the auth snapshot with $m->{merchant}\n";
+    $self->wait_accepted($m->{token})
+        or die "the gateway did not accept the token of $m->{merchant}\n";
     return $m;
+}
+
+# Waits until the gateway accepts a forward token: a request with it is
+# answered with something else than "not known (yet)" (503
+# auth_unavailable, 401 invalid_key or unknown_customer, 400 unknown_meter).
+# The request carries a malformed x-lava-metadata, which is checked only
+# after the key, the customer and the meter: it is refused 400
+# invalid_metadata, never forwarded, and costs nothing. Returns its status.
+sub wait_accepted {
+    my ($self, $token, $secs) = @_;
+    my %not_yet = map { $_ => 1 } qw(auth_unavailable invalid_key unknown_customer unknown_meter);
+    return wait_for($secs // 15, sub {
+        my $r = eval {
+            $self->request(method => 'POST', body => '{}',
+                           target => '/v1/forward?u=https%3A%2F%2Fapi.openai.com%2Fv1%2Fchat%2Fcompletions',
+                           headers => [Authorization => "Bearer $token", 'x-lava-metadata' => '[]'])
+        } or return undef;
+        my $code = ref $r->{json} eq 'HASH' && ref $r->{json}{error} eq 'HASH'
+                 ? $r->{json}{error}{code} // '' : '';
+        return !$r->{status} || $not_yet{$code} ? undef : $r->{status};
+    });
 }
 
 # Waits until the snapshot in Redis matches $re and nginx has loaded a
