@@ -395,6 +395,8 @@ COMMENT ON VIEW ledger_check IS
 -- always renders the same text. A customer whose overdraft policy is
 -- 'block' is published as 'blocked' while its wallet balance is at or below
 -- its minimum: nginx answers its requests 402 before they reach the provider.
+-- Customers under 'block' also get a 'w' record with their headroom; the
+-- sidecar adds the 'r' and 'f' records from its rate table.
 CREATE VIEW auth_snapshot AS
 SELECT part, k1, k2, line FROM (
     SELECT 1 AS part, id COLLATE "C" AS k1, ''::text COLLATE "C" AS k2,
@@ -412,12 +414,23 @@ SELECT part, k1, k2, line FROM (
     UNION ALL
     SELECT 3, merchant_id COLLATE "C", slug COLLATE "C", 't ' || merchant_id || ' ' || slug
       FROM meters
+    UNION ALL
+    -- the wallet's headroom (balance - minimum, clamped to bigint), which
+    -- nginx reserves requests against (docs/security.md, class 8)
+    SELECT 4, cu.merchant_id COLLATE "C", cu.id COLLATE "C",
+           'w ' || cu.merchant_id || ' ' || cu.id || ' '
+           || greatest(least(coalesce(a.balance_nusd, 0)::numeric - cu.min_balance_nusd,
+                             9223372036854775807), -9223372036854775808)::text
+      FROM customers cu
+      LEFT JOIN accounts a ON a.key = 'wallet:' || cu.id
+     WHERE cu.overdraft = 'block' AND cu.status <> 'disabled'
 ) s
 ORDER BY part, k1, k2;
 COMMENT ON VIEW auth_snapshot IS
     'The auth data the sidecar publishes to Redis (docs/auth-sync.md): one record per line, '
     'without the header and the final "end"; read with ORDER BY part, k1, k2. A customer under '
-    'the block policy at or below its minimum balance is published as blocked.';
+    'the block policy at or below its minimum balance is published as blocked; each customer under '
+    'the block policy also as a w record with its headroom (balance - minimum).';
 
 -- Dead letters for reading in psql: newest first, with their replay state and
 -- whether their request is booked by now.

@@ -22,9 +22,10 @@ COMMENT ON FUNCTION ledger_immutable IS
 -- same provider account updates that row once.
 -- Rows are locked in id order first, so sidecars booking concurrently do not
 -- deadlock on the shared accounts (provider, platform, merchant); auth_state
--- is only touched after them. When a wallet under the 'block' policy crosses
--- its minimum, either way, the auth version moves so the sidecar publishes
--- the block list within a second.
+-- is only touched after them (booking transactions already serialize on the
+-- shared accounts, so this adds no wait). When the balance of a wallet under
+-- the 'block' policy moves, the auth version moves so the sidecar publishes
+-- the block list and the wallet's headroom (w record) within a second.
 CREATE OR REPLACE FUNCTION transfers_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     v_crossed boolean;
@@ -45,10 +46,10 @@ BEGIN
          WHERE a.id = d.account
         RETURNING a.kind, a.customer_id, a.balance_nusd - d.delta AS was, a.balance_nusd AS now
     )
+    -- any move of a 'block' wallet: its headroom is published (w record)
     SELECT EXISTS (
         SELECT 1 FROM upd JOIN customers c ON c.id = upd.customer_id
-         WHERE upd.kind = 'wallet' AND c.overdraft = 'block'
-           AND (upd.was <= c.min_balance_nusd) <> (upd.now <= c.min_balance_nusd))
+         WHERE upd.kind = 'wallet' AND c.overdraft = 'block' AND upd.was <> upd.now)
       INTO v_crossed;
     IF v_crossed THEN
         UPDATE auth_state SET version = version + 1;
@@ -58,7 +59,8 @@ END $$;
 COMMENT ON FUNCTION transfers_apply IS
     'Trigger (after INSERT on transfers, per statement): moves the stored balances of the '
     'accounts the new transfers touch, one UPDATE per account, locking them in id order first; '
-    'bumps auth_state when a wallet under the block policy crosses its minimum.';
+    'bumps auth_state when the balance of a wallet under the block policy moves (its headroom is '
+    'published).';
 
 -- Every merchant and customer gets its account when it is created.
 CREATE OR REPLACE FUNCTION merchants_account() RETURNS trigger LANGUAGE plpgsql AS $$
