@@ -28,7 +28,7 @@ COMMENT ON FUNCTION ledger_immutable IS
 -- the block list and the wallet's headroom (w record) within a second.
 CREATE OR REPLACE FUNCTION transfers_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    v_crossed boolean;
+    v_moved boolean;
 BEGIN
     PERFORM 1 FROM accounts
       WHERE id IN (SELECT debit_account FROM new_rows UNION SELECT credit_account FROM new_rows)
@@ -50,8 +50,8 @@ BEGIN
     SELECT EXISTS (
         SELECT 1 FROM upd JOIN customers c ON c.id = upd.customer_id
          WHERE upd.kind = 'wallet' AND c.overdraft = 'block' AND upd.was <> upd.now)
-      INTO v_crossed;
-    IF v_crossed THEN
+      INTO v_moved;
+    IF v_moved THEN
         UPDATE auth_state SET version = version + 1;
     END IF;
     RETURN NULL;
