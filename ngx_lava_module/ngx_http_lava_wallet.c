@@ -28,7 +28,8 @@
 
 
 #define NGX_HTTP_LAVA_WALLET_ZONE_DEFAULT  (1024 * 1024)
-#define NGX_HTTP_LAVA_WALLET_EXPIRE        2     /* idle nodes freed a call */
+#define NGX_HTTP_LAVA_WALLET_EXPIRE        2     /* nodes looked at a call */
+#define NGX_HTTP_LAVA_WALLET_EXPIRE_FULL   256   /* the same, zone full */
 
 
 typedef struct {
@@ -255,21 +256,25 @@ ngx_http_lava_wallet_free_node(ngx_slab_pool_t *shpool,
 }
 
 
-/* frees up to n idle nodes from the least recently used end */
+/* looks at up to n nodes from the least recently used end and frees the
+ * idle ones (a node with a long request in flight is passed over) */
 static void
 ngx_http_lava_wallet_expire(ngx_slab_pool_t *shpool,
     ngx_http_lava_wallet_sh_t *sh, ngx_msec_t hold, ngx_uint_t n)
 {
-    ngx_queue_t                  *q;
+    ngx_queue_t                  *q, *prev;
     ngx_rbtree_node_t            *node;
     ngx_http_lava_wallet_node_t  *wn;
 
-    while (n-- && !ngx_queue_empty(&sh->lru)) {
-        q = ngx_queue_last(&sh->lru);
+    for (q = ngx_queue_last(&sh->lru);
+         n-- && q != ngx_queue_sentinel(&sh->lru);
+         q = prev)
+    {
+        prev = ngx_queue_prev(q);
         wn = ngx_queue_data(q, ngx_http_lava_wallet_node_t, queue);
 
         if (!ngx_http_lava_wallet_roll(wn, hold)) {
-            return;
+            continue;
         }
 
         node = (ngx_rbtree_node_t *)
@@ -509,6 +514,12 @@ ngx_http_lava_wallet_reserve(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
             + ctx->merchant_id.len + ctx->customer_id.len;
 
         node = ngx_slab_alloc_locked(shpool, n);
+        if (node == NULL) {
+            ngx_http_lava_wallet_expire(shpool, sh, lmcf->wallet_hold,
+                                        NGX_HTTP_LAVA_WALLET_EXPIRE_FULL);
+            node = ngx_slab_alloc_locked(shpool, n);
+        }
+
         if (node == NULL) {
             goto full;
         }
