@@ -878,6 +878,8 @@ ngx_http_lava_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    ngx_http_lava_wallet_init_process(cycle, lmcf);
+
     if (lmcf->auth_zone
         && ngx_http_lava_auth_init_process(cycle, lmcf) != NGX_OK)
     {

@@ -327,6 +327,9 @@ void ngx_http_lava_wallet_release(ngx_http_request_t *r,
     ngx_http_lava_ctx_t *ctx, const lava_usage_buckets_t *usage);
 /* releases (and holds) every reservation of a dead worker */
 void ngx_http_lava_wallet_owner_lost(ngx_pid_t pid);
+/* init_process: the same for every worker that no longer exists */
+void ngx_http_lava_wallet_init_process(ngx_cycle_t *cycle,
+    ngx_http_lava_main_conf_t *lmcf);
 
 /* ngx_http_lava_redis.c + ngx_http_lava_events.c (per worker) */
 ngx_int_t ngx_http_lava_events_init_process(ngx_cycle_t *cycle,

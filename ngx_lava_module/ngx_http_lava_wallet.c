@@ -743,3 +743,58 @@ ngx_http_lava_wallet_owner_lost(ngx_pid_t pid)
 
     ngx_shmtx_unlock(&shpool->mutex);
 }
+
+
+/*
+ * init_process of every worker: reservations of workers that no longer
+ * exist are released (and held). A worker that crashed is replaced by a new
+ * one, whose start sweeps what it left, so a crash does not leak
+ * reservations even without the in-flight records' owner check. Workers of
+ * the previous cycle that still finish requests after a reload exist, and
+ * keep theirs.
+ */
+void
+ngx_http_lava_wallet_init_process(ngx_cycle_t *cycle,
+    ngx_http_lava_main_conf_t *lmcf)
+{
+    ngx_uint_t                    n;
+    ngx_queue_t                  *q, *next;
+    ngx_slab_pool_t              *shpool;
+    ngx_http_lava_wallet_sh_t    *sh;
+    ngx_http_lava_wallet_resv_t  *resv;
+
+    if (lmcf->wallet_zone == NULL || lmcf->wallet_zone->shm.addr == NULL) {
+        return;
+    }
+
+    shpool = (ngx_slab_pool_t *) lmcf->wallet_zone->shm.addr;
+    sh = lmcf->wallet_zone->data;
+    n = 0;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    for (q = ngx_queue_head(&sh->resv);
+         q != ngx_queue_sentinel(&sh->resv);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        resv = ngx_queue_data(q, ngx_http_lava_wallet_resv_t, queue);
+
+        /* ESRCH only: EPERM is a process that exists */
+        if (resv->pid != ngx_pid && kill(resv->pid, 0) == -1
+            && ngx_errno == NGX_ESRCH)
+        {
+            ngx_http_lava_wallet_unreserve(shpool, resv, resv->amount,
+                                           lmcf->wallet_hold);
+            n++;
+        }
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (n) {
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "lava wallet: released %ui reservations of workers "
+                      "that exited", n);
+    }
+}

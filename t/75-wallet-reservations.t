@@ -221,6 +221,74 @@ waitpid $pid, 0;
 my $next = $s->request(target => $T, body => $BODY, headers => [Authorization => "Bearer $one_tok"]);
 is $next->{status}, 200, 'that one ended: its reservation is released, the next is served';
 
+# --- a reload keeps the reservations; a crashed worker's are released -------------
+
+sub master_pid { (split ' ', LavaTest::slurp("$s->{dir}/nginx/nginx.pid"))[0] }
+sub workers {
+    my $master = master_pid();
+    my @w;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        my $t = LavaTest::slurp($stat) // next;
+        my ($pid, $comm, $state, $ppid) = $t =~ /^(\d+) \((.*?)\) (\S) (\d+)/ or next;
+        push @w, $pid if $ppid == $master && $state ne 'Z';
+    }
+    return sort { $a <=> $b } @w;
+}
+
+# One request in flight on a wallet with room for it and a small one less a
+# nano-dollar, in a child; returns the child's pid.
+sub hold_one {
+    my ($tok, $delay_ms) = @_;
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        eval {
+            $s->request(target => $T, body => $BIG, timeout => 20,
+                        headers => [Authorization => "Bearer $tok", 'x-mock-delay-ms' => $delay_ms]);
+        };
+        POSIX::_exit(0);
+    }
+    sleep 1;
+    return $pid;
+}
+sub small { $s->request(target => $T, body => $BODY, headers => [Authorization => "Bearer $_[0]"])->{status} }
+
+my ($rl, $rl_tok) = customer($RES_BIG + $RES - 1);
+my @before = workers();
+$pid = hold_one($rl_tok, 3500);
+is small($rl_tok), 402, 'reload: the request in flight holds its reservation';
+kill 'HUP', master_pid();
+ok wait_for(10, sub { my %old = map { $_ => 1 } @before;
+                      scalar(grep { !$old{$_} } workers()) >= 2 }), 'reload: new workers started';
+is small($rl_tok), 402, 'reload: the new workers see the old worker\'s reservation (the zone is kept)';
+waitpid $pid, 0;
+ok wait_for(5, sub { small($rl_tok) == 200 }),
+   'reload: the old worker released it when its request ended';
+
+my ($cr, $cr_tok) = customer($RES_BIG + $RES - 1);
+@before = workers();
+$pid = hold_one($cr_tok, 6000);
+is small($cr_tok), 402, 'crash: the request in flight holds its reservation';
+my $t_kill = time;
+kill 'KILL', @before;
+waitpid $pid, 0;
+ok wait_for(10, sub { my %old = map { $_ => 1 } @before;
+                      scalar(grep { !$old{$_} } workers()) >= 2 }), 'crash: workers replaced';
+ok wait_for(20, sub { small($cr_tok) == 200 }),
+   sprintf 'crash: the dead worker\'s reservation is released (after %.1f s: held for lava_wallet_hold)',
+   time - $t_kill;
+ok scalar(grep { /lava wallet: released \d+ reservations of workers that exited/ }
+          LavaTest::slurp_lines($s->error_log)), 'the new worker logged the release';
+
+# the crash was deliberate: its lines are not the finish check's business
+{
+    my $log = $s->error_log;
+    my @keep = grep { !/exited on signal 9/ } LavaTest::slurp_lines($log);
+    open my $fh, '+<', $log or die "$log: $!";
+    truncate $fh, 0;
+    print $fh @keep;
+    close $fh;
+}
+
 is $s->sql_value('SELECT count(*) FROM dead_letters'), 0, 'no dead letters';
 $s->finish;
 done_testing;
