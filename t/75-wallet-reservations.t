@@ -39,8 +39,10 @@ sub customer {
     my ($nusd) = @_;
     my $c = $s->sql_value('SELECT create_customer(?)', $m->{merchant});
     $s->sql_value('SELECT fund_wallet(?, ?)', $c, usd($nusd)) if $nusd;
-    $s->wait_auth(qr/^w \Q$m->{merchant}\E \Q$c\E $nusd$/m)
-        or die "headroom of $c not published\n";
+    # without w records (the gateway before reservations) the test goes on,
+    # to show what the burst does there
+    ok $s->wait_auth(qr/^w \Q$m->{merchant}\E \Q$c\E $nusd$/m, 6)
+        || !$s->wait_auth(qr/ \Q$c\E active/), "headroom $nusd of a new customer published";
     return ($c, $s->token(secret_key => $m->{secret}, customer_id => $c, meter_slug => 'chat'));
 }
 
@@ -100,13 +102,18 @@ sub burst {
 }
 
 my ($r_in, $r_out) = @{ snap_line(qr/^r openai gpt-4o-mini (\d+) (\d+)$/m) // [] };
-ok $r_in && $r_out, "the snapshot bounds gpt-4o-mini: $r_in / $r_out nusd per 1M";
+ok $r_in && $r_out, "the snapshot bounds gpt-4o-mini: " . ($r_in // '-') . ' / ' . ($r_out // '-')
+                    . ' nusd per 1M';
 # list price with the 1.9 % service charge folded in, rounded up
 is $r_in, 152_850_000, 'input bound: $0.15 per 1M plus 1.9 %';
 is $r_out, 611_400_000, 'output bound: $0.60 per 1M plus 1.9 %';
 my ($fee_ppm) = @{ snap_line(qr/^f \Q$m->{merchant}\E chat (\d+) (\d+) (\d+)$/m) // [] };
 is $fee_ppm, 200_000, 'the meter "chat" is bounded at 20 %';
 ok snap_line(qr/^r openai \* (\d+) (\d+)$/m), "the provider's \"*\" bound is published";
+# the list prices, where the snapshot has no bounds (the gateway before them)
+$r_in //= 152_850_000;
+$r_out //= 611_400_000;
+$fee_ppm //= 200_000;
 
 my $BODY = body(max_tokens => 10);
 my $RES = reservation(length $BODY, 10, $r_in, $r_out, $fee_ppm);
@@ -128,16 +135,19 @@ note sprintf '%d served, %d refused in %.2f s', scalar @ok, scalar @refused, tim
 ok @ok >= 1, 'the wallet pays for some';
 ok @ok <= $fits, "no more served than fit: " . scalar(@ok) . " <= $fits";
 is @ok + @refused, 40, 'every other request is refused 402';
-is $refused[0]{json}{error}{code}, 'insufficient_balance', 'code insufficient_balance';
-like $refused[0]{json}{error}{message} // '', qr/maximum cost/, 'the message names the maximum cost';
-is scalar(grep { ($_->{json}{error}{code} // '') ne 'insufficient_balance' } @refused), 0,
-   'all with that code';
+SKIP: {
+    skip 'nothing was refused', 7 unless @refused;
+    is $refused[0]{json}{error}{code}, 'insufficient_balance', 'code insufficient_balance';
+    like $refused[0]{json}{error}{message} // '', qr/maximum cost/, 'the message names the maximum cost';
+    is scalar(grep { ($_->{json}{error}{code} // '') ne 'insufficient_balance' } @refused), 0,
+       'all with that code';
 
-my $row = $s->wait_booked($refused[0]{rid});
-is $row->{outcome}, 'refused', 'a refused one is booked as refused';
-is $row->{error}, 'insufficient_balance', 'with its reason';
-is $row->{customer_id}, $tiny, 'for the customer';
-is $row->{total_nusd}, 0, 'at zero';
+    my $row = $s->wait_booked($refused[0]{rid});
+    is $row->{outcome}, 'refused', 'a refused one is booked as refused';
+    is $row->{error}, 'insufficient_balance', 'with its reason';
+    is $row->{customer_id}, $tiny, 'for the customer';
+    is $row->{total_nusd}, 0, 'at zero';
+}
 
 $s->wait_booked($_->{rid}) or fail("served $_->{rid} booked") for @ok;
 my $after = balance($tiny);
@@ -177,7 +187,7 @@ is $s->request(target => $T, body => $BODY, headers => [Authorization => "Bearer
 
 # --- a model without rows: the provider's "*" bound ----------------------------------
 
-my ($s_in, $s_out) = @{ snap_line(qr/^r openai \* (\d+) (\d+)$/m) };
+my ($s_in, $s_out) = @{ snap_line(qr/^r openai \* (\d+) (\d+)$/m) // [30_570_000_000, 30_570_000_000] };
 ok $s_out > $r_out, "the provider's bound ($s_out per 1M out) is above gpt-4o-mini's";
 my $NOROWS = body(model => 'gpt-no-such-model', max_tokens => 10);
 my $RES_STAR = reservation(length $NOROWS, 10, $s_in, $s_out, $fee_ppm);
