@@ -40,9 +40,24 @@ id_ok(const char *p, size_t n)
     return 1;
 }
 
+/* r records: printable ASCII models (ids_only 0) */
+static int
+model_ok(const char *s, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if ((unsigned char) s[i] <= 0x20 || (unsigned char) s[i] >= 0x7f) {
+            return 0;
+        }
+    }
+
+    return n > 0;
+}
+
 static void
-check_pairs(const lava_authsnap_t *snap, const lava_authsnap_table_t *t,
-    int blocked_ok)
+check_pairs_of(const lava_authsnap_t *snap, const lava_authsnap_table_t *t,
+    int blocked_ok, int ids_only)
 {
     uint32_t                     i;
     const char                  *str;
@@ -55,7 +70,9 @@ check_pairs(const lava_authsnap_t *snap, const lava_authsnap_table_t *t,
         FUZZ_CHECK((size_t) p->str + p->mlen + p->olen <= snap->strings_len,
                    "pair strings inside the block");
         str = snap->strings + p->str;
-        FUZZ_CHECK(id_ok(str, p->mlen) && id_ok(str + p->mlen, p->olen),
+        FUZZ_CHECK(id_ok(str, p->mlen)
+                   && (ids_only ? id_ok(str + p->mlen, p->olen)
+                                : model_ok(str + p->mlen, p->olen)),
                    "pair ids of the charset");
         FUZZ_CHECK(p->status <= (blocked_ok ? LAVA_AUTHSNAP_BLOCKED
                                             : LAVA_AUTHSNAP_ACTIVE),
@@ -66,6 +83,13 @@ check_pairs(const lava_authsnap_t *snap, const lava_authsnap_table_t *t,
                                            str + p->mlen, p->olen) == p,
                    "pair found by its lookup");
     }
+}
+
+static void
+check_pairs(const lava_authsnap_t *snap, const lava_authsnap_table_t *t,
+    int blocked_ok)
+{
+    check_pairs_of(snap, t, blocked_ok, 1);
 }
 
 static void
@@ -106,6 +130,11 @@ check_snap(const lava_authsnap_t *snap, const lava_authsnap_parse_t *ps)
     check_pairs(snap, &snap->customers, 1);
     check_pairs(snap, &snap->meters, 0);
     check_pairs(snap, &snap->unfunded, 0);
+    check_pairs(snap, &snap->wallets, 0);
+    check_pairs_of(snap, &snap->rates, 0, 0);
+    check_pairs(snap, &snap->fees, 0);
+    FUZZ_CHECK(snap->wallets.n <= ps->wallets && snap->rates.n <= ps->rates
+               && snap->fees.n <= ps->fees, "no more w, r, f than counted");
 }
 
 int

@@ -11,7 +11,7 @@
 #include "lava_authsnap.h"
 
 
-#define LAVA_AUTHSNAP_FIELDS   4       /* most fields of a record */
+#define LAVA_AUTHSNAP_FIELDS   6       /* most fields of a record (f) */
 
 
 typedef struct {
@@ -48,6 +48,28 @@ lava_authsnap_is_id(const lava_authsnap_str_t *f)
         }
 
         return 0;
+    }
+
+    return 1;
+}
+
+
+/* a model of an r record: printable ASCII without space (the event's) */
+static int
+lava_authsnap_is_model(const lava_authsnap_str_t *f)
+{
+    size_t  i;
+
+    if (f->len == 0 || f->len > LAVA_AUTHSNAP_MODEL_MAX) {
+        return 0;
+    }
+
+    for (i = 0; i < f->len; i++) {
+        if ((unsigned char) f->data[i] <= 0x20
+            || (unsigned char) f->data[i] >= 0x7f)
+        {
+            return 0;
+        }
     }
 
     return 1;
@@ -147,6 +169,46 @@ lava_authsnap_u64(const char *p, size_t len, uint64_t *out)
     }
 
     *out = v;
+
+    return LAVA_AUTHSNAP_OK;
+}
+
+
+int
+lava_authsnap_i64(const char *p, size_t len, int64_t *out)
+{
+    int       neg;
+    uint64_t  v;
+
+    neg = (len > 0 && p[0] == '-');
+
+    if (lava_authsnap_u64(p + neg, len - neg, &v) != LAVA_AUTHSNAP_OK
+        || v > (uint64_t) INT64_MAX + neg)
+    {
+        return LAVA_AUTHSNAP_ERROR;
+    }
+
+    *out = neg ? (int64_t) (0 - v) : (int64_t) v;
+
+    return LAVA_AUTHSNAP_OK;
+}
+
+
+/* n numbers of a record: i64 (first, when signed) or non-negative i64 */
+static int
+lava_authsnap_nums(const lava_authsnap_str_t *f, size_t n, int first_signed,
+    int64_t *out)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (lava_authsnap_i64(f[i].data, f[i].len, &out[i])
+            != LAVA_AUTHSNAP_OK
+            || (out[i] < 0 && !(i == 0 && first_signed)))
+        {
+            return LAVA_AUTHSNAP_ERROR;
+        }
+    }
 
     return LAVA_AUTHSNAP_OK;
 }
@@ -397,6 +459,25 @@ lava_authsnap_add_pair(lava_authsnap_parse_t *ps, lava_authsnap_t *snap,
 }
 
 
+/* a pair and its k numbers (w, r, f records) */
+static int
+lava_authsnap_add_vals(lava_authsnap_parse_t *ps, lava_authsnap_t *snap,
+    lava_authsnap_table_t *t, size_t counted, const lava_authsnap_str_t *f,
+    const int64_t *vals, size_t k, const char *dup)
+{
+    if (lava_authsnap_add_pair(ps, snap, t, counted, &f[1], &f[2],
+                               LAVA_AUTHSNAP_ACTIVE, dup)
+        != LAVA_AUTHSNAP_OK)
+    {
+        return LAVA_AUTHSNAP_ERROR;
+    }
+
+    memcpy(&t->vals[(t->n - 1) * k], vals, k * sizeof(int64_t));
+
+    return LAVA_AUTHSNAP_OK;
+}
+
+
 /*
  * Both passes: snap NULL counts into ps; otherwise fills snap, whose tables
  * were sized by the counts.
@@ -407,6 +488,7 @@ lava_authsnap_parse(lava_authsnap_parse_t *ps, const char *pos,
 {
     int                   st;
     size_t                n;
+    int64_t               v[LAVA_AUTHSNAP_FEE_VALS];
     uint64_t              version;
     const char           *eol;
     lava_authsnap_str_t   f[LAVA_AUTHSNAP_FIELDS + 1];
@@ -580,6 +662,90 @@ lava_authsnap_parse(lava_authsnap_parse_t *ps, const char *pos,
 
             break;
 
+        case 'w':
+            /* w <merchant_id> <customer_id> <headroom_nusd> */
+            n = lava_authsnap_split(pos, eol, f, 4);
+
+            if (n != 4
+                || !lava_authsnap_is_id(&f[1])
+                || !lava_authsnap_is_id(&f[2])
+                || lava_authsnap_nums(&f[3], 1, 1, v) != LAVA_AUTHSNAP_OK)
+            {
+                ps->err = "bad \"w\" record";
+                return LAVA_AUTHSNAP_ERROR;
+            }
+
+            if (snap == NULL) {
+                ps->wallets++;
+                ps->strings += f[1].len + f[2].len;
+
+            } else if (lava_authsnap_add_vals(ps, snap, &snap->wallets,
+                                              ps->wallets, f, v,
+                                              LAVA_AUTHSNAP_WALLET_VALS,
+                                              "duplicate wallet")
+                       != LAVA_AUTHSNAP_OK)
+            {
+                return LAVA_AUTHSNAP_ERROR;
+            }
+
+            break;
+
+        case 'r':
+            /* r <provider> <model|*> <in_nusd_per_1m> <out_nusd_per_1m> */
+            n = lava_authsnap_split(pos, eol, f, 5);
+
+            if (n != 5
+                || !lava_authsnap_is_id(&f[1])
+                || !lava_authsnap_is_model(&f[2])
+                || lava_authsnap_nums(&f[3], 2, 0, v) != LAVA_AUTHSNAP_OK)
+            {
+                ps->err = "bad \"r\" record";
+                return LAVA_AUTHSNAP_ERROR;
+            }
+
+            if (snap == NULL) {
+                ps->rates++;
+                ps->strings += f[1].len + f[2].len;
+
+            } else if (lava_authsnap_add_vals(ps, snap, &snap->rates,
+                                              ps->rates, f, v,
+                                              LAVA_AUTHSNAP_RATE_VALS,
+                                              "duplicate rate")
+                       != LAVA_AUTHSNAP_OK)
+            {
+                return LAVA_AUTHSNAP_ERROR;
+            }
+
+            break;
+
+        case 'f':
+            /* f <merchant_id> <meter_slug> <ppm> <nusd_per_1m> <nusd_per_req> */
+            n = lava_authsnap_split(pos, eol, f, 6);
+
+            if (n != 6
+                || !lava_authsnap_is_id(&f[1])
+                || !lava_authsnap_is_id(&f[2])
+                || lava_authsnap_nums(&f[3], 3, 0, v) != LAVA_AUTHSNAP_OK)
+            {
+                ps->err = "bad \"f\" record";
+                return LAVA_AUTHSNAP_ERROR;
+            }
+
+            if (snap == NULL) {
+                ps->fees++;
+                ps->strings += f[1].len + f[2].len;
+
+            } else if (lava_authsnap_add_vals(ps, snap, &snap->fees,
+                                              ps->fees, f, v,
+                                              LAVA_AUTHSNAP_FEE_VALS,
+                                              "duplicate fee")
+                       != LAVA_AUTHSNAP_OK)
+            {
+                return LAVA_AUTHSNAP_ERROR;
+            }
+
+            break;
+
         default:
             if ((pos[0] >= 'a' && pos[0] <= 'z')
                 || (pos[0] >= 'A' && pos[0] <= 'Z'))
@@ -614,6 +780,9 @@ lava_authsnap_count(lava_authsnap_parse_t *ps, const char *text, size_t len)
         || ps->customers > LAVA_AUTHSNAP_RECORDS_MAX
         || ps->meters > LAVA_AUTHSNAP_RECORDS_MAX
         || ps->unfunded > LAVA_AUTHSNAP_RECORDS_MAX
+        || ps->wallets > LAVA_AUTHSNAP_RECORDS_MAX
+        || ps->rates > LAVA_AUTHSNAP_RECORDS_MAX
+        || ps->fees > LAVA_AUTHSNAP_RECORDS_MAX
         || ps->strings > LAVA_AUTHSNAP_STRINGS_MAX)
     {
         ps->err = "too many records";
@@ -644,56 +813,69 @@ lava_authsnap_slots(size_t n)
 static size_t
 lava_authsnap_layout(const lava_authsnap_parse_t *ps, lava_authsnap_t *snap)
 {
-    char      *base;
-    size_t     off;
-    uint32_t   ms, cs, ts, us;
+    char                   *base;
+    size_t                  off, i, slots;
+    size_t                  n[LAVA_AUTHSNAP_TABLES], k[LAVA_AUTHSNAP_TABLES];
+    size_t                  esz[LAVA_AUTHSNAP_TABLES];
+    uint32_t                s[LAVA_AUTHSNAP_TABLES], *sp;
+    lava_authsnap_table_t  *t[LAVA_AUTHSNAP_TABLES];
 
-    ms = lava_authsnap_slots(ps->merchants);
-    cs = lava_authsnap_slots(ps->customers);
-    ts = lava_authsnap_slots(ps->meters);
-    us = lava_authsnap_slots(ps->unfunded);
+    n[0] = ps->merchants;  esz[0] = sizeof(lava_authsnap_merchant_t);
+    n[1] = ps->customers;
+    n[2] = ps->meters;
+    n[3] = ps->wallets;    k[3] = LAVA_AUTHSNAP_WALLET_VALS;
+    n[4] = ps->rates;      k[4] = LAVA_AUTHSNAP_RATE_VALS;
+    n[5] = ps->fees;       k[5] = LAVA_AUTHSNAP_FEE_VALS;
+    n[6] = ps->unfunded;
+    k[0] = k[1] = k[2] = k[6] = 0;
+
+    if (snap) {
+        t[0] = &snap->merchants;
+        t[1] = &snap->customers;
+        t[2] = &snap->meters;
+        t[3] = &snap->wallets;
+        t[4] = &snap->rates;
+        t[5] = &snap->fees;
+        t[6] = &snap->unfunded;
+    }
 
     base = (char *) snap;
     off = lava_authsnap_align(sizeof(lava_authsnap_t));
+    slots = 0;
 
-    if (snap) {
-        snap->merchants.entries = base + off;
-        snap->merchants.mask = ms - 1;
+    /* entries, then the numbers of each table (8-byte aligned) */
+    for (i = 0; i < LAVA_AUTHSNAP_TABLES; i++) {
+        if (i > 0) {
+            esz[i] = sizeof(lava_authsnap_pair_t);
+        }
+
+        s[i] = lava_authsnap_slots(n[i]);
+        slots += s[i];
+
+        if (snap) {
+            t[i]->entries = base + off;
+            t[i]->mask = s[i] - 1;
+        }
+
+        off += lava_authsnap_align(n[i] * esz[i]);
+
+        if (snap && k[i]) {
+            t[i]->vals = (int64_t *) (void *) (base + off);
+        }
+
+        off += n[i] * k[i] * sizeof(int64_t);
     }
 
-    off += lava_authsnap_align(ps->merchants
-                               * sizeof(lava_authsnap_merchant_t));
-
     if (snap) {
-        snap->customers.entries = base + off;
-        snap->customers.mask = cs - 1;
+        sp = (uint32_t *) (void *) (base + off);
+
+        for (i = 0; i < LAVA_AUTHSNAP_TABLES; i++) {
+            t[i]->slots = sp;
+            sp += s[i];
+        }
     }
 
-    off += lava_authsnap_align(ps->customers * sizeof(lava_authsnap_pair_t));
-
-    if (snap) {
-        snap->meters.entries = base + off;
-        snap->meters.mask = ts - 1;
-    }
-
-    off += lava_authsnap_align(ps->meters * sizeof(lava_authsnap_pair_t));
-
-    if (snap) {
-        snap->unfunded.entries = base + off;
-        snap->unfunded.mask = us - 1;
-    }
-
-    off += lava_authsnap_align(ps->unfunded * sizeof(lava_authsnap_pair_t));
-
-    if (snap) {
-        snap->merchants.slots = (uint32_t *) (void *) (base + off);
-        snap->customers.slots = snap->merchants.slots + ms;
-        snap->meters.slots = snap->customers.slots + cs;
-        snap->unfunded.slots = snap->meters.slots + ts;
-    }
-
-    off += lava_authsnap_align(((size_t) ms + cs + ts + us)
-                               * sizeof(uint32_t));
+    off += lava_authsnap_align(slots * sizeof(uint32_t));
 
     if (snap) {
         snap->strings = base + off;
@@ -751,4 +933,94 @@ lava_authsnap_build(lava_authsnap_parse_t *ps, const char *text, size_t len,
     }
 
     return snap;
+}
+
+
+/* wallet reservations: the numbers of a w, r or f record */
+
+static const int64_t *
+lava_authsnap_vals(const lava_authsnap_t *snap, const lava_authsnap_table_t *t,
+    size_t k, const char *a, size_t alen, const char *b, size_t blen)
+{
+    const lava_authsnap_pair_t  *p;
+
+    if (t->n == 0) {
+        return NULL;
+    }
+
+    p = lava_authsnap_find_pair(snap, t, lava_authsnap_pair_hash(b, blen),
+                                a, alen, b, blen);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    return &t->vals[(size_t) (p - (const lava_authsnap_pair_t *) t->entries)
+                    * k];
+}
+
+
+int
+lava_authsnap_wallet(const lava_authsnap_t *snap, const char *m, size_t mlen,
+    const char *c, size_t clen, int64_t *headroom)
+{
+    const int64_t  *v;
+
+    v = lava_authsnap_vals(snap, &snap->wallets, LAVA_AUTHSNAP_WALLET_VALS,
+                           m, mlen, c, clen);
+    if (v == NULL) {
+        return 0;
+    }
+
+    *headroom = v[0];
+
+    return 1;
+}
+
+
+int
+lava_authsnap_rate(const lava_authsnap_t *snap, const char *p, size_t plen,
+    const char *model, size_t mlen, int64_t *in, int64_t *out, int *dflt)
+{
+    const int64_t  *v;
+
+    *dflt = 0;
+    v = NULL;
+
+    if (mlen) {
+        v = lava_authsnap_vals(snap, &snap->rates, LAVA_AUTHSNAP_RATE_VALS,
+                               p, plen, model, mlen);
+    }
+
+    if (v == NULL) {
+        v = lava_authsnap_vals(snap, &snap->rates, LAVA_AUTHSNAP_RATE_VALS,
+                               p, plen, "*", 1);
+        *dflt = 1;
+    }
+
+    if (v == NULL) {
+        return 0;
+    }
+
+    *in = v[0];
+    *out = v[1];
+
+    return 1;
+}
+
+
+int
+lava_authsnap_fee(const lava_authsnap_t *snap, const char *m, size_t mlen,
+    const char *t, size_t tlen, int64_t vals[3])
+{
+    const int64_t  *v;
+
+    v = lava_authsnap_vals(snap, &snap->fees, LAVA_AUTHSNAP_FEE_VALS,
+                           m, mlen, t, tlen);
+    if (v == NULL) {
+        return 0;
+    }
+
+    memcpy(vals, v, LAVA_AUTHSNAP_FEE_VALS * sizeof(int64_t));
+
+    return 1;
 }

@@ -57,8 +57,11 @@ typedef struct {
 } lava_authsnap_merchant_t;
 
 
-/* customer or unfunded customer (merchant id, customer id), or meter
- * (merchant id, slug) */
+/*
+ * customer or unfunded customer (merchant id, customer id), meter (merchant
+ * id, slug), wallet (merchant id, customer id), rate bound (provider, model)
+ * or fee bound (merchant id, meter slug)
+ */
 typedef struct {
     uint32_t        hash;               /* lava_authsnap_pair_hash(other) */
     uint32_t        str;                /* merchant id, then the other */
@@ -73,7 +76,19 @@ typedef struct {
     uint32_t        mask;               /* slots - 1; slots > 2 n */
     uint32_t       *slots;              /* entry index + 1; 0: free */
     void           *entries;
+    int64_t        *vals;               /* wallets, rates, fees: the
+                                           record's numbers, k per entry
+                                           (LAVA_AUTHSNAP_*_VALS) */
 } lava_authsnap_table_t;
+
+
+/* numbers of a w, r and f record (docs/auth-sync.md) */
+#define LAVA_AUTHSNAP_WALLET_VALS  1    /* headroom_nusd (may be <= 0) */
+#define LAVA_AUTHSNAP_RATE_VALS    2    /* in, out: nusd per 1M tokens */
+#define LAVA_AUTHSNAP_FEE_VALS     3    /* ppm, nusd per 1M tokens, nusd
+                                           per request */
+#define LAVA_AUTHSNAP_MODEL_MAX    255  /* bytes of a model of an r record */
+#define LAVA_AUTHSNAP_TABLES       7    /* m+k, c, t, w, r, f, u */
 
 
 typedef struct {
@@ -82,7 +97,11 @@ typedef struct {
     lava_authsnap_table_t   merchants;
     lava_authsnap_table_t   customers;
     lava_authsnap_table_t   meters;
-    lava_authsnap_table_t   unfunded;   /* "u": wallet at or below its
+    lava_authsnap_table_t   wallets;    /* w: customers whose wallet is
+                                           reserved against */
+    lava_authsnap_table_t   rates;      /* r: bound of a token's cost */
+    lava_authsnap_table_t   fees;       /* f: bound of a meter's fee */
+    lava_authsnap_table_t   unfunded;   /* u: wallet at or below its
                                            minimum, whatever its policy */
     char                   *strings;
     size_t                  strings_len;
@@ -95,6 +114,9 @@ typedef struct {
     size_t          restricted;         /* of them "k" */
     size_t          customers;
     size_t          meters;
+    size_t          wallets;            /* "w" */
+    size_t          rates;              /* "r" */
+    size_t          fees;               /* "f" */
     size_t          unfunded;           /* "u" */
     size_t          strings;            /* bytes of ids */
     size_t          line;               /* lines read; the refused one */
@@ -139,7 +161,27 @@ const lava_authsnap_pair_t *lava_authsnap_find_pair(
     const lava_authsnap_t *snap, const lava_authsnap_table_t *t,
     uint32_t hash, const char *m, size_t mlen, const char *o, size_t olen);
 
+/*
+ * Wallet reservations (ngx_http_lava_wallet.c). Each returns 1 and fills
+ * the record's numbers, or 0: no such record.
+ *   wallet: headroom_nusd of (merchant, customer): balance - minimum
+ *   rate:   the (provider, model) record, else the provider's "*" record
+ *           (*dflt set to 1 then); in and out, nusd per 1M tokens
+ *   fee:    the (merchant, meter) record: ppm, nusd per 1M tokens, nusd per
+ *           request
+ */
+int lava_authsnap_wallet(const lava_authsnap_t *snap, const char *m,
+    size_t mlen, const char *c, size_t clen, int64_t *headroom);
+int lava_authsnap_rate(const lava_authsnap_t *snap, const char *p,
+    size_t plen, const char *model, size_t mlen, int64_t *in, int64_t *out,
+    int *dflt);
+int lava_authsnap_fee(const lava_authsnap_t *snap, const char *m,
+    size_t mlen, const char *t, size_t tlen, int64_t vals[3]);
+
 /* Decimal digits only, no sign, at most 2^64 - 1 (the version numbers). */
 int lava_authsnap_u64(const char *p, size_t len, uint64_t *out);
+
+/* An optional '-' and decimal digits, within int64_t. */
+int lava_authsnap_i64(const char *p, size_t len, int64_t *out);
 
 #endif /* LAVA_AUTHSNAP_H */

@@ -35,6 +35,10 @@
     LAVA_REFUSAL(INSUFFICIENT_BALANCE, 402, "insufficient_balance",          \
         "the customer's wallet balance is at or below its minimum; "         \
         "add funds to continue")                                             \
+    LAVA_REFUSAL(WALLET_RESERVATION, 402, "insufficient_balance",            \
+        "the customer's wallet balance, less what its requests in flight "   \
+        "may cost, does not cover this request's maximum cost (its output "  \
+        "token limit at the model's rate); lower max_tokens or add funds")   \
     LAVA_REFUSAL(AUTH_UNAVAILABLE, 503, "auth_unavailable",                  \
         "the gateway has not loaded its key data yet; retry shortly")        \
     LAVA_REFUSAL(MERCHANT_DISABLED, 401, "merchant_disabled",                \

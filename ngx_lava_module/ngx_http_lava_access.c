@@ -1152,6 +1152,11 @@ ngx_http_lava_body_handler(ngx_http_request_t *r)
         code = (ctx->req && ctx->req->model_too_long)
                ? LAVA_REFUSAL_MODEL_TOO_LONG : ngx_http_lava_policy_body(ctx);
 
+        /* the wallet reserves the most the request can cost (class 8) */
+        if (code == LAVA_REFUSAL_COUNT) {
+            code = ngx_http_lava_wallet_reserve(r, ctx);
+        }
+
         if (code != LAVA_REFUSAL_COUNT) {
             ngx_http_lava_body_refuse(ctx, code, NULL);
         }

@@ -321,6 +321,11 @@ ngx_http_lava_log_handler(ngx_http_request_t *r)
     val.usage.requests = !ctx->got_headers ? 0
                          : (u && u->requests > 0) ? u->requests : 1;
 
+    /* the wallet's reservation ends; what the event books stays held */
+    ngx_http_lava_wallet_release(r, ctx, (u && ctx->usage_source
+                                          != LAVA_SOURCE_NONE)
+                                         ? &val.usage : NULL);
+
     val.metadata = ctx->metadata;
     val.bytes_out = (int64_t) ctx->bytes_out;
 

@@ -155,6 +155,27 @@ static ngx_command_t  ngx_http_lava_commands[] = {
       offsetof(ngx_http_lava_main_conf_t, auth_poll),
       NULL },
 
+    { ngx_string("lava_wallet_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_lava_wallet_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("lava_wallet_hold"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lava_main_conf_t, wallet_hold),
+      NULL },
+
+    { ngx_string("lava_wallet_reserve"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_lava_loc_conf_t, wallet_reserve),
+      NULL },
+
     { ngx_string("lava_forward"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_lava_forward,
@@ -343,6 +364,7 @@ ngx_http_lava_create_main_conf(ngx_conf_t *cf)
     lmcf->auth_poll = NGX_CONF_UNSET_MSEC;
     lmcf->drain_max = NGX_CONF_UNSET_UINT;
     lmcf->drain_per_payer = NGX_CONF_UNSET_UINT;
+    lmcf->wallet_hold = NGX_CONF_UNSET_MSEC;
 
     return lmcf;
 }
@@ -394,6 +416,10 @@ ngx_http_lava_init_main_conf(ngx_conf_t *cf, void *conf)
      * everyone else */
     ngx_conf_init_uint_value(lmcf->drain_per_payer,
                              lmcf->drain_max / 4 ? lmcf->drain_max / 4 : 1);
+
+    if (ngx_http_lava_wallet_init_conf(cf, lmcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     /* relative to the prefix, like nginx's own paths; a C string for open() */
     if (lmcf->auth_file.len
@@ -456,6 +482,7 @@ ngx_http_lava_create_loc_conf(ngx_conf_t *cf)
     llcf->tap_event_max = NGX_CONF_UNSET_SIZE;
     llcf->tap_json_max = NGX_CONF_UNSET_SIZE;
     llcf->include_usage = NGX_CONF_UNSET;
+    llcf->wallet_reserve = NGX_CONF_UNSET;
     llcf->drain_timeout = NGX_CONF_UNSET_MSEC;
     llcf->drain_bytes = NGX_CONF_UNSET_SIZE;
     llcf->gunzip_max = NGX_CONF_UNSET_SIZE;
@@ -482,6 +509,7 @@ ngx_http_lava_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->tap_json_max, prev->tap_json_max,
                               1024 * 1024);
     ngx_conf_merge_value(conf->include_usage, prev->include_usage, 1);
+    ngx_conf_merge_value(conf->wallet_reserve, prev->wallet_reserve, 1);
     ngx_conf_merge_msec_value(conf->drain_timeout, prev->drain_timeout,
                               30000);
     ngx_conf_merge_size_value(conf->drain_bytes, prev->drain_bytes,
@@ -911,6 +939,8 @@ ngx_http_lava_init_process(ngx_cycle_t *cycle)
     if (ngx_http_lava_events_init_process(cycle, lmcf) != NGX_OK) {
         return NGX_ERROR;
     }
+
+    ngx_http_lava_wallet_init_process(cycle, lmcf);
 
     if (lmcf->auth_zone
         && ngx_http_lava_auth_init_process(cycle, lmcf) != NGX_OK)

@@ -18,6 +18,7 @@
  *   ngx_http_lava_spool.c      disk spool of the event queue
  *   ngx_http_lava_auth.c       auth snapshot in shared memory, lookup
  *   ngx_http_lava_auth_sync.c  auth snapshot poller (worker 0), lava_auth_file
+ *   ngx_http_lava_wallet.c     wallet reservations (lava_wallet_zone)
  * Pure C parts without nginx types live in lib/ and are unit tested with Check.
  */
 
@@ -142,6 +143,10 @@ typedef struct {
     /* of ngx_http_lava_forward_loc_t, the lava_forward locations, checked
      * by ngx_http_lava_conf_check(); NULL none */
     ngx_array_t                 *forwards;
+
+    /* wallet reservations (ngx_http_lava_wallet.c) */
+    ngx_shm_zone_t              *wallet_zone;
+    ngx_msec_t                   wallet_hold;    /* lava_wallet_hold, ms */
 } ngx_http_lava_main_conf_t;
 
 
@@ -165,6 +170,7 @@ typedef struct {
     ngx_msec_t                   drain_timeout;  /* lava_drain_timeout, 0 off */
     size_t                       drain_bytes;    /* lava_drain_bytes */
     size_t                       gunzip_max;     /* lava_tap_gunzip_max */
+    ngx_flag_t                   wallet_reserve; /* lava_wallet_reserve */
 } ngx_http_lava_loc_conf_t;
 
 
@@ -216,6 +222,8 @@ typedef struct {
     ngx_uint_t                   usage_source;   /* lava_source_e, metered */
     unsigned                     meter_flags;    /* LAVA_METER_F_* */
 
+    void                        *wallet;         /* reservation, NULL none
+                                                    (ngx_http_lava_wallet.c) */
     lava_tap_t                  *tap;            /* NULL: not tapping */
     unsigned                     stream:1;       /* body said "stream": true */
     unsigned                     sse:1;          /* response is text/event-stream */
@@ -324,6 +332,24 @@ const char *ngx_http_lava_outcome(ngx_http_request_t *r,
 const char *ngx_http_lava_usage_source(ngx_http_request_t *r,
     ngx_http_lava_ctx_t *ctx);
 void ngx_http_lava_meter(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx);
+
+/* ngx_http_lava_wallet.c */
+char *ngx_http_lava_wallet_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_lava_wallet_init_conf(ngx_conf_t *cf,
+    ngx_http_lava_main_conf_t *lmcf);
+/* after the body is read: LAVA_REFUSAL_COUNT reserved or not reserved
+ * (not a wallet under the block policy), else the refusal */
+lava_refusal_e ngx_http_lava_wallet_reserve(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx);
+/* log phase: usage the event books, NULL none */
+void ngx_http_lava_wallet_release(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx, const lava_usage_buckets_t *usage);
+/* releases (and holds) every reservation of a dead worker */
+void ngx_http_lava_wallet_owner_lost(ngx_pid_t pid);
+/* init_process: the same for every worker that no longer exists */
+void ngx_http_lava_wallet_init_process(ngx_cycle_t *cycle,
+    ngx_http_lava_main_conf_t *lmcf);
 
 /* ngx_http_lava_redis.c + ngx_http_lava_events.c (per worker) */
 ngx_int_t ngx_http_lava_events_init_process(ngx_cycle_t *cycle,

@@ -1,8 +1,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "authpub.h"
+#include "authrates.h"
 #include "db.h"
 #include "log.h"
 #include "rconn.h"
@@ -38,13 +40,26 @@ buf_add(buf_t *b, const char *s, size_t n)
 }
 
 static int
-read_version(PGconn *db, char *out, size_t size)
+buf_add_cb(void *arg, const char *s, size_t n)
+{
+    return buf_add(arg, s, n);
+}
+
+/*
+ * The published version: auth_state.version plus the version of the rate
+ * table the r and f records are rendered from (pricing_state.version). Both
+ * only grow, so the sum moves whenever either does.
+ */
+static int
+read_version(PGconn *db, const rates_t *rates, char *out, size_t size)
 {
     PGresult *res = PQexec(db, "SELECT version FROM auth_state");
     int       ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
 
     if (ok) {
-        snprintf(out, size, "%s", PQgetvalue(res, 0, 0));
+        long long v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+
+        snprintf(out, size, "%lld", v + (long long) (rates->version > 0 ? rates->version : 0));
     } else {
         slog(SLOG_ERROR, "reading auth_state failed: %s", db_error(db));
     }
@@ -54,7 +69,8 @@ read_version(PGconn *db, char *out, size_t size)
 
 /* The snapshot text of one consistent view of the database. */
 static int
-render(PGconn *db, buf_t *b, char *version, size_t vsize)
+render(PGconn *db, buf_t *b, char *version, size_t vsize, const rates_t *rates,
+       const config_t *cfg)
 {
     PGresult *res = NULL;
     char      head[64];
@@ -65,7 +81,7 @@ render(PGconn *db, buf_t *b, char *version, size_t vsize)
     {
         return -1;
     }
-    if (read_version(db, version, vsize) != 0) {
+    if (read_version(db, rates, version, vsize) != 0) {
         goto done;
     }
     res = PQexec(db, "SELECT line FROM auth_snapshot ORDER BY part, k1, k2");
@@ -86,6 +102,12 @@ render(PGconn *db, buf_t *b, char *version, size_t vsize)
             goto oom;
         }
     }
+    /* the reservation bounds (sidecar/authrates.h) */
+    if (authrates_render(rates, (int64_t) time(NULL) * 1000,
+                         cfg->service_charge_ppm, buf_add_cb, b) != 0)
+    {
+        goto oom;
+    }
     if (buf_add(b, "end\n", 4) != 0) {
         goto oom;
     }
@@ -103,7 +125,7 @@ done:
 }
 
 int
-authpub_tick(PGconn *db, redisContext *rc, const config_t *cfg)
+authpub_tick(PGconn *db, redisContext *rc, const config_t *cfg, const rates_t *rates)
 {
     redisReply *r;
     buf_t       b = { NULL, 0, 0 };
@@ -113,7 +135,7 @@ authpub_tick(PGconn *db, redisContext *rc, const config_t *cfg)
     snprintf(key_snap, sizeof(key_snap), "%s:snapshot", cfg->auth_prefix);
     snprintf(key_ver, sizeof(key_ver), "%s:version", cfg->auth_prefix);
 
-    if (read_version(db, version, sizeof(version)) != 0) {
+    if (read_version(db, rates, version, sizeof(version)) != 0) {
         return AUTHPUB_DB_FAILED;
     }
 
@@ -129,7 +151,7 @@ authpub_tick(PGconn *db, redisContext *rc, const config_t *cfg)
     }
 
     /* The version is read again with the lines: it names exactly them. */
-    if (render(db, &b, version, sizeof(version)) != 0) {
+    if (render(db, &b, version, sizeof(version), rates, cfg) != 0) {
         free(b.p);
         return AUTHPUB_DB_FAILED;
     }

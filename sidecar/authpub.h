@@ -1,6 +1,7 @@
 /*
  * Publishes the auth snapshot (docs/auth-sync.md) from Postgres to Redis.
- * Each tick reads auth_state.version; when it differs from the version in
+ * Each tick reads auth_state.version (plus the rate table's version); when
+ * it differs from the version in
  * Redis, reads the auth_snapshot view in the same snapshot of the database,
  * renders the text and writes it with MULTI; SET snapshot; SET version; EXEC.
  * Several sidecars publishing the same version write the same text.
@@ -12,6 +13,7 @@
 #include <libpq-fe.h>
 
 #include "config.h"
+#include "rates.h"
 
 enum {
     AUTHPUB_OK = 0,           /* published, or nothing changed */
@@ -19,6 +21,8 @@ enum {
     AUTHPUB_REDIS_FAILED = -2 /* logged */
 };
 
-int authpub_tick(PGconn *db, redisContext *rc, const config_t *cfg);
+/* rates: the loaded rate table, rendered into r and f records
+ * (sidecar/authrates.h); its version is part of the published one */
+int authpub_tick(PGconn *db, redisContext *rc, const config_t *cfg, const rates_t *rates);
 
 #endif

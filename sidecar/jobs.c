@@ -104,7 +104,13 @@ job_auth(sidecar_t *s, job_t *job)
     if (sidecar_db_ready(s) != 0) {
         return JOB_OK;
     }
-    rc = authpub_tick(s->db, s->redis, &s->cfg);
+    /* the r and f records come from the rate table: current first */
+    if ((s->rates == NULL || rates_changed(s->db, s->rates) > 0)
+        && sidecar_rates_reload(s) != 0)
+    {
+        return JOB_OK;
+    }
+    rc = authpub_tick(s->db, s->redis, &s->cfg, s->rates);
     if (rc == AUTHPUB_DB_FAILED) {
         sidecar_db_failed(s);
     } else if (rc == AUTHPUB_REDIS_FAILED) {

@@ -401,6 +401,8 @@ COMMENT ON VIEW ledger_check IS
 -- wallet is at or below its minimum, whatever its policy, is a "u" record
 -- when its merchant has a restricted key: those keys serve funded customers
 -- only (docs/security.md, class 11).
+-- Customers under 'block' also get a 'w' record with their headroom; the
+-- sidecar adds the 'r' and 'f' records from its rate table.
 CREATE VIEW auth_snapshot AS
 SELECT part, k1, k2, line FROM (
     SELECT 1 AS part, id COLLATE "C" AS k1, ''::text COLLATE "C" AS k2,
@@ -435,12 +437,23 @@ SELECT part, k1, k2, line FROM (
        AND EXISTS (SELECT 1 FROM secret_keys k
                     WHERE k.merchant_id = cu.merchant_id AND k.restricted
                       AND k.revoked_at IS NULL)
+    UNION ALL
+    -- the wallet's headroom (balance - minimum, clamped to bigint), which
+    -- nginx reserves requests against (docs/security.md, class 8)
+    SELECT 6, cu.merchant_id COLLATE "C", cu.id COLLATE "C",
+           'w ' || cu.merchant_id || ' ' || cu.id || ' '
+           || greatest(least(coalesce(a.balance_nusd, 0)::numeric - cu.min_balance_nusd,
+                             9223372036854775807), -9223372036854775808)::text
+      FROM customers cu
+      LEFT JOIN accounts a ON a.key = 'wallet:' || cu.id
+     WHERE cu.overdraft = 'block' AND cu.status <> 'disabled'
 ) s
 ORDER BY part, k1, k2;
 COMMENT ON VIEW auth_snapshot IS
     'The auth data the sidecar publishes to Redis (docs/auth-sync.md): one record per line, '
     'without the header and the final "end"; read with ORDER BY part, k1, k2. A customer under '
-    'the block policy at or below its minimum balance is published as blocked. Additional '
+    'the block policy at or below its minimum balance is published as blocked, and each customer '
+    'under the block policy as a w record with its headroom (balance - minimum). Additional '
     'secret keys: full ones as "m", restricted ones as "k"; customers at or below their minimum '
     '(any policy) of merchants with a restricted key as "u".';
 

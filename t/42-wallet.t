@@ -17,6 +17,11 @@ use Time::HiRes qw(time sleep);
 use LavaTest qw(wait_for json_decode json_encode);
 
 my $s = LavaTest->start;
+# This file covers the block list, the second line of defence: a wallet that
+# booking took to its minimum is refused within seconds, whatever is in
+# flight. Wallet reservations (t/75), the first line, would refuse the
+# overdrawing requests here before they start: off for this file.
+$s->configure_nginx(http => ['lava_wallet_reserve off;']);
 my $T = '/v1/forward/chat/completions?u=https%3A%2F%2Fapi.openai.com%2Fv1';
 my $USAGE = 'prompt=1000,completion=1000';
 # gpt-4o-mini, 1000 in + 1000 out: base 150000 + 600000 = 750000 nusd;

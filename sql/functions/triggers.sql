@@ -22,13 +22,15 @@ COMMENT ON FUNCTION ledger_immutable IS
 -- same provider account updates that row once.
 -- Rows are locked in id order first, so sidecars booking concurrently do not
 -- deadlock on the shared accounts (provider, platform, merchant); auth_state
--- is only touched after them. When a wallet crosses its minimum, either way,
--- the auth version moves so the sidecar publishes the block list (policy
--- 'block') and the unfunded customers restricted keys do not serve (any
--- policy) within a second.
+-- is only touched after them (booking transactions already serialize on the
+-- shared accounts, so this adds no wait). The auth version moves, so the
+-- sidecar publishes within a second, when the balance of a wallet under the
+-- 'block' policy moves (its block status and headroom, the w record), and
+-- when any wallet crosses its minimum, either way (the unfunded customers
+-- restricted keys do not serve, any policy: the u record).
 CREATE OR REPLACE FUNCTION transfers_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    v_crossed boolean;
+    v_moved boolean;
 BEGIN
     PERFORM 1 FROM accounts
       WHERE id IN (SELECT debit_account FROM new_rows UNION SELECT credit_account FROM new_rows)
@@ -46,12 +48,14 @@ BEGIN
          WHERE a.id = d.account
         RETURNING a.kind, a.customer_id, a.balance_nusd - d.delta AS was, a.balance_nusd AS now
     )
+    -- any move of a 'block' wallet: its headroom is published (w record)
     SELECT EXISTS (
         SELECT 1 FROM upd JOIN customers c ON c.id = upd.customer_id
          WHERE upd.kind = 'wallet'
-           AND (upd.was <= c.min_balance_nusd) <> (upd.now <= c.min_balance_nusd))
-      INTO v_crossed;
-    IF v_crossed THEN
+           AND ((c.overdraft = 'block' AND upd.was <> upd.now)
+                OR (upd.was <= c.min_balance_nusd) <> (upd.now <= c.min_balance_nusd)))
+      INTO v_moved;
+    IF v_moved THEN
         UPDATE auth_state SET version = version + 1;
     END IF;
     RETURN NULL;
@@ -59,8 +63,8 @@ END $$;
 COMMENT ON FUNCTION transfers_apply IS
     'Trigger (after INSERT on transfers, per statement): moves the stored balances of the '
     'accounts the new transfers touch, one UPDATE per account, locking them in id order first; '
-    'bumps auth_state when a wallet crosses its minimum (blocked under the block policy, '
-    'unfunded for restricted keys under any policy).';
+    'bumps auth_state when the balance of a wallet under the block policy moves (its headroom is '
+    'published) or any wallet crosses its minimum (unfunded for restricted keys, any policy).';
 
 -- Every merchant and customer gets its account when it is created.
 CREATE OR REPLACE FUNCTION merchants_account() RETURNS trigger LANGUAGE plpgsql AS $$

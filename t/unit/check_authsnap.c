@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "unit.h"
 #include "lava_authsnap.h"
@@ -734,6 +735,241 @@ START_TEST(test_no_echo)
 END_TEST
 
 
+
+/* wallet reservations: w, r and f records (docs/auth-sync.md) */
+static const char  *wallet_snapshot =
+    "lava-auth 1 9\n"
+    "m " H1 " mer_a active\n"
+    "c mer_a cus_1 active\n"
+    "c mer_a cus_2 blocked\n"
+    "t mer_a chat\n"
+    "w mer_a cus_1 10000\n"
+    "w mer_a cus_2 -250\n"
+    "r openai gpt-4o-mini 152850 611400\n"
+    "r openai models/x:y@z 1 2\n"
+    "r openai * 15285000 61140000\n"
+    "r anthropic claude-opus-4-1 15285000 76425000\n"
+    "f mer_a chat 200000 0 0\n"
+    "f mer_a per_call 0 5095000 1019\n"
+    "end\n";
+
+
+START_TEST(test_wallet_records)
+{
+    int      dflt;
+    snap_t   s;
+    int64_t  h, in, out, fee[3];
+
+    ck_assert_int_eq(load_str(&s, wallet_snapshot), LAVA_AUTHSNAP_OK);
+    ck_assert_uint_eq(s.ps.wallets, 2);
+    ck_assert_uint_eq(s.ps.rates, 4);
+    ck_assert_uint_eq(s.ps.fees, 2);
+
+    /* the tables of an older snapshot are unchanged */
+    ck_assert_uint_eq(s.snap->customers.n, 2);
+    ck_assert_ptr_nonnull(pair(&s, &s.snap->customers, "mer_a", "cus_2"));
+
+    ck_assert_int_eq(lava_authsnap_wallet(s.snap, "mer_a", 5, "cus_1", 5, &h),
+                     1);
+    ck_assert_int_eq(h, 10000);
+    ck_assert_int_eq(lava_authsnap_wallet(s.snap, "mer_a", 5, "cus_2", 5, &h),
+                     1);
+    ck_assert_int_eq(h, -250);
+    ck_assert_int_eq(lava_authsnap_wallet(s.snap, "mer_a", 5, "cus_3", 5, &h),
+                     0);
+    ck_assert_int_eq(lava_authsnap_wallet(s.snap, "mer_b", 5, "cus_1", 5, &h),
+                     0);
+
+    ck_assert_int_eq(lava_authsnap_rate(s.snap, "openai", 6, "gpt-4o-mini", 11,
+                                        &in, &out, &dflt), 1);
+    ck_assert_int_eq(in, 152850);
+    ck_assert_int_eq(out, 611400);
+    ck_assert_int_eq(dflt, 0);
+
+    /* models take any printable byte but space */
+    ck_assert_int_eq(lava_authsnap_rate(s.snap, "openai", 6, "models/x:y@z",
+                                        12, &in, &out, &dflt), 1);
+    ck_assert_int_eq(out, 2);
+
+    /* a model without rows: the provider's "*" */
+    ck_assert_int_eq(lava_authsnap_rate(s.snap, "openai", 6, "gpt-9", 5,
+                                        &in, &out, &dflt), 1);
+    ck_assert_int_eq(in, 15285000);
+    ck_assert_int_eq(out, 61140000);
+    ck_assert_int_eq(dflt, 1);
+    ck_assert_int_eq(lava_authsnap_rate(s.snap, "openai", 6, "", 0,
+                                        &in, &out, &dflt), 1);
+    ck_assert_int_eq(dflt, 1);
+
+    /* a provider without any record */
+    ck_assert_int_eq(lava_authsnap_rate(s.snap, "anthropic", 9, "claude-x", 8,
+                                        &in, &out, &dflt), 0);
+    ck_assert_int_eq(lava_authsnap_rate(s.snap, "mistral", 7, "gpt-4o-mini",
+                                        11, &in, &out, &dflt), 0);
+
+    ck_assert_int_eq(lava_authsnap_fee(s.snap, "mer_a", 5, "chat", 4, fee), 1);
+    ck_assert_int_eq(fee[0], 200000);
+    ck_assert_int_eq(lava_authsnap_fee(s.snap, "mer_a", 5, "per_call", 8, fee),
+                     1);
+    ck_assert_int_eq(fee[1], 5095000);
+    ck_assert_int_eq(fee[2], 1019);
+    ck_assert_int_eq(lava_authsnap_fee(s.snap, "mer_a", 5, "other", 5, fee), 0);
+
+    unload(&s);
+
+    /* a snapshot without them: every lookup misses */
+    ck_assert_int_eq(load_str(&s, snapshot), LAVA_AUTHSNAP_OK);
+    ck_assert_int_eq(lava_authsnap_wallet(s.snap,
+                                          "mer_5a1f0c2e9b7d4a3c8e6f1b2d", 28,
+                                          "cus_0b7e2d4f6a8c1e3b5d7f9a2c", 28,
+                                          &h), 0);
+    ck_assert_int_eq(lava_authsnap_rate(s.snap, "openai", 6, "x", 1, &in,
+                                        &out, &dflt), 0);
+    unload(&s);
+}
+END_TEST
+
+
+START_TEST(test_wallet_refused)
+{
+    size_t  line;
+
+#define HEAD  "lava-auth 1 1\n"
+
+    ck_assert_str_eq(refused(HEAD "w m c\nend\n", &line), "bad \"w\" record");
+    ck_assert_uint_eq(line, 2);
+    ck_assert_str_eq(refused(HEAD "w m c 1 2\nend\n", NULL),
+                     "bad \"w\" record");
+    ck_assert_str_eq(refused(HEAD "w m c +1\nend\n", NULL), "bad \"w\" record");
+    ck_assert_str_eq(refused(HEAD "w m c -\nend\n", NULL), "bad \"w\" record");
+    ck_assert_str_eq(refused(HEAD "w m c 9223372036854775808\nend\n", NULL),
+                     "bad \"w\" record");
+    ck_assert_str_eq(refused(HEAD "w m c -9223372036854775809\nend\n", NULL),
+                     "bad \"w\" record");
+    ck_assert_str_eq(refused(HEAD "w m c/x 1\nend\n", NULL),
+                     "bad \"w\" record");
+    ck_assert_str_eq(refused(HEAD "w m c 1\nw m c 2\nend\n", &line),
+                     "duplicate wallet");
+    ck_assert_uint_eq(line, 3);
+
+    ck_assert_str_eq(refused(HEAD "r p m 1\nend\n", NULL), "bad \"r\" record");
+    ck_assert_str_eq(refused(HEAD "r p m -1 1\nend\n", NULL),
+                     "bad \"r\" record");
+    ck_assert_str_eq(refused(HEAD "r p m\x7f 1 1\nend\n", NULL),
+                     "bad \"r\" record");
+    ck_assert_str_eq(refused(HEAD "r p/q m 1 1\nend\n", NULL),
+                     "bad \"r\" record");
+    ck_assert_str_eq(refused(HEAD "r p * 1 1\nr p * 2 2\nend\n", NULL),
+                     "duplicate rate");
+
+    ck_assert_str_eq(refused(HEAD "f m t 1 1\nend\n", NULL), "bad \"f\" record");
+    ck_assert_str_eq(refused(HEAD "f m t 1 1 -1\nend\n", NULL),
+                     "bad \"f\" record");
+    ck_assert_str_eq(refused(HEAD "f m t 1 1 1 1\nend\n", NULL),
+                     "bad \"f\" record");
+    ck_assert_str_eq(refused(HEAD "f m t 0 0 0\nf m t 0 0 0\nend\n", NULL),
+                     "duplicate fee");
+
+#undef HEAD
+
+    {
+        snap_t   s;
+        int64_t  h;
+        char     model[LAVA_AUTHSNAP_MODEL_MAX + 40];
+
+        /* the extremes of the numbers */
+        ck_assert_int_eq(load_str(&s, "lava-auth 1 1\n"
+                                      "w m a -9223372036854775808\n"
+                                      "w m b 9223372036854775807\n"
+                                      "w m c -0\nend\n"), LAVA_AUTHSNAP_OK);
+        ck_assert_int_eq(lava_authsnap_wallet(s.snap, "m", 1, "a", 1, &h), 1);
+        ck_assert(h == INT64_MIN);
+        ck_assert_int_eq(lava_authsnap_wallet(s.snap, "m", 1, "b", 1, &h), 1);
+        ck_assert(h == INT64_MAX);
+        ck_assert_int_eq(lava_authsnap_wallet(s.snap, "m", 1, "c", 1, &h), 1);
+        ck_assert(h == 0);
+        unload(&s);
+
+        /* a model of 255 bytes is taken, 256 refused */
+        sprintf(model, "lava-auth 1 1\nr p %0255d 1 1\nend\n", 7);
+        ck_assert_int_eq(load_str(&s, model), LAVA_AUTHSNAP_OK);
+        unload(&s);
+        sprintf(model, "lava-auth 1 1\nr p %0256d 1 1\nend\n", 7);
+        ck_assert_str_eq(refused(model, NULL), "bad \"r\" record");
+    }
+}
+END_TEST
+
+
+/*
+ * The size a snapshot of 10 000 block-policy customers reaches and what
+ * parsing it costs: worker 0 parses each version it loads (the version now
+ * moves with every booking of such a wallet, at most once per publish
+ * interval). Measured, and bounded loosely so a slow machine passes.
+ */
+START_TEST(test_wallet_10k)
+{
+    char            *text, *p;
+    size_t           i, n, size, len;
+    snap_t           s;
+    int64_t          h;
+    struct timespec  t0, t1;
+    double           ms;
+
+    n = 10000;
+    size = 256 + n * 200 + 300 * 80;
+    text = malloc(size);
+    ck_assert_ptr_nonnull(text);
+
+    p = text + sprintf(text, "lava-auth 1 77\n");
+    p += sprintf(p, "m " H1 " mer_5a1f0c2e9b7d4a3c8e6f1b2d active\n");
+
+    for (i = 0; i < n; i++) {
+        p += sprintf(p, "c mer_5a1f0c2e9b7d4a3c8e6f1b2d cus_%026zu active\n",
+                     i);
+    }
+    p += sprintf(p, "t mer_5a1f0c2e9b7d4a3c8e6f1b2d chat\n");
+    for (i = 0; i < n; i++) {
+        p += sprintf(p, "w mer_5a1f0c2e9b7d4a3c8e6f1b2d cus_%026zu %zu\n",
+                     i, i * 1000003);
+    }
+    for (i = 0; i < 300; i++) {
+        p += sprintf(p, "r openai model-%zu-2025-01-01 %zu %zu\n", i,
+                     i * 1000, i * 4000);
+    }
+    p += sprintf(p, "end\n");
+    len = (size_t) (p - text);
+    ck_assert_uint_lt(len, size);
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_int_eq(load(&s, text, len), LAVA_AUTHSNAP_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+
+    ms = (double) (t1.tv_sec - t0.tv_sec) * 1e3
+         + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6;
+
+    fprintf(stderr, "authsnap: 10k customers with wallets: %zu bytes of "
+            "text, %zu bytes of block, parsed in %.2f ms\n",
+            len, s.snap->size, ms);
+
+    for (i = 0; i < n; i += 997) {
+        char  c[64];
+
+        sprintf(c, "cus_%026zu", i);
+        ck_assert_int_eq(lava_authsnap_wallet(s.snap,
+                                              "mer_5a1f0c2e9b7d4a3c8e6f1b2d",
+                                              28, c, 30, &h), 1);
+        ck_assert_int_eq(h, (int64_t) (i * 1000003));
+    }
+
+    ck_assert(ms < 1000.0);
+    ck_assert_uint_lt(len, 2 * 1024 * 1024);
+
+    unload(&s);
+    free(text);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -752,6 +988,9 @@ make_suite(void)
     tcase_add_test(tc, test_restricted_old_reader);
     tcase_add_test(tc, test_sticky);
     tcase_add_test(tc, test_no_echo);
+    tcase_add_test(tc, test_wallet_records);
+    tcase_add_test(tc, test_wallet_refused);
+    tcase_add_test(tc, test_wallet_10k);
     suite_add_tcase(s, tc);
 
     return s;
