@@ -192,6 +192,32 @@ SKIP: {
     is $rc, 0, 'systemd-analyze verify lava-sidecar.service' or diag $out;
 }
 
+# The README's order with the installed programs, run as _lava (the unit's
+# user, reading the packaged sidecar.conf) against a database of a private
+# stack: the sidecar refuses the empty database (3), lava-migrate installs the
+# ledger from /usr/share/lava/sql, then the sidecar runs.
+($rc, $out) = sh('runuser -u _lava -- /usr/bin/lava-sidecar -c /etc/lava/sidecar.conf -t');
+is "$rc $out", "0 lava-sidecar: configuration ok\n", '_lava reads /etc/lava/sidecar.conf';
+{
+    my $s = LavaTest->start;
+    $s->dbh->do('CREATE DATABASE lava_pkg');
+    my $dsn = $s->env->{LAVA_PG_DSN} =~ s{/lava$}{/lava_pkg}r;
+    # Redis database 1: the stack's own sidecar and stream are not touched
+    my $redis = "redis://127.0.0.1:$s->{redis_port}/1";
+    my $run = "runuser -u _lava -- env LAVA_PG_DSN='$dsn' LAVA_REDIS_URL='$redis'"
+              . ' timeout 3 /usr/bin/lava-sidecar -c /etc/lava/sidecar.conf';
+    ($rc, $out) = sh($run);
+    is $rc, 3, 'installed sidecar, database not migrated: exit 3' or diag $out;
+    like $out, qr/database not migrated .*: run lava-migrate/, 'saying to run lava-migrate';
+    ($rc, $out) = sh("runuser -u _lava -- /usr/bin/lava-migrate -d '$dsn' --seed");
+    is $rc, 0, 'installed lava-migrate installs the ledger (as a user without rights on /etc)'
+        or diag $out;
+    ($rc, $out) = sh($run);
+    is $rc, 124, 'then the installed sidecar runs (until timeout stops it)' or diag $out;
+    like $out, qr/connected to postgres/, 'connected to the migrated ledger';
+    $s->finish;
+}
+
 # nginx-reload trigger or not: the system nginx is not started by any of this
 is nginx_running(), $before{nginx}, 'the system nginx was not started';
 
