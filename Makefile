@@ -242,7 +242,7 @@ uninstall:
 	    $(DESTDIR)$(PREFIX)/bin/lava-migrate $(DESTDIR)$(UNITDIR)/lava-sidecar.service \
 	    $(patsubst docs/man/%,$(DESTDIR)$(MANDIR)/man8/%,$(MAN_PAGES))
 	rm -rf $(DESTDIR)$(SHAREDIR)/sql $(DESTDIR)$(PREFIX)/share/doc/lava
-	-rmdir $(DESTDIR)$(SHAREDIR) 2>/dev/null
+	@rmdir $(DESTDIR)$(SHAREDIR) 2>/dev/null || true
 	@set -e; for f in $(CONF_FILES); do \
 	    case $$f in *provider-keys.example) d=provider-keys ;; *) d=$${f##*/} ;; esac; \
 	    t=$(DESTDIR)$(CONFDIR)/$$d; rm -f $$t.dist; \
@@ -261,8 +261,12 @@ deb:
 	@scripts/install-deps --check
 	@dpkg-checkbuilddeps || { echo "install them with:  make deps  (as root)" >&2; exit 1; }
 	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
-	tar -c --exclude=./.git --exclude='./$(BUILD)' --exclude='./build*' --exclude=./.lava-stack . \
-	    | tar -x -C $(DEB_DIR)/src
+	@# the tree's files (tracked, and new ones not ignored), or all of it outside git
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	    git ls-files -z -c -o --exclude-standard | tar -c --null -T - | tar -x -C $(DEB_DIR)/src; \
+	else \
+	    tar -c --exclude=./.git --exclude='./build*' --exclude=./.lava-stack . | tar -x -C $(DEB_DIR)/src; \
+	fi
 	cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc >$(DEB_DIR)/build.log 2>&1 \
 	  || { tail -40 $(DEB_DIR)/build.log; exit 1; }
 	@ls $(DEB_DIR)/*.deb
