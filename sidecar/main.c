@@ -5,6 +5,9 @@
  *
  *   lava-sidecar [-c config] [-t] [-v]
  *   lava-sidecar [-c config] reconcile [options]   (reconcile.h)
+ *   lava-sidecar --help | --version
+ *
+ * Exit statuses: SIDECAR_EXIT_* (sidecar.h, lava-sidecar(8)).
  *
  * SIGTERM/SIGINT: finish the batch in hand, then exit. SIGHUP: read the
  * config file again (kept when invalid) and reload rates and meters.
@@ -17,9 +20,12 @@
  * that such an entry takes no other with it, and dead-lettered unread once
  * delivered more than max_deliveries times (deadletter.h).
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "lava_build.h"         /* LAVA_VERSION, LAVA_SQL_FILES: made by the build */
 
 #include "consume.h"
 #include "db.h"
@@ -38,18 +44,34 @@ typedef enum {
 
 static int verbose;
 
+/* what lava-migrate records for this version's ledger (schema.h) */
+static const char *const sql_files[] = { LAVA_SQL_FILES };
+
 static void
-usage(void)
+usage(FILE *out)
 {
-    fprintf(stderr,
+    fprintf(out,
         "usage: lava-sidecar [-c config] [-t] [-v]\n"
         "       lava-sidecar [-c config] reconcile [--ids FILE] [--since TIME]"
         " [--until TIME] [--list N]\n"
-        "  -c config  configuration file (default %s if it exists)\n"
-        "  -t         check the configuration and exit\n"
-        "  -v         log debug lines\n"
-        "  reconcile  compare the stream (and a list of request ids) with the ledger\n"
-        "environment: LAVA_REDIS_URL, LAVA_PG_DSN override the file\n",
+        "       lava-sidecar --help | --version\n"
+        "\n"
+        "Reads usage events from the Redis Stream, books them in the Postgres\n"
+        "ledger and publishes the auth snapshot nginx checks tokens against.\n"
+        "\n"
+        "  -c, --config FILE  configuration file (default %s if it exists)\n"
+        "  -t                 check the configuration and exit\n"
+        "  -v                 log debug lines\n"
+        "  -h, --help         this text\n"
+        "  -V, --version      the version\n"
+        "  reconcile          compare the stream (and a list of request ids) with the\n"
+        "                     ledger; exit 0 all accounted for, 1 not, 2 error\n"
+        "\n"
+        "environment: LAVA_REDIS_URL, LAVA_PG_DSN override the file\n"
+        "exit status: 0 stopped (SIGTERM, SIGINT), 1 configuration invalid,\n"
+        "  2 bad arguments, 3 database not migrated or older: run lava-migrate,\n"
+        "  4 database newer than this sidecar: upgrade it\n"
+        "signals: SIGHUP reloads the configuration and the rates\n",
         CONFIG_DEFAULT_PATH);
 }
 
@@ -57,15 +79,24 @@ usage(void)
 static int
 parse_args(int argc, char **argv, sidecar_t *s, run_mode_e *mode)
 {
-    int opt;
+    static const struct option  longopts[] = {
+        { "config",  required_argument, NULL, 'c' },
+        { "help",    no_argument,       NULL, 'h' },
+        { "version", no_argument,       NULL, 'V' },
+        { NULL, 0, NULL, 0 }
+    };
+    int  opt;
 
     *mode = RUN_SIDECAR;
-    while ((opt = getopt(argc, argv, "+c:tvh")) != -1) {
+    /* "+": options after "reconcile" are reconcile's own */
+    while ((opt = getopt_long(argc, argv, "+c:tvhV", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c': s->config_path = optarg; break;
         case 't': *mode = RUN_CHECK; break;
         case 'v': verbose = 1; break;
-        default:  usage(); return opt == 'h' ? 0 : 2;
+        case 'h': usage(stdout); return SIDECAR_EXIT_OK;
+        case 'V': printf("lava-sidecar %s\n", LAVA_VERSION); return SIDECAR_EXIT_OK;
+        default:  usage(stderr); return SIDECAR_EXIT_USAGE;
         }
     }
     if (optind < argc && strcmp(argv[optind], "reconcile") == 0) {
@@ -73,8 +104,8 @@ parse_args(int argc, char **argv, sidecar_t *s, run_mode_e *mode)
         return -1;
     }
     if (optind != argc) {
-        usage();
-        return 2;
+        usage(stderr);
+        return SIDECAR_EXIT_USAGE;
     }
     return -1;
 }
@@ -181,7 +212,7 @@ main(int argc, char **argv)
         return rc;
     }
     if (load_config(&s) != 0) {
-        return mode == RUN_RECONCILE ? 2 : 1;
+        return mode == RUN_RECONCILE ? 2 : SIDECAR_EXIT_CONFIG;
     }
 
     if (mode == RUN_RECONCILE) {
@@ -197,17 +228,25 @@ main(int argc, char **argv)
 
     if (loop_init() != 0) {
         config_free(&s.cfg);
-        return 1;
+        return SIDECAR_EXIT_CONFIG;
     }
     backoff_reset(&s.redis_backoff);
     backoff_reset(&s.db_backoff);
     consume_init();
-    slog(SLOG_INFO, "starting: stream %s, group %s, consumer %s", s.cfg.stream,
-         s.cfg.group, s.cfg.consumer);
+    s.sql_files = sql_files;
+    s.nsql_files = sizeof(sql_files) / sizeof(sql_files[0]);
+    slog(SLOG_INFO, "starting lava-sidecar %s: stream %s, group %s, consumer %s",
+         LAVA_VERSION, s.cfg.stream, s.cfg.group, s.cfg.consumer);
+
+    /* the ledger's version first, whether Redis is up or not (a Postgres
+     * that is not up yet is retried, and checked, by the loop) */
+    (void) sidecar_db_ready(&s);
 
     run(&s);
 
-    slog(SLOG_INFO, "stopped");
+    if (s.exit_code == SIDECAR_EXIT_OK) {
+        slog(SLOG_INFO, "stopped");
+    }
     sidecar_close(&s);
-    return 0;
+    return s.exit_code;
 }

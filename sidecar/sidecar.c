@@ -1,6 +1,7 @@
 #include "db.h"
 #include "log.h"
 #include "rconn.h"
+#include "schema.h"
 #include "sidecar.h"
 #include "stream.h"
 
@@ -28,6 +29,38 @@ sidecar_redis_ready(sidecar_t *s)
     return 0;
 }
 
+/*
+ * Before anything is booked on a new connection: a ledger that was never
+ * migrated, or migrated by another version, stops the sidecar with one
+ * line saying what to run, instead of a failing statement every second.
+ */
+static int
+sidecar_schema_ok(sidecar_t *s)
+{
+    char         why[384];
+    schema_rc_e  rc;
+
+    if (s->sql_files == NULL) {
+        return 0;
+    }
+    rc = schema_check(s->db, s->sql_files, s->nsql_files, why, sizeof(why));
+    switch (rc) {
+    case SCHEMA_OK:
+        return 0;
+    case SCHEMA_DB_FAILED:
+        return -1;
+    case SCHEMA_NEWER:
+        s->exit_code = SIDECAR_EXIT_SCHEMA_NEWER;
+        break;
+    default:
+        s->exit_code = SIDECAR_EXIT_NOT_MIGRATED;
+        break;
+    }
+    slog(SLOG_ERROR, "%s", why);
+    loop_stop = 1;
+    return -1;
+}
+
 int
 sidecar_db_ready(sidecar_t *s)
 {
@@ -37,6 +70,10 @@ sidecar_db_ready(sidecar_t *s)
     if (s->db == NULL) {
         s->db = db_connect(s->cfg.pg_dsn);
         if (s->db == NULL) {
+            return -1;
+        }
+        if (sidecar_schema_ok(s) != 0) {
+            db_close(&s->db);
             return -1;
         }
         slog(SLOG_INFO, "connected to postgres");

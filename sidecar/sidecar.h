@@ -15,6 +15,13 @@
 #include "loop.h"
 #include "rates.h"
 
+/* Exit statuses of lava-sidecar (lava-sidecar(8); reconcile has its own). */
+#define SIDECAR_EXIT_OK            0   /* stopped by SIGTERM/SIGINT; -t, --help, --version */
+#define SIDECAR_EXIT_CONFIG        1   /* configuration invalid, or the process cannot start */
+#define SIDECAR_EXIT_USAGE         2   /* unknown option or argument */
+#define SIDECAR_EXIT_NOT_MIGRATED  3   /* ledger missing or older: run lava-migrate */
+#define SIDECAR_EXIT_SCHEMA_NEWER  4   /* ledger newer than this sidecar: upgrade it */
+
 typedef struct {
     config_t       cfg;
     const char    *config_path;      /* NULL: default path or built-in defaults */
@@ -25,9 +32,15 @@ typedef struct {
     int64_t        rates_loaded_ms;  /* monotonic time of the last load */
     backoff_t      redis_backoff;
     backoff_t      db_backoff;
+    const char *const *sql_files;    /* schema check on each new Postgres
+                                        connection (schema.h); NULL: none */
+    size_t         nsql_files;
+    int            exit_code;        /* SIDECAR_EXIT_*, set with loop_stop */
 } sidecar_t;
 
-/* Connect when needed; 0, or -1 (logged) without waiting. */
+/* Connect when needed; 0, or -1 (logged) without waiting. A new Postgres
+ * connection to a ledger of another version is closed, and loop_stop set
+ * with exit_code (schema.h). */
 int sidecar_redis_ready(sidecar_t *s);
 int sidecar_db_ready(sidecar_t *s);
 

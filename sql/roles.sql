@@ -67,6 +67,8 @@ GRANT EXECUTE ON FUNCTION nusd_to_usd(bigint), usage_daily_by(text) TO lava_read
 -- ---------------------------------------------------------------------------
 -- lava_sidecar (the SQL of sidecar/*.c)
 
+-- schema.c: at each connection, which SQL files lava-migrate applied
+GRANT SELECT ON schema_migrations TO lava_sidecar;
 -- rates.c: the pricing it prices with, and its version
 GRANT SELECT ON provider_rates, model_aliases, meter_only_providers, meters, meter_tiers,
                 pricing_state TO lava_sidecar;
