@@ -221,7 +221,7 @@ ngx_http_lava_meter(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 
     flags = 0;
     ctx->usage_source = lava_meter_finish(&t->usage, &in, &flags);
-    ctx->meter_flags = flags;
+    ctx->meter_flags |= flags;      /* beside the access phase's */
 }
 
 

@@ -270,7 +270,8 @@ ngx_int_t ngx_http_lava_provider_endpoints_init(ngx_conf_t *cf,
     ngx_http_lava_main_conf_t *lmcf);
 ngx_int_t ngx_http_lava_policy_check(ngx_http_request_t *r,
     ngx_http_lava_ctx_t *ctx);
-lava_refusal_e ngx_http_lava_policy_body(ngx_http_lava_ctx_t *ctx);
+lava_refusal_e ngx_http_lava_policy_body(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx);
 ngx_int_t ngx_http_lava_mask_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_lava_mask_log_handler(ngx_http_request_t *r);
 
