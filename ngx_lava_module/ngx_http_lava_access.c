@@ -545,8 +545,18 @@ ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     if (pkey->len) {
         ctx->byok = 1;
 
+        /* the token's strings live in the worker's token cache, which
+         * another request may reuse: a copy for the answer's masking */
+        ctx->provider_key.data = ngx_pstrdup(r->pool, pkey);
+        if (ctx->provider_key.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->provider_key.len = pkey->len;
+
     } else if (ctx->provider->key.len) {
         *pkey = ctx->provider->key;
+        ctx->provider_key = ctx->provider->key;
 
     } else if (ctx->provider->auth != NGX_HTTP_LAVA_AUTH_NONE) {
         return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_PROVIDER_KEY_REQUIRED,
