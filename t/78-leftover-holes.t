@@ -166,11 +166,16 @@ subtest 'the user\'s own key echoed: never stored either' => sub {
         is $q && $q->{target}, '/v1/chat/completions?x=1&limit=2', 'only the other arguments reach the provider';
     };
 
-    subtest 'a refused request with them: masked in the logs' => sub {
-        my ($r) = call(target => '/v1/forward?u=' . enc("$OAI/chat/completions") . "&api_key=$arg{api_key}",
-                       auth => [], body => LavaTest::chat_body());
-        is $r->{status}, 401, 'no token: 401';
+    subtest 'a provider that closes the connection: nginx\'s error line names neither' => sub {
+        my $args = join '&', map { "$_=$arg{$_}" } sort keys %arg;
+        my ($r) = call(target => '/v1/forward?u=' . enc("$OAI/chat/completions?access_token=$inner")
+                                 . "&$args", body => LavaTest::chat_body(), headers => ['x-mock-close' => 1]);
+        is $r->{status}, 502, 'status 502';
+        my @lines = grep { /upstream prematurely closed/ } LavaTest::slurp_lines($s->error_log);
+        ok @lines, 'nginx wrote its upstream error line';
+        like $lines[-1] // '', qr/request: "POST \/v1\/forward\?u=.*api_key=\*+/, 'with the request line masked';
     };
+
     # the harness's secret scan at the end checks every log for these values
 }
 
