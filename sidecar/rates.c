@@ -768,8 +768,11 @@ rates_price_event(const rates_t *t, const event_t *ev, int64_t service_charge_pp
 
     price_request(&req, out);
 
+    /* counted for the batch's warning: a missing rate, meter or request
+     * price (an endpoint billed per request alone) */
     return out->state == PRICE_UNPRICED
-           && ((!req.meter_only && req.rate == NULL) || (req.has_meter && req.meter == NULL));
+           && ((!req.meter_only && req.rate == NULL) || (req.has_meter && req.meter == NULL)
+               || req.per_request_only);
 }
 
 static int
