@@ -558,6 +558,10 @@ ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
         *pkey = ctx->provider->key;
         ctx->provider_key = ctx->provider->key;
 
+        if (ngx_http_lava_keymask_log(r, ctx) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
     } else if (ctx->provider->auth != NGX_HTTP_LAVA_AUTH_NONE) {
         return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_PROVIDER_KEY_REQUIRED,
                                     NULL);

@@ -22,6 +22,14 @@
  *    with a 200 answers it to a request it served (docs/security.md).
  *  - The event (ngx_http_lava_keymask_event): the answer's model and raw
  *    usage, from the tap, with whichever key was sent.
+ *  - nginx's error log, with the managed key: nginx quotes what a provider
+ *    sent in some of its error lines ("upstream sent invalid header:
+ *    "x-...: sk-..."), so while the request runs its connection's log gets a
+ *    writer that masks the key in every line before writing it
+ *    (ngx_http_lava_keymask_log). It covers the first error_log of the
+ *    location (the shipped configuration has one); further error_log
+ *    directives of the same level are shared, not the request's, and are
+ *    written unmasked.
  *
  * A key shorter than NGX_HTTP_LAVA_KEYMASK_MIN bytes is not looked for:
  * masking it would damage answers and no real key is that short.
@@ -66,10 +74,94 @@ ngx_http_lava_keymask_mem(u_char *p, size_t len, ngx_str_t *key)
 }
 
 
+/* the connection log's own writer while a managed-key request runs */
+typedef struct {
+    ngx_log_t          *log;
+    ngx_log_writer_pt   writer;          /* what it had (syslog), or NULL */
+    void               *wdata;
+    ngx_str_t           key;
+} ngx_http_lava_keylog_t;
+
+
+static void
+ngx_http_lava_keylog_write(ngx_log_t *log, ngx_uint_t level, u_char *buf,
+    size_t len)
+{
+    ngx_http_lava_keylog_t  *kl = log->wdata;
+
+    /* buf is ngx_log_error_core's own line: masked in place */
+    (void) ngx_http_lava_keymask_mem(buf, len, &kl->key);
+
+    if (kl->writer) {
+        log->wdata = kl->wdata;
+        kl->writer(log, level, buf, len);
+        log->wdata = kl;
+        return;
+    }
+
+    (void) ngx_write_fd(log->file->fd, buf, len);
+}
+
+
+/* the request's pool goes: the connection (keepalive) keeps its log */
+static void
+ngx_http_lava_keylog_restore(void *data)
+{
+    ngx_http_lava_keylog_t  *kl = data;
+
+    if (kl->log->writer == ngx_http_lava_keylog_write
+        && kl->log->wdata == kl)
+    {
+        kl->log->writer = kl->writer;
+        kl->log->wdata = kl->wdata;
+    }
+}
+
+
 static ngx_uint_t
 ngx_http_lava_keymask_managed(ngx_http_lava_ctx_t *ctx)
 {
     return !ctx->byok && ctx->provider_key.len >= NGX_HTTP_LAVA_KEYMASK_MIN;
+}
+
+
+/*
+ * Access phase, once the managed key is chosen: the connection's error log
+ * masks it until the request is freed (an internal redirect gives the
+ * connection the location's log again). NGX_ERROR: no memory.
+ */
+ngx_int_t
+ngx_http_lava_keymask_log(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
+{
+    ngx_log_t               *log;
+    ngx_pool_cleanup_t      *cln;
+    ngx_http_lava_keylog_t  *kl;
+
+    log = r->connection->log;
+
+    if (!ngx_http_lava_keymask_managed(ctx)
+        || log->writer == ngx_http_lava_keylog_write)
+    {
+        return NGX_OK;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_lava_keylog_t));
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    kl = cln->data;
+    kl->log = log;
+    kl->writer = log->writer;
+    kl->wdata = log->wdata;
+    kl->key = ctx->provider_key;
+
+    cln->handler = ngx_http_lava_keylog_restore;
+
+    log->writer = ngx_http_lava_keylog_write;
+    log->wdata = kl;
+
+    return NGX_OK;
 }
 
 

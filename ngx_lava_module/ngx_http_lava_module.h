@@ -279,6 +279,10 @@ ngx_int_t ngx_http_lava_policy_check(ngx_http_request_t *r,
  * raw usage before the event is written; 1 something was masked */
 ngx_uint_t ngx_http_lava_keymask_event(ngx_http_lava_ctx_t *ctx,
     lava_usage_t *u);
+/* ngx_http_lava_keymask.c: the managed key masked in the connection's error
+ * log while the request runs; NGX_ERROR no memory */
+ngx_int_t ngx_http_lava_keymask_log(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx);
 lava_refusal_e ngx_http_lava_policy_body(ngx_http_request_t *r,
     ngx_http_lava_ctx_t *ctx);
 ngx_int_t ngx_http_lava_mask_handler(ngx_http_request_t *r);

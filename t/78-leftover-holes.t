@@ -138,6 +138,16 @@ subtest 'the managed key in a 200 answer\'s model and usage: never stored' => su
     ok $s->wait_booked($r->{rid}), 'booked';
 };
 
+subtest 'the managed key in a header nginx refuses: not in its error line' => sub {
+    my ($r) = call(u => "$OAI/chat/completions", body => LavaTest::chat_body(),
+                   headers => ['x-mock-echo-key' => 1, 'x-mock-echo-key-in' => 'invalid-header']);
+    is $r->{status}, 502, 'nginx answers 502';
+    my @lines = grep { /upstream sent invalid header/ } LavaTest::slurp_lines($s->error_log);
+    ok @lines, 'nginx wrote its error line';
+    unlike $lines[-1] // '', qr/\Q$MANAGED\E/, 'without the key';
+    like $lines[-1] // '', qr/x-echo-key: \*{14}/, 'masked';
+};
+
 subtest 'the user\'s own key echoed: never stored either' => sub {
     my ($r, $q, $ev) = call(u => "$OAI/chat/completions", body => LavaTest::chat_body(),
                             headers => ['X-Provider-API-Key' => $byok,
