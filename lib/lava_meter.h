@@ -180,10 +180,12 @@ typedef struct {
                                                 to what the request could at
                                                 most cost */
 /* bits from the top down: the low ones are taken by other parts */
-#define LAVA_METER_F_PER_REQUEST    0x40000000  /* an endpoint the operator
-                                                listed per_request: priced
-                                                only by request_nusd, never
-                                                at zero for lack of it */
+#define LAVA_METER_F_PER_REQUEST    0x40000000  /* billed per request alone
+                                                (lava_provider_endpoint, a
+                                                provider with usage none):
+                                                priced only by request_nusd,
+                                                never at zero for lack of
+                                                it */
 #define LAVA_METER_F_KEY_MASKED     0x20000000  /* the provider echoed the
                                                 key it was sent: masked in
                                                 the answer and the event */

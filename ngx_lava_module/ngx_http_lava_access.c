@@ -1203,8 +1203,7 @@ ngx_http_lava_body_handler(ngx_http_request_t *r)
      * (ngx_http_lava_policy_body) */
     if (!ctx->body_refused) {
         code = (ctx->req && ctx->req->model_too_long)
-               ? LAVA_REFUSAL_MODEL_TOO_LONG
-               : ngx_http_lava_policy_body(r, ctx);
+               ? LAVA_REFUSAL_MODEL_TOO_LONG : ngx_http_lava_policy_body(ctx);
 
         if (code != LAVA_REFUSAL_COUNT) {
             ngx_http_lava_body_refuse(ctx, code, NULL);

@@ -283,8 +283,7 @@ ngx_uint_t ngx_http_lava_keymask_event(ngx_http_lava_ctx_t *ctx,
  * log while the request runs; NGX_ERROR no memory */
 ngx_int_t ngx_http_lava_keymask_log(ngx_http_request_t *r,
     ngx_http_lava_ctx_t *ctx);
-lava_refusal_e ngx_http_lava_policy_body(ngx_http_request_t *r,
-    ngx_http_lava_ctx_t *ctx);
+lava_refusal_e ngx_http_lava_policy_body(ngx_http_lava_ctx_t *ctx);
 ngx_int_t ngx_http_lava_mask_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_lava_mask_log_handler(ngx_http_request_t *r);
 

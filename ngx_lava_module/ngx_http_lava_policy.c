@@ -262,7 +262,7 @@ ngx_http_lava_policy_check(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
  * LAVA_REFUSAL_COUNT: none.
  */
 lava_refusal_e
-ngx_http_lava_policy_body(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
+ngx_http_lava_policy_body(ngx_http_lava_ctx_t *ctx)
 {
     const char  *model;
 
