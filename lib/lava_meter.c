@@ -497,6 +497,100 @@ lava_request_max_output(lava_request_t *rq, json_t *root)
 }
 
 
+/*
+ * 1: every member of an images body is one dall-e-2 takes, so OpenAI's
+ * documented default (dall-e-2 "unless a parameter specific to the GPT
+ * image models is used") applies to a body without "model".
+ */
+static int
+lava_meter_dalle2_body(json_t *root)
+{
+    const char  *key, *size;
+    json_t      *v;
+
+    json_object_foreach(root, key, v) {
+        if (strcmp(key, "prompt") == 0 || strcmp(key, "n") == 0
+            || strcmp(key, "response_format") == 0
+            || strcmp(key, "user") == 0)
+        {
+            continue;
+        }
+
+        if (strcmp(key, "size") == 0 && json_is_string(v)) {
+            size = json_string_value(v);
+
+            if (strcmp(size, "256x256") == 0 || strcmp(size, "512x512") == 0
+                || strcmp(size, "1024x1024") == 0)
+            {
+                continue;
+            }
+        }
+
+        return 0;
+    }
+
+    return 1;
+}
+
+
+int
+lava_meter_model_needed(const lava_route_t *rt)
+{
+    if (rt->model_len) {
+        return 0;
+    }
+
+    switch (rt->ep) {
+    case LAVA_EP_IMAGES:
+    case LAVA_EP_TRANSCRIPTION:
+    case LAVA_EP_SPEECH:
+    case LAVA_EP_TTS:
+    case LAVA_EP_STT:
+    case LAVA_EP_COHERE_CHAT:
+    case LAVA_EP_RERANK:
+        return 1;
+    case LAVA_EP_EMBED:
+        /* Gemini names it in the path; Cohere's answer does not */
+        return !rt->openai_compat && rt->fmt == LAVA_USAGE_COHERE;
+    default:
+        return 0;
+    }
+}
+
+
+const char *
+lava_meter_model_default(const char *host, size_t host_len,
+    const lava_route_t *rt, const char *path, size_t path_len,
+    const lava_request_t *rq)
+{
+    if (rt->ep != LAVA_EP_IMAGES
+        || host_len != sizeof("api.openai.com") - 1
+        || memcmp(host, "api.openai.com", host_len) != 0)
+    {
+        /* Cohere's legacy v1 defaults changed over time without notice and
+         * v2 requires a model; the other endpoints require one too */
+        return NULL;
+    }
+
+    while (path_len > 1 && path[path_len - 1] == '/') {
+        path_len--;
+    }
+
+    if (lava_meter_ends(path, path_len, "/images/variations")) {
+        /* "Only dall-e-2 is supported at this time" */
+        return LAVA_METER_OPENAI_IMAGES_MODEL;
+    }
+
+    if (lava_meter_ends(path, path_len, "/images/generations")
+        && rq && rq->parsed && rq->images_dalle2)
+    {
+        return LAVA_METER_OPENAI_IMAGES_MODEL;
+    }
+
+    return NULL;
+}
+
+
 int
 lava_request_inspect(lava_request_t *rq, lava_endpoint_e ep,
     const char *body, size_t len)
@@ -566,6 +660,10 @@ lava_request_inspect(lava_request_t *rq, lava_endpoint_e ep,
                       ? LAVA_METER_ELEVENLABS_DIALOGUE_MODEL
                       : LAVA_METER_ELEVENLABS_TTS_MODEL);
         rq->model_default = 1;
+    }
+
+    if (ep == LAVA_EP_IMAGES) {
+        rq->images_dalle2 = lava_meter_dalle2_body(root);
     }
 
     switch (ep) {
@@ -1224,6 +1322,8 @@ lava_meter_flags_str(unsigned flags, char *buf, size_t len, size_t size)
         { LAVA_METER_F_MODEL_DEFAULT, "model_default" },
         { LAVA_METER_F_ABORT,        "abort_estimate" },
         { LAVA_METER_F_CAPPED,       "estimate_capped" },
+        { LAVA_METER_F_PER_REQUEST,  "per_request" },
+        { LAVA_METER_F_KEY_MASKED,   "provider_key_masked" },
     };
 
     return lava_flags_names(names, sizeof(names) / sizeof(names[0]), flags,

@@ -65,6 +65,10 @@ typedef struct {
                                     LAVA_EVENT_MAX_model: refused */
     int      model_default;      /* model is the provider's documented
                                     default: the body named none */
+    int      images_dalle2;      /* images: no member but those dall-e-2
+                                    takes (prompt, n, response_format, user,
+                                    a dall-e-2 size): OpenAI's default
+                                    model applies (lava_meter_model_default) */
     char     model[LAVA_USAGE_MODEL_MAX];    /* the member the provider
                                                 bills by: "model_id" on
                                                 ElevenLabs, else "model" */
@@ -78,6 +82,30 @@ typedef struct {
 /* ElevenLabs' documented defaults when a body names no model_id */
 #define LAVA_METER_ELEVENLABS_TTS_MODEL       "eleven_multilingual_v2"
 #define LAVA_METER_ELEVENLABS_DIALOGUE_MODEL  "eleven_v3"
+
+/*
+ * 1 when the answer of this route never names its model (images, audio,
+ * speech, Cohere's native endpoints): a request that names none either
+ * would be booked unpriced, so the model must come from the request or from
+ * the provider's documented default (lava_meter_model_default).
+ */
+int lava_meter_model_needed(const lava_route_t *rt);
+
+/*
+ * The model the provider documents it uses when a request of this route
+ * names none, or NULL: none the gateway can rely on (the request must name
+ * one). host is the provider host, path the provider path; rq the JSON body
+ * read, or NULL (multipart, not JSON). OpenAI (api.openai.com): dall-e-2 for
+ * image variations, and for generations whose body has only members
+ * dall-e-2 takes (OpenAI picks a GPT image model when a parameter of those
+ * is present, which one is not documented). ElevenLabs' defaults are set by
+ * lava_request_inspect.
+ */
+const char *lava_meter_model_default(const char *host, size_t host_len,
+    const lava_route_t *rt, const char *path, size_t path_len,
+    const lava_request_t *rq);
+
+#define LAVA_METER_OPENAI_IMAGES_MODEL  "dall-e-2"
 
 /* Reads a JSON request body of endpoint ep, with the semantics of the
  * providers' parsers (escaped keys decoded, the last duplicate wins).
@@ -151,6 +179,16 @@ typedef struct {
 #define LAVA_METER_F_CAPPED         0x4000   /* an output estimate cut down
                                                 to what the request could at
                                                 most cost */
+/* bits from the top down: the low ones are taken by other parts */
+#define LAVA_METER_F_PER_REQUEST    0x40000000  /* billed per request alone
+                                                (lava_provider_endpoint, a
+                                                provider with usage none):
+                                                priced only by request_nusd,
+                                                never at zero for lack of
+                                                it */
+#define LAVA_METER_F_KEY_MASKED     0x20000000  /* the provider echoed the
+                                                key it was sent: masked in
+                                                the answer and the event */
 
 /*
  * Output tokens a request of this family may produce when it states no bound

@@ -70,9 +70,6 @@
     LAVA_REFUSAL(BACKGROUND_NOT_METERED, 403, "background_not_metered",      \
         "\"background\": true is not served with the managed provider key: " \
         "its usage appears only after the answer")                           \
-    LAVA_REFUSAL(BACKGROUND_UNREAD, 403, "background_not_metered",           \
-        "the request body is too large to be checked for \"background\", "   \
-        "so it is not served with the managed provider key")                 \
                                                                              \
     /* access phase: x-lava-metadata (lava_metadata_check) */                \
     LAVA_REFUSAL(METADATA_TOO_LARGE, 400, "invalid_metadata",                \
@@ -99,6 +96,12 @@
         "surrogate escapes) for this endpoint to be metered")                \
     LAVA_REFUSAL(INVALID_MULTIPART_BODY, 400, "invalid_multipart_body",      \
         "the multipart/form-data body cannot be read for its model field")   \
+    LAVA_REFUSAL(BODY_TOO_LARGE_TO_METER, 413, "body_too_large_to_meter",    \
+        "the request body is larger than the gateway reads to meter it, so " \
+        "it is not served with the managed provider key")                    \
+    LAVA_REFUSAL(MODEL_REQUIRED, 400, "model_required",                      \
+        "the request names no model and the provider's answer does not "     \
+        "either: name the model to be served with the managed provider key") \
                                                                              \
     /* rewrite phase: lava_event_spool_full refuse */                        \
     LAVA_REFUSAL(EVENT_SPOOL_FULL, 503, "event_spool_full",                  \

@@ -719,18 +719,32 @@ lava_url_peel(const char *p, const char *end, int level)
 }
 
 
-/* p starts "key=", letters in any case, each byte encoded or not; the
- * length of that name and '=', or 0 */
+/*
+ * The names of query arguments that carry a credential, for every provider:
+ * "key" (Google, and the gateway's own token carrier), "api_key", "apikey",
+ * "api-key", "access_token" (OAuth bearer tokens, Google among others) and
+ * "token". They are masked in every logged copy of the request and never
+ * forwarded: no provider of the table takes a non-secret argument of these
+ * names (Google's pagination argument is "pageToken"), and a credential in
+ * the upstream URL would be written into nginx's upstream error lines.
+ */
+static const char  *lava_url_secret_names[] = {
+    "key=", "api_key=", "apikey=", "api-key=", "access_token=", "token=", NULL
+};
+
+
+/* p starts with name ("key="...), letters in any case, each byte encoded or
+ * not; the length of that name and '=', or 0 */
 static size_t
-lava_url_mask_name(const char *p, const char *end)
+lava_url_mask_one(const char *p, const char *end, const char *name)
 {
     size_t           n;
-    const char      *q, *name;
+    const char      *q;
     lava_url_char_t  ch;
 
     q = p;
 
-    for (name = "key="; *name; name++) {
+    for ( /* void */ ; *name; name++) {
         if (q >= end) {
             return 0;
         }
@@ -747,6 +761,25 @@ lava_url_mask_name(const char *p, const char *end)
     }
 
     return (size_t) (q - p);
+}
+
+
+/* p starts one of the credential names and '=' (lava_url_secret_names), in
+ * any case and encoding; the length of that name and '=', or 0 */
+static size_t
+lava_url_mask_name(const char *p, const char *end)
+{
+    size_t        n;
+    const char  **name;
+
+    for (name = lava_url_secret_names; *name; name++) {
+        n = lava_url_mask_one(p, end, *name);
+        if (n) {
+            return n;
+        }
+    }
+
+    return 0;
 }
 
 

@@ -7,7 +7,9 @@
  * `u` is decoded as a URI component; the extra path (after the location
  * prefix) is appended to its path; the other query arguments (raw u tails,
  * &limit=2, ...) are appended to its query, except `key`, which is handed back
- * separately (it may carry the forward token). No I/O; output in caller buffer.
+ * separately (it may carry the forward token), and the other credential
+ * arguments (`api_key`, `apikey`, `api-key`, `access_token`, `token`), which
+ * are dropped. No I/O; output in caller buffer.
  *
  * Rules: '+' is not a space. `key` is removed from the arguments and from the
  * query inside u, and so is every argument lava_url_mask_keys would mask
@@ -57,7 +59,8 @@ int lava_url_parse(const char *extra, size_t extra_len, const char *args,
 const char *lava_url_strerror(int rc);
 
 /*
- * Overwrites with '*', in place, the value of every `key` argument of a raw
+ * Overwrites with '*', in place, the value of every credential argument
+ * (`key`, `api_key`, `apikey`, `api-key`, `access_token`, `token`) of a raw
  * query string, at every level of percent-encoding: "key=<v>" at the top,
  * "?key=<v>" in a raw u, "%3Fkey%3D<v>" in an encoded u, names and '=' with
  * their letters escaped once or more ("k%65y", "k%2565y"). A value runs to

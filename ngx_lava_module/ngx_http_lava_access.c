@@ -572,8 +572,22 @@ ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     if (pkey->len) {
         ctx->byok = 1;
 
+        /* the token's strings live in the worker's token cache, which
+         * another request may reuse: a copy for the answer's masking */
+        ctx->provider_key.data = ngx_pstrdup(r->pool, pkey);
+        if (ctx->provider_key.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->provider_key.len = pkey->len;
+
     } else if (ctx->provider->key.len) {
         *pkey = ctx->provider->key;
+        ctx->provider_key = ctx->provider->key;
+
+        if (ngx_http_lava_keymask_log(r, ctx) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
 
     } else if (ctx->provider->auth != NGX_HTTP_LAVA_AUTH_NONE) {
         return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_PROVIDER_KEY_REQUIRED,
@@ -1017,6 +1031,74 @@ ngx_http_lava_multipart_endpoint(lava_endpoint_e ep)
 }
 
 
+/*
+ * The request body as one buffer of len bytes: the buffer itself when it is
+ * one buffer in memory, else a copy (from memory and the temporary file).
+ * NULL: no memory, or the file could not be read (logged).
+ */
+static u_char *
+ngx_http_lava_body_bytes(ngx_http_request_t *r, size_t len)
+{
+    off_t         off;
+    size_t        n;
+    ssize_t       got;
+    u_char       *buf, *p, *end;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    cl = r->request_body->bufs;
+
+    if (cl->next == NULL && ngx_buf_in_memory(cl->buf) && !cl->buf->in_file)
+    {
+        return cl->buf->pos;
+    }
+
+    buf = ngx_pnalloc(r->pool, len);
+    if (buf == NULL) {
+        return NULL;
+    }
+
+    p = buf;
+    end = buf + len;
+
+    for ( /* void */ ; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file && b->file) {
+            for (off = b->file_pos; off < b->file_last; off += got) {
+                n = ngx_min((size_t) (b->file_last - off), (size_t) (end - p));
+                if (n == 0) {
+                    return NULL;
+                }
+
+                got = ngx_read_file(b->file, p, n, off);
+                if (got <= 0) {
+                    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                                  "lava: reading the request body file "
+                                  "failed");
+                    return NULL;
+                }
+
+                p += got;
+            }
+
+            continue;
+        }
+
+        if (ngx_buf_in_memory(b)) {
+            n = b->last - b->pos;
+            if (n > (size_t) (end - p)) {
+                return NULL;
+            }
+
+            p = ngx_cpymem(p, b->pos, n);
+        }
+    }
+
+    return p == end ? buf : NULL;
+}
+
+
 /* What the request body says (lava_request_inspect) when it is JSON kept in
  * memory: stream, model, include_usage, TTS text, images asked for. On a
  * metered endpoint a body that cannot be read is refused, never forwarded
@@ -1024,10 +1106,9 @@ ngx_http_lava_multipart_endpoint(lava_endpoint_e ep)
 static void
 ngx_http_lava_inspect_body(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 {
-    u_char                    *p, *buf;
+    u_char                    *buf;
     size_t                     len;
     off_t                      total;
-    ngx_buf_t                 *b;
     ngx_uint_t                 metered;
     ngx_chain_t               *cl;
     ngx_table_elt_t           *ct;
@@ -1040,7 +1121,6 @@ ngx_http_lava_inspect_body(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_lava_module);
 
-    len = 0;
     total = 0;
 
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
@@ -1067,35 +1147,34 @@ ngx_http_lava_inspect_body(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
         return;
     }
 
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (b->in_file || !ngx_buf_in_memory(b)) {
-            /* a body large enough to go to a temp file is not inspected */
-            return;
-        }
-
-        len += b->last - b->pos;
-    }
-
-    if (len == 0 || len > llcf->body_inspect_max) {
+    if (total == 0) {
         return;
     }
 
-    if (r->request_body->bufs->next == NULL) {
-        buf = r->request_body->bufs->buf->pos;
-
-    } else {
-        buf = ngx_pnalloc(r->pool, len);
-        if (buf == NULL) {
-            return;
+    if ((size_t) total > llcf->body_inspect_max) {
+        if (metered && !ctx->byok) {
+            /* unread, neither the model nor "stream" is known and no
+             * include_usage can be added: not served on the operator's
+             * account (docs/security.md, class 4) */
+            ngx_http_lava_body_refuse(ctx, LAVA_REFUSAL_BODY_TOO_LARGE_TO_METER,
+                                      NULL);
         }
 
-        p = buf;
-        for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
-        }
+        return;
     }
+
+    /* one copy in memory, also of a body nginx wrote to a temporary file
+     * (over client_body_buffer_size): lava_body_inspect_max bounds it */
+    buf = ngx_http_lava_body_bytes(r, (size_t) total);
+    if (buf == NULL) {
+        if (metered) {
+            ngx_http_lava_body_refuse(ctx, LAVA_REFUSAL_GATEWAY_ERROR, NULL);
+        }
+
+        return;
+    }
+
+    len = (size_t) total;
 
     rq = ngx_palloc(r->pool, sizeof(lava_request_t));
     if (rq == NULL) {
@@ -1147,7 +1226,8 @@ ngx_http_lava_body_handler(ngx_http_request_t *r)
     ngx_http_lava_inspect_body(r, ctx);
 
     /* a model longer than the event takes is never forwarded; nor is work
-     * billed later (ngx_http_lava_policy_body) */
+     * billed later, nor one whose model is unknown
+     * (ngx_http_lava_policy_body) */
     if (!ctx->body_refused) {
         code = (ctx->req && ctx->req->model_too_long)
                ? LAVA_REFUSAL_MODEL_TOO_LONG : ngx_http_lava_policy_body(ctx);

@@ -31,6 +31,14 @@ typedef struct {
     ngx_chain_t             *free_holds;     /* bufs with own memory */
     off_t                    dropped;        /* bytes, since the last call */
 
+    /* the managed key masked in a non-2xx answer (ngx_http_lava_keymask.c) */
+    unsigned                 keymask:1;
+    unsigned                 keymask_drop:1; /* compressed: not relayed */
+    unsigned                 keymask_cut:1;  /* over the bound: cut */
+    u_char                  *keymask_hold;   /* last key length - 1 bytes */
+    size_t                   keymask_held;
+    size_t                   keymask_sent;   /* bytes passed on */
+
     /* reading on after the client left (ngx_http_lava_drain.c) */
     ngx_event_t              drain_ev;
     ngx_queue_t              drain_q;        /* the worker's drains */
@@ -59,6 +67,18 @@ ngx_int_t ngx_http_lava_strip_filter(ngx_http_request_t *r,
 /* the client is gone: what is queued is consumed and stripping stops */
 void ngx_http_lava_strip_abandon(ngx_http_request_t *r,
     ngx_http_lava_body_t *body);
+
+/*
+ * ngx_http_lava_keymask.c: the managed key in the provider's answer headers
+ * is masked, and the body of a non-2xx answer is set to be scanned
+ * (body->keymask); NGX_ERROR no memory. The filter passes the chain on
+ * through next, masked.
+ */
+ngx_int_t ngx_http_lava_keymask_headers(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx);
+ngx_int_t ngx_http_lava_keymask_filter(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx, ngx_http_lava_body_t *body, ngx_chain_t *in,
+    ngx_http_output_body_filter_pt next);
 
 /*
  * ngx_http_lava_drain.c: the client left or writing to it failed. NGX_OK

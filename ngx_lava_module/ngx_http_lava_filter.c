@@ -259,6 +259,11 @@ ngx_http_lava_header_filter(ngx_http_request_t *r)
 
 next:
 
+    /* the managed key echoed by the provider never reaches the client */
+    if (ngx_http_lava_keymask_headers(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     rc = ngx_http_next_header_filter(r);
 
     if (rc == NGX_ERROR && r->connection->error) {
@@ -359,7 +364,11 @@ ngx_http_lava_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     body = ctx->body;
 
-    if (body && body->strip) {
+    if (body && body->keymask) {
+        rc = ngx_http_lava_keymask_filter(r, ctx, body, in,
+                                          ngx_http_next_body_filter);
+
+    } else if (body && body->strip) {
         rc = ngx_http_lava_strip_filter(r, body, in,
                                         ngx_http_next_body_filter);
         ctx->bytes_out -= body->dropped;

@@ -221,7 +221,11 @@ ngx_http_lava_meter(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 
     flags = 0;
     ctx->usage_source = lava_meter_finish(&t->usage, &in, &flags);
-    ctx->meter_flags = flags;
+    ctx->meter_flags |= flags;      /* beside the access phase's */
+
+    /* a key the provider echoed is never stored (nor logged: the access
+     * log may run first and read $lava_model) */
+    (void) ngx_http_lava_keymask_event(ctx, &t->usage);
 }
 
 

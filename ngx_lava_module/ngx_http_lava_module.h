@@ -203,6 +203,11 @@ typedef struct {
     ngx_str_t                    meter;
     ngx_uint_t                   payer;          /* ngx_http_lava_payer_e */
     unsigned                     byok:1;
+    ngx_str_t                    provider_key;   /* the key sent to the
+                                                    provider (managed or the
+                                                    user's): masked in what
+                                                    the answer brings back
+                                                    (ngx_http_lava_keymask.c) */
 
     ngx_str_t                    model;          /* from the request body */
     ngx_str_t                    metadata;
@@ -297,6 +302,14 @@ char *ngx_http_lava_provider_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_lava_provider_endpoints_init(ngx_conf_t *cf,
     ngx_http_lava_main_conf_t *lmcf);
 ngx_int_t ngx_http_lava_policy_check(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx);
+/* ngx_http_lava_keymask.c: the key sent, masked in the answer's model and
+ * raw usage before the event is written; 1 something was masked */
+ngx_uint_t ngx_http_lava_keymask_event(ngx_http_lava_ctx_t *ctx,
+    lava_usage_t *u);
+/* ngx_http_lava_keymask.c: the managed key masked in the connection's error
+ * log while the request runs; NGX_ERROR no memory */
+ngx_int_t ngx_http_lava_keymask_log(ngx_http_request_t *r,
     ngx_http_lava_ctx_t *ctx);
 lava_refusal_e ngx_http_lava_policy_body(ngx_http_lava_ctx_t *ctx);
 ngx_int_t ngx_http_lava_mask_handler(ngx_http_request_t *r);

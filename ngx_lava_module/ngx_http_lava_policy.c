@@ -232,13 +232,22 @@ ngx_http_lava_endpoint_listed(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 ngx_int_t
 ngx_http_lava_policy_check(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 {
+    if (ctx->provider->usage == LAVA_USAGE_NONE) {
+        /* a provider billed per request: its request_nusd is the price, a
+         * rate without one leaves the request unpriced, never free */
+        ctx->meter_flags |= LAVA_METER_F_PER_REQUEST;
+    }
+
     if (ctx->byok || ctx->route.metered) {
         return NGX_OK;
     }
 
     if (ngx_http_lava_endpoint_listed(r, ctx)) {
         /* billed per request (LAVA_EP_OTHER): a usage object in the
-         * answer is ignored (lava_meter_route set format none) */
+         * answer is ignored (lava_meter_route set format none); priced
+         * only by the provider's request_nusd (the sidecar books it
+         * unpriced, never at zero, when there is none) */
+        ctx->meter_flags |= LAVA_METER_F_PER_REQUEST;
         return NGX_OK;
     }
 
@@ -248,25 +257,48 @@ ngx_http_lava_policy_check(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 
 
 /*
- * After the body was read: work whose usage appears later. The refusal to
- * answer (not yet sent), or LAVA_REFUSAL_COUNT: none.
+ * After the body was read: work whose usage appears later, and the model a
+ * request is priced by. The refusal to answer (not yet sent), or
+ * LAVA_REFUSAL_COUNT: none.
  */
 lava_refusal_e
 ngx_http_lava_policy_body(ngx_http_lava_ctx_t *ctx)
 {
-    if (ctx->byok || ctx->route.ep != LAVA_EP_RESPONSES) {
+    const char  *model;
+
+    if ((ctx->meter_flags & LAVA_METER_F_PER_REQUEST) && !ctx->route.metered)
+    {
+        /* a listed endpoint is priced at the provider's rate for any model
+         * ("*"): a model named in its body would let the client pick the
+         * row, and with it the price */
+        ngx_str_null(&ctx->model);
         return LAVA_REFUSAL_COUNT;
     }
 
-    if (ctx->req == NULL) {
-        /* not read (larger than lava_body_inspect_max, or in a file):
-         * "background" cannot be excluded */
-        return LAVA_REFUSAL_BACKGROUND_UNREAD;
-    }
-
-    if (ctx->req->background) {
+    if (!ctx->byok && ctx->route.ep == LAVA_EP_RESPONSES
+        && ctx->req && ctx->req->background)
+    {
+        /* a body too large to read was refused before
+         * (body_too_large_to_meter) */
         return LAVA_REFUSAL_BACKGROUND_NOT_METERED;
     }
 
-    return LAVA_REFUSAL_COUNT;
+    if (ctx->model.len || !lava_meter_model_needed(&ctx->route)) {
+        return LAVA_REFUSAL_COUNT;
+    }
+
+    /* neither the request nor the answer names the model: the provider's
+     * documented default, else (managed key) refused rather than booked
+     * unpriced */
+    model = lava_meter_model_default((char *) ctx->host.data, ctx->host.len,
+                                     &ctx->route, (char *) ctx->path.data,
+                                     ctx->path.len, ctx->req);
+    if (model) {
+        ctx->model.data = (u_char *) model;
+        ctx->model.len = ngx_strlen(model);
+        ctx->meter_flags |= LAVA_METER_F_MODEL_DEFAULT;
+        return LAVA_REFUSAL_COUNT;
+    }
+
+    return ctx->byok ? LAVA_REFUSAL_COUNT : LAVA_REFUSAL_MODEL_REQUIRED;
 }

@@ -173,6 +173,9 @@ ngx_http_lava_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
     case NGX_HTTP_LAVA_VAR_MODEL:
         if (ctx->tap && ctx->tap->usage.model[0]) {
+            /* a provider key the answer echoed is never logged */
+            (void) ngx_http_lava_keymask_event(ctx, &ctx->tap->usage);
+
             p = (u_char *) ctx->tap->usage.model;
             ngx_http_lava_var_str(v, p, ngx_strlen(p));
         } else {

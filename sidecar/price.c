@@ -306,6 +306,17 @@ price_request(const price_req_t *req, price_t *out)
             && ((!req->meter_only && req->rate != NULL && req->rate->per_request > 0)
                 || (req->payer == PAYER_CUSTOMER && req->has_meter && req->meter != NULL
                     && req->meter->unit == UNIT_REQUESTS));
+        if (!per_request && req->per_request_only && out->requests > 0 && !req->meter_only
+            && (req->rate == NULL || req->rate->per_request == PRICE_UNSET))
+        {
+            /* the request is the only billed unit: no request price is a
+             * missing price, visible and re-priceable, never a free call */
+            unpriced(out, req->rate == NULL
+                          ? (req->rate_why != NULL ? req->rate_why
+                                                   : "no rate for the provider and model")
+                          : "no per-request price (request_nusd) for the provider");
+            return;
+        }
         if (!per_request) {
             return;
         }

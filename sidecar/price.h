@@ -115,6 +115,9 @@ typedef struct {
     const usage_t  *usage;
     int             provider_error;/* status >= 400: no request is counted */
     int             meter_only;    /* the provider bills on the meter alone */
+    int             per_request_only; /* an endpoint billed per request alone
+                                      (tap_flags "per_request"): without a
+                                      request price it is unpriced, not zero */
     const rate_t   *rate;          /* NULL: no rate (rate_why says why) */
     const char     *rate_why;
     int             has_meter;     /* the token named a meter */

@@ -720,6 +720,24 @@ rates_meter_only(const rates_t *t, const char *provider, size_t plen)
 
 /* ----------------------------------------------------------- pricing */
 
+/* 1: the comma-separated list s holds the whole name */
+static int
+flag_in(sv_t s, const char *name)
+{
+    size_t      n = strlen(name), i = 0, j;
+
+    while (i < s.n) {
+        for (j = i; j < s.n && s.p[j] != ','; j++) {
+            /* void */
+        }
+        if (j - i == n && memcmp(s.p + i, name, n) == 0) {
+            return 1;
+        }
+        i = j + 1;
+    }
+    return 0;
+}
+
 int
 rates_price_event(const rates_t *t, const event_t *ev, int64_t service_charge_ppm,
     sc_basis_e service_charge_basis, price_t *out)
@@ -733,6 +751,7 @@ rates_price_event(const rates_t *t, const event_t *ev, int64_t service_charge_pp
     req.usage = &ev->usage;
     req.provider_error = ev->status >= 400;
     req.meter_only = rates_meter_only(t, ev->provider.p, ev->provider.n);
+    req.per_request_only = flag_in(ev->tap_flags, "per_request");
     if (!req.meter_only) {
         prompt = price_prompt_tokens(&ev->usage);
         req.rate = rates_find(t, ev->provider.p, ev->provider.n, ev->model.p, ev->model.n,
@@ -749,8 +768,11 @@ rates_price_event(const rates_t *t, const event_t *ev, int64_t service_charge_pp
 
     price_request(&req, out);
 
+    /* counted for the batch's warning: a missing rate, meter or request
+     * price (an endpoint billed per request alone) */
     return out->state == PRICE_UNPRICED
-           && ((!req.meter_only && req.rate == NULL) || (req.has_meter && req.meter == NULL));
+           && ((!req.meter_only && req.rate == NULL) || (req.has_meter && req.meter == NULL)
+               || req.per_request_only);
 }
 
 static int

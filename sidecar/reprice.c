@@ -24,12 +24,12 @@
     "request_id, ts_ms, merchant_id, customer_id, meter_slug, payer, key_source," \
     " provider, model, status, outcome," \
     LAVA_USAGE_BUCKETS(BUCKET_COLUMN) \
-    " service_charge_ppm, service_charge_basis"
+    " service_charge_ppm, service_charge_basis, tap_flags"
 
 enum {
     C_REQUEST_ID = 0, C_TS_MS, C_MERCHANT, C_CUSTOMER, C_METER, C_PAYER, C_KEY_SOURCE,
     C_PROVIDER, C_MODEL, C_STATUS, C_OUTCOME, C_USAGE, C_SC_PPM = C_USAGE + NBUCKETS,
-    C_SC_BASIS
+    C_SC_BASIS, C_TAP_FLAGS
 };
 
 enum {
@@ -113,6 +113,7 @@ event_of_row(event_t *ev, PGresult *res, int row)
 #define BUCKET_READ(name)  ev->usage.name = col_i64(res, row, i++);
     LAVA_USAGE_BUCKETS(BUCKET_READ)
 #undef BUCKET_READ
+    ev->tap_flags = col_sv(res, row, C_TAP_FLAGS);   /* per_request */
     ev->ttfb_ms = -1;
     ev->bytes_out = -1;
 }

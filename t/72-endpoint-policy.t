@@ -155,11 +155,20 @@ $s->configure_nginx(http => ['lava_provider_endpoint openai GET /v1/models per_r
                              'lava_provider_endpoint anthropic POST /v1/messages/count_tokens per_request;',
                              'lava_body_inspect_max 1k;']);
 
-# A Responses body too large to be read for "background" is not served with
-# the managed key; with the user's own key it is.
+# A body too large to be read (for "background", or anything the meter
+# needs) is not served with the managed key (413 body_too_large_to_meter,
+# t/78 has more); with the user's own key it is.
 my $big = { model => 'gpt-4.1-mini', input => 'x' x 2048 };
+sub too_large_ok {
+    my ($r, $q, $ev) = @_;
+    is $r->{status}, 413, 'status 413';
+    is $r->{json} && $r->{json}{error}{code}, 'body_too_large_to_meter', 'body_too_large_to_meter';
+    like $r->{rid} // '', qr/^req_[0-9A-HJKMNP-TV-Z]{26}$/, 'with a request id';
+    ok !$q, 'the provider saw nothing';
+    is $ev->{outcome}, 'refused', 'event: refused';
+}
 subtest 'managed key: a Responses body too large to check refused' => sub {
-    refused_ok('background_not_metered', call(u => "$OAI/v1/responses", body => $big));
+    too_large_ok(call(u => "$OAI/v1/responses", body => $big));
 };
 subtest 'own key: a Responses body too large to check served' => sub {
     my ($r, $q, $ev) = call(u => "$OAI/v1/responses", body => $big,
@@ -167,10 +176,9 @@ subtest 'own key: a Responses body too large to check served' => sub {
     is $r->{status}, 200, 'status 200';
     ok $q, 'the provider got it';
 };
-subtest 'managed key: a chat body too large to read still served' => sub {
-    my ($r, $q, $ev) = call(u => "$OAI/v1/chat/completions",
-                            body => LavaTest::chat_body(content => 'x' x 2048));
-    is $r->{status}, 200, 'status 200';
+subtest 'managed key: a chat body too large to read refused too' => sub {
+    too_large_ok(call(u => "$OAI/v1/chat/completions",
+                      body => LavaTest::chat_body(content => 'x' x 2048)));
 };
 for my $c (['GET', "$OAI/v1/models"], ['GET', "$OAI/v1/models/gpt-4o"],
            ['POST', 'https://api.anthropic.com/v1/messages/count_tokens',

@@ -886,6 +886,51 @@ START_TEST(request_unpriced_never_zero)
 }
 END_TEST
 
+/* an endpoint billed per request alone (tap_flags per_request): no request
+ * price is a missing price, never a free call */
+START_TEST(request_per_request_only)
+{
+    rate_t      r = mini_rate();
+    usage_t     u = { .requests = 1 };
+    price_req_t q = customer_req(&u, &r, NULL);
+    price_t     p;
+
+    q.has_meter = 0;
+
+    /* a rate without request_nusd: zero before, unpriced now */
+    price_request(&q, &p);
+    ck_assert_int_eq(p.state, PRICE_ZERO);
+    q.per_request_only = 1;
+    price_request(&q, &p);
+    ck_assert_int_eq(p.state, PRICE_UNPRICED);
+    ck_assert_str_eq(p.note, "no per-request price (request_nusd) for the provider");
+
+    /* no rate at all: the lookup's reason */
+    q.rate = NULL;
+    price_request(&q, &p);
+    ck_assert_int_eq(p.state, PRICE_UNPRICED);
+    ck_assert_str_eq(p.note, "no rate for the provider and model");
+
+    /* a request price: priced */
+    r.per_request = 1000000;
+    q.rate = &r;
+    price_request(&q, &p);
+    ck_assert_int_eq(p.state, PRICE_PRICED);
+    ck_assert_int_eq(p.base_nusd, 1000000);
+
+    /* an explicit request price of 0 is the operator's: zero */
+    r.per_request = 0;
+    price_request(&q, &p);
+    ck_assert_int_eq(p.state, PRICE_ZERO);
+
+    /* a provider's error answer is no billed request */
+    r.per_request = PRICE_UNSET;
+    q.provider_error = 1;
+    price_request(&q, &p);
+    ck_assert_int_eq(p.state, PRICE_ZERO);
+}
+END_TEST
+
 START_TEST(transfers_skip_zero_amounts)
 {
     price_t p = { .state = PRICE_PRICED, .base_nusd = 10, .fee_nusd = 0,
@@ -1114,6 +1159,7 @@ make_suite(void)
     tcase_add_test(req, request_zero_cases);
     tcase_add_test(req, request_meter_only_provider);
     tcase_add_test(req, request_unpriced_never_zero);
+    tcase_add_test(req, request_per_request_only);
     tcase_add_test(req, transfers_skip_zero_amounts);
     tcase_add_test(rates, rates_effective_dates_and_dated_models);
     tcase_add_test(rates, rates_aliases_and_patterns);

@@ -235,6 +235,16 @@ START_TEST(test_key)
     ck_assert_ptr_null(t.key);
     eq(t.uri, t.uri_len, "/p?z=1");
 
+    /* every credential argument name is removed too, also inside u */
+    ck_assert_int_eq(parse("u=https://h.example.com/p?api_key=a&x=1"
+                           "&access_token=b&pageToken=c&token=d&apikey=e"
+                           "&API-KEY=f"), LAVA_URL_OK);
+    ck_assert_ptr_null(t.key);
+    eq(t.uri, t.uri_len, "/p?x=1&pageToken=c");
+    ck_assert_int_eq(parse("u=https%3A%2F%2Fh.example.com%2Fp%3Fapi%5Fkey%3D"
+                           "abc%26z%3D1&Token=q"), LAVA_URL_OK);
+    eq(t.uri, t.uri_len, "/p?z=1");
+
     /* empty key: present, empty; no key: NULL */
     ck_assert_int_eq(parse("u=https://h.example.com/p&key="), LAVA_URL_OK);
     ck_assert_ptr_nonnull(t.key);
@@ -715,6 +725,15 @@ START_TEST(test_mask_keys)
     /* any case, top-level name escaped, several keys */
     mask_eq("KEY=abc&Key=def&k%65y=ghi", "KEY=***&Key=***&k%65y=***");
     mask_eq("%6bey%3Dabc&x=1", "%6bey%3D***&x=1");
+
+    /* the other credential names, in any case, top level and inside u */
+    mask_eq("api_key=abc&apikey=def&API-KEY=ghi&access_token=jk&token=lm",
+            "api_key=***&apikey=***&API-KEY=***&access_token=**&token=**");
+    mask_eq("u=https%3A%2F%2Fh%2Fp%3Faccess%5Ftoken%3Dsecret%26a%3D1",
+            "u=https%3A%2F%2Fh%2Fp%3Faccess%5Ftoken%3D******%26a%3D1");
+    mask_eq("u=https://h/p?x=1&Api_Key=secret", "u=https://h/p?x=1&Api_Key=******");
+    mask_eq("pageToken=abc&tokens=1&my_token=2&api_keys=3",
+            "pageToken=abc&tokens=1&my_token=2&api_keys=3");
 
     /* invalid escapes are taken as they are */
     mask_eq("key=%zz%&u=%", "key=****&u=%");

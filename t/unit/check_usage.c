@@ -586,6 +586,81 @@ END_TEST
 
 
 /* the endpoint policy: what a managed key serves (issue 11) */
+/* the model of a request that names none (issue 11, class 4) */
+START_TEST(test_model_default)
+{
+    size_t          i;
+    lava_route_t    rt;
+    lava_request_t  rq;
+    const char     *d;
+
+    static const struct {
+        lava_usage_format_e  provider;
+        const char          *host;
+        const char          *path;
+        const char          *body;       /* NULL: multipart */
+        int                  needed;
+        const char          *model;      /* the default, NULL none */
+    } cases[] = {
+        { LAVA_USAGE_OPENAI, "api.openai.com", "/v1/images/generations",
+          "{\"prompt\":\"a cat\",\"n\":2,\"size\":\"512x512\"}", 1,
+          "dall-e-2" },
+        { LAVA_USAGE_OPENAI, "api.openai.com", "/v1/images/generations",
+          "{\"prompt\":\"a cat\",\"quality\":\"high\"}", 1, NULL },
+        { LAVA_USAGE_OPENAI, "api.openai.com", "/v1/images/generations",
+          "{\"prompt\":\"a cat\",\"size\":\"1536x1024\"}", 1, NULL },
+        { LAVA_USAGE_OPENAI, "api.openai.com", "/v1/images/variations",
+          NULL, 1, "dall-e-2" },
+        { LAVA_USAGE_OPENAI, "api.openai.com", "/v1/images/edits",
+          NULL, 1, NULL },
+        { LAVA_USAGE_OPENAI, "api.together.xyz", "/v1/images/generations",
+          "{\"prompt\":\"a cat\"}", 1, NULL },
+        { LAVA_USAGE_OPENAI, "api.openai.com", "/v1/audio/speech",
+          "{\"input\":\"hi\"}", 1, NULL },
+        { LAVA_USAGE_OPENAI, "api.openai.com", "/v1/audio/transcriptions",
+          NULL, 1, NULL },
+        { LAVA_USAGE_OPENAI, "api.openai.com", "/v1/chat/completions",
+          "{}", 0, NULL },
+        { LAVA_USAGE_OPENAI, "api.openai.com", "/v1/embeddings",
+          "{}", 0, NULL },
+        { LAVA_USAGE_COHERE, "api.cohere.com", "/v1/chat", "{}", 1, NULL },
+        { LAVA_USAGE_COHERE, "api.cohere.com", "/v1/embed", "{}", 1, NULL },
+        { LAVA_USAGE_COHERE, "api.cohere.com", "/v2/rerank", "{}", 1, NULL },
+        { LAVA_USAGE_COHERE, "api.cohere.com",
+          "/compatibility/v1/chat/completions", "{}", 0, NULL },
+        { LAVA_USAGE_GEMINI, "generativelanguage.googleapis.com",
+          "/v1beta/models/g:embedContent", "{}", 0, NULL },
+        { LAVA_USAGE_ANTHROPIC, "api.anthropic.com", "/v1/messages", "{}",
+          0, NULL },
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        lava_meter_route(cases[i].provider, "POST", 4, cases[i].path,
+                         strlen(cases[i].path), &rt);
+        ck_assert_msg(lava_meter_model_needed(&rt) == cases[i].needed,
+                      "%s: needed", cases[i].path);
+
+        if (cases[i].body) {
+            ck_assert_int_eq(lava_request_inspect(&rq, rt.ep, cases[i].body,
+                                                  strlen(cases[i].body)), 0);
+        }
+
+        d = lava_meter_model_default(cases[i].host, strlen(cases[i].host),
+                                     &rt, cases[i].path,
+                                     strlen(cases[i].path),
+                                     cases[i].body ? &rq : NULL);
+        if (cases[i].model) {
+            ck_assert_msg(d && strcmp(d, cases[i].model) == 0,
+                          "%s %s: default", cases[i].host, cases[i].path);
+        } else {
+            ck_assert_msg(d == NULL, "%s %s: no default", cases[i].host,
+                          cases[i].path);
+        }
+    }
+}
+END_TEST
+
+
 START_TEST(test_routes_metered)
 {
     size_t  i;
@@ -1180,6 +1255,7 @@ make_suite(void)
     tcase_add_test(tc, test_sse_tail_ring);
     tcase_add_test(tc, test_routes);
     tcase_add_test(tc, test_routes_metered);
+    tcase_add_test(tc, test_model_default);
     tcase_add_test(tc, test_request_background);
     tcase_add_test(tc, test_request_inspect);
     tcase_add_test(tc, test_request_model_limit);
