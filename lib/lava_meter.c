@@ -1224,6 +1224,7 @@ lava_meter_flags_str(unsigned flags, char *buf, size_t len, size_t size)
         { LAVA_METER_F_MODEL_DEFAULT, "model_default" },
         { LAVA_METER_F_ABORT,        "abort_estimate" },
         { LAVA_METER_F_CAPPED,       "estimate_capped" },
+        { LAVA_METER_F_WORKER_LOST,  "worker_lost" },
     };
 
     return lava_flags_names(names, sizeof(names) / sizeof(names[0]), flags,

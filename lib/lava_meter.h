@@ -151,6 +151,10 @@ typedef struct {
 #define LAVA_METER_F_CAPPED         0x4000   /* an output estimate cut down
                                                 to what the request could at
                                                 most cost */
+#define LAVA_METER_F_WORKER_LOST    0x8000   /* the worker serving it died:
+                                                booked by another from its
+                                                in-flight record
+                                                (lib/lava_inflight.h) */
 
 /*
  * Output tokens a request of this family may produce when it states no bound
