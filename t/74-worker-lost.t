@@ -228,6 +228,43 @@ is $s->sql_value(q{SELECT count(*) FROM events WHERE outcome = 'worker_lost'}), 
     'reload: nothing booked as worker_lost (the old workers drained)';
 is $s->sql_value('SELECT count(*) FROM dead_letters'), 0, 'reload: no dead letter';
 
+# --- phase q: events waiting in the queue ------------------------------------------------
+# No spool, Redis away: answered requests' events wait in their worker's
+# memory. The workers are killed; their successors book each from its record
+# with the usage the event had (reported), flagged worker_lost.
+
+$s->configure_nginx(http => ['lava_event_spool "";']);
+$s->stop_part('redis');
+my %want;
+for my $i (1 .. 8) {
+    my $tid = "q1-$i";
+    my ($p, $c) = (100 + 7 * $i, 10 + $i);
+    my $r = $s->request(target => $T, body => LavaTest::chat_body(),
+                        headers => [Authorization => "Bearer $m->{token}", 'x-test-id' => $tid,
+                                    'x-lava-metadata' => qq({"test_id":"$tid"}),
+                                    'x-mock-usage' => "prompt=$p,cached=0,completion=$c"]);
+    is $r->{status}, 200, "queued: answered while Redis is away ($tid)";
+    $want{$tid} = { rid => $r->{rid}, input => $p, output => $c };
+}
+my @q_old = workers();
+kill 'KILL', @q_old;
+$killed{$_} = 1 for @q_old;
+wait_for(10, sub { my %n = map { $_ => 1 } workers(); keys(%n) >= @q_old && !grep { $n{$_} } @q_old })
+    or diag 'no workers respawned';
+sleep 1;
+$s->start_part('redis');
+my ($reached_q, $booked_q) = check_phase('q', 'queued');
+is scalar keys %$reached_q, 8, 'queued: the provider answered all 8';
+my @q_ok = grep {
+    my $b = $booked_q->{$_} && $booked_q->{$_}[0];
+    $b && $b->{outcome} eq 'worker_lost' && ($b->{tap_flags} // '') =~ /\bworker_lost\b/
+       && $b->{usage_source} eq 'reported' && $b->{status} == 200
+       && $b->{request_id} eq $want{$_}{rid}
+       && $b->{input_tokens} == $want{$_}{input} && $b->{output_tokens} == $want{$_}{output}
+} sort keys %want;
+is scalar @q_ok, 8, 'queued: each booked as worker_lost with the usage its event had'
+    or diag explain $booked_q;
+
 # --- the end: finish() with the crashes this test caused --------------------------------
 
 my @bad = grep {
