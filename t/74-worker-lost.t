@@ -265,6 +265,43 @@ my @q_ok = grep {
 is scalar @q_ok, 8, 'queued: each booked as worker_lost with the usage its event had'
     or diag explain $booked_q;
 
+# --- the sidecar: a worker_lost event meets the request's own -------------------------
+# (docs/events.md, "Worker lost"): made from a booked event of this test, each
+# pair under a request id of its own
+
+my @complete = grep { $_->[0]{outcome} eq 'complete' && !$_->[0]{tap_flags} }
+                map { $booked->{$_} // () } @reached;
+my ($tmpl) = grep { $_ } map { scalar $s->event($_->[0]{request_id}) } grep { defined } @complete[0 .. 4];
+ok $tmpl, 'a booked event to make pairs from';
+my $pair = 0;
+sub xadd_pair {
+    my ($first, $second, $gap) = @_;
+    my $rid = substr($tmpl->{request_id}, 0, 26) . sprintf '%04d', 9000 + ++$pair;
+    my %own = (%$tmpl, request_id => $rid, metadata => qq({"test_id":"d$pair"}));
+    delete $own{_id};
+    my %lost = (%own, outcome => 'worker_lost', tap_flags => 'abort_estimate,worker_lost',
+                usage_source => 'estimated', output_tokens => 1 + ($own{output_tokens} // 0) * 3);
+    my %ev = (own => \%own, lost => \%lost);
+    $s->redis('xadd', 'lava:usage', '*', %{ $ev{$first} });
+    wait_for(15, sub { $s->sql_value('SELECT count(*) FROM events WHERE request_id = ?', $rid) }) if $gap;
+    $s->redis('xadd', 'lava:usage', '*', %{ $ev{$second} });
+    wait_for(15, sub { !eval { ($s->redis('xpending', 'lava:usage', 'lava-sidecar'))[0] }
+                       && $s->sql_value('SELECT count(*) FROM events WHERE request_id = ?', $rid) });
+    sleep 1;
+    return ($rid, $s->sql_value('SELECT outcome FROM events WHERE request_id = ?', $rid),
+            $s->sql_value('SELECT count(*) FROM dead_letters WHERE request_id = ?', $rid));
+}
+SKIP: {
+    skip 'no event to make pairs from', 3 unless $tmpl;
+    my ($rid, $outcome, $dead) = xadd_pair('own', 'lost', 0);
+    is "$outcome $dead", 'complete 0', 'the own event, then worker_lost: the own booked, no dead letter';
+    ($rid, $outcome, $dead) = xadd_pair('own', 'lost', 1);
+    is "$outcome $dead", 'complete 0', 'worker_lost a batch after the own event: a plain duplicate';
+    ($rid, $outcome, $dead) = xadd_pair('lost', 'own', 1);
+    is "$outcome $dead", 'worker_lost 1',
+        'worker_lost booked first: it stays, the own event is kept as a dead letter';
+}
+
 # --- the end: finish() with the crashes this test caused --------------------------------
 
 my @bad = grep {
