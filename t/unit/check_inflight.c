@@ -29,7 +29,13 @@ START_TEST(test_size)
     ck_assert_uint_eq(lava_inflight_slots(lava_inflight_size(7)), 7);
     ck_assert_uint_eq(lava_inflight_slots(lava_inflight_size(7) - 1), 6);
     ck_assert_uint_eq(lava_inflight_slots(sizeof(lava_inflight_table_t)), 0);
-    ck_assert_ptr_null(lava_inflight_init(malloc(lava_inflight_size(1)), 0));
+    {
+        void  *mem = malloc(lava_inflight_size(1));
+
+        ck_assert_ptr_nonnull(mem);
+        ck_assert_ptr_null(lava_inflight_init(mem, 0));
+        free(mem);
+    }
     /* a slot is a few kilobytes at most: 8m holds thousands */
     ck_assert_uint_lt(sizeof(lava_inflight_rec_t), 3000);
 }
