@@ -38,7 +38,10 @@
 #define NGX_HTTP_LAVA_INFLIGHT_SCAN_MS   1000
 #define NGX_HTTP_LAVA_INFLIGHT_FIRST_MS  1      /* right after start */
 #define NGX_HTTP_LAVA_INFLIGHT_REPORT_MS 1000   /* "table full" at most */
-#define NGX_HTTP_LAVA_INFLIGHT_BATCH     64     /* owners, records per lock */
+#define NGX_HTTP_LAVA_INFLIGHT_BATCH     64     /* records taken per lock */
+/* owners looked at per scan: every worker of this nginx and of the one
+ * before a reload */
+#define NGX_HTTP_LAVA_INFLIGHT_OWNERS    1024
 
 
 typedef struct {
@@ -51,6 +54,7 @@ typedef struct {
                                            reported yet */
     ngx_msec_t              full_at;    /* last report */
     unsigned                proc:1;     /* /proc/<pid>/stat is readable */
+    lava_inflight_owner_t   owners[NGX_HTTP_LAVA_INFLIGHT_OWNERS];
 } ngx_http_lava_inflight_t;
 
 
@@ -639,11 +643,11 @@ ngx_http_lava_inflight_scan(ngx_http_lava_inflight_t *in)
     ngx_uint_t              booked;
     lava_inflight_rec_t    *rec;
     lava_inflight_ref_t     refs[NGX_HTTP_LAVA_INFLIGHT_BATCH];
-    lava_inflight_owner_t   owners[NGX_HTTP_LAVA_INFLIGHT_BATCH];
+    lava_inflight_owner_t  *owners = in->owners;
 
     ngx_shmtx_lock(&in->shpool->mutex);
     n = lava_inflight_owners(in->table, &in->self, owners,
-                             NGX_HTTP_LAVA_INFLIGHT_BATCH);
+                             NGX_HTTP_LAVA_INFLIGHT_OWNERS);
     ngx_shmtx_unlock(&in->shpool->mutex);
 
     /* outside the lock: kill() and /proc */
