@@ -118,7 +118,7 @@
 #define LAVA_EVENT_VALUES_payer(V)         V(none) V(customer) V(merchant)
 #define LAVA_EVENT_VALUES_key_source(V)    V(none) V(managed) V(byok)
 #define LAVA_EVENT_VALUES_outcome(V)                                          \
-    V(complete) V(client_abort) V(upstream_error) V(refused)
+    V(complete) V(client_abort) V(upstream_error) V(refused) V(worker_lost)
 #define LAVA_EVENT_VALUES_usage_source(V)  V(none) V(reported) V(estimated)
 
 

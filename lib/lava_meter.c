@@ -1324,6 +1324,7 @@ lava_meter_flags_str(unsigned flags, char *buf, size_t len, size_t size)
         { LAVA_METER_F_CAPPED,       "estimate_capped" },
         { LAVA_METER_F_PER_REQUEST,  "per_request" },
         { LAVA_METER_F_KEY_MASKED,   "provider_key_masked" },
+        { LAVA_METER_F_WORKER_LOST,  "worker_lost" },
     };
 
     return lava_flags_names(names, sizeof(names) / sizeof(names[0]), flags,

@@ -189,6 +189,10 @@ typedef struct {
 #define LAVA_METER_F_KEY_MASKED     0x20000000  /* the provider echoed the
                                                 key it was sent: masked in
                                                 the answer and the event */
+#define LAVA_METER_F_WORKER_LOST    0x8000   /* the worker serving it died:
+                                                booked by another from its
+                                                in-flight record
+                                                (lib/lava_inflight.h) */
 
 /*
  * Output tokens a request of this family may produce when it states no bound

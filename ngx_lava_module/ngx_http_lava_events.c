@@ -27,6 +27,10 @@
  * - At process exit a bounded flush to Redis runs; then what is still in
  *   memory is written to the spool, to be replayed by another worker (or by
  *   the next nginx). Without a spool it is counted and logged as lost.
+ * - An entry carries the request's in-flight record (ngx_http_lava_inflight.c)
+ *   and releases it once it has left the worker for good: acknowledged by
+ *   Redis, written to the spool, or dropped (counted). An entry lost at
+ *   process exit keeps it: another worker books it as worker_lost.
  * - Every worker looks for spool files nobody holds (left by workers that
  *   exited or died, or by a previous nginx) when Redis is ready and its own
  *   backlog is empty, and replays them one at a time.
@@ -60,6 +64,9 @@ typedef struct {
     uint64_t        born_ms;     /* wall clock when queued, ms */
     /* read back from this spool file; NULL: never written to the spool */
     ngx_http_lava_spool_seg_t  *seg;
+    /* the request's in-flight record, released when the entry has left the
+     * worker for good (gen 0: none, e.g. read back from the spool) */
+    lava_inflight_ref_t         held;
     unsigned        sent:1;      /* XADD written, reply pending */
 } ngx_http_lava_events_entry_t;
 
@@ -172,7 +179,7 @@ ngx_http_lava_events_init_process(ngx_cycle_t *cycle,
 
 ngx_int_t
 ngx_http_lava_event_push(ngx_uint_t argc, const char **argv,
-    const size_t *argvlen)
+    const size_t *argvlen, lava_inflight_ref_t held)
 {
     uint64_t                       now;
     ngx_int_t                      rc;
@@ -180,11 +187,13 @@ ngx_http_lava_event_push(ngx_uint_t argc, const char **argv,
     ngx_http_lava_events_entry_t  *e;
 
     if (argc == 0 || argc % 2) {
+        ngx_http_lava_inflight_release(held);
         return NGX_ERROR;
     }
 
     if (!ev->active || ev->exiting) {
         ev->stats.dropped++;
+        ngx_http_lava_inflight_release(held);
         return NGX_DECLINED;
     }
 
@@ -202,6 +211,9 @@ ngx_http_lava_event_push(ngx_uint_t argc, const char **argv,
         rc = ngx_http_lava_spool_append(ev->spool, argc, argv, argvlen, now);
 
         if (rc == NGX_OK) {
+            /* on disk: it survives this worker */
+            ngx_http_lava_inflight_release(held);
+
             ev->stats.pushed++;
             ev->stats.spooled++;
             ev->spool_run++;
@@ -224,16 +236,20 @@ ngx_http_lava_event_push(ngx_uint_t argc, const char **argv,
     }
 
     if (ev->queued >= ev->max) {
+        /* counted and logged as the loss it is */
+        ngx_http_lava_inflight_release(held);
         ngx_http_lava_events_drop(ev);
         return NGX_DECLINED;
     }
 
     e = ngx_http_lava_events_entry(ev, argc, argv, argvlen);
     if (e == NULL) {
+        ngx_http_lava_inflight_release(held);
         return NGX_ERROR;
     }
 
     e->born_ms = now;
+    e->held = held;
 
     ngx_queue_insert_tail(&ev->queue, &e->queue);
 
@@ -330,6 +346,8 @@ ngx_http_lava_events_entry(ngx_http_lava_events_t *ev, ngx_uint_t argc,
     e->argc = n;
     e->sent = 0;
     e->seg = NULL;
+    e->held.idx = 0;
+    e->held.gen = 0;
     e->born_ms = 0;
     e->argv = (const char **) (e + 1);
     e->argvlen = (size_t *) (e->argv + n);
@@ -612,6 +630,8 @@ ngx_http_lava_events_exit_spool(ngx_http_lava_events_t *ev)
                                             e->born_ms)
             == NGX_OK)
         {
+            ngx_http_lava_inflight_release(e->held);
+            e->held.gen = 0;
             kept++;
 
         } else {
@@ -713,6 +733,8 @@ ngx_http_lava_events_reply(ngx_http_lava_redis_t *rd, redisReply *reply,
         if (e->seg && ev->spool) {
             ngx_http_lava_spool_ack(ev->spool, e->seg);
         }
+
+        ngx_http_lava_inflight_release(e->held);
 
         ngx_queue_remove(&e->queue);
         free(e);

@@ -358,6 +358,10 @@ ngx_http_lava_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         }
     }
 
+    if (ctx->inflight.gen) {
+        ngx_http_lava_inflight_update(ctx);
+    }
+
     if (ctx->draining) {
         return ngx_http_lava_drain(r, ctx, in);
     }

@@ -244,6 +244,7 @@ ngx_http_lava_log_handler(ngx_http_request_t *r)
     char                           flags[LAVA_EVENT_MAX_tap_flags + 1];
     u_char                         num[LAVA_EVENT_NFIELDS * NGX_INT64_LEN];
     size_t                         n;
+    ngx_int_t                      rc;
     ngx_uint_t                     status;
     lava_usage_t                  *u;
     ngx_http_lava_ctx_t           *ctx;
@@ -348,12 +349,134 @@ ngx_http_lava_log_handler(ngx_http_request_t *r)
 
     ngx_http_lava_event_write(&ev, &val);
 
-    /* the entry is copied: num, flags and val may go */
-    if (ngx_http_lava_event_push(ev.argc, ev.argv, ev.argvlen) == NGX_ERROR) {
+    /* should the worker die before the event leaves it, another books
+     * what it says */
+    ngx_http_lava_inflight_done(ctx, &val.usage, &val.model, val.status,
+                                val.duration_ms);
+
+    /* the entry is copied: num, flags and val may go; the in-flight record
+     * goes with it */
+    rc = ngx_http_lava_event_push(ev.argc, ev.argv, ev.argvlen, ctx->inflight);
+    ctx->inflight.gen = 0;
+
+    if (rc == NGX_ERROR) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "lava usage event of %s could not be queued",
                       ctx->request_id);
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The event of a request whose worker died (docs/events.md, "Worker lost"):
+ * what its in-flight record holds, outcome worker_lost, the usage of
+ * lava_inflight_usage() flagged worker_lost. Every value comes from the
+ * record, so that a second worker that books it again (the first died too)
+ * writes the same entry, a plain duplicate for the sidecar.
+ */
+ngx_int_t
+ngx_http_lava_log_lost(lava_inflight_rec_t *rec, lava_inflight_ref_t ref,
+    ngx_log_t *log)
+{
+    char                           flags[LAVA_EVENT_MAX_tap_flags + 1];
+    u_char                         num[LAVA_EVENT_NFIELDS * NGX_INT64_LEN];
+    u_char                         id[NGX_HTTP_LAVA_REQID_LEN + 1];
+    size_t                         n;
+    int64_t                        status, end_ms;
+    unsigned                       tap_flags, meter_flags;
+    ngx_int_t                      rc;
+    lava_source_e                  src;
+    lava_usage_t                   u;
+    ngx_http_lava_event_t          ev;
+    ngx_http_lava_event_values_t   val;
+
+    src = lava_inflight_usage(rec, &u, &tap_flags, &meter_flags, &status);
+
+    ngx_memzero(&val, sizeof(ngx_http_lava_event_values_t));
+
+    val.request_id.data = (u_char *) rec->request_id;
+    val.request_id.len = ngx_strlen(rec->request_id);
+    val.ts_ms = rec->ts_ms;
+
+    if (rec->state == LAVA_INFLIGHT_DONE) {
+        val.duration_ms = rec->done_duration_ms;
+
+    } else {
+        /* until the last sign of life */
+        end_ms = rec->updated_ms > rec->ts_ms ? rec->updated_ms : rec->ts_ms;
+        val.duration_ms = end_ms - rec->ts_ms;
+    }
+
+    val.ttfb_ms = rec->ttfb_ms;
+
+    ngx_http_lava_ev_cstr(&val.merchant_id, rec->merchant_id);
+    ngx_http_lava_ev_cstr(&val.customer_id, rec->customer_id);
+    ngx_http_lava_ev_cstr(&val.meter, rec->meter);
+    ngx_http_lava_ev_cstr(&val.payer,
+                          rec->payer == LAVA_INFLIGHT_PAYER_CUSTOMER
+                          ? "customer"
+                          : rec->payer == LAVA_INFLIGHT_PAYER_MERCHANT
+                            ? "merchant" : "none");
+    ngx_http_lava_ev_cstr(&val.key_source,
+                          rec->key_source == LAVA_INFLIGHT_KEY_BYOK ? "byok"
+                          : rec->key_source == LAVA_INFLIGHT_KEY_MANAGED
+                            ? "managed" : "none");
+    ngx_http_lava_ev_cstr(&val.provider, rec->provider);
+    ngx_http_lava_ev_cstr(&val.host, rec->host);
+    ngx_http_lava_ev_cstr(&val.endpoint, rec->endpoint);
+    ngx_http_lava_ev_cstr(&val.method, rec->method);
+
+    if (u.model[0]) {
+        ngx_http_lava_ev_cstr(&val.model, u.model);
+
+    } else {
+        ngx_http_lava_ev_cstr(&val.model, rec->model);
+    }
+
+    val.status = status;
+    ngx_http_lava_ev_cstr(&val.outcome, "worker_lost");
+    ngx_http_lava_ev_cstr(&val.stream, (rec->stream || rec->sse) ? "1" : "0");
+    ngx_http_lava_ev_cstr(&val.usage_source, lava_meter_source_name(src));
+
+    if (src != LAVA_SOURCE_NONE) {
+        val.usage = u.buckets;
+        val.usage_raw.data = (u_char *) u.raw;
+        val.usage_raw.len = u.raw_len;
+    }
+
+    if (rec->state != LAVA_INFLIGHT_DONE) {
+        /* billed requests: whenever the provider answered */
+        val.usage.requests = rec->status == 0 ? 0
+                             : u.requests > 0 ? u.requests : 1;
+    }
+
+    ngx_http_lava_ev_cstr(&val.metadata, rec->metadata);
+    val.bytes_out = rec->bytes_out;
+
+    n = lava_tap_flags_str(tap_flags, flags, sizeof(flags));
+    n = lava_meter_flags_str(meter_flags, flags, n, sizeof(flags));
+    val.tap_flags.data = (u_char *) flags;
+    val.tap_flags.len = n;
+
+    ev.argc = 0;
+    ev.num = num;
+    ev.num_end = num + sizeof(num);
+
+    ngx_http_lava_event_write(&ev, &val);
+
+    /* the record may be gone once the entry is pushed */
+    (void) lava_inflight_copy((char *) id, sizeof(id), rec->request_id,
+                              ngx_strlen(rec->request_id));
+
+    rc = ngx_http_lava_event_push(ev.argc, ev.argv, ev.argvlen, ref);
+
+    if (rc == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "lava usage event of %s (worker lost) could not be "
+                      "queued", id);
+    }
+
+    return rc;
 }

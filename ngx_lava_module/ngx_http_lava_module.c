@@ -274,6 +274,13 @@ static ngx_command_t  ngx_http_lava_commands[] = {
       offsetof(ngx_http_lava_loc_conf_t, gunzip_max),
       NULL },
 
+    { ngx_string("lava_inflight_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_lava_inflight_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -456,7 +463,9 @@ ngx_http_lava_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_lava_spool_conf(cf, lmcf) != NGX_CONF_OK) {
+    if (ngx_http_lava_spool_conf(cf, lmcf) != NGX_CONF_OK
+        || ngx_http_lava_inflight_conf(cf, lmcf) != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -912,6 +921,10 @@ ngx_http_lava_postconfiguration(ngx_conf_t *cf)
 
     *h = ngx_http_lava_log_handler;
 
+    if (ngx_http_lava_inflight_postconf(cf, lmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_lava_filter_init(cf);
 }
 
@@ -948,7 +961,8 @@ ngx_http_lava_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    return NGX_OK;
+    /* after the event queue: a dead predecessor's requests are queued */
+    return ngx_http_lava_inflight_init_process(cycle, lmcf);
 }
 
 
@@ -969,4 +983,5 @@ ngx_http_lava_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_lava_events_exit_process(cycle);
+    ngx_http_lava_inflight_exit_process(cycle);
 }

@@ -19,6 +19,8 @@
  *   ngx_http_lava_auth.c       auth snapshot in shared memory, lookup
  *   ngx_http_lava_auth_sync.c  auth snapshot poller (worker 0), lava_auth_file
  *   ngx_http_lava_wallet.c     wallet reservations (lava_wallet_zone)
+ *   ngx_http_lava_inflight.c   in-flight records in shared memory, booked as
+ *                              worker_lost when their worker dies
  * Pure C parts without nginx types live in lib/ and are unit tested with Check.
  */
 
@@ -30,6 +32,7 @@
 #include <ngx_http.h>
 
 #include "lava_id.h"
+#include "lava_inflight.h"
 #include "lava_meter.h"
 #include "lava_refusal.h"
 #include "lava_tap.h"
@@ -147,6 +150,7 @@ typedef struct {
     /* wallet reservations (ngx_http_lava_wallet.c) */
     ngx_shm_zone_t              *wallet_zone;
     ngx_msec_t                   wallet_hold;    /* lava_wallet_hold, ms */
+    ngx_shm_zone_t              *inflight_zone;  /* lava_inflight_zone */
 } ngx_http_lava_main_conf_t;
 
 
@@ -230,6 +234,9 @@ typedef struct {
     void                        *wallet;         /* reservation, NULL none
                                                     (ngx_http_lava_wallet.c) */
     lava_tap_t                  *tap;            /* NULL: not tapping */
+    lava_inflight_ref_t          inflight;       /* its in-flight record
+                                                    until the event takes it
+                                                    (gen 0: none) */
     unsigned                     stream:1;       /* body said "stream": true */
     unsigned                     sse:1;          /* response is text/event-stream */
     unsigned                     refused:1;
@@ -345,6 +352,30 @@ const char *ngx_http_lava_outcome(ngx_http_request_t *r,
 const char *ngx_http_lava_usage_source(ngx_http_request_t *r,
     ngx_http_lava_ctx_t *ctx);
 void ngx_http_lava_meter(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx);
+/* the event of a record taken from a dead worker (outcome worker_lost),
+ * queued with the record (ngx_http_lava_inflight.c) */
+ngx_int_t ngx_http_lava_log_lost(lava_inflight_rec_t *rec,
+    lava_inflight_ref_t ref, ngx_log_t *log);
+
+/* ngx_http_lava_inflight.c */
+char *ngx_http_lava_inflight_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_lava_inflight_conf(ngx_conf_t *cf,
+    ngx_http_lava_main_conf_t *lmcf);
+ngx_int_t ngx_http_lava_inflight_postconf(ngx_conf_t *cf,
+    ngx_http_lava_main_conf_t *lmcf);
+ngx_int_t ngx_http_lava_inflight_init_process(ngx_cycle_t *cycle,
+    ngx_http_lava_main_conf_t *lmcf);
+void ngx_http_lava_inflight_exit_process(ngx_cycle_t *cycle);
+/* the record of a request (its owner may change it in place), NULL none */
+lava_inflight_rec_t *ngx_http_lava_inflight_rec(ngx_http_lava_ctx_t *ctx);
+/* body filter: the counters of the answer so far, in place */
+void ngx_http_lava_inflight_update(ngx_http_lava_ctx_t *ctx);
+/* log phase: the final usage, status and model of the event being queued */
+void ngx_http_lava_inflight_done(ngx_http_lava_ctx_t *ctx,
+    const lava_usage_buckets_t *usage, ngx_str_t *model, int64_t status,
+    int64_t duration_ms);
+void ngx_http_lava_inflight_release(lava_inflight_ref_t ref);
 
 /* ngx_http_lava_wallet.c */
 char *ngx_http_lava_wallet_zone(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -371,10 +402,13 @@ void ngx_http_lava_events_exit_process(ngx_cycle_t *cycle);
 /*
  * Queues one stream entry (field/value pairs, argc even) and returns at once.
  * The values are copied. NGX_OK queued; NGX_DECLINED dropped because the queue
- * is full (counted and logged); NGX_ERROR out of memory.
+ * is full (counted and logged); NGX_ERROR out of memory. held (gen 0: none)
+ * is the request's in-flight record, released once the entry has left the
+ * worker for good (XADD acknowledged, or written to the spool) or was
+ * dropped; an entry lost at worker exit leaves it for another worker.
  */
 ngx_int_t ngx_http_lava_event_push(ngx_uint_t argc, const char **argv,
-    const size_t *argvlen);
+    const size_t *argvlen, lava_inflight_ref_t held);
 /*
  * Rewrite phase of a forward location: NGX_DECLINED go on; NGX_DONE the
  * request was answered 503 "event_spool_full" (lava_event_spool_full refuse

@@ -81,7 +81,9 @@ by_request_id(const void *a, const void *b)
 }
 
 /* A request id twice in one batch: book it once. The same content again is
- * a plain redelivery; other content is kept as a dead letter. */
+ * a plain redelivery; a worker_lost event (another worker's estimate for a
+ * request whose worker died) gives way to the request's own event; other
+ * content is kept as a dead letter. */
 static void
 dedupe(entry_t *es, size_t n)
 {
@@ -102,8 +104,13 @@ dedupe(entry_t *es, size_t n)
         if (memcmp(idx[i]->ev.request_id.p, idx[i - 1]->ev.request_id.p, 30) != 0) {
             continue;
         }
-        if (memcmp(idx[i]->ev.hash, idx[i - 1]->ev.hash, EVENT_HASH_LEN) == 0) {
+        if (memcmp(idx[i]->ev.hash, idx[i - 1]->ev.hash, EVENT_HASH_LEN) == 0
+            || idx[i]->ev.outcome == OUTCOME_WORKER_LOST)
+        {
             idx[i]->state = ENTRY_SKIP;
+        } else if (idx[i - 1]->ev.outcome == OUTCOME_WORKER_LOST) {
+            idx[i - 1]->state = ENTRY_SKIP;
+            continue;           /* idx[i] is the one booked */
         } else {
             idx[i]->state = ENTRY_DEAD;
             strcpy(idx[i]->reason, "request id repeated in the batch with other content");

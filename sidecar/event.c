@@ -61,7 +61,7 @@ LAVA_EVENT_FIELDS(NAME_OF, _)
 #define NVALUES(names)  (sizeof(names) / sizeof(names[0]) - 1)
 _Static_assert(NVALUES(payer_names) == PAYER_MERCHANT + 1, "payer_e and its values");
 _Static_assert(NVALUES(key_source_names) == KEY_BYOK + 1, "key_source_e and its values");
-_Static_assert(NVALUES(outcome_names) == OUTCOME_REFUSED + 1, "outcome_e and its values");
+_Static_assert(NVALUES(outcome_names) == OUTCOME_WORKER_LOST + 1, "outcome_e and its values");
 _Static_assert(NVALUES(usage_source_names) == USAGE_ESTIMATED + 1,
                "usage_source_e and its values");
 

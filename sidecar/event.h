@@ -30,7 +30,8 @@ typedef struct {
 /* the ENUM fields: in the order of LAVA_EVENT_VALUES_<field> (and payer_e) */
 typedef enum { KEY_NONE = 0, KEY_MANAGED, KEY_BYOK } key_source_e;
 typedef enum {
-    OUTCOME_COMPLETE = 0, OUTCOME_CLIENT_ABORT, OUTCOME_UPSTREAM_ERROR, OUTCOME_REFUSED
+    OUTCOME_COMPLETE = 0, OUTCOME_CLIENT_ABORT, OUTCOME_UPSTREAM_ERROR, OUTCOME_REFUSED,
+    OUTCOME_WORKER_LOST
 } outcome_e;
 typedef enum { USAGE_NONE = 0, USAGE_REPORTED, USAGE_ESTIMATED } usage_source_e;
 

@@ -109,7 +109,8 @@ event_of_row(event_t *ev, PGresult *res, int row)
     ev->provider = col_sv(res, row, C_PROVIDER);
     ev->model = col_sv(res, row, C_MODEL);
     ev->status = (int) col_i64(res, row, C_STATUS);
-    ev->outcome = (outcome_e) enum_of(PQgetvalue(res, row, C_OUTCOME), outcome_name, 4);
+    ev->outcome = (outcome_e) enum_of(PQgetvalue(res, row, C_OUTCOME), outcome_name,
+                                          OUTCOME_WORKER_LOST + 1);
 #define BUCKET_READ(name)  ev->usage.name = col_i64(res, row, i++);
     LAVA_USAGE_BUCKETS(BUCKET_READ)
 #undef BUCKET_READ

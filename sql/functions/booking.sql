@@ -149,7 +149,8 @@ COMMENT ON FUNCTION provider_accounts_add IS
 --                entries the sidecar could not decode
 --
 -- Returns one row per event: booked (inserted with its transfers), duplicate
--- (the request id was booked before with the same content: nothing booked),
+-- (the request id was booked before with the same content, or the event is
+-- a worker_lost estimate of a request already booked: nothing booked),
 -- conflict (booked before with other content: nothing booked, dead-lettered
 -- for inspection), dead (names a merchant or account the ledger does not
 -- have: dead-lettered). Graduated meter counts move on by what was booked.
@@ -264,7 +265,8 @@ BEGIN
     -- Graduated meters: the counts move on by what was inserted now.
     PERFORM meter_usage_move(v_new);
 
-    -- Seen before: same content is a plain redelivery; other content is
+    -- Seen before: same content is a plain redelivery, and so is a worker_lost
+    -- estimate (the request's own event got there first); other content is
     -- kept for inspection.
     INSERT INTO dead_letters (stream, stream_id, request_id, reason, fields)
     SELECT p_stream, n.stream_id, n.request_id,
@@ -276,15 +278,17 @@ BEGIN
       LEFT JOIN unnest(v_new || v_bad) AS done(request_id) ON done.request_id = n.request_id
      WHERE done.request_id IS NULL
        AND old.content_hash <> n.content_hash
+       AND n.doc->>'outcome' <> 'worker_lost'
     ON CONFLICT (stream, stream_id) DO NOTHING;
 
     RETURN QUERY
     SELECT x.request_id,
            CASE WHEN nw.request_id IS NOT NULL THEN 'booked'
                 WHEN bd.request_id IS NOT NULL THEN 'dead'
-                WHEN old.content_hash = x.content_hash THEN 'duplicate'
+                WHEN old.content_hash = x.content_hash
+                     OR x.outcome = 'worker_lost' THEN 'duplicate'
                 ELSE 'conflict' END
-      FROM jsonb_to_recordset(p_events) AS x(request_id text, content_hash bytea)
+      FROM jsonb_to_recordset(p_events) AS x(request_id text, content_hash bytea, outcome text)
       LEFT JOIN unnest(v_new) AS nw(request_id) ON nw.request_id = x.request_id
       LEFT JOIN unnest(v_bad) AS bd(request_id) ON bd.request_id = x.request_id
       LEFT JOIN events old ON old.request_id = x.request_id;
@@ -293,5 +297,5 @@ COMMENT ON FUNCTION book_batch IS
     'Books one sidecar batch: events (JSON objects keyed by events column names), their '
     'transfers ({request_id, kind, debit, credit, amount_nusd}, account keys) and dead letters '
     '({stream_id, request_id, reason, fields}). Returns one row per event: booked, duplicate '
-    '(same content booked before), conflict (other content booked before: dead-lettered) or '
+    '(same content booked before, or a worker_lost estimate of a booked request), conflict (other content booked before: dead-lettered) or '
     'dead (unknown merchant or account: dead-lettered).';

@@ -271,7 +271,8 @@ CREATE TABLE events (
     model               text,
     status              smallint NOT NULL,
     outcome             text NOT NULL
-                        CHECK (outcome IN ('complete', 'client_abort', 'upstream_error', 'refused')),
+                        CHECK (outcome IN ('complete', 'client_abort', 'upstream_error', 'refused',
+                                           'worker_lost')),
     error               text,
     stream              boolean NOT NULL,
     usage_source        text NOT NULL CHECK (usage_source IN ('reported', 'estimated', 'none')),
@@ -378,7 +379,9 @@ COMMENT ON COLUMN events.payer IS
 COMMENT ON COLUMN events.key_source IS
     'managed (the operator''s provider key was injected), byok (the user''s own key: the base '
     'cost is recorded, not moved), none';
-COMMENT ON COLUMN events.outcome IS 'complete | client_abort | upstream_error | refused';
+COMMENT ON COLUMN events.outcome IS
+    'complete | client_abort | upstream_error | refused | worker_lost (the nginx worker serving it '
+    'died: booked by another from its in-flight record, docs/events.md)';
 COMMENT ON COLUMN events.usage_source IS
     'reported (read from the provider''s response, or counted from the request), estimated '
     '(gateway estimate), none';
