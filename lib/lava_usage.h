@@ -80,6 +80,12 @@ typedef struct {
     int      error_event;                   /* the stream carried an error
                                                event (Anthropic "error",
                                                Responses "error") */
+    int64_t  web_search_items;              /* Responses stream: the
+                                               web_search_call items of
+                                               response.output_item.done
+                                               events seen (a floor for
+                                               web_search_calls when the
+                                               final event is too big) */
 } lava_usage_t;
 
 /* Name <-> enum for the provider table; -1 when unknown. */
@@ -110,10 +116,20 @@ int lava_usage_parse_ep(lava_usage_t *u, lava_usage_format_e fmt, int ep,
  *              transcriptions) and {"type":"duration","seconds"}; Responses
  *              API events read "response.usage"; images: the length of
  *              "data"; verbose transcriptions: "duration". "model".
+ *              Responses API web searches: the "web_search_call" items of
+ *              the response's "output" (body, terminal events), and each
+ *              response.output_item.done event of one; web_search_calls is
+ *              the larger of the two counts (they describe the same items).
  *   anthropic  "message" body, "message_start" (message.usage) and
  *              "message_delta" (usage, cumulative): each field present
  *              replaces the one seen before; raw is the merged object.
+ *              server_tool_use.web_search_requests and web_fetch_requests
+ *              (web_search_calls, web_fetch_calls) likewise.
  *   gemini     "usageMetadata" (running totals, last wins), "modelVersion";
+ *              grounding with Google Search: the "webSearchQueries" of each
+ *              candidate's "groundingMetadata" (web_search_calls) and one
+ *              grounded prompt when any names a query or a web source
+ *              (grounded_prompts), the largest seen in any chunk;
  *              a top-level array (streamGenerateContent without SSE) is read
  *              element by element.
  *   cohere     v2 "usage" or "delta.usage" (message-end), v1 "meta" or
