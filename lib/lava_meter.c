@@ -428,7 +428,7 @@ lava_meter_model(lava_request_t *rq, json_t *v)
 static const char  *lava_meter_read_keys[] = {
     "model", "model_id", "stream", "stream_options", "n", "text", "input",
     "inputs", "tools", "web_search_options", "search_parameters", "prompt",
-    "mcp_servers", NULL
+    "mcp_servers", "connectors", NULL
 };
 
 static const char  *lava_meter_so_keys[] = { "include_usage", NULL };

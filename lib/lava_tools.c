@@ -23,6 +23,8 @@
  *                     20260209 web search or fetch tool (then free, billed
  *                     by container time otherwise). Top-level "mcp_servers"
  *                     (the MCP connector) is not served.
+ *   Cohere chat       v1 "connectors" (run at Cohere, not counted) are not
+ *                     served; tools are the client's.
  *   Gemini            each Tool object's members: function declarations,
  *                     googleSearch and googleSearchRetrieval (counted from
  *                     groundingMetadata), codeExecution and urlContext
@@ -289,6 +291,19 @@ lava_tools_check(json_t *root, lava_endpoint_e ep, const char *model)
     case LAVA_EP_MESSAGES:
     case LAVA_EP_GENERATE:
         break;
+
+    case LAVA_EP_COHERE_CHAT:
+        /* v1 connectors (the web-search connector) run at Cohere: no
+         * per-call count in the answer; v1 and v2 tools are the client's */
+        tools = json_object_get(root, "connectors");
+
+        if (tools == NULL || json_is_null(tools)
+            || (json_is_array(tools) && json_array_size(tools) == 0))
+        {
+            return LAVA_TOOLS_OK;
+        }
+
+        return LAVA_TOOLS_UNCOUNTED;
 
     default:
         return LAVA_TOOLS_OK;

@@ -558,6 +558,47 @@ lava_usage_openai_searches(lava_usage_t *u, json_t *doc)
 }
 
 
+/*
+ * A response.output_item.done event of a web search: its output_index is
+ * marked, and web_search_calls is at least the number marked. An index
+ * beyond the bitmap (or none) is left to the terminal event's count.
+ */
+static void
+lava_usage_openai_search_done(lava_usage_t *u, json_t *root)
+{
+    size_t      i;
+    json_t     *idx;
+    int64_t     n;
+    json_int_t  k;
+
+    if (!lava_usage_openai_search_item(json_object_get(root, "item"))) {
+        return;
+    }
+
+    idx = json_object_get(root, "output_index");
+    if (!json_is_integer(idx)) {
+        return;
+    }
+
+    k = json_integer_value(idx);
+    if (k < 0 || k >= LAVA_USAGE_ITEMS_MAX) {
+        return;
+    }
+
+    u->web_search_items[k / 64] |= (uint64_t) 1 << (k % 64);
+
+    n = 0;
+
+    for (i = 0; i < LAVA_USAGE_ITEMS_MAX / 64; i++) {
+        n += __builtin_popcountll(u->web_search_items[i]);
+    }
+
+    if (n > u->web_search_calls) {
+        u->web_search_calls = n;
+    }
+}
+
+
 static int
 lava_usage_openai(lava_usage_t *u, json_t *root, int ep, const char *text,
     size_t len)
@@ -586,14 +627,7 @@ lava_usage_openai(lava_usage_t *u, json_t *root, int ep, const char *text,
     if (type && strcmp(type, "response.output_item.done") == 0) {
         /* one finished output item: a web search is counted here too, in
          * case the terminal event is too big to be read whole */
-        if (lava_usage_openai_search_item(json_object_get(root, "item"))) {
-            u->web_search_items++;
-
-            if (u->web_search_items > u->web_search_calls) {
-                u->web_search_calls = u->web_search_items;
-            }
-        }
-
+        lava_usage_openai_search_done(u, root);
         return 0;
     }
 

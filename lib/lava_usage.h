@@ -48,6 +48,7 @@ typedef enum {
 } lava_endpoint_e;
 
 #define LAVA_USAGE_RAW_MAX   4096     /* bytes of provider usage JSON kept */
+#define LAVA_USAGE_ITEMS_MAX 1024     /* Responses output items tracked */
 /* bytes of a model name and its NUL: the event's model limit, so that a
  * model the gateway keeps is one the sidecar books */
 #define LAVA_USAGE_MODEL_MAX (LAVA_EVENT_MAX_model + 1)
@@ -80,12 +81,14 @@ typedef struct {
     int      error_event;                   /* the stream carried an error
                                                event (Anthropic "error",
                                                Responses "error") */
-    int64_t  web_search_items;              /* Responses stream: the
-                                               web_search_call items of
-                                               response.output_item.done
-                                               events seen (a floor for
-                                               web_search_calls when the
-                                               final event is too big) */
+    /*
+     * Responses stream: the output_index of each web_search_call item of a
+     * response.output_item.done event, one bit each (indexes below
+     * LAVA_USAGE_ITEMS_MAX), so that the same event read twice counts once.
+     * Their number is a floor for web_search_calls when the terminal event
+     * is too big to be read.
+     */
+    uint64_t web_search_items[LAVA_USAGE_ITEMS_MAX / 64];
 } lava_usage_t;
 
 /* Name <-> enum for the provider table; -1 when unknown. */

@@ -264,6 +264,7 @@ ngx_http_lava_policy_tools(ngx_http_lava_ctx_t *ctx)
     case LAVA_EP_RESPONSES:
     case LAVA_EP_MESSAGES:
     case LAVA_EP_GENERATE:
+    case LAVA_EP_COHERE_CHAT:
         break;
 
     default:

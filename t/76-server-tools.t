@@ -227,6 +227,8 @@ my @refused = (
     ['Gemini member in another case', "$GEM/gemini-2.5-flash:generateContent", $gem->({ GoogleSearch => {} })],
     ['Gemini search beside maps in one Tool', "$GEM/gemini-2.5-flash:generateContent",
      $gem->({ googleSearch => {}, google_maps => {} })],
+    ['Cohere v1 web-search connector', 'https://api.cohere.com/v1/chat',
+     { model => 'command-r', message => 'Hi', connectors => [{ id => 'web-search' }] }],
 );
 
 for my $c (@refused) {
