@@ -167,10 +167,18 @@ subtest 'own key: a Responses body too large to check served' => sub {
     is $r->{status}, 200, 'status 200';
     ok $q, 'the provider got it';
 };
-subtest 'managed key: a chat body too large to read still served' => sub {
+# ... nor a chat body: it may ask for server-side tools the gateway cannot
+# count (class 14, t/76-server-tools.t)
+subtest 'managed key: a chat body too large to check for tools refused' => sub {
+    refused_ok('tool_not_metered', call(u => "$OAI/v1/chat/completions",
+                                        body => LavaTest::chat_body(content => 'x' x 2048)));
+};
+subtest 'own key: a chat body too large to check served' => sub {
     my ($r, $q, $ev) = call(u => "$OAI/v1/chat/completions",
-                            body => LavaTest::chat_body(content => 'x' x 2048));
+                            body => LavaTest::chat_body(content => 'x' x 2048),
+                            headers => ['X-Provider-API-Key' => $byok]);
     is $r->{status}, 200, 'status 200';
+    ok $q, 'the provider got it';
 };
 for my $c (['GET', "$OAI/v1/models"], ['GET', "$OAI/v1/models/gpt-4o"],
            ['POST', 'https://api.anthropic.com/v1/messages/count_tokens',
