@@ -58,7 +58,8 @@ typedef struct {
      * unescaped quote on both sides: only a JSON value or key, never text
      * inside a string) in the whole body, matched across feeds. Used when
      * the body was too big to keep: the Responses API's web search items
-     * sit before the tail that is read.
+     * sit before the tail that is read. An upper bound: it counts the
+     * items that only open or search a page of results too.
      */
     unsigned             wsc_matched;    /* bytes of the token matched */
     int                  wsc_escape;     /* the byte before was a backslash

@@ -516,15 +516,27 @@ lava_usage_openai_final(json_t *root)
 }
 
 
-/* 1: an output item of the Responses API that is a web search call */
+/*
+ * 1: an output item of the Responses API that is a billed web search: a
+ * "web_search_call" whose action is a search. Opening a page of the results
+ * or finding in it ("open_page", "find_in_page") is no tool call cost; an
+ * item without an action, or with one of another name, is counted.
+ */
 static int
 lava_usage_openai_search_item(json_t *item)
 {
     const char  *t;
 
     t = json_string_value(json_object_get(item, "type"));
+    if (t == NULL || strcmp(t, "web_search_call") != 0) {
+        return 0;
+    }
 
-    return t != NULL && strcmp(t, "web_search_call") == 0;
+    t = json_string_value(json_object_get(json_object_get(item, "action"),
+                                          "type"));
+
+    return t == NULL
+           || (strcmp(t, "open_page") != 0 && strcmp(t, "find_in_page") != 0);
 }
 
 

@@ -121,7 +121,8 @@ int lava_usage_parse_ep(lava_usage_t *u, lava_usage_format_e fmt, int ep,
  *              "data"; verbose transcriptions: "duration". "model".
  *              Responses API web searches: the "web_search_call" items of
  *              the response's "output" (body, terminal events), and each
- *              response.output_item.done event of one; web_search_calls is
+ *              response.output_item.done event of one, whose action is a
+ *              search (not open_page, find_in_page); web_search_calls is
  *              the larger of the two counts (they describe the same items).
  *   anthropic  "message" body, "message_start" (message.usage) and
  *              "message_delta" (usage, cumulative): each field present
