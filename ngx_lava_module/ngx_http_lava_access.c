@@ -1043,6 +1043,11 @@ ngx_http_lava_inspect_body(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
         b = cl->buf;
 
+        if (ngx_buf_special(b)) {
+            /* the empty last_buf a chunked body ends with */
+            continue;
+        }
+
         if (b->in_file || !ngx_buf_in_memory(b)) {
             /* a body large enough to go to a temp file is not inspected */
             return;
@@ -1066,7 +1071,9 @@ ngx_http_lava_inspect_body(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 
         p = buf;
         for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+            if (!ngx_buf_special(cl->buf)) {
+                p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+            }
         }
     }
 

@@ -12,6 +12,8 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 
+use IO::Select;
+use IO::Socket::INET;
 use Test::More;
 
 use LavaTest qw(json_encode);
@@ -250,6 +252,49 @@ subtest 'managed key: a body too large to check for tools refused' => sub {
     is $r->{status}, 403, 'status 403';
     is $r->{json} && $r->{json}{error}{code}, 'tool_not_metered', 'tool_not_metered';
     ok !$q, 'the provider saw nothing';
+};
+
+# A chunked body is read for its tools like any other (it ends with an empty
+# last buffer that the inspection once took for a body it could not read).
+sub chunked {
+    my ($u, $body) = @_;
+    my $id = LavaTest::test_id();
+    my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $s->{port}, Timeout => 5)
+        or die "connect: $!\n";
+    binmode $c;
+    my $half = int(length($body) / 2);
+    syswrite $c, "POST /v1/forward?u=" . enc($u) . " HTTP/1.1\r\nHost: x\r\n"
+        . "Authorization: Bearer $m->{token}\r\nx-test-id: $id\r\n"
+        . "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        . sprintf('%x', $half) . "\r\n" . substr($body, 0, $half) . "\r\n"
+        . sprintf('%x', length($body) - $half) . "\r\n" . substr($body, $half) . "\r\n0\r\n\r\n";
+    my ($buf, $sel, $deadline) = ('', IO::Select->new($c), time + 10);
+    while (time < $deadline && $sel->can_read($deadline - time)) {
+        my $n = sysread $c, $buf, 65536, length $buf;
+        last unless $n;
+    }
+    close $c;
+    my ($status) = $buf =~ m{^HTTP/1\.[01] (\d{3})};
+    my ($rid) = $buf =~ m{\r\nx-lava-request-id: (\S+)}i;
+    my $ev = $s->wait_event($rid // 'none') // {};
+    my @seen = $s->mock_requests($id);
+    return ($status // 0, $seen[0], $ev);
+}
+
+subtest 'managed key: a chunked body with an uncountable tool refused' => sub {
+    my ($status, $q, $ev) = chunked("$OAI/v1/responses",
+        json_encode($resp->({ type => 'file_search', vector_store_ids => ['vs_1'] })));
+    is $status, 403, 'status 403';
+    ok !$q, 'the provider saw nothing';
+    is $ev->{error}, 'tool_not_metered', 'event: error tool_not_metered';
+};
+
+subtest 'managed key: a chunked body with counted tools served, its model read' => sub {
+    my ($status, $q, $ev) = chunked("$OAI/v1/responses",
+        json_encode({ model => 'gpt-5', input => 'hi', tools => [{ type => 'web_search' }] }));
+    is $status, 200, 'status 200';
+    ok $q, 'the provider got it';
+    is $ev->{model}, 'gpt-5', 'event: the model of the body';
 };
 
 # ---- the user's own key: anything passes ----------------------------------------
