@@ -297,6 +297,17 @@ subtest 'managed key: a chunked body with counted tools served, its model read' 
     is $ev->{model}, 'gpt-5', 'event: the model of the body';
 };
 
+subtest 'managed key: a chunked streaming chat gets include_usage' => sub {
+    my ($status, $q, $ev) = chunked("$OAI/v1/chat/completions",
+        json_encode({ model => 'gpt-4o-mini', stream => JSON::PP::true,
+                      messages => [{ role => 'user', content => 'Hi' }] }));
+    is $status, 200, 'status 200';
+    my $sent = $q && LavaTest::json_decode($q->{body});
+    is_deeply $sent && $sent->{stream_options}, { include_usage => JSON::PP::true },
+              'the provider was asked for usage';
+    is $ev->{usage_source}, 'reported', 'usage reported';
+};
+
 # ---- the user's own key: anything passes ----------------------------------------
 
 for my $c (@refused[0, 4, 11, 14, 18, 22]) {
