@@ -3,9 +3,10 @@
  * request path and body. Input: one byte (endpoint), one byte (provider
  * usage format), then "METHOD /path\n" and the body. Checks: the route stays
  * inside the path and knows its endpoint and format; the inspection keeps
- * its model terminated; the include_usage rewrite never writes past the
- * documented len + 64 bytes and, when it rewrites a JSON object, yields a
- * JSON object with stream_options.include_usage true.
+ * its model terminated and says what the tools are (lib/lava_tools.c);
+ * the include_usage rewrite never writes past the documented len + 64
+ * bytes and, when it rewrites a JSON object, yields a JSON object with
+ * stream_options.include_usage true.
  */
 #include <string.h>
 
@@ -13,6 +14,7 @@
 
 #include "fuzz.h"
 #include "lava_meter.h"
+#include "lava_tools.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -57,6 +59,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = lava_request_inspect(&rq, ep, body, blen);
     FUZZ_CHECK(rc == 0 || rc == -1, "inspect result");
     FUZZ_CHECK(memchr(rq.model, '\0', sizeof(rq.model)) != NULL, "model not terminated");
+    FUZZ_CHECK(rq.tools >= LAVA_TOOLS_OK && rq.tools <= LAVA_TOOLS_STORED_PROMPT,
+               "tools result");
 
     out = malloc(blen + 64);
     FUZZ_CHECK(out != NULL, "malloc");

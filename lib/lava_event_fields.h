@@ -101,6 +101,9 @@
     X(a, characters,            characters,            BUCKET,  0, 0)         \
     X(a, usage_duration_ms,     usage_duration_ms,     BUCKET,  0, 0)         \
     X(a, images,                images,                BUCKET,  0, 0)         \
+    X(a, web_search_calls,      web_search_calls,      BUCKET,  0, 0)         \
+    X(a, web_fetch_calls,       web_fetch_calls,       BUCKET,  0, 0)         \
+    X(a, grounded_prompts,      grounded_prompts,      BUCKET,  0, 0)         \
     X(a, usage_raw,             usage_raw,             TEXT,    0,            \
       LAVA_EVENT_MAX_VALUE)                                                   \
     X(a, requests,              requests,              BUCKET,  0, 0)         \

@@ -10,6 +10,7 @@
 #include "lava_meter.h"
 #include "lava_json.h"
 #include "lava_flags.h"
+#include "lava_tools.h"
 
 
 #define LAVA_METER_DEPTH_MAX  64      /* request JSON walked this deep */
@@ -426,7 +427,8 @@ lava_meter_model(lava_request_t *rq, json_t *v)
 /* the members the meter reads: at the top level, and in stream_options */
 static const char  *lava_meter_read_keys[] = {
     "model", "model_id", "stream", "stream_options", "n", "text", "input",
-    "inputs", NULL
+    "inputs", "tools", "web_search_options", "search_parameters", "prompt",
+    "mcp_servers", "connectors", NULL
 };
 
 static const char  *lava_meter_so_keys[] = { "include_usage", NULL };
@@ -689,6 +691,8 @@ lava_request_inspect(lava_request_t *rq, lava_endpoint_e ep,
     lava_meter_text_walk(root, 0, 0, &rq->text_bytes);
 
     lava_request_max_output(rq, root);
+
+    rq->tools = (int) lava_tools_check(root, ep, rq->model);
 
     json_decref(root);
 

@@ -77,6 +77,8 @@ typedef struct {
                                     max_completion_tokens, Gemini's
                                     generationConfig.maxOutputTokens); 0 not
                                     stated (lava_request_max_output) */
+    int      tools;              /* lava_tools_e: the server-side tools
+                                    asked for are counted (0) or not */
 } lava_request_t;
 
 /* ElevenLabs' documented defaults when a body names no model_id */

@@ -70,6 +70,20 @@
     LAVA_REFUSAL(BACKGROUND_NOT_METERED, 403, "background_not_metered",      \
         "\"background\": true is not served with the managed provider key: " \
         "its usage appears only after the answer")                           \
+    LAVA_REFUSAL(TOOL_NOT_METERED, 403, "tool_not_metered",                  \
+        "the request asks for a server-side tool the provider bills in a "   \
+        "unit the gateway cannot count, so it is not served with the "       \
+        "managed provider key; send your own key in X-Provider-API-Key")     \
+    LAVA_REFUSAL(SEARCH_NOT_METERED, 403, "tool_not_metered",                \
+        "Chat Completions web search (a search model, web_search_options, "  \
+        "search_parameters) is billed per search and the answer does not "  \
+        "count them: use the Responses API web_search tool, or your own key")\
+    LAVA_REFUSAL(PROMPT_NOT_METERED, 403, "tool_not_metered",                \
+        "a stored prompt (\"prompt\") may carry tools the gateway cannot "   \
+        "see, so it is not served with the managed provider key")            \
+    LAVA_REFUSAL(TOOLS_UNREAD, 403, "tool_not_metered",                      \
+        "the request body is too large to be checked for server-side "       \
+        "tools, so it is not served with the managed provider key")          \
                                                                              \
     /* access phase: x-lava-metadata (lava_metadata_check) */                \
     LAVA_REFUSAL(METADATA_TOO_LARGE, 400, "invalid_metadata",                \

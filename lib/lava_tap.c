@@ -122,9 +122,23 @@ lava_tap_may_hold_usage(lava_tap_t *t, const char *p, size_t n)
         return 1;
     }
 
-    /* Cohere v1 reports billed units under "meta" */
-    return t->fmt == LAVA_USAGE_COHERE
-           && lava_tap_memmem(p, n, "billed_units", 12) != NULL;
+    /* Cohere v1 reports billed units under "meta"; a Responses API
+     * output_item.done event of a web search is a billed call; Gemini's
+     * grounding metadata names the searches run */
+    switch (t->fmt) {
+
+    case LAVA_USAGE_COHERE:
+        return lava_tap_memmem(p, n, "billed_units", 12) != NULL;
+
+    case LAVA_USAGE_OPENAI:
+        return lava_tap_memmem(p, n, "\"web_search_call\"", 17) != NULL;
+
+    case LAVA_USAGE_GEMINI:
+        return lava_tap_memmem(p, n, "\"groundingMetadata\"", 19) != NULL;
+
+    default:
+        return 0;
+    }
 }
 
 
@@ -470,10 +484,57 @@ lava_tap_to_tail(lava_tap_t *t, const char *p, size_t n)
 }
 
 
+/*
+ * Counts the token "web_search_call" (quotes included) in the bytes of a
+ * JSON body, across feeds. Inside a JSON string a quote is escaped, so an
+ * unescaped quote before the token and right after it means a whole
+ * string token of the document: an output item's type in the Responses
+ * API (its tools echo "web_search", never this). A backslash escapes the
+ * next byte only: "\\" is an escaped backslash, and the quote after it is
+ * a real one.
+ */
+static void
+lava_tap_count_searches(lava_tap_t *t, const char *p, size_t n)
+{
+    size_t  i;
+
+    static const char  token[] = "\"web_search_call\"";
+
+    for (i = 0; i < n; i++) {
+
+        if (t->wsc_escape) {
+            /* an escaped byte: never a quote of the token */
+            t->wsc_escape = 0;
+            t->wsc_matched = 0;
+            continue;
+        }
+
+        if (p[i] == token[t->wsc_matched]) {
+            if (++t->wsc_matched == sizeof(token) - 1) {
+                t->wsc_count++;
+                t->wsc_matched = 0;
+            }
+
+        } else {
+            /* the token has no other quote than its first and last */
+            t->wsc_matched = (p[i] == '"');
+        }
+
+        if (p[i] == '\\') {
+            t->wsc_escape = 1;
+        }
+    }
+}
+
+
 static void
 lava_tap_json_feed(lava_tap_t *t, const char *p, size_t n)
 {
     size_t  m;
+
+    if (t->fmt == LAVA_USAGE_OPENAI) {
+        lava_tap_count_searches(t, p, n);
+    }
 
     if (t->tail_mode) {
         lava_buf_ring_write(t->json, t->tail_max, &t->json_len, &t->tail_pos,
@@ -603,6 +664,59 @@ lava_tap_find_key(lava_tap_t *t, const char *buf, size_t len,
 }
 
 
+/*
+ * Gemini's grounding metadata in the tail of a body or event too big to
+ * keep: the last "groundingMetadata" object, parsed as the one candidate
+ * of a document of its own (it sits after the candidate's content, before
+ * usageMetadata). 0 none or read, -1 an object that did not parse.
+ */
+static int
+lava_tap_find_grounding(lava_tap_t *t, const char *buf, size_t len)
+{
+    int          rc;
+    char        *doc;
+    size_t       span;
+    const char  *k, *p, *end;
+
+    static const char  key[] = "\"groundingMetadata\"";
+    static const char  pre[] = "{\"candidates\":[{\"groundingMetadata\":";
+    static const char  post[] = "}]}";
+
+    end = buf + len;
+
+    k = lava_tap_memrmem(buf, len, key, sizeof(key) - 1);
+    if (k == NULL) {
+        return 0;
+    }
+
+    p = lava_tap_json_value(k + sizeof(key) - 1, end);
+    if (p == NULL || *p != '{') {
+        return 0;
+    }
+
+    span = lava_json_span(p, end - p);
+    if (span == 0) {
+        return 0;
+    }
+
+    doc = malloc(sizeof(pre) - 1 + span + sizeof(post) - 1);
+    if (doc == NULL) {
+        return 0;
+    }
+
+    memcpy(doc, pre, sizeof(pre) - 1);
+    memcpy(doc + sizeof(pre) - 1, p, span);
+    memcpy(doc + sizeof(pre) - 1 + span, post, sizeof(post) - 1);
+
+    rc = lava_usage_parse_ep(&t->usage, t->fmt, t->endpoint, doc,
+                             sizeof(pre) - 1 + span + sizeof(post) - 1);
+
+    free(doc);
+
+    return rc < 0 ? -1 : 0;
+}
+
+
 /* the usage keys of each format: Gemini "usageMetadata", Cohere "usage"
  * (v2 chat) or "meta" (embed, rerank, v1), the others "usage" */
 static void
@@ -612,6 +726,10 @@ lava_tap_find_usage(lava_tap_t *t, const char *buf, size_t len)
 
     if (t->fmt == LAVA_USAGE_GEMINI) {
         rc = lava_tap_find_key(t, buf, len, "\"usageMetadata\"");
+
+        if (lava_tap_find_grounding(t, buf, len) < 0) {
+            rc = -1;
+        }
 
     } else {
         rc = lava_tap_find_key(t, buf, len, "\"usage\"");
@@ -682,6 +800,11 @@ lava_tap_finish(lava_tap_t *t)
     if (t->tail_mode) {
         lava_tap_tail_usage(t);
         t->content_bytes = t->total;
+
+        /* the Responses API's web search items were before the tail */
+        if (t->wsc_count > t->usage.web_search_calls) {
+            t->usage.web_search_calls = t->wsc_count;
+        }
 
     } else if (t->json_len) {
         rc = lava_usage_parse_ep(&t->usage, t->fmt, t->endpoint, t->json,

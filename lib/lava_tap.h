@@ -9,8 +9,8 @@
  * model is then read from the first max_json bytes). Both buffers are freed
  * by lava_tap_finish; lava_tap_free is still needed after an unfinished tap.
  *
- * SSE events whose data has no non-null "usage" key (nor an "error") are not
- * parsed. An event whose data lines hold several documents (a missing blank
+ * SSE events whose data has no non-null "usage" key (nor an "error", nor a
+ * billed tool call: "web_search_call", "groundingMetadata") are not parsed. An event whose data lines hold several documents (a missing blank
  * line) is read line by line; a "JSON" body that is really an event stream is
  * rescanned as SSE. An event over max_event is skipped (flagged), but the
  * usage object at the end of its last max_event bytes is still read (the
@@ -52,6 +52,19 @@ typedef struct {
      * size, an upper bound).
      */
     size_t               content_bytes;
+
+    /*
+     * OpenAI-format JSON bodies: the string tokens "web_search_call" (an
+     * unescaped quote on both sides: only a JSON value or key, never text
+     * inside a string) in the whole body, matched across feeds. Used when
+     * the body was too big to keep: the Responses API's web search items
+     * sit before the tail that is read. An upper bound: it counts the
+     * items that only open or search a page of results too.
+     */
+    unsigned             wsc_matched;    /* bytes of the token matched */
+    int                  wsc_escape;     /* the byte before was a backslash
+                                            (escaping, not escaped) */
+    int64_t              wsc_count;
 
     lava_usage_t         usage;
     unsigned             flags;          /* LAVA_TAP_F_* */

@@ -516,6 +516,101 @@ lava_usage_openai_final(json_t *root)
 }
 
 
+/*
+ * 1: an output item of the Responses API that is a billed web search: a
+ * "web_search_call" whose action is a search. Opening a page of the results
+ * or finding in it ("open_page", "find_in_page") is no tool call cost; an
+ * item without an action, or with one of another name, is counted.
+ */
+static int
+lava_usage_openai_search_item(json_t *item)
+{
+    const char  *t;
+
+    t = json_string_value(json_object_get(item, "type"));
+    if (t == NULL || strcmp(t, "web_search_call") != 0) {
+        return 0;
+    }
+
+    t = json_string_value(json_object_get(json_object_get(item, "action"),
+                                          "type"));
+
+    return t == NULL
+           || (strcmp(t, "open_page") != 0 && strcmp(t, "find_in_page") != 0);
+}
+
+
+/*
+ * Web searches of a Responses API response object: its "web_search_call"
+ * output items. A count only grows: the in-progress events list fewer
+ * items than the terminal one, and the items counted from
+ * response.output_item.done events are the same searches.
+ */
+static void
+lava_usage_openai_searches(lava_usage_t *u, json_t *doc)
+{
+    size_t   i;
+    json_t  *output, *item;
+    int64_t  n;
+
+    output = json_object_get(doc, "output");
+    if (!json_is_array(output)) {
+        return;
+    }
+
+    n = 0;
+
+    json_array_foreach(output, i, item) {
+        n += lava_usage_openai_search_item(item);
+    }
+
+    if (n > u->web_search_calls) {
+        u->web_search_calls = n;
+    }
+}
+
+
+/*
+ * A response.output_item.done event of a web search: its output_index is
+ * marked, and web_search_calls is at least the number marked. An index
+ * beyond the bitmap (or none) is left to the terminal event's count.
+ */
+static void
+lava_usage_openai_search_done(lava_usage_t *u, json_t *root)
+{
+    size_t      i;
+    json_t     *idx;
+    int64_t     n;
+    json_int_t  k;
+
+    if (!lava_usage_openai_search_item(json_object_get(root, "item"))) {
+        return;
+    }
+
+    idx = json_object_get(root, "output_index");
+    if (!json_is_integer(idx)) {
+        return;
+    }
+
+    k = json_integer_value(idx);
+    if (k < 0 || k >= LAVA_USAGE_ITEMS_MAX) {
+        return;
+    }
+
+    u->web_search_items[k / 64] |= (uint64_t) 1 << (k % 64);
+
+    n = 0;
+
+    for (i = 0; i < LAVA_USAGE_ITEMS_MAX / 64; i++) {
+        n += __builtin_popcountll(u->web_search_items[i]);
+    }
+
+    if (n > u->web_search_calls) {
+        u->web_search_calls = n;
+    }
+}
+
+
 static int
 lava_usage_openai(lava_usage_t *u, json_t *root, int ep, const char *text,
     size_t len)
@@ -541,6 +636,13 @@ lava_usage_openai(lava_usage_t *u, json_t *root, int ep, const char *text,
         return 0;
     }
 
+    if (type && strcmp(type, "response.output_item.done") == 0) {
+        /* one finished output item: a web search is counted here too, in
+         * case the terminal event is too big to be read whole */
+        lava_usage_openai_search_done(u, root);
+        return 0;
+    }
+
     if (type && strncmp(type, "response.", 9) == 0) {
         /* Responses API event: the response object is nested; only the
          * terminal events carry its final usage */
@@ -558,6 +660,7 @@ lava_usage_openai(lava_usage_t *u, json_t *root, int ep, const char *text,
     }
 
     lava_usage_model(u, doc, "model");
+    lava_usage_openai_searches(u, doc);
 
     if (ep == LAVA_EP_IMAGES) {
         data = json_object_get(root, "data");
@@ -640,9 +743,9 @@ static int
 lava_usage_anthropic(lava_usage_t *u, json_t *root)
 {
     int          any, final, has_in, has_out, has_read, has_cw, has_5m,
-                 has_1h;
-    json_t      *msg, *usage, *cc, *prev;
-    int64_t      in, out, read, cw, w5m, w1h;
+                 has_1h, has_ws, has_wf;
+    json_t      *msg, *usage, *cc, *stu, *prev;
+    int64_t      in, out, read, cw, w5m, w1h, ws, wf;
     const char  *type;
 
     if (!json_is_object(root)) {
@@ -682,8 +785,9 @@ lava_usage_anthropic(lava_usage_t *u, json_t *root)
         return 0;
     }
 
-    in = out = read = cw = w5m = w1h = 0;
-    has_in = has_out = has_read = has_cw = has_5m = has_1h = 0;
+    in = out = read = cw = w5m = w1h = ws = wf = 0;
+    has_in = has_out = has_read = has_cw = has_5m = has_1h = has_ws = has_wf
+        = 0;
 
     LAVA_GET(usage, "input_tokens", &in, has_in);
     LAVA_GET(usage, "output_tokens", &out, has_out);
@@ -694,7 +798,13 @@ lava_usage_anthropic(lava_usage_t *u, json_t *root)
     LAVA_GET(cc, "ephemeral_5m_input_tokens", &w5m, has_5m);
     LAVA_GET(cc, "ephemeral_1h_input_tokens", &w1h, has_1h);
 
-    any = has_in | has_out | has_read | has_cw | has_5m | has_1h;
+    /* server tools billed per call, cumulative like the tokens */
+    LAVA_OBJ(usage, "server_tool_use", &stu);
+    LAVA_GET(stu, "web_search_requests", &ws, has_ws);
+    LAVA_GET(stu, "web_fetch_requests", &wf, has_wf);
+
+    any = has_in | has_out | has_read | has_cw | has_5m | has_1h | has_ws
+          | has_wf;
     if (!any) {
         return 0;
     }
@@ -713,6 +823,14 @@ lava_usage_anthropic(lava_usage_t *u, json_t *root)
 
     if (has_1h) {
         u->cache_write_1h_tokens = w1h;
+    }
+
+    if (has_ws) {
+        u->web_search_calls = ws;
+    }
+
+    if (has_wf) {
+        u->web_fetch_calls = wf;
     }
 
     if (has_cw) {
@@ -812,6 +930,75 @@ lava_usage_gemini_final(json_t *root)
 }
 
 
+/*
+ * Grounding with Google Search: each candidate's groundingMetadata names the
+ * search queries run ("webSearchQueries": billed per query on Gemini 3) and
+ * the web sources used ("groundingChunks"); a response with either is one
+ * grounded prompt (billed per prompt on Gemini 2.x). Which of the two costs
+ * is the rate's business (docs/pricing.md). Stream chunks may repeat the
+ * metadata: the largest count seen is kept (lava_usage_gemini_grounded),
+ * never a sum over chunks. 0 read into *queries and *grounded, -1 a bad
+ * type.
+ */
+static int
+lava_usage_gemini_grounding(json_t *root, int64_t *queries, int64_t *grounded)
+{
+    size_t   i, k;
+    json_t  *cands, *c, *gm, *q, *chunks, *s;
+
+    *queries = *grounded = 0;
+
+    cands = json_object_get(root, "candidates");
+    if (!json_is_array(cands)) {
+        return 0;
+    }
+
+    json_array_foreach(cands, i, c) {
+        gm = json_object_get(c, "groundingMetadata");
+        if (gm == NULL || json_is_null(gm)) {
+            continue;
+        }
+
+        if (!json_is_object(gm)) {
+            return -1;
+        }
+
+        q = json_object_get(gm, "webSearchQueries");
+        if (q != NULL && !json_is_null(q)) {
+            if (!json_is_array(q)) {
+                return -1;
+            }
+
+            json_array_foreach(q, k, s) {
+                *queries += json_is_string(s) && json_string_length(s) > 0;
+            }
+
+            *grounded |= json_array_size(q) > 0;
+        }
+
+        chunks = json_object_get(gm, "groundingChunks");
+        if (json_is_array(chunks) && json_array_size(chunks) > 0) {
+            *grounded = 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+lava_usage_gemini_grounded(lava_usage_t *u, int64_t queries, int64_t grounded)
+{
+    if (queries > u->web_search_calls) {
+        u->web_search_calls = queries;
+    }
+
+    if (grounded > u->grounded_prompts) {
+        u->grounded_prompts = grounded;
+    }
+}
+
+
 /* Gemini usageMetadata: promptTokenCount includes cachedContentTokenCount;
  * thoughts and tool-use prompt tokens are reported apart. Running totals:
  * each usageMetadata replaces the previous one. */
@@ -820,7 +1007,8 @@ lava_usage_gemini_one(lava_usage_t *u, json_t *root)
 {
     int      any;
     json_t  *um;
-    int64_t  prompt, cand, cached, thoughts, tool, ain, ain_cached, aout;
+    int64_t  prompt, cand, cached, thoughts, tool, ain, ain_cached, aout,
+             queries, grounded;
 
     if (!json_is_object(root)) {
         return 0;
@@ -828,8 +1016,13 @@ lava_usage_gemini_one(lava_usage_t *u, json_t *root)
 
     lava_usage_model(u, root, "modelVersion");
 
+    if (lava_usage_gemini_grounding(root, &queries, &grounded) < 0) {
+        return -1;
+    }
+
     LAVA_OBJ(root, "usageMetadata", &um);
     if (um == NULL) {
+        lava_usage_gemini_grounded(u, queries, grounded);
         return 0;
     }
 
@@ -850,6 +1043,8 @@ lava_usage_gemini_one(lava_usage_t *u, json_t *root)
     {
         return -1;
     }
+
+    lava_usage_gemini_grounded(u, queries, grounded);
 
     if (!any) {
         return 0;

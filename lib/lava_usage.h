@@ -48,6 +48,7 @@ typedef enum {
 } lava_endpoint_e;
 
 #define LAVA_USAGE_RAW_MAX   4096     /* bytes of provider usage JSON kept */
+#define LAVA_USAGE_ITEMS_MAX 1024     /* Responses output items tracked */
 /* bytes of a model name and its NUL: the event's model limit, so that a
  * model the gateway keeps is one the sidecar books */
 #define LAVA_USAGE_MODEL_MAX (LAVA_EVENT_MAX_model + 1)
@@ -80,6 +81,14 @@ typedef struct {
     int      error_event;                   /* the stream carried an error
                                                event (Anthropic "error",
                                                Responses "error") */
+    /*
+     * Responses stream: the output_index of each web_search_call item of a
+     * response.output_item.done event, one bit each (indexes below
+     * LAVA_USAGE_ITEMS_MAX), so that the same event read twice counts once.
+     * Their number is a floor for web_search_calls when the terminal event
+     * is too big to be read.
+     */
+    uint64_t web_search_items[LAVA_USAGE_ITEMS_MAX / 64];
 } lava_usage_t;
 
 /* Name <-> enum for the provider table; -1 when unknown. */
@@ -110,10 +119,21 @@ int lava_usage_parse_ep(lava_usage_t *u, lava_usage_format_e fmt, int ep,
  *              transcriptions) and {"type":"duration","seconds"}; Responses
  *              API events read "response.usage"; images: the length of
  *              "data"; verbose transcriptions: "duration". "model".
+ *              Responses API web searches: the "web_search_call" items of
+ *              the response's "output" (body, terminal events), and each
+ *              response.output_item.done event of one, whose action is a
+ *              search (not open_page, find_in_page); web_search_calls is
+ *              the larger of the two counts (they describe the same items).
  *   anthropic  "message" body, "message_start" (message.usage) and
  *              "message_delta" (usage, cumulative): each field present
  *              replaces the one seen before; raw is the merged object.
+ *              server_tool_use.web_search_requests and web_fetch_requests
+ *              (web_search_calls, web_fetch_calls) likewise.
  *   gemini     "usageMetadata" (running totals, last wins), "modelVersion";
+ *              grounding with Google Search: the "webSearchQueries" of each
+ *              candidate's "groundingMetadata" (web_search_calls) and one
+ *              grounded prompt when any names a query or a web source
+ *              (grounded_prompts), the largest seen in any chunk;
  *              a top-level array (streamGenerateContent without SSE) is read
  *              element by element.
  *   cohere     v2 "usage" or "delta.usage" (message-end), v1 "meta" or

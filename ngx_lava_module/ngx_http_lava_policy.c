@@ -12,11 +12,14 @@
  *
  * Work whose usage appears only after the answer (OpenAI Responses with
  * "background": true) cannot be billed exactly on this request: refused
- * with the managed key too (docs/providers.md).
+ * with the managed key too (docs/providers.md). So is a request asking for
+ * a server-side tool the provider bills in a unit the gateway cannot count
+ * (lib/lava_tools.c).
  */
 
 
 #include "ngx_http_lava_module.h"
+#include "lava_tools.h"
 
 
 #define NGX_HTTP_LAVA_METHOD_MAX  32     /* the event's method limit */
@@ -257,14 +260,61 @@ ngx_http_lava_policy_check(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 
 
 /*
- * After the body was read: work whose usage appears later, and the model a
- * request is priced by. The refusal to answer (not yet sent), or
+ * Server-side tools: those the provider bills per call are counted from
+ * the answer (lib/lava_usage.c); the others are not served with the
+ * managed key.
+ */
+static lava_refusal_e
+ngx_http_lava_policy_tools(ngx_http_lava_ctx_t *ctx)
+{
+    switch (ctx->route.ep) {
+
+    case LAVA_EP_CHAT:
+    case LAVA_EP_RESPONSES:
+    case LAVA_EP_MESSAGES:
+    case LAVA_EP_GENERATE:
+    case LAVA_EP_COHERE_CHAT:
+        break;
+
+    default:
+        return LAVA_REFUSAL_COUNT;
+    }
+
+    if (ctx->req == NULL) {
+        /* a body that was not read (larger than lava_body_inspect_max, or
+         * in a file) may ask for any tool; an empty one asks for none */
+        return ctx->request_bytes ? LAVA_REFUSAL_TOOLS_UNREAD
+                                  : LAVA_REFUSAL_COUNT;
+    }
+
+    switch (ctx->req->tools) {
+
+    case LAVA_TOOLS_UNCOUNTED:
+        return LAVA_REFUSAL_TOOL_NOT_METERED;
+
+    case LAVA_TOOLS_SEARCH_CHAT:
+        return LAVA_REFUSAL_SEARCH_NOT_METERED;
+
+    case LAVA_TOOLS_STORED_PROMPT:
+        return LAVA_REFUSAL_PROMPT_NOT_METERED;
+
+    default:
+        return LAVA_REFUSAL_COUNT;
+    }
+}
+
+
+/*
+ * After the body was read: work whose usage appears later, tools the gateway
+ * cannot count, and the model a request is priced by. The refusal to answer
+ * (not yet sent), or
  * LAVA_REFUSAL_COUNT: none.
  */
 lava_refusal_e
 ngx_http_lava_policy_body(ngx_http_lava_ctx_t *ctx)
 {
-    const char  *model;
+    const char      *model;
+    lava_refusal_e   refusal;
 
     if ((ctx->meter_flags & LAVA_METER_F_PER_REQUEST) && !ctx->route.metered)
     {
@@ -281,6 +331,13 @@ ngx_http_lava_policy_body(ngx_http_lava_ctx_t *ctx)
         /* a body too large to read was refused before
          * (body_too_large_to_meter) */
         return LAVA_REFUSAL_BACKGROUND_NOT_METERED;
+    }
+
+    if (!ctx->byok) {
+        refusal = ngx_http_lava_policy_tools(ctx);
+        if (refusal != LAVA_REFUSAL_COUNT) {
+            return refusal;
+        }
     }
 
     if (ctx->model.len || !lava_meter_model_needed(&ctx->route)) {

@@ -3,8 +3,8 @@
 #include "money.h"
 #include "price.h"
 
-/* tokens and characters per 1M, duration (ms) per hour, requests and images
- * each: 18e6 is the least common denominator of 1e6 and 3.6e6 */
+/* tokens and characters per 1M, duration (ms) per hour, requests, images
+ * and tool calls each: 18e6 is the least common denominator of 1e6 and 3.6e6 */
 #define BASE_DENOM        18000000LL
 #define PER_1M_FACTOR     (BASE_DENOM / MONEY_PER_MILLION)      /* 18 */
 #define PER_HOUR_FACTOR   (BASE_DENOM / MONEY_MS_PER_HOUR)      /* 5 */
@@ -109,7 +109,14 @@ price_base(const usage_t *u, int64_t requests, const rate_t *r, int64_t *out,
         || add_priced(&acc, u->usage_duration_ms, r->per_hour, PER_HOUR_FACTOR,
                       "no duration price for the model", why) != 0
         || add_priced(&acc, u->images, r->per_image, BASE_DENOM,
-                      "no image price for the model", why) != 0)
+                      "no image price for the model", why) != 0
+        || add_priced(&acc, u->web_search_calls, r->per_web_search, BASE_DENOM,
+                      "no web search price for the model", why) != 0
+        || add_priced(&acc, u->web_fetch_calls, r->per_web_fetch, BASE_DENOM,
+                      "no web fetch price for the model", why) != 0
+        || add_priced(&acc, u->grounded_prompts, r->per_grounded_prompt,
+                      BASE_DENOM, "no grounded prompt price for the model",
+                      why) != 0)
     {
         return -1;
     }
@@ -298,7 +305,9 @@ price_request(const price_req_t *req, price_t *out)
         unpriced(out, "amount overflow");
         return;
     }
-    measured = tokens > 0 || u->characters > 0 || u->usage_duration_ms > 0 || u->images > 0;
+    measured = tokens > 0 || u->characters > 0 || u->usage_duration_ms > 0 || u->images > 0
+               || u->web_search_calls > 0 || u->web_fetch_calls > 0
+               || u->grounded_prompts > 0;
 
     if (!measured) {
         /* no usage at all, unless something is priced per request */

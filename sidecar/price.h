@@ -4,7 +4,8 @@
  *   base cost      = round( sum(tokens_bucket * rate_bucket) / 1e6
  *                         + characters * rate_per_1m_chars / 1e6
  *                         + duration_ms * rate_per_hour / 3600000
- *                         + requests * rate_per_request + images * rate_per_image )
+ *                         + requests * rate_per_request + images * rate_per_image
+ *                         + tool calls * rate_per_call )
  *   fee (fixed)    = round( sum over tiers(units_in_tier * tier_rate) / unit_divisor )
  *   fee (percent)  = round( base_cost * sum(units_in_tier * tier_ppm) / (units * 1e6) )
  *   service charge = round( basis_amount * service_charge_ppm / 1e6 )
@@ -32,7 +33,8 @@ typedef lava_usage_buckets_t usage_t;
 /*
  * One provider_rates row. Token prices are nano-USD per 1M tokens,
  * characters nano-USD per 1M characters, duration nano-USD per hour,
- * requests and images nano-USD each. PRICE_UNSET: no price (see price_base).
+ * requests, images and server-side tool calls nano-USD each. PRICE_UNSET: no
+ * price (see price_base).
  */
 typedef struct {
     int64_t  id;
@@ -55,6 +57,12 @@ typedef struct {
                                       a whole number of nano-USD) */
     int64_t  per_request;          /* PRICE_UNSET: requests cost nothing */
     int64_t  per_image;            /* PRICE_UNSET: not priceable */
+    int64_t  per_web_search;       /* per web_search_calls; PRICE_UNSET: not
+                                      priceable */
+    int64_t  per_web_fetch;        /* per web_fetch_calls; PRICE_UNSET: not
+                                      priceable */
+    int64_t  per_grounded_prompt;  /* per grounded_prompts; PRICE_UNSET: not
+                                      priceable */
 } rate_t;
 
 typedef enum {

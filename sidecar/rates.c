@@ -163,7 +163,8 @@ load_rates(PGconn *conn, rates_t *t)
         " input_nusd_per_1m, cached_input_nusd_per_1m, cache_write_nusd_per_1m,"
         " cache_write_1h_nusd_per_1m, output_nusd_per_1m, reasoning_nusd_per_1m,"
         " audio_input_nusd_per_1m, audio_output_nusd_per_1m, characters_nusd_per_1m,"
-        " duration_nusd_per_hour, request_nusd, image_nusd"
+        " duration_nusd_per_hour, request_nusd, image_nusd,"
+        " web_search_nusd, web_fetch_nusd, grounded_prompt_nusd"
         " FROM provider_rates", "provider_rates");
     if (res == NULL) {
         return -1;
@@ -197,6 +198,9 @@ load_rates(PGconn *conn, rates_t *t)
         r->per_hour = col_i64(res, i, 14);
         r->per_request = col_i64(res, i, 15);
         r->per_image = col_i64(res, i, 16);
+        r->per_web_search = col_i64(res, i, 17);
+        r->per_web_fetch = col_i64(res, i, 18);
+        r->per_grounded_prompt = col_i64(res, i, 19);
     }
     PQclear(res);
     return 0;

@@ -86,6 +86,9 @@ SELECT e.request_id,
        e.usage_duration_ms,
        e.requests,
        e.images,
+       e.web_search_calls,
+       e.web_fetch_calls,
+       e.grounded_prompts,
        c.cost_state AS price_state,      -- priced | zero | unpriced | settled
        e.price_note,
        c.rate_id,
@@ -104,6 +107,9 @@ SELECT e.request_id,
        r.duration_nusd_per_hour,
        r.request_nusd,
        r.image_nusd,
+       r.web_search_nusd,
+       r.web_fetch_nusd,
+       r.grounded_prompt_nusd,
        coalesce(rp.fee_kind, e.fee_kind) AS fee_kind,
        coalesce(rp.fee_unit, e.fee_unit) AS fee_unit,
        coalesce(rp.fee_rate, e.fee_rate) AS fee_rate,
@@ -258,7 +264,7 @@ SELECT e.request_id, e.started_at, e.merchant_id, e.customer_id, e.provider, e.m
        e.price_note, e.input_tokens, e.cached_input_tokens, e.output_tokens,
        e.reasoning_tokens, e.meter_slug, e.cache_write_tokens, e.cache_write_1h_tokens,
        e.audio_input_tokens, e.audio_output_tokens, e.characters, e.usage_duration_ms,
-       e.images, e.requests
+       e.images, e.requests, e.web_search_calls, e.web_fetch_calls, e.grounded_prompts
   FROM events e
  WHERE e.price_state = 'unpriced'
    AND NOT EXISTS (SELECT 1 FROM repricings rp WHERE rp.request_id = e.request_id);
@@ -282,6 +288,9 @@ SELECT r.id, r.provider, r.model, r.effective_from, r.prompt_tokens_over,
        nusd_to_usd(r.duration_nusd_per_hour) AS per_hour,
        nusd_to_usd(r.request_nusd) AS per_request,
        nusd_to_usd(r.image_nusd) AS per_image,
+       nusd_to_usd(r.web_search_nusd) AS per_web_search,
+       nusd_to_usd(r.web_fetch_nusd) AS per_web_fetch,
+       nusd_to_usd(r.grounded_prompt_nusd) AS per_grounded_prompt,
        r.effective_from = (SELECT max(r2.effective_from) FROM provider_rates r2
                             WHERE r2.provider = r.provider AND r2.model = r.model
                               AND r2.effective_from <= now()) AS in_force,
@@ -289,7 +298,7 @@ SELECT r.id, r.provider, r.model, r.effective_from, r.prompt_tokens_over,
   FROM provider_rates r;
 COMMENT ON VIEW rate_card IS
     'The rate table in USD per unit (tokens per 1M, characters per 1M, duration per hour, '
-    'requests and images each), one row per provider_rates row; in_force marks the rows that '
+    'requests, images and server-side tool calls each), one row per provider_rates row; in_force marks the rows that '
     'price a request starting now.';
 
 -- Meters and their tiers, as a merchant set them.

@@ -180,6 +180,13 @@ subtest 'managed key: a chat body too large to read refused too' => sub {
     too_large_ok(call(u => "$OAI/v1/chat/completions",
                       body => LavaTest::chat_body(content => 'x' x 2048)));
 };
+subtest 'own key: a chat body too large to check served' => sub {
+    my ($r, $q, $ev) = call(u => "$OAI/v1/chat/completions",
+                            body => LavaTest::chat_body(content => 'x' x 2048),
+                            headers => ['X-Provider-API-Key' => $byok]);
+    is $r->{status}, 200, 'status 200';
+    ok $q, 'the provider got it';
+};
 for my $c (['GET', "$OAI/v1/models"], ['GET', "$OAI/v1/models/gpt-4o"],
            ['POST', 'https://api.anthropic.com/v1/messages/count_tokens',
             { model => 'claude-sonnet-4-5', messages => [{ role => 'user', content => 'Hi' }] }]) {

@@ -25,13 +25,16 @@ LANGUAGE sql IMMUTABLE AS $$
                              'cached_input_tokens', 'cache_write_tokens',
                              'cache_write_1h_tokens', 'output_tokens', 'reasoning_tokens',
                              'audio_input_tokens', 'audio_output_tokens', 'characters',
-                             'usage_duration_ms', 'requests', 'images', 'usage_raw',
+                             'usage_duration_ms', 'requests', 'images', 'web_search_calls',
+                             'web_fetch_calls', 'grounded_prompts', 'usage_raw',
                              'metadata', 'bytes_out', 'tap_flags')
                AND jsonb_typeof(d.value) <> 'null'
                AND NOT (d.key IN ('input_tokens', 'cached_input_tokens', 'cache_write_tokens',
                                   'cache_write_1h_tokens', 'output_tokens', 'reasoning_tokens',
                                   'audio_input_tokens', 'audio_output_tokens', 'characters',
-                                  'usage_duration_ms', 'requests', 'images')
+                                  'usage_duration_ms', 'requests', 'images',
+                                  'web_search_calls', 'web_fetch_calls',
+                                  'grounded_prompts')
                         AND d.value = '0'::jsonb)) f
 $$;
 COMMENT ON FUNCTION dead_letter_stream_fields IS

@@ -26,7 +26,9 @@ COMMENT ON FUNCTION price_nusd IS
 -- Adds a provider's list price, effective for requests started at or after
 -- p_effective_from. Token prices are USD per 1M tokens, characters USD per
 -- 1M characters, duration USD per hour (or per_minute, per_second),
--- requests and images USD each. A unit left NULL has no price: usage in it
+-- requests, images and server-side tool calls (per_web_search,
+-- per_web_fetch, per_grounded_prompt) USD each. A unit left NULL has no
+-- price: usage in it
 -- makes a request unpriced (cached input and cache writes fall back to the
 -- input price, 1-hour cache writes to the cache-write price, reasoning to
 -- the output price; requests without a price cost nothing).
@@ -37,6 +39,9 @@ COMMENT ON FUNCTION price_nusd IS
 --   SELECT add_rate('anthropic', 'claude-sonnet-4-5', '2025-09-29',
 --                   input => 3, cached_input => 0.30, cache_write => 3.75,
 --                   cache_write_1h => 6, output => 15);
+DROP FUNCTION IF EXISTS add_rate(text, text, timestamptz, numeric, numeric, numeric, numeric,
+                                 numeric, numeric, numeric, numeric, numeric, numeric, numeric,
+                                 numeric, numeric, numeric, bigint, text);
 CREATE OR REPLACE FUNCTION add_rate(p_provider text, p_model text, p_effective_from timestamptz,
                                     input numeric DEFAULT NULL, cached_input numeric DEFAULT NULL,
                                     cache_write numeric DEFAULT NULL, cache_write_1h numeric DEFAULT NULL,
@@ -46,7 +51,9 @@ CREATE OR REPLACE FUNCTION add_rate(p_provider text, p_model text, p_effective_f
                                     per_minute numeric DEFAULT NULL, per_second numeric DEFAULT NULL,
                                     per_request numeric DEFAULT NULL,
                                     per_image numeric DEFAULT NULL, prompt_tokens_over bigint DEFAULT 0,
-                                    note text DEFAULT NULL)
+                                    note text DEFAULT NULL, per_web_search numeric DEFAULT NULL,
+                                    per_web_fetch numeric DEFAULT NULL,
+                                    per_grounded_prompt numeric DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -70,21 +77,24 @@ BEGIN
     END IF;
     IF coalesce(input, cached_input, cache_write, cache_write_1h, output, reasoning,
                 audio_input, audio_output, per_1m_characters, v_hour, per_request,
-                per_image) IS NULL THEN
+                per_image, per_web_search, per_web_fetch, per_grounded_prompt) IS NULL THEN
         RAISE EXCEPTION 'a rate needs at least one price';
     END IF;
     INSERT INTO provider_rates (provider, model, effective_from, prompt_tokens_over,
         input_nusd_per_1m, cached_input_nusd_per_1m, cache_write_nusd_per_1m,
         cache_write_1h_nusd_per_1m, output_nusd_per_1m, reasoning_nusd_per_1m,
         audio_input_nusd_per_1m, audio_output_nusd_per_1m, characters_nusd_per_1m,
-        duration_nusd_per_hour, request_nusd, image_nusd, note)
+        duration_nusd_per_hour, request_nusd, image_nusd, web_search_nusd, web_fetch_nusd,
+        grounded_prompt_nusd, note)
     VALUES (p_provider, p_model, p_effective_from, prompt_tokens_over,
         price_nusd(input, 'input'), price_nusd(cached_input, 'cached_input'),
         price_nusd(cache_write, 'cache_write'), price_nusd(cache_write_1h, 'cache_write_1h'),
         price_nusd(output, 'output'), price_nusd(reasoning, 'reasoning'),
         price_nusd(audio_input, 'audio_input'), price_nusd(audio_output, 'audio_output'),
         price_nusd(per_1m_characters, 'per_1m_characters'), price_nusd(v_hour, 'the duration price'),
-        price_nusd(per_request, 'per_request'), price_nusd(per_image, 'per_image'), note)
+        price_nusd(per_request, 'per_request'), price_nusd(per_image, 'per_image'),
+        price_nusd(per_web_search, 'per_web_search'), price_nusd(per_web_fetch, 'per_web_fetch'),
+        price_nusd(per_grounded_prompt, 'per_grounded_prompt'), note)
     RETURNING id INTO v_id;
     INSERT INTO accounts (key, kind, provider)
     VALUES ('provider:' || p_provider, 'provider', p_provider)
@@ -94,7 +104,8 @@ END $$;
 COMMENT ON FUNCTION add_rate IS
     'Adds a provider''s list price effective for requests started at or after '
     'p_effective_from; returns the rate id. Tokens USD per 1M, characters USD per 1M, duration '
-    'USD per hour (or per_minute, per_second), requests and images USD each; a unit left NULL '
+    'USD per hour (or per_minute, per_second), requests, images and tool calls (per_web_search, '
+    'per_web_fetch, per_grounded_prompt) USD each; a unit left NULL '
     'has no price. prompt_tokens_over > 0 adds a long-context tier of an existing base row. '
     'SELECT add_rate(''anthropic'', ''claude-sonnet-4-5'', ''2025-09-29'', input => 3, '
     'cached_input => 0.30, output => 15);';

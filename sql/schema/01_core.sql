@@ -149,6 +149,9 @@ CREATE TABLE provider_rates (
     duration_nusd_per_hour    bigint CHECK (duration_nusd_per_hour >= 0),
     request_nusd              bigint CHECK (request_nusd >= 0),
     image_nusd                bigint CHECK (image_nusd >= 0),
+    web_search_nusd           bigint CHECK (web_search_nusd >= 0),
+    web_fetch_nusd            bigint CHECK (web_fetch_nusd >= 0),
+    grounded_prompt_nusd      bigint CHECK (grounded_prompt_nusd >= 0),
     prompt_tokens_over        bigint NOT NULL DEFAULT 0 CHECK (prompt_tokens_over >= 0),
     CONSTRAINT provider_rates_one_row_per_tier
         UNIQUE (provider, model, effective_from, prompt_tokens_over)
@@ -189,6 +192,12 @@ COMMENT ON COLUMN provider_rates.duration_nusd_per_hour IS
 COMMENT ON COLUMN provider_rates.request_nusd IS
     'nano-USD per billed request; NULL: requests are free';
 COMMENT ON COLUMN provider_rates.image_nusd IS 'nano-USD per image; NULL: no price';
+COMMENT ON COLUMN provider_rates.web_search_nusd IS
+    'nano-USD per server-side web search (events.web_search_calls); NULL: no price';
+COMMENT ON COLUMN provider_rates.web_fetch_nusd IS
+    'nano-USD per server-side web fetch (events.web_fetch_calls); NULL: no price';
+COMMENT ON COLUMN provider_rates.grounded_prompt_nusd IS
+    'nano-USD per response grounded with Google Search (events.grounded_prompts); NULL: no price';
 COMMENT ON COLUMN provider_rates.prompt_tokens_over IS
     'Long-context tier: the row applies to requests whose prompt (every input bucket) is above '
     'this many tokens; 0 is the base row';
@@ -288,6 +297,9 @@ CREATE TABLE events (
     usage_duration_ms   bigint NOT NULL DEFAULT 0 CHECK (usage_duration_ms >= 0),
     requests            bigint NOT NULL DEFAULT 0 CHECK (requests >= 0),
     images              bigint NOT NULL DEFAULT 0 CHECK (images >= 0),
+    web_search_calls    bigint NOT NULL DEFAULT 0 CHECK (web_search_calls >= 0),
+    web_fetch_calls     bigint NOT NULL DEFAULT 0 CHECK (web_fetch_calls >= 0),
+    grounded_prompts    bigint NOT NULL DEFAULT 0 CHECK (grounded_prompts >= 0),
     usage_raw           text,                    -- provider's usage JSON, as received
     metadata            jsonb,                   -- x-lava-metadata (metadata_jsonb)
     bytes_out           bigint,
@@ -369,6 +381,12 @@ COMMENT ON COLUMN events.audio_input_tokens IS 'Audio input tokens';
 COMMENT ON COLUMN events.audio_output_tokens IS 'Audio output tokens';
 COMMENT ON COLUMN events.characters IS 'Billed characters';
 COMMENT ON COLUMN events.images IS 'Billed images';
+COMMENT ON COLUMN events.web_search_calls IS
+    'Server-side web searches billed per call (Anthropic web search, OpenAI web_search_call '
+    'items, Gemini search queries)';
+COMMENT ON COLUMN events.web_fetch_calls IS 'Server-side web fetches (Anthropic web fetch)';
+COMMENT ON COLUMN events.grounded_prompts IS
+    'Gemini responses grounded with Google Search (1 per grounded response)';
 COMMENT ON COLUMN events.bytes_out IS 'Response body bytes sent to the client';
 COMMENT ON COLUMN events.customer_id IS
     'As the client claimed it: a request refused for an unknown customer is recorded too, so '

@@ -56,6 +56,9 @@ CREATE TEMP TABLE seed_rates (
     per_minute         numeric,     -- USD per minute of duration
     per_request        numeric,     -- USD each
     per_image          numeric,
+    per_web_search     numeric,     -- USD per server-side tool call
+    per_web_fetch      numeric,
+    per_grounded_prompt numeric,
     note               text NOT NULL
 ) ON COMMIT DROP;
 
@@ -407,6 +410,80 @@ INSERT INTO seed_rates (provider, model, effective_from, per_minute, note)
 VALUES ('retell', '*', '2025-01-01', 0.07,
         '[memory] retellai.com/pricing, voice engine from $0.07 per minute');
 
+---------------------------------------------------------- server-side tools
+-- Tool calls the providers bill per call (docs/pricing.md), seen
+-- 2026-12-07. They are new rows of that date repeating the token prices of
+-- the row then in force (each long-context tier too), so that requests
+-- before it stay as they were booked; a seed row dated later (a price
+-- change announced ahead) gets the tool prices itself. A model without
+-- them books a tool call unpriced, never free.
+--
+-- Anthropic [page 2026-12-07] platform.claude.com/docs/en/agents-and-tools/
+--   tool-use/web-search-tool and the pricing page: web search $10 per
+--   1,000 searches (usage.server_tool_use.web_search_requests), web fetch
+--   no charge beyond the tokens of the fetched content.
+-- OpenAI [secondary 2026-12-07] community.openai.com/t/search-web-using-
+--   openai-api/1363698 quoting platform.openai.com/docs/pricing (built-in
+--   tools): the web_search tool $10 per 1,000 calls, all models, search
+--   content tokens at the model's rates (reported in usage). The preview
+--   tool ($25 per 1,000 on non-reasoning models) is not served with the
+--   managed key (docs/providers.md), so it needs no price here.
+-- Google [secondary 2026-12-07] discuss.ai.google.dev threads quoting
+--   ai.google.dev/gemini-api/docs/pricing: Grounding with Google Search on
+--   Gemini 2.5 $35 per 1,000 grounded prompts (its queries free), on
+--   Gemini 3 $14 per 1,000 search queries (a grounded prompt itself free).
+--   The free daily/monthly allowances are the operator's, not modelled.
+CREATE TEMP TABLE seed_tools (
+    provider            text NOT NULL,
+    model_like          text NOT NULL,      -- LIKE pattern of seed_rates.model
+    effective_from      timestamptz NOT NULL,
+    per_web_search      numeric,
+    per_web_fetch       numeric,
+    per_grounded_prompt numeric,
+    note                text NOT NULL
+) ON COMMIT DROP;
+INSERT INTO seed_tools VALUES
+    ('anthropic', 'claude-%', '2026-12-07', 0.01, 0, NULL,
+     '[page 2026-12-07] web search $10 per 1,000 searches, web fetch free'),
+    ('openai', 'gpt-4%', '2026-12-07', 0.01, NULL, NULL,
+     '[secondary 2026-12-07] web_search tool $10 per 1,000 calls'),
+    ('openai', 'gpt-5%', '2026-12-07', 0.01, NULL, NULL,
+     '[secondary 2026-12-07] web_search tool $10 per 1,000 calls'),
+    ('openai', 'o3%', '2026-12-07', 0.01, NULL, NULL,
+     '[secondary 2026-12-07] web_search tool $10 per 1,000 calls'),
+    ('openai', 'o4%', '2026-12-07', 0.01, NULL, NULL,
+     '[secondary 2026-12-07] web_search tool $10 per 1,000 calls'),
+    ('google', 'gemini-2.5-%', '2026-12-07', 0, NULL, 0.035,
+     '[secondary 2026-12-07] grounding $35 per 1,000 grounded prompts'),
+    ('google', 'gemini-3%', '2026-12-07', 0.014, NULL, 0,
+     '[secondary 2026-12-07] grounding $14 per 1,000 search queries');
+
+-- seed rows dated after the tools' prices carry them themselves
+UPDATE seed_rates r
+   SET per_web_search = t.per_web_search, per_web_fetch = t.per_web_fetch,
+       per_grounded_prompt = t.per_grounded_prompt, note = r.note || '; ' || t.note
+  FROM seed_tools t
+ WHERE r.provider = t.provider AND r.model LIKE t.model_like
+   AND r.effective_from > t.effective_from;
+
+-- the rows in force at the tools' date, again from that date with them
+INSERT INTO seed_rates (provider, model, effective_from, prompt_tokens_over, input,
+                        cached_input, cache_write, cache_write_1h, output, reasoning,
+                        audio_input, audio_output, per_1m_characters, per_hour, per_minute,
+                        per_request, per_image, per_web_search, per_web_fetch,
+                        per_grounded_prompt, note)
+SELECT r.provider, r.model, t.effective_from, r.prompt_tokens_over, r.input,
+       r.cached_input, r.cache_write, r.cache_write_1h, r.output, r.reasoning,
+       r.audio_input, r.audio_output, r.per_1m_characters, r.per_hour, r.per_minute,
+       r.per_request, r.per_image, t.per_web_search, t.per_web_fetch,
+       t.per_grounded_prompt, r.note || '; ' || t.note
+  FROM seed_rates r
+  JOIN seed_tools t ON r.provider = t.provider AND r.model LIKE t.model_like
+ WHERE r.effective_from = (SELECT max(r2.effective_from) FROM seed_rates r2
+                            WHERE r2.provider = r.provider AND r2.model = r.model
+                              AND r2.effective_from <= t.effective_from)
+ ORDER BY r.n;
+
 -- ---------------------------------------------------------------------------
 -- Into the ledger: a provider account for each provider (in order of first
 -- appearance, as add_rate() would create them), then the rows, as add_rate()
@@ -424,15 +501,18 @@ INSERT INTO provider_rates (provider, model, effective_from, prompt_tokens_over,
     input_nusd_per_1m, cached_input_nusd_per_1m, cache_write_nusd_per_1m,
     cache_write_1h_nusd_per_1m, output_nusd_per_1m, reasoning_nusd_per_1m,
     audio_input_nusd_per_1m, audio_output_nusd_per_1m, characters_nusd_per_1m,
-    duration_nusd_per_hour, request_nusd, image_nusd, note)
+    duration_nusd_per_hour, request_nusd, image_nusd, web_search_nusd, web_fetch_nusd,
+    grounded_prompt_nusd, note)
 SELECT provider, model, effective_from, prompt_tokens_over,
        usd_to_nusd(input), usd_to_nusd(cached_input), usd_to_nusd(cache_write),
        usd_to_nusd(cache_write_1h), usd_to_nusd(output), usd_to_nusd(reasoning),
        usd_to_nusd(audio_input), usd_to_nusd(audio_output), usd_to_nusd(per_1m_characters),
        usd_to_nusd(coalesce(per_hour, per_minute * 60)), usd_to_nusd(per_request),
-       usd_to_nusd(per_image), note
+       usd_to_nusd(per_image), usd_to_nusd(per_web_search), usd_to_nusd(per_web_fetch),
+       usd_to_nusd(per_grounded_prompt), note
   FROM seed_rates
  ORDER BY n
 ON CONFLICT (provider, model, effective_from, prompt_tokens_over) DO NOTHING;
 
+DROP TABLE seed_tools;
 DROP TABLE seed_rates;

@@ -23,7 +23,8 @@ mini_rate(void)
         .cache_write_1h = PRICE_UNSET, .output = 600000000, .reasoning = PRICE_UNSET,
         .audio_input = PRICE_UNSET, .audio_output = PRICE_UNSET,
         .characters = PRICE_UNSET, .per_hour = PRICE_UNSET, .per_request = PRICE_UNSET,
-        .per_image = PRICE_UNSET
+        .per_image = PRICE_UNSET, .per_web_search = PRICE_UNSET,
+        .per_web_fetch = PRICE_UNSET, .per_grounded_prompt = PRICE_UNSET
     };
     return r;
 }
@@ -339,6 +340,46 @@ START_TEST(base_characters_duration_requests_images)
     r.per_hour = 1;
     ck_assert_int_eq(price_base(&u, 0, &r, &v, &why), 0);
     ck_assert_int_eq(v, 1);
+}
+END_TEST
+
+START_TEST(base_server_tool_calls)
+{
+    rate_t      r = mini_rate();
+    usage_t     u = { 0 };
+    const char *why = NULL;
+    int64_t     v;
+
+    /* tokens plus 3 web searches at $10 per 1,000 (10000000 nusd each):
+     * 1000 * 150000000 / 1e6 + 3 * 10000000 */
+    u = (usage_t) { .input_tokens = 1000, .web_search_calls = 3, .requests = 1 };
+    ck_assert_int_eq(price_base(&u, 1, &r, &v, &why), -1);
+    ck_assert_str_eq(why, "no web search price for the model");
+    r.per_web_search = 10000000;
+    ck_assert_int_eq(price_base(&u, 1, &r, &v, &why), 0);
+    ck_assert_int_eq(v, 150000 + 30000000);
+
+    /* web fetch: no price is unpriced, a price of 0 is free */
+    u = (usage_t) { .input_tokens = 1000, .web_fetch_calls = 2 };
+    ck_assert_int_eq(price_base(&u, 1, &r, &v, &why), -1);
+    ck_assert_str_eq(why, "no web fetch price for the model");
+    r.per_web_fetch = 0;
+    ck_assert_int_eq(price_base(&u, 1, &r, &v, &why), 0);
+    ck_assert_int_eq(v, 150000);
+
+    /* Gemini 2.5: one grounded prompt at $35 per 1,000, its queries free
+     * (web_search 0 on that row); Gemini 3 the other way round */
+    u = (usage_t) { .grounded_prompts = 1, .web_search_calls = 4 };
+    ck_assert_int_eq(price_base(&u, 1, &r, &v, &why), -1);
+    ck_assert_str_eq(why, "no grounded prompt price for the model");
+    r.per_grounded_prompt = 35000000;
+    r.per_web_search = 0;
+    ck_assert_int_eq(price_base(&u, 1, &r, &v, &why), 0);
+    ck_assert_int_eq(v, 35000000);
+    r.per_grounded_prompt = 0;
+    r.per_web_search = 14000000;
+    ck_assert_int_eq(price_base(&u, 1, &r, &v, &why), 0);
+    ck_assert_int_eq(v, 56000000);
 }
 END_TEST
 
@@ -758,6 +799,15 @@ START_TEST(request_merchant_pays_base_only)
     ck_assert_int_eq(x[0].debit, ACCOUNT_MERCHANT);
     ck_assert_int_eq(x[0].credit, ACCOUNT_PROVIDER);
     ck_assert_int_eq(price_transfers(&p, PAYER_MERCHANT, 1, x), 0);
+
+    /* tool calls alone are usage: never booked at zero */
+    u = (usage_t) { .web_search_calls = 2, .requests = 1 };
+    price_request(&q, &p);
+    ck_assert_int_eq(p.state, PRICE_UNPRICED);
+    r.per_web_search = 10000000;
+    price_request(&q, &p);
+    ck_assert_int_eq(p.state, PRICE_PRICED);
+    ck_assert_int_eq(p.base_nusd, 20000000);
 }
 END_TEST
 
@@ -1143,6 +1193,7 @@ make_suite(void)
     tcase_add_test(base, base_detects_overflow);
     tcase_add_test(base, base_cache_write_and_read);
     tcase_add_test(base, base_characters_duration_requests_images);
+    tcase_add_test(base, base_server_tool_calls);
     tcase_add_test(base, base_missing_unit_prices);
     tcase_add_test(fee, fee_percentage);
     tcase_add_test(fee, fee_fixed_per_million_tokens);
