@@ -319,6 +319,8 @@ ngx_http_lava_auth_load(ngx_http_lava_auth_poller_t *p, u_char *text,
 
     ngx_shmtx_unlock(&shpool->mutex);
 
+    ngx_http_lava_status_auth_loaded(ps.version);
+
     ngx_log_error(NGX_LOG_NOTICE, p->log, 0,
                   "lava auth: snapshot version %uL loaded (%uz keys, "
                   "%uz customers, %uz meters, %uz bytes)",
