@@ -26,6 +26,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "rconn.h"
 #include "reconcile.h"
 #include "sidecar.h"
@@ -139,6 +140,7 @@ run(sidecar_t *s)
         if (loop_stop) {
             return;
         }
+        metrics_serve(s);
         if (loop_reload) {
             loop_reload = 0;
             reload(s);
@@ -202,12 +204,14 @@ main(int argc, char **argv)
     backoff_reset(&s.redis_backoff);
     backoff_reset(&s.db_backoff);
     consume_init();
+    metrics_watch(&s);
     slog(SLOG_INFO, "starting: stream %s, group %s, consumer %s", s.cfg.stream,
          s.cfg.group, s.cfg.consumer);
 
     run(&s);
 
     slog(SLOG_INFO, "stopped");
+    metrics_close();
     sidecar_close(&s);
     return 0;
 }
