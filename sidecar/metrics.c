@@ -245,8 +245,9 @@ metrics_render(sidecar_t *s)
     head(&t, "lava_sidecar_booking_duration_seconds", "histogram",
          "Time from reading a batch to its commit, waits for Postgres included.");
     for (i = 0; i < NLATENCY; i++) {
-        out(&t, "lava_sidecar_booking_duration_seconds_bucket{le=\"%lld.%06lld\"} %llu\n",
-            latency_le_us[i] / 1000000, latency_le_us[i] % 1000000, m.latency_bucket[i]);
+        /* a bucket bound, not money: %g prints 0.0025 as Prometheus clients do */
+        out(&t, "lava_sidecar_booking_duration_seconds_bucket{le=\"%g\"} %llu\n",
+            (double) latency_le_us[i] / 1e6, m.latency_bucket[i]);
     }
     out(&t, "lava_sidecar_booking_duration_seconds_bucket{le=\"+Inf\"} %llu\n", m.batches);
     out(&t, "lava_sidecar_booking_duration_seconds_sum %llu.%06llu\n",
