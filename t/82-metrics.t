@@ -163,6 +163,28 @@ ok defined $sv->{$_}, "$_ is shown"
            lava_sidecar_events_duplicate_total lava_sidecar_events_dead_lettered_total);
 promtool_ok($sm->{body}, 'sidecar');
 
+# every series shown is documented, with its type
+{
+    my $ops = LavaTest::slurp("$FindBin::Bin/../docs/operations.md");
+    for my $text ($nm->{body}, $sm->{body}) {
+        for ($text =~ /^# TYPE (\S+ \S+)$/mg) {
+            my ($name, $type) = split / /;
+            like $ops, qr/^\| `\Q$name\E` \| $type \|/m, "docs/operations.md lists $name ($type)";
+        }
+    }
+    my ($rules) = $ops =~ /^### Alert rules\n.*?^```yaml\n(.*?)^```/ms;
+    ok $rules, 'docs/operations.md has alert rules';
+    my $f = "$dir/rules.yml";
+    open my $fh, '>', $f or die "$f: $!\n";
+    print $fh $rules // '';
+    close $fh;
+    my $out = `promtool check rules \Q$f\E 2>&1`;
+    is $?, 0, 'promtool check rules passes on them' or diag $out;
+    for my $name ($rules =~ /\b(lava_\w+)/g) {
+        like $ops, qr/^\| `\Q$name\E` \|/m, "the rules use a documented series ($name)";
+    }
+}
+
 my $h = wait_for(10, sub { my $r = get($sidecar, '/healthz'); $r->{status} == 200 ? $r : undef });
 ok $h, '/healthz is 200 while connected and keeping up';
 like $h->{body} // '', qr/^ok/, 'and says ok';
