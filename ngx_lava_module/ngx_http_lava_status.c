@@ -508,9 +508,10 @@ ngx_http_lava_status_request(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
 void
 ngx_http_lava_status_token(ngx_uint_t hit)
 {
-    if (ngx_http_lava_status.sh) {
-        (void) ngx_atomic_fetch_add(hit ? &ngx_http_lava_status.sh->token_hits
-                                        : &ngx_http_lava_status.sh->token_misses,
+    ngx_http_lava_status_sh_t  *sh = ngx_http_lava_status.sh;
+
+    if (sh) {
+        (void) ngx_atomic_fetch_add(hit ? &sh->token_hits : &sh->token_misses,
                                     1);
     }
 }
@@ -562,8 +563,16 @@ ngx_http_lava_status_auth(ngx_http_request_t *r, uint64_t *version)
 }
 
 
+/* one unlabelled series with its HELP and TYPE lines */
+#define ngx_http_lava_status_one(b, name, type, help, v)                      \
+    b->last = ngx_slprintf(b->last, b->end,                                   \
+                           "# HELP " name " " help "\n# TYPE " name " " type  \
+                           "\n" name " %uL\n", (uint64_t) (v))
+
 #define ngx_http_lava_status_head(b, name, type, help)                        \
-    b = ngx_sprintf(b, "# HELP " name " " help "\n# TYPE " name " " type "\n")
+    b->last = ngx_slprintf(b->last, b->end,                                   \
+                           "# HELP " name " " help "\n# TYPE " name " " type  \
+                           "\n")
 
 
 static ngx_int_t
@@ -607,8 +616,10 @@ ngx_http_lava_status_handler(ngx_http_request_t *r)
     prov = lmcf->providers.elts;
     p = ngx_http_lava_status.nproviders;
 
-    /* a line: the name, labels of at most 64 + 32 + 32 bytes, a number */
-    size = 4096
+    /* the fixed series with their HELP and TYPE lines, then a line per
+     * request series and refusal code: a name, labels of at most 128 bytes
+     * besides the provider name, a number (ngx_slprintf: never past end) */
+    size = 8192
            + ((p + 1) * NGX_HTTP_LAVA_STATUS_CLASSES
               * NGX_HTTP_LAVA_STATUS_OUTCOMES + LAVA_REFUSAL_COUNT)
              * (128 + NGX_ATOMIC_T_LEN);
@@ -623,7 +634,7 @@ ngx_http_lava_status_handler(ngx_http_request_t *r)
     }
 
     /* requests: only the series that moved, so the list stays short */
-    ngx_http_lava_status_head(b->last, "lava_requests_total", "counter",
+    ngx_http_lava_status_head(b, "lava_requests_total", "counter",
         "Forward requests finished, by provider, status class and outcome.");
 
     for (i = 0; i <= p; i++) {
@@ -637,7 +648,7 @@ ngx_http_lava_status_handler(ngx_http_request_t *r)
                     continue;
                 }
 
-                b->last = ngx_sprintf(b->last,
+                b->last = ngx_slprintf(b->last, b->end,
                             "lava_requests_total{provider=\"%V\","
                             "status=\"%s\",outcome=\"%V\"} %uA\n",
                             name, ngx_http_lava_status_classes[c],
@@ -647,7 +658,7 @@ ngx_http_lava_status_handler(ngx_http_request_t *r)
     }
 
     /* every code, 0 included: alert rules can rely on the series */
-    ngx_http_lava_status_head(b->last, "lava_refusals_total", "counter",
+    ngx_http_lava_status_head(b, "lava_refusals_total", "counter",
         "Answers of the gateway's own (lib/lava_refusal.h), by code.");
 
     for (i = 0; i < LAVA_REFUSAL_COUNT; i++) {
@@ -664,7 +675,7 @@ ngx_http_lava_status_handler(ngx_http_request_t *r)
             continue;       /* counted on the first row of its code */
         }
 
-        b->last = ngx_sprintf(b->last,
+        b->last = ngx_slprintf(b->last, b->end,
                               "lava_refusals_total{code=\"%s\",status=\"%ui\"}"
                               " %uA\n",
                               ngx_http_lava_status_refusals[i].code,
@@ -672,31 +683,24 @@ ngx_http_lava_status_handler(ngx_http_request_t *r)
                               sh->refusals[i]);
     }
 
-    ngx_http_lava_status_head(b->last, "lava_events_queued_total", "counter",
-        "Usage events accepted for the stream (queue or spool).");
-    b->last = ngx_sprintf(b->last, "lava_events_queued_total %uA\n",
-                          sh->events[NGX_HTTP_LAVA_STATUS_EV_QUEUED]);
-    ngx_http_lava_status_head(b->last, "lava_events_sent_total", "counter",
-        "Usage events Redis acknowledged (XADD).");
-    b->last = ngx_sprintf(b->last, "lava_events_sent_total %uA\n",
-                          sh->events[NGX_HTTP_LAVA_STATUS_EV_SENT]);
-    ngx_http_lava_status_head(b->last, "lava_events_spooled_total", "counter",
-        "Usage events written to the disk spool.");
-    b->last = ngx_sprintf(b->last, "lava_events_spooled_total %uA\n",
-                          sh->events[NGX_HTTP_LAVA_STATUS_EV_SPOOLED]);
-    ngx_http_lava_status_head(b->last, "lava_events_replayed_total", "counter",
-        "Usage events read back from the disk spool.");
-    b->last = ngx_sprintf(b->last, "lava_events_replayed_total %uA\n",
-                          sh->events[NGX_HTTP_LAVA_STATUS_EV_REPLAYED]);
-    ngx_http_lava_status_head(b->last, "lava_events_dropped_total", "counter",
-        "Usage events lost: the queue and the spool were full.");
-    b->last = ngx_sprintf(b->last, "lava_events_dropped_total %uA\n",
-                          sh->events[NGX_HTTP_LAVA_STATUS_EV_DROPPED]);
-    ngx_http_lava_status_head(b->last, "lava_events_full_refusals_total",
-        "counter",
-        "Requests answered 503 because no event could be kept.");
-    b->last = ngx_sprintf(b->last, "lava_events_full_refusals_total %uA\n",
-                          sh->events[NGX_HTTP_LAVA_STATUS_EV_REFUSED]);
+    ngx_http_lava_status_one(b, "lava_events_queued_total", "counter",
+        "Usage events accepted for the stream (queue or spool).",
+        sh->events[NGX_HTTP_LAVA_STATUS_EV_QUEUED]);
+    ngx_http_lava_status_one(b, "lava_events_sent_total", "counter",
+        "Usage events Redis acknowledged (XADD).",
+        sh->events[NGX_HTTP_LAVA_STATUS_EV_SENT]);
+    ngx_http_lava_status_one(b, "lava_events_spooled_total", "counter",
+        "Usage events written to the disk spool.",
+        sh->events[NGX_HTTP_LAVA_STATUS_EV_SPOOLED]);
+    ngx_http_lava_status_one(b, "lava_events_replayed_total", "counter",
+        "Usage events read back from the disk spool.",
+        sh->events[NGX_HTTP_LAVA_STATUS_EV_REPLAYED]);
+    ngx_http_lava_status_one(b, "lava_events_dropped_total", "counter",
+        "Usage events lost: the queue and the spool were full.",
+        sh->events[NGX_HTTP_LAVA_STATUS_EV_DROPPED]);
+    ngx_http_lava_status_one(b, "lava_events_full_refusals_total", "counter",
+        "Requests answered 503 because no event could be kept.",
+        sh->events[NGX_HTTP_LAVA_STATUS_EV_REFUSED]);
 
     nworkers = 0;
     nup = 0;
@@ -719,28 +723,21 @@ ngx_http_lava_status_handler(ngx_http_request_t *r)
         drains += w->drains;
     }
 
-    ngx_http_lava_status_head(b->last, "lava_event_queue_length", "gauge",
-        "Usage events waiting for Redis in the workers' queues.");
-    b->last = ngx_sprintf(b->last, "lava_event_queue_length %ui\n", queued);
-    ngx_http_lava_status_head(b->last, "lava_events_in_flight", "gauge",
-        "Usage events sent to Redis and not acknowledged yet.");
-    b->last = ngx_sprintf(b->last, "lava_events_in_flight %ui\n", in_flight);
-    ngx_http_lava_status_head(b->last, "lava_event_spool_bytes", "gauge",
-        "Bytes of the workers' own spool files on disk.");
-    b->last = ngx_sprintf(b->last, "lava_event_spool_bytes %uA\n", spool);
-    ngx_http_lava_status_head(b->last, "lava_workers", "gauge",
-        "Worker processes counting.");
-    b->last = ngx_sprintf(b->last, "lava_workers %ui\n", nworkers);
-    ngx_http_lava_status_head(b->last, "lava_redis_connected_workers", "gauge",
-        "Workers whose event connection to Redis is ready.");
-    b->last = ngx_sprintf(b->last, "lava_redis_connected_workers %ui\n", nup);
-    ngx_http_lava_status_head(b->last, "lava_redis_up", "gauge",
-        "1 when every worker's event connection to Redis is ready.");
-    b->last = ngx_sprintf(b->last, "lava_redis_up %d\n",
-                          nworkers && nup == nworkers);
-    ngx_http_lava_status_head(b->last, "lava_drains_in_progress", "gauge",
-        "Answers read on after their client left, to meter them.");
-    b->last = ngx_sprintf(b->last, "lava_drains_in_progress %ui\n", drains);
+    ngx_http_lava_status_one(b, "lava_event_queue_length", "gauge",
+        "Usage events waiting for Redis in the workers' queues.", queued);
+    ngx_http_lava_status_one(b, "lava_events_in_flight", "gauge",
+        "Usage events sent to Redis and not acknowledged yet.", in_flight);
+    ngx_http_lava_status_one(b, "lava_event_spool_bytes", "gauge",
+        "Bytes of the workers' own spool files on disk.", spool);
+    ngx_http_lava_status_one(b, "lava_workers", "gauge",
+        "Worker processes counting.", nworkers);
+    ngx_http_lava_status_one(b, "lava_redis_connected_workers", "gauge",
+        "Workers whose event connection to Redis is ready.", nup);
+    ngx_http_lava_status_one(b, "lava_redis_up", "gauge",
+        "1 when every worker's event connection to Redis is ready.",
+        nworkers && nup == nworkers);
+    ngx_http_lava_status_one(b, "lava_drains_in_progress", "gauge",
+        "Answers read on after their client left, to meter them.", drains);
 
     version = 0;
     loaded = ngx_http_lava_status_auth(r, &version);
@@ -751,28 +748,20 @@ ngx_http_lava_status_handler(ngx_http_request_t *r)
         sh->auth_loaded = (ngx_atomic_uint_t) ngx_time();
     }
 
-    ngx_http_lava_status_head(b->last, "lava_auth_snapshot_loaded", "gauge",
-        "1 when an auth snapshot is loaded.");
-    b->last = ngx_sprintf(b->last, "lava_auth_snapshot_loaded %ui\n", loaded);
-    ngx_http_lava_status_head(b->last, "lava_auth_snapshot_version", "gauge",
-        "Version of the loaded auth snapshot.");
-    b->last = ngx_sprintf(b->last, "lava_auth_snapshot_version %uL\n",
-                          version);
-
     age = loaded ? ngx_time() - (time_t) sh->auth_loaded : 0;
-    ngx_http_lava_status_head(b->last, "lava_auth_snapshot_age_seconds",
-        "gauge", "Seconds since the loaded auth snapshot was loaded.");
-    b->last = ngx_sprintf(b->last, "lava_auth_snapshot_age_seconds %T\n",
-                          age < 0 ? 0 : age);
 
-    ngx_http_lava_status_head(b->last, "lava_token_cache_hits_total",
-        "counter", "Forward tokens found in a worker's decoded-token cache.");
-    b->last = ngx_sprintf(b->last, "lava_token_cache_hits_total %uA\n",
-                          sh->token_hits);
-    ngx_http_lava_status_head(b->last, "lava_token_cache_misses_total",
-        "counter", "Forward tokens decoded (not in the cache).");
-    b->last = ngx_sprintf(b->last, "lava_token_cache_misses_total %uA\n",
-                          sh->token_misses);
+    ngx_http_lava_status_one(b, "lava_auth_snapshot_loaded", "gauge",
+        "1 when an auth snapshot is loaded.", loaded);
+    ngx_http_lava_status_one(b, "lava_auth_snapshot_version", "gauge",
+        "Version of the loaded auth snapshot.", version);
+    ngx_http_lava_status_one(b, "lava_auth_snapshot_age_seconds", "gauge",
+        "Seconds since the loaded auth snapshot was loaded.",
+        age < 0 ? 0 : age);
+    ngx_http_lava_status_one(b, "lava_token_cache_hits_total", "counter",
+        "Forward tokens found in a worker's decoded-token cache.",
+        sh->token_hits);
+    ngx_http_lava_status_one(b, "lava_token_cache_misses_total", "counter",
+        "Forward tokens decoded (not in the cache).", sh->token_misses);
 
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;

@@ -47,7 +47,12 @@ metrics_stream_t  metrics_stream;
 typedef enum {
     CONN_FREE = 0,
     CONN_READ,
-    CONN_WRITE
+    CONN_WRITE,
+    CONN_LINGER                              /* answered: reading what the
+                                                client still sends, so that
+                                                closing does not reset the
+                                                answer away (an oversized
+                                                request) */
 } conn_state_e;
 
 typedef struct {
@@ -369,6 +374,7 @@ listen_on(const char *addr)
         if (fd >= 0) {
             close(fd);
         }
+        snprintf(srv.addr, sizeof(srv.addr), "%s", addr);
         srv.retry_ms = loop_now_ms() + 5000;
         return;
     }
@@ -502,9 +508,35 @@ conn_write(conn_t *c)
         if (n < 0 && errno == EINTR) {
             continue;
         }
-        break;
+        conn_close(c);                          /* the client is gone */
+        return;
     }
-    conn_close(c);
+    /* all sent: no more from us; the client's rest is read and dropped */
+    (void) shutdown(c->fd, SHUT_WR);
+    c->state = CONN_LINGER;
+    c->deadline_ms = loop_now_ms() + 1000;
+}
+
+static void
+conn_linger(conn_t *c)
+{
+    char     buf[4096];
+    ssize_t  n;
+    int      i;
+
+    /* bounded per call, and by the deadline: a client that keeps sending
+     * cannot keep the loop here */
+    for (i = 0; i < 16; i++) {
+        n = read(c->fd, buf, sizeof(buf));
+        if (n > 0 || (n < 0 && errno == EINTR)) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return;
+        }
+        conn_close(c);                          /* end of input, or failed */
+        return;
+    }
 }
 
 static int
@@ -525,6 +557,7 @@ metrics_serve(sidecar_t *s)
     int64_t   now = loop_now_ms();
     int       i, fd;
 
+    /* a new address at once; a failed bind again after a while */
     if (strcmp(srv.addr, s->cfg.metrics_listen) != 0
         || (srv.fd < 0 && strcmp(s->cfg.metrics_listen, "off") != 0 && now >= srv.retry_ms))
     {
@@ -558,6 +591,9 @@ metrics_serve(sidecar_t *s)
         if (c->state == CONN_WRITE) {
             conn_write(c);
         }
+        if (c->state == CONN_LINGER) {
+            conn_linger(c);
+        }
         if (c->state != CONN_FREE && now > c->deadline_ms) {
             conn_close(c);
         }
@@ -575,7 +611,7 @@ metrics_fill(struct pollfd *pfd, int max, void *data)
         pfd[n++].events = POLLIN;
     }
     for (i = 0; i < METRICS_CONNS && n < max; i++) {
-        if (srv.conns[i].state == CONN_READ) {
+        if (srv.conns[i].state == CONN_READ || srv.conns[i].state == CONN_LINGER) {
             pfd[n].fd = srv.conns[i].fd;
             pfd[n++].events = POLLIN;
         } else if (srv.conns[i].state == CONN_WRITE) {
