@@ -606,7 +606,7 @@ ngx_http_lava_status_handler(ngx_http_request_t *r)
 
     sh = ngx_http_lava_status.sh;
     if (sh == NULL) {
-        /* a configuration without providers and a single process */
+        /* this worker found no zone at its start: nothing to show */
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
