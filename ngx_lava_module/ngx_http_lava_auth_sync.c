@@ -335,6 +335,8 @@ ngx_http_lava_auth_load(ngx_shm_zone_t *zone, ngx_log_t *log,
 
     ngx_shmtx_unlock(&shpool->mutex);
 
+    ngx_http_lava_status_auth_loaded(ps.version);
+
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "lava auth: snapshot version %uL loaded (%uz keys, "
                   "%uz customers, %uz meters, %uz bytes)",

@@ -79,6 +79,13 @@ ngx_http_lava_drain_worth(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 }
 
 
+
+ngx_uint_t
+ngx_http_lava_drains_active(void)
+{
+    return ngx_http_lava_drains;
+}
+
 static void
 ngx_http_lava_drain_cleanup(void *data)
 {

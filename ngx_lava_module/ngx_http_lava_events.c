@@ -498,6 +498,15 @@ ngx_http_lava_events_stats(ngx_http_lava_events_stats_t *st)
     *st = ev->stats;
     st->queued = ev->queued;
     st->in_flight = ev->in_flight;
+    st->redis_ready = ev->redis && ngx_http_lava_redis_ready(ev->redis);
+    st->spool_bytes = 0;
+
+    if (ev->spool) {
+        ngx_http_lava_spool_stats_t  ss;
+
+        ngx_http_lava_spool_stats(ev->spool, &ss);
+        st->spool_bytes = ss.bytes;
+    }
 }
 
 

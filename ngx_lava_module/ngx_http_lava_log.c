@@ -365,6 +365,8 @@ ngx_http_lava_log_handler(ngx_http_request_t *r)
                       ctx->request_id);
     }
 
+    ngx_http_lava_status_request(r, ctx, status);
+
     return NGX_OK;
 }
 

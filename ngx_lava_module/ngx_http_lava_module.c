@@ -281,6 +281,13 @@ static ngx_command_t  ngx_http_lava_commands[] = {
       0,
       NULL },
 
+    { ngx_string("lava_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_lava_status_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -868,7 +875,9 @@ ngx_http_lava_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    if (ngx_http_lava_providers_init(cf, lmcf) != NGX_OK) {
+    if (ngx_http_lava_providers_init(cf, lmcf) != NGX_OK
+        || ngx_http_lava_status_conf(cf, lmcf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -944,6 +953,8 @@ ngx_http_lava_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    ngx_http_lava_status_init_process(cycle);
+
     lmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_lava_module);
     if (lmcf == NULL || lmcf->providers.nelts == 0) {
         return NGX_OK;
@@ -979,9 +990,11 @@ ngx_http_lava_exit_process(ngx_cycle_t *cycle)
 
     lmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_lava_module);
     if (lmcf == NULL || lmcf->providers.nelts == 0) {
+        ngx_http_lava_status_exit_process(cycle);
         return;
     }
 
     ngx_http_lava_events_exit_process(cycle);
     ngx_http_lava_inflight_exit_process(cycle);
+    ngx_http_lava_status_exit_process(cycle);
 }

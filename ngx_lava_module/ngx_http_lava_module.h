@@ -21,6 +21,7 @@
  *   ngx_http_lava_wallet.c     wallet reservations (lava_wallet_zone)
  *   ngx_http_lava_inflight.c   in-flight records in shared memory, booked as
  *                              worker_lost when their worker dies
+ *   ngx_http_lava_status.c     lava_status: shared counters, Prometheus text
  * Pure C parts without nginx types live in lib/ and are unit tested with Check.
  */
 
@@ -483,8 +484,25 @@ typedef struct {
     ngx_uint_t                   replayed;   /* read back from the spool */
     ngx_uint_t                   queued;     /* waiting now, in flight too */
     ngx_uint_t                   in_flight;  /* XADD written, no reply yet */
+    ngx_uint_t                   redis_ready; /* the connection is usable */
+    off_t                        spool_bytes; /* own spool files on disk */
 } ngx_http_lava_events_stats_t;
 
 void ngx_http_lava_events_stats(ngx_http_lava_events_stats_t *st);
+
+/* ngx_http_lava_drain.c: drains of this worker now */
+ngx_uint_t ngx_http_lava_drains_active(void);
+
+/* ngx_http_lava_status.c: lava_status and its counters (one-line hooks) */
+char *ngx_http_lava_status_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_lava_status_conf(ngx_conf_t *cf,
+    ngx_http_lava_main_conf_t *lmcf);
+void ngx_http_lava_status_init_process(ngx_cycle_t *cycle);
+void ngx_http_lava_status_exit_process(ngx_cycle_t *cycle);
+void ngx_http_lava_status_request(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx, ngx_uint_t status);
+void ngx_http_lava_status_token(ngx_uint_t hit);
+void ngx_http_lava_status_auth_loaded(uint64_t version);
 
 #endif /* NGX_HTTP_LAVA_MODULE_H */

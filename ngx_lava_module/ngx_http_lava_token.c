@@ -11,6 +11,7 @@
 
 #include <openssl/evp.h>
 
+#include "ngx_http_lava_module.h"
 #include "ngx_http_lava_token.h"
 
 
@@ -106,8 +107,11 @@ ngx_http_lava_token_get(ngx_http_request_t *r, ngx_str_t *token,
         *tk = slot->tk;
         ngx_http_lava_token_rebase(tk, slot->token + slot->len, buf);
         ngx_memcpy(secret_hash, slot->hash, NGX_HTTP_LAVA_SECRET_HASH_LEN);
+        ngx_http_lava_status_token(1);
         return LAVA_TOKEN_OK;
     }
+
+    ngx_http_lava_status_token(0);
 
     rc = lava_token_decode((char *) token->data, token->len, (char *) buf,
                            token->len + 1, tk);

@@ -5,6 +5,7 @@
 #include "book.h"
 #include "event.h"
 #include "log.h"
+#include "metrics.h"
 #include "stream.h"
 
 typedef struct {
@@ -237,6 +238,7 @@ batch_process(sidecar_t *s, redisReply *const *entries, size_t n)
     char           why[200];
     size_t         i, nitems = 0, ndead = 0, misses;
     int            rc, ret = -1;
+    int64_t        t0 = metrics_now_us();
 
     if (n == 0) {
         return 0;
@@ -324,6 +326,8 @@ batch_process(sidecar_t *s, redisReply *const *entries, size_t n)
     if (misses > 0) {
         slog(SLOG_WARN, "%zu requests booked unpriced: no rate or meter for them", misses);
     }
+
+    metrics_batch(n, &sum, t0);
 
     /* Committed: now, and only now, acknowledge. */
     ret = 0;

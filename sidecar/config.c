@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -56,6 +57,12 @@ const config_setting_t config_settings[] = {
       NULL, CONFIG_LIVE },
     { "log_level",       CONFIG_LEVEL, C(log_level), "info", 0, 0,
       NULL, CONFIG_LIVE },
+    /* the /metrics and /healthz listener (metrics.h), opened again when it
+     * changes */
+    { "metrics_listen",  CONFIG_LISTEN, C(metrics_listen), "off", 0, 0,
+      NULL, CONFIG_LIVE },
+    { "healthz_max_lag_ms", CONFIG_INT, C(healthz_max_lag_ms), "60000", 1000, 86400000,
+      NULL, CONFIG_LIVE },
 };
 
 const size_t config_nsettings = sizeof(config_settings) / sizeof(config_settings[0]);
@@ -70,7 +77,9 @@ config_free(config_t *c)
     size_t i;
 
     for (i = 0; i < config_nsettings; i++) {
-        if (config_settings[i].type == CONFIG_STR) {
+        if (config_settings[i].type == CONFIG_STR
+            || config_settings[i].type == CONFIG_LISTEN)
+        {
             free(*FIELD(c, &config_settings[i], char *));
         }
     }
@@ -90,6 +99,7 @@ config_changed(const config_t *a, const config_t *b, config_reload_e what)
         }
         switch (k->type) {
         case CONFIG_STR:
+        case CONFIG_LISTEN:
             if (strcmp(*FIELD(a, k, char *const), *FIELD(b, k, char *const)) != 0) {
                 return 1;
             }
@@ -138,6 +148,17 @@ set_value(config_t *c, const config_setting_t *k, const char *value, char *err,
     case CONFIG_STR:
         if (*value == '\0') {
             snprintf(err, errsize, "%s is empty", name);
+            return -1;
+        }
+        if (set_str(c, k, value) != 0) {
+            snprintf(err, errsize, "out of memory");
+            return -1;
+        }
+        return 0;
+
+    case CONFIG_LISTEN:
+        if (config_listen_addr(value, NULL, 0, NULL) < 0) {
+            snprintf(err, errsize, "%s must be off or a numeric IPv4 address:port", name);
             return -1;
         }
         if (set_str(c, k, value) != 0) {
@@ -394,5 +415,48 @@ config_redis_addr(const char *url, redis_addr_t *out, char *err, size_t errsize)
         return -1;
     }
 
+    return 0;
+}
+
+/* numeric only: the sidecar never waits on DNS for its own listener */
+int
+config_listen_addr(const char *v, char *host, size_t hostsize, int *port)
+{
+    struct in_addr  a;
+    const char     *colon;
+    char            h[INET_ADDRSTRLEN], *end;
+    size_t          len;
+    long            n;
+
+    if (strcmp(v, "off") == 0) {
+        return 1;
+    }
+    colon = strrchr(v, ':');
+    if (colon == NULL) {
+        return -1;
+    }
+    len = (size_t) (colon - v);
+    if (len == 0 || len >= sizeof(h)) {
+        return -1;
+    }
+    memcpy(h, v, len);
+    h[len] = '\0';
+    if (inet_pton(AF_INET, h, &a) != 1) {
+        return -1;
+    }
+    errno = 0;
+    n = strtol(colon + 1, &end, 10);
+    if (errno != 0 || end == colon + 1 || *end != '\0' || n < 1 || n > 65535) {
+        return -1;
+    }
+    if (host != NULL) {
+        if (len >= hostsize) {
+            return -1;
+        }
+        memcpy(host, h, len + 1);
+    }
+    if (port != NULL) {
+        *port = (int) n;
+    }
     return 0;
 }

@@ -30,6 +30,8 @@ typedef struct {
     int       service_charge_basis;      /* sc_basis_e: fee, base, base_fee */
     int       rates_reload_ms;           /* rate table and meters re-read */
     int       log_level;                 /* SLOG_* */
+    char     *metrics_listen;            /* "127.0.0.1:9187", or "off" */
+    int       healthz_max_lag_ms;        /* /healthz: ledger lag allowed */
 } config_t;
 
 /*
@@ -43,7 +45,8 @@ typedef enum {
     CONFIG_INT,                          /* int, min..max */
     CONFIG_INT64,                        /* int64_t, min..max */
     CONFIG_LEVEL,                        /* int SLOG_*: error, warn, info, debug */
-    CONFIG_SC_BASIS                      /* int sc_basis_e: fee, base, base_fee */
+    CONFIG_SC_BASIS,                     /* int sc_basis_e: fee, base, base_fee */
+    CONFIG_LISTEN                        /* char *: "off" or numeric IPv4:port */
 } config_type_e;
 
 /* What a setting changed by SIGHUP needs before it is used. */
@@ -85,5 +88,8 @@ typedef struct {
 } redis_addr_t;
 
 int config_redis_addr(const char *url, redis_addr_t *out, char *err, size_t errsize);
+
+/* A CONFIG_LISTEN value: 0 and the address (host, port), 1 "off", -1 bad. */
+int config_listen_addr(const char *v, char *host, size_t hostsize, int *port);
 
 #endif

@@ -5,6 +5,7 @@
 #include "consume.h"
 #include "deadletter.h"
 #include "log.h"
+#include "metrics.h"
 #include "stream.h"
 
 /* After Redis failed, the claim job runs again this much later. */
@@ -136,6 +137,7 @@ consume_read(sidecar_t *s, int wait_ms)
         return 0;
     }
 
+    metrics_read(b.n);
     if (cons.reading_pending) {
         advance_pending(&b);
     }
@@ -162,6 +164,7 @@ consume_claim(sidecar_t *s, job_t *job)
         return JOB_AGAIN;
     }
 
+    metrics_read(b.n);
     if (b.n > 0) {
         slog(SLOG_INFO, "claimed %zu entries idle for %d ms", b.n, s->cfg.claim_idle_ms);
     }

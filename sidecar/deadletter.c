@@ -8,6 +8,7 @@
 #include "db.h"
 #include "deadletter.h"
 #include "log.h"
+#include "metrics.h"
 #include "rconn.h"
 #include "stream.h"
 
@@ -98,6 +99,8 @@ deadletter_overdelivered(sidecar_t *s, redisReply *const *entries, size_t n,
             goto done;
         }
     }
+
+    metrics_dead_lettered(res.dead + res.poison);
 
     /* Committed: now acknowledge them. */
     ret = 0;

@@ -4,6 +4,7 @@
 #include "consume.h"
 #include "deadletter.h"
 #include "jobs.h"
+#include "lag.h"
 #include "log.h"
 #include "reprice.h"
 #include "stream.h"
@@ -13,6 +14,7 @@ static int job_auth(sidecar_t *s, job_t *job);
 static int job_replay(sidecar_t *s, job_t *job);
 static int job_reprice(sidecar_t *s, job_t *job);
 static int job_trim(sidecar_t *s, job_t *job);
+static int job_lag(sidecar_t *s, job_t *job);
 
 #define EVERY(f)  offsetof(config_t, f)
 
@@ -24,6 +26,7 @@ static const job_spec_t job_specs[] = {
     { "reprice", EVERY(auth_publish_interval_ms), 1, job_reprice },
     { "trim",   EVERY(trim_interval_ms),         1, job_trim },
     { "claim",  EVERY(claim_idle_ms),            2, consume_claim },
+    { "lag",    EVERY(auth_publish_interval_ms), 1, job_lag },
 };
 
 #define NJOBS  (sizeof(job_specs) / sizeof(job_specs[0]))
@@ -152,6 +155,20 @@ job_trim(sidecar_t *s, job_t *job)
     }
     if (trimmed > 0) {
         slog(SLOG_DEBUG, "trimmed %lld acknowledged entries from %s", trimmed, s->cfg.stream);
+    }
+    return JOB_OK;
+}
+
+/* stream backlog and ledger lag for /metrics and /healthz (lag.h) */
+static int
+job_lag(sidecar_t *s, job_t *job)
+{
+    if (strcmp(s->cfg.metrics_listen, "off") == 0) {
+        return JOB_OK;
+    }
+    if (lag_sample(s->redis, &s->cfg, &metrics_stream) != STREAM_OK) {
+        sidecar_redis_failed(s);
+        return JOB_AGAIN;
     }
     return JOB_OK;
 }

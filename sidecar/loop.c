@@ -17,6 +17,20 @@ int loop_reload;
 
 static int sfd = -1;
 
+static struct {
+    loop_fill_pt   fill;
+    loop_ready_pt  ready;
+    void          *data;
+} watch;
+
+void
+loop_watch(loop_fill_pt fill, loop_ready_pt ready, void *data)
+{
+    watch.fill = fill;
+    watch.ready = ready;
+    watch.data = data;
+}
+
 int
 loop_init(void)
 {
@@ -68,8 +82,10 @@ loop_poll_signals(void)
 void
 loop_sleep_ms(int ms)
 {
-    struct pollfd   pfd;
+    struct pollfd   pfd[1 + LOOP_WATCH_MAX];
     struct timespec ts;
+    int64_t         deadline;
+    int             n;
 
     if (ms <= 0) {
         loop_poll_signals();
@@ -81,10 +97,28 @@ loop_sleep_ms(int ms)
         nanosleep(&ts, NULL);
         return;
     }
-    pfd.fd = sfd;
-    pfd.events = POLLIN;
-    (void) poll(&pfd, 1, ms);
-    loop_poll_signals();
+    deadline = loop_now_ms() + ms;
+    for (;;) {
+        pfd[0].fd = sfd;
+        pfd[0].events = POLLIN;
+        pfd[0].revents = 0;
+        n = 1;
+        if (watch.fill != NULL) {
+            n += watch.fill(&pfd[1], LOOP_WATCH_MAX, watch.data);
+        }
+        (void) poll(pfd, (nfds_t) n, ms);
+        loop_poll_signals();
+        if (pfd[0].revents != 0) {
+            return;                     /* a signal cuts the wait short */
+        }
+        if (n > 1 && watch.ready != NULL) {
+            watch.ready(watch.data);
+        }
+        ms = (int) (deadline - loop_now_ms());
+        if (ms <= 0) {
+            return;
+        }
+    }
 }
 
 int64_t

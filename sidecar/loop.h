@@ -7,6 +7,7 @@
 #ifndef SIDECAR_LOOP_H
 #define SIDECAR_LOOP_H
 
+#include <poll.h>
 #include <stdint.h>
 
 extern int loop_stop;      /* SIGTERM or SIGINT seen: finish the batch, exit */
@@ -17,6 +18,18 @@ void loop_poll_signals(void);
 
 /* Sleeps up to ms, returning early when a signal arrives. */
 void loop_sleep_ms(int ms);
+
+/*
+ * Descriptors served while the loop waits (the metrics responder): fill()
+ * sets up to max pollfds, ready() serves whatever is ready without ever
+ * waiting. One watcher; a wait still lasts its full time.
+ */
+#define LOOP_WATCH_MAX  16
+
+typedef int (*loop_fill_pt)(struct pollfd *pfd, int max, void *data);
+typedef void (*loop_ready_pt)(void *data);
+
+void loop_watch(loop_fill_pt fill, loop_ready_pt ready, void *data);
 
 int64_t loop_now_ms(void); /* monotonic */
 

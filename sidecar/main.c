@@ -32,6 +32,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "rconn.h"
 #include "reconcile.h"
 #include "sidecar.h"
@@ -170,6 +171,7 @@ run(sidecar_t *s)
         if (loop_stop) {
             return;
         }
+        metrics_serve(s);
         if (loop_reload) {
             loop_reload = 0;
             reload(s);
@@ -235,6 +237,7 @@ main(int argc, char **argv)
     consume_init();
     s.sql_files = sql_files;
     s.nsql_files = sizeof(sql_files) / sizeof(sql_files[0]);
+    metrics_watch(&s);
     slog(SLOG_INFO, "starting lava-sidecar %s: stream %s, group %s, consumer %s",
          LAVA_VERSION, s.cfg.stream, s.cfg.group, s.cfg.consumer);
 
@@ -247,6 +250,8 @@ main(int argc, char **argv)
     if (s.exit_code == SIDECAR_EXIT_OK) {
         slog(SLOG_INFO, "stopped");
     }
+
+    metrics_close();
     sidecar_close(&s);
     return s.exit_code;
 }

@@ -71,6 +71,7 @@ value_text(const config_t *c, const config_setting_t *k, char *buf, size_t size)
 
     switch (k->type) {
     case CONFIG_STR:
+    case CONFIG_LISTEN:
         return *(char *const *) p;
     case CONFIG_INT:
         snprintf(buf, size, "%d", *(const int *) p);
@@ -279,6 +280,8 @@ START_TEST(reload_classes)
         { "service_charge_ppm = 25000\n",         CONFIG_LIVE },
         { "service_charge_basis = base\n",        CONFIG_LIVE },
         { "log_level = debug\n",                  CONFIG_LIVE },
+        { "metrics_listen = 127.0.0.1:9187\n",    CONFIG_LIVE },
+        { "healthz_max_lag_ms = 5000\n",          CONFIG_LIVE },
     };
     config_t  base, c;
     char      err[512];
@@ -338,6 +341,16 @@ START_TEST(refusals)
         { "log_level = loud\n",        "log_level must be error, warn, info or debug" },
         { "service_charge_basis = x\n", "service_charge_basis must be fee, base or base_fee" },
         { "batch_size\n",              "expected key = value" },
+        { "metrics_listen = 9187\n",
+          "metrics_listen must be off or a numeric IPv4 address:port" },
+        { "metrics_listen = localhost:9187\n",
+          "metrics_listen must be off or a numeric IPv4 address:port" },
+        { "metrics_listen = 127.0.0.1:0\n",
+          "metrics_listen must be off or a numeric IPv4 address:port" },
+        { "metrics_listen = 127.0.0.1:9187x\n",
+          "metrics_listen must be off or a numeric IPv4 address:port" },
+        { "healthz_max_lag_ms = 999\n",
+          "healthz_max_lag_ms must be an integer from 1000 to 86400000" },
     };
     config_t  c;
     char      err[512];
