@@ -22,7 +22,8 @@ const char bookcopy_events_sql[] =
 #undef COL
 
 const char bookcopy_transfers_sql[] =
-    "COPY book_transfers_in (n, request_id, kind, debit, credit, amount_nusd) FROM STDIN";
+    "COPY book_transfers_in (n, request_id, merchant_id, kind, debit, credit, amount_nusd)"
+    " FROM STDIN";
 
 void
 bookcopy_free(copybuf_t *b)
@@ -278,6 +279,8 @@ bookcopy_transfers(copybuf_t *b, const book_item_t *it, long *seq)
         i64(b, (*seq)++);
         SEP(b, 0);
         sv(b, &it->ev->request_id);
+        SEP(b, 0);
+        sv(b, &it->ev->merchant_id);
         SEP(b, 0);
         str(b, xfer_kind_name(x[i].kind));
         SEP(b, 0);

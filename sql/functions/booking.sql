@@ -61,9 +61,10 @@ BEGIN
              ORDER BY mu.merchant_id COLLATE "C", mu.slug COLLATE "C", mu.customer_id COLLATE "C"
                FOR UPDATE OF mu) l;
 
+    -- = ANY (array): primary key lookups, never a read of all of events
     SELECT coalesce(jsonb_agg(e.request_id), '[]') INTO v_booked
       FROM events e
-      JOIN jsonb_array_elements_text(p_request_ids) r(id) ON r.id = e.request_id;
+     WHERE e.request_id = ANY (ARRAY(SELECT jsonb_array_elements_text(p_request_ids)));
 
     RETURN jsonb_build_object('usage', v_usage, 'booked', v_booked);
 END $$;
@@ -87,14 +88,17 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_off bigint;
 BEGIN
+    -- = ANY (array) on both tables: primary key lookups, never a read of all
+    -- of events or repricings (which a join with unnest() planned)
     WITH r AS (
         SELECT e.merchant_id, e.meter_slug, e.customer_id,
                CASE WHEN rp.request_id IS NULL THEN e.fee_units_before
                     ELSE rp.fee_units_before END AS before,
                CASE WHEN rp.request_id IS NULL THEN e.fee_units ELSE rp.fee_units END AS units
-          FROM unnest(p_request_ids) AS nw(request_id)
-          JOIN events e ON e.request_id = nw.request_id
-          LEFT JOIN repricings rp ON rp.request_id = nw.request_id
+          FROM events e
+          LEFT JOIN (SELECT * FROM repricings WHERE request_id = ANY (p_request_ids)) rp
+                 ON rp.request_id = e.request_id
+         WHERE e.request_id = ANY (p_request_ids)
     ), u AS (
         SELECT r.merchant_id, r.meter_slug, r.customer_id,
                min(r.before) AS first_before, sum(r.units)::bigint AS units
@@ -154,10 +158,13 @@ BEGIN
     END IF;
     IF to_regclass('pg_temp.book_transfers_in') IS NULL THEN
         -- n: the order of the plan (base, fee, service charge), which
-        -- transfer ids follow; debit, credit: account keys (accounts.key)
+        -- transfer ids follow; merchant_id: the request's (whose wallet and
+        -- merchant accounts the keys must be); debit, credit: account keys
+        -- (accounts.key)
         CREATE TEMP TABLE book_transfers_in (
             n           bigint NOT NULL,
             request_id  text NOT NULL,
+            merchant_id text,
             kind        text NOT NULL,
             debit       text NOT NULL,
             credit      text NOT NULL,
@@ -168,7 +175,7 @@ END $$;
 COMMENT ON FUNCTION book_stage IS
     'Called by the sidecar at the start of each booking transaction: creates the session''s '
     'temporary staging tables book_events_in (the columns of events) and book_transfers_in '
-    '(n, request_id, kind, debit, credit, amount_nusd) the first time; both are emptied at '
+    '(n, request_id, merchant_id, kind, debit, credit, amount_nusd) the first time; both are emptied at '
     'commit. The sidecar COPYs a batch into them, then calls book_batch().';
 
 -- The first signature of book_batch took the batch as JSON.
@@ -180,8 +187,9 @@ DROP FUNCTION IF EXISTS book_batch(text, jsonb, jsonb, jsonb);
 --   book_events_in     one row per event: the events columns the sidecar
 --                      knows (decoded and priced), content_hash the sha256
 --                      of the entry's fields
---   book_transfers_in  the planned transfers {n, request_id, kind, debit,
---                      credit, amount_nusd}; debit/credit are account keys
+--   book_transfers_in  the planned transfers {n, request_id, merchant_id, kind,
+--                      debit, credit, amount_nusd}; debit/credit are account
+--                      keys
 --   p_stream           the stream the entries came from
 --   p_dead             JSON array of {stream_id, request_id, reason, fields}
 --                      for entries the sidecar could not decode
@@ -238,9 +246,8 @@ BEGIN
     -- them rather than fail the whole batch. Each distinct (merchant, key)
     -- of the batch is looked up once.
     WITH k AS (
-        SELECT DISTINCT e.merchant_id, x.key
+        SELECT DISTINCT t.merchant_id, x.key
           FROM book_transfers_in t
-          JOIN book_events_in e ON e.request_id = t.request_id
          CROSS JOIN LATERAL (VALUES (t.debit), (t.credit)) AS x(key)
     ), badk AS (
         SELECT k.merchant_id, k.key
@@ -252,15 +259,17 @@ BEGIN
         SELECT e.request_id, e.stream_id, to_jsonb(e) AS doc,
                'unknown merchant ' || e.merchant_id AS reason
           FROM book_events_in e
-         WHERE e.merchant_id IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM merchants m WHERE m.id = e.merchant_id)
+         WHERE e.merchant_id IN (
+                   SELECT d.merchant_id
+                     FROM (SELECT DISTINCT x.merchant_id FROM book_events_in x) d
+                    WHERE NOT EXISTS (SELECT 1 FROM merchants m WHERE m.id = d.merchant_id))
         UNION ALL
         SELECT e.request_id, e.stream_id, to_jsonb(e),
                'no account ' || b.key || ' for merchant ' || coalesce(e.merchant_id, '-')
           FROM badk b
           JOIN book_transfers_in t ON b.key IN (t.debit, t.credit)
+                                  AND t.merchant_id IS NOT DISTINCT FROM b.merchant_id
           JOIN book_events_in e ON e.request_id = t.request_id
-                               AND e.merchant_id IS NOT DISTINCT FROM b.merchant_id
     ), dl AS (
         INSERT INTO dead_letters (stream, stream_id, request_id, reason, fields)
         SELECT DISTINCT ON (b.request_id) p_stream, b.stream_id, b.request_id, b.reason,
@@ -346,6 +355,7 @@ BEGIN
       JOIN events old ON old.request_id = n.request_id
       LEFT JOIN unnest(v_new || v_bad) AS done(request_id) ON done.request_id = n.request_id
      WHERE done.request_id IS NULL
+       AND old.request_id = ANY (ARRAY(SELECT b.request_id FROM book_events_in b))
        AND old.content_hash <> n.content_hash
     ON CONFLICT (stream, stream_id) DO NOTHING;
 
@@ -357,7 +367,9 @@ BEGIN
       FROM book_events_in x
       LEFT JOIN unnest(v_new) AS nw(request_id) ON nw.request_id = x.request_id
       LEFT JOIN unnest(v_bad) AS bd(request_id) ON bd.request_id = x.request_id
-      LEFT JOIN events old ON old.request_id = x.request_id
+      LEFT JOIN (SELECT o.request_id, o.content_hash FROM events o
+                  WHERE o.request_id = ANY (ARRAY(SELECT b.request_id FROM book_events_in b))) old
+             ON old.request_id = x.request_id
      WHERE nw.request_id IS NULL;
 END $$;
 COMMENT ON FUNCTION book_batch IS
