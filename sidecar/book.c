@@ -220,10 +220,77 @@ failed(PGconn *conn, PGresult *res, size_t n, char *why, size_t whysize)
     return rc;
 }
 
+/* The next result of a pipeline and the NULL that ends it; NULL when the
+ * connection broke. */
+static PGresult *
+pipeline_result(PGconn *conn)
+{
+    PGresult *r = PQgetResult(conn), *x;
+
+    if (r != NULL && PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+        while ((x = PQgetResult(conn)) != NULL) {
+            PQclear(x);
+        }
+    }
+    return r;
+}
+
+/*
+ * book_batch() and COMMIT sent together in pipeline mode; meanwhile(arg)
+ * runs while Postgres works on them. The results: the rows of book_batch()
+ * in *res (or its error), and whether COMMIT succeeded. -1 when the
+ * pipeline could not be used or the connection broke.
+ */
+static int
+book_pipelined(PGconn *conn, const char *const params[2], book_meanwhile_pt meanwhile,
+    void *arg, PGresult **res, int *committed)
+{
+    PGresult *c, *sync;
+    int       ok;
+
+    *res = NULL;
+    *committed = 0;
+    if (PQenterPipelineMode(conn) != 1) {
+        return -1;
+    }
+    if (PQsendQueryParams(conn, "SELECT request_id, result FROM book_batch($1, $2::jsonb)",
+                          2, NULL, params, NULL, NULL, 0) != 1
+        || PQsendQueryParams(conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1
+        || PQpipelineSync(conn) != 1)
+    {
+        (void) PQexitPipelineMode(conn);
+        return -1;
+    }
+
+    meanwhile(arg);
+
+    *res = pipeline_result(conn);
+    c = pipeline_result(conn);
+    sync = PQgetResult(conn);
+    ok = c != NULL && sync != NULL && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+    *committed = ok && PQresultStatus(*res) == PGRES_TUPLES_OK
+                 && PQresultStatus(c) == PGRES_COMMAND_OK;
+    PQclear(c);
+    PQclear(sync);
+    if (!ok || PQexitPipelineMode(conn) != 1) {
+        return -1;
+    }
+    return 0;
+}
+
 int
 book_batch(PGconn *conn, const char *stream, book_item_t *items, size_t n,
     const book_dead_t *dead, size_t ndead, book_result_t *out, char *why, size_t whysize)
 {
+    return book_batch_then(conn, stream, items, n, dead, ndead, out, why, whysize, NULL, NULL);
+}
+
+int
+book_batch_then(PGconn *conn, const char *stream, book_item_t *items, size_t n,
+    const book_dead_t *dead, size_t ndead, book_result_t *out, char *why, size_t whysize,
+    book_meanwhile_pt meanwhile, void *arg)
+{
+    int          committed = 0, pipelined = 0;
     json_t      *dls = NULL, *o;
     char        *p_dead = NULL;
     const char  *params[2];
@@ -289,8 +356,26 @@ book_batch(PGconn *conn, const char *stream, book_item_t *items, size_t n,
 
     params[0] = stream;
     params[1] = p_dead;
-    res = PQexecParams(conn, "SELECT request_id, result FROM book_batch($1, $2::jsonb)",
-                       2, NULL, params, NULL, NULL, 0);
+    if (meanwhile != NULL) {
+        if (book_pipelined(conn, params, meanwhile, arg, &res, &committed) != 0) {
+            /* the connection broke, or the pipeline could not be started:
+             * nothing is known to be committed; the caller retries */
+            slog(SLOG_ERROR, "postgres book_batch of %zu events failed: %s", n,
+                 db_error(conn));
+            snprintf(why, whysize, "%s", db_error(conn));
+            /* a session left half way through a pipeline is not used again:
+             * a new one (its transaction is rolled back with the old) */
+            if (PQstatus(conn) == CONNECTION_OK) {
+                PQreset(conn);
+            }
+            rc = BOOK_RETRY;
+            goto done;
+        }
+        pipelined = 1;
+    } else {
+        res = PQexecParams(conn, "SELECT request_id, result FROM book_batch($1, $2::jsonb)",
+                           2, NULL, params, NULL, NULL, 0);
+    }
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         rc = failed(conn, res, n, why, whysize);
@@ -321,7 +406,11 @@ book_batch(PGconn *conn, const char *stream, book_item_t *items, size_t n,
     res = NULL;
 
     /* Only a successful COMMIT lets the caller XACK. */
-    if (db_command(conn, "COMMIT", "commit") != 0) {
+    if (pipelined ? !committed : db_command(conn, "COMMIT", "commit") != 0) {
+        if (pipelined) {
+            slog(SLOG_ERROR, "postgres commit failed: %s", db_error(conn));
+            rollback(conn);
+        }
         memset(out, 0, sizeof(*out));
         goto done;
     }

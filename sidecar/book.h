@@ -53,6 +53,17 @@ int book_batch(PGconn *conn, const char *stream, book_item_t *items, size_t n,
     const book_dead_t *dead, size_t ndead, book_result_t *res, char *why, size_t whysize);
 
 /*
+ * book_batch(), and meanwhile(arg) once while Postgres runs book_batch()
+ * and COMMIT: both are sent at once in libpq's pipeline mode, and the
+ * results read after meanwhile returns. meanwhile must not use conn.
+ */
+typedef void (*book_meanwhile_pt)(void *arg);
+
+int book_batch_then(PGconn *conn, const char *stream, book_item_t *items, size_t n,
+    const book_dead_t *dead, size_t ndead, book_result_t *res, char *why, size_t whysize,
+    book_meanwhile_pt meanwhile, void *arg);
+
+/*
  * Appends the transfers a priced request books (price_transfers(): payer,
  * byok) to arr as {request_id, kind, debit, credit, amount_nusd} with
  * account keys; re-pricing books the same plan. 0 or -1 (out of memory).
