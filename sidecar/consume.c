@@ -45,7 +45,7 @@ read_ahead(void *arg)
     if (ahead.sb.reply != NULL || cons.reading_pending || s->redis == NULL) {
         return;
     }
-    rc = stream_read(s->redis, &s->cfg, ">", 1, &ahead.sb);
+    rc = stream_read(s->redis, &s->cfg, ">", -1, &ahead.sb);     /* no waiting */
     if (rc != STREAM_OK) {
         if (rc == STREAM_NOGROUP) {
             s->group_ready = 0;
@@ -62,6 +62,7 @@ read_ahead(void *arg)
         return;
     }
     ahead.b = batch_decode(ahead.sb.entries, ahead.sb.n);   /* NULL: later */
+    slog(SLOG_DEBUG, "read %zu entries ahead while postgres books", ahead.sb.n);
 }
 
 void
@@ -184,7 +185,9 @@ process_new(sidecar_t *s, stream_batch_t *sb, batch_t *b)
             return -1;
         }
     }
-    return batch_book(s, b, read_ahead, s);
+    /* a full batch: more are likely waiting, read them ahead; a smaller
+     * one drained the stream, and its acknowledgement need not wait */
+    return batch_book(s, b, sb->n >= (size_t) s->cfg.batch_size ? read_ahead : NULL, s);
 }
 
 int

@@ -50,13 +50,28 @@ is $s->sql_value('SELECT count(*) FROM transfers WHERE request_id = ?', $odd{req
    $s->sql_value('SELECT count(*) FROM transfers WHERE request_id = ?', $r->{rid}),
    'with as many transfers as the original';
 
-# A batch of many: one COPY of them all, each booked once.
+# Many, in full batches of 20 (written while the sidecar is stopped): each
+# batch one COPY, and the next batch read and decoded while Postgres books
+# the one before; each entry booked once and acknowledged.
+my $conf = $s->dir . '/sidecar/sidecar.conf';
+(my $small = LavaTest::slurp($conf)) =~ s/^batch_size\s*=.*$/batch_size = 20/m
+    or die "no batch_size in $conf\n";
+$small =~ s/^log_level\s*=.*$/log_level = debug/m or die "no log_level in $conf\n";
+$s->stop_part('sidecar');
+open my $fh, '>', $conf or die "$conf: $!\n";
+print $fh $small;
+close $fh;
 my @ids = map { new_rid() } 1 .. 300;
 sub copy_of { my %h = (%ev, request_id => $_[0]); %h }
 $s->redis('xadd', 'lava:usage', '*', copy_of($_)) for @ids;
+$s->start_part('sidecar');
 my $in = join ',', map { "'$_'" } @ids;
-ok wait_for(20, sub { $s->sql_value("SELECT count(*) FROM events WHERE request_id IN ($in)") == 300 }),
+ok wait_for(30, sub { $s->sql_value("SELECT count(*) FROM events WHERE request_id IN ($in)") == 300 }),
     '300 copies booked';
+ok wait_for(10, sub { ($s->redis('xpending', 'lava:usage', 'lava-sidecar'))[0] == 0 }),
+    'and acknowledged, none left pending';
+like LavaTest::slurp($s->dir . '/sidecar/sidecar.log'), qr/read 20 entries ahead/,
+    'batches were read ahead while Postgres booked';
 is $s->sql_value("SELECT count(*) FROM transfers WHERE request_id IN ($in)"),
    300 * $s->sql_value('SELECT count(*) FROM transfers WHERE request_id = ?', $r->{rid}),
    'with their transfers';
