@@ -2,18 +2,18 @@
  * The usage event (docs/events.md, version 1): every field of a stream entry
  * and every usage bucket, declared once. The module's writer
  * (ngx_http_lava_log.c), the sidecar's decoder (sidecar/event.c), the
- * sidecar's rows for book_batch() (sidecar/book.c) and the usage bucket
+ * sidecar's COPY rows for book_batch() (sidecar/bookcopy.c) and the usage bucket
  * struct shared by both (lava_usage_buckets_t) are expanded from this table;
  * t/unit/check_event_fields.c fails when docs/events.md or the SQL (the
- * events table's columns and enum CHECKs, book_batch()'s insert from
- * jsonb_populate_recordset, dead_letter_stream_fields()) disagree with it.
+ * events table's columns and enum CHECKs, book_batch()'s insert from its
+ * staging table, dead_letter_stream_fields()) disagree with it.
  *
  * LAVA_EVENT_FIELDS(X, a) calls X(a, name, column, kind, required, max) per
  * field, in the order the module writes them:
  *
  *   name      stream field name, and the member in the module's values and
  *             in the sidecar's event_t (or in lava_usage_buckets_t)
- *   column    column of the events table, and key of the JSON row the
+ *   column    column of the events table, and of the COPY rows the
  *             sidecar sends to book_batch(); differs from name only where
  *             the stream is shorter (meter -> meter_slug)
  *   kind      what the value is:

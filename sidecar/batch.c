@@ -228,38 +228,96 @@ book_one_by_one(sidecar_t *s, book_item_t *items, size_t nitems, book_dead_t *de
     return 0;
 }
 
+/* Decoded entries of one read, before pricing (batch.h). */
+struct batch_s {
+    redisReply *const  *entries;    /* owned by the caller's reply */
+    size_t              n;
+    entry_t            *es;
+};
+
+batch_t *
+batch_decode(redisReply *const *entries, size_t n)
+{
+    batch_t *b;
+    size_t   i;
+
+    b = calloc(1, sizeof(*b));
+    if (b == NULL) {
+        return NULL;
+    }
+    b->entries = entries;
+    b->n = n;
+    b->es = calloc(n + 1, sizeof(entry_t));
+    if (b->es == NULL) {
+        free(b);
+        return NULL;
+    }
+    for (i = 0; i < n; i++) {
+        if (entries[i]->type != REDIS_REPLY_ARRAY) {
+            b->es[i].state = ENTRY_SKIP;    /* nil: deleted entry (Redis 6.2) */
+            continue;
+        }
+        decode(&b->es[i], entries[i]);
+    }
+    dedupe(b->es, n);
+    return b;
+}
+
+void
+batch_free(batch_t *b)
+{
+    size_t i;
+
+    if (b == NULL) {
+        return;
+    }
+    for (i = 0; i < b->n; i++) {
+        free(b->es[i].kv);
+    }
+    free(b->es);
+    free(b);
+}
+
 int
 batch_process(sidecar_t *s, redisReply *const *entries, size_t n)
 {
-    entry_t       *es;
-    book_item_t   *items = NULL;
-    book_dead_t   *dead = NULL;
-    book_result_t  res, sum;
-    char           why[200];
-    size_t         i, nitems = 0, ndead = 0, misses;
-    int            rc, ret = -1;
-    int64_t        t0 = metrics_now_us();
+    batch_t *b;
 
     if (n == 0) {
         return 0;
     }
-    es = calloc(n, sizeof(*es));
+    b = batch_decode(entries, n);
+    if (b == NULL) {
+        slog(SLOG_ERROR, "processing a batch of %zu entries failed: out of memory", n);
+        return -1;
+    }
+    return batch_book(s, b, NULL, NULL);
+}
+
+int
+batch_book(sidecar_t *s, batch_t *b, book_meanwhile_pt meanwhile, void *arg)
+{
+    redisReply   *const *entries = b->entries;
+    entry_t       *es = b->es;
+    book_item_t   *items = NULL;
+    book_dead_t   *dead = NULL;
+    book_result_t  res, sum;
+    char           why[200];
+    size_t         i, n = b->n, nitems = 0, ndead = 0, misses;
+    int            rc, ret = -1;
+    int64_t        t0 = metrics_now_us();   /* booking time, metrics */
+
+    if (n == 0) {
+        batch_free(b);
+        return 0;
+    }
     items = calloc(n, sizeof(*items));
     dead = calloc(n, sizeof(*dead));
-    if (es == NULL || items == NULL || dead == NULL) {
+    if (items == NULL || dead == NULL) {
         slog(SLOG_ERROR, "processing a batch of %zu entries failed: out of memory", n);
         goto done;
     }
     memset(&sum, 0, sizeof(sum));
-
-    for (i = 0; i < n; i++) {
-        if (entries[i]->type != REDIS_REPLY_ARRAY) {
-            es[i].state = ENTRY_SKIP;       /* nil: deleted entry (Redis 6.2) */
-            continue;
-        }
-        decode(&es[i], entries[i]);
-    }
-    dedupe(es, n);
 
     /* Price against the table in memory; a miss may be a rate or meter
      * created since the last load, so load again (rarely) and re-price. */
@@ -299,8 +357,10 @@ batch_process(sidecar_t *s, redisReply *const *entries, size_t n)
         if (wait_db(s) != 0) {
             goto done;
         }
-        rc = book_batch(s->db, s->cfg.stream, items, nitems, dead, ndead, &res, why,
-                        sizeof(why));
+        /* the first attempt only: what runs meanwhile runs once */
+        rc = book_batch_then(s->db, s->cfg.stream, items, nitems, dead, ndead, &res, why,
+                             sizeof(why), meanwhile, arg);
+        meanwhile = NULL;
         if (rc == BOOK_OK) {
             add_result(&sum, &res);
             break;
@@ -340,12 +400,7 @@ batch_process(sidecar_t *s, redisReply *const *entries, size_t n)
     }
 
 done:
-    if (es != NULL) {
-        for (i = 0; i < n; i++) {
-            free(es[i].kv);
-        }
-    }
-    free(es);
+    batch_free(b);
     free(items);
     free(dead);
     return ret;

@@ -9,6 +9,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "book.h"
 #include "sidecar.h"
 
 /* A rate or meter missing from memory triggers a reload, at most this often. */
@@ -21,5 +22,19 @@
  * batch could be booked: then nothing is acked.
  */
 int batch_process(sidecar_t *s, redisReply *const *entries, size_t n);
+
+/*
+ * batch_process() in two steps, so that the next read can be decoded while
+ * Postgres books the one before (consume.c): batch_decode() decodes the
+ * entries (NULL: out of memory), which stay owned by the caller's reply
+ * until batch_book() returns; batch_book() prices, books and acks them as
+ * batch_process() does, calls meanwhile(arg) (if not NULL) once while
+ * Postgres works on the booking, and frees the batch.
+ */
+typedef struct batch_s batch_t;
+
+batch_t *batch_decode(redisReply *const *entries, size_t n);
+int batch_book(sidecar_t *s, batch_t *b, book_meanwhile_pt meanwhile, void *arg);
+void batch_free(batch_t *b);
 
 #endif

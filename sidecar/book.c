@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "book.h"
+#include "bookcopy.h"
 #include "db.h"
 #include "log.h"
 #include "rates.h"
@@ -57,80 +58,8 @@ put(json_t *obj, const char *key, json_t *val)
     return val == NULL || json_object_set_new(obj, key, val) != 0 ? -1 : 0;
 }
 
-/* x-lava-metadata goes into a jsonb column: the object itself; anything
- * else (not from the module) is kept as a JSON string, never dropped */
-static json_t *
-metadata_json(const sv_t *v)
-{
-    json_t *j;
-
-    if (v->n == 0) {
-        return json_null();
-    }
-    j = json_loadb(v->p, v->n, 0, NULL);
-    if (j != NULL && json_is_object(j)) {
-        return j;
-    }
-    json_decref(j);
-    return json_stringn(v->p, v->n);
-}
-
-/*
- * One key per field of lib/lava_event_fields.h, named after its events
- * column; absent texts and optional integers are null, absent buckets 0.
- */
-#define ROW(a, name, column, kind, req, max)                                   \
-    PUT(#column, LAVA_EVENT_KIND(kind, ROW)(name, req));
-#define ROW_VERSION(n, req)  INT(ev->n)
-#define ROW_REQID(n, req)    js(&ev->n)
-#define ROW_INT(n, req)      (req || ev->n >= 0 ? INT(ev->n) : json_null())
-#define ROW_ID(n, req)       js(&ev->n)
-#define ROW_TEXT(n, req)     js(&ev->n)
-#define ROW_JSON(n, req)     metadata_json(&ev->n)
-#define ROW_ENUM(n, req)     json_string(event_##n##_name(ev->n))
-#define ROW_BOOL(n, req)     json_boolean(ev->n)
-#define ROW_BUCKET(n, req)   INT(u->n)
-
-static json_t *
-event_json(const book_item_t *it)
-{
-    const event_t *ev = it->ev;
-    const price_t *p = &it->price;
-    const usage_t *u = &ev->usage;
-    json_t        *o = json_object();
-    char           hash[2 + 2 * EVENT_HASH_LEN + 1];
-    size_t         i;
-    int            bad = 0;
-
-    if (o == NULL) {
-        return NULL;
-    }
-
-    hash[0] = '\\';
-    hash[1] = 'x';
-    for (i = 0; i < EVENT_HASH_LEN; i++) {
-        snprintf(hash + 2 + 2 * i, 3, "%02x", ev->hash[i]);
-    }
-
-#define PUT(k, v)  bad |= put(o, k, v)
-#define INT(v)     json_integer((json_int_t) (v))
-    PUT("stream_id", js(&ev->stream_id));
-    PUT("content_hash", json_string(hash));
-    LAVA_EVENT_FIELDS(ROW, _)
-    bad |= rates_price_json(o, p);
-#undef PUT
-#undef INT
-#undef ROW
-
-    if (bad) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
-}
-
-static void
-account_key(char *buf, size_t size, account_kind_e k, const event_t *ev)
+void
+book_account_key(char *buf, size_t size, account_kind_e k, const event_t *ev)
 {
     switch (k) {
     case ACCOUNT_WALLET:
@@ -158,8 +87,8 @@ book_transfers_json(json_t *arr, const book_item_t *it)
 
     n = price_transfers(&it->price, it->ev->payer, it->ev->key_source == KEY_BYOK, x);
     for (i = 0; i < n; i++) {
-        account_key(debit, sizeof(debit), x[i].debit, it->ev);
-        account_key(credit, sizeof(credit), x[i].credit, it->ev);
+        book_account_key(debit, sizeof(debit), x[i].debit, it->ev);
+        book_account_key(credit, sizeof(credit), x[i].credit, it->ev);
         o = json_pack("{s:s%, s:s, s:s, s:s, s:I}",
                       "request_id", it->ev->request_id.p, it->ev->request_id.n,
                       "kind", xfer_kind_name(x[i].kind),
@@ -233,23 +162,159 @@ rollback(PGconn *conn)
     }
 }
 
+/* COPY of one buffer of rows into a staging table; 0, or -1 with res set
+ * to the failed result (the caller clears it). */
+static int
+copy_in(PGconn *conn, const char *sql, const copybuf_t *b, PGresult **res)
+{
+    PGresult *r;
+
+    *res = NULL;
+    r = PQexec(conn, sql);
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        *res = r;
+        return -1;
+    }
+    PQclear(r);
+    if ((b->n > 0 && PQputCopyData(conn, b->p, (int) b->n) != 1)
+        || PQputCopyEnd(conn, NULL) != 1)
+    {
+        *res = PQgetResult(conn);
+        while ((r = PQgetResult(conn)) != NULL) {
+            PQclear(r);
+        }
+        return -1;
+    }
+    r = PQgetResult(conn);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        *res = r;
+        while ((r = PQgetResult(conn)) != NULL) {
+            PQclear(r);
+        }
+        return -1;
+    }
+    PQclear(r);
+    while ((r = PQgetResult(conn)) != NULL) {
+        PQclear(r);
+    }
+    return 0;
+}
+
+/* Postgres failed a step with res: BOOK_REJECTED (the data) or BOOK_RETRY. */
+static int
+failed(PGconn *conn, PGresult *res, size_t n, char *why, size_t whysize)
+{
+    int rc = db_refused(conn, res) ? BOOK_REJECTED : BOOK_RETRY;
+
+    if (res != NULL && PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) != NULL) {
+        /* the primary message only: the context would quote the SQL or the row */
+        const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+        snprintf(why, whysize, "%s (sqlstate %s)",
+                 PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY), st ? st : "none");
+    } else {
+        snprintf(why, whysize, "%s", db_error(conn));
+    }
+    slog(rc == BOOK_REJECTED ? SLOG_WARN : SLOG_ERROR,
+         "postgres book_batch of %zu events failed: %s", n, why);
+    return rc;
+}
+
+/* The next result of a pipeline and the NULL that ends it; NULL when the
+ * connection broke. */
+static PGresult *
+pipeline_result(PGconn *conn)
+{
+    PGresult *r = PQgetResult(conn), *x;
+
+    if (r != NULL && PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+        while ((x = PQgetResult(conn)) != NULL) {
+            PQclear(x);
+        }
+    }
+    return r;
+}
+
+/*
+ * book_batch() and COMMIT sent together in pipeline mode; meanwhile(arg)
+ * runs while Postgres works on them. The results: the rows of book_batch()
+ * in *res (or its error), and whether COMMIT succeeded. -1 when the
+ * pipeline could not be used or the connection broke.
+ */
+static int
+book_pipelined(PGconn *conn, const char *const params[2], book_meanwhile_pt meanwhile,
+    void *arg, PGresult **res, int *committed)
+{
+    PGresult *c, *sync;
+    int       ok;
+
+    *res = NULL;
+    *committed = 0;
+    if (PQenterPipelineMode(conn) != 1) {
+        return -1;
+    }
+    if (PQsendQueryParams(conn, "SELECT request_id, result FROM book_batch($1, $2::jsonb)",
+                          2, NULL, params, NULL, NULL, 0) != 1
+        || PQsendQueryParams(conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1
+        || PQpipelineSync(conn) != 1)
+    {
+        (void) PQexitPipelineMode(conn);
+        return -1;
+    }
+
+    meanwhile(arg);
+
+    *res = pipeline_result(conn);
+    c = pipeline_result(conn);
+    sync = PQgetResult(conn);
+    ok = c != NULL && sync != NULL && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+    *committed = ok && PQresultStatus(*res) == PGRES_TUPLES_OK
+                 && PQresultStatus(c) == PGRES_COMMAND_OK;
+    PQclear(c);
+    PQclear(sync);
+    if (!ok || PQexitPipelineMode(conn) != 1) {
+        return -1;
+    }
+    return 0;
+}
+
 int
 book_batch(PGconn *conn, const char *stream, book_item_t *items, size_t n,
     const book_dead_t *dead, size_t ndead, book_result_t *out, char *why, size_t whysize)
 {
-    json_t      *evs = NULL, *xfers = NULL, *dls = NULL, *o;
-    char        *p_events = NULL, *p_xfers = NULL, *p_dead = NULL;
-    const char  *params[4];
+    return book_batch_then(conn, stream, items, n, dead, ndead, out, why, whysize, NULL, NULL);
+}
+
+int
+book_batch_then(PGconn *conn, const char *stream, book_item_t *items, size_t n,
+    const book_dead_t *dead, size_t ndead, book_result_t *out, char *why, size_t whysize,
+    book_meanwhile_pt meanwhile, void *arg)
+{
+    int          committed = 0, pipelined = 0;
+    json_t      *dls = NULL, *o;
+    char        *p_dead = NULL;
+    const char  *params[2];
+    copybuf_t    evs, xfers;
     PGresult    *res = NULL;
     size_t       i;
+    long         seq = 0;
     int          rc = BOOK_RETRY, row, rows;
 
     memset(out, 0, sizeof(*out));
+    memset(&evs, 0, sizeof(evs));
+    memset(&xfers, 0, sizeof(xfers));
     why[0] = '\0';
 
-    if (db_command(conn, "BEGIN", "begin") != 0) {
+    /* the session's staging tables (created once), emptied at commit */
+    res = PQexec(conn, "BEGIN; SELECT book_stage()");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        slog(SLOG_ERROR, "postgres begin failed: %s", db_error(conn));
+        snprintf(why, whysize, "%s", db_error(conn));
+        rollback(conn);
         goto done;
     }
+    PQclear(res);
+    res = NULL;
 
     /* graduated meters: fees from the customers' counts, read under lock */
     rc = tiers_apply(conn, items, n, why, whysize);
@@ -259,19 +324,16 @@ book_batch(PGconn *conn, const char *stream, book_item_t *items, size_t n,
     }
     rc = BOOK_RETRY;
 
-    evs = json_array();
-    xfers = json_array();
-    dls = json_array();
-    if (evs == NULL || xfers == NULL || dls == NULL) {
-        goto oom;
-    }
     for (i = 0; i < n; i++) {
-        o = event_json(&items[i]);
-        if (o == NULL || json_array_append_new(evs, o) != 0
-            || book_transfers_json(xfers, &items[i]) != 0)
+        if (bookcopy_event(&evs, &items[i]) != 0
+            || bookcopy_transfers(&xfers, &items[i], &seq) != 0)
         {
             goto oom;
         }
+    }
+    dls = json_array();
+    if (dls == NULL) {
+        goto oom;
     }
     for (i = 0; i < ndead; i++) {
         o = dead_json(&dead[i]);
@@ -279,35 +341,44 @@ book_batch(PGconn *conn, const char *stream, book_item_t *items, size_t n,
             goto oom;
         }
     }
-
-    p_events = json_dumps(evs, JSON_COMPACT);
-    p_xfers = json_dumps(xfers, JSON_COMPACT);
     p_dead = json_dumps(dls, JSON_COMPACT);
-    if (p_events == NULL || p_xfers == NULL || p_dead == NULL) {
+    if (p_dead == NULL) {
         goto oom;
     }
 
+    if ((n > 0 && copy_in(conn, bookcopy_events_sql, &evs, &res) != 0)
+        || (seq > 0 && copy_in(conn, bookcopy_transfers_sql, &xfers, &res) != 0))
+    {
+        rc = failed(conn, res, n, why, whysize);
+        rollback(conn);
+        goto done;
+    }
+
     params[0] = stream;
-    params[1] = p_events;
-    params[2] = p_xfers;
-    params[3] = p_dead;
-    res = PQexecParams(conn,
-        "SELECT request_id, result FROM book_batch($1, $2::jsonb, $3::jsonb, $4::jsonb)",
-        4, NULL, params, NULL, NULL, 0);
+    params[1] = p_dead;
+    if (meanwhile != NULL) {
+        if (book_pipelined(conn, params, meanwhile, arg, &res, &committed) != 0) {
+            /* the connection broke, or the pipeline could not be started:
+             * nothing is known to be committed; the caller retries */
+            slog(SLOG_ERROR, "postgres book_batch of %zu events failed: %s", n,
+                 db_error(conn));
+            snprintf(why, whysize, "%s", db_error(conn));
+            /* a session left half way through a pipeline is not used again:
+             * a new one (its transaction is rolled back with the old) */
+            if (PQstatus(conn) == CONNECTION_OK) {
+                PQreset(conn);
+            }
+            rc = BOOK_RETRY;
+            goto done;
+        }
+        pipelined = 1;
+    } else {
+        res = PQexecParams(conn, "SELECT request_id, result FROM book_batch($1, $2::jsonb)",
+                           2, NULL, params, NULL, NULL, 0);
+    }
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = db_refused(conn, res) ? BOOK_REJECTED : BOOK_RETRY;
-        if (res != NULL && PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) != NULL) {
-            /* the primary message only: the context would quote the SQL */
-            const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-            snprintf(why, whysize, "%s (sqlstate %s)",
-                     PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY), st ? st : "none");
-        } else {
-            snprintf(why, whysize, "%s", db_error(conn));
-        }
-        slog(rc == BOOK_REJECTED ? SLOG_WARN : SLOG_ERROR,
-             "postgres book_batch of %zu events failed: %s", n, why);
+        rc = failed(conn, res, n, why, whysize);
         rollback(conn);
         goto done;
     }
@@ -335,7 +406,11 @@ book_batch(PGconn *conn, const char *stream, book_item_t *items, size_t n,
     res = NULL;
 
     /* Only a successful COMMIT lets the caller XACK. */
-    if (db_command(conn, "COMMIT", "commit") != 0) {
+    if (pipelined ? !committed : db_command(conn, "COMMIT", "commit") != 0) {
+        if (pipelined) {
+            slog(SLOG_ERROR, "postgres commit failed: %s", db_error(conn));
+            rollback(conn);
+        }
         memset(out, 0, sizeof(*out));
         goto done;
     }
@@ -349,11 +424,9 @@ oom:
 
 done:
     PQclear(res);
-    free(p_events);
-    free(p_xfers);
     free(p_dead);
-    json_decref(evs);
-    json_decref(xfers);
     json_decref(dls);
+    bookcopy_free(&evs);
+    bookcopy_free(&xfers);
     return rc;
 }

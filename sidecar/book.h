@@ -1,9 +1,10 @@
 /*
- * Booking of a batch in Postgres: one transaction that calls book_batch()
- * (sql/functions/booking.sql) with the priced events, their planned
- * transfers and the dead letters, then COMMIT. Events insert ON CONFLICT
- * (request_id) DO NOTHING and transfers are written only for the events
- * inserted, so a redelivered request id books nothing.
+ * Booking of a batch in Postgres: one transaction that COPYs the priced
+ * events and their planned transfers into the session's staging tables
+ * (bookcopy.h), calls book_batch() (sql/functions/booking.sql) with the dead
+ * letters, then COMMIT. Events insert ON CONFLICT (request_id) DO NOTHING
+ * and transfers are written only for the events inserted, so a redelivered
+ * request id books nothing.
  */
 #ifndef SIDECAR_BOOK_H
 #define SIDECAR_BOOK_H
@@ -52,10 +53,25 @@ int book_batch(PGconn *conn, const char *stream, book_item_t *items, size_t n,
     const book_dead_t *dead, size_t ndead, book_result_t *res, char *why, size_t whysize);
 
 /*
+ * book_batch(), and meanwhile(arg) once while Postgres runs book_batch()
+ * and COMMIT: both are sent at once in libpq's pipeline mode, and the
+ * results read after meanwhile returns. meanwhile must not use conn.
+ */
+typedef void (*book_meanwhile_pt)(void *arg);
+
+int book_batch_then(PGconn *conn, const char *stream, book_item_t *items, size_t n,
+    const book_dead_t *dead, size_t ndead, book_result_t *res, char *why, size_t whysize,
+    book_meanwhile_pt meanwhile, void *arg);
+
+/*
  * Appends the transfers a priced request books (price_transfers(): payer,
  * byok) to arr as {request_id, kind, debit, credit, amount_nusd} with
  * account keys; re-pricing books the same plan. 0 or -1 (out of memory).
  */
 int book_transfers_json(json_t *arr, const book_item_t *it);
+
+/* The ledger's name of an account a transfer of ev moves money on
+ * (wallet:<customer>, merchant:<merchant>, provider:<provider>, platform). */
+void book_account_key(char *buf, size_t size, account_kind_e k, const event_t *ev);
 
 #endif

@@ -17,6 +17,55 @@ static struct {
     char  claim_cursor[STREAM_ID_MAX];     /* XAUTOCLAIM's; "0-0": went round */
 } cons;
 
+/*
+ * The next read, made and decoded while Postgres booked the batch before
+ * (batch_book()'s meanwhile): its entries are delivered to this consumer
+ * and wait, pending, for their own booking; if the sidecar stops or Redis
+ * reconnects first, they are read again from the pending list.
+ */
+static struct {
+    stream_batch_t  sb;          /* owns the reply */
+    batch_t        *b;           /* NULL: not decoded yet */
+} ahead;
+
+static void
+ahead_drop(void)
+{
+    batch_free(ahead.b);
+    stream_batch_free(&ahead.sb);
+    memset(&ahead, 0, sizeof(ahead));
+}
+
+/* book_meanwhile_pt: Postgres books the current batch meanwhile */
+static void
+read_ahead(void *arg)
+{
+    sidecar_t *s = arg;
+    int        rc;
+
+    if (ahead.sb.reply != NULL || cons.reading_pending || s->redis == NULL) {
+        return;
+    }
+    rc = stream_read(s->redis, &s->cfg, ">", -1, &ahead.sb);     /* no waiting */
+    if (rc != STREAM_OK) {
+        if (rc == STREAM_NOGROUP) {
+            s->group_ready = 0;
+        }
+        sidecar_redis_failed(s);
+        memset(&ahead, 0, sizeof(ahead));
+        /* what the failed read delivered is pending: read it from there */
+        cons.reading_pending = 1;
+        strcpy(cons.pending_cursor, "0");
+        return;
+    }
+    if (ahead.sb.n == 0) {
+        ahead_drop();
+        return;
+    }
+    ahead.b = batch_decode(ahead.sb.entries, ahead.sb.n);   /* NULL: later */
+    slog(SLOG_DEBUG, "read %zu entries ahead while postgres books", ahead.sb.n);
+}
+
 void
 consume_init(void)
 {
@@ -34,7 +83,9 @@ consume_connect(sidecar_t *s)
         return -1;
     }
     if (!connected) {
-        /* a new connection: first what was delivered to us and not acked */
+        /* a new connection: first what was delivered to us and not acked
+         * (a read made ahead among it) */
+        ahead_drop();
         cons.reading_pending = 1;
         strcpy(cons.pending_cursor, "0");
     }
@@ -118,11 +169,44 @@ advance_pending(const stream_batch_t *b)
     }
 }
 
+/* New entries: decoded (unless read ahead and decoded already), booked
+ * while the next read is made ahead. */
+static int
+process_new(sidecar_t *s, stream_batch_t *sb, batch_t *b)
+{
+    if (sb->n == 0) {
+        batch_free(b);
+        return 0;
+    }
+    if (b == NULL) {
+        b = batch_decode(sb->entries, sb->n);
+        if (b == NULL) {
+            slog(SLOG_ERROR, "processing a batch of %zu entries failed: out of memory",
+                 sb->n);
+            return -1;
+        }
+    }
+    /* a full batch: more are likely waiting, read them ahead; a smaller
+     * one drained the stream, and its acknowledgement need not wait */
+    return batch_book(s, b, sb->n >= (size_t) s->cfg.batch_size ? read_ahead : NULL, s);
+}
+
 int
 consume_read(sidecar_t *s, int wait_ms)
 {
     stream_batch_t  b;
+    batch_t        *decoded;
     int             rc;
+
+    if (ahead.sb.reply != NULL && !cons.reading_pending) {
+        b = ahead.sb;
+        decoded = ahead.b;
+        memset(&ahead, 0, sizeof(ahead));
+        rc = process_new(s, &b, decoded);
+        stream_batch_free(&b);
+        return rc != 0 ? -1 : 0;
+    }
+    ahead_drop();
 
     rc = stream_read(s->redis, &s->cfg, cons.reading_pending ? cons.pending_cursor : ">",
                      wait_ms, &b);
@@ -141,8 +225,7 @@ consume_read(sidecar_t *s, int wait_ms)
     if (cons.reading_pending) {
         advance_pending(&b);
     }
-    rc = cons.reading_pending ? process_redelivered(s, &b)
-                              : batch_process(s, b.entries, b.n);
+    rc = cons.reading_pending ? process_redelivered(s, &b) : process_new(s, &b, NULL);
     stream_batch_free(&b);
     return rc != 0 ? -1 : 0;
 }

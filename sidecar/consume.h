@@ -4,7 +4,9 @@
  * batch.c; claims the entries of consumers that died with them pending (a
  * periodic job, jobs.c). Entries read a second time (own pending ones,
  * claimed ones) are dead-lettered unread once delivered more than
- * max_deliveries times, the others booked one per transaction.
+ * max_deliveries times, the others booked one per transaction. While
+ * Postgres books a batch of new entries, the next one is read and decoded
+ * (batch_book()'s meanwhile).
  *
  * One consumer per process: the read positions are kept in consume.c.
  */

@@ -106,7 +106,7 @@ stream_read(redisContext *c, const config_t *cfg, const char *id, int block_ms,
     argv[argc++] = cfg->consumer;
     argv[argc++] = "COUNT";
     argv[argc++] = count;
-    if (strcmp(id, ">") == 0) {
+    if (strcmp(id, ">") == 0 && block_ms >= 0) {
         argv[argc++] = "BLOCK";
         argv[argc++] = block;
     }

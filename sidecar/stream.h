@@ -32,8 +32,8 @@ enum {
 int stream_group_create(redisContext *c, const config_t *cfg);
 
 /* XREADGROUP ... COUNT batch_size [BLOCK block_ms] STREAMS <stream> <id>.
- * id ">" reads new entries (and blocks); another id reads this consumer's
- * own pending entries after it. */
+ * id ">" reads new entries (and blocks, at least 1 ms; block_ms < 0: not
+ * at all); another id reads this consumer's own pending entries after it. */
 int stream_read(redisContext *c, const config_t *cfg, const char *id, int block_ms,
     stream_batch_t *b);
 

@@ -74,10 +74,12 @@ GRANT SELECT ON provider_rates, model_aliases, meter_only_providers, meters, met
                 pricing_state TO lava_sidecar;
 -- authpub.c: the auth snapshot and its version
 GRANT SELECT ON auth_state, auth_snapshot TO lava_sidecar;
--- tiers.c, book.c: meter_usage_lock() and book_batch() in the booking
--- transaction; they run with the sidecar's rights
-GRANT EXECUTE ON FUNCTION meter_usage_lock(jsonb, jsonb),
-                          book_batch(text, jsonb, jsonb, jsonb) TO lava_sidecar;
+-- tiers.c, book.c: meter_usage_lock(), book_stage() and book_batch() in the
+-- booking transaction; they run with the sidecar's rights (book_stage()
+-- makes temporary tables: TEMP on the database, which PUBLIC has unless
+-- revoked)
+GRANT EXECUTE ON FUNCTION meter_usage_lock(jsonb, jsonb), book_stage(),
+                          book_batch(text, jsonb) TO lava_sidecar;
 -- called by book_batch() and reprice_book(), with the sidecar's rights
 GRANT EXECUTE ON FUNCTION meter_usage_move(text[]), provider_accounts_add(jsonb) TO lava_sidecar;
 GRANT SELECT ON merchants, customers TO lava_sidecar;

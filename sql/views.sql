@@ -355,6 +355,14 @@ SELECT 'request transfers go from the payer to provider, merchant and platform',
                                        WHEN 'fee' THEN 'merchant:' || e.merchant_id
                                        ELSE 'platform' END)
 UNION ALL
+SELECT 'transfers name existing accounts and booked requests',
+       NOT EXISTS (
+           SELECT 1 FROM transfers t
+            WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = t.debit_account)
+               OR NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = t.credit_account)
+               OR (t.request_id IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM events e WHERE e.request_id = t.request_id)))
+UNION ALL
 SELECT 'deposits go from funding to a wallet',
        NOT EXISTS (
            SELECT 1 FROM transfers t

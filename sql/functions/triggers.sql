@@ -7,7 +7,8 @@
 -- before the schema files: CREATE TRIGGER needs the function, and a trigger
 -- function needs no table to exist when it is created.
 
--- Events, transfers and repricings are history: never changed, never removed.
+-- Events, transfers and repricings are history: never changed, never removed;
+-- accounts are never removed (transfers point at them).
 CREATE OR REPLACE FUNCTION ledger_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION '% on % is not allowed: the ledger is append-only', TG_OP, TG_TABLE_NAME
@@ -15,7 +16,8 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION ledger_immutable IS
     'Trigger: refuses UPDATE, DELETE and TRUNCATE. Events, transfers and repricings are '
-    'history: never changed, never removed; a correction is a new row.';
+    'history: never changed, never removed; a correction is a new row. Accounts are never '
+    'removed (DELETE and TRUNCATE only): transfers point at them.';
 
 -- Stored balances move with the transfers, in the same transaction. One
 -- UPDATE per account per statement, so a batch of 500 requests touching the
@@ -28,14 +30,39 @@ COMMENT ON FUNCTION ledger_immutable IS
 -- 'block' policy moves (its block status and headroom, the w record), and
 -- when any wallet crosses its minimum, either way (the unfunded customers
 -- restricted keys do not serve, any policy: the u record).
+-- It is also the referential check of transfers, once per statement instead
+-- of three foreign-key checks per row: every account a new transfer names
+-- exists (and is locked, so it stays: accounts are never deleted, their ids
+-- never change) and every request id is a booked event (events are never
+-- changed or deleted).
 CREATE OR REPLACE FUNCTION transfers_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    v_moved boolean;
+    v_moved    boolean;
+    v_named    bigint;
+    v_locked   bigint;
+    v_requests text[];
 BEGIN
-    PERFORM 1 FROM accounts
-      WHERE id IN (SELECT debit_account FROM new_rows UNION SELECT credit_account FROM new_rows)
-      ORDER BY id
-      FOR NO KEY UPDATE;
+    SELECT count(*) INTO v_named
+      FROM (SELECT debit_account FROM new_rows UNION SELECT credit_account FROM new_rows) x;
+    SELECT count(*) INTO v_locked
+      FROM (SELECT 1 FROM accounts
+             WHERE id IN (SELECT debit_account FROM new_rows UNION SELECT credit_account FROM new_rows)
+             ORDER BY id
+               FOR NO KEY UPDATE) l;
+    IF v_locked <> v_named THEN
+        RAISE EXCEPTION 'transfers name % accounts that do not exist', v_named - v_locked
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    -- = ANY (array): looked up in the primary key, whatever the planner
+    -- thinks of the transition table's size (a join read all of events)
+    SELECT array_agg(DISTINCT request_id) INTO v_requests
+      FROM new_rows WHERE request_id IS NOT NULL;
+    IF v_requests IS NOT NULL
+       AND (SELECT count(*) FROM events e WHERE e.request_id = ANY (v_requests))
+           <> cardinality(v_requests) THEN
+        RAISE EXCEPTION 'transfers name a request that is not booked'
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
     WITH d AS (
         SELECT account, sum(delta)::bigint AS delta FROM (
             SELECT debit_account AS account, -amount_nusd AS delta FROM new_rows
@@ -61,10 +88,12 @@ BEGIN
     RETURN NULL;
 END $$;
 COMMENT ON FUNCTION transfers_apply IS
-    'Trigger (after INSERT on transfers, per statement): moves the stored balances of the '
-    'accounts the new transfers touch, one UPDATE per account, locking them in id order first; '
-    'bumps auth_state when the balance of a wallet under the block policy moves (its headroom is '
-    'published) or any wallet crosses its minimum (unfunded for restricted keys, any policy).';
+    'Trigger (after INSERT on transfers, per statement): checks that the accounts and requests '
+    'the new transfers name exist (the foreign keys of transfers, once per statement), moves '
+    'the stored balances of the accounts they touch, one UPDATE per account, locking them in '
+    'id order first; bumps auth_state when the balance of a wallet under the block policy moves '
+    '(its headroom is published) or any wallet crosses its minimum (unfunded for restricted '
+    'keys, any policy).';
 
 -- Every merchant and customer gets its account when it is created.
 CREATE OR REPLACE FUNCTION merchants_account() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -100,8 +129,8 @@ BEGIN
     RETURN NEW;
 END $$;
 COMMENT ON FUNCTION ids_frozen IS
-    'Trigger: refuses an UPDATE that changes the id of a merchant or customer, or the merchant '
-    'of a customer: events and transfers point at them.';
+    'Trigger: refuses an UPDATE that changes the id of a merchant, customer or account, or the '
+    'merchant of a customer: events and transfers point at them.';
 
 -- The auth version moves with every statement that changes the auth data.
 CREATE OR REPLACE FUNCTION auth_bump() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -1,8 +1,8 @@
 /*
  * The usage event's table (lib/lava_event_fields.h) against the places that
  * cannot be expanded from it: the field table of docs/events.md, and the SQL
- * (the events table, the columns book_batch() inserts from
- * jsonb_populate_recordset, both lists of dead_letter_stream_fields()).
+ * (the events table, the columns book_batch() inserts from its staging
+ * table book_events_in, both lists of dead_letter_stream_fields()).
  *
  * The SQL objects are found by name in every .sql file under sql/ (paths sorted;
  * the last definition wins, as when the files run in that order), so the
@@ -621,7 +621,7 @@ START_TEST(book_batch_inserts_every_column)
     ck_assert_msg(at >= 0, "no FUNCTION book_batch in sql/");
     body = sql_body(f->text, at);
 
-    /* INSERT INTO events (columns) SELECT e.x, ... FROM jsonb_populate_recordset */
+    /* INSERT INTO events (columns) SELECT e.x, ... FROM book_events_in */
     ck_assert(regcomp(&re, "insert[[:space:]]+into[[:space:]]+" SQL_SCHEMA
                       "events[[:space:]]*\\(", REG_EXTENDED) == 0);
     ck_assert_msg(regexec(&re, body, 1, &m, 0) == 0,
@@ -631,9 +631,9 @@ START_TEST(book_batch_inserts_every_column)
     list_end = sql_close(p);
     n = sql_items(p, item, MAXLIST);
 
-    from = strstr(list_end, "jsonb_populate_recordset");
+    from = strstr(list_end, "book_events_in");
     ck_assert_msg(from != NULL, "%s: book_batch() inserts events without"
-                  " jsonb_populate_recordset", f->path);
+                  " reading book_events_in", f->path);
 
     /* the columns the SELECT list reads from the record: alias.column */
     for (q = list_end; q < from; q++) {
@@ -651,7 +651,7 @@ START_TEST(book_batch_inserts_every_column)
                       f->path, rows[i].column, rows[i].name);
         ck_assert_msg(in_list(ref, nref, rows[i].column),
                       "%s: book_batch() inserts events.%s but does not read it from"
-                      " jsonb_populate_recordset (field %s)",
+                      " book_events_in (field %s)",
                       f->path, rows[i].column, rows[i].name);
     }
     for (i = 0; i < n; i++) {
