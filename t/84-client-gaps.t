@@ -1,7 +1,8 @@
 # Small gaps real clients found on the forward endpoint (issue 14):
 #  - a client that stops reading at the stream's final event (openai-node
 #    7.x at [DONE], Anthropic message_stop, Gemini's chunk with a
-#    finishReason) and closes at once: the stream was relayed to its end,
+#    finishReason, Responses response.completed, Cohere message-end) and
+#    closes at once: the stream was relayed to its end,
 #    outcome complete, never client_abort. The mock holds the connection
 #    open after its last event (x-mock-end-hold-ms), so the client's close
 #    always comes before the end of the provider's body;
@@ -43,6 +44,17 @@ my @finals = (
      'https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse',
      $gen, ['x-goog-api-key' => $tok],
      qr/"finishReason"/, [input_tokens => 31, output_tokens => 9]],
+    ['OpenAI Responses stream, closed at response.completed',
+     'https://api.openai.com/v1/responses',
+     { model => 'gpt-4.1-mini', input => 'Hello there', stream => JSON::PP::true },
+     [Authorization => "Bearer $tok"],
+     qr/^event: response\.completed/m, [input_tokens => 31, output_tokens => 9]],
+    ['Cohere v2 chat stream, closed at message-end',
+     'https://api.cohere.com/v2/chat',
+     { model => 'command-a-03-2025', stream => JSON::PP::true,
+       messages => [{ role => 'user', content => 'Hello there' }] },
+     [Authorization => "Bearer $tok"],
+     qr/^event: message-end/m, [input_tokens => 31, output_tokens => 9]],
 );
 
 for my $f (@finals) {
