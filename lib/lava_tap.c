@@ -276,11 +276,58 @@ lava_tap_payload(lava_tap_t *t, const char *p, size_t n)
 }
 
 
+/* the event names that end a stream (lava_tap_t.ended) */
+static const char  *lava_tap_last_events[] = {
+    "message_stop",                 /* Anthropic */
+    "response.completed",           /* OpenAI Responses API */
+    "response.incomplete",
+    "response.failed",
+    "message-end",                  /* Cohere v2 */
+    NULL
+};
+
+
+static int
+lava_tap_last_event(const char *event, size_t event_len, const char *p,
+    size_t n)
+{
+    size_t  i;
+
+    /* [DONE], the OpenAI terminator, with the white space SSE allows */
+    while (n && (p[n - 1] == ' ' || p[n - 1] == '\r' || p[n - 1] == '\n')) {
+        n--;
+    }
+
+    while (n && *p == ' ') {
+        p++;
+        n--;
+    }
+
+    if (n == 6 && memcmp(p, "[DONE]", 6) == 0) {
+        return 1;
+    }
+
+    for (i = 0; lava_tap_last_events[i]; i++) {
+        if (event_len == strlen(lava_tap_last_events[i])
+            && memcmp(event, lava_tap_last_events[i], event_len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 static int
 lava_tap_on_event(void *data, const char *event, size_t event_len,
     const char *payload, size_t payload_len)
 {
     lava_tap_t  *t = data;
+
+    if (lava_tap_last_event(event, event_len, payload, payload_len)) {
+        t->ended = 1;
+    }
 
     lava_tap_count_text(t, payload, payload_len);
 
@@ -294,6 +341,12 @@ lava_tap_on_event(void *data, const char *event, size_t event_len,
     }
 
     lava_tap_payload(t, payload, payload_len);
+
+    /* Gemini's last chunk is the one with a finishReason (and the usage) */
+    if (t->fmt == LAVA_USAGE_GEMINI && t->usage.seen && t->usage.final) {
+        t->ended = 1;
+    }
+
     return 0;
 }
 

@@ -69,6 +69,15 @@ typedef struct {
     lava_usage_t         usage;
     unsigned             flags;          /* LAVA_TAP_F_* */
     int                  finished;
+
+    /*
+     * SSE: the stream's last event was seen (lava_tap_on_event): data
+     * [DONE], an Anthropic message_stop, a Responses API
+     * response.completed/incomplete/failed, a Cohere message-end, or a
+     * Gemini chunk with a finishReason (Gemini has no terminator). A
+     * client that stops reading there has had the whole answer.
+     */
+    int                  ended;
 } lava_tap_t;
 
 /* max_event / max_json / tail_max: 0 selects the defaults 64 KiB/1 MiB/64 KiB */

@@ -339,7 +339,8 @@ lava_usage_split_output(lava_usage_t *u, int64_t total, int64_t reasoning,
  * Chat completions shape: prompt_tokens includes cached and audio input,
  * completion_tokens includes reasoning and audio output -- except where
  * total_tokens shows that reasoning came on top of completion_tokens (xAI).
- * DeepSeek reports cache hits as prompt_cache_hit_tokens.
+ * DeepSeek reports cache hits as prompt_cache_hit_tokens, Moonshot as
+ * cached_tokens beside prompt_tokens.
  */
 static int
 lava_usage_openai_chat(lava_usage_t *u, json_t *usage)
@@ -355,6 +356,10 @@ lava_usage_openai_chat(lava_usage_t *u, json_t *usage)
     LAVA_GET(usage, "completion_tokens", &completion, any);
     LAVA_GET(usage, "total_tokens", &total, has_total);
     LAVA_GET(usage, "prompt_cache_hit_tokens", &hit, unused);
+    if (json_object_get(usage, "prompt_cache_hit_tokens") == NULL) {
+        /* Moonshot (Kimi) reports its cache hits as usage.cached_tokens */
+        LAVA_GET(usage, "cached_tokens", &hit, unused);
+    }
 
     LAVA_OBJ(usage, "prompt_tokens_details", &pd);
     LAVA_GET(pd, "cached_tokens", &cached, has_cached);
@@ -686,6 +691,13 @@ lava_usage_openai(lava_usage_t *u, json_t *root, int ep, const char *text,
 
     if (usage == NULL) {
         LAVA_OBJ(root, "x_groq", &o);
+        LAVA_OBJ(o, "usage", &usage);
+    }
+
+    if (usage == NULL) {
+        /* Moonshot (Kimi) streams: the final chunk's choices[0].usage */
+        o = json_object_get(root, "choices");
+        o = json_is_array(o) ? json_array_get(o, 0) : NULL;
         LAVA_OBJ(o, "usage", &usage);
     }
 

@@ -110,11 +110,13 @@ int lava_usage_parse_ep(lava_usage_t *u, lava_usage_format_e fmt, int ep,
  *
  * Per format (buckets as in docs/events.md):
  *   openai     top-level "usage" (chat completions body or chunk; null in
- *              ordinary chunks), else "x_groq.usage" (Groq; never both);
+ *              ordinary chunks), else "x_groq.usage" (Groq; never both), else
+ *              the first choice's "usage" (Moonshot streams);
  *              prompt/completion token details subtracted into cached,
  *              audio and reasoning buckets; DeepSeek prompt_cache_hit_tokens
- *              when no cached_tokens; reasoning kept apart when total_tokens
- *              says it was not part of completion_tokens (xAI). The
+ *              (Moonshot: usage.cached_tokens) when no details.cached_tokens;
+ *              reasoning kept apart when total_tokens says it was not part
+ *              of completion_tokens (xAI). The
  *              input_tokens/output_tokens shape (Responses API, images,
  *              transcriptions) and {"type":"duration","seconds"}; Responses
  *              API events read "response.usage"; images: the length of

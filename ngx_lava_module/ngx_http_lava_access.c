@@ -37,7 +37,7 @@ static ngx_http_lava_strip_t  ngx_http_lava_strip[] = {
     { ngx_string("xi-api-key"), 1, 0 },
     { ngx_string("x-provider-api-key"), 0, 0 },
     { ngx_string("proxy-authorization"), 0, 0 },
-    /* a compressed answer would blind the tap; identity is always valid */
+    /* replaced by "identity" (ngx_http_lava_rewrite_headers) */
     { ngx_string("accept-encoding"), 0, 0 },
     /*
      * account selection: with the managed key they would pick an
@@ -714,7 +714,7 @@ ngx_http_lava_rewrite_headers(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
      */
     old = r->headers_in.headers;
 
-    if (ngx_list_init(&r->headers_in.headers, r->pool, n + 2,
+    if (ngx_list_init(&r->headers_in.headers, r->pool, n + 3,
                       sizeof(ngx_table_elt_t))
         != NGX_OK)
     {
@@ -763,6 +763,21 @@ ngx_http_lava_rewrite_headers(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
             *nh = oh[i];
         }
     }
+
+    /*
+     * a compressed answer would blind the tap (and the key mask): ask for
+     * identity. Without any Accept-Encoding, HTTP lets the provider pick any
+     * coding; one that compresses anyway is read through the gunzip tap.
+     */
+    nh = ngx_list_push(&r->headers_in.headers);
+    if (nh == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_str_set(&nh->key, "Accept-Encoding");
+    ngx_str_set(&nh->value, "identity");
+    nh->lowcase_key = (u_char *) "accept-encoding";
+    nh->hash = ngx_hash_key(nh->lowcase_key, nh->key.len);
 
     r->headers_in.authorization = NULL;
 #if (NGX_HTTP_GZIP || NGX_HTTP_HEADERS)

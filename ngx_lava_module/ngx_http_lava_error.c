@@ -224,6 +224,10 @@ ngx_http_lava_error_row(ngx_http_request_t *r, ngx_uint_t *status,
         rf = &ngx_http_lava_refusals[LAVA_REFUSAL_REQUEST_TIMEOUT];
         break;
 
+    case NGX_HTTP_NOT_FOUND:
+        rf = &ngx_http_lava_refusals[LAVA_REFUSAL_NOT_FOUND];
+        break;
+
     case NGX_HTTP_NOT_ALLOWED:
         rf = &ngx_http_lava_refusals[LAVA_REFUSAL_METHOD_NOT_ALLOWED];
         break;

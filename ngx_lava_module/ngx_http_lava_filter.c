@@ -382,6 +382,18 @@ ngx_http_lava_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         rc = ngx_http_next_body_filter(r, in);
     }
 
+    /*
+     * The stream's last event is out of nginx (nothing left in its write
+     * buffers): a client that stops reading there (openai-node at [DONE])
+     * and closes before the provider's body ends has had the whole answer.
+     */
+    if (rc != NGX_ERROR && ctx->tap && ctx->tap->ended && !ctx->final_relayed
+        && r->out == NULL && !r->buffered && !r->connection->buffered
+        && !r->connection->error)
+    {
+        ctx->final_relayed = 1;
+    }
+
     if (rc == NGX_ERROR && r->connection->error && ctx->got_headers
         && ngx_http_lava_drain_start(r, ctx) == NGX_OK)
     {

@@ -143,6 +143,12 @@ ngx_http_lava_outcome(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
         return "refused";
     }
 
+    /* a client that closed once the stream's last event reached it (nginx
+     * failed only to write the end of the body) left nothing unread */
+    if (ctx->got_headers && ctx->final_relayed) {
+        return "complete";
+    }
+
     if (r->connection->error
         || r->headers_out.status == NGX_HTTP_CLIENT_CLOSED_REQUEST)
     {
@@ -203,7 +209,8 @@ ngx_http_lava_meter(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
     in.rq = ctx->req;
     in.request_bytes = (size_t) ctx->request_bytes;
     in.status = ctx->got_headers ? ctx->upstream_status : 0;
-    in.complete = ctx->last_buf && !r->connection->error;
+    in.complete = (ctx->last_buf && !r->connection->error)
+                  || ctx->final_relayed;
     /* the client left and the answer was not read to its end (no drain
      * slot, past a drain bound): the abort rule */
     in.abandoned = r->connection->error && !ctx->last_buf;

@@ -255,6 +255,9 @@ typedef struct {
     unsigned                     metered:1;      /* lava_meter_finish done */
     unsigned                     draining:1;     /* the client left; reading
                                                     on to the final usage */
+    unsigned                     final_relayed:1; /* the stream's last event
+                                                    was written to the
+                                                    client (tap->ended) */
 } ngx_http_lava_ctx_t;
 
 

@@ -144,6 +144,37 @@ subtest 'xAI: cumulative usage on every chunk, the last one wins' => sub {
 my $msg = { model => 'claude-sonnet-4-5', max_tokens => 64, stream => JSON::PP::true,
             messages => [{ role => 'user', content => 'hi' }] };
 
+subtest 'Moonshot (Kimi): Bearer, usage inside the last chunk\'s choice, cache hits as cached_tokens' => sub {
+    my ($r, $q, $ev) = call(u => 'https://api.moonshot.ai/v1/chat/completions',
+                            body => { %$stream, model => 'kimi-k2-0905-preview' },
+                            headers => ['x-mock-usage' => 'prompt=120,cached=100,completion=9']);
+    is $r->{status}, 200, 'status 200';
+    is_deeply header($q, 'authorization'), ['Bearer sk-mock-moonshot'], 'Bearer managed key';
+    is_deeply header($q, 'host'), ['api.moonshot.ai'], 'Host api.moonshot.ai';
+    like $r->{body}, qr/"choices":\[\{[^\]]*"usage":\{/, 'the usage came inside the choice';
+    is $ev->{provider}, 'moonshot', 'provider moonshot';
+    is $ev->{usage_source}, 'reported', 'reported, not estimated';
+    buckets($ev, input_tokens => 20, cached_input_tokens => 100, output_tokens => 9);
+    my ($r2, $q2, $ev2) = call(u => 'https://api.moonshot.ai/v1/chat/completions',
+                               body => { %$chat, model => 'moonshot-v1-8k' },
+                               headers => ['x-mock-usage' => 'prompt=50,cached=30,completion=4']);
+    is $r2->{status}, 200, 'JSON: status 200';
+    buckets($ev2, input_tokens => 20, cached_input_tokens => 30, output_tokens => 4);
+};
+
+subtest 'EmberCloud: Bearer, OpenAI usage' => sub {
+    my ($r, $q, $ev) = call(u => 'https://api.embercloud.ai/v1/chat/completions',
+                            body => { %$stream, model => 'glm-4.7' },
+                            headers => ['x-mock-usage' => 'prompt=41,completion=7']);
+    is $r->{status}, 200, 'status 200';
+    is_deeply header($q, 'authorization'), ['Bearer sk-mock-embercloud'], 'Bearer managed key';
+    is_deeply header($q, 'host'), ['api.embercloud.ai'], 'Host api.embercloud.ai';
+    ok json_decode($q->{body})->{stream_options}{include_usage}, 'include_usage asked for';
+    is $ev->{provider}, 'embercloud', 'provider embercloud';
+    is $ev->{model}, 'glm-4.7', 'model glm-4.7';
+    buckets($ev, input_tokens => 41, output_tokens => 7);
+};
+
 subtest 'Anthropic stream: x-api-key, the client\'s anthropic-version kept, cache writes apart' => sub {
     my ($r, $q, $ev) = call(u => 'https://api.anthropic.com/v1/messages', body => $msg,
                             auth => ['x-api-key' => $tok],

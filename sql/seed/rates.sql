@@ -24,7 +24,8 @@
 -- once its row exists.
 --
 -- Not seeded (no price we could stand behind): gmi, inference, baseten,
--- kluster, parasail, chutes, targon, pearch, novita. Add them with
+-- kluster, parasail, chutes, targon, pearch, novita, moonshot, embercloud.
+-- Add them with
 -- add_rate(), or bill them on the merchant's meter alone with
 -- set_meter_only_provider().
 --

@@ -542,6 +542,65 @@ START_TEST(test_tap_sse_no_blank_line)
 END_TEST
 
 
+/* the stream's last event, per family; nothing before it ends the stream */
+START_TEST(test_tap_ended)
+{
+    size_t       i, n, cut;
+    lava_tap_t   t;
+
+    static const struct {
+        lava_usage_format_e   fmt;
+        const char           *before;      /* does not end the stream */
+        const char           *last;        /* ends it */
+    } cases[] = {
+        { LAVA_USAGE_OPENAI,
+          "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+          "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,"
+          "\"completion_tokens\":4}}\n\n"
+          "data: {\"choices\":[{\"delta\":{\"content\":\"[DONE]\"}}]}\n\n",
+          "data: [DONE]\n\n" },
+        { LAVA_USAGE_OPENAI,
+          "event: response.output_text.done\ndata: {\"type\":"
+          "\"response.output_text.done\"}\n\n",
+          "event: response.completed\ndata: {\"type\":\"response.completed\","
+          "\"response\":{\"usage\":{\"input_tokens\":3,\"output_tokens\":4}}}"
+          "\n\n" },
+        { LAVA_USAGE_ANTHROPIC,
+          "event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":"
+          "{\"output_tokens\":4}}\n\n",
+          "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n" },
+        { LAVA_USAGE_GEMINI,
+          "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]}}],"
+          "\"usageMetadata\":{\"promptTokenCount\":3,"
+          "\"candidatesTokenCount\":1}}\r\n\r\n",
+          "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"b\"}]},"
+          "\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":3,"
+          "\"candidatesTokenCount\":2}}\r\n\r\n" },
+        { LAVA_USAGE_COHERE,
+          "event: content-end\ndata: {\"type\":\"content-end\"}\n\n",
+          "event: message-end\ndata: {\"type\":\"message-end\",\"delta\":"
+          "{\"finish_reason\":\"COMPLETE\"}}\n\n" },
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        lava_tap_init(&t, 1, cases[i].fmt, 0, 0, 0);
+        feed_str(&t, cases[i].before);
+        ck_assert_msg(!t.ended, "case %zu ended early", i);
+        /* its data without the blank line (a lone CR is a line end): not
+         * the end yet */
+        n = strlen(cases[i].last);
+        cut = cases[i].last[n - 1] == '\n' && cases[i].last[n - 2] == '\r'
+              ? 2 : 1;
+        lava_tap_feed(&t, cases[i].last, n - cut);
+        ck_assert_msg(!t.ended, "case %zu ended before its blank line", i);
+        feed_str(&t, cases[i].last + n - cut);
+        ck_assert_msg(t.ended, "case %zu did not end", i);
+        lava_tap_free(&t);
+    }
+}
+END_TEST
+
+
 START_TEST(test_tap_unparsed)
 {
     lava_tap_t  t;
@@ -875,6 +934,7 @@ make_suite(void)
     tcase_add_test(tc, test_usage_misc);
     tcase_add_test(tc, test_flags_str);
     tcase_add_test(tc, test_tap_sse_no_blank_line);
+    tcase_add_test(tc, test_tap_ended);
     tcase_add_test(tc, test_tap_unparsed);
     tcase_add_test(tc, test_tap_mislabelled_sse);
     tcase_add_test(tc, test_tap_finish_idempotent);
