@@ -115,10 +115,6 @@ typedef struct {
     int64_t   rq_max_output;            /* tokens, 0 not stated */
     int64_t   request_bytes;
 
-    /* nano-USD reserved against the payer's wallet for this request (the
-     * wallet reservations of class 8; 0 none) */
-    int64_t   reserve_nusd;
-
     /* progress: written by the owner in place as the answer streams */
     int64_t   updated_ms;               /* wall clock of the last update */
     int64_t   status;                   /* provider's status, 0 none yet */

@@ -1165,18 +1165,16 @@ lava_meter_by_request(lava_usage_t *u, const lava_meter_in_t *in,
 }
 
 
-/* the most output tokens the request could have cost (n answers of its own
- * bound, or of the family's default) */
-static int64_t
-lava_meter_output_cap(const lava_meter_in_t *in)
+int64_t
+lava_meter_output_max(const lava_request_t *rq, lava_usage_format_e fmt)
 {
     int64_t  cap, n;
 
-    if (in->rq && in->rq->parsed && in->rq->max_output > 0) {
-        cap = in->rq->max_output;
+    if (rq && rq->parsed && rq->max_output > 0) {
+        cap = rq->max_output;
 
     } else {
-        switch (in->fmt) {
+        switch (fmt) {
         case LAVA_USAGE_OPENAI:
             cap = LAVA_METER_OUTPUT_MAX_OPENAI;
             break;
@@ -1192,7 +1190,13 @@ lava_meter_output_cap(const lava_meter_in_t *in)
         }
     }
 
-    n = (in->rq && in->rq->n > 0) ? in->rq->n : 1;
+    n = (rq && rq->parsed && rq->n > 0) ? rq->n : 1;
+
+    /* both are bounded when read (LAVA_METER_OUTPUT_MAX_STATED, n <= 10000);
+     * saturate anyway rather than wrap */
+    if (n > INT64_MAX / cap) {
+        return INT64_MAX;
+    }
 
     return cap * n;
 }
@@ -1270,7 +1274,7 @@ lava_meter_finish(lava_usage_t *u, const lava_meter_in_t *in,
 
     /* never more than the request could cost: a provider's gzip bomb or a
      * runaway text does not bill millions of tokens */
-    cap = lava_meter_output_cap(in);
+    cap = lava_meter_output_max(in->rq, in->fmt);
 
     if (out_est > cap) {
         out_est = cap;

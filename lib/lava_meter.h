@@ -209,6 +209,15 @@ typedef struct {
 #define LAVA_METER_OUTPUT_MAX_STATED     1000000
 
 /*
+ * The most output tokens a request can cost: its own bound (rq->max_output)
+ * or the family's default (LAVA_METER_OUTPUT_MAX_*), times n answers. It caps
+ * the estimates of lava_meter_finish and is what a wallet reservation
+ * reserves (lib/lava_reserve.h). rq NULL: the family's default.
+ */
+int64_t lava_meter_output_max(const lava_request_t *rq,
+    lava_usage_format_e fmt);
+
+/*
  * Completes u for the event and says where it came from. A provider error
  * (status >= 400) books nothing. Reported usage that is not final, and
  * missing usage of a token endpoint, become an estimate: input from the

@@ -65,42 +65,6 @@ lava_reserve_input_max(int64_t request_bytes)
 }
 
 
-int64_t
-lava_reserve_output_max(const lava_request_t *rq, lava_usage_format_e fmt)
-{
-    int64_t  cap, n;
-
-    if (rq && rq->parsed && rq->max_output > 0) {
-        cap = rq->max_output;
-
-    } else {
-        switch (fmt) {
-        case LAVA_USAGE_OPENAI:
-            cap = LAVA_METER_OUTPUT_MAX_OPENAI;
-            break;
-        case LAVA_USAGE_ANTHROPIC:
-            cap = LAVA_METER_OUTPUT_MAX_ANTHROPIC;
-            break;
-        case LAVA_USAGE_GEMINI:
-            cap = LAVA_METER_OUTPUT_MAX_GEMINI;
-            break;
-        default:
-            cap = LAVA_METER_OUTPUT_MAX_OTHER;
-            break;
-        }
-    }
-
-    n = (rq && rq->parsed && rq->n > 0) ? rq->n : 1;
-
-    /* cap <= 1e6 and n a JSON integer: saturate rather than wrap */
-    if (n > INT64_MAX / cap) {
-        return INT64_MAX;
-    }
-
-    return cap * n;
-}
-
-
 void
 lava_reserve_usage_tokens(const lava_usage_buckets_t *u, int64_t *in_tokens,
     int64_t *out_tokens, int *other)

@@ -47,14 +47,6 @@ int64_t lava_reserve_amount(const lava_reserve_rates_t *rt, int64_t in_tokens,
  */
 int64_t lava_reserve_input_max(int64_t request_bytes);
 
-/*
- * The most output tokens: the request's own bound (rq->max_output) or the
- * family's default (LAVA_METER_OUTPUT_MAX_*), times n answers; the same
- * bound that caps estimates (lava_meter_finish).
- */
-int64_t lava_reserve_output_max(const lava_request_t *rq,
-    lava_usage_format_e fmt);
-
 /* The input and output tokens a booked usage is priced on (the buckets the
  * r record bounds); *other 1 when it holds units the r record does not
  * bound (duration, images, ...): then the reservation is kept whole. */

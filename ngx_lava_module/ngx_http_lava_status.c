@@ -72,6 +72,22 @@ enum {
     NGX_HTTP_LAVA_STATUS_EV_N
 };
 
+/* their counters, in the order above: name and HELP text */
+static const char  *ngx_http_lava_status_ev_series[][2] = {
+    { "lava_events_queued_total",
+      "Usage events accepted for the stream (queue or spool)." },
+    { "lava_events_sent_total",
+      "Usage events Redis acknowledged (XADD)." },
+    { "lava_events_spooled_total",
+      "Usage events written to the disk spool." },
+    { "lava_events_replayed_total",
+      "Usage events read back from the disk spool." },
+    { "lava_events_dropped_total",
+      "Usage events lost: the queue and the spool were full." },
+    { "lava_events_full_refusals_total",
+      "Requests answered 503 because no event could be kept." },
+};
+
 
 /* one live worker's gauges; pid 0: free */
 typedef struct {
@@ -683,24 +699,15 @@ ngx_http_lava_status_handler(ngx_http_request_t *r)
                               sh->refusals[i]);
     }
 
-    ngx_http_lava_status_one(b, "lava_events_queued_total", "counter",
-        "Usage events accepted for the stream (queue or spool).",
-        sh->events[NGX_HTTP_LAVA_STATUS_EV_QUEUED]);
-    ngx_http_lava_status_one(b, "lava_events_sent_total", "counter",
-        "Usage events Redis acknowledged (XADD).",
-        sh->events[NGX_HTTP_LAVA_STATUS_EV_SENT]);
-    ngx_http_lava_status_one(b, "lava_events_spooled_total", "counter",
-        "Usage events written to the disk spool.",
-        sh->events[NGX_HTTP_LAVA_STATUS_EV_SPOOLED]);
-    ngx_http_lava_status_one(b, "lava_events_replayed_total", "counter",
-        "Usage events read back from the disk spool.",
-        sh->events[NGX_HTTP_LAVA_STATUS_EV_REPLAYED]);
-    ngx_http_lava_status_one(b, "lava_events_dropped_total", "counter",
-        "Usage events lost: the queue and the spool were full.",
-        sh->events[NGX_HTTP_LAVA_STATUS_EV_DROPPED]);
-    ngx_http_lava_status_one(b, "lava_events_full_refusals_total", "counter",
-        "Requests answered 503 because no event could be kept.",
-        sh->events[NGX_HTTP_LAVA_STATUS_EV_REFUSED]);
+    for (i = 0; i < NGX_HTTP_LAVA_STATUS_EV_N; i++) {
+        b->last = ngx_slprintf(b->last, b->end,
+                               "# HELP %s %s\n# TYPE %s counter\n%s %uA\n",
+                               ngx_http_lava_status_ev_series[i][0],
+                               ngx_http_lava_status_ev_series[i][1],
+                               ngx_http_lava_status_ev_series[i][0],
+                               ngx_http_lava_status_ev_series[i][0],
+                               sh->events[i]);
+    }
 
     nworkers = 0;
     nup = 0;

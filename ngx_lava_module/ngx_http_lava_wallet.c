@@ -492,8 +492,8 @@ ngx_http_lava_wallet_reserve(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 
     amount = lava_reserve_amount(&wr->rates,
                                  lava_reserve_input_max(ctx->request_bytes),
-                                 lava_reserve_output_max(ctx->req,
-                                                         ctx->route.fmt));
+                                 lava_meter_output_max(ctx->req,
+                                                       ctx->route.fmt));
 
     hash = ngx_crc32_short(ctx->customer_id.data, ctx->customer_id.len);
 

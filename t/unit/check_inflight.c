@@ -54,7 +54,6 @@ START_TEST(test_claim_release)
     ck_assert_uint_eq(r->state, LAVA_INFLIGHT_LIVE);
     ck_assert_int_eq(r->ttfb_ms, -1);
     ck_assert_int_eq(r->character_cost, -1);
-    ck_assert_int_eq(r->reserve_nusd, 0);
     ck_assert_uint_ne(a.gen, 0);
     ck_assert_ptr_eq(lava_inflight_get(t, a), r);
 

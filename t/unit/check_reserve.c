@@ -107,37 +107,37 @@ START_TEST(test_tokens)
     ck_assert_int_eq(lava_reserve_input_max(-1), 0);
 
     /* no body read: the family's default */
-    ck_assert_int_eq(lava_reserve_output_max(NULL, LAVA_USAGE_OPENAI),
+    ck_assert_int_eq(lava_meter_output_max(NULL, LAVA_USAGE_OPENAI),
                      LAVA_METER_OUTPUT_MAX_OPENAI);
-    ck_assert_int_eq(lava_reserve_output_max(NULL, LAVA_USAGE_GEMINI),
+    ck_assert_int_eq(lava_meter_output_max(NULL, LAVA_USAGE_GEMINI),
                      LAVA_METER_OUTPUT_MAX_GEMINI);
-    ck_assert_int_eq(lava_reserve_output_max(NULL, LAVA_USAGE_ANTHROPIC),
+    ck_assert_int_eq(lava_meter_output_max(NULL, LAVA_USAGE_ANTHROPIC),
                      LAVA_METER_OUTPUT_MAX_ANTHROPIC);
 
     /* the request's own bound, as lava_request_inspect reads it */
     ck_assert_int_eq(inspect(&rq,
                          "{\"model\":\"m\",\"max_tokens\":50}"), 0);
-    ck_assert_int_eq(lava_reserve_output_max(&rq, LAVA_USAGE_OPENAI), 50);
+    ck_assert_int_eq(lava_meter_output_max(&rq, LAVA_USAGE_OPENAI), 50);
 
     ck_assert_int_eq(inspect(&rq,
                          "{\"model\":\"m\",\"max_completion_tokens\":70,"
                          "\"max_tokens\":20}"), 0);
-    ck_assert_int_eq(lava_reserve_output_max(&rq, LAVA_USAGE_OPENAI), 70);
+    ck_assert_int_eq(lava_meter_output_max(&rq, LAVA_USAGE_OPENAI), 70);
 
     ck_assert_int_eq(inspect(&rq,
                          "{\"generationConfig\":{\"maxOutputTokens\":33}}"),
                      0);
-    ck_assert_int_eq(lava_reserve_output_max(&rq, LAVA_USAGE_GEMINI), 33);
+    ck_assert_int_eq(lava_meter_output_max(&rq, LAVA_USAGE_GEMINI), 33);
 
     /* absent, zero or beyond what any model answers: the default */
     ck_assert_int_eq(inspect(&rq, "{\"model\":\"m\",\"max_tokens\":0}"), 0);
-    ck_assert_int_eq(lava_reserve_output_max(&rq, LAVA_USAGE_ANTHROPIC),
+    ck_assert_int_eq(lava_meter_output_max(&rq, LAVA_USAGE_ANTHROPIC),
                      LAVA_METER_OUTPUT_MAX_ANTHROPIC);
 
     /* n answers of it */
     ck_assert_int_eq(inspect(&rq,
                          "{\"model\":\"m\",\"max_tokens\":10,\"n\":4}"), 0);
-    ck_assert_int_eq(lava_reserve_output_max(&rq, LAVA_USAGE_OPENAI), 40);
+    ck_assert_int_eq(lava_meter_output_max(&rq, LAVA_USAGE_OPENAI), 40);
 }
 END_TEST
 
