@@ -125,6 +125,9 @@ typedef struct {
     off_t                        spool_max;      /* bytes of own files, per
                                                     worker */
     ngx_uint_t                   spool_full;     /* NGX_HTTP_LAVA_SPOOL_FULL_* */
+    ngx_str_t                    spool_thread_pool; /* fdatasync() there;
+                                                    "off" or no threads: in
+                                                    the event loop */
 
     /* auth snapshot */
     ngx_shm_zone_t              *auth_zone;

@@ -11,14 +11,18 @@
  *
  * Every operation is a small write(2), pread(2) or rename/unlink on a local
  * directory; the only call that waits for the disk is the fdatasync() of the
- * sync timer, once a second at most, and its duration is recorded
- * (sync_max_ms) and logged when slow.
+ * sync timer, once a second at most. It runs in nginx's thread pool
+ * (ngx_http_lava_fsync.h), so a slow disk does not stall the worker's
+ * requests; in the event loop only without threads, with
+ * "lava_event_spool_thread_pool off", if the pool refuses the task, and at
+ * process exit. Its duration is recorded (sync_max_ms) and logged when slow.
  */
 
 #include <dirent.h>
 #include <sys/file.h>
 
 #include "ngx_http_lava_spool.h"
+#include "ngx_http_lava_fsync.h"
 
 
 #define NGX_HTTP_LAVA_SPOOL_MAGIC_LEN    LAVA_SPOOL_MAGIC_LEN
@@ -64,6 +68,7 @@ struct ngx_http_lava_spool_s {
     size_t                       wsize;
 
     ngx_event_t                  sync;       /* fdatasync timer */
+    ngx_http_lava_fsync_t       *fsync;      /* NULL: in the event loop */
     ngx_msec_t                   error_at;   /* last failed write */
 
     ngx_http_lava_spool_stats_t  stats;
@@ -86,6 +91,11 @@ static void ngx_http_lava_spool_stop_reading(ngx_http_lava_spool_t *sp,
 static void ngx_http_lava_spool_sync_handler(ngx_event_t *ev);
 static void ngx_http_lava_spool_sync_seg(ngx_http_lava_spool_t *sp,
     ngx_http_lava_spool_seg_t *seg);
+static ngx_int_t ngx_http_lava_spool_sync_post(ngx_http_lava_spool_t *sp);
+static void ngx_http_lava_spool_sync_done(void *data,
+    ngx_http_lava_fsync_batch_t *b);
+static void ngx_http_lava_spool_sync_took(ngx_http_lava_spool_t *sp,
+    u_char *name, ngx_err_t err, ngx_msec_t took);
 static u_char *ngx_http_lava_spool_path(ngx_http_lava_spool_t *sp,
     u_char *buf, size_t size, u_char *name, const char *suffix);
 
@@ -131,6 +141,11 @@ ngx_http_lava_spool_conf(ngx_conf_t *cf, ngx_http_lava_main_conf_t *lmcf)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_lava_fsync_conf(cf, &lmcf->spool_thread_pool) != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     /* a C string for open(2) and opendir(3) */
     path->name.data = ngx_pnalloc(cf->pool, lmcf->spool_dir.len + 1);
     if (path->name.data == NULL) {
@@ -166,6 +181,9 @@ ngx_http_lava_spool_create(ngx_cycle_t *cycle, ngx_http_lava_main_conf_t *lmcf)
 
     ngx_http_lava_timer_init(&sp->sync, ngx_http_lava_spool_sync_handler, sp,
                              cycle->log);
+
+    sp->fsync = ngx_http_lava_fsync_create(cycle, &lmcf->spool_thread_pool,
+                                           ngx_http_lava_spool_sync_done, sp);
 
     return sp;
 }
@@ -813,6 +831,11 @@ ngx_http_lava_spool_close(ngx_http_lava_spool_t *sp)
         ngx_del_timer(&sp->sync);
     }
 
+    /* a batch in flight syncs its own copies of the descriptors; what was
+     * written since is synced below, in this thread: the process is going */
+    ngx_http_lava_fsync_free(sp->fsync);
+    sp->fsync = NULL;
+
     if (sp->exit) {
         ngx_queue_insert_tail(&sp->segs, &sp->exit->link);
         sp->exit = NULL;
@@ -871,6 +894,18 @@ ngx_http_lava_spool_sync_handler(ngx_event_t *ev)
     ngx_http_lava_spool_t      *sp = ev->data;
     ngx_http_lava_spool_seg_t  *seg;
 
+    if (sp->fsync) {
+        if (ngx_http_lava_fsync_busy(sp->fsync)) {
+            return;                     /* its done handler sets the timer */
+        }
+
+        if (ngx_http_lava_spool_sync_post(sp) == NGX_OK) {
+            return;
+        }
+
+        /* the pool refused the task: this once in the event loop */
+    }
+
     for (q = ngx_queue_head(&sp->segs);
          q != ngx_queue_sentinel(&sp->segs);
          q = ngx_queue_next(q))
@@ -884,23 +919,125 @@ ngx_http_lava_spool_sync_handler(ngx_event_t *ev)
 }
 
 
+/*
+ * The dirty files go to the thread pool in one batch. A file counts as clean
+ * once posted: what is written to it from now on sets it dirty again and is
+ * synced by the next batch. NGX_ERROR: nothing was posted.
+ */
+static ngx_int_t
+ngx_http_lava_spool_sync_post(ngx_http_lava_spool_t *sp)
+{
+    ngx_uint_t                  n, k;
+    ngx_queue_t                *q;
+    ngx_http_lava_spool_seg_t  *seg;
+
+    n = 0;
+
+    for (q = ngx_queue_head(&sp->segs);
+         q != ngx_queue_sentinel(&sp->segs);
+         q = ngx_queue_next(q))
+    {
+        seg = ngx_queue_data(q, ngx_http_lava_spool_seg_t, link);
+
+        if (!seg->dirty) {
+            continue;
+        }
+
+        /* a full batch or a failed dup(): the rest go with the next one */
+        if (ngx_http_lava_fsync_add(sp->fsync, seg->fd, seg->name) != NGX_OK) {
+            break;
+        }
+
+        n++;
+    }
+
+    if (n == 0 || ngx_http_lava_fsync_post(sp->fsync) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* the same first n dirty files, in the same order */
+    k = 0;
+
+    for (q = ngx_queue_head(&sp->segs);
+         q != ngx_queue_sentinel(&sp->segs) && k < n;
+         q = ngx_queue_next(q))
+    {
+        seg = ngx_queue_data(q, ngx_http_lava_spool_seg_t, link);
+
+        if (seg->dirty) {
+            seg->dirty = 0;
+            k++;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* In the event loop: a batch of the thread pool is done. */
+static void
+ngx_http_lava_spool_sync_done(void *data, ngx_http_lava_fsync_batch_t *b)
+{
+    ngx_http_lava_spool_t *sp = data;
+
+    ngx_uint_t                  i;
+    ngx_queue_t                *q;
+    ngx_http_lava_spool_seg_t  *seg;
+
+    for (i = 0; i < b->n; i++) {
+        ngx_http_lava_spool_sync_took(sp, b->name[i], b->err[i],
+                                      b->took_ms[i]);
+    }
+
+    /* written while the batch ran, or left out of a full batch */
+    for (q = ngx_queue_head(&sp->segs);
+         q != ngx_queue_sentinel(&sp->segs);
+         q = ngx_queue_next(q))
+    {
+        seg = ngx_queue_data(q, ngx_http_lava_spool_seg_t, link);
+
+        if (seg->dirty) {
+            if (!sp->sync.timer_set) {
+                ngx_add_timer(&sp->sync, NGX_HTTP_LAVA_SPOOL_SYNC_MS);
+            }
+
+            break;
+        }
+    }
+}
+
+
+/* In the event loop, as before threads: at exit, without a pool. */
 static void
 ngx_http_lava_spool_sync_seg(ngx_http_lava_spool_t *sp,
     ngx_http_lava_spool_seg_t *seg)
 {
-    ngx_msec_t  start, took;
+    ngx_err_t   err;
+    ngx_msec_t  start;
 
     ngx_time_update();
     start = ngx_current_msec;
 
-    if (fdatasync(seg->fd) == -1) {
-        ngx_log_error(NGX_LOG_ERR, sp->log, ngx_errno,
-                      "lava spool: fdatasync(\"%s/%s\") failed",
-                      sp->dir.data, seg->name);
-    }
+    err = fdatasync(seg->fd) == -1 ? ngx_errno : 0;
 
     ngx_time_update();
-    took = ngx_current_msec - start;
+
+    ngx_http_lava_spool_sync_took(sp, seg->name, err,
+                                  ngx_current_msec - start);
+
+    seg->dirty = 0;
+}
+
+
+static void
+ngx_http_lava_spool_sync_took(ngx_http_lava_spool_t *sp, u_char *name,
+    ngx_err_t err, ngx_msec_t took)
+{
+    if (err) {
+        ngx_log_error(NGX_LOG_ERR, sp->log, err,
+                      "lava spool: fdatasync(\"%s/%s\") failed",
+                      sp->dir.data, name);
+    }
 
     if (took > sp->stats.sync_max_ms) {
         sp->stats.sync_max_ms = took;
@@ -909,10 +1046,8 @@ ngx_http_lava_spool_sync_seg(ngx_http_lava_spool_t *sp,
     if (took >= NGX_HTTP_LAVA_SPOOL_SLOW_SYNC_MS) {
         ngx_log_error(NGX_LOG_WARN, sp->log, 0,
                       "lava spool: fdatasync(\"%s/%s\") took %M ms",
-                      sp->dir.data, seg->name, took);
+                      sp->dir.data, name, took);
     }
-
-    seg->dirty = 0;
 }
 
 

@@ -25,7 +25,10 @@
  * Durability: each record is one write(2), so it survives the worker or
  * nginx being killed; dirty files are fdatasync()ed at most once a second
  * and when closed, so a power loss can lose the last second of spooled
- * events (like Redis with appendfsync everysec).
+ * events (like Redis with appendfsync everysec), or as much as was written
+ * while a slow disk finished the previous fdatasync(). That fdatasync() runs
+ * in nginx's thread pool (lava_event_spool_thread_pool,
+ * ngx_http_lava_fsync.h), not in the worker's event loop.
  *
  * Memory: the spool object and its segment list are malloc()ed per worker
  * and freed by ngx_http_lava_spool_close() at process exit.
