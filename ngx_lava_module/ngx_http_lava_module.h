@@ -16,6 +16,7 @@
  *   ngx_http_lava_redis.c      hiredis async connection driven by the nginx event loop
  *   ngx_http_lava_events.c     per-worker bounded event queue, XADD to the stream
  *   ngx_http_lava_spool.c      disk spool of the event queue
+ *   ngx_http_lava_fsync.c      the spool's fdatasync() in nginx's thread pool
  *   ngx_http_lava_auth.c       auth snapshot in shared memory, lookup
  *   ngx_http_lava_auth_sync.c  auth snapshot poller (worker 0), lava_auth_file
  *   ngx_http_lava_wallet.c     wallet reservations (lava_wallet_zone)
