@@ -120,19 +120,19 @@ static ngx_command_t  ngx_http_lava_commands[] = {
       offsetof(ngx_http_lava_main_conf_t, spool_max),
       NULL },
 
-    { ngx_string("lava_event_spool_full"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_lava_main_conf_t, spool_full),
-      &ngx_http_lava_spool_full },
-
     { ngx_string("lava_event_spool_thread_pool"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_lava_main_conf_t, spool_thread_pool),
       NULL },
+
+    { ngx_string("lava_event_spool_full"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lava_main_conf_t, spool_full),
+      &ngx_http_lava_spool_full },
 
     { ngx_string("lava_auth_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,

@@ -123,12 +123,12 @@ typedef struct {
     /* event spool (ngx_http_lava_spool.h) */
     ngx_str_t                    spool_dir;      /* empty: no spool; absolute,
                                                     NUL-terminated after init */
-    off_t                        spool_max;      /* bytes of own files, per
-                                                    worker */
-    ngx_uint_t                   spool_full;     /* NGX_HTTP_LAVA_SPOOL_FULL_* */
     ngx_str_t                    spool_thread_pool; /* fdatasync() there;
                                                     "off" or no threads: in
                                                     the event loop */
+    off_t                        spool_max;      /* bytes of own files, per
+                                                    worker */
+    ngx_uint_t                   spool_full;     /* NGX_HTTP_LAVA_SPOOL_FULL_* */
 
     /* auth snapshot */
     ngx_shm_zone_t              *auth_zone;
