@@ -62,6 +62,13 @@ lava_xresp_openai(lava_xctx_t *x, json_t *body, lava_xlate_resp_t *r)
         return lava_xerr(x, "the response has no choices[0].message");
     }
 
+    /* DeepSeek-style reasoning text beside the answer */
+    s = lava_xstr(msg, "reasoning_content");
+    if (s != NULL && s[0] != '\0') {
+        json_array_append_new(r->parts, json_pack("{s:s, s:s}", "type",
+                                                  "thinking", "text", s));
+    }
+
     v = json_object_get(msg, "content");
     if (json_is_string(v) && json_string_length(v) > 0) {
         lava_xtext_part(r->parts, json_string_value(v), json_string_length(v));
