@@ -133,7 +133,7 @@ lava_xdump(lava_xctx_t *x, json_t *j, lava_xlate_buf_t *out)
 {
     char  *s;
 
-    s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    s = json_dumps(j, LAVA_XJSON_DUMP);
     if (s == NULL) {
         return lava_xerr(x, "out of memory");
     }
@@ -483,7 +483,7 @@ lava_xlate_error(lava_fmt_e from, lava_fmt_e to, int status,
         return -1;
     }
 
-    s = json_dumps(dst, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    s = json_dumps(dst, LAVA_XJSON_DUMP);
     json_decref(dst);
 
     if (s == NULL) {

@@ -39,6 +39,15 @@
 #include "lava_xlate_map.h"
 
 
+/*
+ * How every translated body is written: compact, and reals with 15
+ * significant digits, so 0.7 stays "0.7" (jansson's default of 17 writes
+ * 0.69999999999999996); 15 digits round-trip every decimal a client writes
+ * with up to 15 digits.
+ */
+#define LAVA_XJSON_DUMP  (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+
 typedef struct {
     lava_fmt_e   from;
     lava_fmt_e   to;

@@ -1133,7 +1133,7 @@ lava_xgemini_result(lava_xctx_t *x, json_t *req, json_t *parts, json_t *fr)
 
     } else {
         dump = json_dumps(v != NULL ? v : resp,
-                          JSON_COMPACT | JSON_ENCODE_ANY);
+                          LAVA_XJSON_DUMP | JSON_ENCODE_ANY);
         p = json_pack("{s:s, s:s, s:s, s:s}", "type", "tool_result", "id", id,
                       "name", name, "content", dump ? dump : "null");
         free(dump);

@@ -220,7 +220,8 @@ lava_xopenai_msgs(lava_xctx_t *x, json_t *req, json_t *msgs)
                 free(buf);
 
             } else if (lava_xis(p, "tool_call")) {
-                args = json_dumps(json_object_get(p, "args"), JSON_COMPACT);
+                args = json_dumps(json_object_get(p, "args"),
+                                  LAVA_XJSON_DUMP);
                 c = json_pack("{s:s, s:s, s:{s:s, s:s}}", "id",
                               lava_xstr(p, "id"), "type", "function",
                               "function", "name", lava_xstr(p, "name"),

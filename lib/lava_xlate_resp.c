@@ -294,7 +294,7 @@ lava_xwrite_openai(lava_xlate_resp_t *r, const char *id)
             len += json_string_length(json_object_get(p, "text"));
 
         } else if (lava_xis(p, "tool_call")) {
-            args = json_dumps(json_object_get(p, "args"), JSON_COMPACT);
+            args = json_dumps(json_object_get(p, "args"), LAVA_XJSON_DUMP);
             json_array_append_new(calls,
                 json_pack("{s:s, s:s, s:{s:s, s:s}}", "id", lava_xstr(p, "id"),
                           "type", "function", "function",

@@ -424,6 +424,28 @@ START_TEST(test_xlate_stream_info)
 END_TEST
 
 
+/* decimals keep the digits the client wrote, in bodies and arguments */
+START_TEST(test_xlate_reals)
+{
+    static const char  body[] =
+        "{\"model\":\"c\",\"max_tokens\":9,\"temperature\":0.7,\"top_p\":0.9,"
+        "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},"
+        "{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\","
+        "\"id\":\"t\",\"name\":\"f\",\"input\":{\"lat\":48.8566}}]}]}";
+    lava_xlate_buf_t  out;
+    char              err[256];
+
+    ck_assert_int_eq(lava_xlate_request(LAVA_FMT_ANTHROPIC, LAVA_FMT_OPENAI,
+                                        body, sizeof(body) - 1, NULL, &out,
+                                        err, sizeof(err)), 0);
+    ck_assert_ptr_nonnull(strstr(out.data, "\"temperature\":0.7,"));
+    ck_assert_ptr_nonnull(strstr(out.data, "\"top_p\":0.9"));
+    ck_assert_ptr_nonnull(strstr(out.data, "{\\\"lat\\\":48.8566}"));
+    free(out.data);
+}
+END_TEST
+
+
 /* Gemini pairs calls and results by name and order, without ids */
 START_TEST(test_xlate_gemini_pairing)
 {
@@ -623,6 +645,7 @@ make_suite(void)
     tcase_add_test(tc, test_xlate_response_refusal);
     tcase_add_test(tc, test_xlate_same_format);
     tcase_add_test(tc, test_xlate_stream_info);
+    tcase_add_test(tc, test_xlate_reals);
     tcase_add_test(tc, test_xlate_gemini_pairing);
     tcase_add_test(tc, test_xlate_map_finish);
     tcase_add_test(tc, test_xlate_map_usage);
