@@ -1196,6 +1196,12 @@ lava_xgemini_parts(lava_xctx_t *x, json_t *req, json_t *parts, json_t *gp,
             {
                 return lava_xunsupported(x, "fileData other than an image URL");
             }
+            if (strncmp(s, "https://generativelanguage.googleapis.com/", 42)
+                == 0)
+            {
+                /* a Files API upload: only Gemini, with the key, reads it */
+                return lava_xunsupported(x, "a Gemini Files API upload");
+            }
             if (lava_ximage_url(x, parts, s) != 0) {
                 return -1;
             }

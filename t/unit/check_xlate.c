@@ -305,6 +305,15 @@ static const xl_refusal_t  xl_refusals[] = {
     { LAVA_FMT_GEMINI, LAVA_FMT_OPENAI,
       "{\"contents\":[{\"parts\":[{\"text\":\"hi\"}]}]}",
       "model is required" },
+    { LAVA_FMT_GEMINI, LAVA_FMT_OPENAI,
+      "{\"contents\":[{\"parts\":[{\"fileData\":{\"mimeType\":"
+      "\"image/png\",\"fileUri\":\"https://generativelanguage.googleapis.com"
+      "/v1beta/files/abc\"}}]}]}",
+      "a Gemini Files API upload is not supported by openai" },
+    /* names from the body are quoted with only safe bytes */
+    { LAVA_FMT_OPENAI, LAVA_FMT_GEMINI,
+      "{\"model\":\"g\",\"a\\\"b\\\\c\\n\u00e9\":1,\"messages\":[]}",
+      "a?b?c??? is not supported by gemini" },
 };
 
 
