@@ -378,6 +378,13 @@ START_TEST(test_xlate_same_format)
     ck_assert_int_eq(info.include_usage, 0);
     ck_assert_str_eq(info.model, "a");
     free(out.data);
+
+    ck_assert_int_eq(lava_xlate_response(LAVA_FMT_ANTHROPIC, LAVA_FMT_ANTHROPIC,
+                                         "{ \"x\": 0.7 }", 12, &out, err,
+                                         sizeof(err)), 0);
+    ck_assert_int_eq(out.len, 12);
+    ck_assert_str_eq(out.data, "{ \"x\": 0.7 }");
+    free(out.data);
 }
 END_TEST
 
