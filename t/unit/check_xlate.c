@@ -310,6 +310,10 @@ static const xl_refusal_t  xl_refusals[] = {
       "\"image/png\",\"fileUri\":\"https://generativelanguage.googleapis.com"
       "/v1beta/files/abc\"}}]}]}",
       "a Gemini Files API upload is not supported by openai" },
+    { LAVA_FMT_GEMINI, LAVA_FMT_OPENAI,
+      "{\"contents\":[{\"parts\":[{\"text\":\"hi\"}]}],"
+      "\"tools\":{\"functionDeclarations\":[{\"name\":\"f\"}]}}",
+      "tools must be an array" },
     /* names from the body are quoted with only safe bytes */
     { LAVA_FMT_OPENAI, LAVA_FMT_GEMINI,
       "{\"model\":\"g\",\"a\\\"b\\\\c\\n\u00e9\":1,\"messages\":[]}",
