@@ -360,6 +360,38 @@ START_TEST(test_xlate_response_refusal)
 END_TEST
 
 
+/* a model name longer than the translator keeps is cut between
+ * characters, so the response is still written */
+START_TEST(test_xlate_long_model)
+{
+    char              body[1024], model[600];
+    lava_xlate_buf_t  out;
+    char              err[256];
+    size_t            i;
+    json_t           *j;
+
+    for (i = 0; i + 2 <= 500; i += 2) {
+        model[i] = (char) 0xc3;          /* "é" */
+        model[i + 1] = (char) 0xa9;
+    }
+    model[i] = '\0';                     /* 250 characters, 500 bytes */
+
+    snprintf(body, sizeof(body), "{\"id\":\"msg_1\",\"model\":\"%s\","
+             "\"content\":[],\"stop_reason\":\"end_turn\",\"usage\":{}}",
+             model);
+
+    ck_assert_int_eq(lava_xlate_response(LAVA_FMT_ANTHROPIC, LAVA_FMT_OPENAI,
+                                         body, strlen(body), &out, err,
+                                         sizeof(err)), 0);
+    j = json_loadb(out.data, out.len, 0, NULL);
+    ck_assert_int_eq(strlen(json_string_value(json_object_get(j, "model"))),
+                     LAVA_XLATE_MODEL_MAX - 2);
+    json_decref(j);
+    free(out.data);
+}
+END_TEST
+
+
 /* same format: the body as sent, only the model replaced */
 START_TEST(test_xlate_same_format)
 {
@@ -664,6 +696,7 @@ make_suite(void)
                         sizeof(xl_refusals) / sizeof(xl_refusals[0]));
     tcase_add_test(tc, test_xlate_response_refusal);
     tcase_add_test(tc, test_xlate_same_format);
+    tcase_add_test(tc, test_xlate_long_model);
     tcase_add_test(tc, test_xlate_stream_info);
     tcase_add_test(tc, test_xlate_reals);
     tcase_add_test(tc, test_xlate_gemini_pairing);
