@@ -569,7 +569,7 @@ xs_on_event(void *data, const char *event, size_t event_len,
         return s->err;
     }
 
-    o = json_loadb(payload, payload_len, JSON_REJECT_DUPLICATES, &jerr);
+    o = json_loadb(payload, payload_len, JSON_ALLOW_NUL, &jerr);
     if (!json_is_object(o)) {
         json_decref(o);
         xs_fail(s, "a provider event is not a JSON object");
