@@ -374,12 +374,16 @@ xs_ge_tail(xs_t *s, const char *finish)
 }
 
 
-/* the pending function call, whole: Gemini has no argument deltas */
+/* the pending function call, whole: Gemini has no argument deltas. The
+ * provider's argument deltas joined must be one JSON object; it is written
+ * again compact (one member per name, as a client's JSON parser keeps it). */
 static void
 xs_ge_tool_flush(xs_t *s)
 {
-    const char  *a = s->args;
-    size_t       n = s->args_len, i;
+    size_t         i;
+    char          *a;
+    json_t        *o;
+    json_error_t   jerr;
 
     if (s->blk != XS_BLK_TOOL) {
         return;
@@ -387,29 +391,31 @@ xs_ge_tool_flush(xs_t *s)
 
     s->blk = XS_BLK_NONE;
 
-    /* the arguments must be one JSON object: the provider's deltas joined */
-    for (i = 0; i < n && (a[i] == ' ' || a[i] == '\t' || a[i] == '\r'
-                          || a[i] == '\n'); i++)
+    for (i = 0; i < s->args_len && (s->args[i] == ' ' || s->args[i] == '\t'
+                                    || s->args[i] == '\r'
+                                    || s->args[i] == '\n'); i++)
     {
         /* void */
     }
 
-    if (i == n) {
-        a = "{}";
-        n = 2;
+    if (i == s->args_len) {
+        o = json_object();                  /* no arguments */
 
     } else {
-        json_t        *o;
-        json_error_t   jerr;
-
-        o = json_loadb(a, n, 0, &jerr);
+        o = json_loadb(s->args, s->args_len, JSON_ALLOW_NUL, &jerr);
         if (!json_is_object(o)) {
             json_decref(o);
             xs_fail(s, "a tool call's arguments are not a JSON object");
             return;
         }
+    }
 
-        json_decref(o);
+    a = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+
+    if (a == NULL) {
+        xs_fail(s, "out of memory");
+        return;
     }
 
     xs_ge_head(s);
@@ -418,10 +424,11 @@ xs_ge_tool_flush(xs_t *s)
     xs_out_lit(s, ",\"name\":");
     xs_out_cstr(s, s->tool_name);
     xs_out_lit(s, ",\"args\":");
-    xs_out(s, a, n);
+    xs_out(s, a, strlen(a));
     xs_out_lit(s, "}}");
     xs_ge_tail(s, NULL);
     s->args_len = 0;
+    free(a);
 }
 
 
