@@ -186,6 +186,12 @@ xs_openai_event(xs_t *s, json_t *o)
                 lava_xs_text(s, p, n);
             }
 
+            /* a refusal (structured outputs) is what the model said */
+            p = js_str(delta, "refusal", &n);
+            if (p != NULL && n) {
+                lava_xs_text(s, p, n);
+            }
+
             if (json_is_array(json_object_get(delta, "tool_calls"))) {
                 xs_openai_tool_calls(s, json_object_get(delta, "tool_calls"));
             }
@@ -774,9 +780,9 @@ lava_xlate_stream_finish(lava_xlate_stream_t *s, lava_xlate_buf_t *out)
     }
 
     /* a Gemini stream has no end marker: it ends at EOF, properly when a
-     * finish reason was read */
-    if (!s->err && s->from == LAVA_FMT_GEMINI && !s->dead && !s->ended
-        && s->fin != LAVA_FINISH_NONE)
+     * finish reason was read; so does an OpenAI-compatible stream without
+     * [DONE] or an Anthropic one cut after its message_delta */
+    if (!s->err && !s->dead && !s->ended && s->fin != LAVA_FINISH_NONE)
     {
         lava_xs_end(s);
     }

@@ -687,6 +687,41 @@ START_TEST(test_after_provider_error)
 END_TEST
 
 
+/* an OpenAI-compatible stream without [DONE]: ended at EOF after its
+ * finish reason; a refusal delta is text */
+START_TEST(test_eof_after_finish)
+{
+    lava_xlate_stream_t  *s = xs_new(LAVA_FMT_OPENAI, LAVA_FMT_ANTHROPIC,
+                                     NULL);
+    char                 *text;
+    const char           *in =
+        "data: {\"id\":\"chatcmpl-9\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+        "\"delta\":{\"refusal\":\"I can't\"}}]}\n\n"
+        "data: {\"id\":\"chatcmpl-9\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+        "\"delta\":{},\"finish_reason\":\"length\"}]}\n\n";
+    lava_xlate_buf_t      out = { NULL, 0 };
+
+    ck_assert_int_eq(lava_xlate_stream_feed(s, in, strlen(in), &out), 0);
+    ck_assert_int_eq(lava_xlate_stream_complete(s), 0);
+    text = strndup(out.data, out.len);
+    ck_assert(strstr(text, "\"text_delta\",\"text\":\"I can't\"") != NULL);
+    ck_assert(strstr(text, "message_stop") == NULL);
+    free(text);
+
+    ck_assert_int_eq(lava_xlate_stream_finish(s, &out), 0);
+    ck_assert_int_eq(lava_xlate_stream_complete(s), 1);
+    text = strndup(out.data, out.len);
+    ck_assert(strstr(text, "\"stop_reason\":\"max_tokens\"") != NULL);
+    ck_assert(strstr(text, "event: message_stop\n") != NULL);
+    check_client_stream(LAVA_FMT_ANTHROPIC, out.data, out.len, "eof");
+
+    free(text);
+    free(out.data);
+    lava_xlate_stream_free(s);
+}
+END_TEST
+
+
 START_TEST(test_new_bad_format)
 {
     ck_assert_ptr_null(lava_xlate_stream_new((lava_fmt_e) 3,
@@ -718,6 +753,7 @@ make_suite(void)
     tcase_add_test(tc, test_no_usage_chunk);
     tcase_add_test(tc, test_end_without_eof);
     tcase_add_test(tc, test_after_provider_error);
+    tcase_add_test(tc, test_eof_after_finish);
     tcase_add_test(tc, test_new_bad_format);
     suite_add_tcase(s, tc);
 
