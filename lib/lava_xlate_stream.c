@@ -186,10 +186,20 @@ xs_openai_event(xs_t *s, json_t *o)
                 lava_xs_text(s, p, n);
             }
 
-            /* a refusal (structured outputs) is what the model said */
+            /* a refusal (structured outputs) is what the model said, and
+             * the content filter's finish (as lava_xlate_response) */
             p = js_str(delta, "refusal", &n);
+            if (p != NULL) {
+                s->refused = 1;
+                if (n) {
+                    lava_xs_text(s, p, n);
+                }
+            }
+
+            /* reasoning text of OpenAI-compatible hosts (DeepSeek, ...) */
+            p = js_str(delta, "reasoning_content", &n);
             if (p != NULL && n) {
-                lava_xs_text(s, p, n);
+                lava_xs_reasoning(s, p, n);
             }
 
             if (json_is_array(json_object_get(delta, "tool_calls"))) {
@@ -199,8 +209,10 @@ xs_openai_event(xs_t *s, json_t *o)
 
         fr = json_object_get(c, "finish_reason");
         if (json_is_string(fr)) {
-            lava_xs_finish(s, lava_xlate_finish_parse(LAVA_FMT_OPENAI,
-                             json_string_value(fr), json_string_length(fr), 0));
+            lava_xs_finish(s, s->refused ? LAVA_FINISH_CONTENT_FILTER
+                           : lava_xlate_finish_parse(LAVA_FMT_OPENAI,
+                                 json_string_value(fr),
+                                 json_string_length(fr), 0));
         }
 
         if (s->err) {
@@ -292,6 +304,13 @@ xs_anthropic_event(xs_t *s, const char *name, json_t *o)
                 lava_xs_text(s, q, qn);
             }
 
+        } else if (p && n == 8 && memcmp(p, "thinking", 8) == 0) {
+            s->src_blk = XS_BLK_THINK;
+            q = js_str(b, "thinking", &qn);
+            if (q && qn) {
+                lava_xs_reasoning(s, q, qn);
+            }
+
         } else if (p && n == 8 && memcmp(p, "tool_use", 8) == 0) {
             s->src_blk = XS_BLK_TOOL;
             p = js_str(b, "id", &n);
@@ -312,8 +331,9 @@ xs_anthropic_event(xs_t *s, const char *name, json_t *o)
             }
         }
 
-        /* other blocks (thinking, redacted_thinking, server tools and
-         * their results) have no counterpart: their events are skipped */
+        /* other blocks (redacted_thinking, server tools and their
+         * results) have no counterpart: their events are skipped; so are
+         * signatures (another provider cannot check them) */
         return;
     }
 
@@ -332,6 +352,14 @@ xs_anthropic_event(xs_t *s, const char *name, json_t *o)
             q = js_str(d, "text", &qn);
             if (q && qn) {
                 lava_xs_text(s, q, qn);
+            }
+
+        } else if (s->src_blk == XS_BLK_THINK && n == 14
+                   && memcmp(p, "thinking_delta", 14) == 0)
+        {
+            q = js_str(d, "thinking", &qn);
+            if (q && qn) {
+                lava_xs_reasoning(s, q, qn);
             }
 
         } else if (s->src_blk == XS_BLK_TOOL && n == 16
@@ -410,15 +438,18 @@ xs_gemini_parts(xs_t *s, json_t *parts)
             return;
         }
 
-        if (json_is_true(json_object_get(part, "thought"))) {
-            continue;       /* a thought summary: no counterpart */
-        }
-
         p = js_str(part, "text", &n);
         if (p != NULL) {
-            if (n) {
+            if (n == 0) {
+                continue;
+            }
+
+            if (json_is_true(json_object_get(part, "thought"))) {
+                lava_xs_reasoning(s, p, n);     /* a thought summary */
+            } else {
                 lava_xs_text(s, p, n);
             }
+
             continue;
         }
 

@@ -27,7 +27,8 @@
 enum {
     XS_BLK_NONE = 0,
     XS_BLK_TEXT,
-    XS_BLK_TOOL
+    XS_BLK_TOOL,
+    XS_BLK_THINK            /* reasoning text */
 };
 
 struct lava_xlate_stream_s {
@@ -58,7 +59,8 @@ struct lava_xlate_stream_s {
     /* progress */
     int          started;           /* client start written */
     int          fin_written;       /* OpenAI client: finish chunk written */
-    int          ended;             /* provider's final event read */
+    int          ended;             /* the client's stream has its end */
+    int          refused;           /* OpenAI provider: a refusal delta */
     int          dead;              /* provider error relayed: ignore rest */
 
     /* decoder state */
@@ -86,6 +88,7 @@ void lava_xs_fail(xs_t *s, const char *what);
 /* lava_xlate_stream_out.c: the internal form, written for s->to */
 void lava_xs_start(xs_t *s);
 void lava_xs_text(xs_t *s, const char *p, size_t n);
+void lava_xs_reasoning(xs_t *s, const char *p, size_t n);
 void lava_xs_tool_start(xs_t *s, long key, const char *id, size_t id_len,
     const char *name, size_t name_len);
 void lava_xs_tool_args(xs_t *s, long key, const char *p, size_t n);

@@ -118,10 +118,10 @@ xs_model(xs_t *s)
 }
 
 
-/* the provider's tool call id, or one made from the response id and the
- * call's number (Gemini gives none): unique within the answer */
+/* the provider's tool call id, or call_<n> counting the answer's calls from
+ * 1 (Gemini gives none; as lava_xlate_response names them) */
 static void
-xs_tool_id(xs_t *s, const char *id, size_t id_len, const char *prefix)
+xs_tool_id(xs_t *s, const char *id, size_t id_len)
 {
     int  n;
 
@@ -135,8 +135,7 @@ xs_tool_id(xs_t *s, const char *id, size_t id_len, const char *prefix)
         return;
     }
 
-    n = snprintf(s->tool_id, sizeof(s->tool_id), "%s%.96s_%d", prefix,
-                 s->id, s->ntools);
+    n = snprintf(s->tool_id, sizeof(s->tool_id), "call_%d", s->ntools + 1);
     if (n < 0) {
         s->tool_id[0] = '\0';
     }
@@ -319,6 +318,12 @@ xs_an_block_start(xs_t *s, int kind)
         lava_xs_out_lit(s, ",\"content_block\":{\"type\":\"text\","
                            "\"text\":\"\"}}\n\n");
 
+    } else if (kind == XS_BLK_THINK) {
+        /* no signature: another provider's reasoning cannot be verified
+         * by Anthropic (as lava_xlate_response writes it) */
+        lava_xs_out_lit(s, ",\"content_block\":{\"type\":\"thinking\","
+                           "\"thinking\":\"\",\"signature\":\"\"}}\n\n");
+
     } else {
         lava_xs_out_lit(s, ",\"content_block\":{\"type\":\"tool_use\",\"id\":");
         xs_out_cstr(s, s->tool_id);
@@ -420,9 +425,8 @@ xs_ge_tool_flush(xs_t *s)
     }
 
     xs_ge_head(s);
-    lava_xs_out_lit(s, "{\"functionCall\":{\"id\":");
-    xs_out_cstr(s, s->tool_id);
-    lava_xs_out_lit(s, ",\"name\":");
+    /* no id: Gemini pairs calls and results by name and order */
+    lava_xs_out_lit(s, "{\"functionCall\":{\"name\":");
     xs_out_cstr(s, s->tool_name);
     lava_xs_out_lit(s, ",\"args\":");
     lava_xs_out(s, a, strlen(a));
@@ -512,6 +516,43 @@ lava_xs_text(xs_t *s, const char *p, size_t n)
 }
 
 
+/* reasoning text: an Anthropic thinking block, a Gemini thought part; an
+ * OpenAI chunk has no member for it (its tokens stay in the usage) */
+void
+lava_xs_reasoning(xs_t *s, const char *p, size_t n)
+{
+    lava_xs_start(s);
+
+    switch (s->to) {
+
+    case LAVA_FMT_OPENAI:
+        break;
+
+    case LAVA_FMT_ANTHROPIC:
+        if (s->blk != XS_BLK_THINK) {
+            xs_an_block_start(s, XS_BLK_THINK);
+        }
+
+        xs_an_delta_head(s);
+        lava_xs_out_lit(s, ",\"delta\":{\"type\":\"thinking_delta\","
+                           "\"thinking\":");
+        lava_xs_out_jstr(s, p, n);
+        lava_xs_out_lit(s, "}}\n\n");
+        break;
+
+    default:
+        xs_ge_tool_flush(s);
+        s->blk = XS_BLK_THINK;
+        xs_ge_head(s);
+        lava_xs_out_lit(s, "{\"text\":");
+        lava_xs_out_jstr(s, p, n);
+        lava_xs_out_lit(s, ",\"thought\":true}");
+        xs_ge_tail(s, NULL);
+        break;
+    }
+}
+
+
 void
 lava_xs_tool_start(xs_t *s, long key, const char *id, size_t id_len,
     const char *name, size_t name_len)
@@ -531,8 +572,7 @@ lava_xs_tool_start(xs_t *s, long key, const char *id, size_t id_len,
         xs_ge_tool_flush(s);
     }
 
-    xs_tool_id(s, id, id_len,
-               s->to == LAVA_FMT_ANTHROPIC ? "toolu_" : "call_");
+    xs_tool_id(s, id, id_len);
 
     if (name_len >= sizeof(s->tool_name)) {
         lava_xs_fail(s, "a tool name is over 255 bytes");

@@ -118,6 +118,7 @@ static const xs_case_t  cases[] = {
     { "openai_stream_nousage.sse", LAVA_FMT_OPENAI, NULL, 1 },
     { "xlate/stream/openai_tools.sse", LAVA_FMT_OPENAI, "openai/gpt-4o", 1 },
     { "xlate/stream/openai_error.sse", LAVA_FMT_OPENAI, NULL, 0 },
+    { "xlate/stream/openai_reasoning.sse", LAVA_FMT_OPENAI, NULL, 1 },
     { "anthropic_stream.sse", LAVA_FMT_ANTHROPIC, NULL, 1 },
     { "anthropic/stream_error.sse", LAVA_FMT_ANTHROPIC, NULL, 0 },
     { "xlate/stream/anthropic_tools.sse", LAVA_FMT_ANTHROPIC,
@@ -688,7 +689,7 @@ END_TEST
 
 
 /* an OpenAI-compatible stream without [DONE]: ended at EOF after its
- * finish reason; a refusal delta is text */
+ * finish reason; a refusal delta is text and the content filter's finish */
 START_TEST(test_eof_after_finish)
 {
     lava_xlate_stream_t  *s = xs_new(LAVA_FMT_OPENAI, LAVA_FMT_ANTHROPIC,
@@ -711,7 +712,7 @@ START_TEST(test_eof_after_finish)
     ck_assert_int_eq(lava_xlate_stream_finish(s, &out), 0);
     ck_assert_int_eq(lava_xlate_stream_complete(s), 1);
     text = strndup(out.data, out.len);
-    ck_assert(strstr(text, "\"stop_reason\":\"max_tokens\"") != NULL);
+    ck_assert(strstr(text, "\"stop_reason\":\"refusal\"") != NULL);
     ck_assert(strstr(text, "event: message_stop\n") != NULL);
     check_client_stream(LAVA_FMT_ANTHROPIC, out.data, out.len, "eof");
 
