@@ -7,8 +7,9 @@
  * the body. Checks: no crash or leak; a success is one JSON object of
  * exactly len bytes in the target's shape (Anthropic bodies carry model and
  * max_tokens, Gemini bodies neither model nor stream, an error body the
- * client's error members); a failure leaves no output and says why; error
- * bodies always translate.
+ * client's error members); a failure leaves no output and says why in
+ * printable ASCII without quotes or backslashes; error bodies always
+ * translate.
  */
 #include <string.h>
 
@@ -69,6 +70,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(rc == -1, "return code");
         FUZZ_CHECK(out.data == NULL && out.len == 0, "no output on failure");
         FUZZ_CHECK(err[0] != '\0', "a failure says why");
+        for (len = 0; err[len] != '\0'; len++) {
+            FUZZ_CHECK(err[len] >= 0x20 && err[len] <= 0x7e && err[len] != '"'
+                       && err[len] != '\\', "err is safe in JSON");
+        }
         return 0;
     }
 

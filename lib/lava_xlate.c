@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "lava_xlate_int.h"
 
@@ -43,15 +44,27 @@ lava_xlate_fmt_name(lava_fmt_e fmt)
 }
 
 
+/*
+ * Messages quote member names and types from the client's or provider's
+ * bytes: anything but printable ASCII, a quote or a backslash becomes '?',
+ * so a caller may put the text into JSON or a log line as it is.
+ */
 int
 lava_xerr(lava_xctx_t *x, const char *fmt, ...)
 {
-    va_list  ap;
+    va_list   ap;
+    u_char   *p;
 
     if (x->err != NULL && x->errlen > 0) {
         va_start(ap, fmt);
         vsnprintf(x->err, x->errlen, fmt, ap);
         va_end(ap);
+
+        for (p = (u_char *) x->err; *p != '\0'; p++) {
+            if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\\') {
+                *p = '?';
+            }
+        }
     }
 
     return -1;
@@ -344,9 +357,16 @@ lava_xlate_response(lava_fmt_e from, lava_fmt_e to, const char *body,
     }
 
     if (from == to) {
-        rc = lava_xdump(&x, src, out);
+        /* the provider's bytes as they came */
         json_decref(src);
-        return rc;
+        out->data = malloc(len + 1);
+        if (out->data == NULL) {
+            return lava_xerr(&x, "out of memory");
+        }
+        memcpy(out->data, body, len);
+        out->data[len] = '\0';
+        out->len = len;
+        return 0;
     }
 
     memset(&r, 0, sizeof(r));

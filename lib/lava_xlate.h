@@ -50,7 +50,9 @@ typedef struct {
  * to == LAVA_FMT_GEMINI model is ignored; with from == LAVA_FMT_GEMINI and
  * another target, model is required.
  * Returns 0, or -1 with err set to "<what> is not supported by <target>",
- * a parse error or a missing member (NUL-terminated, truncated to errlen).
+ * a parse error or a missing member (NUL-terminated, truncated to errlen;
+ * printable ASCII without '"' or '\\': names quoted from the body have
+ * other bytes replaced by '?', so err goes into JSON as it is).
  * from == to: the body is kept as sent (only the model replaced).
  */
 int lava_xlate_request(lava_fmt_e from, lava_fmt_e to, const char *body,
@@ -84,7 +86,8 @@ int lava_xlate_request_info(lava_fmt_e from, lava_fmt_e to,
     lava_xlate_req_info_t *info, lava_xlate_buf_t *out, char *err,
     size_t errlen);
 
-/* A provider's non-stream 2xx response body into the client's shape. */
+/* A provider's non-stream 2xx response body into the client's shape
+ * (from == to: its bytes as they came, once they parse as an object). */
 int lava_xlate_response(lava_fmt_e from, lava_fmt_e to, const char *body,
     size_t len, lava_xlate_buf_t *out, char *err, size_t errlen);
 

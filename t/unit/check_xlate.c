@@ -305,6 +305,19 @@ static const xl_refusal_t  xl_refusals[] = {
     { LAVA_FMT_GEMINI, LAVA_FMT_OPENAI,
       "{\"contents\":[{\"parts\":[{\"text\":\"hi\"}]}]}",
       "model is required" },
+    { LAVA_FMT_GEMINI, LAVA_FMT_OPENAI,
+      "{\"contents\":[{\"parts\":[{\"fileData\":{\"mimeType\":"
+      "\"image/png\",\"fileUri\":\"https://generativelanguage.googleapis.com"
+      "/v1beta/files/abc\"}}]}]}",
+      "a Gemini Files API upload is not supported by openai" },
+    { LAVA_FMT_GEMINI, LAVA_FMT_OPENAI,
+      "{\"contents\":[{\"parts\":[{\"text\":\"hi\"}]}],"
+      "\"tools\":{\"functionDeclarations\":[{\"name\":\"f\"}]}}",
+      "tools must be an array" },
+    /* names from the body are quoted with only safe bytes */
+    { LAVA_FMT_OPENAI, LAVA_FMT_GEMINI,
+      "{\"model\":\"g\",\"a\\\"b\\\\c\\n\u00e9\":1,\"messages\":[]}",
+      "a?b?c??? is not supported by gemini" },
 };
 
 
@@ -368,6 +381,13 @@ START_TEST(test_xlate_same_format)
     ck_assert_int_eq(info.stream, 1);
     ck_assert_int_eq(info.include_usage, 0);
     ck_assert_str_eq(info.model, "a");
+    free(out.data);
+
+    ck_assert_int_eq(lava_xlate_response(LAVA_FMT_ANTHROPIC, LAVA_FMT_ANTHROPIC,
+                                         "{ \"x\": 0.7 }", 12, &out, err,
+                                         sizeof(err)), 0);
+    ck_assert_int_eq(out.len, 12);
+    ck_assert_str_eq(out.data, "{ \"x\": 0.7 }");
     free(out.data);
 }
 END_TEST
