@@ -15,6 +15,7 @@ use lib "$FindBin::Bin/lib";
 
 use Digest::SHA qw(sha256_hex);
 use Test::More;
+use Time::HiRes qw(sleep);
 
 use LavaTest qw(wait_for);
 
@@ -334,6 +335,31 @@ $dbh->do(q{SET lava.test_now = '2099-01-01 00:00:00Z'});
 is $s->sql_value(q{SELECT count(*) FROM auth_snapshot WHERE line LIKE 'x %' || ?}, $id), 0,
    'x records: for 30 days only';
 $dbh->do(q{RESET lava.test_now});
+
+# --- the watermark held back by a pending entry --------------------------------------------------
+
+# An entry read by another consumer of the sidecar's group and not
+# acknowledged yet (the sidecar claims such entries only after
+# claim_idle_ms, 30 s): the b record stays below it. Once it is acknowledged
+# the watermark moves, and the sidecar publishes again by itself, though
+# nothing in the database changed.
+$s->stop_part('sidecar');
+my $held = $s->redis('xadd', 'lava:usage', '*', refused_ev(new_rid(), spend_key_id => $mk->{spend_key_id}));
+my @got = $s->redis('xreadgroup', 'GROUP', 'lava-sidecar', 'thief', 'COUNT', 1, 'STREAMS', 'lava:usage', '>');
+is $got[0][1][0][0], $held, 'an entry pending under another consumer';
+$s->start_part('sidecar');
+$s->sql(q{SELECT update_spend_key(?, '{"name": "held"}')}, $mk->{spend_key_id});
+my ($hms, $hseq) = split /-/, $held;
+my $below = $hseq > 0 ? "$hms-" . ($hseq - 1) : ($hms - 1) . '-18446744073709551615';
+ok published(qr/^b lava:usage \Q$below\E$/m),
+   "published with b just below the pending entry ($below)";
+my $vh = version();
+$s->redis('xack', 'lava:usage', 'lava-sidecar', $held);
+ok published(qr/^b lava:usage \Q$held\E$/m), 'acknowledged: published again with b at it';
+cmp_ok version(), '>', $vh, 'the sidecar moved the version for it';
+my $vs = version();
+sleep 2.5;
+is version(), $vs, 'nothing pending: no more versions';
 
 # --- the ledger stays balanced ----------------------------------------------------------------
 
