@@ -291,6 +291,29 @@ is $s->sql_value('SELECT coalesce(sum(amount_nusd), 0) FROM transfers WHERE requ
 ok published(qr/^l $id 10 5 monthly 3 3 daily 2500000 2708550 $month $today$/m),
    'published: 3 requests, spend over the limit';
 
+# An unpriced request counts as a request at once, and as spend once it is
+# settled by re-pricing (reprice_book): its transfers carry the key too.
+my $pk = $s->sql(q{SELECT * FROM create_spend_key(?, ?, ?, ?, ?::jsonb)}, $m->{merchant}, 'reprice',
+                 $m->{customer}, 'chat', '{"spend_limit": {"amount": "1", "cycle": "total"}}')->[0];
+$s->register_secret($pk->{key}, 'spend key');
+my $urid = new_rid();
+$s->redis('xadd', 'lava:usage', '*', served($urid, spend_key_id => $pk->{spend_key_id},
+                                             model => 'gpt-spk-unpriced'));
+ok wait_for(15, sub { $s->sql_value('SELECT price_state FROM events WHERE request_id = ?', $urid) }),
+   'an event for a model without a rate is booked';
+is $s->sql_value('SELECT price_state FROM events WHERE request_id = ?', $urid), 'unpriced', 'unpriced';
+is key_row($pk->{spend_key_id})->{total_requests}, 1, 'counted as a request';
+is key_row($pk->{spend_key_id})->{total_spend}, '0.00', 'no spend yet';
+$s->sql(q{SELECT add_rate('openai', 'gpt-spk-unpriced', '2020-01-01', input => 0.15, output => 0.60)});
+my $vr = version();
+$s->sql('SELECT * FROM reprice_unpriced()');
+ok wait_for(15, sub { key_row($pk->{spend_key_id})->{total_spend} eq '0.00090285' }),
+   'settled: its spend counts';
+is $s->sql_value(q{SELECT count(*) FROM transfers WHERE request_id = ? AND note = 'repriced'
+                    AND spend_key_id = ?}, $urid, $pk->{spend_key_id}), 3,
+   'the settlement\'s transfers carry the key';
+cmp_ok version(), '>', $vr, 'and the auth version moved';
+
 # --- cycles under lava.test_now ------------------------------------------------------------
 
 my $dbh = $s->dbh;
