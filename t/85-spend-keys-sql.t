@@ -95,6 +95,16 @@ is_deeply [ map { key_row($mk->{spend_key_id})->{$_} } qw(spend_limit request_li
                                                           allowed_models expires_at status) ],
           [ undef, undef, undef, undef, undef, 'active' ], 'no limits, no lists, no expiry: null';
 
+# The wallet named as the view names it.
+my $wk = $s->sql('SELECT * FROM create_spend_key(?, ?, ?)', $m->{merchant}, 'by wallet id',
+                 "wallet:$m->{customer}")->[0];
+$s->register_secret($wk->{key}, 'spend key');
+is key_row($wk->{spend_key_id})->{wallet_id}, "wallet:$m->{customer}", 'a wallet given as wallet:<customer>';
+$wk = $s->sql('SELECT * FROM create_spend_key(?, ?, ?)', $m->{merchant}, 'by merchant wallet',
+              "merchant:$m->{merchant}")->[0];
+$s->register_secret($wk->{key}, 'spend key');
+is key_row($wk->{spend_key_id})->{wallet_id}, "merchant:$m->{merchant}", 'or as merchant:<merchant>';
+
 # --- clear errors ----------------------------------------------------------------
 
 my @bad = (
@@ -132,7 +142,11 @@ my $other = $s->sql('SELECT * FROM create_merchant(?)', 'Other')->[0];
 $s->register_secret($other->{secret_key}, 'merchant secret key');
 my $ocus = $s->sql_value('SELECT create_customer(?)', $other->{merchant_id});
 push @bad, [ 'another merchant\'s customer', [$m->{merchant}, 'x', $ocus, undef, '{}'],
-             qr/is not a customer of merchant/ ];
+             qr/is not a customer of merchant/ ],
+          [ 'unknown wallet', [$m->{merchant}, 'x', "merchant:$other->{merchant_id}", undef, '{}'],
+            qr/unknown wallet merchant:$other->{merchant_id}/ ],
+          [ 'unknown wallet of a customer', [$m->{merchant}, 'x', 'wallet:cus_nobody', undef, '{}'],
+            qr/no customer cus_nobody/ ];
 my $nkeys = $s->sql_value('SELECT count(*) FROM spend_key_defs');
 for my $b (@bad) {
     like err_of('SELECT * FROM create_spend_key(?, ?, ?, ?, ?::jsonb)', @{ $b->[1] }), $b->[2],
