@@ -46,6 +46,8 @@ use LavaTest qw(wait_for);
 my $N_HTTP = $ENV{LAVA_SCALE_HTTP} // 1200;
 my $N_DIRECT = $ENV{LAVA_SCALE_DIRECT} // 400;
 my $WORKERS = 6;
+my $SIDECAR = $ENV{LAVA_SIDECAR} // "$FindBin::Bin/../build/lava-sidecar";
+my $NGINX = $ENV{LAVA_NGINX} // '/usr/sbin/nginx';
 my $SEED = $ENV{LAVA_SCALE_SEED} // 20261207;
 srand $SEED;
 diag "seed $SEED";
@@ -161,7 +163,7 @@ sub start_sidecar {
     delete local $ENV{LAVA_REDIS_URL};      # the file names the node
     local $ENV{LAVA_PG_DSN} = $s->env->{LAVA_PG_DSN};
     spawn("sidecar-$name", "$dir/sidecar-$name.log",
-          $ENV{LAVA_SIDECAR} // "$LavaTest::ROOT/build/lava-sidecar", '-c', "$dir/sidecar-$name.conf");
+          $SIDECAR, '-c', "$dir/sidecar-$name.conf");
     $s->add_log("sidecar-$name.log");
 }
 sidecar_conf('a', $G{A});
@@ -194,7 +196,6 @@ $conf_b =~ s/(^    # lava-test-conf\n).*?(^    # lava-test-conf end\n)/$1$b_dire
 open my $fh, '>', "$nb/nginx.conf" or die;
 print $fh $conf_b;
 close $fh;
-my $NGINX = $ENV{LAVA_NGINX} // '/usr/sbin/nginx';
 spawn('nginx-b', "$nb/nginx.out", $NGINX, '-p', "$nb/", '-c', "$nb/nginx.conf", '-e', "$nb/error.log");
 $s->add_log('nginx-b/error.log');
 $s->add_log('nginx-b/access.log');
@@ -268,6 +269,45 @@ my @bad_b = grep { /\[(alert|emerg)\]|exited on signal/ } LavaTest::slurp_lines(
 ok !@bad_b, 'gateway B: no [alert], [emerg] or worker crash' or diag join '', @bad_b[0 .. ($#bad_b < 9 ? $#bad_b : 9)];
 diag sprintf '%d requests through two gateways and two streams booked and checked in %.1f s',
     scalar @rids, time - $t0;
+
+# --- a partition stopped: its entries wait for it; reconcile says so ----
+# b0 acknowledges b1's entries unread in its own group; reconcile, run with
+# b0's configuration, reads every partition's group: b1's entries are not
+# yet delivered, not missing.
+stop('sidecar-b1');
+# FNV-1a, 32 bit, of the customer id (sidecar/partition.c)
+sub partition_of {
+    my ($id, $n) = @_;
+    my $h = 2166136261;
+    for (unpack 'C*', $id) { $h ^= $_; $h = ($h * 16777619) % 4294967296 }
+    return $h % $n;
+}
+my ($mc) = grep { partition_of($_->[1], 2) == 1 } LavaBulk::customers();
+ok $mc, 'a customer of partition 1';
+my $tok = $s->token(secret_key => $mc->[0]{secret}, customer_id => $mc->[1], meter_slug => 'chat');
+my @waiting;
+for my $i (1 .. 12) {
+    my $r = $B->request(target => '/v1/forward/chat/completions?u=https%3A%2F%2Fapi.openai.com%2Fv1',
+                        body => LavaTest::chat_body(model => 'gpt-4o-mini'),
+                        headers => [Authorization => "Bearer $tok", 'x-mock-usage' => 'prompt=10,completion=5']);
+    push @waiting, $r->{rid} if $r->{status} == 200;
+}
+is scalar(@waiting), 12, 'gateway B serves with partition 1 stopped';
+ok wait_for(10, sub {
+    my ($last, @groups) = groups('B');
+    my ($g0) = grep { $_->{name} eq 'lava-sidecar.p0of2' } @groups;
+    $g0->{pending} == 0 && $g0->{'last-delivered-id'} eq $last;
+}), 'partition 0 read and acknowledged them all';
+is $s->sql_value('SELECT count(*) FROM events WHERE request_id = ANY(?)', \@waiting), 0,
+   'none of them booked: partition 1 is stopped';
+my $rec = `env -u LAVA_REDIS_URL LAVA_PG_DSN=$s->{env}{LAVA_PG_DSN} $SIDECAR -c $dir/sidecar-b0.conf reconcile 2>&1`;
+is $? >> 8, 0, 'reconcile with partition 0\'s configuration: exit 0, nothing missing' or diag $rec;
+like $rec, qr/missing\s+0\b/, 'reconcile: 0 missing';
+like $rec, qr/not yet delivered\s+12\b/, 'reconcile: the 12 requests of partition 1 are not yet delivered'
+    or diag $rec;
+start_sidecar('b1');
+ok wait_for(30, sub { $s->sql_value('SELECT count(*) FROM events WHERE request_id = ANY(?)', \@waiting) == 12 }),
+   'partition 1 books them once its sidecar is back';
 
 # --- MOVED: stream A's slot moves to the third master ---------------------
 my ($to) = grep { $_ != $G{A}{node} && $_ != $G{B}{node} } @NODE;

@@ -66,8 +66,10 @@ my (@M, $m1, $m2);
 # $n requests planned (plan_http), in order.
 sub plan_all { map { plan_http() } 1 .. $_[0] }
 
-# The merchants of the population (LavaTest::setup_merchant's hashes).
+# The merchants of the population (LavaTest::setup_merchant's hashes), and
+# its customers as [merchant hash, customer id].
 sub merchants { @M }
+sub customers { @CUST }
 
 # Rates, merchants, meters, customers; known to the gateway on return.
 sub setup {
