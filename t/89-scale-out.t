@@ -334,6 +334,9 @@ is scalar(@moved), 20, 'gateway A serves while its stream\'s slot has moved';
 ok wait_for(10, sub { grep { /xadd to "\Q$G{A}{stream}\E" failed \(MOVED $slot 127\.0\.0\.1:$to\)/ }
                       LavaTest::slurp_lines($s->error_log) }),
    'the error log names the new owner (MOVED)';
+ok wait_for(10, sub { grep { /lava auth: reading the snapshot from redis failed \(MOVED $slot 127\.0\.0\.1:$to\), keeping the loaded one/ }
+                      LavaTest::slurp_lines($s->error_log) }),
+   'the auth poll gets MOVED too and keeps the loaded snapshot';
 sleep 1;
 is $s->sql_value('SELECT count(*) FROM events WHERE request_id = ANY(?)', \@moved), 0,
    'nothing booked while the gateway writes to the old master';
