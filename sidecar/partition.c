@@ -41,10 +41,75 @@ field(const redisReply *f, const char *name)
     return NULL;
 }
 
+/*
+ * The value of name in a packed event (the `e` field of a version 2 entry,
+ * docs/events.md: "<name>:<length>:<value>\n" per field); 0 when found.
+ * Anything malformed: not found (the entry goes by its id, and its own
+ * partition dead-letters it).
+ */
+int
+partition_packed_field(const char *p, size_t n, const char *name, const char **v,
+    size_t *vn)
+{
+    size_t namelen = strlen(name), i = 0, nstart, nlen, dstart, len;
+
+    while (i < n) {
+        nstart = i;
+        while (i < n && p[i] != ':' && i - nstart <= 32) {
+            i++;
+        }
+        nlen = i - nstart;
+        if (i >= n || p[i] != ':' || nlen == 0 || nlen > 32) {
+            return -1;
+        }
+        i++;
+        dstart = i;
+        len = 0;
+        while (i < n && p[i] >= '0' && p[i] <= '9' && i - dstart < 6) {
+            len = len * 10 + (size_t) (p[i] - '0');
+            i++;
+        }
+        if (i == dstart || i >= n || p[i] != ':') {
+            return -1;
+        }
+        i++;
+        if (len >= n - i || p[i + len] != '\n') {       /* the value, then "\n" */
+            return -1;
+        }
+        if (nlen == namelen && memcmp(p + nstart, name, namelen) == 0) {
+            *v = p + i;
+            *vn = len;
+            return 0;
+        }
+        i += len + 1;
+    }
+    return -1;
+}
+
+/* a non-empty value of name: a stream field (version 1) or packed in the
+ * field e (version 2) */
+static int
+entry_value(const redisReply *f, const char *name, const char **v, size_t *vn)
+{
+    const redisReply *r = field(f, name);
+
+    if (r != NULL && r->len > 0) {
+        *v = r->str;
+        *vn = r->len;
+        return 0;
+    }
+    r = field(f, "e");
+    if (r != NULL && partition_packed_field(r->str, r->len, name, v, vn) == 0 && *vn > 0) {
+        return 0;
+    }
+    return -1;
+}
+
 int
 partition_of(const redisReply *entry, int nparts)
 {
-    const redisReply *v = NULL;
+    const char *v;
+    size_t      vn;
 
     if (nparts <= 1) {
         return 0;
@@ -54,14 +119,13 @@ partition_of(const redisReply *entry, int nparts)
     {
         return 0;       /* not an entry at all: the first partition acks it */
     }
-    v = field(entry->element[1], "customer_id");
-    if (v == NULL || v->len == 0) {
-        v = field(entry->element[1], "merchant_id");
+    if (entry_value(entry->element[1], "customer_id", &v, &vn) != 0
+        && entry_value(entry->element[1], "merchant_id", &v, &vn) != 0)
+    {
+        v = entry->element[0]->str;
+        vn = entry->element[0]->len;
     }
-    if (v == NULL || v->len == 0) {
-        v = entry->element[0];
-    }
-    return (int) (partition_hash(v->str, v->len) % (uint32_t) nparts);
+    return (int) (partition_hash(v, vn) % (uint32_t) nparts);
 }
 
 char *

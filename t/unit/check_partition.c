@@ -106,6 +106,53 @@ START_TEST(key_is_customer_then_merchant_then_id)
 }
 END_TEST
 
+START_TEST(version_2_packed)
+{
+    /* docs/events.md, version 2: the fields packed in e, "<name>:<length>:<value>\n" */
+    const char *const v2[] = { "v", "2", "request_id", "req_X",
+        "e", "metadata:7:a:b\nc:d\nmerchant_id:5:mer_A\ncustomer_idx:1:x\ncustomer_id:5:cus_B\n" };
+    const char *const v2_merchant[] = { "v", "2", "e", "payer:8:merchant\nmerchant_id:5:mer_A\n" };
+    const char *const v2_bad_len[] = { "v", "2", "e", "customer_id:9:cus_B\n" };
+    const char *const v2_cut[] = { "v", "2", "e", "customer_id:5:cus_B" };
+    const char *const v2_long_len[] = { "v", "2", "e", "customer_id:0000005:cus_B\n" };
+    const char *v;
+    size_t      vn;
+    redisReply *e;
+    int         n;
+
+    ck_assert_int_eq(partition_packed_field("a:1:x\nbb:2:yz\n", 14, "bb", &v, &vn), 0);
+    ck_assert_uint_eq(vn, 2);
+    ck_assert_int_eq(memcmp(v, "yz", 2), 0);
+    ck_assert_int_eq(partition_packed_field("a:1:x\nbb:2:yz\n", 14, "b", &v, &vn), -1);
+    ck_assert_int_eq(partition_packed_field("a:1:x\nbb:2:yz", 13, "bb", &v, &vn), -1);
+    ck_assert_int_eq(partition_packed_field(":1:x\n", 5, "a", &v, &vn), -1);
+    ck_assert_int_eq(partition_packed_field("a::x\n", 5, "a", &v, &vn), -1);
+    ck_assert_int_eq(partition_packed_field("a:99:x\n", 7, "a", &v, &vn), -1);
+
+    for (n = 2; n <= 7; n++) {
+        /* the same customer in either version: the same partition */
+        e = entry("1-1", v2, 6);
+        ck_assert_int_eq(partition_of(e, n), (int) (partition_hash("cus_B", 5) % n));
+        entry_free(e);
+        e = entry("1-1", v2_merchant, 4);
+        ck_assert_int_eq(partition_of(e, n), (int) (partition_hash("mer_A", 5) % n));
+        entry_free(e);
+        e = entry("1700000000000-7", v2_bad_len, 4);
+        ck_assert_int_eq(partition_of(e, n),
+                         (int) (partition_hash("1700000000000-7", 15) % n));
+        entry_free(e);
+        e = entry("1700000000000-7", v2_cut, 4);
+        ck_assert_int_eq(partition_of(e, n),
+                         (int) (partition_hash("1700000000000-7", 15) % n));
+        entry_free(e);
+        e = entry("1700000000000-7", v2_long_len, 4);
+        ck_assert_int_eq(partition_of(e, n),
+                         (int) (partition_hash("1700000000000-7", 15) % n));
+        entry_free(e);
+    }
+}
+END_TEST
+
 START_TEST(customers_spread)
 {
     /* 1000 customer ids over 4 partitions: each gets a fair share */
@@ -187,6 +234,7 @@ make_suite(void)
 
     tcase_add_test(tc, hash_is_fnv1a);
     tcase_add_test(tc, key_is_customer_then_merchant_then_id);
+    tcase_add_test(tc, version_2_packed);
     tcase_add_test(tc, customers_spread);
     tcase_add_test(tc, group_per_partition);
     tcase_add_test(tc, config_derives_the_group);
