@@ -1,16 +1,14 @@
 # Scale-out: two gateways, two streams on a Redis Cluster of three masters,
-# sidecars per stream, one ledger (docs/operations.md, "Scaling out").
+# a sidecar per stream, one ledger (docs/operations.md, "Scaling out").
 #
-#   nginx A ──XADD──▶ lava:usage:{A} (master owning {A}'s slot) ──▶ sidecar A ─┐
-#   nginx B ──XADD──▶ lava:usage:{B} (another master)           ──▶ sidecar B0 ├─▶ Postgres
-#                                                                 ──▶ sidecar B1 ┘
+#   nginx A ──XADD──▶ lava:usage:{A} (master owning {A}'s slot) ──▶ sidecar a ─┐
+#   nginx B ──XADD──▶ lava:usage:{B} (another master)           ──▶ sidecar b ─┴─▶ Postgres
 #
 # Each gateway and its stream's sidecars talk to the master that owns the
 # stream's hash slot (hiredis 0.14 has no cluster client): lava_redis and
 # redis_url name it, and every key of a group carries the group's hash tag
 # (lava_stream, lava_auth_prefix; stream, auth_prefix), so the snapshot's
-# MULTI/EXEC and every stream command stay on that node. Stream B is split
-# between two sidecars by paying customer (partitions = 2).
+# MULTI/EXEC and every stream command stay on that node.
 #
 # The population, the mix and every check of the ledger are t/43's
 # (t/lib/LavaBulk.pm): each request costs what an independent computation
@@ -19,6 +17,11 @@
 # Then: each gateway's events are in its own stream only, every entry of
 # both streams is acknowledged by every group reading it, each sidecar
 # booked some.
+#
+# Then stream B is split between two sidecars by paying customer
+# (partitions = 2): what was booked books nothing again, new requests of
+# customers of both partitions are booked once each; with partition 1
+# stopped its requests wait and reconcile calls them not yet delivered.
 #
 # Last, how MOVED is handled: stream A's slot is moved to another master
 # while gateway A serves. Requests are still served; the XADDs answered
@@ -167,9 +170,8 @@ sub start_sidecar {
     $s->add_log("sidecar-$name.log");
 }
 sidecar_conf('a', $G{A});
-sidecar_conf('b0', $G{B}, partitions => 2, partition => 0);
-sidecar_conf('b1', $G{B}, partitions => 2, partition => 1);
-start_sidecar($_) for qw(a b0 b1);
+sidecar_conf('b', $G{B});
+start_sidecar($_) for qw(a b);
 for my $g (qw(A B)) {
     ok wait_for(20, sub { eval { node($G{$g}{node})->get("$G{$g}{auth}:version") } }),
        "group $g: the auth snapshot is published on its master";
@@ -254,13 +256,12 @@ sub groups {
 for my $g (qw(A B)) {
     my ($last, @groups) = groups($g);
     my @names = sort map { $_->{name} } @groups;
-    is_deeply \@names, $g eq 'A' ? ['lava-sidecar'] : ['lava-sidecar.p0of2', 'lava-sidecar.p1of2'],
-              "stream $g is read by " . join(', ', @names);
+    is_deeply \@names, ['lava-sidecar'], "stream $g is read by " . join(', ', @names);
     is_deeply [map { [$_->{pending}, $_->{'last-delivered-id'}] } @groups],
               [map { [0, $last] } @groups], "stream $g: every entry delivered to every group and acknowledged";
 }
 
-for my $name (qw(a b0 b1)) {
+for my $name (qw(a b)) {
     my @log = LavaTest::slurp_lines("$dir/sidecar-$name.log");
     ok !grep({ /\berror\b|dead-lettered [1-9]/i } @log), "sidecar $name logged no error";
     ok grep({ /booked [1-9]/ } @log), "sidecar $name booked some of them";
@@ -270,11 +271,11 @@ ok !@bad_b, 'gateway B: no [alert], [emerg] or worker crash' or diag join '', @b
 diag sprintf '%d requests through two gateways and two streams booked and checked in %.1f s',
     scalar @rids, time - $t0;
 
-# --- a partition stopped: its entries wait for it; reconcile says so ----
-# b0 acknowledges b1's entries unread in its own group; reconcile, run with
-# b0's configuration, reads every partition's group: b1's entries are not
-# yet delivered, not missing.
-stop('sidecar-b1');
+# --- stream B split in two partitions by customer ------------------------
+# b stops; b0 and b1 (partitions = 2) read stream B in their own groups
+# from its start: everything in it is booked already and books nothing
+# again. Then requests of customers of both partitions: each booked once,
+# by the sidecar of its customer's partition.
 # FNV-1a, 32 bit, of the customer id (sidecar/partition.c)
 sub partition_of {
     my ($id, $n) = @_;
@@ -282,9 +283,70 @@ sub partition_of {
     for (unpack 'C*', $id) { $h ^= $_; $h = ($h * 16777619) % 4294967296 }
     return $h % $n;
 }
-my ($mc) = grep { partition_of($_->[1], 2) == 1 } LavaBulk::customers();
-ok $mc, 'a customer of partition 1';
-my $tok = $s->token(secret_key => $mc->[0]{secret}, customer_id => $mc->[1], meter_slug => 'chat');
+my @cust = LavaBulk::customers();
+for my $p (0, 1) {
+    next if grep { partition_of($_->[1], 2) == $p } @cust;
+    # a customer of the partition the population happens to lack
+    my $m = $cust[0][0];
+    my $c;
+    do { $c = $s->sql_value('SELECT create_customer(?)', $m->{merchant}) } until partition_of($c, 2) == $p;
+    $s->sql_value('SELECT fund_wallet(?, ?)', $c, 100);
+    push @cust, [$m, $c];
+}
+my %tok = map { $_->[1] => $s->token(secret_key => $_->[0]{secret}, customer_id => $_->[1], meter_slug => 'chat') }
+          @cust;
+ok $B->wait_accepted($tok{$_}, 20), "gateway B knows customer $_" for map { $_->[1] } @cust;
+# the probes' events (refused, booked as such) booked before the counts are taken
+ok wait_for(10, sub {
+    my ($last, @groups) = groups('B');
+    @groups == 1 && $groups[0]{pending} == 0 && $groups[0]{'last-delivered-id'} eq $last;
+}), 'stream B drained by sidecar b';
+my %count0 = map { $_ => $s->sql_value("SELECT count(*) FROM $_") } qw(events transfers);
+stop('sidecar-b');
+sidecar_conf('b0', $G{B}, partitions => 2, partition => 0);
+sidecar_conf('b1', $G{B}, partitions => 2, partition => 1);
+start_sidecar($_) for qw(b0 b1);
+ok wait_for(30, sub {
+    my ($last, @groups) = groups('B');
+    my @p = grep { $_->{name} =~ /^lava-sidecar\.p[01]of2$/ } @groups;
+    @p == 2 && !grep { $_->{pending} != 0 || $_->{'last-delivered-id'} ne $last } @p;
+}), 'partitions 0 and 1 read stream B from its start, in groups lava-sidecar.p0of2 and .p1of2';
+is_deeply { map { $_ => $s->sql_value("SELECT count(*) FROM $_") } qw(events transfers) }, \%count0,
+          'what was booked already books nothing again';
+my (@part_rids, %n_part);
+for my $i (0 .. 39) {
+    my $c = $cust[$i % @cust][1];
+    my $r = $B->request(target => '/v1/forward/chat/completions?u=https%3A%2F%2Fapi.openai.com%2Fv1',
+                        body => LavaTest::chat_body(model => 'bulk-a'),
+                        headers => [Authorization => "Bearer $tok{$c}", 'x-mock-usage' => "prompt=${\(100 + $i)},completion=7"]);
+    next unless $r->{status} == 200;
+    push @part_rids, $r->{rid};
+    $n_part{ partition_of($c, 2) }++;
+}
+is scalar(@part_rids), 40, 'gateway B served 40 requests of ' . scalar(@cust) . ' customers';
+ok $n_part{0} && $n_part{1}, "customers of both partitions ($n_part{0} and $n_part{1} requests)";
+ok wait_for(30, sub { $s->sql_value('SELECT count(*) FROM events WHERE request_id = ANY(?)', \@part_rids) == 40 }),
+   'all 40 booked';
+is $s->sql_value(q{SELECT count(*) FROM request_costs c
+                    WHERE c.request_id = ANY(?) AND c.cost_state = 'priced'
+                      AND c.base_cost_nusd + c.fee_nusd + c.service_charge_nusd
+                          = (SELECT sum(amount_nusd) FROM transfers t WHERE t.request_id = c.request_id)},
+                 \@part_rids), 40, 'each priced and its transfers move exactly its cost';
+for my $p (0, 1) {
+    my @log = LavaTest::slurp_lines("$dir/sidecar-b$p.log");
+    ok !grep({ /\berror\b|dead-lettered [1-9]/i } @log), "sidecar b$p logged no error";
+    ok grep({ /booked [1-9]/ } @log), "sidecar b$p (partition $p) booked its customers' requests";
+}
+is $s->sql_value('SELECT count(*) FROM dead_letters'), 0, 'no dead letters';
+ok $_->{ok}, "ledger_check: $_->{rule}" for @{ $s->sql('SELECT rule, ok FROM ledger_check') };
+
+# --- a partition stopped: its entries wait for it; reconcile says so ----
+# b0 acknowledges b1's entries unread in its own group; reconcile, run with
+# b0's configuration, reads every partition's group: b1's entries are not
+# yet delivered, not missing.
+stop('sidecar-b1');
+my ($mc) = grep { partition_of($_->[1], 2) == 1 } @cust;
+my $tok = $tok{ $mc->[1] };
 my @waiting;
 for my $i (1 .. 12) {
     my $r = $B->request(target => '/v1/forward/chat/completions?u=https%3A%2F%2Fapi.openai.com%2Fv1',
