@@ -6,6 +6,7 @@
 #include "event.h"
 #include "log.h"
 #include "metrics.h"
+#include "partition.h"
 #include "stream.h"
 
 typedef struct {
@@ -20,7 +21,8 @@ typedef struct {
 enum {
     ENTRY_BOOK = 0,             /* decoded, to be priced and booked */
     ENTRY_DEAD,                 /* to dead_letters */
-    ENTRY_SKIP                  /* nothing to book: ack only */
+    ENTRY_SKIP,                 /* nothing to book: ack only */
+    ENTRY_OTHER                 /* another partition's (partition.h): ack only */
 };
 
 static void
@@ -236,7 +238,7 @@ struct batch_s {
 };
 
 batch_t *
-batch_decode(redisReply *const *entries, size_t n)
+batch_decode(redisReply *const *entries, size_t n, int part, int nparts)
 {
     batch_t *b;
     size_t   i;
@@ -255,6 +257,14 @@ batch_decode(redisReply *const *entries, size_t n)
     for (i = 0; i < n; i++) {
         if (entries[i]->type != REDIS_REPLY_ARRAY) {
             b->es[i].state = ENTRY_SKIP;    /* nil: deleted entry (Redis 6.2) */
+            continue;
+        }
+        /* before decoding, and before the repeats of a request id are
+         * looked for: each partition's sidecar sees only its own */
+        if (partition_of(entries[i], nparts) != part) {
+            b->es[i].state = ENTRY_OTHER;
+            b->es[i].ev.stream_id.p = entries[i]->element[0]->str;
+            b->es[i].ev.stream_id.n = entries[i]->element[0]->len;
             continue;
         }
         decode(&b->es[i], entries[i]);
@@ -286,7 +296,7 @@ batch_process(sidecar_t *s, redisReply *const *entries, size_t n)
     if (n == 0) {
         return 0;
     }
-    b = batch_decode(entries, n);
+    b = batch_decode(entries, n, s->cfg.partition, s->cfg.partitions);
     if (b == NULL) {
         slog(SLOG_ERROR, "processing a batch of %zu entries failed: out of memory", n);
         return -1;
@@ -303,7 +313,7 @@ batch_book(sidecar_t *s, batch_t *b, book_meanwhile_pt meanwhile, void *arg)
     book_dead_t   *dead = NULL;
     book_result_t  res, sum;
     char           why[200];
-    size_t         i, n = b->n, nitems = 0, ndead = 0, misses;
+    size_t         i, n = b->n, nitems = 0, ndead = 0, nother = 0, misses;
     int            rc, ret = -1;
     int64_t        t0 = metrics_now_us();   /* booking time, metrics */
 
@@ -346,6 +356,8 @@ batch_book(sidecar_t *s, batch_t *b, book_meanwhile_pt meanwhile, void *arg)
     for (i = 0; i < n; i++) {
         if (es[i].state == ENTRY_BOOK) {
             nitems++;
+        } else if (es[i].state == ENTRY_OTHER) {
+            nother++;
         } else if (es[i].state == ENTRY_DEAD) {
             make_dead(&dead[ndead++], &es[i]);
             slog(SLOG_WARN, "stream entry %.*s dead-lettered: %s", (int) es[i].ev.stream_id.n,
@@ -354,6 +366,9 @@ batch_book(sidecar_t *s, batch_t *b, book_meanwhile_pt meanwhile, void *arg)
     }
 
     for (;;) {
+        if (nitems + ndead == 0) {
+            break;              /* only other partitions' entries: ack them */
+        }
         if (wait_db(s) != 0) {
             goto done;
         }
@@ -382,6 +397,10 @@ batch_book(sidecar_t *s, batch_t *b, book_meanwhile_pt meanwhile, void *arg)
         slog(SLOG_INFO, "batch of %zu: booked %zu, duplicate %zu, conflict %zu,"
              " dead-lettered %zu", n, sum.booked, sum.duplicate, sum.conflict,
              sum.dead + sum.poison);
+    }
+    if (nother > 0) {
+        slog(SLOG_DEBUG, "batch of %zu: %zu of other partitions acknowledged unread",
+             n, nother);
     }
     if (misses > 0) {
         slog(SLOG_WARN, "%zu requests booked unpriced: no rate or meter for them", misses);

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "partition.h"
 #include "price.h"
 
 #define C(f)     offsetof(config_t, f)
@@ -31,6 +32,12 @@ const config_setting_t config_settings[] = {
     /* the host name: stable across restarts, so a restarted sidecar finds
      * its own pending entries */
     { "consumer",        CONFIG_STR, C(consumer), NULL, 0, 0,
+      NULL, CONFIG_RECONNECT_REDIS },
+    /* partitions by paying customer (partition.h): each partition its own
+     * consumer group, derived from group */
+    { "partitions",      CONFIG_INT, C(partitions), "1", 1, PARTITION_MAX,
+      NULL, CONFIG_RECONNECT_REDIS },
+    { "partition",       CONFIG_INT, C(partition), "0", 0, PARTITION_MAX - 1,
       NULL, CONFIG_RECONNECT_REDIS },
     { "batch_size",      CONFIG_INT, C(batch_size), "500", 1, 10000,
       NULL, CONFIG_LIVE },
@@ -310,7 +317,7 @@ config_load(const char *path, config_t *out, char *err, size_t errsize)
     config_t      c;
     redis_addr_t  addr;
     const char   *env;
-    char          msg[256];
+    char          msg[256], *group;
     size_t        i;
 
     if (set_defaults(&c, err, errsize) != 0) {
@@ -345,6 +352,21 @@ config_load(const char *path, config_t *out, char *err, size_t errsize)
         config_free(&c);
         return -1;
     }
+
+    if (c.partition >= c.partitions) {
+        snprintf(err, errsize, "partition %d is not below partitions %d (they count from 0)",
+                 c.partition, c.partitions);
+        config_free(&c);
+        return -1;
+    }
+    group = partition_group(c.group, c.partition, c.partitions);
+    if (group == NULL) {
+        snprintf(err, errsize, "out of memory");
+        config_free(&c);
+        return -1;
+    }
+    free(c.group);
+    c.group = group;
 
     *out = c;
     return 0;

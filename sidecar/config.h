@@ -16,8 +16,11 @@ typedef struct {
     char     *redis_url;                 /* redis://[:password@]host[:port][/db] */
     char     *pg_dsn;                    /* libpq conninfo or URI; may hold a password */
     char     *stream;                    /* Redis Stream key */
-    char     *group;                     /* consumer group */
+    char     *group;                     /* consumer group; with partitions, the
+                                            partition's (partition_group()) */
     char     *consumer;                  /* consumer name in the group */
+    int       partitions;                /* of the stream, by customer (partition.h) */
+    int       partition;                 /* this sidecar's, 0..partitions-1 */
     int       batch_size;                /* entries per XREADGROUP / transaction */
     int       block_ms;                  /* XREADGROUP BLOCK */
     int       claim_idle_ms;             /* XAUTOCLAIM entries idle this long */

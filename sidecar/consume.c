@@ -6,6 +6,7 @@
 #include "deadletter.h"
 #include "log.h"
 #include "metrics.h"
+#include "partition.h"
 #include "stream.h"
 
 /* After Redis failed, the claim job runs again this much later. */
@@ -62,7 +63,8 @@ read_ahead(void *arg)
         ahead_drop();
         return;
     }
-    ahead.b = batch_decode(ahead.sb.entries, ahead.sb.n);   /* NULL: later */
+    ahead.b = batch_decode(ahead.sb.entries, ahead.sb.n,     /* NULL: later */
+                           s->cfg.partition, s->cfg.partitions);
     slog(SLOG_DEBUG, "read %zu entries ahead while postgres books", ahead.sb.n);
 }
 
@@ -124,7 +126,11 @@ process_redelivered(sidecar_t *s, stream_batch_t *b)
     }
 
     for (i = 0; i < b->n; i++) {
-        if (counts[i] > s->cfg.max_deliveries) {
+        /* another partition's entry is acknowledged unread (batch.c), never
+         * dead-lettered here: its own partition's sidecar books it */
+        if (counts[i] > s->cfg.max_deliveries
+            && partition_of(b->entries[i], s->cfg.partitions) == s->cfg.partition)
+        {
             counts[nover] = counts[i];
             over[nover++] = b->entries[i];
         }
@@ -179,7 +185,7 @@ process_new(sidecar_t *s, stream_batch_t *sb, batch_t *b)
         return 0;
     }
     if (b == NULL) {
-        b = batch_decode(sb->entries, sb->n);
+        b = batch_decode(sb->entries, sb->n, s->cfg.partition, s->cfg.partitions);
         if (b == NULL) {
             slog(SLOG_ERROR, "processing a batch of %zu entries failed: out of memory",
                  sb->n);

@@ -9,6 +9,7 @@
 #include "db.h"
 #include "lava_id.h"
 #include "log.h"
+#include "partition.h"
 #include "rconn.h"
 #include "reconcile.h"
 #include "stream.h"
@@ -235,9 +236,64 @@ oom:
     return -1;
 }
 
-/* XPENDING of the group, every page, into rec_pending; -1 on failure. */
+/*
+ * With partitions (partition.h), an entry another partition books is
+ * acknowledged unread in this partition's group: its state is that of its
+ * own partition's group. Every partition's group is read, so an entry is
+ * pending when it is pending in any of them, and not yet delivered when it
+ * is past the last delivered id of any of them. The name of partition p's
+ * group; malloc'd.
+ */
+static char *
+partition_group_of(const config_t *cfg, int p)
+{
+    char   suffix[32], *base, *g;
+    size_t n = strlen(cfg->group);
+
+    if (cfg->partitions <= 1) {
+        return strdup(cfg->group);
+    }
+    snprintf(suffix, sizeof(suffix), ".p%dof%d", cfg->partition, cfg->partitions);
+    if (n < strlen(suffix)) {
+        return NULL;
+    }
+    base = strndup(cfg->group, n - strlen(suffix));
+    if (base == NULL) {
+        return NULL;
+    }
+    g = partition_group(base, p, cfg->partitions);
+    free(base);
+    return g;
+}
+
+static long long load_pending_group(rec_t *r, const char *group);
+
+/* XPENDING of every partition's group into rec_pending; -1 on failure. */
 static long long
 load_pending(rec_t *r)
+{
+    long long  total = 0, n;
+    char      *g;
+    int        p;
+
+    for (p = 0; p < r->cfg->partitions; p++) {
+        g = partition_group_of(r->cfg, p);
+        if (g == NULL) {
+            return -1;
+        }
+        n = load_pending_group(r, g);
+        free(g);
+        if (n < 0) {
+            return -1;
+        }
+        total += n;
+    }
+    return copy_flush(r, "rec_pending") == 0 ? total : -1;
+}
+
+/* XPENDING of one group, every page, into rec_pending's copy; -1 on failure. */
+static long long
+load_pending_group(rec_t *r, const char *group)
 {
     redisReply  *rep;
     char         start[STREAM_ID_MAX + 1], count[16];
@@ -250,7 +306,7 @@ load_pending(rec_t *r)
     for (;;) {
         argv[0] = "XPENDING";
         argv[1] = r->cfg->stream;
-        argv[2] = r->cfg->group;
+        argv[2] = group;
         argv[3] = start;
         argv[4] = "+";
         argv[5] = count;
@@ -288,25 +344,42 @@ load_pending(rec_t *r)
             break;
         }
     }
-    return copy_flush(r, "rec_pending") == 0 ? total : -1;
+    return total;
 }
 
-/* The group's last delivered id, "0-0" when it has none or does not exist. */
+/* The group's last delivered id, "0-0" when it has none or does not exist;
+ * with partitions the lowest of every partition's group (a partition whose
+ * group does not exist yet has delivered nothing). */
 static int
 group_last(rec_t *r, stream_id_t *last)
 {
-    redisReply *rep;
-    size_t      i, j;
+    redisReply   *rep;
+    stream_id_t   id_p, *found;
+    size_t        i, j;
+    char        **names;
+    int           p, np = r->cfg->partitions, rc = -1;
 
     last->ms = 0;
     last->seq = 0;
+    names = calloc((size_t) np, sizeof(*names));
+    found = calloc((size_t) np, sizeof(*found));
+    if (names == NULL || found == NULL) {
+        goto done;
+    }
+    for (p = 0; p < np; p++) {
+        names[p] = partition_group_of(r->cfg, p);
+        if (names[p] == NULL) {
+            goto done;
+        }
+    }
     rep = redisCommand(r->redis, "XINFO GROUPS %s", r->cfg->stream);
     if (rep != NULL && rep->type == REDIS_REPLY_ERROR) {
         freeReplyObject(rep);                   /* no such stream */
-        return 0;
+        rc = 0;
+        goto done;
     }
     if (rconn_failed(r->redis, rep, "xinfo groups")) {
-        return -1;
+        goto done;
     }
     for (i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
         const redisReply *g = rep->element[i], *name = NULL, *id = NULL;
@@ -321,14 +394,35 @@ group_last(rec_t *r, stream_id_t *last)
                 id = g->element[j + 1];
             }
         }
-        if (name != NULL && id != NULL && name->type == REDIS_REPLY_STRING
-            && strcmp(name->str, r->cfg->group) == 0 && id->type == REDIS_REPLY_STRING)
+        if (name == NULL || id == NULL || name->type != REDIS_REPLY_STRING
+            || id->type != REDIS_REPLY_STRING)
         {
-            (void) stream_id_parse(id->str, id->len, last);
+            continue;
+        }
+        for (p = 0; p < np; p++) {
+            if (strcmp(name->str, names[p]) == 0
+                && stream_id_parse(id->str, id->len, &id_p) == 0)
+            {
+                found[p] = id_p;
+            }
         }
     }
     freeReplyObject(rep);
-    return 0;
+    *last = found[0];
+    for (p = 1; p < np; p++) {
+        if (stream_id_cmp(&found[p], last) < 0) {
+            *last = found[p];
+        }
+    }
+    rc = 0;
+
+done:
+    for (p = 0; names != NULL && p < np; p++) {
+        free(names[p]);
+    }
+    free(names);
+    free(found);
+    return rc;
 }
 
 /* --- the id list ------------------------------------------------------------- */
@@ -542,7 +636,9 @@ query_requests(rec_t *r)
         "                array_agg(s.stream_id) AS ids,"
         "                bool_or(p.stream_id IS NOT NULL) AS pending,"
         "                bool_or((s.ms, s.seq) > ($1::numeric, $2::numeric)) AS undelivered"
-        "           FROM rec_stream s LEFT JOIN rec_pending p ON p.stream_id = s.stream_id"
+        "           FROM rec_stream s"
+        "           LEFT JOIN (SELECT DISTINCT stream_id FROM rec_pending) p"
+        "                  ON p.stream_id = s.stream_id"
         "          WHERE s.request_id IS NOT NULL"
         "          GROUP BY s.request_id) x"
         "   LEFT JOIN events e ON e.request_id = x.request_id",

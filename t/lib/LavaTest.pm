@@ -232,12 +232,13 @@ sub check_secrets {
         }
     };
 
-    for my $f ('nginx/error.log', 'nginx/access.log', 'sidecar/sidecar.log') {
+    for my $f ('nginx/error.log', 'nginx/access.log', 'sidecar/sidecar.log', @{ $self->{extra_logs} // [] }) {
         $scan->($f, LavaTest::slurp("$self->{dir}/$f"));
     }
 
-    my $redis = eval {
-        my $r = Redis->new(server => "127.0.0.1:$self->{redis_port}", reconnect => 0,
+    my $scan_redis = sub {
+        my ($port, $name) = @_;
+        my $r = Redis->new(server => "127.0.0.1:$port", reconnect => 0,
                            cnx_timeout => 2, read_timeout => 10);
         for my $k (sort $r->keys('*')) {
             my $type = $r->type($k);
@@ -248,11 +249,17 @@ sub check_secrets {
                   : $type eq 'set' ? ($r->smembers($k))
                   : $type eq 'zset' ? ($r->zrange($k, 0, -1))
                   : ();
-            $scan->("redis key $k", join "\n", $k, map { $_ // '' } @v);
+            $scan->("${name}key $k", join "\n", $k, map { $_ // '' } @v);
         }
         $r->quit;
         1;
     };
+    my $redis = eval { $scan_redis->($self->{redis_port}, 'redis ') };
+    # Redis servers a test started besides the stack's (add_redis)
+    for my $port (@{ $self->{extra_redis} // [] }) {
+        eval { $scan_redis->($port, "redis 127.0.0.1:$port ") }
+            or push @found, "redis 127.0.0.1:$port could not be read";
+    }
     unless ($redis) {
         # stopped by the test: its append-only files hold every write
         my @aof = glob "$self->{dir}/redis/appendonly*/* $self->{dir}/redis/appendonly*.aof";
@@ -274,6 +281,20 @@ sub check_secrets {
     push @found, "postgres could not be read: " . ($@ =~ s/\s+$//r) unless $pg;
 
     return @found;
+}
+
+# add_redis($port): a Redis server the test started (a cluster node, say)
+# whose keys check_secrets reads too.
+sub add_redis {
+    my ($self, $port) = @_;
+    push @{ $self->{extra_redis} }, $port;
+}
+
+# add_log($file): a log (relative to the stack's directory) of a part the
+# test started itself, which check_secrets reads too.
+sub add_log {
+    my ($self, $file) = @_;
+    push @{ $self->{extra_logs} }, $file;
 }
 
 sub down {
