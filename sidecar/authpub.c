@@ -156,7 +156,8 @@ authpub_tick(PGconn *db, redisContext *rc, const config_t *cfg, const rates_t *r
     /* Before anything is read from the database (sidecar/authspend.h);
      * without it (a stream key with a space) nginx keeps counting its own
      * requests until they expire: conservative. */
-    if (authspend_watermark(rc, cfg->stream, cfg->group, &btext, &held) == -1) {
+    if (authspend_watermark(rc, cfg->stream, cfg->group, cfg->partition,
+                            cfg->partitions, &btext, &held) == -1) {
         free(btext);
         return AUTHPUB_REDIS_FAILED;
     }

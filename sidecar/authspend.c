@@ -6,6 +6,7 @@
 
 #include "authspend.h"
 #include "log.h"
+#include "partition.h"
 
 /* "<ms>-<seq>", both plain decimal uint64 */
 static int
@@ -132,37 +133,78 @@ authspend_compute(const redisReply *groups, const redisReply *pending, const cha
     return 0;
 }
 
+/* a < b as stream ids; both parse (authspend_compute wrote them) */
+static int
+id_less(const char *a, const char *b)
+{
+    uint64_t ams = 0, aseq = 0, bms = 0, bseq = 0;
+
+    (void) parse_id(a, strlen(a), &ams, &aseq);
+    (void) parse_id(b, strlen(b), &bms, &bseq);
+    return ams < bms || (ams == bms && aseq < bseq);
+}
+
 int
 authspend_watermark(redisContext *rc, const char *stream, const char *group,
-                    char **text, int *held)
+                    int part, int nparts, char **text, int *held)
 {
     redisReply *r = NULL, *exec = NULL;
-    char        w[AUTHSPEND_ID_MAX], line[AUTHSPEND_ID_MAX + 300];
-    int         i, ret = 0;
+    char        w[AUTHSPEND_ID_MAX], wp[AUTHSPEND_ID_MAX];
+    char        line[AUTHSPEND_ID_MAX + 300];
+    char       *groups[AUTHSPEND_PARTITIONS_MAX];
+    int         i, p, n, ret = 0;
 
     if (strpbrk(stream, " \t\r\n") != NULL || strlen(stream) > 255) {
         slog(SLOG_ERROR, "stream key \"%s\" cannot be published in a b record", stream);
         return -2;
     }
-    if (redisAppendCommand(rc, "MULTI") != REDIS_OK
-        || redisAppendCommand(rc, "XINFO GROUPS %s", stream) != REDIS_OK
-        || redisAppendCommand(rc, "XPENDING %s %s", stream, group) != REDIS_OK
-        || redisAppendCommand(rc, "EXEC") != REDIS_OK)
-    {
-        slog(SLOG_ERROR, "redis stream watermark failed: out of memory");
-        return -1;
+    n = nparts > 1 ? nparts : 1;
+    if (n > AUTHSPEND_PARTITIONS_MAX) {
+        slog(SLOG_ERROR, "stream %s has %d partitions: no b record above %d", stream, n,
+             AUTHSPEND_PARTITIONS_MAX);
+        return -2;
     }
-    /* MULTI's OK, two QUEUED, then EXEC's array */
-    for (i = 0; i < 4; i++) {
+    /* with partitions, an entry is booked in its own partition's group and
+     * acknowledged unread in the others: W is the smallest of every group's */
+    for (p = 0; p < n; p++) {
+        groups[p] = partition_sibling(group, part, nparts, p);
+        if (groups[p] == NULL) {
+            while (p-- > 0) {
+                free(groups[p]);
+            }
+            slog(SLOG_ERROR, "redis stream watermark failed: out of memory");
+            return -2;
+        }
+    }
+    if (redisAppendCommand(rc, "MULTI") != REDIS_OK
+        || redisAppendCommand(rc, "XINFO GROUPS %s", stream) != REDIS_OK)
+    {
+        ret = -1;
+    }
+    for (p = 0; ret == 0 && p < n; p++) {
+        if (redisAppendCommand(rc, "XPENDING %s %s", stream, groups[p]) != REDIS_OK) {
+            ret = -1;
+        }
+    }
+    if (ret == 0 && redisAppendCommand(rc, "EXEC") != REDIS_OK) {
+        ret = -1;
+    }
+    if (ret != 0) {
+        slog(SLOG_ERROR, "redis stream watermark failed: out of memory");
+        goto done;
+    }
+    /* MULTI's OK, 1 + n QUEUED, then EXEC's array */
+    for (i = 0; i < n + 3; i++) {
         void *reply = NULL;
 
         if (redisGetReply(rc, &reply) != REDIS_OK) {
             slog(SLOG_ERROR, "redis stream watermark failed: %s", rc->errstr);
             freeReplyObject(exec);
-            return -1;
+            ret = -1;
+            goto done;
         }
         r = reply;
-        if (i < 3) {
+        if (i < n + 2) {
             if (r->type == REDIS_REPLY_ERROR) {
                 slog(SLOG_ERROR, "redis stream watermark failed: %.*s", (int) r->len, r->str);
                 ret = -1;
@@ -172,17 +214,26 @@ authspend_watermark(redisContext *rc, const char *stream, const char *group,
             exec = r;
         }
     }
-    if (ret == 0 && (exec->type != REDIS_REPLY_ARRAY || exec->elements != 2)) {
+    if (ret == 0 && (exec->type != REDIS_REPLY_ARRAY || exec->elements != (size_t) n + 1)) {
         slog(SLOG_ERROR, "redis stream watermark failed: exec aborted");
         ret = -1;
     }
-    if (ret == 0
-        && authspend_compute(exec->element[0], exec->element[1], group, w, sizeof(w), held) != 0)
-    {
-        slog(SLOG_ERROR, "redis stream watermark failed: unexpected reply for %s", stream);
-        ret = -1;
+    for (p = 0; ret == 0 && p < n; p++) {
+        if (authspend_compute(exec->element[0], exec->element[1 + p], groups[p], wp,
+                              sizeof(wp), held) != 0)
+        {
+            slog(SLOG_ERROR, "redis stream watermark failed: unexpected reply for %s", stream);
+            ret = -1;
+        } else if (p == 0 || id_less(wp, w)) {
+            memcpy(w, wp, sizeof(w));
+        }
     }
     freeReplyObject(exec);
+
+done:
+    for (p = 0; p < n; p++) {
+        free(groups[p]);
+    }
     if (ret != 0) {
         return ret;
     }

@@ -20,7 +20,10 @@
 
 #include <hiredis/hiredis.h>
 
-#define AUTHSPEND_ID_MAX  48    /* "<ms>-<seq>": two uint64 and a dash, with room */
+#define AUTHSPEND_ID_MAX         48   /* "<ms>-<seq>": two uint64 and a dash,
+                                            with room */
+#define AUTHSPEND_PARTITIONS_MAX 64   /* partitions of one stream a b record
+                                         is computed over */
 
 /*
  * The stream id just before id ("5-3" -> "5-2", "5-0" -> "4-18446744073709551615",
@@ -39,6 +42,9 @@ int authspend_compute(const redisReply *groups, const redisReply *pending, const
 
 /*
  * Reads the watermark of (stream, group) in one MULTI/EXEC and appends its
+ * record; with partitions (group is this sidecar's partition group, part of
+ * nparts), the smallest watermark of every partition's group, since each
+ * books only its own entries
  * "b <stream> <id>\n" record to *text (malloc'd, grown; *text may be NULL).
  * *held is set to 1 when entries were pending (the watermark is held back
  * by them: it moves once they are booked). Returns 0, -1 on a Redis failure
@@ -46,6 +52,6 @@ int authspend_compute(const redisReply *groups, const redisReply *pending, const
  * be published (spaces) or out of memory (logged).
  */
 int authspend_watermark(redisContext *rc, const char *stream, const char *group,
-                        char **text, int *held);
+                        int part, int nparts, char **text, int *held);
 
 #endif

@@ -144,3 +144,26 @@ partition_group(const char *group, int part, int nparts)
     }
     return g;
 }
+
+
+char *
+partition_sibling(const char *own, int part, int nparts, int p)
+{
+    char    suffix[32], *base, *g;
+    size_t  n = strlen(own);
+
+    if (nparts <= 1) {
+        return strdup(own);
+    }
+    snprintf(suffix, sizeof(suffix), ".p%dof%d", part, nparts);
+    if (n < strlen(suffix) || strcmp(own + n - strlen(suffix), suffix) != 0) {
+        return NULL;
+    }
+    base = strndup(own, n - strlen(suffix));
+    if (base == NULL) {
+        return NULL;
+    }
+    g = partition_group(base, p, nparts);
+    free(base);
+    return g;
+}

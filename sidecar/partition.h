@@ -41,4 +41,9 @@ int partition_packed_field(const char *p, size_t n, const char *name, const char
  * partition never acknowledges entries in another's group. malloc'd. */
 char *partition_group(const char *group, int part, int nparts);
 
+/* The group of partition p, given this sidecar's own group (already
+ * derived by partition_group() for part of nparts). malloc'd; NULL when out
+ * of memory or when own is not such a name. */
+char *partition_sibling(const char *own, int part, int nparts, int p);
+
 #endif

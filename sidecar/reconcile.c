@@ -247,23 +247,7 @@ oom:
 static char *
 partition_group_of(const config_t *cfg, int p)
 {
-    char   suffix[32], *base, *g;
-    size_t n = strlen(cfg->group);
-
-    if (cfg->partitions <= 1) {
-        return strdup(cfg->group);
-    }
-    snprintf(suffix, sizeof(suffix), ".p%dof%d", cfg->partition, cfg->partitions);
-    if (n < strlen(suffix)) {
-        return NULL;
-    }
-    base = strndup(cfg->group, n - strlen(suffix));
-    if (base == NULL) {
-        return NULL;
-    }
-    g = partition_group(base, p, cfg->partitions);
-    free(base);
-    return g;
+    return partition_sibling(cfg->group, cfg->partition, cfg->partitions, p);
 }
 
 static long long load_pending_group(rec_t *r, const char *group);
