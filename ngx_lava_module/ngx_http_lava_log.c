@@ -4,6 +4,7 @@
  */
 
 #include "ngx_http_lava_module.h"
+#include "ngx_http_lava_auth.h"
 
 
 /*
@@ -337,6 +338,11 @@ ngx_http_lava_log_handler(ngx_http_request_t *r)
     ngx_http_lava_wallet_release(r, ctx, (u && ctx->usage_source
                                           != LAVA_SOURCE_NONE)
                                          ? &val.usage : NULL);
+
+    /* a spend key's request: what it may cost counts until booked */
+    ngx_http_lava_spendkey_done(r, ctx, (u && ctx->usage_source
+                                         != LAVA_SOURCE_NONE)
+                                        ? &val.usage : NULL);
 
     val.metadata = ctx->metadata;
     val.bytes_out = (int64_t) ctx->bytes_out;
