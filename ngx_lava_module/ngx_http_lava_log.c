@@ -291,6 +291,7 @@ ngx_http_lava_log_handler(ngx_http_request_t *r)
     val.merchant_id = ctx->merchant_id;
     val.customer_id = ctx->customer_id;
     val.meter = ctx->meter;
+    val.spend_key_id = ctx->spend_key_id;
     ngx_http_lava_ev_cstr(&val.payer,
                           ctx->payer == NGX_HTTP_LAVA_PAYER_CUSTOMER
                           ? "customer"
