@@ -89,9 +89,9 @@ field(const redisReply *r, const char *name)
  * W from XINFO GROUPS and the XPENDING summary of the same instant (EXEC's
  * two replies). A missing stream or group (an error reply) is "0-0".
  */
-static int
-compute(const redisReply *groups, const redisReply *pending, const char *group,
-        char *out, size_t size, int *held)
+int
+authspend_compute(const redisReply *groups, const redisReply *pending, const char *group,
+                  char *out, size_t size, int *held)
 {
     const redisReply *g = NULL, *name, *last;
     size_t            i;
@@ -176,7 +176,9 @@ authspend_watermark(redisContext *rc, const char *stream, const char *group,
         slog(SLOG_ERROR, "redis stream watermark failed: exec aborted");
         ret = -1;
     }
-    if (ret == 0 && compute(exec->element[0], exec->element[1], group, w, sizeof(w), held) != 0) {
+    if (ret == 0
+        && authspend_compute(exec->element[0], exec->element[1], group, w, sizeof(w), held) != 0)
+    {
         slog(SLOG_ERROR, "redis stream watermark failed: unexpected reply for %s", stream);
         ret = -1;
     }

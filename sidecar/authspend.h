@@ -29,6 +29,15 @@
 int authspend_id_before(const char *id, size_t len, char *out, size_t size);
 
 /*
+ * W of group from EXEC's two replies: XINFO GROUPS <stream> and the
+ * XPENDING <stream> <group> summary (an error reply: no such stream or
+ * group, W "0-0"). *held is set to 1 when entries are pending. Returns 0, or
+ * -1 on a reply of an unexpected shape.
+ */
+int authspend_compute(const redisReply *groups, const redisReply *pending, const char *group,
+                      char *out, size_t size, int *held);
+
+/*
  * Reads the watermark of (stream, group) in one MULTI/EXEC and appends its
  * "b <stream> <id>\n" record to *text (malloc'd, grown; *text may be NULL).
  * *held is set to 1 when entries were pending (the watermark is held back
