@@ -135,6 +135,18 @@ is code($r), 'request_limit_exceeded', 'after booking and publishing: still refu
 is $s->sql_value('SELECT current_requests FROM spend_keys WHERE spend_key_id = ?', $rl->{spend_key_id}), 3,
    'the view counts 3 requests, the refused ones none';
 
+# counted once: what this nginx let through stops counting locally once the
+# snapshot's watermark has passed its event (the ledger's count holds it),
+# so a request booked and published is not counted twice
+my $rl2 = spend_key('requests booked', params => { request_limit => { count => 3, cycle => 'daily' } });
+@st = map { call($rl2->{key})->{status} } 1 .. 2;
+is_deeply \@st, [200, 200], 'request_limit 3: two pass';
+ok wait_for(10, sub { $s->redis('get', 'lava:auth:snapshot')
+                      =~ /^l \Q$rl2->{spend_key_id}\E \d+ \d+ daily 3 2 /m }), 'the ledger counts 2';
+sleep 2;
+is call($rl2->{key})->{status}, 200, 'after booking and publishing: the third passes (not counted twice)';
+is code(call($rl2->{key})), 'request_limit_exceeded', 'the fourth is refused';
+
 # refused requests: booked as refused, with the key id, at no cost
 ok $s->wait_event($refused_rid), 'the refusal has an event';
 $ev = $s->event($refused_rid);
