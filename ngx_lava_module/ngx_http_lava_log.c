@@ -430,6 +430,7 @@ ngx_http_lava_log_lost(lava_inflight_rec_t *rec, lava_inflight_ref_t ref,
     ngx_http_lava_ev_cstr(&val.merchant_id, rec->merchant_id);
     ngx_http_lava_ev_cstr(&val.customer_id, rec->customer_id);
     ngx_http_lava_ev_cstr(&val.meter, rec->meter);
+    ngx_http_lava_ev_cstr(&val.spend_key_id, rec->spend_key_id);
     ngx_http_lava_ev_cstr(&val.payer,
                           rec->payer == LAVA_INFLIGHT_PAYER_CUSTOMER
                           ? "customer"

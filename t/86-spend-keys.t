@@ -18,6 +18,7 @@ use lib "$FindBin::Bin/lib";
 use Digest::SHA qw(sha256_hex);
 use IO::Select;
 use POSIX qw(strftime);
+use POSIX ();
 use Test::More;
 use Time::HiRes qw(time sleep);
 
@@ -292,6 +293,30 @@ $s->start_part('nginx');
 is code(call($rot->{key})), 'key_revoked', 'revoked across a restart with Redis down';
 $s->start_part('redis');
 
+# ---- a request whose worker dies: booked worker_lost, still with the key ----------
+
+my $lk = spend_key('worker lost');
+my $master = (split ' ', LavaTest::slurp("$s->{dir}/nginx/nginx.pid"))[0];
+my @workers = grep {
+    my $st = eval { LavaTest::slurp("/proc/$_/stat") } // '';
+    $st =~ /^\d+ \(.*\) (\S) (\d+) / && $2 == $master && $1 ne 'Z';
+} map { m{/proc/(\d+)/stat} ? $1 : () } glob '/proc/[0-9]*/stat';
+my $child = fork // die "fork: $!";
+if ($child == 0) {
+    eval { $s->stream(target => $T, body => LavaTest::chat_body(stream => 1), timeout => 20,
+                      headers => [Authorization => "Bearer $lk->{key}", 'x-mock-usage' => $USAGE,
+                                  'x-mock-chunks' => 10, 'x-mock-chunk-delay-ms' => 500]) };
+    POSIX::_exit(0);
+}
+sleep 1.5;
+kill 'KILL', @workers;
+waitpid $child, 0;
+ok wait_for(30, sub { $s->sql_value(q{SELECT count(*) FROM events WHERE spend_key_id = ? AND outcome = 'worker_lost'},
+                                    $lk->{spend_key_id}) }),
+   'a stream whose worker was killed is booked worker_lost with the key id';
+ok wait_for(10, sub { $s->sql_value('SELECT count(*) FROM transfers WHERE spend_key_id = ?', $lk->{spend_key_id}) }),
+   'and its ledger rows carry it';
+
 # ---- expiry -----------------------------------------------------------------------
 
 my $ek = spend_key('expiring', params => { expires_at => strftime('%Y-%m-%dT%H:%M:%SZ', gmtime(time + 3600)) });
@@ -300,5 +325,16 @@ $s->configure_nginx(http => ['lava_test_clock_offset 2h;']);
 is code(call($ek->{key})), 'key_expired', 'two hours later (test clock): 401 key_expired';
 $s->configure_nginx(http => []);
 
-$s->finish;
+# finish(), but for the kills of this test
+my %killed = map { $_ => 1 } @workers;
+my @bad = grep {
+    /\[(alert|emerg)\]|exited on signal/
+    && !(/worker process (\d+) exited on signal 9/ && $killed{$1})
+    && !(/shared memory zone "\S+" was locked by (\d+)/ && $killed{$1})
+} LavaTest::slurp_lines($s->error_log);
+ok !@bad, 'no [alert], [emerg] or crash in error.log but the kills of this test'
+    or diag join '', @bad[0 .. ($#bad < 9 ? $#bad : 9)];
+my @found = $s->check_secrets;
+ok !@found, 'no secret written to the logs, Redis or Postgres' or diag join "\n", @found;
+$s->down;
 done_testing;
