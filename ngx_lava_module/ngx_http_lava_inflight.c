@@ -687,6 +687,7 @@ ngx_http_lava_inflight_scan(ngx_http_lava_inflight_t *in)
         /* the dead worker's wallet reservations go too, held whole
          * until the worker_lost events are booked */
         ngx_http_lava_wallet_owner_lost((ngx_pid_t) owners[i].pid);
+        ngx_http_lava_spendkey_owner_lost((ngx_pid_t) owners[i].pid);
 
         ngx_log_error(NGX_LOG_NOTICE, in->log, 0,
                       "lava inflight: worker %L is gone, %ui of its "

@@ -428,6 +428,8 @@ typedef struct {
 void ngx_http_lava_events_spend_key(ngx_http_lava_spk_ref_t ref);
 void ngx_http_lava_spendkey_sent(ngx_http_lava_spk_ref_t ref,
     const char *id, size_t len);
+/* a dead worker's requests count until lava_spend_key_hold from now */
+void ngx_http_lava_spendkey_owner_lost(ngx_pid_t pid);
 
 /* ngx_http_lava_redis.c + ngx_http_lava_events.c (per worker) */
 ngx_int_t ngx_http_lava_events_init_process(ngx_cycle_t *cycle,

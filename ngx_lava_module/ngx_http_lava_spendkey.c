@@ -16,8 +16,9 @@
  *              "b" watermark of our stream reaches its id (the booking is
  *              in the "l" counts from then on); any other expires (an
  *              unfinished one after an hour, a spooled one after
- *              lava_spend_key_hold): never counted twice for long, never
- *              forgotten before it can be booked
+ *              lava_spend_key_hold, as is one whose worker died: another
+ *              worker books it as worker_lost): never counted twice for
+ *              long, never forgotten before it can be booked
  *
  * A request is admitted when, for the current cycle (UTC calendar periods,
  * lava_test_clock_offset added to "now"), the snapshot's count plus the
@@ -85,6 +86,7 @@ typedef struct {
     int64_t                       req_start; /* cycles it counts in */
     int64_t                       spend_start;
     ngx_uint_t                    state;
+    ngx_pid_t                     pid;       /* the worker serving it */
 } ngx_http_lava_spk_rec_t;
 
 
@@ -933,6 +935,7 @@ ngx_http_lava_spendkey_check(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
     rec->req_start = req_start;
     rec->spend_start = spend_start;
     rec->state = NGX_HTTP_LAVA_SPK_INFLIGHT;
+    rec->pid = ngx_pid;
     ngx_queue_insert_tail(&sn->pending, &rec->queue);
 
     sr->ref.rec = rec;
@@ -1175,6 +1178,63 @@ ngx_http_lava_spendkey_sent(ngx_http_lava_spk_ref_t ref, const char *id,
             rec->state = NGX_HTTP_LAVA_SPK_UNSENT;
             rec->expire_ms = ngx_http_lava_spk_now_ms(lmcf)
                              + (int64_t) lmcf->spend_key_hold;
+        }
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+/*
+ * A worker died (the in-flight scan found it): its requests never reach
+ * their log phase, another worker books them as worker_lost under new
+ * stream ids. They count until lava_spend_key_hold from now, like spooled
+ * ones.
+ */
+void
+ngx_http_lava_spendkey_owner_lost(ngx_pid_t pid)
+{
+    int64_t                     until;
+    ngx_queue_t                *q, *p;
+    ngx_slab_pool_t            *shpool;
+    ngx_http_lava_spk_sh_t     *sh;
+    ngx_http_lava_spk_rec_t    *rec;
+    ngx_http_lava_spk_node_t   *sn;
+    ngx_http_lava_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_lava_module);
+    if (lmcf == NULL || lmcf->spend_key_zone == NULL
+        || lmcf->spend_key_zone->shm.addr == NULL)
+    {
+        return;
+    }
+
+    shpool = (ngx_slab_pool_t *) lmcf->spend_key_zone->shm.addr;
+    sh = lmcf->spend_key_zone->data;
+    until = ngx_http_lava_spk_now_ms(lmcf) + (int64_t) lmcf->spend_key_hold;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    for (q = ngx_queue_head(&sh->lru);
+         q != ngx_queue_sentinel(&sh->lru);
+         q = ngx_queue_next(q))
+    {
+        sn = ngx_queue_data(q, ngx_http_lava_spk_node_t, queue);
+
+        for (p = ngx_queue_head(&sn->pending);
+             p != ngx_queue_sentinel(&sn->pending);
+             p = ngx_queue_next(p))
+        {
+            rec = ngx_queue_data(p, ngx_http_lava_spk_rec_t, queue);
+
+            if (rec->pid == pid
+                && (rec->state == NGX_HTTP_LAVA_SPK_INFLIGHT
+                    || rec->state == NGX_HTTP_LAVA_SPK_DONE))
+            {
+                rec->state = NGX_HTTP_LAVA_SPK_UNSENT;
+                rec->expire_ms = until;
+            }
         }
     }
 
