@@ -19,6 +19,8 @@
  *   ngx_http_lava_auth.c       auth snapshot in shared memory, lookup
  *   ngx_http_lava_auth_sync.c  auth snapshot poller (worker 0), lava_auth_file
  *   ngx_http_lava_wallet.c     wallet reservations (lava_wallet_zone)
+ *   ngx_http_lava_spendkey.c   spend keys on the request path
+ *   ngx_http_lava_spendkey_zone.c  lava_spend_key_zone: buckets, pending
  *   ngx_http_lava_inflight.c   in-flight records in shared memory, booked as
  *                              worker_lost when their worker dies
  *   ngx_http_lava_status.c     lava_status: shared counters, Prometheus text
