@@ -46,10 +46,11 @@ buf_add(buf_t *b, const char *s, size_t n)
  * snapshot may count a booked request in its l records that nginx still
  * counts itself: when the watermark has moved since, the version is moved
  * on so that a snapshot with the new watermark goes out, even if nothing
- * else changed.
+ * else changed. Only when it had l records: without spend key limits there
+ * is nothing to correct, and no reason to publish more often.
  */
 static char *authpub_last_b;
-static int   authpub_last_held;
+static int   authpub_last_held;   /* and it had l records: counts to correct */
 
 static int
 buf_add_cb(void *arg, const char *s, size_t n)
@@ -147,7 +148,7 @@ authpub_tick(PGconn *db, redisContext *rc, const config_t *cfg, const rates_t *r
     buf_t       b = { NULL, 0, 0 };
     char        version[32], key_snap[300], key_ver[300];
     char       *btext = NULL;
-    int         same, held = 0, ret = AUTHPUB_OK;
+    int         same, held = 0, has_l = 0, ret = AUTHPUB_OK;
 
     snprintf(key_snap, sizeof(key_snap), "%s:snapshot", cfg->auth_prefix);
     snprintf(key_ver, sizeof(key_ver), "%s:version", cfg->auth_prefix);
@@ -206,6 +207,7 @@ authpub_tick(PGconn *db, redisContext *rc, const config_t *cfg, const rates_t *r
         free(btext);
         return AUTHPUB_REDIS_FAILED;
     }
+    has_l = strstr(b.p, "\nl ") != NULL;
     free(b.p);
 
     /* MULTI, two QUEUED, then EXEC's array */
@@ -233,7 +235,7 @@ authpub_tick(PGconn *db, redisContext *rc, const config_t *cfg, const rates_t *r
         slog(SLOG_INFO, "published auth snapshot version %s (%zu bytes)", version, b.len);
         free(authpub_last_b);
         authpub_last_b = btext;
-        authpub_last_held = held;
+        authpub_last_held = held && has_l;
         btext = NULL;
     }
     free(btext);

@@ -95,6 +95,16 @@ is_deeply [ map { key_row($mk->{spend_key_id})->{$_} } qw(spend_limit request_li
                                                           allowed_models expires_at status) ],
           [ undef, undef, undef, undef, undef, 'active' ], 'no limits, no lists, no expiry: null';
 
+# The wallet named as the view names it.
+my $wk = $s->sql('SELECT * FROM create_spend_key(?, ?, ?)', $m->{merchant}, 'by wallet id',
+                 "wallet:$m->{customer}")->[0];
+$s->register_secret($wk->{key}, 'spend key');
+is key_row($wk->{spend_key_id})->{wallet_id}, "wallet:$m->{customer}", 'a wallet given as wallet:<customer>';
+$wk = $s->sql('SELECT * FROM create_spend_key(?, ?, ?)', $m->{merchant}, 'by merchant wallet',
+              "merchant:$m->{merchant}")->[0];
+$s->register_secret($wk->{key}, 'spend key');
+is key_row($wk->{spend_key_id})->{wallet_id}, "merchant:$m->{merchant}", 'or as merchant:<merchant>';
+
 # --- clear errors ----------------------------------------------------------------
 
 my @bad = (
@@ -132,7 +142,11 @@ my $other = $s->sql('SELECT * FROM create_merchant(?)', 'Other')->[0];
 $s->register_secret($other->{secret_key}, 'merchant secret key');
 my $ocus = $s->sql_value('SELECT create_customer(?)', $other->{merchant_id});
 push @bad, [ 'another merchant\'s customer', [$m->{merchant}, 'x', $ocus, undef, '{}'],
-             qr/is not a customer of merchant/ ];
+             qr/is not a customer of merchant/ ],
+          [ 'unknown wallet', [$m->{merchant}, 'x', "merchant:$other->{merchant_id}", undef, '{}'],
+            qr/unknown wallet merchant:$other->{merchant_id}/ ],
+          [ 'unknown wallet of a customer', [$m->{merchant}, 'x', 'wallet:cus_nobody', undef, '{}'],
+            qr/no customer cus_nobody/ ];
 my $nkeys = $s->sql_value('SELECT count(*) FROM spend_key_defs');
 for my $b (@bad) {
     like err_of('SELECT * FROM create_spend_key(?, ?, ?, ?, ?::jsonb)', @{ $b->[1] }), $b->[2],
@@ -290,6 +304,29 @@ is $s->sql_value('SELECT coalesce(sum(amount_nusd), 0) FROM transfers WHERE requ
    'in full, although the spend limit is crossed';
 ok published(qr/^l $id 10 5 monthly 3 3 daily 2500000 2708550 $month $today$/m),
    'published: 3 requests, spend over the limit';
+
+# An unpriced request counts as a request at once, and as spend once it is
+# settled by re-pricing (reprice_book): its transfers carry the key too.
+my $pk = $s->sql(q{SELECT * FROM create_spend_key(?, ?, ?, ?, ?::jsonb)}, $m->{merchant}, 'reprice',
+                 $m->{customer}, 'chat', '{"spend_limit": {"amount": "1", "cycle": "total"}}')->[0];
+$s->register_secret($pk->{key}, 'spend key');
+my $urid = new_rid();
+$s->redis('xadd', 'lava:usage', '*', served($urid, spend_key_id => $pk->{spend_key_id},
+                                             model => 'gpt-spk-unpriced'));
+ok wait_for(15, sub { $s->sql_value('SELECT price_state FROM events WHERE request_id = ?', $urid) }),
+   'an event for a model without a rate is booked';
+is $s->sql_value('SELECT price_state FROM events WHERE request_id = ?', $urid), 'unpriced', 'unpriced';
+is key_row($pk->{spend_key_id})->{total_requests}, 1, 'counted as a request';
+is key_row($pk->{spend_key_id})->{total_spend}, '0.00', 'no spend yet';
+$s->sql(q{SELECT add_rate('openai', 'gpt-spk-unpriced', '2020-01-01', input => 0.15, output => 0.60)});
+my $vr = version();
+$s->sql('SELECT * FROM reprice_unpriced()');
+ok wait_for(15, sub { key_row($pk->{spend_key_id})->{total_spend} eq '0.00090285' }),
+   'settled: its spend counts';
+is $s->sql_value(q{SELECT count(*) FROM transfers WHERE request_id = ? AND note = 'repriced'
+                    AND spend_key_id = ?}, $urid, $pk->{spend_key_id}), 3,
+   'the settlement\'s transfers carry the key';
+cmp_ok version(), '>', $vr, 'and the auth version moved';
 
 # --- cycles under lava.test_now ------------------------------------------------------------
 

@@ -355,6 +355,19 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM merchants WHERE id = p_merchant) THEN
         RAISE EXCEPTION 'no merchant %', p_merchant USING ERRCODE = 'no_data_found';
     END IF;
+    -- the wallet may be named as the view's wallet_id does: wallet:<customer>,
+    -- merchant:<merchant> (the merchant pays)
+    IF p_customer IS NOT NULL AND p_customer LIKE '%:%'
+       AND NOT EXISTS (SELECT 1 FROM customers WHERE id = p_customer) THEN
+        IF p_customer = 'merchant:' || p_merchant THEN
+            p_customer := NULL;
+        ELSIF p_customer LIKE 'wallet:%' THEN
+            p_customer := substr(p_customer, length('wallet:') + 1);
+        ELSE
+            RAISE EXCEPTION 'unknown wallet % (wallet:<customer> or merchant:%)', p_customer,
+                            p_merchant USING ERRCODE = 'no_data_found';
+        END IF;
+    END IF;
     IF p_customer IS NOT NULL THEN
         SELECT merchant_id INTO v_mer FROM customers WHERE id = p_customer;
         IF NOT FOUND THEN
@@ -402,7 +415,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION create_spend_key IS
     'Creates a spend key of a merchant, paid for by p_customer''s wallet (NULL: the merchant '
-    'pays) with p_meter''s fee (optional); p_params: the SDK''s CreateSpendKeyParams as jsonb '
+    'pays; a wallet_id, wallet:<customer> or merchant:<merchant>, is taken too) with p_meter''s fee (optional); p_params: the SDK''s CreateSpendKeyParams as jsonb '
     '(status, request_shape, allowed_models, allowed_providers, spend_limit, request_limit, '
     'rate_limit, expires_at, refuse_unpriced). Returns the id, the raw key (once: only its '
     'sha256 is stored) and its preview.';
