@@ -28,6 +28,54 @@ typedef struct {
 } ngx_http_lava_spk_req_t;
 
 
+/*
+ * The SHA-256 of the keys this worker saw last, by the key's bytes (a
+ * direct-mapped cache, like the forward tokens'): the digest is taken once
+ * per key, not per request. Only the lookup in the snapshot says whether a
+ * key is valid, so a change still takes effect with the next snapshot.
+ */
+#define NGX_HTTP_LAVA_SPK_CACHE  64
+
+typedef struct {
+    u_char      key[LAVA_SPK_KEY_LEN];
+    u_char      hash[LAVA_AUTHSNAP_HASH_LEN];
+    ngx_uint_t  used;
+} ngx_http_lava_spk_cached_t;
+
+static ngx_http_lava_spk_cached_t  ngx_http_lava_spk_cache[NGX_HTTP_LAVA_SPK_CACHE];
+
+
+/* key: a valid key (lava_spk_key_valid), LAVA_SPK_KEY_LEN bytes */
+static ngx_int_t
+ngx_http_lava_spk_hash(ngx_str_t *key, u_char *hash)
+{
+    unsigned int                 mdlen;
+    ngx_http_lava_spk_cached_t  *c;
+
+    /* the hex digits are random: two of them pick the slot */
+    c = &ngx_http_lava_spk_cache[ngx_hextoi(key->data + LAVA_SPK_PREFIX_LEN, 2)
+                                 % NGX_HTTP_LAVA_SPK_CACHE];
+
+    if (c->used && ngx_memcmp(c->key, key->data, LAVA_SPK_KEY_LEN) == 0) {
+        ngx_memcpy(hash, c->hash, LAVA_AUTHSNAP_HASH_LEN);
+        return NGX_OK;
+    }
+
+    if (EVP_Digest(key->data, key->len, hash, &mdlen, EVP_sha256(), NULL)
+        != 1
+        || mdlen != LAVA_AUTHSNAP_HASH_LEN)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(c->key, key->data, LAVA_SPK_KEY_LEN);
+    ngx_memcpy(c->hash, hash, LAVA_AUTHSNAP_HASH_LEN);
+    c->used = 1;
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_http_lava_spendkey_shape(ngx_http_lava_ctx_t *ctx)
 {
@@ -69,7 +117,6 @@ ngx_http_lava_spendkey_auth(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     int64_t                          expires;
     uint32_t                         chash;
     ngx_uint_t                       status, blocked, provider_ok;
-    unsigned int                     mdlen;
     ngx_str_t                        id, merchant, customer, meter;
     lava_authsnap_t                 *snap;
     ngx_slab_pool_t                 *shpool;
@@ -92,10 +139,7 @@ ngx_http_lava_spendkey_auth(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
                                     NULL);
     }
 
-    if (EVP_Digest(key->data, key->len, hash, &mdlen, EVP_sha256(), NULL)
-        != 1
-        || mdlen != LAVA_AUTHSNAP_HASH_LEN)
-    {
+    if (ngx_http_lava_spk_hash(key, hash) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "lava spend key: sha-256 of the key failed");
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
