@@ -339,8 +339,9 @@ ngx_http_lava_auth_load(ngx_shm_zone_t *zone, ngx_log_t *log,
 
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "lava auth: snapshot version %uL loaded (%uz keys, "
-                  "%uz customers, %uz meters, %uz bytes)",
-                  ps.version, ps.merchants, ps.customers, ps.meters, size);
+                  "%uz customers, %uz meters, %uz spend keys, %uz bytes)",
+                  ps.version, ps.merchants, ps.customers, ps.meters,
+                  ps.spendkeys - ps.revoked, size);
 
     return NGX_OK;
 
