@@ -250,7 +250,7 @@ ngx_http_lava_api_pick(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     size_t                      plen, mlen;
     json_t                     *root, *jm, *js;
     ngx_str_t                  *host;
-    const char                 *p, *m;
+    const char                 *m;
     json_error_t                jerr;
     ngx_http_lava_provider_t   *pv;
     ngx_http_lava_main_conf_t  *lmcf;
@@ -656,6 +656,54 @@ ngx_http_lava_api_set_model(ngx_http_request_t *r, ngx_http_lava_api_t *api,
 }
 
 
+/* ":generateContent" in the provider URL becomes
+ * ":streamGenerateContent?alt=sse" (path and $lava_uri) */
+static ngx_int_t
+ngx_http_lava_api_gemini_stream(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx)
+{
+    u_char  *p, *q, *end, *nu;
+    size_t   plen;
+
+    static u_char  gen[] = ":generateContent";
+    static u_char  sgen[] = ":streamGenerateContent";
+
+    end = ctx->uri.data + ctx->uri.len;
+    q = ngx_strlchr(ctx->uri.data, end, '?');
+    plen = (q ? q : end) - ctx->uri.data;
+
+    if (plen < sizeof(gen) - 1
+        || ngx_strncmp(ctx->uri.data + plen - (sizeof(gen) - 1), gen,
+                       sizeof(gen) - 1) != 0)
+    {
+        return NGX_OK;
+    }
+
+    nu = ngx_pnalloc(r->pool, ctx->uri.len + sizeof(sgen) + sizeof("alt=sse&"));
+    if (nu == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(nu, ctx->uri.data, plen - (sizeof(gen) - 1));
+    p = ngx_cpymem(p, sgen, sizeof(sgen) - 1);
+
+    ctx->path.data = nu;
+    ctx->path.len = p - nu;
+
+    p = ngx_cpymem(p, "?alt=sse", 8);
+
+    if (q && q + 1 < end) {
+        *p++ = '&';
+        p = ngx_cpymem(p, q + 1, end - q - 1);
+    }
+
+    ctx->uri.data = nu;
+    ctx->uri.len = p - nu;
+
+    return NGX_OK;
+}
+
+
 lava_refusal_e
 ngx_http_lava_api_request(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     const char **msg)
@@ -666,6 +714,7 @@ ngx_http_lava_api_request(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     size_t                     elen;
     ngx_chain_t               *cl;
     lava_xlate_buf_t           out;
+    lava_xlate_req_info_t      info;
     ngx_http_lava_api_t       *api;
     ngx_http_lava_loc_conf_t  *llcf;
     char                       model[LAVA_EVENT_MAX_model + 1];
@@ -740,10 +789,13 @@ ngx_http_lava_api_request(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     out.len = 0;
     err[0] = '\0';
 
-    rc = lava_xlate_request(api->client_fmt, api->provider_fmt,
-                            (char *) buf, (size_t) total,
-                            api->model.len ? model : NULL, &out, err,
-                            sizeof(err));
+    ngx_memzero(&info, sizeof(lava_xlate_req_info_t));
+    info.stream = -1;
+
+    rc = lava_xlate_request_info(api->client_fmt, api->provider_fmt,
+                                 (char *) buf, (size_t) total,
+                                 api->model.len ? model : NULL, &info, &out,
+                                 err, sizeof(err));
 
     if (rc != 0) {
         free(out.data);
@@ -769,5 +821,17 @@ ngx_http_lava_api_request(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     rc = ngx_http_lava_api_set_body(r, out.data, out.len);
     free(out.data);
 
-    return rc == NGX_OK ? LAVA_REFUSAL_COUNT : LAVA_REFUSAL_GATEWAY_ERROR;
+    if (rc != NGX_OK) {
+        return LAVA_REFUSAL_GATEWAY_ERROR;
+    }
+
+    /* Gemini keeps "stream" in the URL: a streaming client gets the
+     * streaming method whichever the rewrite URL named */
+    if (api->provider_fmt == LAVA_FMT_GEMINI && info.stream
+        && ngx_http_lava_api_gemini_stream(r, ctx) != NGX_OK)
+    {
+        return LAVA_REFUSAL_GATEWAY_ERROR;
+    }
+
+    return LAVA_REFUSAL_COUNT;
 }

@@ -15,8 +15,7 @@
 #define NGX_HTTP_LAVA_API_H
 
 #include "ngx_http_lava_module.h"
-#include "lava_xlate.h"
-#include "lava_xlate_stream.h"
+#include "ngx_http_lava_xlate_glue.h"
 
 
 /* lava_api: what a location serves (llcf->api) */

@@ -13,8 +13,8 @@
  * a refusal is answered and booked like the forward endpoint's, a list is
  * not booked (it costs nothing and reaches no provider).
  *
- * Spend keys (issue 13): a key's allow-lists filter the list here once the
- * auth context carries them (ngx_http_lava_models_allowed()).
+ * Spend keys (issue 13): a key's allow-lists are to filter the list in
+ * ngx_http_lava_models_list() once the auth context carries them.
  */
 
 #include <jansson.h>
@@ -34,6 +34,20 @@ static const lava_refusal_e  ngx_http_lava_models_refusal[] = {
     [NGX_HTTP_LAVA_AUTH_NOT_LOADED] = LAVA_REFUSAL_AUTH_UNAVAILABLE,
     [NGX_HTTP_LAVA_AUTH_CUSTOMER_BLOCKED] = LAVA_REFUSAL_INVALID_KEY
 };
+
+
+/*
+ * ngx_http_lava_refuse() finalizes the request itself; the content phase
+ * finalizes it once more with the NGX_DONE returned: a reference for that
+ */
+static ngx_int_t
+ngx_http_lava_models_refuse(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
+    lava_refusal_e refusal, const char *message)
+{
+    r->main->count++;
+
+    return ngx_http_lava_refuse(r, ctx, refusal, message);
+}
 
 
 /* the caller's token: Bearer (both SDKs), else x-api-key */
@@ -70,7 +84,8 @@ ngx_http_lava_models_auth(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
     }
 
     if (token.len == 0) {
-        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_MISSING_TOKEN, NULL);
+        return ngx_http_lava_models_refuse(r, ctx, LAVA_REFUSAL_MISSING_TOKEN,
+                                           NULL);
     }
 
     rc = ngx_http_lava_token_get(r, &token, &tk, hash);
@@ -80,7 +95,7 @@ ngx_http_lava_models_auth(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
     }
 
     if (rc != LAVA_TOKEN_OK) {
-        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_INVALID_TOKEN,
+        return ngx_http_lava_models_refuse(r, ctx, LAVA_REFUSAL_INVALID_TOKEN,
                                     lava_token_strerror((int) rc));
     }
 
@@ -102,7 +117,7 @@ ngx_http_lava_models_auth(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
         return NGX_OK;
     }
 
-    return ngx_http_lava_refuse(r, ctx,
+    return ngx_http_lava_models_refuse(r, ctx,
                                 (size_t) arc
                                 < sizeof(ngx_http_lava_models_refusal)
                                   / sizeof(lava_refusal_e)
@@ -215,8 +230,9 @@ ngx_http_lava_models_handler(ngx_http_request_t *r)
     }
 
     if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) {
-        return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_METHOD_NOT_ALLOWED,
-                                    NULL);
+        return ngx_http_lava_models_refuse(r, ctx,
+                                           LAVA_REFUSAL_METHOD_NOT_ALLOWED,
+                                           NULL);
     }
 
     rc = ngx_http_discard_request_body(r);

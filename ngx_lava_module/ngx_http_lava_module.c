@@ -7,6 +7,7 @@
  */
 
 #include "ngx_http_lava_module.h"
+#include "ngx_http_lava_api.h"
 
 
 static ngx_int_t ngx_http_lava_preconfiguration(ngx_conf_t *cf);

@@ -1,0 +1,180 @@
+# One API for every model (issue 14, the endpoints): the rewrite endpoint
+# /v1/rewrite/<format>/<provider URL> as @lavapayments/nodejs builds it, the
+# unified POST /v1/chat/completions and /v1/messages where the model picks
+# the provider, GET /v1/models. Translated answers (JSON and SSE) are billed
+# from the provider's own usage: each booked row is compared with the same
+# request sent through the forward endpoint, to the nano-dollar.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+
+use LavaTest qw(json_decode json_encode wait_for);
+
+my $s = LavaTest->start;
+my $m = $s->setup_merchant;
+my $tok = $m->{token};
+
+sub enc { my $v = shift; $v =~ s/([^A-Za-z0-9._~-])/sprintf '%%%02X', ord $1/ge; $v }
+
+my $usage = 'prompt=1200,completion=340';
+my $oa_chat = { model => 'claude-sonnet-4-5', max_tokens => 64,
+                messages => [{ role => 'system', content => 'Be brief.' },
+                             { role => 'user', content => 'Hello there' }] };
+my $an_msgs = { model => 'claude-sonnet-4-5', max_tokens => 64, system => 'Be brief.',
+                messages => [{ role => 'user', content => 'Hello there' }] };
+
+# the booked row of a request, with the fields compared across endpoints
+sub booked {
+    my ($rid) = @_;
+    return $s->wait_booked($rid // '') || do { fail('booked ' . ($rid // '(no id)')); {} };
+}
+
+my @money = qw(base_cost_nusd fee_nusd service_charge_nusd total_nusd);
+sub same_cost {
+    my ($row, $ref, $what) = @_;
+    ok defined $row->{$_} && defined $ref->{$_} && $row->{$_} eq $ref->{$_},
+        "$what: $_ as on the forward endpoint (" . ($row->{$_} // 'none') . ')'
+        for grep { exists $ref->{$_} } @money;
+}
+
+# the reference: the provider's own shape through the forward endpoint
+my $ref_anthropic = do {
+    my $r = $s->request(target => '/v1/forward?u=' . enc('https://api.anthropic.com/v1/messages'),
+                        body => $an_msgs,
+                        headers => ['x-api-key' => $tok, 'x-mock-usage' => $usage]);
+    is $r->{status}, 200, 'reference: Anthropic through the forward endpoint';
+    booked($r->{rid});
+};
+ok exists $ref_anthropic->{$_}, "the booked row has $_" for @money;
+
+# --- the rewrite endpoint, the provider's own format -----------------------------
+subtest 'rewrite, same format: the URL as the SDK builds it (not encoded, "//" kept)' => sub {
+    for my $url ('https://api.anthropic.com/v1/messages',
+                 'https:/api.anthropic.com/v1/messages',       # slashes merged on the way
+                 'api.anthropic.com/v1/messages') {            # no scheme
+        my $id = LavaTest::test_id();
+        my $r = $s->request(target => "/v1/rewrite/anthropic/$url", body => $an_msgs,
+                            headers => [Authorization => "Bearer $tok", 'x-test-id' => $id,
+                                        'x-mock-usage' => $usage]);
+        is $r->{status}, 200, "$url: 200";
+        is $r->{json}{type}, 'message', "$url: the provider's own answer";
+        ok $r->{rid}, "$url: x-lava-request-id";
+        my ($q) = $s->mock_requests($id);
+        is $q && $q->{target}, '/v1/messages', "$url: the provider got /v1/messages";
+        is $q && lc($q->{host} // ''), 'api.anthropic.com', "$url: on its host";
+        ok !grep({ $_->[1] =~ /\Q$tok\E/ } @{ $q->{headers} // [] }),
+            "$url: the token did not reach the provider";
+        my $row = booked($r->{rid});
+        is $row->{provider}, 'anthropic', "$url: booked to anthropic";
+        is $row->{input_tokens}, 1200, "$url: input tokens";
+        same_cost($row, $ref_anthropic, $url);
+    }
+};
+
+subtest 'rewrite: a format or a URL the gateway does not take' => sub {
+    for my $t (['/v1/rewrite/cohere/https://api.cohere.com/v2/chat', 404, 'not_found'],
+               ['/v1/rewrite/openai', 404, 'not_found'],
+               ['/v1/rewrite/openai/https://evil.example.com/v1/chat/completions', 403, 'host_not_allowed'],
+               ['/v1/rewrite/openai/http://api.openai.com/v1/chat/completions', 400, 'invalid_u']) {
+        my ($target, $status, $code) = @$t;
+        my $r = $s->request(target => $target, body => $oa_chat,
+                            headers => [Authorization => "Bearer $tok"]);
+        is $r->{status}, $status, "$target: $status";
+        is $r->{json}{error}{code}, $code, "$target: $code";
+        ok $r->{rid}, "$target: x-lava-request-id";
+        is $s->wait_event($r->{rid} // '')->{outcome}, 'refused', "$target: booked as refused";
+    }
+    my $r = $s->request(target => '/v1/rewrite/openai/https://api.openai.com/v1/chat/completions',
+                        body => $oa_chat);
+    is $r->{status}, 401, 'no token: 401';
+    is $r->{json}{error}{code}, 'missing_token', 'missing_token';
+};
+
+# --- the unified endpoints: the model picks the provider ---------------------------
+subtest 'unified chat/completions: provider/model and a priced bare name, same shape' => sub {
+    for my $model ('openai/gpt-4o-mini', 'gpt-4o-mini') {
+        my $id = LavaTest::test_id();
+        my $r = $s->request(target => '/v1/chat/completions',
+                            body => LavaTest::chat_body(model => $model),
+                            headers => [Authorization => "Bearer $tok", 'x-test-id' => $id,
+                                        'x-mock-usage' => $usage]);
+        is $r->{status}, 200, "$model: 200";
+        is $r->{json}{object}, 'chat.completion', "$model: a chat completion";
+        my ($q) = $s->mock_requests($id);
+        is $q && $q->{target}, '/v1/chat/completions', "$model: OpenAI's chat path";
+        is $q && lc($q->{host} // ''), 'api.openai.com', "$model: on api.openai.com";
+        my $sent = $q && json_decode($q->{body} // '');
+        is $sent && $sent->{model}, 'gpt-4o-mini', "$model: the provider got its own model name";
+        my $row = booked($r->{rid});
+        is $row->{provider}, 'openai', "$model: booked to openai";
+        is $row->{model}, 'gpt-4o-mini', "$model: model";
+        is $row->{output_tokens}, 340, "$model: output tokens";
+    }
+};
+
+subtest 'unified: a model that names no provider, none, or a GET' => sub {
+    for my $b ({ model => 'no-such-model-x', messages => [] },
+               { model => 'nosuchprovider/foo', messages => [] },
+               { messages => [] }) {
+        my $r = $s->request(target => '/v1/chat/completions', body => $b,
+                            headers => [Authorization => "Bearer $tok"]);
+        is $r->{status}, 400, ($b->{model} // 'no model') . ': 400';
+        is $r->{json}{error}{code}, 'unknown_model', 'unknown_model';
+        ok $r->{rid}, 'x-lava-request-id';
+    }
+    my $r = $s->request(target => '/v1/chat/completions', headers => [Authorization => "Bearer $tok"]);
+    is $r->{status}, 405, 'GET: 405';
+    is $r->{json}{error}{code}, 'method_not_allowed', 'method_not_allowed';
+    $r = $s->request(target => '/v1/chat/completions/extra', body => $oa_chat,
+                     headers => [Authorization => "Bearer $tok"]);
+    is $r->{status}, 404, 'a longer path: JSON 404';
+    is $r->{json}{error}{code}, 'not_found', 'not_found';
+};
+
+subtest 'unified messages: an Anthropic client, anthropic/<model>' => sub {
+    my $id = LavaTest::test_id();
+    my $r = $s->request(target => '/v1/messages',
+                        body => { %$an_msgs, model => 'anthropic/claude-sonnet-4-5' },
+                        headers => ['x-api-key' => $tok, 'x-test-id' => $id,
+                                    'x-mock-usage' => $usage]);
+    is $r->{status}, 200, '200';
+    is $r->{json}{type}, 'message', 'an Anthropic message';
+    my ($q) = $s->mock_requests($id);
+    my $sent = $q && json_decode($q->{body} // '');
+    is $sent && $sent->{model}, 'claude-sonnet-4-5', 'the provider got its own model name';
+    same_cost(booked($r->{rid}), $ref_anthropic, 'unified messages');
+};
+
+# --- GET /v1/models ------------------------------------------------------------
+subtest 'GET /v1/models: OpenAI list format, from the rate records' => sub {
+    for my $auth ([Authorization => "Bearer $m->{secret}"], [Authorization => "Bearer $tok"]) {
+        my $r = $s->request(target => '/v1/models', headers => $auth);
+        is $r->{status}, 200, '200';
+        is $r->{json}{object}, 'list', 'object list';
+        my %ids = map { $_->{id} => $_ } @{ $r->{json}{data} // [] };
+        ok $ids{'anthropic/claude-sonnet-4-5'}, 'anthropic/claude-sonnet-4-5 listed';
+        ok $ids{'openai/gpt-4o-mini'}, 'openai/gpt-4o-mini listed';
+        is_deeply [sort keys %{ $ids{'openai/gpt-4o-mini'} // {} }], [qw(created id object owned_by)],
+            'the fields of RestModel';
+        is $ids{'openai/gpt-4o-mini'}{owned_by}, 'openai', 'owned_by the provider';
+        is $ids{'openai/gpt-4o-mini'}{object}, 'model', 'object model';
+        ok !grep({ $_->{id} =~ m{/\*$} } @{ $r->{json}{data} // [] }), 'no "*" bound listed';
+        ok $r->{rid}, 'x-lava-request-id';
+    }
+    my $r = $s->request(target => '/v1/models');
+    is $r->{status}, 401, 'no token: 401';
+    is $r->{json}{error}{code}, 'missing_token', 'missing_token';
+    is $s->wait_event($r->{rid} // '')->{outcome}, 'refused', 'booked as refused';
+    $r = $s->request(target => '/v1/models', headers => [Authorization => 'Bearer lava_sk_nosuchkey0000']);
+    is $r->{status}, 401, 'an unknown key: 401';
+    is $r->{json}{error}{code}, 'invalid_key', 'invalid_key';
+    $r = $s->request(target => '/v1/models', method => 'POST', body => '{}',
+                     headers => [Authorization => "Bearer $tok"]);
+    is $r->{status}, 405, 'POST: 405';
+};
+
+$s->finish;
+done_testing;
