@@ -1,0 +1,758 @@
+/*
+ * Stream translation (see lava_xlate_stream.h): the writers of client
+ * events, one per client format, fed the internal form
+ * (lava_xlate_stream_int.h) by the decoders of lava_xlate_stream.c.
+ *
+ * Client JSON is written directly (no jansson objects): keys in the order the
+ * providers themselves use, strings escaped here, numbers as decimal
+ * integers. Each event is complete when written, so the client can act on it
+ * at once; what must wait is only what the client's format puts later than
+ * the provider does (the finish reason and usage of an Anthropic or Gemini
+ * client wait for the provider's usage, which an OpenAI stream sends after
+ * its finish chunk).
+ */
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "lava_buf.h"
+#include "lava_xlate_stream_int.h"
+
+
+#define XS_OB_MIN  1024
+
+
+/* ---- output buffer ---- */
+
+void
+xs_out(xs_t *s, const char *p, size_t n)
+{
+    if (s->olen + n < s->olen) {
+        xs_fail(s, "out of memory");
+        return;
+    }
+
+    if (lava_buf_grow(&s->ob, &s->ocap, s->olen + n, XS_OB_MIN, SIZE_MAX / 2)
+        != 0)
+    {
+        xs_fail(s, "out of memory");
+        return;
+    }
+
+    memcpy(s->ob + s->olen, p, n);
+    s->olen += n;
+}
+
+
+/* a JSON string: quotes, escapes for '"', '\\' and control bytes; UTF-8 as
+ * is (jansson validated the provider's strings) */
+void
+xs_out_jstr(xs_t *s, const char *p, size_t n)
+{
+    static const char  hex[] = "0123456789abcdef";
+    size_t             i, run;
+    unsigned char      c;
+    char               esc[6];
+
+    xs_out_lit(s, "\"");
+
+    for (i = 0, run = 0; i < n; i++) {
+        c = (unsigned char) p[i];
+
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            continue;
+        }
+
+        xs_out(s, p + run, i - run);
+        run = i + 1;
+
+        switch (c) {
+        case '"':  xs_out_lit(s, "\\\""); break;
+        case '\\': xs_out_lit(s, "\\\\"); break;
+        case '\n': xs_out_lit(s, "\\n"); break;
+        case '\r': xs_out_lit(s, "\\r"); break;
+        case '\t': xs_out_lit(s, "\\t"); break;
+        default:
+            esc[0] = '\\';
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            xs_out(s, esc, 6);
+            break;
+        }
+    }
+
+    xs_out(s, p + run, n - run);
+    xs_out_lit(s, "\"");
+}
+
+
+static void
+xs_out_cstr(xs_t *s, const char *p)
+{
+    xs_out_jstr(s, p, strlen(p));
+}
+
+
+void
+xs_out_int(xs_t *s, int64_t v)
+{
+    char  b[24];
+    int   n;
+
+    n = snprintf(b, sizeof(b), "%" PRId64, v);
+    xs_out(s, b, (size_t) n);
+}
+
+
+static const char *
+xs_model(xs_t *s)
+{
+    return s->model_override ? s->model_override : s->model;
+}
+
+
+/* the provider's tool call id, or one made from the response id and the
+ * call's number (Gemini gives none): unique within the answer */
+static void
+xs_tool_id(xs_t *s, const char *id, size_t id_len, const char *prefix)
+{
+    int  n;
+
+    if (id != NULL && id_len) {
+        if (id_len >= sizeof(s->tool_id)) {
+            id_len = sizeof(s->tool_id) - 1;
+        }
+
+        memcpy(s->tool_id, id, id_len);
+        s->tool_id[id_len] = '\0';
+        return;
+    }
+
+    n = snprintf(s->tool_id, sizeof(s->tool_id), "%s%.96s_%d", prefix,
+                 s->id, s->ntools);
+    if (n < 0) {
+        s->tool_id[0] = '\0';
+    }
+}
+
+
+/* ---- error types, finish reasons and usage: lava_xlate_map.h ---- */
+
+/* statuses in the order a type is looked up by: the first whose name in the
+ * format matches wins (Anthropic's api_error is 500, not 499) */
+static const int  xs_err_statuses[] = {
+    400, 401, 403, 404, 429, 500, 503, 402, 408, 409, 413, 504, 501, 529,
+    499
+};
+
+
+int
+xs_err_status(lava_fmt_e fmt, const char *type, size_t len)
+{
+    size_t       i;
+    const char  *name;
+
+    if (type == NULL) {
+        return 500;
+    }
+
+    /* OpenAI's codes for a rate limit and an exhausted quota */
+    if (fmt == LAVA_FMT_OPENAI && len == 19
+        && memcmp(type, "rate_limit_exceeded", 19) == 0)
+    {
+        return 429;
+    }
+
+    for (i = 0; i < sizeof(xs_err_statuses) / sizeof(xs_err_statuses[0]);
+         i++)
+    {
+        name = lava_xlate_error_type(fmt, xs_err_statuses[i]);
+
+        if (name && strlen(name) == len && memcmp(name, type, len) == 0) {
+            return xs_err_statuses[i];
+        }
+    }
+
+    return 500;
+}
+
+
+/* the client's finish reason; a stream that ended without one stopped */
+static const char *
+xs_fin_name(xs_t *s)
+{
+    return lava_xlate_finish_name(s->to, s->fin == LAVA_FINISH_NONE
+                                         ? LAVA_FINISH_STOP : s->fin);
+}
+
+
+/* the usage object in the client's format (as the JSON translator writes
+ * it) */
+static void
+xs_out_usage(xs_t *s)
+{
+    json_t  *u;
+    char    *j;
+
+    u = lava_xlate_usage_json(s->to, &s->usage);
+    j = u ? json_dumps(u, JSON_COMPACT) : NULL;
+    json_decref(u);
+
+    if (j == NULL) {
+        xs_fail(s, "out of memory");
+        return;
+    }
+
+    xs_out(s, j, strlen(j));
+    free(j);
+}
+
+
+/* the response id as the client's format writes it */
+static const char *
+xs_id(xs_t *s)
+{
+    if (s->cid[0] == '\0') {
+        lava_xlate_id(s->from, s->to, s->id, s->cid, sizeof(s->cid));
+    }
+
+    return s->cid;
+}
+
+
+/* ---- OpenAI client: chat.completion.chunk ---- */
+
+static void
+xs_oa_head(xs_t *s)
+{
+    xs_out_lit(s, "data: {\"id\":");
+    xs_out_cstr(s, xs_id(s));
+    xs_out_lit(s, ",\"object\":\"chat.completion.chunk\",\"created\":");
+    xs_out_int(s, s->created);
+    xs_out_lit(s, ",\"model\":");
+    xs_out_cstr(s, xs_model(s));
+    xs_out_lit(s, ",\"choices\":[");
+}
+
+
+/* a chunk whose one choice has delta `delta` (a JSON object) */
+static void
+xs_oa_choice_open(xs_t *s)
+{
+    xs_oa_head(s);
+    xs_out_lit(s, "{\"index\":0,\"delta\":");
+}
+
+
+static void
+xs_oa_choice_close(xs_t *s, const char *finish)
+{
+    xs_out_lit(s, ",\"logprobs\":null,\"finish_reason\":");
+
+    if (finish) {
+        xs_out_cstr(s, finish);
+    } else {
+        xs_out_lit(s, "null");
+    }
+
+    xs_out_lit(s, "}]}\n\n");
+}
+
+
+static void
+xs_oa_finish(xs_t *s)
+{
+    if (s->fin_written) {
+        return;
+    }
+
+    s->fin_written = 1;
+    xs_oa_choice_open(s);
+    xs_out_lit(s, "{}");
+    xs_oa_choice_close(s, xs_fin_name(s));
+}
+
+
+/* ---- Anthropic client ---- */
+
+static void
+xs_an_event(xs_t *s, const char *name)
+{
+    xs_out_lit(s, "event: ");
+    xs_out(s, name, strlen(name));
+    xs_out_lit(s, "\ndata: ");
+}
+
+
+static void
+xs_an_block_stop(xs_t *s)
+{
+    if (s->blk == XS_BLK_NONE) {
+        return;
+    }
+
+    xs_an_event(s, "content_block_stop");
+    xs_out_lit(s, "{\"type\":\"content_block_stop\",\"index\":");
+    xs_out_int(s, s->blk_index - 1);
+    xs_out_lit(s, "}\n\n");
+    s->blk = XS_BLK_NONE;
+}
+
+
+static void
+xs_an_block_start(xs_t *s, int kind)
+{
+    xs_an_block_stop(s);
+
+    xs_an_event(s, "content_block_start");
+    xs_out_lit(s, "{\"type\":\"content_block_start\",\"index\":");
+    xs_out_int(s, s->blk_index);
+
+    if (kind == XS_BLK_TEXT) {
+        xs_out_lit(s, ",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
+
+    } else {
+        xs_out_lit(s, ",\"content_block\":{\"type\":\"tool_use\",\"id\":");
+        xs_out_cstr(s, s->tool_id);
+        xs_out_lit(s, ",\"name\":");
+        xs_out_cstr(s, s->tool_name);
+        xs_out_lit(s, ",\"input\":{}}}\n\n");
+    }
+
+    s->blk = kind;
+    s->blk_index++;
+}
+
+
+static void
+xs_an_delta_head(xs_t *s)
+{
+    xs_an_event(s, "content_block_delta");
+    xs_out_lit(s, "{\"type\":\"content_block_delta\",\"index\":");
+    xs_out_int(s, s->blk_index - 1);
+}
+
+
+/* ---- Gemini client ---- */
+
+static void
+xs_ge_head(xs_t *s)
+{
+    xs_out_lit(s, "data: {\"candidates\":[{\"content\":{\"parts\":[");
+}
+
+
+static void
+xs_ge_tail(xs_t *s, const char *finish)
+{
+    xs_out_lit(s, "],\"role\":\"model\"}");
+
+    if (finish) {
+        xs_out_lit(s, ",\"finishReason\":");
+        xs_out_cstr(s, finish);
+    }
+
+    xs_out_lit(s, ",\"index\":0}]");
+
+    if (s->usage.seen) {
+        xs_out_lit(s, ",\"usageMetadata\":");
+        xs_out_usage(s);
+    }
+
+    xs_out_lit(s, ",\"modelVersion\":");
+    xs_out_cstr(s, xs_model(s));
+    xs_out_lit(s, ",\"responseId\":");
+    xs_out_cstr(s, xs_id(s));
+    xs_out_lit(s, "}\r\n\r\n");
+}
+
+
+/* the pending function call, whole: Gemini has no argument deltas */
+static void
+xs_ge_tool_flush(xs_t *s)
+{
+    const char  *a = s->args;
+    size_t       n = s->args_len, i;
+
+    if (s->blk != XS_BLK_TOOL) {
+        return;
+    }
+
+    s->blk = XS_BLK_NONE;
+
+    /* the arguments must be one JSON object: the provider's deltas joined */
+    for (i = 0; i < n && (a[i] == ' ' || a[i] == '\t' || a[i] == '\r'
+                          || a[i] == '\n'); i++)
+    {
+        /* void */
+    }
+
+    if (i == n) {
+        a = "{}";
+        n = 2;
+
+    } else {
+        json_t        *o;
+        json_error_t   jerr;
+
+        o = json_loadb(a, n, 0, &jerr);
+        if (!json_is_object(o)) {
+            json_decref(o);
+            xs_fail(s, "a tool call's arguments are not a JSON object");
+            return;
+        }
+
+        json_decref(o);
+    }
+
+    xs_ge_head(s);
+    xs_out_lit(s, "{\"functionCall\":{\"id\":");
+    xs_out_cstr(s, s->tool_id);
+    xs_out_lit(s, ",\"name\":");
+    xs_out_cstr(s, s->tool_name);
+    xs_out_lit(s, ",\"args\":");
+    xs_out(s, a, n);
+    xs_out_lit(s, "}}");
+    xs_ge_tail(s, NULL);
+    s->args_len = 0;
+}
+
+
+/* ---- the internal form ---- */
+
+void
+xs_start(xs_t *s)
+{
+    if (s->started || s->err) {
+        return;
+    }
+
+    s->started = 1;
+
+    switch (s->to) {
+
+    case LAVA_FMT_OPENAI:
+        xs_oa_choice_open(s);
+        xs_out_lit(s, "{\"role\":\"assistant\",\"content\":\"\"}");
+        xs_oa_choice_close(s, NULL);
+        break;
+
+    case LAVA_FMT_ANTHROPIC:
+        xs_an_event(s, "message_start");
+        xs_out_lit(s, "{\"type\":\"message_start\",\"message\":{\"id\":");
+        xs_out_cstr(s, xs_id(s));
+        xs_out_lit(s, ",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
+        xs_out_cstr(s, xs_model(s));
+        xs_out_lit(s, ",\"content\":[],\"stop_reason\":null,"
+                      "\"stop_sequence\":null,\"usage\":");
+        xs_out_usage(s);
+        xs_out_lit(s, "}}\n\n");
+        break;
+
+    default:
+        /* a Gemini stream has no start of its own */
+        break;
+    }
+}
+
+
+void
+xs_text(xs_t *s, const char *p, size_t n)
+{
+    xs_start(s);
+
+    switch (s->to) {
+
+    case LAVA_FMT_OPENAI:
+        s->blk = XS_BLK_TEXT;
+        xs_oa_choice_open(s);
+        xs_out_lit(s, "{\"content\":");
+        xs_out_jstr(s, p, n);
+        xs_out_lit(s, "}");
+        xs_oa_choice_close(s, NULL);
+        break;
+
+    case LAVA_FMT_ANTHROPIC:
+        if (s->blk != XS_BLK_TEXT) {
+            xs_an_block_start(s, XS_BLK_TEXT);
+        }
+
+        xs_an_delta_head(s);
+        xs_out_lit(s, ",\"delta\":{\"type\":\"text_delta\",\"text\":");
+        xs_out_jstr(s, p, n);
+        xs_out_lit(s, "}}\n\n");
+        break;
+
+    default:
+        xs_ge_tool_flush(s);
+        s->blk = XS_BLK_TEXT;
+        xs_ge_head(s);
+        xs_out_lit(s, "{\"text\":");
+        xs_out_jstr(s, p, n);
+        xs_out_lit(s, "}");
+        xs_ge_tail(s, NULL);
+        break;
+    }
+}
+
+
+void
+xs_tool_start(xs_t *s, long key, const char *id, size_t id_len,
+    const char *name, size_t name_len)
+{
+    xs_start(s);
+
+    if (s->blk == XS_BLK_TOOL && s->tool_key == key) {
+        return;             /* the same call again: only its arguments */
+    }
+
+    if (name == NULL || name_len == 0) {
+        xs_fail(s, "a tool call without a name");
+        return;
+    }
+
+    if (s->to == LAVA_FMT_GEMINI) {
+        xs_ge_tool_flush(s);
+    }
+
+    xs_tool_id(s, id, id_len,
+               s->to == LAVA_FMT_ANTHROPIC ? "toolu_" : "call_");
+
+    if (name_len >= sizeof(s->tool_name)) {
+        xs_fail(s, "a tool name is over 255 bytes");
+        return;
+    }
+
+    memcpy(s->tool_name, name, name_len);
+    s->tool_name[name_len] = '\0';
+
+    switch (s->to) {
+
+    case LAVA_FMT_OPENAI:
+        xs_oa_choice_open(s);
+        xs_out_lit(s, "{\"tool_calls\":[{\"index\":");
+        xs_out_int(s, s->ntools);
+        xs_out_lit(s, ",\"id\":");
+        xs_out_cstr(s, s->tool_id);
+        xs_out_lit(s, ",\"type\":\"function\",\"function\":{\"name\":");
+        xs_out_cstr(s, s->tool_name);
+        xs_out_lit(s, ",\"arguments\":\"\"}}]}");
+        xs_oa_choice_close(s, NULL);
+        break;
+
+    case LAVA_FMT_ANTHROPIC:
+        xs_an_block_start(s, XS_BLK_TOOL);
+        break;
+
+    default:
+        s->args_len = 0;
+        break;
+    }
+
+    s->blk = XS_BLK_TOOL;
+    s->tool_key = key;
+    s->ntools++;
+}
+
+
+void
+xs_tool_args(xs_t *s, long key, const char *p, size_t n)
+{
+    if (s->err) {
+        return;
+    }
+
+    if (s->blk != XS_BLK_TOOL || s->tool_key != key) {
+        xs_fail(s, "tool call arguments out of order");
+        return;
+    }
+
+    switch (s->to) {
+
+    case LAVA_FMT_OPENAI:
+        xs_oa_choice_open(s);
+        xs_out_lit(s, "{\"tool_calls\":[{\"index\":");
+        xs_out_int(s, s->ntools - 1);
+        xs_out_lit(s, ",\"function\":{\"arguments\":");
+        xs_out_jstr(s, p, n);
+        xs_out_lit(s, "}}]}");
+        xs_oa_choice_close(s, NULL);
+        break;
+
+    case LAVA_FMT_ANTHROPIC:
+        xs_an_delta_head(s);
+        xs_out_lit(s, ",\"delta\":{\"type\":\"input_json_delta\","
+                      "\"partial_json\":");
+        xs_out_jstr(s, p, n);
+        xs_out_lit(s, "}}\n\n");
+        break;
+
+    default:
+        if (n > LAVA_XLATE_STREAM_MAX_ARGS - s->args_len) {
+            xs_fail(s, "a tool call's arguments are over the size limit");
+            return;
+        }
+
+        if (lava_buf_grow(&s->args, &s->args_cap, s->args_len + n, 256,
+                          LAVA_XLATE_STREAM_MAX_ARGS)
+            != 0)
+        {
+            xs_fail(s, "out of memory");
+            return;
+        }
+
+        memcpy(s->args + s->args_len, p, n);
+        s->args_len += n;
+        break;
+    }
+}
+
+
+void
+xs_block_stop(xs_t *s)
+{
+    switch (s->to) {
+
+    case LAVA_FMT_ANTHROPIC:
+        xs_an_block_stop(s);
+        break;
+
+    case LAVA_FMT_GEMINI:
+        xs_ge_tool_flush(s);
+        break;
+
+    default:
+        break;
+    }
+
+    s->blk = XS_BLK_NONE;
+}
+
+
+void
+xs_finish(xs_t *s, lava_finish_e fin)
+{
+    xs_start(s);
+    s->fin = fin;
+
+    switch (s->to) {
+
+    case LAVA_FMT_OPENAI:
+        xs_oa_finish(s);
+        break;
+
+    default:
+        /* written at the end, with the usage the provider may still send */
+        xs_block_stop(s);
+        break;
+    }
+}
+
+
+void
+xs_end(xs_t *s)
+{
+    if (s->ended || s->err) {
+        return;
+    }
+
+    s->ended = 1;
+    xs_start(s);
+    xs_block_stop(s);
+
+    if (s->err) {
+        return;
+    }
+
+    switch (s->to) {
+
+    case LAVA_FMT_OPENAI:
+        xs_oa_finish(s);
+
+        if (s->usage.seen && !(s->opts & LAVA_XLATE_STREAM_NO_USAGE)) {
+            xs_oa_head(s);
+            xs_out_lit(s, "],\"usage\":");
+            xs_out_usage(s);
+            xs_out_lit(s, "}\n\n");
+        }
+
+        xs_out_lit(s, "data: [DONE]\n\n");
+        break;
+
+    case LAVA_FMT_ANTHROPIC:
+        xs_an_event(s, "message_delta");
+        xs_out_lit(s, "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":");
+        xs_out_cstr(s, xs_fin_name(s));
+        xs_out_lit(s, ",\"stop_sequence\":null},\"usage\":");
+        xs_out_usage(s);
+        xs_out_lit(s, "}\n\n");
+
+        xs_an_event(s, "message_stop");
+        xs_out_lit(s, "{\"type\":\"message_stop\"}\n\n");
+        break;
+
+    default:
+        xs_ge_head(s);
+        xs_out_lit(s, "{\"text\":\"\"}");
+        xs_ge_tail(s, xs_fin_name(s));
+        break;
+    }
+}
+
+
+void
+xs_error(xs_t *s, int status, const char *msg, size_t msg_len)
+{
+    const char  *type = lava_xlate_error_type(s->to, status);
+
+    s->dead = 1;
+
+    switch (s->to) {
+
+    case LAVA_FMT_OPENAI:
+        xs_out_lit(s, "data: {\"error\":{\"message\":");
+        xs_out_jstr(s, msg, msg_len);
+        xs_out_lit(s, ",\"type\":");
+        xs_out_cstr(s, type);
+        xs_out_lit(s, ",\"param\":null,\"code\":null}}\n\n");
+        break;
+
+    case LAVA_FMT_ANTHROPIC:
+        xs_an_event(s, "error");
+        xs_out_lit(s, "{\"type\":\"error\",\"error\":{\"type\":");
+        xs_out_cstr(s, type);
+        xs_out_lit(s, ",\"message\":");
+        xs_out_jstr(s, msg, msg_len);
+        xs_out_lit(s, "}}\n\n");
+        break;
+
+    default:
+        xs_out_lit(s, "data: {\"error\":{\"code\":");
+        xs_out_int(s, status);
+        xs_out_lit(s, ",\"message\":");
+        xs_out_jstr(s, msg, msg_len);
+        xs_out_lit(s, ",\"status\":");
+        xs_out_cstr(s, type);
+        xs_out_lit(s, "}}\r\n\r\n");
+        break;
+    }
+}
+
+
+void
+xs_error_failure(xs_t *s)
+{
+    int  err = s->err;
+
+    /* written even though s->err is set: the writers do not check it */
+    s->err = 0;
+    xs_error(s, 500, s->errmsg, strlen(s->errmsg));
+    s->err = err;
+}
