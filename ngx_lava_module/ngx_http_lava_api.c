@@ -825,6 +825,9 @@ ngx_http_lava_api_request(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
         return LAVA_REFUSAL_GATEWAY_ERROR;
     }
 
+    api->no_usage = (api->client_fmt == LAVA_FMT_OPENAI
+                     && !info.include_usage);
+
     /* Gemini keeps "stream" in the URL: a streaming client gets the
      * streaming method whichever the rewrite URL named */
     if (api->provider_fmt == LAVA_FMT_GEMINI && info.stream

@@ -15,7 +15,8 @@
 #define NGX_HTTP_LAVA_API_H
 
 #include "ngx_http_lava_module.h"
-#include "ngx_http_lava_xlate_glue.h"
+#include "lava_xlate.h"
+#include "lava_xlate_stream.h"
 
 
 /* lava_api: what a location serves (llcf->api) */
@@ -49,6 +50,8 @@ typedef struct {
     unsigned                     body_read:1;    /* unified: body seen */
     unsigned                     body_waiting:1;
     unsigned                     refused:1;
+    unsigned                     no_usage:1;     /* an OpenAI client that
+                                                    asked no usage chunk */
 
     /* the answer (ngx_http_lava_xlate_filter.c) */
     ngx_uint_t                   mode;           /* NGX_HTTP_LAVA_XLATE_* */

@@ -45,7 +45,6 @@ ngx_http_lava_xlate_header_filter(ngx_http_request_t *r)
     ngx_http_lava_ctx_t       *ctx;
     ngx_http_lava_api_t       *api;
     ngx_http_lava_loc_conf_t  *llcf;
-    char                       model[LAVA_EVENT_MAX_model + 1];
 
     if (r != r->main) {
         return ngx_http_next_header_filter(r);
@@ -84,25 +83,21 @@ ngx_http_lava_xlate_header_filter(ngx_http_request_t *r)
         api->mode = NGX_HTTP_LAVA_XLATE_ERROR;
 
     } else if (ctx->sse) {
-        ngx_memzero(model, sizeof(model));
-
-        if (api->model.len) {
-            ngx_memcpy(model, api->model.data, api->model.len);
-
-        } else if (ctx->model.len && ctx->model.len < sizeof(model)) {
-            ngx_memcpy(model, ctx->model.data, ctx->model.len);
-        }
-
         cln = ngx_pool_cleanup_add(r->pool, 0);
         if (cln == NULL) {
             return NGX_ERROR;
         }
 
+        /* the client is shown the model the provider names */
         api->stream = lava_xlate_stream_new(api->provider_fmt,
-                                            api->client_fmt,
-                                            model[0] ? model : NULL);
+                                            api->client_fmt, NULL);
         if (api->stream == NULL) {
             return NGX_ERROR;
+        }
+
+        if (api->no_usage) {
+            lava_xlate_stream_set_opts(api->stream,
+                                       LAVA_XLATE_STREAM_NO_USAGE);
         }
 
         cln->handler = ngx_http_lava_xlate_cleanup;

@@ -1,16 +1,16 @@
 /*
- * Until lib/lava_xlate.c and lib/lava_xlate_stream.c are built into the
- * module, these weak definitions stand in for them: every translation is
- * refused, naming the missing piece, and same-format requests pass through
+ * Until lib/lava_xlate.c (JSON bodies) is built into the module, these weak
+ * definitions stand in for it: every translation of a body is refused,
+ * naming the missing piece, and same-format requests pass through
  * (ngx_http_lava_api.c never calls a translator for them). A real
- * definition linked in replaces each one; this file goes once both are.
+ * definition linked in replaces each one; this file goes once it is.
  */
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ngx_http_lava_xlate_glue.h"
+#include "lava_xlate.h"
 
 
 static const char *
@@ -84,44 +84,4 @@ lava_xlate_fmt(const char *name, size_t len)
     }
 
     return (lava_fmt_e) -1;
-}
-
-
-struct lava_xlate_stream_s {
-    int  unused;
-};
-
-
-__attribute__((weak)) lava_xlate_stream_t *
-lava_xlate_stream_new(lava_fmt_e from, lava_fmt_e to, const char *model)
-{
-    (void) from; (void) to; (void) model;
-
-    return calloc(1, sizeof(lava_xlate_stream_t));
-}
-
-
-__attribute__((weak)) int
-lava_xlate_stream_feed(lava_xlate_stream_t *s, const char *in, size_t len,
-    lava_xlate_buf_t *out)
-{
-    (void) s; (void) in; (void) len; (void) out;
-
-    return -1;
-}
-
-
-__attribute__((weak)) int
-lava_xlate_stream_finish(lava_xlate_stream_t *s, lava_xlate_buf_t *out)
-{
-    (void) s; (void) out;
-
-    return -1;
-}
-
-
-__attribute__((weak)) void
-lava_xlate_stream_free(lava_xlate_stream_t *s)
-{
-    free(s);
 }
