@@ -120,11 +120,11 @@
     /* the unified and rewrite endpoints (ngx_http_lava_api.c) */            \
     LAVA_REFUSAL(UNKNOWN_MODEL, 400, "unknown_model",                        \
         "the model names no provider and no priced model: use "              \
-        "\"provider/model\", for example \"anthropic/claude-sonnet-4-5\"")    \
+        "\"provider/model\", for example \"anthropic/claude-sonnet-4-5\"")   \
     LAVA_REFUSAL(MODEL_NO_CHAT, 400, "unknown_model",                        \
         "the gateway knows no chat endpoint of this model's provider")       \
     LAVA_REFUSAL(TRANSLATION_UNSUPPORTED, 400, "translation_unsupported",    \
-        NULL)                                                                \
+        "the request cannot be translated into the provider's format")      \
                                                                              \
     /* rewrite phase: lava_event_spool_full refuse */                        \
     LAVA_REFUSAL(EVENT_SPOOL_FULL, 503, "event_spool_full",                  \
