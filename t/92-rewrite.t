@@ -148,6 +148,134 @@ subtest 'unified messages: an Anthropic client, anthropic/<model>' => sub {
     same_cost(booked($r->{rid}), $ref_anthropic, 'unified messages');
 };
 
+# --- translated: the client's format to another provider's -----------------------
+my %refs;
+sub ref_row {
+    my ($url, $body, $auth) = @_;
+    return $refs{$url} //= do {
+        my $r = $s->request(target => '/v1/forward?u=' . enc($url), body => $body,
+                            headers => [@$auth, 'x-mock-usage' => $usage]);
+        booked($r->{rid});
+    };
+}
+
+subtest 'rewrite openai -> Anthropic, JSON: translated both ways, billed from Anthropic' => sub {
+    my $id = LavaTest::test_id();
+    my $r = $s->request(target => '/v1/rewrite/openai/https://api.anthropic.com/v1/messages',
+                        body => $oa_chat,
+                        headers => [Authorization => "Bearer $tok", 'x-test-id' => $id,
+                                    'x-mock-usage' => $usage]);
+    is $r->{status}, 200, 'status 200';
+    is $r->{json}{object}, 'chat.completion', 'an OpenAI chat.completion';
+    ok length($r->{json}{choices}[0]{message}{content} // ''), 'with the text';
+    is $r->{json}{choices}[0]{finish_reason}, 'stop', 'finish_reason stop (end_turn)';
+    is $r->{json}{usage}{prompt_tokens}, 1200, 'usage.prompt_tokens';
+    is $r->{json}{usage}{completion_tokens}, 340, 'usage.completion_tokens';
+    like $r->{headers}{'content-type'} // '', qr{^application/json}, 'JSON';
+    my ($q) = $s->mock_requests($id);
+    my $sent = $q && json_decode($q->{body} // '') // {};
+    is $q && $q->{target}, '/v1/messages', 'Anthropic got /v1/messages';
+    is $sent->{system}, 'Be brief.', 'the system message became "system"';
+    is $sent->{max_tokens}, 64, 'max_tokens';
+    is_deeply [map { $_->{role} } @{ $sent->{messages} // [] }], ['user'], 'the user turn only';
+    ok !exists $sent->{stream_options}, 'no OpenAI member left';
+    my $row = booked($r->{rid});
+    is $row->{endpoint}, '/v1/messages', 'booked endpoint: the provider\'s';
+    same_cost($row, $ref_anthropic, 'translated JSON');
+};
+
+subtest 'rewrite openai -> Anthropic, SSE: chat.completion.chunk events, [DONE], usage chunk' => sub {
+    my $r = $s->stream(target => '/v1/rewrite/openai/https://api.anthropic.com/v1/messages',
+                       body => { %$oa_chat, stream => JSON::PP::true,
+                                 stream_options => { include_usage => JSON::PP::true } },
+                       headers => [Authorization => "Bearer $tok", 'x-mock-usage' => $usage,
+                                   'x-mock-chunks' => 4]);
+    is $r->{status}, 200, 'status 200';
+    like $r->{headers}{'content-type'} // '', qr{^text/event-stream}, 'an event stream';
+    my @data = map { /^data: (.*)$/m ? $1 : () } map { $_->{text} } @{ $r->{events} };
+    is $data[-1], '[DONE]', 'ends with data: [DONE]';
+    my @chunks = map { json_decode($_) // {} } grep { $_ ne '[DONE]' } @data;
+    ok @chunks > 4, 'a chunk per event (' . scalar(@chunks) . ')';
+    ok !grep({ ($_->{object} // '') ne 'chat.completion.chunk' } @chunks), 'all chat.completion.chunk';
+    my $text = join '', map { $_->{choices}[0]{delta}{content} // '' } @chunks;
+    ok length $text, 'text deltas';
+    my ($u) = grep { $_->{usage} } @chunks;
+    is $u && $u->{usage}{prompt_tokens}, 1200, 'the usage chunk: prompt_tokens';
+    ok $r->{events}[0]{t} < $r->{events}[-1]{t}, 'events arrive as the provider sends them';
+    my $row = booked($r->{rid});
+    is $row->{outcome}, 'complete', 'outcome complete';
+    is $row->{stream}, 1, 'booked as a stream';
+    same_cost($row, $ref_anthropic, 'translated SSE');
+};
+
+subtest 'unified chat/completions, anthropic/claude-sonnet-4-5: an OpenAI client, Anthropic billed' => sub {
+    my $id = LavaTest::test_id();
+    my $r = $s->request(target => '/v1/chat/completions',
+                        body => { %$oa_chat, model => 'anthropic/claude-sonnet-4-5' },
+                        headers => [Authorization => "Bearer $tok", 'x-test-id' => $id,
+                                    'x-mock-usage' => $usage]);
+    is $r->{status}, 200, 'status 200';
+    is $r->{json}{object}, 'chat.completion', 'a chat.completion';
+    my ($q) = $s->mock_requests($id);
+    is $q && lc($q->{host} // ''), 'api.anthropic.com', 'to Anthropic';
+    is $q && (json_decode($q->{body} // '') // {})->{model}, 'claude-sonnet-4-5', 'its model name';
+    same_cost(booked($r->{rid}), $ref_anthropic, 'unified, translated');
+};
+
+subtest 'a provider error in the client\'s shape, status kept, booked' => sub {
+    my $r = $s->request(target => '/v1/rewrite/openai/https://api.anthropic.com/v1/messages',
+                        body => $oa_chat,
+                        headers => [Authorization => "Bearer $tok", 'x-mock-status' => 529]);
+    is $r->{status}, 529, 'Anthropic\'s 529 kept';
+    ok ref $r->{json}{error} eq 'HASH' && defined $r->{json}{error}{message},
+        'an OpenAI error object';
+    ok !defined $r->{json}{type}, 'not Anthropic\'s {"type":"error"}';
+    is $s->wait_event($r->{rid} // '')->{status}, 529, 'booked with 529';
+};
+
+subtest 'rewrite anthropic -> OpenAI: an Anthropic message from a chat completion' => sub {
+    my $oa_ref = ref_row('https://api.openai.com/v1/chat/completions',
+                         LavaTest::chat_body(), [Authorization => "Bearer $tok"]);
+    my $id = LavaTest::test_id();
+    my $r = $s->request(target => '/v1/rewrite/anthropic/https://api.openai.com/v1/chat/completions',
+                        body => { %$an_msgs, model => 'gpt-4o-mini' },
+                        headers => ['x-api-key' => $tok, 'x-test-id' => $id, 'x-mock-usage' => $usage]);
+    is $r->{status}, 200, 'status 200';
+    is $r->{json}{type}, 'message', 'an Anthropic message';
+    is $r->{json}{usage}{output_tokens}, 340, 'usage.output_tokens';
+    my ($q) = $s->mock_requests($id);
+    my $sent = $q && json_decode($q->{body} // '') // {};
+    is $sent->{messages}[0]{role}, 'system', 'system became the first message';
+    same_cost(booked($r->{rid}), $oa_ref, 'anthropic -> openai');
+};
+
+subtest 'rewrite openai -> Gemini: a streaming client gets streamGenerateContent' => sub {
+    my $url = 'https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent';
+    my $id = LavaTest::test_id();
+    my $r = $s->stream(target => "/v1/rewrite/openai/$url",
+                       body => { %$oa_chat, model => 'gemini-2.5-flash', stream => JSON::PP::true },
+                       headers => [Authorization => "Bearer $tok", 'x-test-id' => $id,
+                                   'x-mock-usage' => $usage]);
+    is $r->{status}, 200, 'status 200';
+    my ($q) = $s->mock_requests($id);
+    like $q && $q->{target}, qr{/models/gemini-2\.5-flash:streamGenerateContent\?alt=sse$},
+        'Gemini asked for its stream';
+    my @data = map { /^data: (.*)$/m ? $1 : () } map { $_->{text} } @{ $r->{events} };
+    is $data[-1], '[DONE]', 'an OpenAI stream back';
+    my $row = booked($r->{rid});
+    is $row->{provider}, 'google', 'booked to google';
+    is $row->{input_tokens}, 1200, 'Gemini\'s usage';
+};
+
+subtest 'what cannot be translated is refused, naming it' => sub {
+    my $r = $s->request(target => '/v1/rewrite/anthropic/https://api.openai.com/v1/embeddings',
+                        body => { model => 'text-embedding-3-small', input => 'x' },
+                        headers => [Authorization => "Bearer $tok"]);
+    is $r->{status}, 400, 'an Anthropic body to OpenAI embeddings: 400';
+    is $r->{json}{error}{code}, 'translation_unsupported', 'translation_unsupported';
+    is $s->wait_event($r->{rid} // '')->{outcome}, 'refused', 'booked as refused';
+};
+
 # --- GET /v1/models ------------------------------------------------------------
 subtest 'GET /v1/models: OpenAI list format, from the rate records' => sub {
     for my $auth ([Authorization => "Bearer $m->{secret}"], [Authorization => "Bearer $tok"]) {
