@@ -50,7 +50,9 @@ typedef struct {
  * to == LAVA_FMT_GEMINI model is ignored; with from == LAVA_FMT_GEMINI and
  * another target, model is required.
  * Returns 0, or -1 with err set to "<what> is not supported by <target>",
- * a parse error or a missing member (NUL-terminated, truncated to errlen).
+ * a parse error or a missing member (NUL-terminated, truncated to errlen;
+ * printable ASCII without '"' or '\\': names quoted from the body have
+ * other bytes replaced by '?', so err goes into JSON as it is).
  * from == to: the body is kept as sent (only the model replaced).
  */
 int lava_xlate_request(lava_fmt_e from, lava_fmt_e to, const char *body,

@@ -208,6 +208,15 @@ lava_xlate_usage_read(lava_fmt_e fmt, const json_t *obj,
     default:
         u->input = lava_usage_get(obj, n->input);
         u->output = lava_usage_get(obj, n->output);
+
+        /* OpenAI-compatible hosts with their own cache member (as
+         * lib/lava_usage.c reads them): DeepSeek, Moonshot */
+        if (u->cached == 0) {
+            u->cached = lava_usage_get(obj, "prompt_cache_hit_tokens");
+        }
+        if (u->cached == 0) {
+            u->cached = lava_usage_get(obj, "cached_tokens");
+        }
         break;
     }
 
