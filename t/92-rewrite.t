@@ -140,7 +140,7 @@ subtest 'unified messages: an Anthropic client, anthropic/<model>' => sub {
                         body => { %$an_msgs, model => 'anthropic/claude-sonnet-4-5' },
                         headers => ['x-api-key' => $tok, 'x-test-id' => $id,
                                     'x-mock-usage' => $usage]);
-    is $r->{status}, 200, '200';
+    is $r->{status}, 200, 'status 200';
     is $r->{json}{type}, 'message', 'an Anthropic message';
     my ($q) = $s->mock_requests($id);
     my $sent = $q && json_decode($q->{body} // '');
@@ -280,7 +280,7 @@ subtest 'what cannot be translated is refused, naming it' => sub {
 subtest 'GET /v1/models: OpenAI list format, from the rate records' => sub {
     for my $auth ([Authorization => "Bearer $m->{secret}"], [Authorization => "Bearer $tok"]) {
         my $r = $s->request(target => '/v1/models', headers => $auth);
-        is $r->{status}, 200, '200';
+        is $r->{status}, 200, 'status 200';
         is $r->{json}{object}, 'list', 'object list';
         my %ids = map { $_->{id} => $_ } @{ $r->{json}{data} // [] };
         ok $ids{'anthropic/claude-sonnet-4-5'}, 'anthropic/claude-sonnet-4-5 listed';
