@@ -62,6 +62,8 @@ typedef struct {
     size_t                       held;
     size_t                       hold_size;      /* bytes allocated */
     size_t                       hold_max;
+    ngx_chain_t                 *free;           /* output buffers sent and */
+    ngx_chain_t                 *busy;           /* not yet written */
     unsigned                     over:1;         /* JSON over hold_max */
     unsigned                     done:1;         /* last_buf sent */
 } ngx_http_lava_api_t;

@@ -20,6 +20,10 @@
 #include "ngx_http_lava_body.h"
 
 
+/* bytes of an output buffer at least (reused while the answer lasts) */
+#define NGX_HTTP_LAVA_XLATE_BUF  4096
+
+
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
@@ -323,25 +327,34 @@ ngx_http_lava_xlate_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return ngx_http_next_body_filter(r, NULL);
     }
 
-    ob = ngx_calloc_buf(r->pool);
-    out = ngx_alloc_chain_link(r->pool);
-    if (ob == NULL || out == NULL) {
+    /* a buffer written out before is used again: a long stream does not
+     * grow the request's pool by what it sends */
+    out = ngx_chain_get_free_buf(r->pool, &api->free);
+    if (out == NULL) {
         free(xb.data);
         return NGX_ERROR;
     }
 
-    if (xb.len) {
-        ob->start = ngx_pnalloc(r->pool, xb.len);
+    ob = out->buf;
+
+    if (xb.len
+        && (ob->start == NULL || (size_t) (ob->end - ob->start) < xb.len))
+    {
+        n = ngx_max(xb.len, NGX_HTTP_LAVA_XLATE_BUF);
+        ob->start = ngx_palloc(r->pool, n);
         if (ob->start == NULL) {
             free(xb.data);
             return NGX_ERROR;
         }
 
-        ob->pos = ob->start;
-        ob->last = ngx_cpymem(ob->pos, xb.data, xb.len);
-        ob->end = ob->last;
-        ob->memory = 1;
+        ob->end = ob->start + n;
     }
+
+    ob->pos = ob->start;
+    ob->last = xb.len ? ngx_cpymem(ob->pos, xb.data, xb.len) : ob->pos;
+    /* an empty last buffer is a special one, not a zero-size memory one */
+    ob->memory = xb.len ? 1 : 0;
+    ob->temporary = 0;
 
     free(xb.data);
 
@@ -350,10 +363,12 @@ ngx_http_lava_xlate_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ob->last_in_chain = 1;
     ob->tag = (ngx_buf_tag_t) &ngx_http_lava_xlate_filter_init;
 
-    out->buf = ob;
     out->next = NULL;
 
     rc = ngx_http_next_body_filter(r, out);
+
+    ngx_chain_update_chains(r->pool, &api->free, &api->busy, &out,
+                            (ngx_buf_tag_t) &ngx_http_lava_xlate_filter_init);
 
     return rc;
 }
