@@ -399,6 +399,13 @@ ngx_http_lava_api_prepare(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
         return NGX_OK;
     }
 
+    /*
+     * The client's shape is the endpoint's. Spend keys (issue 13, the
+     * spkngx part) carry a request_shape (openai | anthropic): once the
+     * auth context has it, a key of the other shape is to be refused in
+     * ngx_http_lava_api_request(), which runs after authentication (the
+     * ctx field spkngx adds in ngx_http_lava_auth.h).
+     */
     api->client_fmt = (llcf->api == NGX_HTTP_LAVA_API_CHAT)
                       ? LAVA_FMT_OPENAI : LAVA_FMT_ANTHROPIC;
 
@@ -440,10 +447,11 @@ ngx_http_lava_api_prepare(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 /* ---- routing: the provider URL as the forward endpoint's u ---- */
 
 /* "u=" + url with '%', '&' and '#' escaped (u is decoded once: the URL's
- * own escapes survive), then "&" + the client's own arguments */
+ * own escapes survive; encoded: a URL percent-encoded whole, decoded once
+ * like the forward endpoint's u), then "&" + the client's own arguments */
 static ngx_int_t
 ngx_http_lava_api_args(ngx_http_request_t *r, u_char *url, size_t len,
-    u_char *query, size_t qlen, ngx_str_t *args)
+    ngx_uint_t encoded, u_char *query, size_t qlen, ngx_str_t *args)
 {
     u_char  *p;
     size_t   i;
@@ -458,7 +466,7 @@ ngx_http_lava_api_args(ngx_http_request_t *r, u_char *url, size_t len,
     *p++ = '=';
 
     for (i = 0; i < len; i++) {
-        if (url[i] == '%' || url[i] == '&' || url[i] == '#') {
+        if ((url[i] == '%' && !encoded) || url[i] == '&' || url[i] == '#') {
             p = ngx_sprintf(p, "%%%02XD", (ngx_uint_t) url[i]);
 
         } else {
@@ -515,6 +523,19 @@ ngx_http_lava_api_rewrite_target(ngx_http_request_t *r,
     url = p + 1;
     len = end - url;
 
+    if (len >= 8 && ngx_strncasecmp(url, (u_char *) "https%3A", 8) == 0) {
+        /* encodeURIComponent(url), as gateway() builds the forward URL */
+        if (ngx_http_lava_api_args(r, url, len, 1, r->args.data, r->args.len,
+                                   args)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        extra->len = 0;
+        return NGX_OK;
+    }
+
     if (len >= 7 && ngx_strncasecmp(url, (u_char *) "https:/", 7) == 0
         && (len == 7 || url[7] != '/'))
     {
@@ -542,7 +563,8 @@ ngx_http_lava_api_rewrite_target(ngx_http_request_t *r,
         len += 8;
     }
 
-    if (ngx_http_lava_api_args(r, url, len, r->args.data, r->args.len, args)
+    if (ngx_http_lava_api_args(r, url, len, 0, r->args.data, r->args.len,
+                               args)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -576,7 +598,7 @@ ngx_http_lava_api_target(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
         return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_NOT_FOUND, NULL);
     }
 
-    if (ngx_http_lava_api_args(r, api->target.data, api->target.len,
+    if (ngx_http_lava_api_args(r, api->target.data, api->target.len, 0,
                                r->args.data, r->args.len, args)
         != NGX_OK)
     {

@@ -54,7 +54,8 @@ ok exists $ref_anthropic->{$_}, "the booked row has $_" for @money;
 subtest 'rewrite, same format: the URL as the SDK builds it (not encoded, "//" kept)' => sub {
     for my $url ('https://api.anthropic.com/v1/messages',
                  'https:/api.anthropic.com/v1/messages',       # slashes merged on the way
-                 'api.anthropic.com/v1/messages') {            # no scheme
+                 'api.anthropic.com/v1/messages',              # no scheme
+                 enc('https://api.anthropic.com/v1/messages')) {  # encoded whole
         my $id = LavaTest::test_id();
         my $r = $s->request(target => "/v1/rewrite/anthropic/$url", body => $an_msgs,
                             headers => [Authorization => "Bearer $tok", 'x-test-id' => $id,

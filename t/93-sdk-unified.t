@@ -5,6 +5,9 @@
 #    anthropic/claude-sonnet-4-5, against the mock Anthropic provider: a
 #    tool call, without and with streaming, and a provider error in the
 #    SDK's own error type;
+#  - the Anthropic Node SDK, baseURL <gateway>, model openai/gpt-4o-mini,
+#    against the mock OpenAI provider (POST /v1/messages), without and with
+#    streaming;
 #  - @lavapayments/nodejs gateway(url, {format: 'openai'}) and models.list().
 # Each answer is billed from Anthropic's own usage: the booked costs equal
 # those of the same usage through the forward endpoint.
@@ -97,6 +100,36 @@ subtest 'openai SDK: a provider error arrives as the SDK\'s APIError, status kep
     my $r = sdk('error', 'x-mock-status' => 529);
     ok $r->{error} && $r->{error}{api}, 'an OpenAI.APIError';
     is $r->{error}{status}, 529, 'status 529 kept';
+};
+
+my $oa_ref = do {
+    my $r = $s->request(target => '/v1/forward?u=' . enc('https://api.openai.com/v1/chat/completions'),
+                        body => LavaTest::chat_body(),
+                        headers => [Authorization => "Bearer $m->{token}", 'x-mock-usage' => $usage]);
+    $s->wait_booked($r->{rid} // '') // {};
+};
+
+subtest 'Anthropic SDK: messages.create, model openai/gpt-4o-mini' => sub {
+    my $r = sdk('messages', 'x-mock-usage' => $usage);
+    my $msg = $r->{message} // {};
+    is $msg->{type}, 'message', 'an Anthropic message';
+    is $msg->{role}, 'assistant', 'from the assistant';
+    ok length(($msg->{content}[0] // {})->{text} // ''), 'with text';
+    is $msg->{stop_reason}, 'end_turn', 'stop_reason end_turn';
+    is $msg->{usage}{input_tokens}, 1200, 'usage.input_tokens';
+    is $msg->{usage}{output_tokens}, 340, 'usage.output_tokens';
+    my $row = $s->wait_booked($r->{rid} // '') // {};
+    is $row->{provider}, 'openai', 'booked to openai';
+    is $row->{$_}, $oa_ref->{$_}, "$_ as on the forward endpoint" for @money;
+};
+
+subtest 'Anthropic SDK: messages.stream, model openai/gpt-4o-mini' => sub {
+    my $r = sdk('messages_stream', 'x-mock-usage' => $usage, 'x-mock-chunks' => 3);
+    my @t = @{ $r->{types} // [] };
+    is $t[0], 'message_start', 'message_start first';
+    is $t[-1], 'message_stop', 'message_stop last';
+    ok scalar(grep { $_ eq 'content_block_delta' } @t) >= 1, 'content_block_delta events';
+    is $r->{message}{usage}{output_tokens}, 340, 'the final message\'s output_tokens';
 };
 
 subtest '@lavapayments/nodejs gateway(url, {format: "openai"})' => sub {

@@ -8,6 +8,7 @@
 'use strict';
 
 const OpenAI = require('openai').default;
+const Anthropic = require('@anthropic-ai/sdk').default;
 const { Lava } = require('@lavapayments/nodejs');
 
 const gw = process.env.LAVA_GW;
@@ -75,6 +76,33 @@ const cases = {
     }
     return { rid: response.headers.get('x-lava-request-id'), text, calls: Object.values(calls),
              finish, usage, chunks, model };
+  },
+
+  // the Anthropic SDK, baseURL <gateway>, a model of OpenAI: POST /v1/messages
+  async messages() {
+    const client = new Anthropic({ apiKey: process.env.LAVA_TOKEN, baseURL: gw,
+                                   defaultHeaders: headers, maxRetries: 0 });
+    const { data, response } = await client.messages.create({
+      model: 'openai/gpt-4o-mini',
+      max_tokens: 100,
+      system: 'Be brief.',
+      messages: [{ role: 'user', content: 'Hello there' }],
+    }).withResponse();
+    return { rid: response.headers.get('x-lava-request-id'), message: data };
+  },
+
+  async messages_stream() {
+    const client = new Anthropic({ apiKey: process.env.LAVA_TOKEN, baseURL: gw,
+                                   defaultHeaders: headers, maxRetries: 0 });
+    const stream = client.messages.stream({
+      model: 'openai/gpt-4o-mini',
+      max_tokens: 100,
+      messages: [{ role: 'user', content: 'Hello there' }],
+    });
+    const types = [];
+    stream.on('streamEvent', (ev) => types.push(ev.type));
+    const message = await stream.finalMessage();
+    return { types, message };
   },
 
   // @lavapayments/nodejs: gateway(url, {format: 'openai'})
