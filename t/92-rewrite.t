@@ -88,8 +88,29 @@ subtest 'rewrite: a format or a URL the gateway does not take' => sub {
         ok $r->{rid}, "$target: x-lava-request-id";
         is $s->wait_event($r->{rid} // '')->{outcome}, 'refused', "$target: booked as refused";
     }
-    my $r = $s->request(target => '/v1/rewrite/openai/https://api.openai.com/v1/chat/completions',
-                        body => $oa_chat);
+    # hostile URLs: dot segments, userinfo, another port, a key in the query
+    for my $t (['/v1/rewrite/anthropic/https://api.anthropic.com/v1/../v1/messages', 'invalid_u'],
+               ['/v1/rewrite/anthropic/https://api.anthropic.com/v1/%2e%2e/messages', 'invalid_u'],
+               ['/v1/rewrite/anthropic/https://user@api.anthropic.com/v1/messages', 'invalid_u'],
+               ['/v1/rewrite/anthropic/https://api.anthropic.com:8443/v1/messages', 'invalid_u'],
+               ['/v1/rewrite/anthropic/https://api.anthropic.com.evil.example/v1/messages',
+                'host_not_allowed']) {
+        my ($target, $code) = @$t;
+        my $r = $s->request(target => $target, body => $an_msgs,
+                            headers => [Authorization => "Bearer $tok"]);
+        is $r->{json}{error}{code}, $code, "$target: $code";
+    }
+    my $id = LavaTest::test_id();
+    my $r = $s->request(target => '/v1/rewrite/anthropic/https://api.anthropic.com/v1/messages?key=' . $tok
+                                  . '&beta=true',
+                        body => $an_msgs, headers => ['x-test-id' => $id]);
+    is $r->{status}, 200, 'the token as ?key= of the URL: accepted';
+    my ($q) = $s->mock_requests($id);
+    is $q && $q->{target}, '/v1/messages?beta=true', 'the key left the URL, the rest kept';
+    unlike LavaTest::slurp($s->dir . '/nginx/access.log'), qr/\Q$tok\E/, 'and no log has it';
+
+    $r = $s->request(target => '/v1/rewrite/openai/https://api.openai.com/v1/chat/completions',
+                     body => $oa_chat);
     is $r->{status}, 401, 'no token: 401';
     is $r->{json}{error}{code}, 'missing_token', 'missing_token';
 };
@@ -119,6 +140,10 @@ subtest 'unified chat/completions: provider/model and a priced bare name, same s
 subtest 'unified: a model that names no provider, none, or a GET' => sub {
     for my $b ({ model => 'no-such-model-x', messages => [] },
                { model => 'nosuchprovider/foo', messages => [] },
+               { model => 'google/../../v1/files', messages => [] },  # Gemini's model is a path segment
+               { model => 'elevenlabs/eleven_v3', messages => [] },   # no chat endpoint
+               { model => 'anthropic/', messages => [] },
+               { model => 42, messages => [] },
                { messages => [] }) {
         my $r = $s->request(target => '/v1/chat/completions', body => $b,
                             headers => [Authorization => "Bearer $tok"]);
