@@ -125,6 +125,12 @@
         "the gateway knows no chat endpoint of this model's provider")       \
     LAVA_REFUSAL(TRANSLATION_UNSUPPORTED, 400, "translation_unsupported",    \
         "the request cannot be translated into the provider's format")      \
+    /* the provider's JSON answer, not the request: served and billed, its  \
+     * body cannot be given in the client's shape (sent by                   \
+     * ngx_http_lava_xlate_filter.c with the translator's reason) */         \
+    LAVA_REFUSAL(TRANSLATION_FAILED, 502, "translation_failed",              \
+        "the provider's answer cannot be translated into the client's "      \
+        "format")                                                            \
                                                                              \
     /* rewrite phase: lava_event_spool_full refuse */                        \
     LAVA_REFUSAL(EVENT_SPOOL_FULL, 503, "event_spool_full",                  \

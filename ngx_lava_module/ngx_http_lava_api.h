@@ -66,6 +66,10 @@ typedef struct {
     ngx_chain_t                 *busy;           /* not yet written */
     unsigned                     over:1;         /* JSON over hold_max */
     unsigned                     done:1;         /* last_buf sent */
+    unsigned                     header_held:1;  /* JSON: the header goes
+                                                    with the body */
+    unsigned                     failed:1;       /* JSON not translated:
+                                                    502 translation_failed */
 } ngx_http_lava_api_t;
 
 

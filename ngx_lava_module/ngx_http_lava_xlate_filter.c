@@ -130,6 +130,13 @@ ngx_http_lava_xlate_header_filter(ngx_http_request_t *r)
     ngx_http_clear_accept_ranges(r);
     ngx_http_clear_etag(r);
 
+    if (api->mode != NGX_HTTP_LAVA_XLATE_SSE) {
+        /* sent with the translated body, its length and, when it cannot be
+         * translated, 502 (as the image filter holds its header) */
+        api->header_held = 1;
+        return NGX_OK;
+    }
+
     return ngx_http_next_header_filter(r);
 }
 
@@ -223,6 +230,8 @@ ngx_http_lava_xlate_json_end(ngx_http_request_t *r, ngx_http_lava_api_t *api,
 
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "lava: answer not translated: %s", why);
+
+    api->failed = 1;
 
     free(out->data);
 
@@ -324,7 +333,25 @@ ngx_http_lava_xlate_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     if (xb.len == 0 && !last) {
         free(xb.data);
-        return ngx_http_next_body_filter(r, NULL);
+        return api->header_held ? NGX_OK : ngx_http_next_body_filter(r, NULL);
+    }
+
+    if (api->header_held) {
+        api->header_held = 0;
+
+        if (api->failed) {
+            r->headers_out.status = NGX_HTTP_BAD_GATEWAY;
+            ngx_str_null(&r->headers_out.status_line);
+        }
+
+        r->headers_out.content_length_n = xb.len;
+
+        rc = ngx_http_next_header_filter(r);
+
+        if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+            free(xb.data);
+            return rc;
+        }
     }
 
     /* a buffer written out before is used again: a long stream does not

@@ -302,6 +302,33 @@ subtest 'what cannot be translated is refused, naming it' => sub {
     is $s->wait_event($r->{rid} // '')->{outcome}, 'refused', 'booked as refused';
 };
 
+# --- hostile providers: cut, error events, answers too large ----------------------
+subtest 'a translated stream the provider cuts short: no [DONE], the usage it gave billed' => sub {
+    my $r = $s->stream(target => '/v1/rewrite/openai/https://api.anthropic.com/v1/messages',
+                       body => { %$oa_chat, stream => JSON::PP::true },
+                       headers => [Authorization => "Bearer $tok", 'x-mock-usage' => $usage,
+                                   'x-mock-chunks' => 6, 'x-mock-cut-after' => 2]);
+    is $r->{status}, 200, 'status 200';
+    unlike $r->{body}, qr/\[DONE\]/, 'the client sees the stream cut, not ended';
+    like $r->{body}, qr/chat\.completion\.chunk/, 'what came before was translated';
+    my $ev = $s->wait_event($r->{rid} // '') // {};
+    is $ev->{input_tokens}, 1200, 'Anthropic\'s input tokens (message_start) booked';
+    isnt $ev->{outcome}, 'complete', 'not booked complete (' . ($ev->{outcome} // '') . ')';
+};
+
+subtest 'an error event in a translated stream reaches the client in its shape' => sub {
+    my $r = $s->stream(target => '/v1/rewrite/openai/https://api.anthropic.com/v1/messages',
+                       body => { %$oa_chat, stream => JSON::PP::true },
+                       headers => [Authorization => "Bearer $tok", 'x-mock-usage' => $usage,
+                                   'x-mock-stream-error' => 1]);
+    is $r->{status}, 200, 'status 200';
+    my @data = map { /^data: (.*)$/m ? $1 : () } map { $_->{text} } @{ $r->{events} };
+    my ($err) = grep { $_->{error} } map { json_decode($_) // {} } grep { $_ ne '[DONE]' } @data;
+    ok $err, 'an error chunk ({"error":...})';
+    like $err && $err->{error}{message} // '', qr/overloaded/i, 'Anthropic\'s message kept';
+    unlike $r->{body}, qr/^event: error/m, 'no Anthropic event left';
+};
+
 # --- GET /v1/models ------------------------------------------------------------
 subtest 'GET /v1/models: OpenAI list format, from the rate records' => sub {
     for my $auth ([Authorization => "Bearer $m->{secret}"], [Authorization => "Bearer $tok"]) {
@@ -328,6 +355,22 @@ subtest 'GET /v1/models: OpenAI list format, from the rate records' => sub {
     $r = $s->request(target => '/v1/models', method => 'POST', body => '{}',
                      headers => [Authorization => "Bearer $tok"]);
     is $r->{status}, 405, 'POST: 405';
+};
+
+# the last: this nginx collects less JSON than the answer is
+subtest 'a JSON answer over lava_tap_json_max: 502 translation_failed, the request billed' => sub {
+    $s->configure_nginx(http => ['lava_tap_json_max 16k;']);
+    my $r = $s->request(target => '/v1/rewrite/openai/https://api.anthropic.com/v1/messages',
+                        body => $oa_chat,
+                        headers => [Authorization => "Bearer $tok", 'x-mock-usage' => $usage,
+                                    'x-mock-bytes' => 40000]);
+    is $r->{status}, 502, 'status 502';
+    is $r->{json}{error}{code}, 'translation_failed', 'translation_failed';
+    is $r->{headers}{'content-length'}, length $r->{body}, 'Content-Length of what was sent';
+    ok $r->{rid}, 'x-lava-request-id';
+    my $ev = $s->wait_event($r->{rid} // '') // {};
+    is $ev->{provider}, 'anthropic', 'the provider served it: an event of anthropic';
+    ok(($ev->{output_tokens} // 0) > 0, 'billed (' . ($ev->{usage_source} // '') . ')');
 };
 
 $s->finish;
