@@ -526,6 +526,15 @@ ngx_http_lava_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_init_value(conf->forward, 0);
     ngx_conf_init_value(conf->error_page, 0);
 
+    /* lava_api rewrite/chat/messages only change a forward location */
+    if (conf->api && conf->api != NGX_HTTP_LAVA_API_MODELS && !conf->forward) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"lava_api\" rewrite, chat and messages need "
+                           "\"lava_forward\" in the same location (include "
+                           "lava-forward.conf there)");
+        return NGX_CONF_ERROR;
+    }
+
     ngx_conf_merge_size_value(conf->body_inspect_max, prev->body_inspect_max,
                               1024 * 1024);
     ngx_conf_merge_size_value(conf->tap_event_max, prev->tap_event_max,

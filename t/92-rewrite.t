@@ -9,6 +9,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 
+use File::Temp ();
 use Test::More;
 
 use LavaTest qw(json_decode json_encode wait_for);
@@ -355,6 +356,19 @@ subtest 'GET /v1/models: OpenAI list format, from the rate records' => sub {
     $r = $s->request(target => '/v1/models', method => 'POST', body => '{}',
                      headers => [Authorization => "Bearer $tok"]);
     is $r->{status}, 405, 'POST: 405';
+};
+
+subtest 'nginx -t refuses lava_api chat without lava_forward' => sub {
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    my $http = "upstream u { server 127.0.0.1:9; }\n    lava_allow_private_upstreams on;\n"
+             . "    lava_provider test upstream=u auth=bearer usage=openai api.test.example;";
+    my ($rc, $out) = LavaTest::nginx_t(dir => $dir, scheme => 'http', http => $http,
+                                       location => 'location = /v1/chat/completions { lava_api chat; }');
+    isnt $rc, 0, 'refused';
+    like $out, qr/"lava_api" rewrite, chat and messages need "lava_forward"/, 'saying what is missing';
+    ($rc, $out) = LavaTest::nginx_t(dir => $dir, scheme => 'http', http => $http,
+                                    location => 'location = /v1/models { lava_api models; }');
+    is $rc, 0, 'lava_api models needs none' or diag $out;
 };
 
 # the last: this nginx collects less JSON than the answer is
