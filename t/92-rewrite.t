@@ -249,6 +249,42 @@ subtest 'unified chat/completions, anthropic/claude-sonnet-4-5: an OpenAI client
     same_cost(booked($r->{rid}), $ref_anthropic, 'unified, translated');
 };
 
+subtest 'unified chat/completions, google/<model>: Gemini\'s URL names the model and the stream' => sub {
+    for my $stream (0, 1) {
+        my $id = LavaTest::test_id();
+        my $r = $s->stream(target => '/v1/chat/completions',
+                           body => { %$oa_chat, model => 'google/gemini-2.5-flash',
+                                     ($stream ? (stream => JSON::PP::true) : ()) },
+                           headers => [Authorization => "Bearer $tok", 'x-test-id' => $id,
+                                       'x-mock-usage' => $usage]);
+        is $r->{status}, 200, "stream $stream: status 200";
+        my ($q) = $s->mock_requests($id);
+        is $q && $q->{target},
+            '/v1beta/models/gemini-2.5-flash:' . ($stream ? 'streamGenerateContent?alt=sse' : 'generateContent'),
+            "stream $stream: Gemini's method";
+        my $sent = $q && json_decode($q->{body} // '') // {};
+        ok !exists $sent->{model} && ref $sent->{contents} eq 'ARRAY', "stream $stream: a Gemini body";
+        if ($stream) {
+            like $r->{body}, qr/^data: \[DONE\]/m, 'an OpenAI stream back';
+        } else {
+            is $r->{json}{object}, 'chat.completion', 'a chat.completion back';
+        }
+        my $row = booked($r->{rid});
+        is $row->{provider}, 'google', "stream $stream: booked to google";
+        is $row->{output_tokens}, 340, "stream $stream: Gemini's usage";
+    }
+};
+
+subtest 'unified, same shape, a stream without include_usage: the usage chunk still hidden' => sub {
+    my $r = $s->stream(target => '/v1/chat/completions',
+                       body => { model => 'openai/gpt-4o-mini', stream => JSON::PP::true,
+                                 messages => [{ role => 'user', content => 'Hi' }] },
+                       headers => [Authorization => "Bearer $tok", 'x-mock-usage' => $usage]);
+    is $r->{status}, 200, 'status 200';
+    unlike $r->{body}, qr/"usage":\{/, 'no usage chunk shown';
+    is booked($r->{rid})->{output_tokens}, 340, 'the provider\'s usage booked';
+};
+
 subtest 'a provider error in the client\'s shape, status kept, booked' => sub {
     my $r = $s->request(target => '/v1/rewrite/openai/https://api.anthropic.com/v1/messages',
                         body => $oa_chat,
