@@ -10,6 +10,7 @@
  * block sized for the first: a snapshot changed between the two passes must
  * be refused or fit, never overflow.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,6 +93,97 @@ check_pairs(const lava_authsnap_t *snap, const lava_authsnap_table_t *t,
     check_pairs_of(snap, t, blocked_ok, 1);
 }
 
+/* spend keys: s and x by hash; a lists by (key id, name); l, b, p by one
+ * string kept as the "other" of an empty first */
+static void
+check_spendkeys(const lava_authsnap_t *snap, const lava_authsnap_parse_t *ps)
+{
+    uint32_t                         i;
+    const char                      *str;
+    const lava_authsnap_pair_t      *p;
+    const lava_authsnap_table_t     *t;
+    const lava_authsnap_spendkey_t  *k, *keys;
+    size_t                           j, len;
+
+    static const struct { size_t off; int model; } lists[] = {
+        { offsetof(lava_authsnap_t, models), 1 },
+        { offsetof(lava_authsnap_t, providers), 0 },
+    };
+    static const size_t  ones[] = {
+        offsetof(lava_authsnap_t, limits),
+        offsetof(lava_authsnap_t, marks),
+        offsetof(lava_authsnap_t, unpriced),
+    };
+
+    FUZZ_CHECK(snap->spendkeys.n == ps->spendkeys
+               && snap->models.n == ps->models
+               && snap->providers.n == ps->providers
+               && snap->limits.n == ps->limits
+               && snap->marks.n == ps->marks
+               && snap->unpriced.n == ps->unpriced
+               && ps->revoked <= ps->spendkeys, "spend key records counted");
+
+    keys = snap->spendkeys.entries;
+
+    for (i = 0; i < snap->spendkeys.n; i++) {
+        k = &keys[i];
+        len = (size_t) k->id_len + k->mlen + k->clen + k->tlen;
+        FUZZ_CHECK((size_t) k->str + len <= snap->strings_len,
+                   "spend key strings inside the block");
+        str = snap->strings + k->str;
+        FUZZ_CHECK(id_ok(str, k->id_len)
+                   && (k->mlen == 0 || id_ok(str + k->id_len, k->mlen))
+                   && (k->clen == 0
+                       || id_ok(str + k->id_len + k->mlen, k->clen))
+                   && (k->tlen == 0
+                       || id_ok(str + k->id_len + k->mlen + k->clen,
+                                k->tlen)),
+                   "spend key ids of the charset");
+        FUZZ_CHECK(k->status <= LAVA_AUTHSNAP_SPK_REVOKED
+                   && (k->status == LAVA_AUTHSNAP_SPK_REVOKED)
+                      == (k->mlen == 0)
+                   && k->shape <= 1 && k->flags <= 7 && k->expires >= 0,
+                   "spend key fields");
+        FUZZ_CHECK(lava_authsnap_find_spendkey(snap, k->hash) == k,
+                   "spend key found by its hash");
+    }
+
+    for (j = 0; j < sizeof(lists) / sizeof(lists[0]); j++) {
+        t = (const lava_authsnap_table_t *) ((const char *) snap
+                                             + lists[j].off);
+
+        for (i = 0; i < t->n; i++) {
+            p = &((const lava_authsnap_pair_t *) t->entries)[i];
+            FUZZ_CHECK((size_t) p->str + p->mlen + p->olen
+                       <= snap->strings_len, "list strings inside the block");
+            str = snap->strings + p->str;
+            FUZZ_CHECK(id_ok(str, p->mlen)
+                       && (lists[j].model ? model_ok(str + p->mlen, p->olen)
+                                          : id_ok(str + p->mlen, p->olen)),
+                       "list names of the charset");
+            FUZZ_CHECK(lava_authsnap_listed(snap, t, str, p->mlen,
+                                            str + p->mlen, p->olen, 0) == 1,
+                       "list entry found by its lookup");
+        }
+    }
+
+    for (j = 0; j < sizeof(ones) / sizeof(ones[0]); j++) {
+        t = (const lava_authsnap_table_t *) ((const char *) snap + ones[j]);
+
+        for (i = 0; i < t->n; i++) {
+            p = &((const lava_authsnap_pair_t *) t->entries)[i];
+            FUZZ_CHECK(p->mlen == 0
+                       && (size_t) p->str + p->olen <= snap->strings_len
+                       && model_ok(snap->strings + p->str, p->olen),
+                       "l, b, p strings");
+            FUZZ_CHECK(lava_authsnap_find_pair(snap, t, p->hash, "", 0,
+                                               snap->strings + p->str,
+                                               p->olen) == p,
+                       "l, b, p found by their lookup");
+        }
+    }
+}
+
 static void
 check_snap(const lava_authsnap_t *snap, const lava_authsnap_parse_t *ps)
 {
@@ -135,6 +227,7 @@ check_snap(const lava_authsnap_t *snap, const lava_authsnap_parse_t *ps)
     check_pairs(snap, &snap->fees, 0);
     FUZZ_CHECK(snap->wallets.n <= ps->wallets && snap->rates.n <= ps->rates
                && snap->fees.n <= ps->fees, "no more w, r, f than counted");
+    check_spendkeys(snap, ps);
 }
 
 int

@@ -9,9 +9,11 @@
 #include <string.h>
 
 #include "lava_authsnap.h"
+#include "lava_reserve.h"
+#include "lava_spendkey.h"
 
 
-#define LAVA_AUTHSNAP_FIELDS   6       /* most fields of a record (f) */
+#define LAVA_AUTHSNAP_FIELDS   12      /* most fields of a record (l) */
 
 
 typedef struct {
@@ -82,6 +84,48 @@ lava_authsnap_eq(const lava_authsnap_str_t *f, const char *s)
     size_t  n = strlen(s);
 
     return f->len == n && memcmp(f->data, s, n) == 0;
+}
+
+
+/* "-": no such id (spend key records) */
+static int
+lava_authsnap_dash(const lava_authsnap_str_t *f)
+{
+    return f->len == 1 && f->data[0] == '-';
+}
+
+
+/* an id or "-" */
+static int
+lava_authsnap_is_id_or_dash(const lava_authsnap_str_t *f)
+{
+    return lava_authsnap_dash(f) || lava_authsnap_is_id(f);
+}
+
+
+/* "<ms>-<seq>": a Redis stream id */
+static int
+lava_authsnap_stream_id(const lava_authsnap_str_t *f, int64_t *v)
+{
+    uint64_t     ms, seq;
+    const char  *dash;
+
+    dash = memchr(f->data, '-', f->len);
+    if (dash == NULL
+        || lava_authsnap_u64(f->data, (size_t) (dash - f->data), &ms)
+           != LAVA_AUTHSNAP_OK
+        || lava_authsnap_u64(dash + 1, (size_t) (f->data + f->len - dash - 1),
+                             &seq)
+           != LAVA_AUTHSNAP_OK
+        || ms > INT64_MAX || seq > INT64_MAX)
+    {
+        return LAVA_AUTHSNAP_ERROR;
+    }
+
+    v[0] = (int64_t) ms;
+    v[1] = (int64_t) seq;
+
+    return LAVA_AUTHSNAP_OK;
 }
 
 
@@ -295,6 +339,40 @@ lava_authsnap_find_merchant(const lava_authsnap_t *snap,
 }
 
 
+const lava_authsnap_spendkey_t *
+lava_authsnap_find_spendkey(const lava_authsnap_t *snap,
+    const unsigned char *hash)
+{
+    uint32_t                         h, i, s;
+    const lava_authsnap_table_t     *t;
+    const lava_authsnap_spendkey_t  *k, *entries;
+
+    t = &snap->spendkeys;
+
+    if (t->n == 0) {
+        return NULL;
+    }
+
+    entries = t->entries;
+
+    memcpy(&h, hash, sizeof(uint32_t));
+
+    for (i = h & t->mask; /* void */; i = (i + 1) & t->mask) {
+        s = t->slots[i];
+
+        if (s == 0) {
+            return NULL;
+        }
+
+        k = &entries[s - 1];
+
+        if (memcmp(k->hash, hash, LAVA_AUTHSNAP_HASH_LEN) == 0) {
+            return k;
+        }
+    }
+}
+
+
 const lava_authsnap_pair_t *
 lava_authsnap_find_pair(const lava_authsnap_t *snap,
     const lava_authsnap_table_t *t, uint32_t hash, const char *m,
@@ -411,16 +489,121 @@ lava_authsnap_add_merchant(lava_authsnap_parse_t *ps, lava_authsnap_t *snap,
 }
 
 
+/*
+ * An "s" record (f: its fields) or an "x" record (revoked: hash and id).
+ * One table, so a hash is never both.
+ */
+static int
+lava_authsnap_add_spendkey(lava_authsnap_parse_t *ps, lava_authsnap_t *snap,
+    const lava_authsnap_str_t *f, int revoked, int status, int shape,
+    int flags, int64_t expires)
+{
+    char                      *str;
+    uint32_t                   h, i;
+    unsigned char              hash[LAVA_AUTHSNAP_HASH_LEN];
+    lava_authsnap_str_t        none = { "", 0 };
+    lava_authsnap_table_t     *t;
+    lava_authsnap_spendkey_t  *k, *entries;
+    const lava_authsnap_str_t *c, *m;
+
+    (void) lava_authsnap_hex(&f[1], hash);
+
+    if (lava_authsnap_find_spendkey(snap, hash)) {
+        ps->err = "duplicate spend key hash";
+        return LAVA_AUTHSNAP_ERROR;
+    }
+
+    t = &snap->spendkeys;
+
+    if (t->n == ps->spendkeys) {
+        ps->err = LAVA_AUTHSNAP_CHANGED;
+        return LAVA_AUTHSNAP_ERROR;
+    }
+
+    m = revoked ? &none : &f[3];
+    c = revoked ? &none : &f[4];
+
+    /* id and merchant, then customer and meter ("-": none) */
+    str = lava_authsnap_str(ps, snap, &f[2], m);
+    if (str == NULL
+        || (!revoked && !lava_authsnap_dash(&f[4])
+            && lava_authsnap_str(ps, snap, c, NULL) == NULL)
+        || (!revoked && !lava_authsnap_dash(&f[5])
+            && lava_authsnap_str(ps, snap, &f[5], NULL) == NULL))
+    {
+        ps->err = LAVA_AUTHSNAP_CHANGED;
+        return LAVA_AUTHSNAP_ERROR;
+    }
+
+    entries = t->entries;
+    k = &entries[t->n];
+
+    memcpy(k->hash, hash, LAVA_AUTHSNAP_HASH_LEN);
+    k->str = (uint32_t) (str - snap->strings);
+    k->id_len = (uint8_t) f[2].len;
+    k->mlen = (uint8_t) m->len;
+    k->clen = (uint8_t) ((revoked || lava_authsnap_dash(&f[4])) ? 0 : f[4].len);
+    k->tlen = (uint8_t) ((revoked || lava_authsnap_dash(&f[5])) ? 0 : f[5].len);
+    k->status = (uint8_t) (revoked ? LAVA_AUTHSNAP_SPK_REVOKED : status);
+    k->shape = (uint8_t) shape;
+    k->flags = (uint8_t) flags;
+    k->expires = expires;
+
+    memcpy(&h, hash, sizeof(uint32_t));
+
+    for (i = h & t->mask; t->slots[i]; i = (i + 1) & t->mask) {
+        /* void */
+    }
+
+    t->slots[i] = ++t->n;
+
+    return LAVA_AUTHSNAP_OK;
+}
+
+
+/* pairs whose first id alone does not spread them (spend key lists): FNV-1a
+ * over both */
+static uint32_t
+lava_authsnap_hash2(const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t    i;
+    uint32_t  h;
+
+    h = lava_authsnap_pair_hash(a, alen);
+
+    for (i = 0; i < blen; i++) {
+        h = (h ^ (unsigned char) b[i]) * 16777619u;
+    }
+
+    return h;
+}
+
+
+static int lava_authsnap_add_pair_h(lava_authsnap_parse_t *ps,
+    lava_authsnap_t *snap, lava_authsnap_table_t *t, size_t counted,
+    const lava_authsnap_str_t *mid, const lava_authsnap_str_t *oid,
+    int status, const char *dup, uint32_t h);
+
+
 static int
 lava_authsnap_add_pair(lava_authsnap_parse_t *ps, lava_authsnap_t *snap,
     lava_authsnap_table_t *t, size_t counted, const lava_authsnap_str_t *mid,
     const lava_authsnap_str_t *oid, int status, const char *dup)
 {
-    char                  *str;
-    uint32_t               h, i;
-    lava_authsnap_pair_t  *p, *entries;
+    return lava_authsnap_add_pair_h(ps, snap, t, counted, mid, oid, status,
+                                    dup, lava_authsnap_pair_hash(oid->data,
+                                                                 oid->len));
+}
 
-    h = lava_authsnap_pair_hash(oid->data, oid->len);
+
+static int
+lava_authsnap_add_pair_h(lava_authsnap_parse_t *ps, lava_authsnap_t *snap,
+    lava_authsnap_table_t *t, size_t counted, const lava_authsnap_str_t *mid,
+    const lava_authsnap_str_t *oid, int status, const char *dup, uint32_t h)
+{
+    char                  *str;
+    uint32_t               i;
+    lava_authsnap_pair_t  *p, *entries;
 
     if (lava_authsnap_find_pair(snap, t, h, mid->data, mid->len, oid->data,
                                 oid->len))
@@ -478,6 +661,30 @@ lava_authsnap_add_vals(lava_authsnap_parse_t *ps, lava_authsnap_t *snap,
 }
 
 
+/* a record keyed by one id (l, b, p) and its k numbers */
+static int
+lava_authsnap_add_vals1(lava_authsnap_parse_t *ps, lava_authsnap_t *snap,
+    lava_authsnap_table_t *t, size_t counted, const lava_authsnap_str_t *id,
+    const int64_t *vals, size_t k, const char *dup)
+{
+    lava_authsnap_str_t  none = { "", 0 };
+
+    /* the id is the "other" string: pairs are hashed on it */
+    if (lava_authsnap_add_pair(ps, snap, t, counted, &none, id,
+                               LAVA_AUTHSNAP_ACTIVE, dup)
+        != LAVA_AUTHSNAP_OK)
+    {
+        return LAVA_AUTHSNAP_ERROR;
+    }
+
+    if (k) {
+        memcpy(&t->vals[(t->n - 1) * k], vals, k * sizeof(int64_t));
+    }
+
+    return LAVA_AUTHSNAP_OK;
+}
+
+
 /*
  * Both passes: snap NULL counts into ps; otherwise fills snap, whose tables
  * were sized by the counts.
@@ -486,9 +693,10 @@ static int
 lava_authsnap_parse(lava_authsnap_parse_t *ps, const char *pos,
     const char *last, lava_authsnap_t *snap)
 {
-    int                   st;
+    int                   st, shape;
     size_t                n;
     int64_t               v[LAVA_AUTHSNAP_FEE_VALS];
+    int64_t               lv[LAVA_AUTHSNAP_LIMIT_VALS];
     uint64_t              version;
     const char           *eol;
     lava_authsnap_str_t   f[LAVA_AUTHSNAP_FIELDS + 1];
@@ -746,6 +954,241 @@ lava_authsnap_parse(lava_authsnap_parse_t *ps, const char *pos,
 
             break;
 
+        case 's':
+            /* s <hash> <id> <merchant> <customer|-> <meter|-> <status>
+             *   <expires> <shape> <flags> */
+            n = lava_authsnap_split(pos, eol, f, 10);
+
+            if (n != 10
+                || lava_authsnap_hex(&f[1], NULL) != LAVA_AUTHSNAP_OK
+                || !lava_authsnap_is_id(&f[2])
+                || !lava_authsnap_is_id(&f[3])
+                || !lava_authsnap_is_id_or_dash(&f[4])
+                || !lava_authsnap_is_id_or_dash(&f[5])
+                || lava_authsnap_nums(&f[7], 1, 0, v) != LAVA_AUTHSNAP_OK
+                || lava_authsnap_nums(&f[9], 1, 0, &v[1]) != LAVA_AUTHSNAP_OK)
+            {
+                ps->err = "bad \"s\" record";
+                return LAVA_AUTHSNAP_ERROR;
+            }
+
+            if (lava_authsnap_eq(&f[6], "active")) {
+                st = LAVA_AUTHSNAP_SPK_ACTIVE;
+
+            } else if (lava_authsnap_eq(&f[6], "paused")) {
+                st = LAVA_AUTHSNAP_SPK_PAUSED;
+
+            } else {
+                ps->err = "bad \"s\" record";
+                return LAVA_AUTHSNAP_ERROR;
+            }
+
+            if (lava_authsnap_eq(&f[8], "openai")) {
+                shape = LAVA_SPK_SHAPE_OPENAI;
+
+            } else if (lava_authsnap_eq(&f[8], "anthropic")) {
+                shape = LAVA_SPK_SHAPE_ANTHROPIC;
+
+            } else {
+                ps->err = "bad \"s\" record";
+                return LAVA_AUTHSNAP_ERROR;
+            }
+
+            if (snap == NULL) {
+                ps->spendkeys++;
+                ps->strings += f[2].len + f[3].len
+                               + (lava_authsnap_dash(&f[4]) ? 0 : f[4].len)
+                               + (lava_authsnap_dash(&f[5]) ? 0 : f[5].len);
+
+            } else if (lava_authsnap_add_spendkey(ps, snap, f, 0, st, shape,
+                                                  /* bits of a newer
+                                                   * publisher: ignored */
+                                                  (int) (v[1]
+                                                         & LAVA_SPK_F_ALL),
+                                                  v[0])
+                       != LAVA_AUTHSNAP_OK)
+            {
+                return LAVA_AUTHSNAP_ERROR;
+            }
+
+            break;
+
+        case 'x':
+            /* x <hash> <id>: a key revoked in the last 30 days */
+            n = lava_authsnap_split(pos, eol, f, 3);
+
+            if (n != 3
+                || lava_authsnap_hex(&f[1], NULL) != LAVA_AUTHSNAP_OK
+                || !lava_authsnap_is_id(&f[2]))
+            {
+                ps->err = "bad \"x\" record";
+                return LAVA_AUTHSNAP_ERROR;
+            }
+
+            if (snap == NULL) {
+                ps->spendkeys++;
+                ps->revoked++;
+                ps->strings += f[2].len;
+
+            } else if (lava_authsnap_add_spendkey(ps, snap, f, 1, 0, 0, 0, 0)
+                       != LAVA_AUTHSNAP_OK)
+            {
+                return LAVA_AUTHSNAP_ERROR;
+            }
+
+            break;
+
+        case 'a':
+            /* a <id> m <model> | a <id> p <provider> */
+            n = lava_authsnap_split(pos, eol, f, 4);
+
+            if (n != 4
+                || !lava_authsnap_is_id(&f[1])
+                || f[2].len != 1)
+            {
+                ps->err = "bad \"a\" record";
+                return LAVA_AUTHSNAP_ERROR;
+            }
+
+            if (f[2].data[0] == 'm') {
+                if (!lava_authsnap_is_model(&f[3])) {
+                    ps->err = "bad \"a\" record";
+                    return LAVA_AUTHSNAP_ERROR;
+                }
+
+                if (snap == NULL) {
+                    ps->models++;
+                    ps->strings += f[1].len + f[3].len;
+
+                } else if (lava_authsnap_add_pair_h(ps, snap,
+                                                  &snap->models, ps->models, &f[1],
+                                                  &f[3], LAVA_AUTHSNAP_ACTIVE,
+                                                  "duplicate allowed model",
+                                                  lava_authsnap_hash2(
+                                                      f[1].data, f[1].len,
+                                                      f[3].data, f[3].len))
+                           != LAVA_AUTHSNAP_OK)
+                {
+                    return LAVA_AUTHSNAP_ERROR;
+                }
+
+            } else if (f[2].data[0] == 'p') {
+                if (!lava_authsnap_is_id(&f[3])) {
+                    ps->err = "bad \"a\" record";
+                    return LAVA_AUTHSNAP_ERROR;
+                }
+
+                if (snap == NULL) {
+                    ps->providers++;
+                    ps->strings += f[1].len + f[3].len;
+
+                } else if (lava_authsnap_add_pair_h(ps, snap,
+                                                  &snap->providers, ps->providers, &f[1],
+                                                  &f[3], LAVA_AUTHSNAP_ACTIVE,
+                                                  "duplicate allowed provider",
+                                                  lava_authsnap_hash2(
+                                                      f[1].data, f[1].len,
+                                                      f[3].data, f[3].len))
+                           != LAVA_AUTHSNAP_OK)
+                {
+                    return LAVA_AUTHSNAP_ERROR;
+                }
+
+            } else if (!((f[2].data[0] >= 'a' && f[2].data[0] <= 'z')
+                         || (f[2].data[0] >= 'A' && f[2].data[0] <= 'Z')))
+            {
+                ps->err = "bad \"a\" record";
+                return LAVA_AUTHSNAP_ERROR;
+            }
+
+            /* another letter: a list of a newer publisher, skipped */
+            break;
+
+        case 'l':
+            /* l <id> <rpm> <burst> <req_cycle|-> <req_limit> <req_used>
+             *   <spend_cycle|-> <spend_limit> <spend_used> <req_start>
+             *   <spend_start> */
+            n = lava_authsnap_split(pos, eol, f, 12);
+
+            if (n != 12
+                || !lava_authsnap_is_id(&f[1])
+                || lava_authsnap_nums(&f[2], 2, 0, lv) != LAVA_AUTHSNAP_OK
+                || (lv[2] = lava_spk_cycle_parse(f[4].data, f[4].len)) < 0
+                || lava_authsnap_nums(&f[5], 2, 0, &lv[3])
+                   != LAVA_AUTHSNAP_OK
+                || (lv[5] = lava_spk_cycle_parse(f[7].data, f[7].len)) < 0
+                || lava_authsnap_nums(&f[8], 4, 0, &lv[6])
+                   != LAVA_AUTHSNAP_OK)
+            {
+                ps->err = "bad \"l\" record";
+                return LAVA_AUTHSNAP_ERROR;
+            }
+
+            if (snap == NULL) {
+                ps->limits++;
+                ps->strings += f[1].len;
+
+            } else if (lava_authsnap_add_vals1(ps, snap, &snap->limits,
+                                               ps->limits, &f[1], lv,
+                                               LAVA_AUTHSNAP_LIMIT_VALS,
+                                               "duplicate limits")
+                       != LAVA_AUTHSNAP_OK)
+            {
+                return LAVA_AUTHSNAP_ERROR;
+            }
+
+            break;
+
+        case 'b':
+            /* b <stream_key> <ms>-<seq> */
+            n = lava_authsnap_split(pos, eol, f, 3);
+
+            if (n != 3
+                || !lava_authsnap_is_model(&f[1])
+                || lava_authsnap_stream_id(&f[2], v) != LAVA_AUTHSNAP_OK)
+            {
+                ps->err = "bad \"b\" record";
+                return LAVA_AUTHSNAP_ERROR;
+            }
+
+            if (snap == NULL) {
+                ps->marks++;
+                ps->strings += f[1].len;
+
+            } else if (lava_authsnap_add_vals1(ps, snap, &snap->marks,
+                                               ps->marks, &f[1], v,
+                                               LAVA_AUTHSNAP_MARK_VALS,
+                                               "duplicate stream mark")
+                       != LAVA_AUTHSNAP_OK)
+            {
+                return LAVA_AUTHSNAP_ERROR;
+            }
+
+            break;
+
+        case 'p':
+            /* p <merchant_id>: refuses models without a rate */
+            n = lava_authsnap_split(pos, eol, f, 2);
+
+            if (n != 2 || !lava_authsnap_is_id(&f[1])) {
+                ps->err = "bad \"p\" record";
+                return LAVA_AUTHSNAP_ERROR;
+            }
+
+            if (snap == NULL) {
+                ps->unpriced++;
+                ps->strings += f[1].len;
+
+            } else if (lava_authsnap_add_vals1(ps, snap, &snap->unpriced,
+                                               ps->unpriced, &f[1], NULL, 0,
+                                               "duplicate merchant setting")
+                       != LAVA_AUTHSNAP_OK)
+            {
+                return LAVA_AUTHSNAP_ERROR;
+            }
+
+            break;
+
         default:
             if ((pos[0] >= 'a' && pos[0] <= 'z')
                 || (pos[0] >= 'A' && pos[0] <= 'Z'))
@@ -783,6 +1226,12 @@ lava_authsnap_count(lava_authsnap_parse_t *ps, const char *text, size_t len)
         || ps->wallets > LAVA_AUTHSNAP_RECORDS_MAX
         || ps->rates > LAVA_AUTHSNAP_RECORDS_MAX
         || ps->fees > LAVA_AUTHSNAP_RECORDS_MAX
+        || ps->spendkeys > LAVA_AUTHSNAP_RECORDS_MAX
+        || ps->models > LAVA_AUTHSNAP_RECORDS_MAX
+        || ps->providers > LAVA_AUTHSNAP_RECORDS_MAX
+        || ps->limits > LAVA_AUTHSNAP_RECORDS_MAX
+        || ps->marks > LAVA_AUTHSNAP_RECORDS_MAX
+        || ps->unpriced > LAVA_AUTHSNAP_RECORDS_MAX
         || ps->strings > LAVA_AUTHSNAP_STRINGS_MAX)
     {
         ps->err = "too many records";
@@ -827,7 +1276,13 @@ lava_authsnap_layout(const lava_authsnap_parse_t *ps, lava_authsnap_t *snap)
     n[4] = ps->rates;      k[4] = LAVA_AUTHSNAP_RATE_VALS;
     n[5] = ps->fees;       k[5] = LAVA_AUTHSNAP_FEE_VALS;
     n[6] = ps->unfunded;
-    k[0] = k[1] = k[2] = k[6] = 0;
+    n[7] = ps->spendkeys;  esz[7] = sizeof(lava_authsnap_spendkey_t);
+    n[8] = ps->models;
+    n[9] = ps->providers;
+    n[10] = ps->limits;    k[10] = LAVA_AUTHSNAP_LIMIT_VALS;
+    n[11] = ps->marks;     k[11] = LAVA_AUTHSNAP_MARK_VALS;
+    n[12] = ps->unpriced;
+    k[0] = k[1] = k[2] = k[6] = k[7] = k[8] = k[9] = k[12] = 0;
 
     if (snap) {
         t[0] = &snap->merchants;
@@ -837,6 +1292,12 @@ lava_authsnap_layout(const lava_authsnap_parse_t *ps, lava_authsnap_t *snap)
         t[4] = &snap->rates;
         t[5] = &snap->fees;
         t[6] = &snap->unfunded;
+        t[7] = &snap->spendkeys;
+        t[8] = &snap->models;
+        t[9] = &snap->providers;
+        t[10] = &snap->limits;
+        t[11] = &snap->marks;
+        t[12] = &snap->unpriced;
     }
 
     base = (char *) snap;
@@ -845,7 +1306,7 @@ lava_authsnap_layout(const lava_authsnap_parse_t *ps, lava_authsnap_t *snap)
 
     /* entries, then the numbers of each table (8-byte aligned) */
     for (i = 0; i < LAVA_AUTHSNAP_TABLES; i++) {
-        if (i > 0) {
+        if (i > 0 && i != 7) {
             esz[i] = sizeof(lava_authsnap_pair_t);
         }
 
@@ -1023,4 +1484,114 @@ lava_authsnap_fee(const lava_authsnap_t *snap, const char *m, size_t mlen,
     memcpy(vals, v, LAVA_AUTHSNAP_FEE_VALS * sizeof(int64_t));
 
     return 1;
+}
+
+
+/* spend keys */
+
+int
+lava_authsnap_listed(const lava_authsnap_t *snap,
+    const lava_authsnap_table_t *t, const char *id, size_t idlen,
+    const char *name, size_t nlen, int model)
+{
+    size_t  ulen;
+
+    if (t->n == 0) {
+        return 0;
+    }
+
+    if (lava_authsnap_find_pair(snap, t,
+                                lava_authsnap_hash2(id, idlen, name, nlen),
+                                id, idlen, name, nlen))
+    {
+        return 1;
+    }
+
+    /* a listed undated name allows its dated models (lava_spk_model_match) */
+    ulen = model ? lava_reserve_undated(name, nlen) : nlen;
+
+    return ulen != nlen
+           && lava_authsnap_find_pair(snap, t,
+                                      lava_authsnap_hash2(id, idlen, name,
+                                                          ulen),
+                                      id, idlen, name, ulen)
+              != NULL;
+}
+
+
+int
+lava_authsnap_limits(const lava_authsnap_t *snap, const char *id,
+    size_t idlen, int64_t vals[LAVA_AUTHSNAP_LIMIT_VALS])
+{
+    const int64_t  *v;
+
+    v = lava_authsnap_vals(snap, &snap->limits, LAVA_AUTHSNAP_LIMIT_VALS,
+                           "", 0, id, idlen);
+    if (v == NULL) {
+        return 0;
+    }
+
+    memcpy(vals, v, LAVA_AUTHSNAP_LIMIT_VALS * sizeof(int64_t));
+
+    return 1;
+}
+
+
+int
+lava_authsnap_mark(const lava_authsnap_t *snap, const char *stream,
+    size_t len, uint64_t *ms, uint64_t *seq)
+{
+    const int64_t  *v;
+
+    v = lava_authsnap_vals(snap, &snap->marks, LAVA_AUTHSNAP_MARK_VALS,
+                           "", 0, stream, len);
+    if (v == NULL) {
+        return 0;
+    }
+
+    *ms = (uint64_t) v[0];
+    *seq = (uint64_t) v[1];
+
+    return 1;
+}
+
+
+int
+lava_authsnap_unpriced(const lava_authsnap_t *snap, const char *m,
+    size_t mlen)
+{
+    const lava_authsnap_table_t  *t = &snap->unpriced;
+
+    return t->n
+           && lava_authsnap_find_pair(snap, t,
+                                      lava_authsnap_pair_hash(m, mlen),
+                                      "", 0, m, mlen)
+              != NULL;
+}
+
+
+int
+lava_authsnap_priced(const lava_authsnap_t *snap, const char *p, size_t plen,
+    const char *model, size_t mlen)
+{
+    size_t                        ulen;
+    const lava_authsnap_table_t  *t = &snap->rates;
+
+    if (t->n == 0 || mlen == 0 || (mlen == 1 && model[0] == '*')) {
+        return 0;
+    }
+
+    if (lava_authsnap_find_pair(snap, t, lava_authsnap_pair_hash(model, mlen),
+                                p, plen, model, mlen))
+    {
+        return 1;
+    }
+
+    ulen = lava_reserve_undated(model, mlen);
+
+    return ulen != mlen
+           && lava_authsnap_find_pair(snap, t,
+                                      lava_authsnap_pair_hash(model, ulen),
+                                      p, plen, model, ulen)
+              != NULL;
 }

@@ -18,8 +18,8 @@
  * parse state fails.
  *
  * Layout of a block:
- *   header | merchant entries | customer entries | meter entries |
- *   unfunded entries | slot arrays of the four tables | id strings
+ *   header | entries (and numbers) of each table | slot arrays of the
+ *   tables | id strings
  * The block holds plain pointers into itself: it is used at the address it
  * was built at (the module's zone is mapped at the same address in every
  * process).
@@ -88,7 +88,43 @@ typedef struct {
 #define LAVA_AUTHSNAP_FEE_VALS     3    /* ppm, nusd per 1M tokens, nusd
                                            per request */
 #define LAVA_AUTHSNAP_MODEL_MAX    255  /* bytes of a model of an r record */
-#define LAVA_AUTHSNAP_TABLES       7    /* m+k, c, t, w, r, f, u */
+#define LAVA_AUTHSNAP_TABLES       13   /* m+k, c, t, w, r, f, u, s+x,
+                                           a m, a p, l, b, p */
+
+/* spend keys (docs/spend-keys.md): "s" and "x" records */
+#define LAVA_AUTHSNAP_SPK_ACTIVE   0
+#define LAVA_AUTHSNAP_SPK_PAUSED   1
+#define LAVA_AUTHSNAP_SPK_REVOKED  2    /* "x": only hash and id known */
+
+typedef struct {
+    unsigned char   hash[LAVA_AUTHSNAP_HASH_LEN];
+    int64_t         expires;            /* unix s; 0 never */
+    uint32_t        str;                /* id, merchant, customer, meter */
+    uint8_t         id_len;
+    uint8_t         mlen;
+    uint8_t         clen;               /* 0: the merchant pays */
+    uint8_t         tlen;               /* 0: no meter */
+    uint8_t         status;             /* LAVA_AUTHSNAP_SPK_* */
+    uint8_t         shape;              /* lava_spk_shape_e */
+    uint8_t         flags;              /* LAVA_SPK_F_* */
+} lava_authsnap_spendkey_t;
+
+/* numbers of an "l" record, in its order */
+enum {
+    LAVA_AUTHSNAP_L_RPM = 0,
+    LAVA_AUTHSNAP_L_BURST,
+    LAVA_AUTHSNAP_L_REQ_CYCLE,          /* lava_spk_cycle_e */
+    LAVA_AUTHSNAP_L_REQ_LIMIT,
+    LAVA_AUTHSNAP_L_REQ_USED,
+    LAVA_AUTHSNAP_L_SPEND_CYCLE,
+    LAVA_AUTHSNAP_L_SPEND_LIMIT,        /* nusd */
+    LAVA_AUTHSNAP_L_SPEND_USED,         /* nusd */
+    LAVA_AUTHSNAP_L_REQ_START,          /* unix s of the counted cycle */
+    LAVA_AUTHSNAP_L_SPEND_START,
+    LAVA_AUTHSNAP_LIMIT_VALS
+};
+
+#define LAVA_AUTHSNAP_MARK_VALS    2    /* "b": ms, seq of a stream id */
 
 
 typedef struct {
@@ -103,6 +139,12 @@ typedef struct {
     lava_authsnap_table_t   fees;       /* f: bound of a meter's fee */
     lava_authsnap_table_t   unfunded;   /* u: wallet at or below its
                                            minimum, whatever its policy */
+    lava_authsnap_table_t   spendkeys;  /* s and x, by key hash */
+    lava_authsnap_table_t   models;     /* a <id> m: (key id, model) */
+    lava_authsnap_table_t   providers;  /* a <id> p: (key id, provider) */
+    lava_authsnap_table_t   limits;     /* l: (key id, ""), LIMIT_VALS */
+    lava_authsnap_table_t   marks;      /* b: (stream, ""), MARK_VALS */
+    lava_authsnap_table_t   unpriced;   /* p: (merchant, "") */
     char                   *strings;
     size_t                  strings_len;
 } lava_authsnap_t;
@@ -118,6 +160,13 @@ typedef struct {
     size_t          rates;              /* "r" */
     size_t          fees;               /* "f" */
     size_t          unfunded;           /* "u" */
+    size_t          spendkeys;          /* "s" and "x" */
+    size_t          revoked;            /* of them "x" */
+    size_t          models;             /* "a <id> m" */
+    size_t          providers;          /* "a <id> p" */
+    size_t          limits;             /* "l" */
+    size_t          marks;              /* "b" */
+    size_t          unpriced;           /* "p" */
     size_t          strings;            /* bytes of ids */
     size_t          line;               /* lines read; the refused one */
     const char     *err;                /* sticky; NULL: no error */
@@ -177,6 +226,31 @@ int lava_authsnap_rate(const lava_authsnap_t *snap, const char *p,
     int *dflt);
 int lava_authsnap_fee(const lava_authsnap_t *snap, const char *m,
     size_t mlen, const char *t, size_t tlen, int64_t vals[3]);
+
+/*
+ * Spend keys (docs/spend-keys.md). find_spendkey: the "s" or "x" record of
+ * a key hash, NULL unknown. The others return 1 found, 0 not:
+ *   listed:   (key id, name) in models or providers; a model is also
+ *             found by its undated name (lava_spk_model_match)
+ *   limits:   the key's "l" numbers (LAVA_AUTHSNAP_LIMIT_VALS)
+ *   mark:     the booked-through stream id of a stream ("b")
+ *   unpriced: the merchant refuses models without a rate ("p")
+ *   priced:   the model has an "r" record of its own, as given or undated
+ *             (the provider's "*" bound does not count)
+ */
+const lava_authsnap_spendkey_t *lava_authsnap_find_spendkey(
+    const lava_authsnap_t *snap, const unsigned char *hash);
+int lava_authsnap_listed(const lava_authsnap_t *snap,
+    const lava_authsnap_table_t *t, const char *id, size_t idlen,
+    const char *name, size_t nlen, int model);
+int lava_authsnap_limits(const lava_authsnap_t *snap, const char *id,
+    size_t idlen, int64_t vals[LAVA_AUTHSNAP_LIMIT_VALS]);
+int lava_authsnap_mark(const lava_authsnap_t *snap, const char *stream,
+    size_t len, uint64_t *ms, uint64_t *seq);
+int lava_authsnap_unpriced(const lava_authsnap_t *snap, const char *m,
+    size_t mlen);
+int lava_authsnap_priced(const lava_authsnap_t *snap, const char *p,
+    size_t plen, const char *model, size_t mlen);
 
 /* Decimal digits only, no sign, at most 2^64 - 1 (the version numbers). */
 int lava_authsnap_u64(const char *p, size_t len, uint64_t *out);

@@ -110,7 +110,8 @@
     X(a, metadata,              metadata,              JSON,    0,            \
       LAVA_EVENT_MAX_VALUE)                                                   \
     X(a, bytes_out,             bytes_out,             INT,     0, 0)         \
-    X(a, tap_flags,             tap_flags,             TEXT,    0, 256)
+    X(a, tap_flags,             tap_flags,             TEXT,    0, 256)       \
+    X(a, spend_key_id,          spend_key_id,          ID,      0, 0)
 
 
 /*

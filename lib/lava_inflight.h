@@ -91,6 +91,7 @@ typedef struct {
     char      merchant_id[LAVA_INFLIGHT_ID_MAX];
     char      customer_id[LAVA_INFLIGHT_ID_MAX];
     char      meter[LAVA_INFLIGHT_ID_MAX];
+    char      spend_key_id[LAVA_INFLIGHT_ID_MAX];   /* "" none */
     char      provider[LAVA_INFLIGHT_ID_MAX];
     char      host[LAVA_INFLIGHT_HOST_MAX];
     char      endpoint[LAVA_INFLIGHT_ENDPOINT_MAX];

@@ -61,6 +61,28 @@
         "no managed key is configured for this provider: send your own key " \
         "in X-Provider-API-Key")                                             \
                                                                              \
+    /* rewrite and access phase: spend keys (ngx_http_lava_spendkey.c,     \
+     * docs/spend-keys.md) */                                                \
+    LAVA_REFUSAL(KEY_EXPIRED, 401, "key_expired",                            \
+        "the spend key has expired")                                         \
+    LAVA_REFUSAL(KEY_PAUSED, 401, "key_paused",                              \
+        "the spend key is paused")                                           \
+    LAVA_REFUSAL(KEY_REVOKED, 401, "key_revoked",                            \
+        "the spend key was revoked")                                         \
+    LAVA_REFUSAL(PROVIDER_NOT_ALLOWED, 403, "provider_not_allowed",          \
+        "the spend key does not allow this provider")                        \
+    LAVA_REFUSAL(MODEL_NOT_ALLOWED, 403, "model_not_allowed",                \
+        "the spend key does not allow this model")                           \
+    LAVA_REFUSAL(MODEL_NOT_PRICED, 403, "model_not_priced",                  \
+        "the model has no price and unpriced models are refused")            \
+    LAVA_REFUSAL(RATE_LIMIT_EXCEEDED, 429, "rate_limit_exceeded",            \
+        "the spend key's rate limit (requests per minute) is reached; "      \
+        "retry after the seconds in Retry-After")                            \
+    LAVA_REFUSAL(REQUEST_LIMIT_EXCEEDED, 429, "request_limit_exceeded",      \
+        "the spend key's request limit for this cycle is reached")           \
+    LAVA_REFUSAL(SPEND_LIMIT_EXCEEDED, 402, "spend_limit_exceeded",          \
+        "the spend key's spend limit for this cycle is reached")             \
+                                                                             \
     /* access phase: the endpoint policy, managed keys only                \
      * (ngx_http_lava_policy.c) */                                           \
     LAVA_REFUSAL(ENDPOINT_NOT_METERED, 403, "endpoint_not_metered",          \

@@ -8,10 +8,11 @@
  */
 
 
-#include "ngx_http_lava_module.h"
+#include "ngx_http_lava_auth.h"
 #include "ngx_http_lava_token.h"
 #include "ngx_http_lava_api.h"
 #include "lava_metadata.h"
+#include "lava_spendkey.h"
 #include "lava_multipart.h"
 
 
@@ -100,12 +101,42 @@ ngx_http_lava_find_header(ngx_http_request_t *r, const char *lname,
 }
 
 
+/*
+ * The target and the credential, in the rewrite phase (before preaccess):
+ * $lava_merchant_id, $lava_customer_id and $lava_spend_key_id can key stock
+ * limit_req and limit_conn zones and maps. A refusal answers at once.
+ */
+ngx_int_t
+ngx_http_lava_identify(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
+{
+    ngx_int_t      rc;
+    ngx_str_t      pkey;
+    lava_target_t  t;
+
+    /* the unified endpoints read the body first: the model picks the
+     * provider (ngx_http_lava_api.c); NGX_DONE while it is read, and this
+     * runs again when it is in */
+    rc = ngx_http_lava_api_prepare(r, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ctx->identified = 1;
+
+    rc = ngx_http_lava_route(r, ctx, &t);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_lava_authenticate(r, ctx, &t, &pkey);
+}
+
+
 ngx_int_t
 ngx_http_lava_access_handler(ngx_http_request_t *r)
 {
     ngx_int_t                  rc;
     ngx_str_t                  pkey;
-    lava_target_t              t;
     ngx_http_lava_ctx_t       *ctx;
     ngx_http_lava_loc_conf_t  *llcf;
 
@@ -139,27 +170,21 @@ ngx_http_lava_access_handler(ngx_http_request_t *r)
         }
     }
 
-    /* the unified endpoints read the body first: the model picks the
-     * provider (ngx_http_lava_api.c) */
-    rc = ngx_http_lava_api_prepare(r, ctx);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    rc = ngx_http_lava_route(r, ctx, &t);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    rc = ngx_http_lava_authenticate(r, ctx, &t, &pkey);
-    if (rc != NGX_OK) {
-        return rc;
+    /* done in the rewrite phase, unless a redirect skipped it */
+    if (!ctx->identified) {
+        rc = ngx_http_lava_identify(r, ctx);
+        if (rc != NGX_OK) {
+            return rc;
+        }
     }
 
     rc = ngx_http_lava_policy_check(r, ctx);
     if (rc != NGX_OK) {
         return rc;
     }
+
+    /* the key sent to the provider: managed or the user's (authenticate) */
+    pkey = ctx->provider_key;
 
     rc = ngx_http_lava_rewrite_headers(r, ctx, &pkey);
     if (rc != NGX_OK) {
@@ -450,6 +475,7 @@ ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     u_char                     secret_hash[NGX_HTTP_LAVA_SECRET_HASH_LEN];
 
     ngx_str_null(&token);
+    tk.provider_key_len = 0;
 
     /* carriers, in the order the SDKs use them */
     h = r->headers_in.authorization;
@@ -477,6 +503,16 @@ ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
 
     if (token.len == 0) {
         return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_MISSING_TOKEN, NULL);
+    }
+
+    /* a spend key (docs/spend-keys.md): its own record, its own limits */
+    if (lava_spk_key_prefixed((char *) token.data, token.len)) {
+        rc = ngx_http_lava_spendkey_auth(r, ctx, &token);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        goto provider_key;
     }
 
     rc = ngx_http_lava_token_get(r, &token, &tk, secret_hash);
@@ -572,10 +608,12 @@ ngx_http_lava_authenticate(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     ctx->payer = (tk.bare || tk.disable_billing || ctx->customer_id.len == 0)
                  ? NGX_HTTP_LAVA_PAYER_MERCHANT : NGX_HTTP_LAVA_PAYER_CUSTOMER;
 
+provider_key:
+
     /* bring-your-own-key: the token's provider_key, else the header */
     ngx_str_null(pkey);
 
-    if (tk.provider_key_len) {
+    if (ctx->spend_key == NULL && tk.provider_key_len) {
         pkey->data = (u_char *) tk.provider_key;
         pkey->len = tk.provider_key_len;
 
@@ -1274,9 +1312,18 @@ ngx_http_lava_body_handler(ngx_http_request_t *r)
         code = (ctx->req && ctx->req->model_too_long)
                ? LAVA_REFUSAL_MODEL_TOO_LONG : ngx_http_lava_policy_body(ctx);
 
+        /* spend key limits and allow-lists, model_not_priced */
+        if (code == LAVA_REFUSAL_COUNT) {
+            code = ngx_http_lava_spendkey_check(r, ctx);
+        }
+
         /* the wallet reserves the most the request can cost (class 8) */
         if (code == LAVA_REFUSAL_COUNT) {
             code = ngx_http_lava_wallet_reserve(r, ctx);
+
+            if (code != LAVA_REFUSAL_COUNT) {
+                ngx_http_lava_spendkey_cancel(ctx);
+            }
         }
 
         if (code != LAVA_REFUSAL_COUNT) {

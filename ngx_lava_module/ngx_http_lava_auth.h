@@ -43,4 +43,38 @@ void ngx_http_lava_auth_boot(ngx_shm_zone_t *zone,
     ngx_http_lava_main_conf_t *lmcf);
 
 
+/*
+ * ngx_http_lava_spendkey.c: spend keys (docs/spend-keys.md). The request
+ * path, in the order of the refusals:
+ *   _auth      rewrite phase: a "lava_spk_" credential; sets merchant,
+ *              customer, meter, payer and spend_key_id of ctx; refuses an
+ *              unknown, revoked, expired or paused key (401), the
+ *              customer's own refusals, a provider off the allow-list (403)
+ *   _check     the body read: the model allow-list and model_not_priced
+ *              (403; the merchant's "p" setting applies to every
+ *              credential), the rate limit (429), the request limit (429),
+ *              the spend limit (402); LAVA_REFUSAL_COUNT: admitted, the
+ *              request counts as not yet booked from then on
+ *   _cancel    a later refusal (wallet reservation): it counts for nothing
+ *   _done      log phase: what it may cost, and its event's ref for
+ *              ngx_http_lava_events_spend_key()
+ * _shape: the key's request_shape (lava_spk_shape_e), -1 no spend key.
+ */
+ngx_int_t ngx_http_lava_spendkey_auth(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx, ngx_str_t *key);
+lava_refusal_e ngx_http_lava_spendkey_check(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx);
+void ngx_http_lava_spendkey_cancel(ngx_http_lava_ctx_t *ctx);
+void ngx_http_lava_spendkey_done(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx, const lava_usage_buckets_t *usage);
+ngx_int_t ngx_http_lava_spendkey_shape(ngx_http_lava_ctx_t *ctx);
+
+/* configuration: lava_spend_key_zone; init_main_conf creates the default
+ * zone and the hold */
+char *ngx_http_lava_spend_key_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_lava_spendkey_init_conf(ngx_conf_t *cf,
+    ngx_http_lava_main_conf_t *lmcf);
+
+
 #endif /* NGX_HTTP_LAVA_AUTH_H */

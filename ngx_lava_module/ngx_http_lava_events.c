@@ -67,6 +67,9 @@ typedef struct {
     /* the request's in-flight record, released when the entry has left the
      * worker for good (gen 0: none, e.g. read back from the spool) */
     lava_inflight_ref_t         held;
+    /* the request's spend key record, told the stream id (or that there
+     * is none) when the entry left the worker (rec NULL: none) */
+    ngx_http_lava_spk_ref_t     spk;
     unsigned        sent:1;      /* XADD written, reply pending */
 } ngx_http_lava_events_entry_t;
 
@@ -177,6 +180,27 @@ ngx_http_lava_events_init_process(ngx_cycle_t *cycle,
 }
 
 
+/* set by the log phase for the next push (ngx_http_lava_spendkey.c) */
+static ngx_http_lava_spk_ref_t  ngx_http_lava_events_spk;
+
+
+void
+ngx_http_lava_events_spend_key(ngx_http_lava_spk_ref_t ref)
+{
+    ngx_http_lava_events_spk = ref;
+}
+
+
+/* an entry that leaves the worker without a stream id: released */
+static void
+ngx_http_lava_events_gone(lava_inflight_ref_t held,
+    ngx_http_lava_spk_ref_t spk)
+{
+    ngx_http_lava_inflight_release(held);
+    ngx_http_lava_spendkey_sent(spk, NULL, 0);
+}
+
+
 ngx_int_t
 ngx_http_lava_event_push(ngx_uint_t argc, const char **argv,
     const size_t *argvlen, lava_inflight_ref_t held)
@@ -185,15 +209,19 @@ ngx_http_lava_event_push(ngx_uint_t argc, const char **argv,
     ngx_int_t                      rc;
     ngx_http_lava_events_t        *ev = &ngx_http_lava_events;
     ngx_http_lava_events_entry_t  *e;
+    ngx_http_lava_spk_ref_t        spk;
+
+    spk = ngx_http_lava_events_spk;
+    ngx_http_lava_events_spk.rec = NULL;
 
     if (argc == 0 || argc % 2) {
-        ngx_http_lava_inflight_release(held);
+        ngx_http_lava_events_gone(held, spk);
         return NGX_ERROR;
     }
 
     if (!ev->active || ev->exiting) {
         ev->stats.dropped++;
-        ngx_http_lava_inflight_release(held);
+        ngx_http_lava_events_gone(held, spk);
         return NGX_DECLINED;
     }
 
@@ -212,7 +240,7 @@ ngx_http_lava_event_push(ngx_uint_t argc, const char **argv,
 
         if (rc == NGX_OK) {
             /* on disk: it survives this worker */
-            ngx_http_lava_inflight_release(held);
+            ngx_http_lava_events_gone(held, spk);
 
             ev->stats.pushed++;
             ev->stats.spooled++;
@@ -237,19 +265,20 @@ ngx_http_lava_event_push(ngx_uint_t argc, const char **argv,
 
     if (ev->queued >= ev->max) {
         /* counted and logged as the loss it is */
-        ngx_http_lava_inflight_release(held);
+        ngx_http_lava_events_gone(held, spk);
         ngx_http_lava_events_drop(ev);
         return NGX_DECLINED;
     }
 
     e = ngx_http_lava_events_entry(ev, argc, argv, argvlen);
     if (e == NULL) {
-        ngx_http_lava_inflight_release(held);
+        ngx_http_lava_events_gone(held, spk);
         return NGX_ERROR;
     }
 
     e->born_ms = now;
     e->held = held;
+    e->spk = spk;
 
     ngx_queue_insert_tail(&ev->queue, &e->queue);
 
@@ -348,6 +377,7 @@ ngx_http_lava_events_entry(ngx_http_lava_events_t *ev, ngx_uint_t argc,
     e->seg = NULL;
     e->held.idx = 0;
     e->held.gen = 0;
+    e->spk.rec = NULL;
     e->born_ms = 0;
     e->argv = (const char **) (e + 1);
     e->argvlen = (size_t *) (e->argv + n);
@@ -639,8 +669,9 @@ ngx_http_lava_events_exit_spool(ngx_http_lava_events_t *ev)
                                             e->born_ms)
             == NGX_OK)
         {
-            ngx_http_lava_inflight_release(e->held);
+            ngx_http_lava_events_gone(e->held, e->spk);
             e->held.gen = 0;
+            e->spk.rec = NULL;
             kept++;
 
         } else {
@@ -744,6 +775,7 @@ ngx_http_lava_events_reply(ngx_http_lava_redis_t *rd, redisReply *reply,
         }
 
         ngx_http_lava_inflight_release(e->held);
+        ngx_http_lava_spendkey_sent(e->spk, reply->str, (size_t) reply->len);
 
         ngx_queue_remove(&e->queue);
         free(e);

@@ -346,6 +346,8 @@ ngx_http_lava_inflight_fill(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     ngx_http_lava_inflight_str(rec->customer_id, sizeof(rec->customer_id),
                                &ctx->customer_id);
     ngx_http_lava_inflight_str(rec->meter, sizeof(rec->meter), &ctx->meter);
+    ngx_http_lava_inflight_str(rec->spend_key_id, sizeof(rec->spend_key_id),
+                               &ctx->spend_key_id);
 
     if (ctx->provider) {
         ngx_http_lava_inflight_str(rec->provider, sizeof(rec->provider),
@@ -685,6 +687,7 @@ ngx_http_lava_inflight_scan(ngx_http_lava_inflight_t *in)
         /* the dead worker's wallet reservations go too, held whole
          * until the worker_lost events are booked */
         ngx_http_lava_wallet_owner_lost((ngx_pid_t) owners[i].pid);
+        ngx_http_lava_spendkey_owner_lost((ngx_pid_t) owners[i].pid);
 
         ngx_log_error(NGX_LOG_NOTICE, in->log, 0,
                       "lava inflight: worker %L is gone, %ui of its "

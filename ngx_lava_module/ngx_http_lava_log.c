@@ -4,6 +4,7 @@
  */
 
 #include "ngx_http_lava_module.h"
+#include "ngx_http_lava_auth.h"
 
 
 /*
@@ -290,6 +291,7 @@ ngx_http_lava_log_handler(ngx_http_request_t *r)
     val.merchant_id = ctx->merchant_id;
     val.customer_id = ctx->customer_id;
     val.meter = ctx->meter;
+    val.spend_key_id = ctx->spend_key_id;
     ngx_http_lava_ev_cstr(&val.payer,
                           ctx->payer == NGX_HTTP_LAVA_PAYER_CUSTOMER
                           ? "customer"
@@ -337,6 +339,11 @@ ngx_http_lava_log_handler(ngx_http_request_t *r)
     ngx_http_lava_wallet_release(r, ctx, (u && ctx->usage_source
                                           != LAVA_SOURCE_NONE)
                                          ? &val.usage : NULL);
+
+    /* a spend key's request: what it may cost counts until booked */
+    ngx_http_lava_spendkey_done(r, ctx, (u && ctx->usage_source
+                                         != LAVA_SOURCE_NONE)
+                                        ? &val.usage : NULL);
 
     val.metadata = ctx->metadata;
     val.bytes_out = (int64_t) ctx->bytes_out;
@@ -423,6 +430,7 @@ ngx_http_lava_log_lost(lava_inflight_rec_t *rec, lava_inflight_ref_t ref,
     ngx_http_lava_ev_cstr(&val.merchant_id, rec->merchant_id);
     ngx_http_lava_ev_cstr(&val.customer_id, rec->customer_id);
     ngx_http_lava_ev_cstr(&val.meter, rec->meter);
+    ngx_http_lava_ev_cstr(&val.spend_key_id, rec->spend_key_id);
     ngx_http_lava_ev_cstr(&val.payer,
                           rec->payer == LAVA_INFLIGHT_PAYER_CUSTOMER
                           ? "customer"

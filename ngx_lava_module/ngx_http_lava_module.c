@@ -8,6 +8,7 @@
 
 #include "ngx_http_lava_module.h"
 #include "ngx_http_lava_api.h"
+#include "ngx_http_lava_auth.h"
 
 
 static ngx_int_t ngx_http_lava_preconfiguration(ngx_conf_t *cf);
@@ -177,6 +178,27 @@ static ngx_command_t  ngx_http_lava_commands[] = {
       offsetof(ngx_http_lava_loc_conf_t, wallet_reserve),
       NULL },
 
+    { ngx_string("lava_spend_key_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_lava_spend_key_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("lava_spend_key_hold"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lava_main_conf_t, spend_key_hold),
+      NULL },
+
+    { ngx_string("lava_test_clock_offset"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lava_main_conf_t, clock_offset),
+      NULL },
+
     { ngx_string("lava_forward"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_lava_forward,
@@ -336,6 +358,7 @@ ngx_module_t  ngx_http_lava_module = {
 static ngx_int_t
 ngx_http_lava_rewrite_handler(ngx_http_request_t *r)
 {
+    ngx_int_t                  rc;
     ngx_http_lava_ctx_t       *ctx;
     ngx_http_lava_loc_conf_t  *llcf;
 
@@ -344,17 +367,39 @@ ngx_http_lava_rewrite_handler(ngx_http_request_t *r)
     }
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_lava_module);
-    if (!llcf->forward || ngx_http_lava_get_ctx(r) != NULL) {
+    if (!llcf->forward) {
         return NGX_DECLINED;
     }
 
-    ctx = ngx_http_lava_create_ctx(r);
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    ctx = ngx_http_lava_get_ctx(r);
+
+    if (ctx != NULL) {
+        /* again after a unified endpoint's body was read (lava_api):
+         * identify it now, still before preaccess */
+        if (ctx->identified || ctx->refused || ctx->api == NULL) {
+            return NGX_DECLINED;
+        }
+
+    } else {
+        ctx = ngx_http_lava_create_ctx(r);
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        /* no request is served that could not be billed
+         * (lava_event_spool_full) */
+        rc = ngx_http_lava_events_admit(r, ctx);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
     }
 
-    /* no request is served that could not be billed (lava_event_spool_full) */
-    return ngx_http_lava_events_admit(r, ctx);
+    /* identity before preaccess: limit_req and limit_conn zones and maps
+     * can be keyed on $lava_merchant_id, $lava_customer_id and
+     * $lava_spend_key_id */
+    rc = ngx_http_lava_identify(r, ctx);
+
+    return (rc == NGX_OK) ? NGX_DECLINED : rc;
 }
 
 
@@ -387,6 +432,8 @@ ngx_http_lava_create_main_conf(ngx_conf_t *cf)
     lmcf->drain_max = NGX_CONF_UNSET_UINT;
     lmcf->drain_per_payer = NGX_CONF_UNSET_UINT;
     lmcf->wallet_hold = NGX_CONF_UNSET_MSEC;
+    lmcf->spend_key_hold = NGX_CONF_UNSET_MSEC;
+    lmcf->clock_offset = NGX_CONF_UNSET;
 
     return lmcf;
 }
@@ -438,6 +485,10 @@ ngx_http_lava_init_main_conf(ngx_conf_t *cf, void *conf)
      * everyone else */
     ngx_conf_init_uint_value(lmcf->drain_per_payer,
                              lmcf->drain_max / 4 ? lmcf->drain_max / 4 : 1);
+
+    if (ngx_http_lava_spendkey_init_conf(cf, lmcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     if (ngx_http_lava_wallet_init_conf(cf, lmcf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;

@@ -152,6 +152,12 @@ typedef struct {
     ngx_shm_zone_t              *wallet_zone;
     ngx_msec_t                   wallet_hold;    /* lava_wallet_hold, ms */
     ngx_shm_zone_t              *inflight_zone;  /* lava_inflight_zone */
+
+    /* spend keys (ngx_http_lava_spendkey.c) */
+    ngx_shm_zone_t              *spend_key_zone; /* lava_spend_key_zone */
+    ngx_msec_t                   spend_key_hold; /* lava_spend_key_hold */
+    time_t                       clock_offset;   /* lava_test_clock_offset,
+                                                    s added to "now" */
 } ngx_http_lava_main_conf_t;
 
 
@@ -219,6 +225,10 @@ typedef struct {
 
     ngx_str_t                    model;          /* from the request body */
     ngx_str_t                    metadata;
+    ngx_str_t                    spend_key_id;   /* authenticated by a spend
+                                                    key (also when refused) */
+    void                        *spend_key;      /* its state, NULL none
+                                                    (ngx_http_lava_auth.h) */
 
     const char                  *error;          /* machine code when refused */
     ngx_uint_t                   upstream_status;
@@ -253,6 +263,8 @@ typedef struct {
     unsigned                     body_refused:1; /* the body cannot be
                                                     metered */
     unsigned                     routed:1;
+    unsigned                     identified:1;   /* routed and authenticated
+                                                    (rewrite phase) */
     unsigned                     logged:1;
     unsigned                     include_usage_added:1;  /* the body asks for
                                                             the usage chunk
@@ -314,6 +326,10 @@ ngx_int_t ngx_http_lava_access_handler(ngx_http_request_t *r);
 /* the request body as one buffer of len bytes (a copy unless it is one
  * buffer in memory); NULL no memory or the file could not be read */
 u_char *ngx_http_lava_body_bytes(ngx_http_request_t *r, size_t len);
+/* rewrite phase (and access, if it did not run): route and authenticate,
+ * so that $lava_* identities key preaccess limits; NGX_OK or answered */
+ngx_int_t ngx_http_lava_identify(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx);
 
 /* ngx_http_lava_policy.c */
 char *ngx_http_lava_provider_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -406,6 +422,22 @@ void ngx_http_lava_wallet_owner_lost(ngx_pid_t pid);
 /* init_process: the same for every worker that no longer exists */
 void ngx_http_lava_wallet_init_process(ngx_cycle_t *cycle,
     ngx_http_lava_main_conf_t *lmcf);
+
+/* a spend key's not-yet-booked request in lava_spend_key_zone; rec NULL:
+ * none (ngx_http_lava_spendkey.c) */
+typedef struct {
+    void                        *rec;
+    uint64_t                     gen;
+} ngx_http_lava_spk_ref_t;
+
+/* the log phase names the request's record for the next
+ * ngx_http_lava_event_push(); the event queue reports where the entry went:
+ * id the stream entry id Redis returned, NULL spooled or lost */
+void ngx_http_lava_events_spend_key(ngx_http_lava_spk_ref_t ref);
+void ngx_http_lava_spendkey_sent(ngx_http_lava_spk_ref_t ref,
+    const char *id, size_t len);
+/* a dead worker's requests count until lava_spend_key_hold from now */
+void ngx_http_lava_spendkey_owner_lost(ngx_pid_t pid);
 
 /* ngx_http_lava_redis.c + ngx_http_lava_events.c (per worker) */
 ngx_int_t ngx_http_lava_events_init_process(ngx_cycle_t *cycle,

@@ -21,7 +21,8 @@ typedef enum {
     NGX_HTTP_LAVA_VAR_OUTPUT_TOKENS,
     NGX_HTTP_LAVA_VAR_USAGE_SOURCE,
     NGX_HTTP_LAVA_VAR_EVENTS_DROPPED,
-    NGX_HTTP_LAVA_VAR_UPSTREAM_SCHEME
+    NGX_HTTP_LAVA_VAR_UPSTREAM_SCHEME,
+    NGX_HTTP_LAVA_VAR_SPEND_KEY
 } ngx_http_lava_var_e;
 
 
@@ -51,6 +52,9 @@ static ngx_http_variable_t  ngx_http_lava_vars[] = {
 
     { ngx_string("lava_customer_id"), NULL, ngx_http_lava_variable,
       NGX_HTTP_LAVA_VAR_CUSTOMER, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("lava_spend_key_id"), NULL, ngx_http_lava_variable,
+      NGX_HTTP_LAVA_VAR_SPEND_KEY, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("lava_model"), NULL, ngx_http_lava_variable,
       NGX_HTTP_LAVA_VAR_MODEL, NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -169,6 +173,11 @@ ngx_http_lava_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
     case NGX_HTTP_LAVA_VAR_CUSTOMER:
         ngx_http_lava_var_str(v, ctx->customer_id.data, ctx->customer_id.len);
+        break;
+
+    case NGX_HTTP_LAVA_VAR_SPEND_KEY:
+        ngx_http_lava_var_str(v, ctx->spend_key_id.data,
+                              ctx->spend_key_id.len);
         break;
 
     case NGX_HTTP_LAVA_VAR_MODEL:

@@ -5,6 +5,7 @@
 
 #include "authpub.h"
 #include "authrates.h"
+#include "authspend.h"
 #include "db.h"
 #include "log.h"
 #include "rconn.h"
@@ -39,6 +40,17 @@ buf_add(buf_t *b, const char *s, size_t n)
     return 0;
 }
 
+/*
+ * The b records (sidecar/authspend.h) of the last snapshot this sidecar
+ * published, and whether pending entries held them back then. Such a
+ * snapshot may count a booked request in its l records that nginx still
+ * counts itself: when the watermark has moved since, the version is moved
+ * on so that a snapshot with the new watermark goes out, even if nothing
+ * else changed.
+ */
+static char *authpub_last_b;
+static int   authpub_last_held;
+
 static int
 buf_add_cb(void *arg, const char *s, size_t n)
 {
@@ -70,7 +82,7 @@ read_version(PGconn *db, const rates_t *rates, char *out, size_t size)
 /* The snapshot text of one consistent view of the database. */
 static int
 render(PGconn *db, buf_t *b, char *version, size_t vsize, const rates_t *rates,
-       const config_t *cfg)
+       const config_t *cfg, const char *btext)
 {
     PGresult *res = NULL;
     char      head[64];
@@ -108,6 +120,10 @@ render(PGconn *db, buf_t *b, char *version, size_t vsize, const rates_t *rates,
     {
         goto oom;
     }
+    /* the booked-through watermarks, taken before this transaction */
+    if (btext != NULL && buf_add(b, btext, strlen(btext)) != 0) {
+        goto oom;
+    }
     if (buf_add(b, "end\n", 4) != 0) {
         goto oom;
     }
@@ -130,29 +146,53 @@ authpub_tick(PGconn *db, redisContext *rc, const config_t *cfg, const rates_t *r
     redisReply *r;
     buf_t       b = { NULL, 0, 0 };
     char        version[32], key_snap[300], key_ver[300];
-    int         same, ret = AUTHPUB_OK;
+    char       *btext = NULL;
+    int         same, held = 0, ret = AUTHPUB_OK;
 
     snprintf(key_snap, sizeof(key_snap), "%s:snapshot", cfg->auth_prefix);
     snprintf(key_ver, sizeof(key_ver), "%s:version", cfg->auth_prefix);
 
+    /* Before anything is read from the database (sidecar/authspend.h);
+     * without it (a stream key with a space) nginx keeps counting its own
+     * requests until they expire: conservative. */
+    if (authspend_watermark(rc, cfg->stream, cfg->group, &btext, &held) == -1) {
+        free(btext);
+        return AUTHPUB_REDIS_FAILED;
+    }
+
     if (read_version(db, rates, version, sizeof(version)) != 0) {
+        free(btext);
         return AUTHPUB_DB_FAILED;
     }
 
     r = redisCommand(rc, "GET %s", key_ver);
     if (rconn_failed(rc, r, "get auth version")) {
+        free(btext);
         return AUTHPUB_REDIS_FAILED;
     }
     same = r->type == REDIS_REPLY_STRING && strlen(version) == r->len
            && memcmp(r->str, version, r->len) == 0;
     freeReplyObject(r);
     if (same) {
-        return AUTHPUB_OK;
+        if (!authpub_last_held || btext == NULL || authpub_last_b == NULL
+            || strcmp(btext, authpub_last_b) == 0)
+        {
+            free(btext);
+            return AUTHPUB_OK;
+        }
+        /* the watermark moved past what held the last snapshot back */
+        if (db_command(db, "UPDATE auth_state SET version = version + 1",
+                       "auth version for the stream watermark") != 0)
+        {
+            free(btext);
+            return AUTHPUB_DB_FAILED;
+        }
     }
 
     /* The version is read again with the lines: it names exactly them. */
-    if (render(db, &b, version, sizeof(version), rates, cfg) != 0) {
+    if (render(db, &b, version, sizeof(version), rates, cfg, btext) != 0) {
         free(b.p);
+        free(btext);
         return AUTHPUB_DB_FAILED;
     }
 
@@ -163,6 +203,7 @@ authpub_tick(PGconn *db, redisContext *rc, const config_t *cfg, const rates_t *r
     {
         slog(SLOG_ERROR, "redis publish auth snapshot failed: out of memory");
         free(b.p);
+        free(btext);
         return AUTHPUB_REDIS_FAILED;
     }
     free(b.p);
@@ -173,6 +214,7 @@ authpub_tick(PGconn *db, redisContext *rc, const config_t *cfg, const rates_t *r
 
         if (redisGetReply(rc, &reply) != REDIS_OK) {
             slog(SLOG_ERROR, "redis publish auth snapshot failed: %s", rc->errstr);
+            free(btext);
             return AUTHPUB_REDIS_FAILED;
         }
         r = reply;
@@ -189,6 +231,11 @@ authpub_tick(PGconn *db, redisContext *rc, const config_t *cfg, const rates_t *r
 
     if (ret == AUTHPUB_OK) {
         slog(SLOG_INFO, "published auth snapshot version %s (%zu bytes)", version, b.len);
+        free(authpub_last_b);
+        authpub_last_b = btext;
+        authpub_last_held = held;
+        btext = NULL;
     }
+    free(btext);
     return ret;
 }

@@ -4,7 +4,10 @@
  * it differs from the version in
  * Redis, reads the auth_snapshot view in the same snapshot of the database,
  * renders the text and writes it with MULTI; SET snapshot; SET version; EXEC.
- * Several sidecars publishing the same version write the same text.
+ * Several sidecars publishing the same version write the same text, but for
+ * the b records (the stream watermark, sidecar/authspend.h), read from
+ * Redis before the database; a sidecar whose last snapshot was held back by
+ * pending entries moves the version on once the watermark has moved.
  */
 #ifndef SIDECAR_AUTHPUB_H
 #define SIDECAR_AUTHPUB_H

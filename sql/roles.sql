@@ -63,6 +63,9 @@ BEGIN
     END LOOP;
 END $$;
 GRANT EXECUTE ON FUNCTION nusd_to_usd(bigint), usage_daily_by(text) TO lava_reader;
+-- the spend_keys view
+GRANT EXECUTE ON FUNCTION nusd_to_usd_text(bigint), lava_now(),
+                          spend_key_cycle_start(text, timestamptz) TO lava_reader;
 
 -- ---------------------------------------------------------------------------
 -- lava_sidecar (the SQL of sidecar/*.c)
@@ -74,6 +77,8 @@ GRANT SELECT ON provider_rates, model_aliases, meter_only_providers, meters, met
                 pricing_state TO lava_sidecar;
 -- authpub.c: the auth snapshot and its version
 GRANT SELECT ON auth_state, auth_snapshot TO lava_sidecar;
+-- ... whose spend key records read the clock and the cycles
+GRANT EXECUTE ON FUNCTION lava_now(), spend_key_cycle_start(text, timestamptz) TO lava_sidecar;
 -- tiers.c, book.c: meter_usage_lock(), book_stage() and book_batch() in the
 -- booking transaction; they run with the sidecar's rights (book_stage()
 -- makes temporary tables: TEMP on the database, which PUBLIC has unless
@@ -82,6 +87,10 @@ GRANT EXECUTE ON FUNCTION meter_usage_lock(jsonb, jsonb), book_stage(),
                           book_batch(text, jsonb) TO lava_sidecar;
 -- called by book_batch() and reprice_book(), with the sidecar's rights
 GRANT EXECUTE ON FUNCTION meter_usage_move(text[]), provider_accounts_add(jsonb) TO lava_sidecar;
+-- ... and spend_key_usage_move(), the spend keys' counts and spend
+GRANT EXECUTE ON FUNCTION spend_key_usage_move(text[], boolean) TO lava_sidecar;
+GRANT SELECT ON spend_key_defs TO lava_sidecar;
+GRANT SELECT, INSERT, UPDATE (requests, spend_nusd, last_used_at) ON spend_key_usage TO lava_sidecar;
 GRANT SELECT ON merchants, customers TO lava_sidecar;
 GRANT SELECT, INSERT ON events, transfers TO lava_sidecar;
 GRANT SELECT, INSERT, UPDATE (units, updated_at) ON meter_usage TO lava_sidecar;

@@ -236,6 +236,90 @@ SELECT day, provider, model, requests, unpriced_requests, prompt_tokens, complet
 COMMENT ON VIEW usage_daily_model IS
     'usage_daily rolled up per day, provider and model.';
 
+-- Daily usage, cost and what the wallet paid per spend key (refused
+-- requests counted apart: they cost nothing). paid_nusd is what the key's
+-- limits count (spend_key_usage): the transfers of its requests.
+CREATE VIEW usage_daily_spend_key AS
+SELECT c.day, e.merchant_id, e.spend_key_id,
+       count(*) FILTER (WHERE e.outcome <> 'refused') AS requests,
+       count(*) FILTER (WHERE e.outcome = 'refused') AS refused_requests,
+       count(*) FILTER (WHERE c.cost_state = 'unpriced') AS unpriced_requests,
+       sum(e.input_tokens + e.cached_input_tokens + e.cache_write_tokens
+           + e.cache_write_1h_tokens + e.audio_input_tokens)::bigint AS prompt_tokens,
+       sum(e.output_tokens + e.reasoning_tokens + e.audio_output_tokens)::bigint
+           AS completion_tokens,
+       coalesce(sum(c.base_cost_nusd), 0)::bigint AS base_cost_nusd,
+       coalesce(sum(c.fee_nusd), 0)::bigint AS fee_nusd,
+       coalesce(sum(c.service_charge_nusd), 0)::bigint AS service_charge_nusd,
+       coalesce(sum(c.total_nusd), 0)::bigint AS total_nusd,
+       coalesce(sum(t.paid_nusd), 0)::bigint AS paid_nusd,
+       nusd_to_usd(coalesce(sum(t.paid_nusd), 0)::bigint) AS paid_usd
+  FROM events e
+  JOIN request_costs c ON c.request_id = e.request_id
+  LEFT JOIN (SELECT request_id, sum(amount_nusd)::bigint AS paid_nusd
+               FROM transfers WHERE spend_key_id IS NOT NULL
+              GROUP BY request_id) t ON t.request_id = e.request_id
+ WHERE e.spend_key_id IS NOT NULL
+ GROUP BY c.day, e.merchant_id, e.spend_key_id;
+COMMENT ON VIEW usage_daily_spend_key IS
+    'Daily (UTC) usage and cost per spend key: requests let through and refused, tokens, the '
+    'three amounts (total_nusd: what the requests cost) and paid_nusd, what the key''s wallet '
+    'paid (its transfers: what spend limits count).';
+
+-- Spend keys as the hosted gateway's SDK reads them (RestSpendKey), plus
+-- whose they are; revoked keys are left out (the SDK's revoke is a
+-- delete). Amounts are decimal USD strings; current_* count in the cycle
+-- of the key's limit now (lava_now()), or in total without one.
+CREATE VIEW spend_keys AS
+SELECT k.id AS spend_key_id,
+       k.key_preview,
+       k.name,
+       k.status,
+       k.request_shape,
+       CASE WHEN k.customer_id IS NULL THEN 'merchant:' || k.merchant_id
+            ELSE 'wallet:' || k.customer_id END AS wallet_id,
+       k.allowed_models,
+       k.allowed_providers,
+       CASE WHEN k.spend_limit_nusd IS NOT NULL
+            THEN jsonb_build_object('amount', nusd_to_usd_text(k.spend_limit_nusd),
+                                    'cycle', k.spend_cycle) END AS spend_limit,
+       nusd_to_usd_text(coalesce((SELECT sum(u.spend_nusd) FROM spend_key_usage u
+                                   WHERE u.spend_key_id = k.id
+                                     AND u.day >= (spend_key_cycle_start(
+                                             coalesce(k.spend_cycle, 'total'), lava_now())
+                                             AT TIME ZONE 'UTC')::date), 0)::bigint)
+           AS current_spend,
+       nusd_to_usd_text(coalesce((SELECT sum(u.spend_nusd) FROM spend_key_usage u
+                                   WHERE u.spend_key_id = k.id), 0)::bigint) AS total_spend,
+       CASE WHEN k.request_limit IS NOT NULL
+            THEN jsonb_build_object('count', k.request_limit,
+                                    'cycle', k.request_cycle) END AS request_limit,
+       coalesce((SELECT sum(u.requests) FROM spend_key_usage u
+                  WHERE u.spend_key_id = k.id
+                    AND u.day >= (spend_key_cycle_start(coalesce(k.request_cycle, 'total'),
+                                                        lava_now())
+                                  AT TIME ZONE 'UTC')::date), 0)::bigint AS current_requests,
+       coalesce((SELECT sum(u.requests) FROM spend_key_usage u
+                  WHERE u.spend_key_id = k.id), 0)::bigint AS total_requests,
+       CASE WHEN k.rate_rpm IS NOT NULL
+            THEN jsonb_build_object('rpm', k.rate_rpm, 'burst', k.rate_burst) END AS rate_limit,
+       k.expires_at,
+       (SELECT max(u.last_used_at) FROM spend_key_usage u WHERE u.spend_key_id = k.id)
+           AS last_used_at,
+       k.created_at,
+       k.merchant_id,
+       k.customer_id,
+       k.meter_slug,
+       k.refuse_unpriced,
+       k.updated_at
+  FROM spend_key_defs k
+ WHERE k.revoked_at IS NULL;
+COMMENT ON VIEW spend_keys IS
+    'Spend keys that are not revoked, with the SDK''s read fields (RestSpendKey: wallet_id is '
+    'wallet:<customer> or merchant:<merchant>, amounts decimal USD strings, current_spend and '
+    'current_requests in the limit''s cycle now, else in total) and the merchant, customer, '
+    'meter and refuse_unpriced setting.';
+
 -- Customer wallets: balance, what went in and out, the policy, whether
 -- nginx refuses the customer (blocked) and by how much it is overdrawn.
 CREATE VIEW wallet_balances AS
@@ -464,6 +548,65 @@ SELECT part, k1, k2, line FROM (
       FROM customers cu
       LEFT JOIN accounts a ON a.key = 'wallet:' || cu.id
      WHERE cu.overdraft = 'block' AND cu.status <> 'disabled'
+    UNION ALL
+    -- spend keys (docs/spend-keys.md): a disabled merchant's are paused
+    SELECT 7, encode(k.key_hash, 'hex') COLLATE "C", ''::text COLLATE "C",
+           's ' || encode(k.key_hash, 'hex') || ' ' || k.id || ' ' || k.merchant_id || ' '
+           || coalesce(k.customer_id, '-') || ' ' || coalesce(k.meter_slug, '-') || ' '
+           || CASE WHEN me.status = 'disabled' THEN 'paused' ELSE k.status END || ' '
+           || CASE WHEN k.expires_at IS NULL THEN 0
+                   ELSE greatest(1, floor(extract(epoch FROM k.expires_at)))::bigint END || ' '
+           || k.request_shape || ' '
+           || (CASE WHEN k.refuse_unpriced THEN 1 ELSE 0 END
+               + CASE WHEN k.allowed_models IS NOT NULL THEN 2 ELSE 0 END
+               + CASE WHEN k.allowed_providers IS NOT NULL THEN 4 ELSE 0 END)
+      FROM spend_key_defs k
+      JOIN merchants me ON me.id = k.merchant_id
+     WHERE k.revoked_at IS NULL
+    UNION ALL
+    -- revoked in the last 30 days: 401 key_revoked rather than invalid_key
+    SELECT 8, encode(k.key_hash, 'hex') COLLATE "C", ''::text COLLATE "C",
+           'x ' || encode(k.key_hash, 'hex') || ' ' || k.id
+      FROM spend_key_defs k
+     WHERE k.revoked_at IS NOT NULL AND k.revoked_at > lava_now() - interval '30 days'
+    UNION ALL
+    SELECT 9, k.id COLLATE "C", ('m ' || m.model) COLLATE "C", 'a ' || k.id || ' m ' || m.model
+      FROM spend_key_defs k
+     CROSS JOIN LATERAL unnest(k.allowed_models) AS m(model)
+     WHERE k.revoked_at IS NULL
+    UNION ALL
+    SELECT 9, k.id COLLATE "C", ('p ' || p.provider) COLLATE "C",
+           'a ' || k.id || ' p ' || p.provider
+      FROM spend_key_defs k
+     CROSS JOIN LATERAL unnest(k.allowed_providers) AS p(provider)
+     WHERE k.revoked_at IS NULL
+    UNION ALL
+    -- the limits and what the ledger booked in the cycle that runs now
+    SELECT 10, k.id COLLATE "C", ''::text COLLATE "C",
+           'l ' || k.id || ' ' || coalesce(k.rate_rpm, 0) || ' ' || coalesce(k.rate_burst, 0) || ' '
+           || coalesce(k.request_cycle, '-') || ' ' || coalesce(k.request_limit, 0) || ' '
+           || CASE WHEN k.request_cycle IS NULL THEN 0
+                   ELSE coalesce((SELECT sum(u.requests) FROM spend_key_usage u
+                                   WHERE u.spend_key_id = k.id AND u.day >= rq.day), 0) END || ' '
+           || coalesce(k.spend_cycle, '-') || ' ' || coalesce(k.spend_limit_nusd, 0) || ' '
+           || CASE WHEN k.spend_cycle IS NULL THEN 0
+                   ELSE coalesce((SELECT sum(u.spend_nusd) FROM spend_key_usage u
+                                   WHERE u.spend_key_id = k.id AND u.day >= sp.day), 0) END || ' '
+           || CASE WHEN k.request_cycle IS NULL THEN 0 ELSE rq.unix_s END || ' '
+           || CASE WHEN k.spend_cycle IS NULL THEN 0 ELSE sp.unix_s END
+      FROM spend_key_defs k
+     CROSS JOIN LATERAL (
+           SELECT (c AT TIME ZONE 'UTC')::date AS day, extract(epoch FROM c)::bigint AS unix_s
+             FROM spend_key_cycle_start(coalesce(k.request_cycle, 'total'), lava_now()) AS c) rq
+     CROSS JOIN LATERAL (
+           SELECT (c AT TIME ZONE 'UTC')::date AS day, extract(epoch FROM c)::bigint AS unix_s
+             FROM spend_key_cycle_start(coalesce(k.spend_cycle, 'total'), lava_now()) AS c) sp
+     WHERE k.revoked_at IS NULL
+       AND (k.rate_rpm IS NOT NULL OR k.request_limit IS NOT NULL OR k.spend_limit_nusd IS NOT NULL)
+    UNION ALL
+    SELECT 11, me.id COLLATE "C", ''::text COLLATE "C", 'p ' || me.id
+      FROM merchants me
+     WHERE me.refuse_unpriced
 ) s
 ORDER BY part, k1, k2;
 COMMENT ON VIEW auth_snapshot IS
@@ -472,7 +615,9 @@ COMMENT ON VIEW auth_snapshot IS
     'the block policy at or below its minimum balance is published as blocked, and each customer '
     'under the block policy as a w record with its headroom (balance - minimum). Additional '
     'secret keys: full ones as "m", restricted ones as "k"; customers at or below their minimum '
-    '(any policy) of merchants with a restricted key as "u".';
+    '(any policy) of merchants with a restricted key as "u". Spend keys: "s" (the key), "x" '
+    '(revoked in the last 30 days), "a" (allow-lists), "l" (limits and the booked counts of the '
+    'cycle now); merchants that refuse unpriced models: "p". The sidecar adds "r", "f" and "b".';
 
 -- Dead letters for reading in psql: newest first, with their replay state and
 -- whether their request is booked by now.

@@ -217,6 +217,7 @@ AS $$
 DECLARE
     v_bad      text[];
     v_new      text[];
+    v_new_spk  text[];     -- the spend key of each of v_new (NULL: none)
     v_count    bigint;
     v_expected bigint;
     v_done     bigint;
@@ -293,7 +294,7 @@ BEGIN
             bytes_out, tap_flags, price_state, price_note, rate_id, fee_kind, fee_rate,
             fee_tokens, fee_unit, fee_units, fee_units_before, fee_detail,
             service_charge_ppm, service_charge_basis,
-            base_cost_nusd, fee_nusd, service_charge_nusd, booked_at)
+            base_cost_nusd, fee_nusd, service_charge_nusd, booked_at, spend_key_id)
         SELECT
             e.request_id, e.v, e.stream_id, e.content_hash, e.ts_ms, e.duration_ms, e.ttfb_ms,
             e.merchant_id, e.customer_id, e.meter_slug, e.payer, e.key_source, e.provider, e.host,
@@ -305,14 +306,15 @@ BEGIN
             e.bytes_out, e.tap_flags, e.price_state, e.price_note, e.rate_id, e.fee_kind, e.fee_rate,
             e.fee_tokens, e.fee_unit, e.fee_units, e.fee_units_before, e.fee_detail,
             e.service_charge_ppm, coalesce(e.service_charge_basis, 'fee'),
-            e.base_cost_nusd, e.fee_nusd, e.service_charge_nusd, now()
+            e.base_cost_nusd, e.fee_nusd, e.service_charge_nusd, now(), e.spend_key_id
           FROM book_events_in AS e
          WHERE e.request_id <> ALL (v_bad)
         ON CONFLICT (request_id) DO NOTHING
-        RETURNING request_id
+        RETURNING request_id, spend_key_id
     )
-    SELECT array_agg(i.request_id) INTO v_new FROM ins i;
+    SELECT array_agg(i.request_id), array_agg(i.spend_key_id) INTO v_new, v_new_spk FROM ins i;
     v_new := coalesce(v_new, '{}');
+    v_new_spk := coalesce(v_new_spk, '{}');
 
     -- Transfers only for the events inserted just now: a redelivered request
     -- id books nothing. Account ids are looked up once per distinct key.
@@ -327,10 +329,11 @@ BEGIN
          WHERE a.key IN (SELECT t.debit FROM book_transfers_in t
                          UNION SELECT t.credit FROM book_transfers_in t)
     )
-    INSERT INTO transfers (kind, debit_account, credit_account, amount_nusd, request_id)
-    SELECT t.kind, d.id, c.id, t.amount_nusd, t.request_id
+    INSERT INTO transfers (kind, debit_account, credit_account, amount_nusd, request_id,
+                           spend_key_id)
+    SELECT t.kind, d.id, c.id, t.amount_nusd, t.request_id, nw.spend_key_id
       FROM book_transfers_in t
-      JOIN unnest(v_new) AS nw(request_id) ON nw.request_id = t.request_id
+      JOIN unnest(v_new, v_new_spk) AS nw(request_id, spend_key_id) ON nw.request_id = t.request_id
       JOIN ids d ON d.key = t.debit
       JOIN ids c ON c.key = t.credit
      ORDER BY t.n;     -- transfer ids follow the plan: base, fee, service charge
@@ -342,6 +345,12 @@ BEGIN
 
     -- Graduated meters: the counts move on by what was inserted now.
     PERFORM meter_usage_move(v_new);
+    -- Spend keys: their counts and spend (sql/functions/spend_keys.sql).
+    IF EXISTS (SELECT 1 FROM unnest(v_new_spk) AS k(id) WHERE k.id IS NOT NULL) THEN
+        PERFORM spend_key_usage_move(
+            ARRAY(SELECT nw.request_id FROM unnest(v_new, v_new_spk) AS nw(request_id, spend_key_id)
+                   WHERE nw.spend_key_id IS NOT NULL), true);
+    END IF;
 
     RETURN QUERY SELECT nw.request_id, 'booked'::text FROM unnest(v_new) AS nw(request_id);
     IF cardinality(v_new) = v_count THEN

@@ -114,9 +114,11 @@ BEGIN
     PERFORM provider_accounts_add(p_transfers);
 
     -- a missing credit account fails the batch (NOT NULL), as before
-    INSERT INTO transfers (kind, debit_account, credit_account, amount_nusd, request_id, note)
+    INSERT INTO transfers (kind, debit_account, credit_account, amount_nusd, request_id, note,
+                           spend_key_id)
     SELECT t.kind, d.id, (SELECT c.id FROM accounts c WHERE c.key = t.credit),
-           t.amount_nusd, t.request_id, 'repriced'
+           t.amount_nusd, t.request_id, 'repriced',
+           (SELECT e.spend_key_id FROM events e WHERE e.request_id = t.request_id)
       FROM jsonb_array_elements(p_transfers) WITH ORDINALITY AS j(doc, n)
      CROSS JOIN LATERAL jsonb_to_record(j.doc)
                AS t(request_id text, kind text, debit text, credit text, amount_nusd bigint)
@@ -126,6 +128,8 @@ BEGIN
 
     -- Graduated meters: the counts move on by what was settled now.
     PERFORM meter_usage_move(v_new);
+    -- Spend keys: the spend of a settled request (sql/functions/spend_keys.sql).
+    PERFORM spend_key_usage_move(v_new, false);
 
     -- The result of each request, on its queue row.
     RETURN QUERY

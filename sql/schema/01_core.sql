@@ -27,7 +27,8 @@ CREATE TABLE merchants (
     secret_key_hash bytea NOT NULL UNIQUE CHECK (length(secret_key_hash) = 32),
     status          text NOT NULL DEFAULT 'active'
                     CHECK (status IN ('active', 'disabled')),
-    created_at      timestamptz NOT NULL DEFAULT now()
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    refuse_unpriced boolean NOT NULL DEFAULT false
 );
 COMMENT ON TABLE merchants IS
     'Merchants: who sells the usage. Created with create_merchant(); each gets a merchant account.';
@@ -37,6 +38,9 @@ COMMENT ON COLUMN merchants.secret_key_hash IS
 COMMENT ON COLUMN merchants.status IS
     'active | disabled: a disabled merchant''s requests are refused once the auth snapshot '
     'reaches nginx';
+COMMENT ON COLUMN merchants.refuse_unpriced IS
+    'true: requests for a model without a rate row are refused (403 model_not_priced) instead '
+    'of served and booked unpriced (set_refuse_unpriced; published as a "p" record)';
 
 -- A merchant's additional secret keys (create_secret_key). A restricted key
 -- is for customer billing only: a token built from it cannot make the
@@ -330,6 +334,7 @@ CREATE TABLE events (
     fee_detail          jsonb,
     service_charge_basis text NOT NULL DEFAULT 'fee'
                         CHECK (service_charge_basis IN ('fee', 'base', 'base_fee')),
+    spend_key_id        lava_id,
     CHECK ((price_state = 'unpriced') =
            (base_cost_nusd IS NULL OR fee_nusd IS NULL OR service_charge_nusd IS NULL)),
     CHECK (price_state <> 'zero'
@@ -341,6 +346,7 @@ CREATE INDEX events_started_at ON events (started_at);
 CREATE INDEX events_merchant ON events (merchant_id, started_at);
 CREATE INDEX events_customer ON events (customer_id, started_at) WHERE customer_id IS NOT NULL;
 CREATE INDEX events_unpriced ON events (started_at) WHERE price_state = 'unpriced';
+CREATE INDEX events_spend_key ON events (spend_key_id, started_at) WHERE spend_key_id IS NOT NULL;
 -- No index on (merchant_id, meter_slug, customer_id): the graduated counts
 -- are kept in meter_usage, and only ledger_check, which reads every event,
 -- groups events that way; one index fewer to keep on every booked event.
@@ -441,6 +447,9 @@ COMMENT ON COLUMN events.fee_detail IS
     'The split over the meter''s tiers: [{start, units, rate}, ...]';
 COMMENT ON COLUMN events.service_charge_basis IS
     'What service_charge_ppm was taken of: fee (default), base, base_fee';
+COMMENT ON COLUMN events.spend_key_id IS
+    'The spend key that authenticated the request (spend_key_defs.id; refused requests too); '
+    'NULL: another credential';
 COMMENT ON COLUMN events.booked_at IS 'When book_batch() booked it (the sidecar''s transaction)';
 
 -- Money movements. Immutable; a correction is a new transfer.
@@ -456,6 +465,7 @@ CREATE TABLE transfers (
     request_id      text,
     note            text,
     created_at      timestamptz NOT NULL DEFAULT now(),
+    spend_key_id    text,
     CHECK (debit_account <> credit_account),
     CHECK ((kind = 'deposit') = (request_id IS NULL))
 );
@@ -476,6 +486,9 @@ COMMENT ON COLUMN transfers.amount_nusd IS 'nano-USD, always more than zero';
 COMMENT ON COLUMN transfers.note IS
     'repriced: booked by reprice_book() for a request settled after it was booked unpriced; '
     'else the deposit''s note (fund_wallet) or NULL';
+COMMENT ON COLUMN transfers.spend_key_id IS
+    'The spend key of the request (events.spend_key_id), on every transfer of it; NULL for '
+    'deposits and other credentials';
 COMMENT ON COLUMN transfers.request_id IS
     'The request a base, fee or service charge is for; NULL for deposits';
 
