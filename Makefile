@@ -113,7 +113,7 @@ unit: $(UNIT_TESTS)
 FUZZ_TARGETS  := sse tap token url usage_openai usage_anthropic usage_gemini \
                  usage_cohere usage_custom usage_elevenlabs usage_retell usage_ep \
                  request metadata event usage_chunk authsnap spool_record keys \
-                 multipart xlate
+                 multipart xlate xlate_stream
 FUZZ_SECONDS  ?= 60
 FUZZ_CC       ?= clang
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all

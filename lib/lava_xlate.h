@@ -86,7 +86,8 @@ int lava_xlate_request_info(lava_fmt_e from, lava_fmt_e to,
     lava_xlate_req_info_t *info, lava_xlate_buf_t *out, char *err,
     size_t errlen);
 
-/* A provider's non-stream 2xx response body into the client's shape. */
+/* A provider's non-stream 2xx response body into the client's shape
+ * (from == to: its bytes as they came, once they parse as an object). */
 int lava_xlate_response(lava_fmt_e from, lava_fmt_e to, const char *body,
     size_t len, lava_xlate_buf_t *out, char *err, size_t errlen);
 

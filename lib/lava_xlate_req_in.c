@@ -1368,6 +1368,9 @@ lava_xreq_read_gemini(lava_xctx_t *x, json_t *body, json_t *req)
 
     v = lava_xget2(body, "systemInstruction", "system_instruction");
     if (v != NULL) {
+        if (!json_is_array(json_object_get(v, "parts"))) {
+            return lava_xerr(x, "systemInstruction.parts must be an array");
+        }
         json_array_foreach(json_object_get(v, "parts"), i, t) {
             if (lava_xstr(t, "text") == NULL) {
                 return lava_xunsupported(x, "a systemInstruction part that "
@@ -1407,13 +1410,26 @@ lava_xreq_read_gemini(lava_xctx_t *x, json_t *body, json_t *req)
         }
     }
 
-    json_array_foreach(json_object_get(body, "tools"), i, t) {
+    v = json_object_get(body, "tools");
+    if (v != NULL && !json_is_array(v)) {
+        return lava_xerr(x, "tools must be an array");
+    }
+
+    json_array_foreach(v, i, t) {
+        if (!json_is_object(t)) {
+            return lava_xerr(x, "a tool must be an object");
+        }
+
         json_object_foreach(t, key, fd) {
             if (strcmp(key, "functionDeclarations") != 0
                 && strcmp(key, "function_declarations") != 0)
             {
                 snprintf(what, sizeof(what), "the %.40s tool", key);
                 return lava_xunsupported(x, what);
+            }
+
+            if (!json_is_array(fd)) {
+                return lava_xerr(x, "functionDeclarations must be an array");
             }
 
             json_array_foreach(fd, j, c) {

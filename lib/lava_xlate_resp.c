@@ -12,10 +12,26 @@
 #include "lava_xlate_int.h"
 
 
+/* s into dst, cut at a character boundary when it does not fit (a cut
+ * UTF-8 sequence could not be written back into JSON) */
 static void
 lava_xcpy(char *dst, size_t size, const char *s)
 {
-    snprintf(dst, size, "%s", s != NULL ? s : "");
+    size_t  n;
+
+    n = s != NULL ? strlen(s) : 0;
+
+    if (n >= size) {
+        n = size - 1;
+        while (n > 0 && ((unsigned char) s[n] & 0xc0) == 0x80) {
+            n--;
+        }
+    }
+
+    if (n > 0) {
+        memcpy(dst, s, n);
+    }
+    dst[n] = '\0';
 }
 
 

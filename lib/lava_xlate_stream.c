@@ -98,12 +98,13 @@ xs_openai_tool_calls(xs_t *s, json_t *calls)
 
     json_array_foreach(calls, i, c) {
         if (!json_is_object(c)) {
-            xs_fail(s, "a tool call delta is not an object");
+            lava_xs_fail(s, "a tool call delta is not an object");
             return;
         }
 
         key = json_is_integer(json_object_get(c, "index"))
-              ? json_integer_value(json_object_get(c, "index")) : (json_int_t) i;
+              ? json_integer_value(json_object_get(c, "index"))
+              : (json_int_t) i;
 
         fn = json_object_get(c, "function");
         id = js_str(c, "id", &id_len);
@@ -111,12 +112,12 @@ xs_openai_tool_calls(xs_t *s, json_t *calls)
         args = json_is_object(fn) ? js_str(fn, "arguments", &args_len) : NULL;
 
         if (id != NULL || name != NULL) {
-            xs_tool_start(s, (long) key, id, id ? id_len : 0, name,
+            lava_xs_tool_start(s, (long) key, id, id ? id_len : 0, name,
                           name ? name_len : 0);
         }
 
         if (args != NULL && args_len) {
-            xs_tool_args(s, (long) key, args, args_len);
+            lava_xs_tool_args(s, (long) key, args, args_len);
         }
 
         if (s->err) {
@@ -139,13 +140,13 @@ xs_openai_event(xs_t *s, json_t *o)
         int          status;
         const char  *t = js_str(err, "type", &n);
 
-        status = xs_err_status(LAVA_FMT_OPENAI, t, t ? n : 0);
+        status = lava_xs_err_status(LAVA_FMT_OPENAI, t, t ? n : 0);
         if (status == 500 && (t = js_str(err, "code", &n)) != NULL) {
-            status = xs_err_status(LAVA_FMT_OPENAI, t, n);
+            status = lava_xs_err_status(LAVA_FMT_OPENAI, t, n);
         }
 
         p = js_str(err, "message", &n);
-        xs_error(s, status, p ? p : "", p ? n : 0);
+        lava_xs_error(s, status, p ? p : "", p ? n : 0);
         return;
     }
 
@@ -159,13 +160,13 @@ xs_openai_event(xs_t *s, json_t *o)
         }
     }
 
-    xs_start(s);
+    lava_xs_start(s);
 
     choices = json_object_get(o, "choices");
 
     json_array_foreach(choices, i, c) {
         if (!json_is_object(c)) {
-            xs_fail(s, "a choice is not an object");
+            lava_xs_fail(s, "a choice is not an object");
             return;
         }
 
@@ -173,7 +174,7 @@ xs_openai_event(xs_t *s, json_t *o)
               ? json_integer_value(json_object_get(c, "index")) : 0;
 
         if (idx != 0) {
-            xs_fail(s, "a second choice (n > 1) cannot be translated");
+            lava_xs_fail(s, "a second choice (n > 1) cannot be translated");
             return;
         }
 
@@ -182,7 +183,23 @@ xs_openai_event(xs_t *s, json_t *o)
         if (json_is_object(delta)) {
             p = js_str(delta, "content", &n);
             if (p != NULL && n) {
-                xs_text(s, p, n);
+                lava_xs_text(s, p, n);
+            }
+
+            /* a refusal (structured outputs) is what the model said, and
+             * the content filter's finish (as lava_xlate_response) */
+            p = js_str(delta, "refusal", &n);
+            if (p != NULL) {
+                s->refused = 1;
+                if (n) {
+                    lava_xs_text(s, p, n);
+                }
+            }
+
+            /* reasoning text of OpenAI-compatible hosts (DeepSeek, ...) */
+            p = js_str(delta, "reasoning_content", &n);
+            if (p != NULL && n) {
+                lava_xs_reasoning(s, p, n);
             }
 
             if (json_is_array(json_object_get(delta, "tool_calls"))) {
@@ -192,8 +209,10 @@ xs_openai_event(xs_t *s, json_t *o)
 
         fr = json_object_get(c, "finish_reason");
         if (json_is_string(fr)) {
-            xs_finish(s, lava_xlate_finish_parse(LAVA_FMT_OPENAI,
-                             json_string_value(fr), json_string_length(fr), 0));
+            lava_xs_finish(s, s->refused ? LAVA_FINISH_CONTENT_FILTER
+                           : lava_xlate_finish_parse(LAVA_FMT_OPENAI,
+                                 json_string_value(fr),
+                                 json_string_length(fr), 0));
         }
 
         if (s->err) {
@@ -256,7 +275,7 @@ xs_anthropic_event(xs_t *s, const char *name, json_t *o)
     if (IS("message_start")) {
         m = json_object_get(o, "message");
         if (!json_is_object(m)) {
-            xs_fail(s, "message_start without a message");
+            lava_xs_fail(s, "message_start without a message");
             return;
         }
 
@@ -267,12 +286,12 @@ xs_anthropic_event(xs_t *s, const char *name, json_t *o)
             xs_anthropic_usage(s, u);
         }
 
-        xs_start(s);
+        lava_xs_start(s);
         return;
     }
 
     if (IS("content_block_start")) {
-        xs_start(s);
+        lava_xs_start(s);
 
         b = json_object_get(o, "content_block");
         p = json_is_object(b) ? js_str(b, "type", &n) : NULL;
@@ -282,31 +301,39 @@ xs_anthropic_event(xs_t *s, const char *name, json_t *o)
             s->src_blk = XS_BLK_TEXT;
             q = js_str(b, "text", &qn);
             if (q && qn) {
-                xs_text(s, q, qn);
+                lava_xs_text(s, q, qn);
+            }
+
+        } else if (p && n == 8 && memcmp(p, "thinking", 8) == 0) {
+            s->src_blk = XS_BLK_THINK;
+            q = js_str(b, "thinking", &qn);
+            if (q && qn) {
+                lava_xs_reasoning(s, q, qn);
             }
 
         } else if (p && n == 8 && memcmp(p, "tool_use", 8) == 0) {
             s->src_blk = XS_BLK_TOOL;
             p = js_str(b, "id", &n);
             q = js_str(b, "name", &qn);
-            xs_tool_start(s, s->src_tools, p, n, q, qn);
+            lava_xs_tool_start(s, s->src_tools, p, n, q, qn);
             /* a complete input given here (none streamed after it) */
             d = json_object_get(b, "input");
             if (json_is_object(d) && json_object_size(d)) {
                 char  *a = json_dumps(d, JSON_COMPACT);
 
                 if (a == NULL) {
-                    xs_fail(s, "out of memory");
+                    lava_xs_fail(s, "out of memory");
                     return;
                 }
 
-                xs_tool_args(s, s->src_tools, a, strlen(a));
+                lava_xs_tool_args(s, s->src_tools, a, strlen(a));
                 free(a);
             }
         }
 
-        /* other blocks (thinking, redacted_thinking, server tools and
-         * their results) have no counterpart: their events are skipped */
+        /* other blocks (redacted_thinking, server tools and their
+         * results) have no counterpart: their events are skipped; so are
+         * signatures (another provider cannot check them) */
         return;
     }
 
@@ -315,7 +342,7 @@ xs_anthropic_event(xs_t *s, const char *name, json_t *o)
         p = json_is_object(d) ? js_str(d, "type", &n) : NULL;
 
         if (p == NULL) {
-            xs_fail(s, "content_block_delta without a delta type");
+            lava_xs_fail(s, "content_block_delta without a delta type");
             return;
         }
 
@@ -324,7 +351,15 @@ xs_anthropic_event(xs_t *s, const char *name, json_t *o)
         {
             q = js_str(d, "text", &qn);
             if (q && qn) {
-                xs_text(s, q, qn);
+                lava_xs_text(s, q, qn);
+            }
+
+        } else if (s->src_blk == XS_BLK_THINK && n == 14
+                   && memcmp(p, "thinking_delta", 14) == 0)
+        {
+            q = js_str(d, "thinking", &qn);
+            if (q && qn) {
+                lava_xs_reasoning(s, q, qn);
             }
 
         } else if (s->src_blk == XS_BLK_TOOL && n == 16
@@ -332,7 +367,7 @@ xs_anthropic_event(xs_t *s, const char *name, json_t *o)
         {
             q = js_str(d, "partial_json", &qn);
             if (q && qn) {
-                xs_tool_args(s, s->src_tools, q, qn);
+                lava_xs_tool_args(s, s->src_tools, q, qn);
             }
         }
 
@@ -345,7 +380,7 @@ xs_anthropic_event(xs_t *s, const char *name, json_t *o)
         }
 
         if (s->src_blk > 0) {
-            xs_block_stop(s);
+            lava_xs_block_stop(s);
         }
 
         s->src_blk = XS_BLK_NONE;
@@ -361,23 +396,24 @@ xs_anthropic_event(xs_t *s, const char *name, json_t *o)
         d = json_object_get(o, "delta");
         p = json_is_object(d) ? js_str(d, "stop_reason", &n) : NULL;
         if (p != NULL) {
-            xs_finish(s, lava_xlate_finish_parse(LAVA_FMT_ANTHROPIC, p, n, 0));
+            lava_xs_finish(s, lava_xlate_finish_parse(LAVA_FMT_ANTHROPIC,
+                                                      p, n, 0));
         }
 
         return;
     }
 
     if (IS("message_stop")) {
-        xs_end(s);
+        lava_xs_end(s);
         return;
     }
 
     if (IS("error")) {
         e = json_object_get(o, "error");
         p = json_is_object(e) ? js_str(e, "type", &n) : NULL;
-        status = xs_err_status(LAVA_FMT_ANTHROPIC, p, p ? n : 0);
+        status = lava_xs_err_status(LAVA_FMT_ANTHROPIC, p, p ? n : 0);
         p = json_is_object(e) ? js_str(e, "message", &n) : NULL;
-        xs_error(s, status, p ? p : "", p ? n : 0);
+        lava_xs_error(s, status, p ? p : "", p ? n : 0);
         return;
     }
 
@@ -398,19 +434,22 @@ xs_gemini_parts(xs_t *s, json_t *parts)
 
     json_array_foreach(parts, i, part) {
         if (!json_is_object(part)) {
-            xs_fail(s, "a part is not an object");
+            lava_xs_fail(s, "a part is not an object");
             return;
-        }
-
-        if (json_is_true(json_object_get(part, "thought"))) {
-            continue;       /* a thought summary: no counterpart */
         }
 
         p = js_str(part, "text", &n);
         if (p != NULL) {
-            if (n) {
-                xs_text(s, p, n);
+            if (n == 0) {
+                continue;
             }
+
+            if (json_is_true(json_object_get(part, "thought"))) {
+                lava_xs_reasoning(s, p, n);     /* a thought summary */
+            } else {
+                lava_xs_text(s, p, n);
+            }
+
             continue;
         }
 
@@ -418,23 +457,23 @@ xs_gemini_parts(xs_t *s, json_t *parts)
         if (json_is_object(fc)) {
             p = js_str(fc, "name", &n);
             id = js_str(fc, "id", &idn);
-            xs_tool_start(s, s->src_tools, id, idn, p, n);
+            lava_xs_tool_start(s, s->src_tools, id, idn, p, n);
 
             args = json_object_get(fc, "args");
             if (json_is_object(args)) {
                 a = json_dumps(args, JSON_COMPACT);
                 if (a == NULL) {
-                    xs_fail(s, "out of memory");
+                    lava_xs_fail(s, "out of memory");
                     return;
                 }
 
-                xs_tool_args(s, s->src_tools, a, strlen(a));
+                lava_xs_tool_args(s, s->src_tools, a, strlen(a));
                 free(a);
 
             } else {
-                xs_tool_args(s, s->src_tools, "{}", 2);
+                lava_xs_tool_args(s, s->src_tools, "{}", 2);
             }
-            xs_block_stop(s);
+            lava_xs_block_stop(s);
             s->src_tools++;
         }
 
@@ -465,11 +504,11 @@ xs_gemini_event(xs_t *s, json_t *o)
         {
             status = (int) json_integer_value(code);
         } else {
-            status = xs_err_status(LAVA_FMT_GEMINI, p, p ? n : 0);
+            status = lava_xs_err_status(LAVA_FMT_GEMINI, p, p ? n : 0);
         }
 
         p = js_str(err, "message", &n);
-        xs_error(s, status, p ? p : "", p ? n : 0);
+        lava_xs_error(s, status, p ? p : "", p ? n : 0);
         return;
     }
 
@@ -480,13 +519,13 @@ xs_gemini_event(xs_t *s, json_t *o)
         lava_xlate_usage_read(LAVA_FMT_GEMINI, u, &s->usage);
     }
 
-    xs_start(s);
+    lava_xs_start(s);
 
     cands = json_object_get(o, "candidates");
 
     json_array_foreach(cands, i, c) {
         if (!json_is_object(c)) {
-            xs_fail(s, "a candidate is not an object");
+            lava_xs_fail(s, "a candidate is not an object");
             return;
         }
 
@@ -494,7 +533,7 @@ xs_gemini_event(xs_t *s, json_t *o)
               ? json_integer_value(json_object_get(c, "index")) : 0;
 
         if (idx != 0) {
-            xs_fail(s, "a second candidate cannot be translated");
+            lava_xs_fail(s, "a second candidate cannot be translated");
             return;
         }
 
@@ -526,7 +565,7 @@ xs_gemini_event(xs_t *s, json_t *o)
     }
 
     if (fin != LAVA_FINISH_NONE) {
-        xs_finish(s, fin);
+        lava_xs_finish(s, fin);
     }
 }
 
@@ -534,7 +573,7 @@ xs_gemini_event(xs_t *s, json_t *o)
 /* ---- the driver ---- */
 
 void
-xs_fail(xs_t *s, const char *what)
+lava_xs_fail(xs_t *s, const char *what)
 {
     if (s->err) {
         return;
@@ -565,14 +604,14 @@ xs_on_event(void *data, const char *event, size_t event_len,
     if (s->from == LAVA_FMT_OPENAI && payload_len == 6
         && memcmp(payload, "[DONE]", 6) == 0)
     {
-        xs_end(s);
+        lava_xs_end(s);
         return s->err;
     }
 
-    o = json_loadb(payload, payload_len, JSON_REJECT_DUPLICATES, &jerr);
+    o = json_loadb(payload, payload_len, JSON_ALLOW_NUL, &jerr);
     if (!json_is_object(o)) {
         json_decref(o);
-        xs_fail(s, "a provider event is not a JSON object");
+        lava_xs_fail(s, "a provider event is not a JSON object");
         return 1;
     }
 
@@ -601,7 +640,7 @@ static int
 xs_on_tail(void *data, const char *event, size_t event_len,
     const char *payload, size_t payload_len)
 {
-    xs_fail(data, "a provider event is over the size limit");
+    lava_xs_fail(data, "a provider event is over the size limit");
     return 1;
 }
 
@@ -697,11 +736,11 @@ xs_done(xs_t *s, int was_err, lava_xlate_buf_t *out)
 {
     if (s->err && !was_err) {
         /* this call met the failure: tell the client in its own shape */
-        xs_error_failure(s);
+        lava_xs_error_failure(s);
     }
 
     if (xs_flush(s, out) != 0) {
-        xs_fail(s, "out of memory");
+        lava_xs_fail(s, "out of memory");
         return -1;
     }
 
@@ -720,7 +759,7 @@ xs_pass(xs_t *s, const char *in, size_t len, lava_xlate_buf_t *out)
 
     nb = realloc(out->data, out->len + len);
     if (nb == NULL) {
-        xs_fail(s, "out of memory");
+        lava_xs_fail(s, "out of memory");
         return -1;
     }
 
@@ -747,7 +786,7 @@ lava_xlate_stream_feed(lava_xlate_stream_t *s, const char *in, size_t len,
     }
 
     if (lava_sse_feed(&s->sse, in, len) != LAVA_SSE_OK) {
-        xs_fail(s, "out of memory");
+        lava_xs_fail(s, "out of memory");
     }
 
     return xs_done(s, was_err, out);
@@ -768,15 +807,15 @@ lava_xlate_stream_finish(lava_xlate_stream_t *s, lava_xlate_buf_t *out)
     }
 
     if (lava_sse_finish(&s->sse) != LAVA_SSE_OK) {
-        xs_fail(s, "out of memory");
+        lava_xs_fail(s, "out of memory");
     }
 
     /* a Gemini stream has no end marker: it ends at EOF, properly when a
-     * finish reason was read */
-    if (!s->err && s->from == LAVA_FMT_GEMINI && !s->dead && !s->ended
-        && s->fin != LAVA_FINISH_NONE)
+     * finish reason was read; so does an OpenAI-compatible stream without
+     * [DONE] or an Anthropic one cut after its message_delta */
+    if (!s->err && !s->dead && !s->ended && s->fin != LAVA_FINISH_NONE)
     {
-        xs_end(s);
+        lava_xs_end(s);
     }
 
     return xs_done(s, was_err, out);

@@ -67,10 +67,12 @@ int lava_xlate_stream_feed(lava_xlate_stream_t *s, const char *in, size_t len,
 
 /*
  * At the provider's EOF: a last event that lacked its blank line, then what
- * ends the client's stream when the provider's stream ended properly (a
- * Gemini stream ends at EOF after a finishReason; OpenAI at [DONE],
- * Anthropic at message_stop). A stream cut short gets no end: the client
- * sees it cut. 0 or -1.
+ * ends the client's stream if the provider's stream ended properly but
+ * without its end marker: a Gemini stream always (it has none), any other
+ * after its finish reason (an OpenAI-compatible stream without [DONE]). The
+ * end of OpenAI ([DONE]) and Anthropic (message_stop) streams is written
+ * when it is read, not held for EOF. A stream cut before its finish reason
+ * gets no end: the client sees it cut. 0 or -1.
  */
 int lava_xlate_stream_finish(lava_xlate_stream_t *s, lava_xlate_buf_t *out);
 
@@ -85,7 +87,8 @@ void lava_xlate_stream_set_opts(lava_xlate_stream_t *s, unsigned opts);
  */
 void lava_xlate_stream_set_created(lava_xlate_stream_t *s, long long created);
 
-/* 1 once the provider's stream ended properly (its final event was read). */
+/* 1 once the client's stream has its end (the provider's end marker, or
+ * EOF after a finish reason). */
 int lava_xlate_stream_complete(const lava_xlate_stream_t *s);
 
 /* The sticky failure's message, or NULL. */

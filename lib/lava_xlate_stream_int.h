@@ -27,7 +27,8 @@
 enum {
     XS_BLK_NONE = 0,
     XS_BLK_TEXT,
-    XS_BLK_TOOL
+    XS_BLK_TOOL,
+    XS_BLK_THINK            /* reasoning text */
 };
 
 struct lava_xlate_stream_s {
@@ -58,7 +59,8 @@ struct lava_xlate_stream_s {
     /* progress */
     int          started;           /* client start written */
     int          fin_written;       /* OpenAI client: finish chunk written */
-    int          ended;             /* provider's final event read */
+    int          ended;             /* the client's stream has its end */
+    int          refused;           /* OpenAI provider: a refusal delta */
     int          dead;              /* provider error relayed: ignore rest */
 
     /* decoder state */
@@ -81,30 +83,31 @@ struct lava_xlate_stream_s {
 typedef struct lava_xlate_stream_s  xs_t;
 
 /* lava_xlate_stream.c */
-void xs_fail(xs_t *s, const char *what);
+void lava_xs_fail(xs_t *s, const char *what);
 
 /* lava_xlate_stream_out.c: the internal form, written for s->to */
-void xs_start(xs_t *s);
-void xs_text(xs_t *s, const char *p, size_t n);
-void xs_tool_start(xs_t *s, long key, const char *id, size_t id_len,
+void lava_xs_start(xs_t *s);
+void lava_xs_text(xs_t *s, const char *p, size_t n);
+void lava_xs_reasoning(xs_t *s, const char *p, size_t n);
+void lava_xs_tool_start(xs_t *s, long key, const char *id, size_t id_len,
     const char *name, size_t name_len);
-void xs_tool_args(xs_t *s, long key, const char *p, size_t n);
-void xs_block_stop(xs_t *s);
-void xs_finish(xs_t *s, lava_finish_e fin);
-void xs_end(xs_t *s);
+void lava_xs_tool_args(xs_t *s, long key, const char *p, size_t n);
+void lava_xs_block_stop(xs_t *s);
+void lava_xs_finish(xs_t *s, lava_finish_e fin);
+void lava_xs_end(xs_t *s);
 /* a provider's error event; status: the HTTP status its type stands for */
-void xs_error(xs_t *s, int status, const char *msg, size_t msg_len);
+void lava_xs_error(xs_t *s, int status, const char *msg, size_t msg_len);
 /* the client-shaped event for a translator failure */
-void xs_error_failure(xs_t *s);
+void lava_xs_error_failure(xs_t *s);
 
 /* the HTTP status a format's error type (or Gemini status) stands for,
  * 500 when unknown */
-int xs_err_status(lava_fmt_e fmt, const char *type, size_t len);
+int lava_xs_err_status(lava_fmt_e fmt, const char *type, size_t len);
 
 /* the output buffer */
-void xs_out(xs_t *s, const char *p, size_t n);
-#define xs_out_lit(s, lit)  xs_out(s, lit, sizeof(lit) - 1)
-void xs_out_jstr(xs_t *s, const char *p, size_t n);
-void xs_out_int(xs_t *s, int64_t v);
+void lava_xs_out(xs_t *s, const char *p, size_t n);
+#define lava_xs_out_lit(s, lit)  lava_xs_out(s, lit, sizeof(lit) - 1)
+void lava_xs_out_jstr(xs_t *s, const char *p, size_t n);
+void lava_xs_out_int(xs_t *s, int64_t v);
 
 #endif

@@ -29,17 +29,17 @@
 /* ---- output buffer ---- */
 
 void
-xs_out(xs_t *s, const char *p, size_t n)
+lava_xs_out(xs_t *s, const char *p, size_t n)
 {
     if (s->olen + n < s->olen) {
-        xs_fail(s, "out of memory");
+        lava_xs_fail(s, "out of memory");
         return;
     }
 
     if (lava_buf_grow(&s->ob, &s->ocap, s->olen + n, XS_OB_MIN, SIZE_MAX / 2)
         != 0)
     {
-        xs_fail(s, "out of memory");
+        lava_xs_fail(s, "out of memory");
         return;
     }
 
@@ -51,14 +51,14 @@ xs_out(xs_t *s, const char *p, size_t n)
 /* a JSON string: quotes, escapes for '"', '\\' and control bytes; UTF-8 as
  * is (jansson validated the provider's strings) */
 void
-xs_out_jstr(xs_t *s, const char *p, size_t n)
+lava_xs_out_jstr(xs_t *s, const char *p, size_t n)
 {
     static const char  hex[] = "0123456789abcdef";
     size_t             i, run;
     unsigned char      c;
     char               esc[6];
 
-    xs_out_lit(s, "\"");
+    lava_xs_out_lit(s, "\"");
 
     for (i = 0, run = 0; i < n; i++) {
         c = (unsigned char) p[i];
@@ -67,15 +67,15 @@ xs_out_jstr(xs_t *s, const char *p, size_t n)
             continue;
         }
 
-        xs_out(s, p + run, i - run);
+        lava_xs_out(s, p + run, i - run);
         run = i + 1;
 
         switch (c) {
-        case '"':  xs_out_lit(s, "\\\""); break;
-        case '\\': xs_out_lit(s, "\\\\"); break;
-        case '\n': xs_out_lit(s, "\\n"); break;
-        case '\r': xs_out_lit(s, "\\r"); break;
-        case '\t': xs_out_lit(s, "\\t"); break;
+        case '"':  lava_xs_out_lit(s, "\\\""); break;
+        case '\\': lava_xs_out_lit(s, "\\\\"); break;
+        case '\n': lava_xs_out_lit(s, "\\n"); break;
+        case '\r': lava_xs_out_lit(s, "\\r"); break;
+        case '\t': lava_xs_out_lit(s, "\\t"); break;
         default:
             esc[0] = '\\';
             esc[1] = 'u';
@@ -83,31 +83,31 @@ xs_out_jstr(xs_t *s, const char *p, size_t n)
             esc[3] = '0';
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 15];
-            xs_out(s, esc, 6);
+            lava_xs_out(s, esc, 6);
             break;
         }
     }
 
-    xs_out(s, p + run, n - run);
-    xs_out_lit(s, "\"");
+    lava_xs_out(s, p + run, n - run);
+    lava_xs_out_lit(s, "\"");
 }
 
 
 static void
 xs_out_cstr(xs_t *s, const char *p)
 {
-    xs_out_jstr(s, p, strlen(p));
+    lava_xs_out_jstr(s, p, strlen(p));
 }
 
 
 void
-xs_out_int(xs_t *s, int64_t v)
+lava_xs_out_int(xs_t *s, int64_t v)
 {
     char  b[24];
     int   n;
 
     n = snprintf(b, sizeof(b), "%" PRId64, v);
-    xs_out(s, b, (size_t) n);
+    lava_xs_out(s, b, (size_t) n);
 }
 
 
@@ -118,10 +118,10 @@ xs_model(xs_t *s)
 }
 
 
-/* the provider's tool call id, or one made from the response id and the
- * call's number (Gemini gives none): unique within the answer */
+/* the provider's tool call id, or call_<n> counting the answer's calls from
+ * 1 (Gemini gives none; as lava_xlate_response names them) */
 static void
-xs_tool_id(xs_t *s, const char *id, size_t id_len, const char *prefix)
+xs_tool_id(xs_t *s, const char *id, size_t id_len)
 {
     int  n;
 
@@ -135,8 +135,7 @@ xs_tool_id(xs_t *s, const char *id, size_t id_len, const char *prefix)
         return;
     }
 
-    n = snprintf(s->tool_id, sizeof(s->tool_id), "%s%.96s_%d", prefix,
-                 s->id, s->ntools);
+    n = snprintf(s->tool_id, sizeof(s->tool_id), "call_%d", s->ntools + 1);
     if (n < 0) {
         s->tool_id[0] = '\0';
     }
@@ -154,7 +153,7 @@ static const int  xs_err_statuses[] = {
 
 
 int
-xs_err_status(lava_fmt_e fmt, const char *type, size_t len)
+lava_xs_err_status(lava_fmt_e fmt, const char *type, size_t len)
 {
     size_t       i;
     const char  *name;
@@ -206,11 +205,11 @@ xs_out_usage(xs_t *s)
     json_decref(u);
 
     if (j == NULL) {
-        xs_fail(s, "out of memory");
+        lava_xs_fail(s, "out of memory");
         return;
     }
 
-    xs_out(s, j, strlen(j));
+    lava_xs_out(s, j, strlen(j));
     free(j);
 }
 
@@ -232,13 +231,13 @@ xs_id(xs_t *s)
 static void
 xs_oa_head(xs_t *s)
 {
-    xs_out_lit(s, "data: {\"id\":");
+    lava_xs_out_lit(s, "data: {\"id\":");
     xs_out_cstr(s, xs_id(s));
-    xs_out_lit(s, ",\"object\":\"chat.completion.chunk\",\"created\":");
-    xs_out_int(s, s->created);
-    xs_out_lit(s, ",\"model\":");
+    lava_xs_out_lit(s, ",\"object\":\"chat.completion.chunk\",\"created\":");
+    lava_xs_out_int(s, s->created);
+    lava_xs_out_lit(s, ",\"model\":");
     xs_out_cstr(s, xs_model(s));
-    xs_out_lit(s, ",\"choices\":[");
+    lava_xs_out_lit(s, ",\"choices\":[");
 }
 
 
@@ -247,22 +246,22 @@ static void
 xs_oa_choice_open(xs_t *s)
 {
     xs_oa_head(s);
-    xs_out_lit(s, "{\"index\":0,\"delta\":");
+    lava_xs_out_lit(s, "{\"index\":0,\"delta\":");
 }
 
 
 static void
 xs_oa_choice_close(xs_t *s, const char *finish)
 {
-    xs_out_lit(s, ",\"logprobs\":null,\"finish_reason\":");
+    lava_xs_out_lit(s, ",\"logprobs\":null,\"finish_reason\":");
 
     if (finish) {
         xs_out_cstr(s, finish);
     } else {
-        xs_out_lit(s, "null");
+        lava_xs_out_lit(s, "null");
     }
 
-    xs_out_lit(s, "}]}\n\n");
+    lava_xs_out_lit(s, "}]}\n\n");
 }
 
 
@@ -275,7 +274,7 @@ xs_oa_finish(xs_t *s)
 
     s->fin_written = 1;
     xs_oa_choice_open(s);
-    xs_out_lit(s, "{}");
+    lava_xs_out_lit(s, "{}");
     xs_oa_choice_close(s, xs_fin_name(s));
 }
 
@@ -285,9 +284,9 @@ xs_oa_finish(xs_t *s)
 static void
 xs_an_event(xs_t *s, const char *name)
 {
-    xs_out_lit(s, "event: ");
-    xs_out(s, name, strlen(name));
-    xs_out_lit(s, "\ndata: ");
+    lava_xs_out_lit(s, "event: ");
+    lava_xs_out(s, name, strlen(name));
+    lava_xs_out_lit(s, "\ndata: ");
 }
 
 
@@ -299,9 +298,9 @@ xs_an_block_stop(xs_t *s)
     }
 
     xs_an_event(s, "content_block_stop");
-    xs_out_lit(s, "{\"type\":\"content_block_stop\",\"index\":");
-    xs_out_int(s, s->blk_index - 1);
-    xs_out_lit(s, "}\n\n");
+    lava_xs_out_lit(s, "{\"type\":\"content_block_stop\",\"index\":");
+    lava_xs_out_int(s, s->blk_index - 1);
+    lava_xs_out_lit(s, "}\n\n");
     s->blk = XS_BLK_NONE;
 }
 
@@ -312,18 +311,25 @@ xs_an_block_start(xs_t *s, int kind)
     xs_an_block_stop(s);
 
     xs_an_event(s, "content_block_start");
-    xs_out_lit(s, "{\"type\":\"content_block_start\",\"index\":");
-    xs_out_int(s, s->blk_index);
+    lava_xs_out_lit(s, "{\"type\":\"content_block_start\",\"index\":");
+    lava_xs_out_int(s, s->blk_index);
 
     if (kind == XS_BLK_TEXT) {
-        xs_out_lit(s, ",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
+        lava_xs_out_lit(s, ",\"content_block\":{\"type\":\"text\","
+                           "\"text\":\"\"}}\n\n");
+
+    } else if (kind == XS_BLK_THINK) {
+        /* no signature: another provider's reasoning cannot be verified
+         * by Anthropic (as lava_xlate_response writes it) */
+        lava_xs_out_lit(s, ",\"content_block\":{\"type\":\"thinking\","
+                           "\"thinking\":\"\",\"signature\":\"\"}}\n\n");
 
     } else {
-        xs_out_lit(s, ",\"content_block\":{\"type\":\"tool_use\",\"id\":");
+        lava_xs_out_lit(s, ",\"content_block\":{\"type\":\"tool_use\",\"id\":");
         xs_out_cstr(s, s->tool_id);
-        xs_out_lit(s, ",\"name\":");
+        lava_xs_out_lit(s, ",\"name\":");
         xs_out_cstr(s, s->tool_name);
-        xs_out_lit(s, ",\"input\":{}}}\n\n");
+        lava_xs_out_lit(s, ",\"input\":{}}}\n\n");
     }
 
     s->blk = kind;
@@ -335,8 +341,8 @@ static void
 xs_an_delta_head(xs_t *s)
 {
     xs_an_event(s, "content_block_delta");
-    xs_out_lit(s, "{\"type\":\"content_block_delta\",\"index\":");
-    xs_out_int(s, s->blk_index - 1);
+    lava_xs_out_lit(s, "{\"type\":\"content_block_delta\",\"index\":");
+    lava_xs_out_int(s, s->blk_index - 1);
 }
 
 
@@ -345,41 +351,45 @@ xs_an_delta_head(xs_t *s)
 static void
 xs_ge_head(xs_t *s)
 {
-    xs_out_lit(s, "data: {\"candidates\":[{\"content\":{\"parts\":[");
+    lava_xs_out_lit(s, "data: {\"candidates\":[{\"content\":{\"parts\":[");
 }
 
 
 static void
 xs_ge_tail(xs_t *s, const char *finish)
 {
-    xs_out_lit(s, "],\"role\":\"model\"}");
+    lava_xs_out_lit(s, "],\"role\":\"model\"}");
 
     if (finish) {
-        xs_out_lit(s, ",\"finishReason\":");
+        lava_xs_out_lit(s, ",\"finishReason\":");
         xs_out_cstr(s, finish);
     }
 
-    xs_out_lit(s, ",\"index\":0}]");
+    lava_xs_out_lit(s, ",\"index\":0}]");
 
     if (s->usage.seen) {
-        xs_out_lit(s, ",\"usageMetadata\":");
+        lava_xs_out_lit(s, ",\"usageMetadata\":");
         xs_out_usage(s);
     }
 
-    xs_out_lit(s, ",\"modelVersion\":");
+    lava_xs_out_lit(s, ",\"modelVersion\":");
     xs_out_cstr(s, xs_model(s));
-    xs_out_lit(s, ",\"responseId\":");
+    lava_xs_out_lit(s, ",\"responseId\":");
     xs_out_cstr(s, xs_id(s));
-    xs_out_lit(s, "}\r\n\r\n");
+    lava_xs_out_lit(s, "}\r\n\r\n");
 }
 
 
-/* the pending function call, whole: Gemini has no argument deltas */
+/* the pending function call, whole: Gemini has no argument deltas. The
+ * provider's argument deltas joined must be one JSON object; it is written
+ * again compact (one member per name, as a client's JSON parser keeps it). */
 static void
 xs_ge_tool_flush(xs_t *s)
 {
-    const char  *a = s->args;
-    size_t       n = s->args_len, i;
+    size_t         i;
+    char          *a;
+    json_t        *o;
+    json_error_t   jerr;
 
     if (s->blk != XS_BLK_TOOL) {
         return;
@@ -387,48 +397,50 @@ xs_ge_tool_flush(xs_t *s)
 
     s->blk = XS_BLK_NONE;
 
-    /* the arguments must be one JSON object: the provider's deltas joined */
-    for (i = 0; i < n && (a[i] == ' ' || a[i] == '\t' || a[i] == '\r'
-                          || a[i] == '\n'); i++)
+    for (i = 0; i < s->args_len && (s->args[i] == ' ' || s->args[i] == '\t'
+                                    || s->args[i] == '\r'
+                                    || s->args[i] == '\n'); i++)
     {
         /* void */
     }
 
-    if (i == n) {
-        a = "{}";
-        n = 2;
+    if (i == s->args_len) {
+        o = json_object();                  /* no arguments */
 
     } else {
-        json_t        *o;
-        json_error_t   jerr;
-
-        o = json_loadb(a, n, 0, &jerr);
+        o = json_loadb(s->args, s->args_len, JSON_ALLOW_NUL, &jerr);
         if (!json_is_object(o)) {
             json_decref(o);
-            xs_fail(s, "a tool call's arguments are not a JSON object");
+            lava_xs_fail(s, "a tool call's arguments are not a JSON object");
             return;
         }
+    }
 
-        json_decref(o);
+    a = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+
+    if (a == NULL) {
+        lava_xs_fail(s, "out of memory");
+        return;
     }
 
     xs_ge_head(s);
-    xs_out_lit(s, "{\"functionCall\":{\"id\":");
-    xs_out_cstr(s, s->tool_id);
-    xs_out_lit(s, ",\"name\":");
+    /* no id: Gemini pairs calls and results by name and order */
+    lava_xs_out_lit(s, "{\"functionCall\":{\"name\":");
     xs_out_cstr(s, s->tool_name);
-    xs_out_lit(s, ",\"args\":");
-    xs_out(s, a, n);
-    xs_out_lit(s, "}}");
+    lava_xs_out_lit(s, ",\"args\":");
+    lava_xs_out(s, a, strlen(a));
+    lava_xs_out_lit(s, "}}");
     xs_ge_tail(s, NULL);
     s->args_len = 0;
+    free(a);
 }
 
 
 /* ---- the internal form ---- */
 
 void
-xs_start(xs_t *s)
+lava_xs_start(xs_t *s)
 {
     if (s->started || s->err) {
         return;
@@ -440,20 +452,21 @@ xs_start(xs_t *s)
 
     case LAVA_FMT_OPENAI:
         xs_oa_choice_open(s);
-        xs_out_lit(s, "{\"role\":\"assistant\",\"content\":\"\"}");
+        lava_xs_out_lit(s, "{\"role\":\"assistant\",\"content\":\"\"}");
         xs_oa_choice_close(s, NULL);
         break;
 
     case LAVA_FMT_ANTHROPIC:
         xs_an_event(s, "message_start");
-        xs_out_lit(s, "{\"type\":\"message_start\",\"message\":{\"id\":");
+        lava_xs_out_lit(s, "{\"type\":\"message_start\",\"message\":{\"id\":");
         xs_out_cstr(s, xs_id(s));
-        xs_out_lit(s, ",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
+        lava_xs_out_lit(s, ",\"type\":\"message\",\"role\":\"assistant\","
+                           "\"model\":");
         xs_out_cstr(s, xs_model(s));
-        xs_out_lit(s, ",\"content\":[],\"stop_reason\":null,"
+        lava_xs_out_lit(s, ",\"content\":[],\"stop_reason\":null,"
                       "\"stop_sequence\":null,\"usage\":");
         xs_out_usage(s);
-        xs_out_lit(s, "}}\n\n");
+        lava_xs_out_lit(s, "}}\n\n");
         break;
 
     default:
@@ -464,18 +477,18 @@ xs_start(xs_t *s)
 
 
 void
-xs_text(xs_t *s, const char *p, size_t n)
+lava_xs_text(xs_t *s, const char *p, size_t n)
 {
-    xs_start(s);
+    lava_xs_start(s);
 
     switch (s->to) {
 
     case LAVA_FMT_OPENAI:
         s->blk = XS_BLK_TEXT;
         xs_oa_choice_open(s);
-        xs_out_lit(s, "{\"content\":");
-        xs_out_jstr(s, p, n);
-        xs_out_lit(s, "}");
+        lava_xs_out_lit(s, "{\"content\":");
+        lava_xs_out_jstr(s, p, n);
+        lava_xs_out_lit(s, "}");
         xs_oa_choice_close(s, NULL);
         break;
 
@@ -485,18 +498,55 @@ xs_text(xs_t *s, const char *p, size_t n)
         }
 
         xs_an_delta_head(s);
-        xs_out_lit(s, ",\"delta\":{\"type\":\"text_delta\",\"text\":");
-        xs_out_jstr(s, p, n);
-        xs_out_lit(s, "}}\n\n");
+        lava_xs_out_lit(s, ",\"delta\":{\"type\":\"text_delta\",\"text\":");
+        lava_xs_out_jstr(s, p, n);
+        lava_xs_out_lit(s, "}}\n\n");
         break;
 
     default:
         xs_ge_tool_flush(s);
         s->blk = XS_BLK_TEXT;
         xs_ge_head(s);
-        xs_out_lit(s, "{\"text\":");
-        xs_out_jstr(s, p, n);
-        xs_out_lit(s, "}");
+        lava_xs_out_lit(s, "{\"text\":");
+        lava_xs_out_jstr(s, p, n);
+        lava_xs_out_lit(s, "}");
+        xs_ge_tail(s, NULL);
+        break;
+    }
+}
+
+
+/* reasoning text: an Anthropic thinking block, a Gemini thought part; an
+ * OpenAI chunk has no member for it (its tokens stay in the usage) */
+void
+lava_xs_reasoning(xs_t *s, const char *p, size_t n)
+{
+    lava_xs_start(s);
+
+    switch (s->to) {
+
+    case LAVA_FMT_OPENAI:
+        break;
+
+    case LAVA_FMT_ANTHROPIC:
+        if (s->blk != XS_BLK_THINK) {
+            xs_an_block_start(s, XS_BLK_THINK);
+        }
+
+        xs_an_delta_head(s);
+        lava_xs_out_lit(s, ",\"delta\":{\"type\":\"thinking_delta\","
+                           "\"thinking\":");
+        lava_xs_out_jstr(s, p, n);
+        lava_xs_out_lit(s, "}}\n\n");
+        break;
+
+    default:
+        xs_ge_tool_flush(s);
+        s->blk = XS_BLK_THINK;
+        xs_ge_head(s);
+        lava_xs_out_lit(s, "{\"text\":");
+        lava_xs_out_jstr(s, p, n);
+        lava_xs_out_lit(s, ",\"thought\":true}");
         xs_ge_tail(s, NULL);
         break;
     }
@@ -504,17 +554,17 @@ xs_text(xs_t *s, const char *p, size_t n)
 
 
 void
-xs_tool_start(xs_t *s, long key, const char *id, size_t id_len,
+lava_xs_tool_start(xs_t *s, long key, const char *id, size_t id_len,
     const char *name, size_t name_len)
 {
-    xs_start(s);
+    lava_xs_start(s);
 
     if (s->blk == XS_BLK_TOOL && s->tool_key == key) {
         return;             /* the same call again: only its arguments */
     }
 
     if (name == NULL || name_len == 0) {
-        xs_fail(s, "a tool call without a name");
+        lava_xs_fail(s, "a tool call without a name");
         return;
     }
 
@@ -522,11 +572,10 @@ xs_tool_start(xs_t *s, long key, const char *id, size_t id_len,
         xs_ge_tool_flush(s);
     }
 
-    xs_tool_id(s, id, id_len,
-               s->to == LAVA_FMT_ANTHROPIC ? "toolu_" : "call_");
+    xs_tool_id(s, id, id_len);
 
     if (name_len >= sizeof(s->tool_name)) {
-        xs_fail(s, "a tool name is over 255 bytes");
+        lava_xs_fail(s, "a tool name is over 255 bytes");
         return;
     }
 
@@ -537,13 +586,13 @@ xs_tool_start(xs_t *s, long key, const char *id, size_t id_len,
 
     case LAVA_FMT_OPENAI:
         xs_oa_choice_open(s);
-        xs_out_lit(s, "{\"tool_calls\":[{\"index\":");
-        xs_out_int(s, s->ntools);
-        xs_out_lit(s, ",\"id\":");
+        lava_xs_out_lit(s, "{\"tool_calls\":[{\"index\":");
+        lava_xs_out_int(s, s->ntools);
+        lava_xs_out_lit(s, ",\"id\":");
         xs_out_cstr(s, s->tool_id);
-        xs_out_lit(s, ",\"type\":\"function\",\"function\":{\"name\":");
+        lava_xs_out_lit(s, ",\"type\":\"function\",\"function\":{\"name\":");
         xs_out_cstr(s, s->tool_name);
-        xs_out_lit(s, ",\"arguments\":\"\"}}]}");
+        lava_xs_out_lit(s, ",\"arguments\":\"\"}}]}");
         xs_oa_choice_close(s, NULL);
         break;
 
@@ -563,14 +612,14 @@ xs_tool_start(xs_t *s, long key, const char *id, size_t id_len,
 
 
 void
-xs_tool_args(xs_t *s, long key, const char *p, size_t n)
+lava_xs_tool_args(xs_t *s, long key, const char *p, size_t n)
 {
     if (s->err) {
         return;
     }
 
     if (s->blk != XS_BLK_TOOL || s->tool_key != key) {
-        xs_fail(s, "tool call arguments out of order");
+        lava_xs_fail(s, "tool call arguments out of order");
         return;
     }
 
@@ -578,25 +627,25 @@ xs_tool_args(xs_t *s, long key, const char *p, size_t n)
 
     case LAVA_FMT_OPENAI:
         xs_oa_choice_open(s);
-        xs_out_lit(s, "{\"tool_calls\":[{\"index\":");
-        xs_out_int(s, s->ntools - 1);
-        xs_out_lit(s, ",\"function\":{\"arguments\":");
-        xs_out_jstr(s, p, n);
-        xs_out_lit(s, "}}]}");
+        lava_xs_out_lit(s, "{\"tool_calls\":[{\"index\":");
+        lava_xs_out_int(s, s->ntools - 1);
+        lava_xs_out_lit(s, ",\"function\":{\"arguments\":");
+        lava_xs_out_jstr(s, p, n);
+        lava_xs_out_lit(s, "}}]}");
         xs_oa_choice_close(s, NULL);
         break;
 
     case LAVA_FMT_ANTHROPIC:
         xs_an_delta_head(s);
-        xs_out_lit(s, ",\"delta\":{\"type\":\"input_json_delta\","
+        lava_xs_out_lit(s, ",\"delta\":{\"type\":\"input_json_delta\","
                       "\"partial_json\":");
-        xs_out_jstr(s, p, n);
-        xs_out_lit(s, "}}\n\n");
+        lava_xs_out_jstr(s, p, n);
+        lava_xs_out_lit(s, "}}\n\n");
         break;
 
     default:
         if (n > LAVA_XLATE_STREAM_MAX_ARGS - s->args_len) {
-            xs_fail(s, "a tool call's arguments are over the size limit");
+            lava_xs_fail(s, "a tool call's arguments are over the size limit");
             return;
         }
 
@@ -604,7 +653,7 @@ xs_tool_args(xs_t *s, long key, const char *p, size_t n)
                           LAVA_XLATE_STREAM_MAX_ARGS)
             != 0)
         {
-            xs_fail(s, "out of memory");
+            lava_xs_fail(s, "out of memory");
             return;
         }
 
@@ -616,7 +665,7 @@ xs_tool_args(xs_t *s, long key, const char *p, size_t n)
 
 
 void
-xs_block_stop(xs_t *s)
+lava_xs_block_stop(xs_t *s)
 {
     switch (s->to) {
 
@@ -637,9 +686,9 @@ xs_block_stop(xs_t *s)
 
 
 void
-xs_finish(xs_t *s, lava_finish_e fin)
+lava_xs_finish(xs_t *s, lava_finish_e fin)
 {
-    xs_start(s);
+    lava_xs_start(s);
     s->fin = fin;
 
     switch (s->to) {
@@ -650,22 +699,22 @@ xs_finish(xs_t *s, lava_finish_e fin)
 
     default:
         /* written at the end, with the usage the provider may still send */
-        xs_block_stop(s);
+        lava_xs_block_stop(s);
         break;
     }
 }
 
 
 void
-xs_end(xs_t *s)
+lava_xs_end(xs_t *s)
 {
     if (s->ended || s->err) {
         return;
     }
 
     s->ended = 1;
-    xs_start(s);
-    xs_block_stop(s);
+    lava_xs_start(s);
+    lava_xs_block_stop(s);
 
     if (s->err) {
         return;
@@ -678,29 +727,30 @@ xs_end(xs_t *s)
 
         if (s->usage.seen && !(s->opts & LAVA_XLATE_STREAM_NO_USAGE)) {
             xs_oa_head(s);
-            xs_out_lit(s, "],\"usage\":");
+            lava_xs_out_lit(s, "],\"usage\":");
             xs_out_usage(s);
-            xs_out_lit(s, "}\n\n");
+            lava_xs_out_lit(s, "}\n\n");
         }
 
-        xs_out_lit(s, "data: [DONE]\n\n");
+        lava_xs_out_lit(s, "data: [DONE]\n\n");
         break;
 
     case LAVA_FMT_ANTHROPIC:
         xs_an_event(s, "message_delta");
-        xs_out_lit(s, "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":");
+        lava_xs_out_lit(s, "{\"type\":\"message_delta\",\"delta\":"
+                           "{\"stop_reason\":");
         xs_out_cstr(s, xs_fin_name(s));
-        xs_out_lit(s, ",\"stop_sequence\":null},\"usage\":");
+        lava_xs_out_lit(s, ",\"stop_sequence\":null},\"usage\":");
         xs_out_usage(s);
-        xs_out_lit(s, "}\n\n");
+        lava_xs_out_lit(s, "}\n\n");
 
         xs_an_event(s, "message_stop");
-        xs_out_lit(s, "{\"type\":\"message_stop\"}\n\n");
+        lava_xs_out_lit(s, "{\"type\":\"message_stop\"}\n\n");
         break;
 
     default:
         xs_ge_head(s);
-        xs_out_lit(s, "{\"text\":\"\"}");
+        lava_xs_out_lit(s, "{\"text\":\"\"}");
         xs_ge_tail(s, xs_fin_name(s));
         break;
     }
@@ -708,7 +758,7 @@ xs_end(xs_t *s)
 
 
 void
-xs_error(xs_t *s, int status, const char *msg, size_t msg_len)
+lava_xs_error(xs_t *s, int status, const char *msg, size_t msg_len)
 {
     const char  *type = lava_xlate_error_type(s->to, status);
 
@@ -717,42 +767,42 @@ xs_error(xs_t *s, int status, const char *msg, size_t msg_len)
     switch (s->to) {
 
     case LAVA_FMT_OPENAI:
-        xs_out_lit(s, "data: {\"error\":{\"message\":");
-        xs_out_jstr(s, msg, msg_len);
-        xs_out_lit(s, ",\"type\":");
+        lava_xs_out_lit(s, "data: {\"error\":{\"message\":");
+        lava_xs_out_jstr(s, msg, msg_len);
+        lava_xs_out_lit(s, ",\"type\":");
         xs_out_cstr(s, type);
-        xs_out_lit(s, ",\"param\":null,\"code\":null}}\n\n");
+        lava_xs_out_lit(s, ",\"param\":null,\"code\":null}}\n\n");
         break;
 
     case LAVA_FMT_ANTHROPIC:
         xs_an_event(s, "error");
-        xs_out_lit(s, "{\"type\":\"error\",\"error\":{\"type\":");
+        lava_xs_out_lit(s, "{\"type\":\"error\",\"error\":{\"type\":");
         xs_out_cstr(s, type);
-        xs_out_lit(s, ",\"message\":");
-        xs_out_jstr(s, msg, msg_len);
-        xs_out_lit(s, "}}\n\n");
+        lava_xs_out_lit(s, ",\"message\":");
+        lava_xs_out_jstr(s, msg, msg_len);
+        lava_xs_out_lit(s, "}}\n\n");
         break;
 
     default:
-        xs_out_lit(s, "data: {\"error\":{\"code\":");
-        xs_out_int(s, status);
-        xs_out_lit(s, ",\"message\":");
-        xs_out_jstr(s, msg, msg_len);
-        xs_out_lit(s, ",\"status\":");
+        lava_xs_out_lit(s, "data: {\"error\":{\"code\":");
+        lava_xs_out_int(s, status);
+        lava_xs_out_lit(s, ",\"message\":");
+        lava_xs_out_jstr(s, msg, msg_len);
+        lava_xs_out_lit(s, ",\"status\":");
         xs_out_cstr(s, type);
-        xs_out_lit(s, "}}\r\n\r\n");
+        lava_xs_out_lit(s, "}}\r\n\r\n");
         break;
     }
 }
 
 
 void
-xs_error_failure(xs_t *s)
+lava_xs_error_failure(xs_t *s)
 {
     int  err = s->err;
 
     /* written even though s->err is set: the writers do not check it */
     s->err = 0;
-    xs_error(s, 500, s->errmsg, strlen(s->errmsg));
+    lava_xs_error(s, 500, s->errmsg, strlen(s->errmsg));
     s->err = err;
 }

@@ -195,14 +195,14 @@ xl_golden(const char *kind)
 START_TEST(test_xlate_golden_requests)
 {
     /* six directions of tools_images plus the single ones */
-    ck_assert_int_ge(xl_golden("request"), 11);
+    ck_assert_int_ge(xl_golden("request"), 14);
 }
 END_TEST
 
 
 START_TEST(test_xlate_golden_responses)
 {
-    ck_assert_int_ge(xl_golden("response"), 13);
+    ck_assert_int_ge(xl_golden("response"), 15);
 }
 END_TEST
 
@@ -310,6 +310,10 @@ static const xl_refusal_t  xl_refusals[] = {
       "\"image/png\",\"fileUri\":\"https://generativelanguage.googleapis.com"
       "/v1beta/files/abc\"}}]}]}",
       "a Gemini Files API upload is not supported by openai" },
+    { LAVA_FMT_GEMINI, LAVA_FMT_OPENAI,
+      "{\"contents\":[{\"parts\":[{\"text\":\"hi\"}]}],"
+      "\"tools\":{\"functionDeclarations\":[{\"name\":\"f\"}]}}",
+      "tools must be an array" },
     /* names from the body are quoted with only safe bytes */
     { LAVA_FMT_OPENAI, LAVA_FMT_GEMINI,
       "{\"model\":\"g\",\"a\\\"b\\\\c\\n\u00e9\":1,\"messages\":[]}",
@@ -356,6 +360,38 @@ START_TEST(test_xlate_response_refusal)
 END_TEST
 
 
+/* a model name longer than the translator keeps is cut between
+ * characters, so the response is still written */
+START_TEST(test_xlate_long_model)
+{
+    char              body[1024], model[600];
+    lava_xlate_buf_t  out;
+    char              err[256];
+    size_t            i;
+    json_t           *j;
+
+    for (i = 0; i + 2 <= 500; i += 2) {
+        model[i] = (char) 0xc3;          /* "é" */
+        model[i + 1] = (char) 0xa9;
+    }
+    model[i] = '\0';                     /* 250 characters, 500 bytes */
+
+    snprintf(body, sizeof(body), "{\"id\":\"msg_1\",\"model\":\"%s\","
+             "\"content\":[],\"stop_reason\":\"end_turn\",\"usage\":{}}",
+             model);
+
+    ck_assert_int_eq(lava_xlate_response(LAVA_FMT_ANTHROPIC, LAVA_FMT_OPENAI,
+                                         body, strlen(body), &out, err,
+                                         sizeof(err)), 0);
+    j = json_loadb(out.data, out.len, 0, NULL);
+    ck_assert_int_eq(strlen(json_string_value(json_object_get(j, "model"))),
+                     LAVA_XLATE_MODEL_MAX - 2);
+    json_decref(j);
+    free(out.data);
+}
+END_TEST
+
+
 /* same format: the body as sent, only the model replaced */
 START_TEST(test_xlate_same_format)
 {
@@ -377,6 +413,13 @@ START_TEST(test_xlate_same_format)
     ck_assert_int_eq(info.stream, 1);
     ck_assert_int_eq(info.include_usage, 0);
     ck_assert_str_eq(info.model, "a");
+    free(out.data);
+
+    ck_assert_int_eq(lava_xlate_response(LAVA_FMT_ANTHROPIC, LAVA_FMT_ANTHROPIC,
+                                         "{ \"x\": 0.7 }", 12, &out, err,
+                                         sizeof(err)), 0);
+    ck_assert_int_eq(out.len, 12);
+    ck_assert_str_eq(out.data, "{ \"x\": 0.7 }");
     free(out.data);
 }
 END_TEST
@@ -653,6 +696,7 @@ make_suite(void)
                         sizeof(xl_refusals) / sizeof(xl_refusals[0]));
     tcase_add_test(tc, test_xlate_response_refusal);
     tcase_add_test(tc, test_xlate_same_format);
+    tcase_add_test(tc, test_xlate_long_model);
     tcase_add_test(tc, test_xlate_stream_info);
     tcase_add_test(tc, test_xlate_reals);
     tcase_add_test(tc, test_xlate_gemini_pairing);
