@@ -44,7 +44,7 @@ SIDECAR_HDRS:= $(wildcard sidecar/*.h)
 LIB_SRCS    := $(filter-out %.h,$(wildcard lib/*.c))
 
 .PHONY: all module sidecar deps test unit prove demo install uninstall deb clean \
-        fuzz fuzz-replay bench test-asan build-deps
+        fuzz fuzz-replay bench test-asan build-deps sdk-kit
 
 all: module sidecar
 
@@ -194,7 +194,14 @@ test: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) fuzz-replay
+	$(MAKE) sdk-kit
 	prove -r t/
+
+# The real client SDKs t/93 drives, pinned in t/sdk (package-lock.json)
+sdk-kit:
+	@mkdir -p $(BUILD)/sdk
+	cp t/sdk/package.json t/sdk/package-lock.json $(BUILD)/sdk/
+	cd $(BUILD)/sdk && npm ci --no-audit --no-fund
 
 demo: deps
 	$(MAKE) all

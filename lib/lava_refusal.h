@@ -139,6 +139,21 @@
         "the request names no model and the provider's answer does not "     \
         "either: name the model to be served with the managed provider key") \
                                                                              \
+    /* the unified and rewrite endpoints (ngx_http_lava_api.c) */            \
+    LAVA_REFUSAL(UNKNOWN_MODEL, 400, "unknown_model",                        \
+        "the model names no provider and no priced model: use "              \
+        "\"provider/model\", for example \"anthropic/claude-sonnet-4-5\"")   \
+    LAVA_REFUSAL(MODEL_NO_CHAT, 400, "unknown_model",                        \
+        "the gateway knows no chat endpoint of this model's provider")       \
+    LAVA_REFUSAL(TRANSLATION_UNSUPPORTED, 400, "translation_unsupported",    \
+        "the request cannot be translated into the provider's format")      \
+    /* the provider's JSON answer, not the request: served and billed, its  \
+     * body cannot be given in the client's shape (sent by                   \
+     * ngx_http_lava_xlate_filter.c with the translator's reason) */         \
+    LAVA_REFUSAL(TRANSLATION_FAILED, 502, "translation_failed",              \
+        "the provider's answer cannot be translated into the client's "      \
+        "format")                                                            \
+                                                                             \
     /* rewrite phase: lava_event_spool_full refuse */                        \
     LAVA_REFUSAL(EVENT_SPOOL_FULL, 503, "event_spool_full",                  \
         "the gateway cannot record usage at the moment; retry later")        \

@@ -10,6 +10,7 @@
 
 #include "ngx_http_lava_auth.h"
 #include "ngx_http_lava_token.h"
+#include "ngx_http_lava_api.h"
 #include "lava_metadata.h"
 #include "lava_spendkey.h"
 #include "lava_multipart.h"
@@ -111,6 +112,14 @@ ngx_http_lava_identify(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
     ngx_int_t      rc;
     ngx_str_t      pkey;
     lava_target_t  t;
+
+    /* the unified endpoints read the body first: the model picks the
+     * provider (ngx_http_lava_api.c); NGX_DONE while it is read, and this
+     * runs again when it is in */
+    rc = ngx_http_lava_api_prepare(r, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
 
     ctx->identified = 1;
 
@@ -318,7 +327,7 @@ ngx_http_lava_route(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     int                         rc;
     u_char                     *p, *q, *end, *buf;
     size_t                      size;
-    ngx_str_t                   extra;
+    ngx_str_t                   extra, args;
     ngx_http_lava_loc_conf_t   *llcf;
     ngx_http_lava_main_conf_t  *lmcf;
 
@@ -341,12 +350,21 @@ ngx_http_lava_route(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
 
     extra.data = p + llcf->prefix.len;
     extra.len = q - extra.data;
+    args = r->args;
 
-    if (extra.len && extra.data[0] != '/') {
+    if (llcf->api) {
+        /* the rewrite and unified endpoints: the provider URL from the
+         * path or the model, as u= (ngx_http_lava_api.c) */
+        rc = ngx_http_lava_api_target(r, ctx, &extra, &args);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+    } else if (extra.len && extra.data[0] != '/') {
         return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_NOT_FOUND, NULL);
     }
 
-    size = 3 * (extra.len + r->args.len) + 16;
+    size = 3 * (extra.len + args.len) + 16;
     if (size > LAVA_URL_MAX * 3 + 16) {
         size = LAVA_URL_MAX * 3 + 16;
     }
@@ -356,8 +374,8 @@ ngx_http_lava_route(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = lava_url_parse((char *) extra.data, extra.len, (char *) r->args.data,
-                        r->args.len, (char *) buf, size, t);
+    rc = lava_url_parse((char *) extra.data, extra.len, (char *) args.data,
+                        args.len, (char *) buf, size, t);
 
     /* $args, $query_string, $request_uri: key= may hold the forward token;
      * the target was read above */
@@ -1088,7 +1106,7 @@ ngx_http_lava_multipart_endpoint(lava_endpoint_e ep)
  * one buffer in memory, else a copy (from memory and the temporary file).
  * NULL: no memory, or the file could not be read (logged).
  */
-static u_char *
+u_char *
 ngx_http_lava_body_bytes(ngx_http_request_t *r, size_t len)
 {
     off_t         off;
@@ -1266,6 +1284,7 @@ ngx_http_lava_inspect_body(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 static void
 ngx_http_lava_body_handler(ngx_http_request_t *r)
 {
+    const char           *msg;
     lava_refusal_e        code;
     ngx_http_lava_ctx_t  *ctx;
 
@@ -1275,7 +1294,16 @@ ngx_http_lava_body_handler(ngx_http_request_t *r)
         return;
     }
 
-    ngx_http_lava_inspect_body(r, ctx);
+    /* lava_api: the body in the provider's shape before the meter reads
+     * it (ngx_http_lava_api.c) */
+    code = ngx_http_lava_api_request(r, ctx, &msg);
+    if (code != LAVA_REFUSAL_COUNT) {
+        ngx_http_lava_body_refuse(ctx, code, msg);
+    }
+
+    if (!ctx->body_refused) {
+        ngx_http_lava_inspect_body(r, ctx);
+    }
 
     /* a model longer than the event takes is never forwarded; nor is work
      * billed later, nor one whose model is unknown

@@ -16,6 +16,7 @@
 
 #include "ngx_http_lava_module.h"
 #include "ngx_http_lava_body.h"
+#include "ngx_http_lava_api.h"
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -421,6 +422,12 @@ ngx_http_lava_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 ngx_int_t
 ngx_http_lava_filter_init(ngx_conf_t *cf)
 {
+    /* registered first, so called after the tap: the translation of a
+     * lava_api answer (ngx_http_lava_xlate_filter.c) */
+    if (ngx_http_lava_xlate_filter_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_lava_header_filter;
 

@@ -7,6 +7,7 @@
  */
 
 #include "ngx_http_lava_module.h"
+#include "ngx_http_lava_api.h"
 #include "ngx_http_lava_auth.h"
 
 
@@ -212,6 +213,13 @@ static ngx_command_t  ngx_http_lava_commands[] = {
       0,
       NULL },
 
+    { ngx_string("lava_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_lava_api_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("lava_body_inspect_max"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -366,19 +374,31 @@ ngx_http_lava_rewrite_handler(ngx_http_request_t *r)
     }
 
     llcf = ngx_http_get_module_loc_conf(r, ngx_http_lava_module);
-    if (!llcf->forward || ngx_http_lava_get_ctx(r) != NULL) {
+    if (!llcf->forward) {
         return NGX_DECLINED;
     }
 
-    ctx = ngx_http_lava_create_ctx(r);
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    ctx = ngx_http_lava_get_ctx(r);
 
-    /* no request is served that could not be billed (lava_event_spool_full) */
-    rc = ngx_http_lava_events_admit(r, ctx);
-    if (rc != NGX_DECLINED) {
-        return rc;
+    if (ctx != NULL) {
+        /* again after a unified endpoint's body was read (lava_api):
+         * identify it now, still before preaccess */
+        if (ctx->identified || ctx->refused || ctx->api == NULL) {
+            return NGX_DECLINED;
+        }
+
+    } else {
+        ctx = ngx_http_lava_create_ctx(r);
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        /* no request is served that could not be billed
+         * (lava_event_spool_full) */
+        rc = ngx_http_lava_events_admit(r, ctx);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
     }
 
     /* identity before preaccess: limit_req and limit_conn zones and maps
@@ -563,6 +583,15 @@ ngx_http_lava_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
      * on purpose: each forward location says so itself */
     ngx_conf_init_value(conf->forward, 0);
     ngx_conf_init_value(conf->error_page, 0);
+
+    /* lava_api rewrite/chat/messages only change a forward location */
+    if (conf->api && conf->api != NGX_HTTP_LAVA_API_MODELS && !conf->forward) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"lava_api\" rewrite, chat and messages need "
+                           "\"lava_forward\" in the same location (include "
+                           "lava-forward.conf there)");
+        return NGX_CONF_ERROR;
+    }
 
     ngx_conf_merge_size_value(conf->body_inspect_max, prev->body_inspect_max,
                               1024 * 1024);

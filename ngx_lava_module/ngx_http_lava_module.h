@@ -188,6 +188,9 @@ typedef struct {
     size_t                       drain_bytes;    /* lava_drain_bytes */
     size_t                       gunzip_max;     /* lava_tap_gunzip_max */
     ngx_flag_t                   wallet_reserve; /* lava_wallet_reserve */
+    ngx_uint_t                   api;            /* lava_api: NGX_HTTP_LAVA_
+                                                    API_* (ngx_http_lava_api.h),
+                                                    not inherited */
 } ngx_http_lava_loc_conf_t;
 
 
@@ -251,6 +254,8 @@ typedef struct {
     void                        *wallet;         /* reservation, NULL none
                                                     (ngx_http_lava_wallet.c) */
     lava_tap_t                  *tap;            /* NULL: not tapping */
+    void                        *api;            /* lava_api state, NULL
+                                                    none (ngx_http_lava_api.h) */
     lava_inflight_ref_t          inflight;       /* its in-flight record
                                                     until the event takes it
                                                     (gen 0: none) */
@@ -324,6 +329,9 @@ ngx_int_t ngx_http_lava_conf_check(ngx_conf_t *cf,
 
 /* ngx_http_lava_access.c */
 ngx_int_t ngx_http_lava_access_handler(ngx_http_request_t *r);
+/* the request body as one buffer of len bytes (a copy unless it is one
+ * buffer in memory); NULL no memory or the file could not be read */
+u_char *ngx_http_lava_body_bytes(ngx_http_request_t *r, size_t len);
 /* rewrite phase (and access, if it did not run): route and authenticate,
  * so that $lava_* identities key preaccess limits; NGX_OK or answered */
 ngx_int_t ngx_http_lava_identify(ngx_http_request_t *r,
