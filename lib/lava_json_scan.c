@@ -15,7 +15,8 @@
  * invalid. *esc is set when it held an escape.
  */
 static size_t
-lava_json_scan_string(const char *p, size_t n, int64_t *decoded, int *esc)
+lava_json_scan_string(const char *p, size_t n, int allow_nul,
+    int64_t *decoded, int *esc)
 {
     size_t               i, k, need;
     uint32_t             cp, lo, min;
@@ -80,6 +81,10 @@ lava_json_scan_string(const char *p, size_t n, int64_t *decoded, int *esc)
 
             if (cp >= 0xdc00 && cp <= 0xdfff) {
                 return 0;                          /* lone low surrogate */
+            }
+
+            if (cp == 0 && !allow_nul) {
+                return 0;
             }
 
             if (cp >= 0xd800 && cp <= 0xdbff) {
@@ -228,7 +233,8 @@ lava_json_scan_key(const char *p, size_t n, const char **key,
         return LAVA_JSON_SCAN_INVALID;
     }
 
-    span = lava_json_scan_string(p, n, &decoded, &esc);
+    /* jansson refuses a NUL in a key whatever the flags */
+    span = lava_json_scan_string(p, n, 0, &decoded, &esc);
 
     if (span == 0) {
         return LAVA_JSON_SCAN_INVALID;
@@ -316,7 +322,8 @@ value:
         goto member;
 
     case '"':
-        span = lava_json_scan_string(p, (size_t) (end - p), &decoded, &esc);
+        span = lava_json_scan_string(p, (size_t) (end - p), rules->allow_nul,
+                                     &decoded, &esc);
 
         if (span == 0) {
             return LAVA_JSON_SCAN_INVALID;
@@ -428,6 +435,78 @@ next:
         p++;
         top--;
         goto next;
+    }
+
+    return LAVA_JSON_SCAN_INVALID;
+}
+
+
+lava_json_scan_e
+lava_json_scan_member(const char *p, size_t n, size_t *off, int allow_nul,
+    const char **key, size_t *key_len, const char **value,
+    size_t *value_len, int *done)
+{
+    size_t                  used;
+    int64_t                 bytes;
+    const char             *q, *end, *v;
+    lava_json_scan_e        rc;
+    lava_json_text_rules_t  rules = { NULL, NULL, 0, allow_nul };
+
+    end = p + n;
+    q = p + *off;
+    *done = 0;
+
+    if (*off == 0) {
+        q = lava_json_ws(q, end);
+
+        if (q == end || *q != '{') {
+            return LAVA_JSON_SCAN_INVALID;
+        }
+
+        q = lava_json_ws(q + 1, end);
+
+        if (q < end && *q == '}') {
+            *done = 1;               /* {}: no member, *key NULL */
+            *key = NULL;
+            *key_len = 0;
+            *value_len = 0;
+            return lava_json_ws(q + 1, end) == end ? LAVA_JSON_SCAN_OK
+                                                   : LAVA_JSON_SCAN_INVALID;
+        }
+    }
+
+    rc = lava_json_scan_key(q, (size_t) (end - q), key, key_len, &used);
+    if (rc != LAVA_JSON_SCAN_OK) {
+        return rc;
+    }
+
+    q = lava_json_ws(q + used, end);
+
+    if (q == end || *q != ':') {
+        return LAVA_JSON_SCAN_INVALID;
+    }
+
+    v = lava_json_ws(q + 1, end);
+    bytes = 0;
+
+    rc = lava_json_scan_text(v, (size_t) (end - v), &rules, 1, 0, &used,
+                             &bytes);
+    if (rc != LAVA_JSON_SCAN_OK) {
+        return rc;
+    }
+
+    *value = v;
+    *value_len = used;
+    q = lava_json_ws(v + used, end);
+
+    if (q < end && *q == ',') {
+        *off = (size_t) (lava_json_ws(q + 1, end) - p);
+        return LAVA_JSON_SCAN_OK;
+    }
+
+    if (q < end && *q == '}' && lava_json_ws(q + 1, end) == end) {
+        *done = 1;
+        return LAVA_JSON_SCAN_OK;
     }
 
     return LAVA_JSON_SCAN_INVALID;

@@ -744,6 +744,7 @@ lava_request_slim(lava_request_t *rq, lava_endpoint_e ep, const char *body,
     rules.text_keys = lava_meter_text_keys;
     rules.skip_keys = lava_meter_skip_keys;
     rules.max_depth = LAVA_METER_DEPTH_MAX;
+    rules.allow_nul = 1;
 
     end = body + len;
     p = lava_json_ws(body, end);

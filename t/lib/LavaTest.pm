@@ -403,12 +403,13 @@ sub redis {
 }
 
 # The fields of a stream entry ([field, value, ...]) as a hash: a version 2
-# entry (docs/events.md) unpacked into the fields of the version 1 entry it
-# stands for, v left as written.
+# entry (docs/events.md) unpacked into the version 1 entry it stands for (v
+# 1: it can be written back as one; the raw entry says which it was).
 sub entry_fields {
     my ($kv) = @_;
     my %f = @$kv;
     return \%f unless ($f{v} // '') eq '2' && defined $f{e};
+    $f{v} = '1';
     my $p = delete $f{e};
     utf8::encode($p) if utf8::is_utf8($p);      # lengths count bytes
     while (length $p) {

@@ -16,6 +16,7 @@
 #include "unit.h"
 #include "lava_json_scan.h"
 #include "lava_meter.h"
+#include "lava_usage.h"
 
 static const char *const text_keys[] = { "messages", "content", "text", NULL };
 static const char *const skip_keys[] = { "role", "image_url", NULL };
@@ -23,7 +24,7 @@ static const char *const skip_keys[] = { "role", "image_url", NULL };
 static lava_json_scan_e
 scan(const char *s, int64_t *bytes)
 {
-    lava_json_text_rules_t  r = { text_keys, skip_keys, 64 };
+    lava_json_text_rules_t  r = { text_keys, skip_keys, 64, 1 };
     size_t                  used = 0;
     lava_json_scan_e        rc;
 
@@ -209,6 +210,88 @@ START_TEST(jansson_never_holds_the_prompt)
 }
 END_TEST
 
+/* -- answers: the content left out of jansson's parse ------------------------ */
+
+/* a JSON answer of fmt with ~100 KB of content: OpenAI (usage after the
+ * choices, object "chat.completion" or another), Anthropic */
+static char *
+answer(lava_usage_format_e fmt, const char *object, const char *usage, size_t *len)
+{
+    char   *b = malloc(200000), *p = b;
+    size_t  i;
+
+    if (fmt == LAVA_USAGE_OPENAI) {
+        p += sprintf(p, "{\"id\":\"x\",\"object\":\"%s\",\"model\":\"gpt-4o-mini\","
+                        "\"choices\":[{\"index\":0,\"message\":{\"content\":\"", object);
+    } else {
+        p += sprintf(p, "{\"id\":\"x\",\"type\":\"message\",\"model\":\"claude-x\","
+                        "\"content\":[{\"type\":\"text\",\"text\":\"");
+    }
+    for (i = 0; i < 1000; i++) {
+        p += sprintf(p, "%s", "0123456789 \\n \\u00e9 abcdefghijklmnopqrstuvwxyz 0123456789 "
+                              "0123456789 abcdefghijklmnopqrstuvwxyz 0123456789");
+    }
+    p += sprintf(p, fmt == LAVA_USAGE_OPENAI ? "\"},\"finish_reason\":\"stop\"}],\"usage\":%s}"
+                                             : "\"}],\"usage\":%s}", usage);
+    *len = (size_t) (p - b);
+    return b;
+}
+
+static const struct {
+    lava_usage_format_e  fmt;
+    const char          *object, *usage;
+    int                  slim;           /* content left out */
+} answers[] = {
+    { LAVA_USAGE_OPENAI, "chat.completion",
+      "{\"prompt_tokens\":1200,\"completion_tokens\":300,\"prompt_tokens_details\":"
+      "{\"cached_tokens\":200},\"completion_tokens_details\":{\"reasoning_tokens\":100}}", 1 },
+    /* a chunk's choices say whether its usage is final; no usage: Moonshot's
+     * may be in choices[0] */
+    { LAVA_USAGE_OPENAI, "chat.completion.chunk", "{\"prompt_tokens\":1,\"completion_tokens\":2}", 0 },
+    { LAVA_USAGE_OPENAI, "chat.completion", "null", 0 },
+    { LAVA_USAGE_ANTHROPIC, NULL,
+      "{\"input_tokens\":10,\"cache_read_input_tokens\":5,\"output_tokens\":7}", 1 },
+};
+
+START_TEST(answer_content_left_out)
+{
+    lava_usage_t  a, b;
+    size_t        len, slim_alloc, full_alloc;
+    char         *body = answer(answers[_i].fmt, answers[_i].object, answers[_i].usage, &len);
+    int           ra, rb;
+
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    json_set_alloc_funcs(counting_malloc, free);
+    allocated = 0;
+    rb = lava_usage_parse_full(&b, answers[_i].fmt, LAVA_EP_CHAT, body, len);
+    full_alloc = allocated;
+    allocated = 0;
+    ra = lava_usage_parse_ep(&a, answers[_i].fmt, LAVA_EP_CHAT, body, len);
+    slim_alloc = allocated;
+    json_set_alloc_funcs(malloc, free);
+
+    ck_assert_int_eq(ra, rb);
+    ck_assert(memcmp(&a, &b, sizeof(a)) == 0);
+    ck_assert_msg(full_alloc > 100000, "whole parse allocated %zu", full_alloc);
+    if (answers[_i].slim) {
+        ck_assert_int_eq(ra, 1);
+        ck_assert_msg(slim_alloc < 4096, "slim parse allocated %zu", slim_alloc);
+    } else {
+        ck_assert_msg(slim_alloc > 100000, "the content was left out (%zu)", slim_alloc);
+    }
+
+    /* the content broken: jansson refuses the whole, so does the slim parse */
+    body[len / 2] = '\x01';
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    ck_assert_int_eq(lava_usage_parse_ep(&a, answers[_i].fmt, LAVA_EP_CHAT, body, len),
+                     lava_usage_parse_full(&b, answers[_i].fmt, LAVA_EP_CHAT, body, len));
+    ck_assert(memcmp(&a, &b, sizeof(a)) == 0);
+    free(body);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -221,6 +304,7 @@ make_suite(void)
     tcase_add_loop_test(tc, slim_reads_what_full_reads, 0,
                         (int) (sizeof(bodies) / sizeof(bodies[0])));
     tcase_add_test(tc, jansson_never_holds_the_prompt);
+    tcase_add_loop_test(tc, answer_content_left_out, 0, (int) (sizeof(answers) / sizeof(answers[0])));
     suite_add_tcase(s, tc);
     return s;
 }
