@@ -1746,7 +1746,7 @@ lava_usage_parse(lava_usage_t *u, lava_usage_format_e fmt, const char *json,
 }
 
 
-#define LAVA_USAGE_SLIM_MIN  512       /* smaller documents: parsed whole */
+#define LAVA_USAGE_SLIM_MIN  128       /* smaller documents: parsed whole */
 
 
 static int
