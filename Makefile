@@ -73,9 +73,14 @@ $(BUILD)/ngx_http_lava_module.so: $(NGX_BUILD)/Makefile $(MODULE_SRCS)
 	$(MAKE) -s -f $(NGX_BUILD)/Makefile -C $(NGX_SRC) modules
 	cp $(NGX_BUILD)/ngx_http_lava_module.so $@
 
-$(BUILD)/lava-sidecar: $(SIDECAR_SRCS) $(SIDECAR_HDRS) lib/lava_event_fields.h $(GEN)/lava_build.h
+# lib/ sources the sidecar links (the rest of lib/ is the module's)
+SIDECAR_LIB_C := lib/lava_event_v2.c
+
+$(BUILD)/lava-sidecar: $(SIDECAR_SRCS) $(SIDECAR_HDRS) lib/lava_event_fields.h $(SIDECAR_LIB_C) \
+        lib/lava_event_v2.h $(GEN)/lava_build.h
 	@scripts/install-deps --check
-	$(CC) $(CPPFLAGS) $(SIDECAR_CFLAGS) -I$(GEN) $(LDFLAGS) -o $@ $(SIDECAR_SRCS) $(SIDECAR_LIBS)
+	$(CC) $(CPPFLAGS) $(SIDECAR_CFLAGS) -I$(GEN) $(LDFLAGS) -o $@ $(SIDECAR_SRCS) $(SIDECAR_LIB_C) \
+	    $(SIDECAR_LIBS)
 
 # The version and the SQL files lava-migrate records (the sidecar's schema
 # check, sidecar/schema.h); rewritten only when they change.
@@ -126,7 +131,7 @@ FUZZ_DEPS     := $(LIB_SRCS) sidecar/event.c sidecar/partition.c $(wildcard fuzz
 fuzz_src = $(if $(filter-out usage_ep usage_chunk,$(filter usage_%,$(1))),fuzz/fuzz_usage.c \
              -DFUZZ_USAGE_FORMAT=LAVA_USAGE_$(shell echo $(patsubst usage_%,%,$(1)) | tr a-z A-Z),\
              fuzz/fuzz_$(1).c)
-fuzz_lib = $(if $(filter event,$(1)),sidecar/event.c,$(if $(filter partition,$(1)),sidecar/partition.c,$(LIB_SRCS)))
+fuzz_lib = $(if $(filter event,$(1)),sidecar/event.c lib/lava_event_v2.c,$(if $(filter partition,$(1)),sidecar/partition.c,$(LIB_SRCS)))
 
 FUZZ_REPLAY := $(patsubst %,$(BUILD)/fuzz/replay/%,$(FUZZ_TARGETS))
 FUZZ_BINS   := $(patsubst %,$(BUILD)/fuzz/bin/%,$(FUZZ_TARGETS))

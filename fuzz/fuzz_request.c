@@ -3,7 +3,10 @@
  * request path and body. Input: one byte (endpoint), one byte (provider
  * usage format), then "METHOD /path\n" and the body. Checks: the route stays
  * inside the path and knows its endpoint and format; the inspection keeps
- * its model terminated and says what the tools are (lib/lava_tools.c);
+ * its model terminated and says what the tools are (lib/lava_tools.c),
+ * and reads what a whole-body jansson parse reads (lava_request_inspect_full:
+ * the same result, the same fields; the prompt text counted at least as
+ * large, larger only for duplicate members);
  * the include_usage rewrite never writes past the documented len + 64
  * bytes and, when it rewrites a JSON object, yields a JSON object with
  * stream_options.include_usage true.
@@ -58,6 +61,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&rq, 0, sizeof(rq));
     rc = lava_request_inspect(&rq, ep, body, blen);
     FUZZ_CHECK(rc == 0 || rc == -1, "inspect result");
+    {
+        lava_request_t  full;
+        int             frc;
+
+        frc = lava_request_inspect_full(&full, ep, body, blen);
+        FUZZ_CHECK(rc == frc, "the scanner and jansson disagree on the body");
+        FUZZ_CHECK(rq.text_bytes >= full.text_bytes, "prompt text counted short");
+        full.text_bytes = rq.text_bytes;
+        FUZZ_CHECK(memcmp(&rq, &full, sizeof(rq)) == 0,
+                   "the scanner and jansson read different fields");
+    }
     FUZZ_CHECK(memchr(rq.model, '\0', sizeof(rq.model)) != NULL, "model not terminated");
     FUZZ_CHECK(rq.tools >= LAVA_TOOLS_OK && rq.tools <= LAVA_TOOLS_STORED_PROMPT,
                "tools result");

@@ -4,8 +4,10 @@
  * (FUZZ_USAGE_FORMAT), so each target's corpus holds that provider's shapes.
  * Checks: the result code, the model and raw buffers stay terminated and in
  * bounds, the counters are never negative, reading the same document twice
- * changes nothing (last value wins, never summed), and lava_json_span never
- * reaches past its input.
+ * changes nothing (last value wins, never summed), lava_json_span never
+ * reaches past its input, and leaving the content out of jansson's parse
+ * (lava_usage_parse_ep) reads what the whole-document parse reads
+ * (lava_usage_parse_full).
  */
 #include <string.h>
 
@@ -32,7 +34,7 @@ check(const lava_usage_t *u)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static lava_usage_t  a, b;
+    static lava_usage_t  a, b, full;
     const char          *p = (const char *) data;
     size_t               span;
     int                  rc, rc2;
@@ -50,6 +52,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(memcmp(&a.buckets, &b.buckets, sizeof(a.buckets)) == 0,
                "reading the same document twice changed the counters");
     FUZZ_CHECK(strcmp(a.model, b.model) == 0, "second read changed the model");
+
+    memset(&full, 0, sizeof(full));
+    rc2 = lava_usage_parse_full(&full, FUZZ_USAGE_FORMAT, LAVA_EP_OTHER, p, size);
+    FUZZ_CHECK(rc2 == rc, "the slim and the whole parse disagree on the result");
+    FUZZ_CHECK(memcmp(&full, &a, sizeof(a)) == 0,
+               "the slim and the whole parse read different usage");
 
     span = lava_json_span(p, size);
     FUZZ_CHECK(span <= size, "json span past the input");

@@ -2,6 +2,7 @@
  * Metering decisions around the usage parsers (see lava_meter.h).
  */
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -9,6 +10,7 @@
 
 #include "lava_meter.h"
 #include "lava_json.h"
+#include "lava_json_scan.h"
 #include "lava_flags.h"
 #include "lava_tools.h"
 
@@ -593,23 +595,17 @@ lava_meter_model_default(const char *host, size_t host_len,
 }
 
 
-int
-lava_request_inspect(lava_request_t *rq, lava_endpoint_e ep,
-    const char *body, size_t len)
+/*
+ * What the meter reads from a parsed body: root is the document, or the
+ * document without the prompt members lava_request_slim() counted
+ * (text_bytes: their text). Takes root over.
+ */
+static int
+lava_request_read(lava_request_t *rq, lava_endpoint_e ep, json_t *root,
+    int64_t text_bytes)
 {
     size_t   i;
-    json_t  *root, *so, *n, *el;
-
-    memset(rq, 0, sizeof(lava_request_t));
-    rq->characters = -1;
-
-    /* jansson keeps the last of duplicate members and decodes escaped
-     * keys, as the providers' parsers do; it refuses lone surrogates and
-     * integers beyond 64 bits, which the caller then refuses too */
-    root = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
-    if (root == NULL) {
-        return -1;
-    }
+    json_t  *so, *n, *el;
 
     if (!json_is_object(root)
         || lava_meter_case_twin(root, lava_meter_read_keys)
@@ -688,6 +684,7 @@ lava_request_inspect(lava_request_t *rq, lava_endpoint_e ep,
         break;
     }
 
+    rq->text_bytes = text_bytes;
     lava_meter_text_walk(root, 0, 0, &rq->text_bytes);
 
     lava_request_max_output(rq, root);
@@ -697,6 +694,216 @@ lava_request_inspect(lava_request_t *rq, lava_endpoint_e ep,
     json_decref(root);
 
     return 0;
+}
+
+
+/*
+ * Top-level members read only for their text: the prompt, most of a body's
+ * bytes. lava_request_slim() counts their text with the non-allocating
+ * scanner and leaves them out of what jansson parses. Every one is a text
+ * key (lava_meter_text_keys) that nothing else reads; "input" is read on
+ * the speech endpoint (the characters billed), and on the images endpoint
+ * every member counts (lava_meter_dalle2_body), so nothing is left out
+ * there.
+ */
+static const char  *lava_meter_prompt_keys[] = {
+    "messages", "contents", "system", "instructions", "system_instruction",
+    "systemInstruction", "chat_history", "documents", "preamble", "input",
+    NULL
+};
+
+#define LAVA_METER_SLIM_STACK  2048      /* bytes of a slim body on the stack */
+
+
+/*
+ * The body without its prompt members, parsed by jansson; their text
+ * counted by lava_json_scan_text(). 0 read (rq filled), -1 jansson refused
+ * the rest, 1 not done (the caller parses the whole body): not an object,
+ * something the scanner leaves to jansson, or anything it finds invalid
+ * (jansson then says how).
+ */
+static int
+lava_request_slim(lava_request_t *rq, lava_endpoint_e ep, const char *body,
+    size_t len)
+{
+    int                     rc, drop;
+    char                    stack[LAVA_METER_SLIM_STACK], *slim;
+    size_t                  i, k, used, klen, nslim;
+    int64_t                 prompt[sizeof(lava_meter_prompt_keys)
+                                   / sizeof(lava_meter_prompt_keys[0])];
+    int64_t                 text;
+    json_t                 *root;
+    const char             *p, *end, *key, *member;
+    lava_json_scan_e        sc;
+    lava_json_text_rules_t  rules;
+
+    if (ep == LAVA_EP_IMAGES) {
+        return 1;
+    }
+
+    rules.text_keys = lava_meter_text_keys;
+    rules.skip_keys = lava_meter_skip_keys;
+    rules.max_depth = LAVA_METER_DEPTH_MAX;
+    rules.allow_nul = 1;
+
+    end = body + len;
+    p = lava_json_ws(body, end);
+
+    if (p == end || *p != '{') {
+        return 1;
+    }
+
+    slim = len + 2 <= sizeof(stack) ? stack : malloc(len + 2);
+    if (slim == NULL) {
+        return 1;
+    }
+
+    memset(prompt, 0, sizeof(prompt));
+    slim[0] = '{';
+    nslim = 1;
+    rc = 1;
+
+    p = lava_json_ws(p + 1, end);
+
+    if (p < end && *p == '}') {
+        p++;
+        goto done;
+    }
+
+    for ( ;; ) {
+        member = p;
+
+        if (lava_json_scan_key(p, (size_t) (end - p), &key, &klen, &used)
+            != LAVA_JSON_SCAN_OK)
+        {
+            goto fail;
+        }
+
+        p = lava_json_ws(p + used, end);
+
+        if (p == end || *p != ':') {
+            goto fail;
+        }
+
+        p++;
+
+        for (k = 0; lava_meter_prompt_keys[k]; k++) {
+            if (strlen(lava_meter_prompt_keys[k]) == klen
+                && memcmp(lava_meter_prompt_keys[k], key, klen) == 0)
+            {
+                break;
+            }
+        }
+
+        /* the speech endpoint bills the characters of "input" */
+        drop = lava_meter_prompt_keys[k] != NULL
+               && !(ep == LAVA_EP_SPEECH && klen == 5
+                    && memcmp(key, "input", 5) == 0);
+
+        text = 0;
+        sc = lava_json_scan_text(p, (size_t) (end - p), &rules, 1, drop,
+                                 &used, &text);
+        if (sc != LAVA_JSON_SCAN_OK) {
+            goto fail;
+        }
+
+        p += used;
+
+        if (drop) {
+            /* jansson keeps the last of duplicate members */
+            prompt[k] = text;
+
+        } else {
+            if (nslim > 1) {
+                slim[nslim++] = ',';
+            }
+
+            memcpy(slim + nslim, member, (size_t) (p - member));
+            nslim += (size_t) (p - member);
+        }
+
+        p = lava_json_ws(p, end);
+
+        if (p < end && *p == ',') {
+            p = lava_json_ws(p + 1, end);
+            continue;
+        }
+
+        if (p < end && *p == '}') {
+            p++;
+            break;
+        }
+
+        goto fail;
+    }
+
+done:
+
+    if (lava_json_ws(p, end) != end) {
+        goto fail;
+    }
+
+    slim[nslim++] = '}';
+
+    root = json_loadb(slim, nslim, JSON_ALLOW_NUL, NULL);
+    if (root == NULL) {
+        goto fail;
+    }
+
+    text = 0;
+
+    for (i = 0; i < sizeof(prompt) / sizeof(prompt[0]); i++) {
+        text += prompt[i];
+    }
+
+    rc = lava_request_read(rq, ep, root, text);
+
+fail:
+
+    if (slim != stack) {
+        free(slim);
+    }
+
+    return rc;
+}
+
+
+int
+lava_request_inspect(lava_request_t *rq, lava_endpoint_e ep,
+    const char *body, size_t len)
+{
+    int  rc;
+
+    memset(rq, 0, sizeof(lava_request_t));
+    rq->characters = -1;
+
+    rc = lava_request_slim(rq, ep, body, len);
+    if (rc != 1) {
+        return rc;
+    }
+
+    return lava_request_inspect_full(rq, ep, body, len);
+}
+
+
+int
+lava_request_inspect_full(lava_request_t *rq, lava_endpoint_e ep,
+    const char *body, size_t len)
+{
+    json_t  *root;
+
+    memset(rq, 0, sizeof(lava_request_t));
+    rq->characters = -1;
+
+    /* jansson keeps the last of duplicate members and decodes escaped
+     * keys, as the providers' parsers do; it refuses lone surrogates and
+     * integers beyond 64 bits, which the caller then refuses too */
+    root = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
+    if (root == NULL) {
+        return -1;
+    }
+
+    return lava_request_read(rq, ep, root, 0);
 }
 
 

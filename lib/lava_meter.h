@@ -117,6 +117,15 @@ const char *lava_meter_model_default(const char *host, size_t host_len,
 int lava_request_inspect(lava_request_t *rq, lava_endpoint_e ep,
     const char *body, size_t len);
 
+/* The same, with jansson parsing the whole body: the reference
+ * lava_request_inspect() agrees with (its Check suite and fuzz target
+ * compare them). lava_request_inspect() leaves the prompt members
+ * ("messages", "contents", "system", ...) to the non-allocating scanner of
+ * lib/lava_json_scan.c and parses only the rest with jansson; where the
+ * scanner cannot be sure it agrees, it falls back to this. */
+int lava_request_inspect_full(lava_request_t *rq, lava_endpoint_e ep,
+    const char *body, size_t len);
+
 
 /*
  * Adds "stream_options":{"include_usage":true} to a streaming chat request

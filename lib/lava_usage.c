@@ -6,12 +6,14 @@
  * document never leaves half-updated buckets behind.
  */
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "lava_usage.h"
 #include "lava_json.h"
+#include "lava_json_scan.h"
 
 
 /* counters above this are not token counts (and could overflow sums) */
@@ -1744,11 +1746,144 @@ lava_usage_parse(lava_usage_t *u, lava_usage_format_e fmt, const char *json,
 }
 
 
+#define LAVA_USAGE_SLIM_MIN  128       /* smaller documents: parsed whole */
+
+
+static int
+lava_usage_span_is(const char *v, size_t n, const char *s)
+{
+    return n == strlen(s) && memcmp(v, s, n) == 0;
+}
+
+
+/*
+ * The document without the member that holds the generated content, when
+ * the usage parser never reads it: Anthropic's "content", and OpenAI's
+ * "choices" when a "usage" object is there and the document is not a
+ * stream chunk (a chunk's choices say whether its usage is final, and
+ * Moonshot's usage may sit in choices[0]). The member is validated by
+ * lava_json_scan (as jansson would without JSON_ALLOW_NUL) but not parsed
+ * into jansson's values: an answer's content is most of its bytes. NULL:
+ * parse the whole document (nothing to leave out, a doubt, no memory);
+ * else a malloc()ed document of *slim_len bytes.
+ */
+static char *
+lava_usage_slim(lava_usage_format_e fmt, const char *json, size_t len,
+    size_t *slim_len)
+{
+    int                done, drop, usage_obj, chunk;
+    char              *slim;
+    size_t             off, klen, vlen, n, pass;
+    const char        *key, *v, *drop_key;
+    lava_json_scan_e   rc;
+
+    drop_key = fmt == LAVA_USAGE_ANTHROPIC ? "content"
+               : fmt == LAVA_USAGE_OPENAI ? "choices" : NULL;
+
+    if (drop_key == NULL || len < LAVA_USAGE_SLIM_MIN) {
+        return NULL;
+    }
+
+    slim = NULL;
+    n = 0;
+    usage_obj = 0;
+    chunk = 0;
+
+    /* pass 0: may the member go (and is it there); pass 1: copy the rest */
+    for (pass = 0; pass < 2; pass++) {
+        off = 0;
+        drop = 0;
+
+        do {
+            rc = lava_json_scan_member(json, len, &off, 0, &key, &klen, &v,
+                                       &vlen, &done);
+            if (rc != LAVA_JSON_SCAN_OK) {
+                free(slim);
+                return NULL;
+            }
+
+            if (key == NULL) {
+                break;
+            }
+
+            if (lava_usage_span_is(key, klen, drop_key)) {
+                drop = 1;
+                continue;
+            }
+
+            if (pass == 0) {
+                /* the last of duplicates counts, as in jansson */
+                if (lava_usage_span_is(key, klen, "usage")) {
+                    usage_obj = vlen > 0 && v[0] == '{';
+
+                } else if (lava_usage_span_is(key, klen, "object")) {
+                    chunk = !lava_usage_span_is(v, vlen, "\"chat.completion\"");
+                }
+
+                continue;
+            }
+
+            if (n > 1) {
+                slim[n++] = ',';
+            }
+
+            /* from the name's opening quote to the value's end */
+            memcpy(slim + n, key - 1, (size_t) (v + vlen - (key - 1)));
+            n += (size_t) (v + vlen - (key - 1));
+
+        } while (!done);
+
+        if (pass == 0) {
+            if (!drop
+                || (fmt == LAVA_USAGE_OPENAI && (!usage_obj || chunk)))
+            {
+                return NULL;
+            }
+
+            slim = malloc(len + 2);
+            if (slim == NULL) {
+                return NULL;
+            }
+
+            slim[0] = '{';
+            n = 1;
+        }
+    }
+
+    slim[n++] = '}';
+    *slim_len = n;
+
+    return slim;
+}
+
+
+static int lava_usage_parse_doc(lava_usage_t *u, lava_usage_format_e fmt,
+    int ep, const char *json, size_t len, int slim_ok);
+
+
 int
 lava_usage_parse_ep(lava_usage_t *u, lava_usage_format_e fmt, int ep,
     const char *json, size_t len)
 {
+    return lava_usage_parse_doc(u, fmt, ep, json, len, 1);
+}
+
+
+int
+lava_usage_parse_full(lava_usage_t *u, lava_usage_format_e fmt, int ep,
+    const char *json, size_t len)
+{
+    return lava_usage_parse_doc(u, fmt, ep, json, len, 0);
+}
+
+
+static int
+lava_usage_parse_doc(lava_usage_t *u, lava_usage_format_e fmt, int ep,
+    const char *json, size_t len, int slim_ok)
+{
     int           rc;
+    char         *slim;
+    size_t        slim_len;
     json_t       *root;
     const char   *end;
 
@@ -1770,7 +1905,18 @@ lava_usage_parse_ep(lava_usage_t *u, lava_usage_format_e fmt, int ep,
         return 0;
     }
 
-    root = json_loadb(json, len, 0, NULL);
+    root = NULL;
+    slim = slim_ok ? lava_usage_slim(fmt, json, len, &slim_len) : NULL;
+
+    if (slim) {
+        root = json_loadb(slim, slim_len, 0, NULL);
+        free(slim);
+    }
+
+    if (root == NULL) {
+        root = json_loadb(json, len, 0, NULL);
+    }
+
     if (root == NULL) {
         return -1;
     }

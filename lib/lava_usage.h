@@ -104,6 +104,17 @@ int lava_usage_parse_ep(lava_usage_t *u, lava_usage_format_e fmt, int ep,
     const char *json, size_t len);
 
 /*
+ * The same with jansson parsing the whole document: the reference
+ * lava_usage_parse_ep() agrees with (fuzz targets and Check suites compare
+ * them). lava_usage_parse_ep() leaves out of jansson's parse the member
+ * that holds a document's generated content where the parser never reads
+ * it (Anthropic "content", OpenAI "choices" of a non-chunk document with a
+ * "usage" object), after lib/lava_json_scan.c validated it.
+ */
+int lava_usage_parse_full(lava_usage_t *u, lava_usage_format_e fmt, int ep,
+    const char *json, size_t len);
+
+/*
  * Reads one JSON document (a whole body or one SSE data payload) and updates u.
  * Returns 1 usage found, 0 valid JSON without usage, -1 not JSON / bad types.
  * An empty payload and the SSE terminator "[DONE]" return 0.

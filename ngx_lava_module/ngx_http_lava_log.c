@@ -370,7 +370,7 @@ ngx_http_lava_log_handler(ngx_http_request_t *r)
 
     /* the entry is copied: num, flags and val may go; the in-flight record
      * goes with it */
-    rc = ngx_http_lava_event_push(ev.argc, ev.argv, ev.argvlen, ctx->inflight);
+    rc = ngx_http_lava_event_queue(ev.argc, ev.argv, ev.argvlen, ctx->inflight);
     ctx->inflight.gen = 0;
 
     if (rc == NGX_ERROR) {
@@ -487,7 +487,7 @@ ngx_http_lava_log_lost(lava_inflight_rec_t *rec, lava_inflight_ref_t ref,
     (void) lava_inflight_copy((char *) id, sizeof(id), rec->request_id,
                               ngx_strlen(rec->request_id));
 
-    rc = ngx_http_lava_event_push(ev.argc, ev.argv, ev.argvlen, ref);
+    rc = ngx_http_lava_event_queue(ev.argc, ev.argv, ev.argvlen, ref);
 
     if (rc == NGX_ERROR) {
         ngx_log_error(NGX_LOG_ERR, log, 0,

@@ -43,6 +43,14 @@ static ngx_conf_enum_t  ngx_http_lava_spool_full[] = {
 };
 
 
+/* lava_event_version: how stream entries are written (docs/events.md) */
+static ngx_conf_enum_t  ngx_http_lava_event_versions[] = {
+    { ngx_string("1"), 1 },
+    { ngx_string("2"), 2 },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_command_t  ngx_http_lava_commands[] = {
 
     { ngx_string("lava_provider"),
@@ -135,6 +143,13 @@ static ngx_command_t  ngx_http_lava_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_lava_main_conf_t, spool_full),
       &ngx_http_lava_spool_full },
+
+    { ngx_string("lava_event_version"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lava_main_conf_t, event_version),
+      &ngx_http_lava_event_versions },
 
     { ngx_string("lava_auth_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
@@ -435,6 +450,7 @@ ngx_http_lava_create_main_conf(ngx_conf_t *cf)
     lmcf->queue_max = NGX_CONF_UNSET_UINT;
     lmcf->spool_max = NGX_CONF_UNSET;
     lmcf->spool_full = NGX_CONF_UNSET_UINT;
+    lmcf->event_version = NGX_CONF_UNSET_UINT;
     lmcf->auth_poll = NGX_CONF_UNSET_MSEC;
     lmcf->drain_max = NGX_CONF_UNSET_UINT;
     lmcf->drain_per_payer = NGX_CONF_UNSET_UINT;
@@ -486,6 +502,7 @@ ngx_http_lava_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(lmcf->queue_max, 10000);
     ngx_conf_init_value(lmcf->spool_max, 256 * 1024 * 1024);
     ngx_conf_init_uint_value(lmcf->spool_full, NGX_HTTP_LAVA_SPOOL_FULL_REFUSE);
+    ngx_conf_init_uint_value(lmcf->event_version, 2);
     ngx_conf_init_msec_value(lmcf->auth_poll, 1000);
     ngx_conf_init_uint_value(lmcf->drain_max, 64);
     /* a quarter of the slots: one payer's aborts leave three quarters to

@@ -131,6 +131,7 @@ typedef struct {
     off_t                        spool_max;      /* bytes of own files, per
                                                     worker */
     ngx_uint_t                   spool_full;     /* NGX_HTTP_LAVA_SPOOL_FULL_* */
+    ngx_uint_t                   event_version;  /* lava_event_version: 1, 2 */
 
     /* auth snapshot */
     ngx_shm_zone_t              *auth_zone;
@@ -458,6 +459,10 @@ void ngx_http_lava_events_exit_process(ngx_cycle_t *cycle);
  * dropped; an entry lost at worker exit leaves it for another worker.
  */
 ngx_int_t ngx_http_lava_event_push(ngx_uint_t argc, const char **argv,
+    const size_t *argvlen, lava_inflight_ref_t held);
+/* the entry in the lava_event_version format, then ngx_http_lava_event_push()
+ * (ngx_http_lava_event_v2.c) */
+ngx_int_t ngx_http_lava_event_queue(ngx_uint_t argc, const char **argv,
     const size_t *argvlen, lava_inflight_ref_t held);
 /*
  * Rewrite phase of a forward location: NGX_DECLINED go on; NGX_DONE the

@@ -1,5 +1,8 @@
 /*
- * Decoding of one stream entry (docs/events.md, version 1) into an event.
+ * Decoding of one stream entry (docs/events.md, versions 1 and 2) into an
+ * event. A version 2 entry is unpacked (lib/lava_event_v2.h) into the
+ * version 1 entry it stands for and decoded as that one: the same event
+ * (v 1: the fields are version 1's) and the same content hash.
  * Validation is strict: a required field missing, an integer that is not
  * plain base-10 digits or does not fit, an unknown enum value, a duplicated
  * field, a NUL byte or invalid UTF-8 in any value (Postgres would refuse the

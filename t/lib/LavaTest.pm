@@ -423,14 +423,34 @@ sub redis {
     return wantarray ? @res : $res[0];
 }
 
+# The fields of a stream entry ([field, value, ...]) as a hash: a version 2
+# entry (docs/events.md) unpacked into the version 1 entry it stands for (v
+# 1: it can be written back as one; the raw entry says which it was).
+sub entry_fields {
+    my ($kv) = @_;
+    my %f = @$kv;
+    return \%f unless ($f{v} // '') eq '2' && defined $f{e};
+    $f{v} = '1';
+    my $p = delete $f{e};
+    utf8::encode($p) if utf8::is_utf8($p);      # lengths count bytes
+    while (length $p) {
+        $p =~ s/\A([a-z0-9_]{1,32}):(0|[1-9][0-9]{0,4}):// or die "bad version 2 payload";
+        my ($name, $len) = ($1, $2);
+        substr($p, $len, 1) eq "\n" or die "bad version 2 payload";
+        $f{$name} = substr($p, 0, $len);
+        substr($p, 0, $len + 1) = '';
+    }
+    return \%f;
+}
+
 # The usage event of a request in the Redis Stream, as a hash, or undef.
 sub event {
     my ($self, $rid) = @_;
     my @entries = $self->redis('xrange', 'lava:usage', '-', '+');
     my @found;
     for my $e (@entries) {
-        my %f = @{ $e->[1] };
-        push @found, { %f, _id => $e->[0] } if ($f{request_id} // '') eq $rid;
+        my $f = entry_fields($e->[1]);
+        push @found, { %$f, _id => $e->[0] } if ($f->{request_id} // '') eq $rid;
     }
     return wantarray ? @found : $found[0];
 }

@@ -169,7 +169,7 @@ END_TEST
 static const struct {
     const char *field, *value, *reason;
 } bad[] = {
-    { "v",            "2",                               "unknown event version" },
+    { "v",            "3",                               "unknown event version" },
     { "v",            NULL,                              "field v is missing" },
     { "request_id",   "req_01JDQ8ZK7X9M4V2T6R3N5P8W0",   "malformed request_id" },
     { "request_id",   "req_01JDQ8ZK7X9M4V2T6R3N5P8W0U",  "malformed request_id" },  /* U not Crockford */

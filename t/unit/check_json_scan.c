@@ -1,0 +1,310 @@
+/*
+ * The request path's non-allocating JSON scanner (lib/lava_json_scan.c) and
+ * the slim request inspection built on it (lava_request_inspect in
+ * lib/lava_meter.c): the scanner accepts and refuses what jansson accepts
+ * and refuses, counts prompt text as the meter's jansson walk does, and the
+ * inspection reads what a whole-body jansson parse reads while jansson
+ * allocates only for the members the meter reads, not for the prompt.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "unit.h"
+#include "lava_json_scan.h"
+#include "lava_meter.h"
+#include "lava_usage.h"
+
+static const char *const text_keys[] = { "messages", "content", "text", NULL };
+static const char *const skip_keys[] = { "role", "image_url", NULL };
+
+static lava_json_scan_e
+scan(const char *s, int64_t *bytes)
+{
+    lava_json_text_rules_t  r = { text_keys, skip_keys, 64, 1 };
+    size_t                  used = 0;
+    lava_json_scan_e        rc;
+
+    *bytes = 0;
+    rc = lava_json_scan_text(s, strlen(s), &r, 1, 0, &used, bytes);
+    if (rc == LAVA_JSON_SCAN_OK) {
+        ck_assert_uint_eq(used, strlen(s));
+    }
+    return rc;
+}
+
+/* value, what the scanner says, what jansson says (1 accepts) */
+static const struct {
+    const char        *json;
+    lava_json_scan_e   rc;
+} values[] = {
+    { "{}",                                   LAVA_JSON_SCAN_OK },
+    { "[]",                                   LAVA_JSON_SCAN_OK },
+    { " {\"a\" : [1, -2, 3.5, true, false, null, \"x\"]}", LAVA_JSON_SCAN_OK },
+    { "\"caf\\u00e9 \\ud83d\\ude00 \\u0000\"",  LAVA_JSON_SCAN_OK },
+    { "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"", LAVA_JSON_SCAN_OK },
+    { "{\"a\":{\"b\":[[[{}]]]}}",             LAVA_JSON_SCAN_OK },
+    { "{\"a\":1,}",                           LAVA_JSON_SCAN_INVALID },
+    { "[1,]",                                 LAVA_JSON_SCAN_INVALID },
+    { "[01]",                                 LAVA_JSON_SCAN_INVALID },
+    { "[1.]",                                 LAVA_JSON_SCAN_INVALID },
+    { "[-]",                                  LAVA_JSON_SCAN_INVALID },
+    { "[tru]",                                LAVA_JSON_SCAN_INVALID },
+    { "[truex]",                              LAVA_JSON_SCAN_INVALID },
+    { "{\"a\" 1}",                            LAVA_JSON_SCAN_INVALID },
+    { "{1:2}",                                LAVA_JSON_SCAN_INVALID },
+    { "[\"a\tb\"]",                           LAVA_JSON_SCAN_INVALID },   /* raw tab */
+    { "[\"\\x\"]",                            LAVA_JSON_SCAN_INVALID },
+    { "[\"\\ud83d\"]",                        LAVA_JSON_SCAN_INVALID },   /* lone high */
+    { "[\"\\ude00\"]",                        LAVA_JSON_SCAN_INVALID },   /* lone low */
+    { "[\"\\u12g4\"]",                        LAVA_JSON_SCAN_INVALID },
+    { "[\"\xc0\xaf\"]",                       LAVA_JSON_SCAN_INVALID },   /* overlong */
+    { "[\"\xed\xa0\x80\"]",                   LAVA_JSON_SCAN_INVALID },   /* surrogate */
+    { "[\"\x80\"]",                           LAVA_JSON_SCAN_INVALID },
+    { "[\"abc",                               LAVA_JSON_SCAN_INVALID },
+    { "{\"a\":[1,2}",                         LAVA_JSON_SCAN_INVALID },
+    { "[1e5]",                                LAVA_JSON_SCAN_UNSURE },
+    { "[12345678901234567890]",               LAVA_JSON_SCAN_UNSURE },
+    { "{\"a\\u0062\":1}",                     LAVA_JSON_SCAN_UNSURE },
+};
+
+START_TEST(agrees_with_jansson)
+{
+    int64_t  bytes;
+    json_t  *j;
+    char     doc[256];
+
+    ck_assert_msg(scan(values[_i].json, &bytes) == values[_i].rc, "%s: scanner says %d",
+                  values[_i].json, scan(values[_i].json, &bytes));
+    if (values[_i].rc == LAVA_JSON_SCAN_UNSURE) {
+        return;
+    }
+    /* as a member's value, the way the meter meets it */
+    snprintf(doc, sizeof(doc), "{\"m\":%s}", values[_i].json);
+    j = json_loadb(doc, strlen(doc), JSON_ALLOW_NUL, NULL);
+    ck_assert_msg((j != NULL) == (values[_i].rc == LAVA_JSON_SCAN_OK),
+                  "%s: jansson %s", values[_i].json, j ? "accepts" : "refuses");
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(deep_nesting_is_left_to_jansson)
+{
+    char     *s = malloc(2 * LAVA_JSON_SCAN_DEPTH + 3);
+    int64_t   bytes;
+    size_t    i;
+
+    for (i = 0; i < LAVA_JSON_SCAN_DEPTH + 1; i++) {
+        s[i] = '[';
+        s[2 * LAVA_JSON_SCAN_DEPTH + 1 - i] = ']';
+    }
+    s[2 * LAVA_JSON_SCAN_DEPTH + 2] = '\0';
+    ck_assert_int_eq(scan(s, &bytes), LAVA_JSON_SCAN_UNSURE);
+    free(s);
+}
+END_TEST
+
+START_TEST(counts_text_as_the_walk_does)
+{
+    int64_t bytes;
+
+    /* under a text key: strings count, decoded; keys never */
+    ck_assert_int_eq(scan("{\"messages\":[{\"role\":\"user\",\"content\":\"a\\nb\\u00e9\"}]}",
+                          &bytes), LAVA_JSON_SCAN_OK);
+    ck_assert_int_eq(bytes, 5);                  /* a \n b é(2) */
+    /* nothing below a skip key, whatever the keys further down */
+    ck_assert_int_eq(scan("{\"messages\":[{\"image_url\":{\"text\":\"zzzz\"},\"text\":\"ab\"}]}",
+                          &bytes), LAVA_JSON_SCAN_OK);
+    ck_assert_int_eq(bytes, 2);
+    /* outside a text key nothing counts until one is met */
+    ck_assert_int_eq(scan("{\"other\":\"xxxx\",\"nested\":{\"text\":\"abc\"}}", &bytes),
+                     LAVA_JSON_SCAN_OK);
+    ck_assert_int_eq(bytes, 3);
+}
+END_TEST
+
+/* -- the inspection: slim equals full ---------------------------------------- */
+
+static size_t allocated;
+
+static void *
+counting_malloc(size_t n)
+{
+    allocated += n;
+    return malloc(n);
+}
+
+static const char *bodies[] = {
+    "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello there\"}],"
+    "\"stream\":true,\"stream_options\":{\"include_usage\":true},\"max_tokens\":50}",
+    "{\"model\":\"claude-x\",\"system\":[{\"type\":\"text\",\"text\":\"be brief\"}],"
+    "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"hi\"},"
+    "{\"type\":\"image\",\"source\":{\"data\":\"AAAA\"}}]}],\"max_tokens\":1024,"
+    "\"tools\":[{\"name\":\"get\",\"input_schema\":{}}]}",
+    "{\"contents\":[{\"parts\":[{\"text\":\"x\"}]}],\"generationConfig\":{\"maxOutputTokens\":9}}",
+    "{\"model\":\"gpt-5\",\"input\":[{\"role\":\"user\",\"content\":\"q\"}],\"instructions\":\"i\","
+    "\"tools\":[{\"type\":\"web_search\"}]}",
+    /* the last duplicate wins, in the prompt too */
+    "{\"messages\":[{\"content\":\"long long long\"}],\"model\":\"m\",\"messages\":[{\"content\":\"s\"}]}",
+    /* a case twin of a member the meter reads: refused either way */
+    "{\"Model\":\"x\",\"model\":\"y\",\"messages\":[]}",
+    /* left to jansson: an escaped key, an exponent */
+    "{\"mod\\u0065l\":\"m\",\"messages\":[{\"content\":\"a\"}]}",
+    "{\"model\":\"m\",\"messages\":[{\"content\":\"a\"}],\"temperature\":1e0}",
+    /* invalid in the prompt, valid elsewhere */
+    "{\"model\":\"m\",\"messages\":[{\"content\":\"a\"},]}",
+    "{\"model\":\"m\",\"messages\":[{\"content\":\"\\ud800\"}]}",
+    "{\"model\":\"m\"} trailing",
+    "[1,2]",
+};
+
+START_TEST(slim_reads_what_full_reads)
+{
+    lava_request_t  a, b;
+    int             ra, rb;
+    lava_endpoint_e eps[] = { LAVA_EP_CHAT, LAVA_EP_MESSAGES, LAVA_EP_RESPONSES, LAVA_EP_SPEECH,
+                              LAVA_EP_IMAGES };
+    size_t          i;
+
+    for (i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
+        ra = lava_request_inspect(&a, eps[i], bodies[_i], strlen(bodies[_i]));
+        rb = lava_request_inspect_full(&b, eps[i], bodies[_i], strlen(bodies[_i]));
+        ck_assert_msg(ra == rb, "body %d ep %zu: %d vs %d", _i, i, ra, rb);
+        ck_assert_msg(memcmp(&a, &b, sizeof(a)) == 0, "body %d ep %zu: fields differ"
+                      " (text %lld vs %lld, model %s vs %s)", _i, i, (long long) a.text_bytes,
+                      (long long) b.text_bytes, a.model, b.model);
+    }
+}
+END_TEST
+
+START_TEST(jansson_never_holds_the_prompt)
+{
+    lava_request_t  rq;
+    size_t          n = 200000, i, full;
+    char           *body = malloc(n + 200), *p;
+
+    p = body + sprintf(body, "{\"model\":\"gpt-4o-mini\",\"messages\":[");
+    for (i = 0; i < 1000; i++) {
+        p += sprintf(p, "%s{\"role\":\"user\",\"content\":\"%0150d\"}", i ? "," : "", 0);
+    }
+    p += sprintf(p, "],\"stream\":true}");
+
+    json_set_alloc_funcs(counting_malloc, free);
+    allocated = 0;
+    ck_assert_int_eq(lava_request_inspect_full(&rq, LAVA_EP_CHAT, body, (size_t) (p - body)), 0);
+    full = allocated;
+    allocated = 0;
+    ck_assert_int_eq(lava_request_inspect(&rq, LAVA_EP_CHAT, body, (size_t) (p - body)), 0);
+    json_set_alloc_funcs(malloc, free);
+
+    ck_assert_int_eq(rq.text_bytes, 1000 * 150);
+    ck_assert_int_eq(rq.stream, 1);
+    ck_assert_str_eq(rq.model, "gpt-4o-mini");
+    /* the whole body: jansson holds ~2000 strings; slim: model and stream */
+    ck_assert_msg(full > 150000, "full parse allocated %zu", full);
+    ck_assert_msg(allocated < 2048, "slim inspection allocated %zu", allocated);
+    free(body);
+}
+END_TEST
+
+/* -- answers: the content left out of jansson's parse ------------------------ */
+
+/* a JSON answer of fmt with ~100 KB of content: OpenAI (usage after the
+ * choices, object "chat.completion" or another), Anthropic */
+static char *
+answer(lava_usage_format_e fmt, const char *object, const char *usage, size_t *len)
+{
+    char   *b = malloc(200000), *p = b;
+    size_t  i;
+
+    if (fmt == LAVA_USAGE_OPENAI) {
+        p += sprintf(p, "{\"id\":\"x\",\"object\":\"%s\",\"model\":\"gpt-4o-mini\","
+                        "\"choices\":[{\"index\":0,\"message\":{\"content\":\"", object);
+    } else {
+        p += sprintf(p, "{\"id\":\"x\",\"type\":\"message\",\"model\":\"claude-x\","
+                        "\"content\":[{\"type\":\"text\",\"text\":\"");
+    }
+    for (i = 0; i < 1000; i++) {
+        p += sprintf(p, "%s", "0123456789 \\n \\u00e9 abcdefghijklmnopqrstuvwxyz 0123456789 "
+                              "0123456789 abcdefghijklmnopqrstuvwxyz 0123456789");
+    }
+    p += sprintf(p, fmt == LAVA_USAGE_OPENAI ? "\"},\"finish_reason\":\"stop\"}],\"usage\":%s}"
+                                             : "\"}],\"usage\":%s}", usage);
+    *len = (size_t) (p - b);
+    return b;
+}
+
+static const struct {
+    lava_usage_format_e  fmt;
+    const char          *object, *usage;
+    int                  slim;           /* content left out */
+} answers[] = {
+    { LAVA_USAGE_OPENAI, "chat.completion",
+      "{\"prompt_tokens\":1200,\"completion_tokens\":300,\"prompt_tokens_details\":"
+      "{\"cached_tokens\":200},\"completion_tokens_details\":{\"reasoning_tokens\":100}}", 1 },
+    /* a chunk's choices say whether its usage is final; no usage: Moonshot's
+     * may be in choices[0] */
+    { LAVA_USAGE_OPENAI, "chat.completion.chunk", "{\"prompt_tokens\":1,\"completion_tokens\":2}", 0 },
+    { LAVA_USAGE_OPENAI, "chat.completion", "null", 0 },
+    { LAVA_USAGE_ANTHROPIC, NULL,
+      "{\"input_tokens\":10,\"cache_read_input_tokens\":5,\"output_tokens\":7}", 1 },
+};
+
+START_TEST(answer_content_left_out)
+{
+    lava_usage_t  a, b;
+    size_t        len, slim_alloc, full_alloc;
+    char         *body = answer(answers[_i].fmt, answers[_i].object, answers[_i].usage, &len);
+    int           ra, rb;
+
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    json_set_alloc_funcs(counting_malloc, free);
+    allocated = 0;
+    rb = lava_usage_parse_full(&b, answers[_i].fmt, LAVA_EP_CHAT, body, len);
+    full_alloc = allocated;
+    allocated = 0;
+    ra = lava_usage_parse_ep(&a, answers[_i].fmt, LAVA_EP_CHAT, body, len);
+    slim_alloc = allocated;
+    json_set_alloc_funcs(malloc, free);
+
+    ck_assert_int_eq(ra, rb);
+    ck_assert(memcmp(&a, &b, sizeof(a)) == 0);
+    ck_assert_msg(full_alloc > 100000, "whole parse allocated %zu", full_alloc);
+    if (answers[_i].slim) {
+        ck_assert_int_eq(ra, 1);
+        ck_assert_msg(slim_alloc < 4096, "slim parse allocated %zu", slim_alloc);
+    } else {
+        ck_assert_msg(slim_alloc > 100000, "the content was left out (%zu)", slim_alloc);
+    }
+
+    /* the content broken: jansson refuses the whole, so does the slim parse */
+    body[len / 2] = '\x01';
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    ck_assert_int_eq(lava_usage_parse_ep(&a, answers[_i].fmt, LAVA_EP_CHAT, body, len),
+                     lava_usage_parse_full(&b, answers[_i].fmt, LAVA_EP_CHAT, body, len));
+    ck_assert(memcmp(&a, &b, sizeof(a)) == 0);
+    free(body);
+}
+END_TEST
+
+Suite *
+make_suite(void)
+{
+    Suite *s = suite_create("json_scan");
+    TCase *tc = tcase_create("scan");
+
+    tcase_add_loop_test(tc, agrees_with_jansson, 0, (int) (sizeof(values) / sizeof(values[0])));
+    tcase_add_test(tc, deep_nesting_is_left_to_jansson);
+    tcase_add_test(tc, counts_text_as_the_walk_does);
+    tcase_add_loop_test(tc, slim_reads_what_full_reads, 0,
+                        (int) (sizeof(bodies) / sizeof(bodies[0])));
+    tcase_add_test(tc, jansson_never_holds_the_prompt);
+    tcase_add_loop_test(tc, answer_content_left_out, 0, (int) (sizeof(answers) / sizeof(answers[0])));
+    suite_add_tcase(s, tc);
+    return s;
+}
