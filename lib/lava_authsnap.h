@@ -236,7 +236,8 @@ int lava_authsnap_fee(const lava_authsnap_t *snap, const char *m,
  *   mark:     the booked-through stream id of a stream ("b")
  *   unpriced: the merchant refuses models without a rate ("p")
  *   priced:   the model has an "r" record of its own, as given or undated
- *             (the provider's "*" bound does not count)
+ *             (the provider's "*" bound does not count), or its provider
+ *             is billed on the meter alone ("r <provider> * 0 0")
  */
 const lava_authsnap_spendkey_t *lava_authsnap_find_spendkey(
     const lava_authsnap_t *snap, const unsigned char *hash);
