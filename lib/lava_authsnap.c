@@ -1571,11 +1571,25 @@ lava_authsnap_unpriced(const lava_authsnap_t *snap, const char *m,
 
 
 int
+lava_authsnap_meter_only(const lava_authsnap_t *snap, const char *p,
+    size_t plen)
+{
+    const int64_t  *v;
+
+    /* the sidecar publishes "r <provider> * 0 0" and no model record for a
+     * provider billed on the merchant's meter alone (sidecar/authrates.c) */
+    v = lava_authsnap_vals(snap, &snap->rates, LAVA_AUTHSNAP_RATE_VALS,
+                           p, plen, "*", 1);
+
+    return v != NULL && v[0] == 0 && v[1] == 0;
+}
+
+
+int
 lava_authsnap_priced(const lava_authsnap_t *snap, const char *p, size_t plen,
     const char *model, size_t mlen)
 {
     size_t                        ulen;
-    const int64_t                *v;
     const lava_authsnap_table_t  *t = &snap->rates;
 
     if (t->n == 0 || mlen == 0 || (mlen == 1 && model[0] == '*')) {
@@ -1590,21 +1604,9 @@ lava_authsnap_priced(const lava_authsnap_t *snap, const char *p, size_t plen,
 
     ulen = lava_reserve_undated(model, mlen);
 
-    if (ulen != mlen
-        && lava_authsnap_find_pair(snap, t,
-                                   lava_authsnap_pair_hash(model, ulen),
-                                   p, plen, model, ulen)
-           != NULL)
-    {
-        return 1;
-    }
-
-    /*
-     * A provider billed on the merchant's meter alone (no list price, base
-     * cost 0) is published as "r <provider> * 0 0" with no model records:
-     * the meter prices every model of it (docs/auth-sync.md).
-     */
-    v = lava_authsnap_vals(snap, t, LAVA_AUTHSNAP_RATE_VALS, p, plen, "*", 1);
-
-    return v != NULL && v[0] == 0 && v[1] == 0;
+    return ulen != mlen
+           && lava_authsnap_find_pair(snap, t,
+                                      lava_authsnap_pair_hash(model, ulen),
+                                      p, plen, model, ulen)
+              != NULL;
 }

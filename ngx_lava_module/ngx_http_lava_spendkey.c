@@ -409,6 +409,39 @@ ngx_http_lava_spk_headers(ngx_http_request_t *r, int64_t rpm,
 }
 
 
+/*
+ * A model of a provider billed on the merchant's meter alone has no rate of
+ * its own and needs none: the sidecar prices it at base cost 0 plus the
+ * meter's fee (sidecar/price.c), so refuse_unpriced lets it through. Not
+ * with a percentage meter a customer pays by: a percentage of no base cost
+ * is booked unpriced. Under the auth zone's lock.
+ */
+static ngx_uint_t
+ngx_http_lava_spk_meter_priced(ngx_http_lava_ctx_t *ctx,
+    const lava_authsnap_t *snap)
+{
+    int64_t  fee[LAVA_AUTHSNAP_FEE_VALS];
+
+    if (!lava_authsnap_meter_only(snap, (char *) ctx->provider->name.data,
+                                  ctx->provider->name.len))
+    {
+        return 0;
+    }
+
+    if (ctx->payer != NGX_HTTP_LAVA_PAYER_CUSTOMER || ctx->meter.len == 0) {
+        /* the merchant pays no fee to itself: base cost 0, priced */
+        return 1;
+    }
+
+    /* "f": fee_ppm is a percentage meter's (an unknown meter was refused
+     * when the credential was checked) */
+    return !lava_authsnap_fee(snap, (char *) ctx->merchant_id.data,
+                              ctx->merchant_id.len, (char *) ctx->meter.data,
+                              ctx->meter.len, fee)
+           || fee[0] == 0;
+}
+
+
 lava_refusal_e
 ngx_http_lava_spendkey_check(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 {
@@ -464,7 +497,8 @@ ngx_http_lava_spendkey_check(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
     if (unpriced && model.len) {
         priced = lava_authsnap_priced(snap, (char *) ctx->provider->name.data,
                                       ctx->provider->name.len,
-                                      (char *) model.data, model.len);
+                                      (char *) model.data, model.len)
+                 || ngx_http_lava_spk_meter_priced(ctx, snap);
     }
 
     if (sr) {

@@ -403,10 +403,12 @@ START_TEST(test_records)
     ck_assert_int_eq(lava_authsnap_priced(s.snap, "openai", 6, "*", 1), 0);
     ck_assert_int_eq(lava_authsnap_priced(s.snap, "anthropic", 9, "gpt-4o",
                                           6), 0);
-    /* a provider billed on the meter alone: the meter prices every model */
+    /* a provider billed on the meter alone: "r <provider> * 0 0" */
+    ck_assert_int_eq(lava_authsnap_meter_only(s.snap, "moonshot", 8), 1);
+    ck_assert_int_eq(lava_authsnap_meter_only(s.snap, "openai", 6), 0);
+    ck_assert_int_eq(lava_authsnap_meter_only(s.snap, "anthropic", 9), 0);
     ck_assert_int_eq(lava_authsnap_priced(s.snap, "moonshot", 8,
-                                          "kimi-k2-0905-preview", 20), 1);
-    ck_assert_int_eq(lava_authsnap_priced(s.snap, "moonshot", 8, "*", 1), 0);
+                                          "kimi-k2-0905-preview", 20), 0);
 
     unload(&s);
 }
