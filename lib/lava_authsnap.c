@@ -1576,8 +1576,8 @@ lava_authsnap_meter_only(const lava_authsnap_t *snap, const char *p,
 {
     const int64_t  *v;
 
-    /* the sidecar publishes "r <provider> * 0 0" and no model record for a
-     * provider billed on the merchant's meter alone (sidecar/authrates.c) */
+    /* the sidecar publishes "r <provider> * 0 0" for a provider billed on
+     * the merchant's meter alone (sidecar/authrates.c) */
     v = lava_authsnap_vals(snap, &snap->rates, LAVA_AUTHSNAP_RATE_VALS,
                            p, plen, "*", 1);
 
