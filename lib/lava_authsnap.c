@@ -1571,6 +1571,21 @@ lava_authsnap_unpriced(const lava_authsnap_t *snap, const char *m,
 
 
 int
+lava_authsnap_meter_only(const lava_authsnap_t *snap, const char *p,
+    size_t plen)
+{
+    const int64_t  *v;
+
+    /* the sidecar publishes "r <provider> * 0 0" for a provider billed on
+     * the merchant's meter alone (sidecar/authrates.c) */
+    v = lava_authsnap_vals(snap, &snap->rates, LAVA_AUTHSNAP_RATE_VALS,
+                           p, plen, "*", 1);
+
+    return v != NULL && v[0] == 0 && v[1] == 0;
+}
+
+
+int
 lava_authsnap_priced(const lava_authsnap_t *snap, const char *p, size_t plen,
     const char *model, size_t mlen)
 {

@@ -237,6 +237,9 @@ int lava_authsnap_fee(const lava_authsnap_t *snap, const char *m,
  *   unpriced: the merchant refuses models without a rate ("p")
  *   priced:   the model has an "r" record of its own, as given or undated
  *             (the provider's "*" bound does not count)
+ *   meter_only: the provider is billed on the merchant's meter alone: its
+ *             "*" record is "0 0" (docs/auth-sync.md); a provider whose
+ *             every rate is 0 looks the same
  */
 const lava_authsnap_spendkey_t *lava_authsnap_find_spendkey(
     const lava_authsnap_t *snap, const unsigned char *hash);
@@ -251,6 +254,8 @@ int lava_authsnap_unpriced(const lava_authsnap_t *snap, const char *m,
     size_t mlen);
 int lava_authsnap_priced(const lava_authsnap_t *snap, const char *p,
     size_t plen, const char *model, size_t mlen);
+int lava_authsnap_meter_only(const lava_authsnap_t *snap, const char *p,
+    size_t plen);
 
 /* Decimal digits only, no sign, at most 2^64 - 1 (the version numbers). */
 int lava_authsnap_u64(const char *p, size_t len, uint64_t *out);

@@ -145,6 +145,10 @@
         "\"provider/model\", for example \"anthropic/claude-sonnet-4-5\"")   \
     LAVA_REFUSAL(MODEL_NO_CHAT, 400, "unknown_model",                        \
         "the gateway knows no chat endpoint of this model's provider")       \
+    /* a spend key on the unified endpoint of the other request_shape     \
+     * (the message names the key's endpoint) */                            \
+    LAVA_REFUSAL(REQUEST_SHAPE_NOT_ALLOWED, 403, "request_shape_not_allowed",\
+        "the spend key's request_shape is not this endpoint's")              \
     LAVA_REFUSAL(TRANSLATION_UNSUPPORTED, 400, "translation_unsupported",    \
         "the request cannot be translated into the provider's format")      \
     /* the provider's JSON answer, not the request: served and billed, its  \

@@ -128,7 +128,13 @@ ngx_http_lava_identify(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
         return rc;
     }
 
-    return ngx_http_lava_authenticate(r, ctx, &t, &pkey);
+    rc = ngx_http_lava_authenticate(r, ctx, &t, &pkey);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* a spend key speaks its request_shape (ngx_http_lava_api.c) */
+    return ngx_http_lava_api_shape(r, ctx);
 }
 
 

@@ -21,6 +21,7 @@
 
 #include "ngx_http_lava_api.h"
 #include "ngx_http_lava_auth.h"
+#include "lava_spendkey.h"
 #include "lava_unified.h"
 
 
@@ -400,11 +401,9 @@ ngx_http_lava_api_prepare(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
     }
 
     /*
-     * The client's shape is the endpoint's. Spend keys (issue 13, the
-     * spkngx part) carry a request_shape (openai | anthropic): once the
-     * auth context has it, a key of the other shape is to be refused in
-     * ngx_http_lava_api_request(), which runs after authentication (the
-     * ctx field spkngx adds in ngx_http_lava_auth.h).
+     * The client's shape is the endpoint's. A spend key speaks its
+     * request_shape: one of the other shape is refused once it is
+     * authenticated (ngx_http_lava_api_shape()).
      */
     api->client_fmt = (llcf->api == NGX_HTTP_LAVA_API_CHAT)
                       ? LAVA_FMT_OPENAI : LAVA_FMT_ANTHROPIC;
@@ -441,6 +440,54 @@ ngx_http_lava_api_prepare(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * A spend key's request_shape (openai | anthropic) is the API shape its
+ * users speak (docs/endpoints.md): on the unified endpoints, which take one
+ * shape each, a key of the other shape is refused, naming its endpoint, so
+ * that an SDK of the wrong shape fails at once and clearly instead of with
+ * a body the endpoint cannot read. The rewrite endpoint names the client's
+ * format in its path (and takes "google", which no key shape names): the
+ * path is what the client speaks, whatever the key's shape; the forward
+ * endpoint speaks the provider's own shape. Called once the credential is
+ * authenticated, in the rewrite phase.
+ */
+ngx_int_t
+ngx_http_lava_api_shape(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
+{
+    ngx_int_t                  shape, want;
+    ngx_http_lava_loc_conf_t  *llcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_lava_module);
+
+    if (llcf->api != NGX_HTTP_LAVA_API_CHAT
+        && llcf->api != NGX_HTTP_LAVA_API_MESSAGES)
+    {
+        return NGX_OK;
+    }
+
+    shape = ngx_http_lava_spendkey_shape(ctx);
+
+    if (shape < 0) {
+        /* a forward token or a secret key: the endpoint says the shape */
+        return NGX_OK;
+    }
+
+    want = (llcf->api == NGX_HTTP_LAVA_API_CHAT) ? LAVA_SPK_SHAPE_OPENAI
+                                                 : LAVA_SPK_SHAPE_ANTHROPIC;
+
+    if (shape == want) {
+        return NGX_OK;
+    }
+
+    return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_REQUEST_SHAPE_NOT_ALLOWED,
+               shape == LAVA_SPK_SHAPE_ANTHROPIC
+               ? "this spend key's request_shape is anthropic: send Anthropic "
+                 "Messages requests to POST /v1/messages"
+               : "this spend key's request_shape is openai: send OpenAI "
+                 "Chat Completions requests to POST /v1/chat/completions");
 }
 
 

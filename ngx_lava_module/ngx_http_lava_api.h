@@ -80,6 +80,10 @@ char *ngx_http_lava_api_directive(ngx_conf_t *cf, ngx_command_t *cmd,
  * the model (NGX_OK go on, NGX_DONE waiting or refused, or an HTTP code) */
 ngx_int_t ngx_http_lava_api_prepare(ngx_http_request_t *r,
     ngx_http_lava_ctx_t *ctx);
+/* authenticated: a spend key on the unified endpoint of the other
+ * request_shape is refused (NGX_OK go on, else the request was refused) */
+ngx_int_t ngx_http_lava_api_shape(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx);
 /* routing: the provider URL as lava_url_parse() takes it (extra path and
  * arguments with u=); NGX_OK, else the request was refused */
 ngx_int_t ngx_http_lava_api_target(ngx_http_request_t *r,

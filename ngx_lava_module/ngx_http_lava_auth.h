@@ -59,6 +59,10 @@ void ngx_http_lava_auth_boot(ngx_shm_zone_t *zone,
  *   _done      log phase: what it may cost, and its event's ref for
  *              ngx_http_lava_events_spend_key()
  * _shape: the key's request_shape (lava_spk_shape_e), -1 no spend key.
+ * _auth with ctx->provider NULL (GET /v1/models): no provider allow-list,
+ * a blocked wallet is not refused (the list reaches no provider); the list
+ * asks _allows, under the auth zone's lock, whether the key's allow-lists
+ * take a (provider, model) (1 too when ctx has no spend key).
  */
 ngx_int_t ngx_http_lava_spendkey_auth(ngx_http_request_t *r,
     ngx_http_lava_ctx_t *ctx, ngx_str_t *key);
@@ -68,6 +72,8 @@ void ngx_http_lava_spendkey_cancel(ngx_http_lava_ctx_t *ctx);
 void ngx_http_lava_spendkey_done(ngx_http_request_t *r,
     ngx_http_lava_ctx_t *ctx, const lava_usage_buckets_t *usage);
 ngx_int_t ngx_http_lava_spendkey_shape(ngx_http_lava_ctx_t *ctx);
+ngx_uint_t ngx_http_lava_spendkey_allows(ngx_http_lava_ctx_t *ctx,
+    const lava_authsnap_t *snap, ngx_str_t *provider, ngx_str_t *model);
 
 /* configuration: lava_spend_key_zone; init_main_conf creates the default
  * zone and the hold */

@@ -9,12 +9,12 @@
  * which POST /v1/chat/completions and /v1/messages take as they are.
  * "created" is 0: the ledger keeps no date for a model.
  *
- * Authenticated like every request (a forward token or a bare secret key);
- * a refusal is answered and booked like the forward endpoint's, a list is
- * not booked (it costs nothing and reaches no provider).
- *
- * Spend keys (issue 13): a key's allow-lists are to filter the list in
- * ngx_http_lava_models_list() once the auth context carries them.
+ * Authenticated like every request (a forward token, a bare secret key or
+ * a spend key); a refusal is answered and booked like the forward
+ * endpoint's, a list is not booked (it costs nothing and reaches no
+ * provider). A spend key sees the models its allowed_providers and
+ * allowed_models take (ngx_http_lava_spendkey_allows()); a forward token or
+ * a secret key the merchant's whole list.
  */
 
 #include <jansson.h>
@@ -22,6 +22,7 @@
 #include "ngx_http_lava_api.h"
 #include "ngx_http_lava_auth.h"
 #include "ngx_http_lava_token.h"
+#include "lava_spendkey.h"
 
 
 static const lava_refusal_e  ngx_http_lava_models_refusal[] = {
@@ -88,6 +89,21 @@ ngx_http_lava_models_auth(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
                                            NULL);
     }
 
+    /* a spend key: its own record (ctx->provider is NULL: no provider
+     * check, the list is filtered instead); a refusal finalizes the
+     * request, so the reference ngx_http_lava_models_refuse() takes */
+    if (lava_spk_key_prefixed((char *) token.data, token.len)) {
+        r->main->count++;
+
+        rc = ngx_http_lava_spendkey_auth(r, ctx, &token);
+
+        if (rc != NGX_DONE) {
+            r->main->count--;
+        }
+
+        return rc;
+    }
+
     rc = ngx_http_lava_token_get(r, &token, &tk, hash);
 
     if (rc == NGX_ERROR) {
@@ -129,7 +145,7 @@ ngx_http_lava_models_auth(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 
 /* the list, from the snapshot's rate records, under the zone's lock */
 static json_t *
-ngx_http_lava_models_list(ngx_http_request_t *r)
+ngx_http_lava_models_list(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 {
     char                          *s;
     json_t                        *data, *m;
@@ -140,6 +156,7 @@ ngx_http_lava_models_list(ngx_http_request_t *r)
     ngx_http_lava_auth_sh_t       *sh;
     ngx_http_lava_provider_t      *pv;
     ngx_http_lava_main_conf_t     *lmcf;
+    ngx_str_t                      provider, model;
     const lava_authsnap_pair_t    *e;
     char                           id[LAVA_AUTHSNAP_ID_MAX + 1
                                       + LAVA_AUTHSNAP_MODEL_MAX + 1];
@@ -184,6 +201,16 @@ ngx_http_lava_models_list(ngx_http_request_t *r)
         }
 
         if (!known) {
+            continue;
+        }
+
+        /* a spend key's allow-lists */
+        provider.data = (u_char *) s;
+        provider.len = e->mlen;
+        model.data = (u_char *) s + e->mlen;
+        model.len = e->olen;
+
+        if (!ngx_http_lava_spendkey_allows(ctx, snap, &provider, &model)) {
             continue;
         }
 
@@ -245,7 +272,7 @@ ngx_http_lava_models_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    data = ngx_http_lava_models_list(r);
+    data = ngx_http_lava_models_list(r, ctx);
     root = data ? json_pack("{s:s, s:o}", "object", "list", "data", data)
                 : NULL;
     text = root ? json_dumps(root, JSON_COMPACT) : NULL;

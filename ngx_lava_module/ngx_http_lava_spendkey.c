@@ -242,7 +242,8 @@ ngx_http_lava_spendkey_auth(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
         goto done;
     }
 
-    if ((sr->flags & LAVA_SPK_F_PROVIDERS)
+    /* no provider: GET /v1/models, which filters its list instead */
+    if ((sr->flags & LAVA_SPK_F_PROVIDERS) && ctx->provider != NULL
         && !lava_authsnap_listed(snap, &snap->providers, (char *) id.data,
                                  id.len, (char *) ctx->provider->name.data,
                                  ctx->provider->name.len, 0))
@@ -304,8 +305,9 @@ done:
                                     NULL);
     }
 
-    /* a customer's key: its wallet pays, so a blocked wallet refuses */
-    if (blocked) {
+    /* a customer's key: its wallet pays, so a blocked wallet refuses; a
+     * model list reaches no provider and costs nothing */
+    if (blocked && ctx->provider != NULL) {
         return ngx_http_lava_refuse(r, ctx, LAVA_REFUSAL_INSUFFICIENT_BALANCE,
                                     NULL);
     }
@@ -316,6 +318,40 @@ done:
     ctx->spend_key = sr;
 
     return NGX_OK;
+}
+
+
+ngx_uint_t
+ngx_http_lava_spendkey_allows(ngx_http_lava_ctx_t *ctx,
+    const lava_authsnap_t *snap, ngx_str_t *provider, ngx_str_t *model)
+{
+    ngx_str_t                *id;
+    ngx_http_lava_spk_req_t  *sr = ctx->spend_key;
+
+    if (sr == NULL) {
+        return 1;
+    }
+
+    id = &ctx->spend_key_id;
+
+    if ((sr->flags & LAVA_SPK_F_PROVIDERS)
+        && !lava_authsnap_listed(snap, &snap->providers, (char *) id->data,
+                                 id->len, (char *) provider->data,
+                                 provider->len, 0))
+    {
+        return 0;
+    }
+
+    /* as on a request: the model as named, or its undated list entry */
+    if ((sr->flags & LAVA_SPK_F_MODELS)
+        && !lava_authsnap_listed(snap, &snap->models, (char *) id->data,
+                                 id->len, (char *) model->data, model->len,
+                                 1))
+    {
+        return 0;
+    }
+
+    return 1;
 }
 
 
@@ -370,6 +406,39 @@ ngx_http_lava_spk_headers(ngx_http_request_t *r, int64_t rpm,
 
         h->value.len = p - h->value.data;
     }
+}
+
+
+/*
+ * A model of a provider billed on the merchant's meter alone has no rate of
+ * its own and needs none: the sidecar prices it at base cost 0 plus the
+ * meter's fee (sidecar/price.c), so refuse_unpriced lets it through. Not
+ * with a percentage meter a customer pays by: a percentage of no base cost
+ * is booked unpriced. Under the auth zone's lock.
+ */
+static ngx_uint_t
+ngx_http_lava_spk_meter_priced(ngx_http_lava_ctx_t *ctx,
+    const lava_authsnap_t *snap)
+{
+    int64_t  fee[LAVA_AUTHSNAP_FEE_VALS];
+
+    if (!lava_authsnap_meter_only(snap, (char *) ctx->provider->name.data,
+                                  ctx->provider->name.len))
+    {
+        return 0;
+    }
+
+    if (ctx->payer != NGX_HTTP_LAVA_PAYER_CUSTOMER || ctx->meter.len == 0) {
+        /* the merchant pays no fee to itself: base cost 0, priced */
+        return 1;
+    }
+
+    /* "f": fee_ppm is a percentage meter's (an unknown meter was refused
+     * when the credential was checked) */
+    return !lava_authsnap_fee(snap, (char *) ctx->merchant_id.data,
+                              ctx->merchant_id.len, (char *) ctx->meter.data,
+                              ctx->meter.len, fee)
+           || fee[0] == 0;
 }
 
 
@@ -428,7 +497,8 @@ ngx_http_lava_spendkey_check(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
     if (unpriced && model.len) {
         priced = lava_authsnap_priced(snap, (char *) ctx->provider->name.data,
                                       ctx->provider->name.len,
-                                      (char *) model.data, model.len);
+                                      (char *) model.data, model.len)
+                 || ngx_http_lava_spk_meter_priced(ctx, snap);
     }
 
     if (sr) {

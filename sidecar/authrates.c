@@ -181,6 +181,12 @@ authrates_render(const rates_t *t, int64_t now_ms, int64_t sc_ppm, authrates_add
                 return -1;
             }
         }
+        /* a provider billed on the meter alone has no base cost whatever
+         * rows it has (sidecar/price.c): "* 0 0", which nginx reads as
+         * "priced by the meter" (docs/auth-sync.md) */
+        if (rates_meter_only(t, p, strlen(p))) {
+            pin = pout = 0;
+        }
         if (is_id(p)
             && line(add, arg, "r %s %s %lld %lld\n", p, "*", authrates_with_charge(pin, sc_ppm),
                     authrates_with_charge(pout, sc_ppm), 0, 0) != 0)

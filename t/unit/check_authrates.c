@@ -70,7 +70,8 @@ START_TEST(test_render)
         { .provider = "openai", .pattern = "mini", .model = "gpt-4o-mini" },
         { .provider = "openai", .pattern = "gpt-*", .model = "gpt-4o-mini" },
     };
-    const char *mo[] = { "acme" };
+    /* acme: billed on the meter alone, no rows; elevenlabs: with rows */
+    const char *mo[] = { "acme", "elevenlabs" };
 
     /* gpt-4o-mini: an old row (superseded), the current one, a dearer one
      * from tomorrow; gpt-4o: reasoning dearer than output, cache writes
@@ -88,7 +89,7 @@ START_TEST(test_render)
     r[7] = row("elevenlabs", "eleven_v3", 0, PRICE_UNSET, PRICE_UNSET);
     r[7].characters = 100000000000;
 
-    t = rates_from(r, 8, m, 4, a, 2, mo, 1);
+    t = rates_from(r, 8, m, 4, a, 2, mo, 2);
     ck_assert_ptr_nonnull(t);
 
     memset(&o, 0, sizeof(o));
@@ -98,7 +99,7 @@ START_TEST(test_render)
         "r anthropic claude-sonnet-4-5 6114000000 22927500000\n"
         "r anthropic * 6114000000 22927500000\n"
         "r elevenlabs eleven_v3 101900000000 0\n"
-        "r elevenlabs * 101900000000 0\n"
+        "r elevenlabs * 0 0\n"
         "r openai gpt-4o 3057000000 12228000000\n"
         "r openai gpt-4o-mini 203800000 713300000\n"
         "r openai mini 203800000 713300000\n"

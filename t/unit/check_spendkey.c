@@ -194,6 +194,7 @@ static const char  *spk_snapshot =
     "t " MER " chat\n"
     "r openai gpt-4o 2547500000 10190000000\n"
     "r openai * 15285000000 61140000000\n"
+    "r moonshot * 0 0\n"
     "s " H2 " " SPK1 " " MER " " CUS " chat active 0 openai 7\n"
     "s " H3 " " SPK2 " " MER " - - paused 1800000000 anthropic 0\n"
     "x " HEX64 " " SPK3 "\n"
@@ -402,6 +403,12 @@ START_TEST(test_records)
     ck_assert_int_eq(lava_authsnap_priced(s.snap, "openai", 6, "*", 1), 0);
     ck_assert_int_eq(lava_authsnap_priced(s.snap, "anthropic", 9, "gpt-4o",
                                           6), 0);
+    /* a provider billed on the meter alone: "r <provider> * 0 0" */
+    ck_assert_int_eq(lava_authsnap_meter_only(s.snap, "moonshot", 8), 1);
+    ck_assert_int_eq(lava_authsnap_meter_only(s.snap, "openai", 6), 0);
+    ck_assert_int_eq(lava_authsnap_meter_only(s.snap, "anthropic", 9), 0);
+    ck_assert_int_eq(lava_authsnap_priced(s.snap, "moonshot", 8,
+                                          "kimi-k2-0905-preview", 20), 0);
 
     unload(&s);
 }
