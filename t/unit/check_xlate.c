@@ -13,44 +13,9 @@
 #include <jansson.h>
 
 #include "unit.h"
+#include "lava_fixture.h"
 #include "lava_xlate.h"
 #include "lava_xlate_map.h"
-
-
-static const char *
-fx_dir(void)
-{
-    const char  *d = getenv("LAVA_FIXTURES");
-
-    return d ? d : "t/fixtures";
-}
-
-
-/* a fixture, relative to the fixture directory, NUL-terminated */
-static char *
-fx_read(const char *name, size_t *len)
-{
-    char    path[1024];
-    char   *buf;
-    long    n;
-    FILE   *f;
-
-    snprintf(path, sizeof(path), "%s/%s", fx_dir(), name);
-    f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open fixture %s", path);
-
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc(n + 1);
-    ck_assert_msg(buf != NULL && fread(buf, 1, n, f) == (size_t) n,
-                  "cannot read fixture %s", path);
-    fclose(f);
-
-    buf[n] = '\0';
-    *len = (size_t) n;
-    return buf;
-}
 
 
 /* the target model every golden request is translated with */

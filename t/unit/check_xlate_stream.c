@@ -19,89 +19,11 @@
 #include <jansson.h>
 
 #include "unit.h"
+#include "lava_fixture.h"
 #include "lava_sse.h"
 #include "lava_xlate_stream.h"
 
 
-/* An assertion for hot loops (Check's own write to a pipe per pass). */
-#define FX_CHECK(cond, ...)                                                  \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            ck_abort_msg(__VA_ARGS__);                                       \
-        }                                                                    \
-    } while (0)
-
-
-static const char *
-fx_dir(void)
-{
-    const char  *d = getenv("LAVA_FIXTURES");
-
-    return d ? d : "t/fixtures";
-}
-
-
-/* a whole fixture file, NUL-terminated */
-static char *
-fx_read(const char *name, size_t *len)
-{
-    char    path[1024];
-    char   *buf;
-    long    n;
-    FILE   *f;
-
-    snprintf(path, sizeof(path), "%s/%s", fx_dir(), name);
-
-    f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open fixture %s", path);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-
-    buf = malloc(n + 1);
-    ck_assert_msg(buf != NULL && fread(buf, 1, n, f) == (size_t) n,
-                  "cannot read fixture %s", path);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t) n;
-
-    return buf;
-}
-
-
-/* Line-end variants of an LF fixture (as t/unit/lava_fixture.h): 1 CRLF,
- * 2 CR, 3 mixed (never CR then LF, which reads as one CRLF). */
-static char *
-fx_eol(const char *s, size_t n, int variant, size_t *out_len)
-{
-    char    *out, *o;
-    size_t   i, k = 0;
-
-    out = o = malloc(2 * n + 1);
-
-    for (i = 0; i < n; i++) {
-        if (s[i] != '\n') {
-            *o++ = s[i];
-            continue;
-        }
-
-        switch (variant == 3 ? (int) "\0\2\1"[k++ % 3] : variant) {
-        case 1:
-            *o++ = '\r';
-            *o++ = '\n';
-            break;
-        case 2:
-            *o++ = '\r';
-            break;
-        default:
-            *o++ = '\n';
-            break;
-        }
-    }
-
-    *out_len = (size_t) (o - out);
-    return out;
-}
 
 
 #define CREATED  1765100000LL

@@ -16,6 +16,11 @@
 
 #include "lava_event_fields.h"
 
+/* each suite uses some of these helpers, never all of them */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wunused-variable"
+
 /* An assertion for hot loops: Check's own ck_assert_* write a message to a
  * pipe for every passing check, which dominates replays at every split. */
 #define FX_CHECK(cond, ...)                                                  \
@@ -335,5 +340,7 @@ fx_eol(const char *s, size_t n, int variant, size_t *out_len)
     return out;
 }
 
+
+#pragma GCC diagnostic pop
 
 #endif
