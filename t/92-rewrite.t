@@ -296,6 +296,20 @@ subtest 'a provider error in the client\'s shape, status kept, booked' => sub {
     is $s->wait_event($r->{rid} // '')->{status}, 529, 'booked with 529';
 };
 
+subtest 'a translated provider error that echoes the managed key: masked before translation' => sub {
+    my $managed = 'sk-mock-anthropic';   # scripts/lava-stack's managed key for anthropic
+    my $r = $s->request(target => '/v1/rewrite/openai/https://api.anthropic.com/v1/messages',
+                        body => $oa_chat,
+                        headers => [Authorization => "Bearer $tok", 'x-mock-echo-key' => 3]);
+    is $r->{status}, 401, 'the provider\'s 401 kept';
+    ok ref $r->{json}{error} eq 'HASH' && defined $r->{json}{error}{message},
+        'an OpenAI error object';
+    unlike $r->{body}, qr/\Q$managed\E/, 'the managed key is nowhere in the translated body';
+    like $r->{json}{error}{message} // '', qr/\*{17}/, 'its copies overwritten in the message';
+    unlike join("\n", map { "$_: $r->{headers}{$_}" } keys %{ $r->{headers} }), qr/\Q$managed\E/,
+        'nor in a header';
+};
+
 subtest 'rewrite anthropic -> OpenAI: an Anthropic message from a chat completion' => sub {
     my $oa_ref = ref_row('https://api.openai.com/v1/chat/completions',
                          LavaTest::chat_body(), [Authorization => "Bearer $tok"]);
