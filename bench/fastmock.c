@@ -11,7 +11,9 @@
  * every interval_ms=M milliseconds (default 20, 0: as fast as possible),
  * pad=B bytes of content per event (default 8), then a usage chunk and
  * [DONE]. Every event carries "t":<CLOCK_REALTIME ns when it was written>,
- * so a client on the same machine can tell how long it took to arrive.
+ * so a client on the same machine can tell how long it took to arrive;
+ * with tcontent=1 the content text starts with "t=<ns>;" too, so the time
+ * survives a gateway that translates the stream into another shape.
  * A JSON answer waits delay_ms=M milliseconds first when asked to (a steady
  * request rate for the lag benchmark). Anything else gets a 200 JSON "{}".
  */
@@ -45,6 +47,7 @@ typedef struct {
     int       left;           /* content events still to send */
     int       interval_ms;
     int       pad;
+    int       tcontent;     /* 1: the content text carries the time too */
     int64_t   next_ns;        /* CLOCK_MONOTONIC of the next event */
 } conn_t;
 
@@ -141,11 +144,17 @@ stream_step(conn_t *c)
     }
 
     if (c->left > 0) {
+        long long  t = (long long) now_ns(CLOCK_REALTIME);
+        char       tc[32] = "";
+
+        if (c->tcontent) {
+            snprintf(tc, sizeof(tc), "t=%lld;", t);
+        }
         n = snprintf(ev, sizeof(ev),
                      "data: {\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\","
-                     "\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"%.*s\"},"
+                     "\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"%s%.*s\"},"
                      "\"finish_reason\":null}],\"usage\":null,\"t\":%lld}\n\n",
-                     c->pad, padbuf, (long long) now_ns(CLOCK_REALTIME));
+                     tc, c->pad, padbuf, t);
         c->left--;
         c->next_ns += (int64_t) c->interval_ms * 1000000;
         return send_event(c, ev, (size_t) n);
@@ -244,6 +253,7 @@ handle(conn_t *c)
         c->left = query_int(target, tlen, "events", 20);
         c->interval_ms = query_int(target, tlen, "interval_ms", 20);
         c->pad = query_int(target, tlen, "pad", 8);
+        c->tcontent = query_int(target, tlen, "tcontent", 0);
         if (c->pad < 0 || c->pad > (int) sizeof(padbuf)) {
             c->pad = 8;
         }

@@ -3,7 +3,9 @@
  * a loopback HTTP server, sends one request on each (R rounds per connection,
  * kept alive), de-chunks the SSE answers and, for every event that carries
  * "t":<CLOCK_REALTIME ns> (bench/fastmock writes it), records how long the
- * event took from the mock's write to this client's read. Prints one line
+ * event took from the mock's write to this client's read (or, in a stream
+ * the gateway translated into another shape, "t=<ns>;" at the start of the
+ * event's text: fastmock's tcontent=1). Prints one line
  * of results: time to first event and per-event delay percentiles.
  *
  *   sseclient -a 127.0.0.1:PORT -p TARGET [-H 'Name: value']... [-b BODY]
@@ -142,8 +144,13 @@ sse_bytes(conn_t *c, const char *p, size_t n, int64_t arrival_rt)
             c->ev[c->evlen] = '\0';
             t = strstr(c->ev, "\"t\":");
             if (t) {
+                t += 4;
+            } else if ((t = strstr(c->ev, "\"t=")) != NULL) {
+                t += 3;
+            }
+            if (t) {
                 events++;
-                push(&delay, arrival_rt - strtoll(t + 4, NULL, 10));
+                push(&delay, arrival_rt - strtoll(t, NULL, 10));
                 if (!c->got_first) {
                     c->got_first = 1;
                     push(&ttfb, now_ns(CLOCK_MONOTONIC) - c->sent_ns);
