@@ -26,11 +26,11 @@
 -- (booked requests point at the row they used). How the list is made and
 -- how to add to it: docs/pricing.md, "Seed prices".
 --
--- Seeded: openai, anthropic, xai, deepseek, novita, vercel. Not seeded (no
--- price read on the provider's own page yet): google, mistral, cohere, groq,
--- together, fireworks, deepinfra, hyperbolic, cerebras, sambanova, nebius,
--- gmi, inference, baseten, elevenlabs, retell, kluster, parasail, chutes,
--- targon, pearch, moonshot, embercloud. Price them with add_rate(), or bill
+-- Seeded: openai, anthropic, deepseek, novita, vercel. Not seeded (no
+-- complete price read on the provider's own page yet): google, xai, mistral,
+-- cohere, groq, together, fireworks, deepinfra, hyperbolic, cerebras,
+-- sambanova, nebius, gmi, inference, baseten, elevenlabs, retell, kluster,
+-- parasail, chutes, targon, pearch, moonshot, embercloud. Price them with add_rate(), or bill
 -- them on the merchant's meter alone with set_meter_only_provider().
 --
 -- Rows are effective from the date the price was seen (or announced), so
@@ -142,13 +142,6 @@ INSERT INTO model_aliases (provider, pattern, model, note)
 INSERT INTO model_aliases (provider, pattern, model, note)
     VALUES ('anthropic', 'claude-3-5-haiku-latest', 'claude-3-5-haiku', 'API alias')
     ON CONFLICT DO NOTHING;
-
-------------------------------------------------------------------- xAI
--- docs.x.ai/developers/grok-4-7, "At a glance": input and output; the page
--- gives no other price for the model (no cached-input price).
-INSERT INTO seed_rates (provider, model, effective_from, input, output, note)
-VALUES ('xai', 'grok-4.7', '2026-11-01T00:00:00Z', 2.00, 6.00,
-        '[page as stored, read 2026-12-07] docs.x.ai/developers/grok-4-7');
 
 -------------------------------------------------------------- DeepSeek
 -- api-docs.deepseek.com/quick_start/pricing, "Pricing": cache hit (= cached
