@@ -102,13 +102,6 @@ INSERT INTO seed_rates (provider, model, effective_from, input, cache_write, cac
                         cached_input, output, note)
 VALUES ('anthropic', 'claude-opus-4-7', '2026-05-01', 5, 6.25, 10, 0.50, 25,
         '[page as stored, read 2026-12-07] platform.claude.com/docs/en/about-claude/pricing');
--- Claude Opus 5 is on the page; its API id is not: claude-opus-5 follows the
--- id the Claude Sonnet 5 page gives its model (claude-sonnet-5, no date). A
--- wrong id only leaves requests unpriced, never mispriced.
-INSERT INTO seed_rates (provider, model, effective_from, input, cache_write, cache_write_1h,
-                        cached_input, output, note)
-VALUES ('anthropic', 'claude-opus-5', '2026-11-01T00:00:00Z', 5, 6.25, 10, 0.50, 25,
-        '[page as stored, read 2026-12-07] platform.claude.com/docs/en/about-claude/pricing; id as the API names Claude 5 models');
 -- platform.claude.com/docs/zh-CN/models/sonnet-5/overview, "Pricing": the
 -- model id claude-sonnet-5 and its five prices (the page lists it as a
 -- legacy model; seen, so priced, from the day it was read).
