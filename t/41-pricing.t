@@ -30,10 +30,20 @@ sub rdiv {
 }
 
 # -- the seeded list prices -------------------------------------------------
+# The stack holds the seed list (sql/seed/rates.sql: prices read on the
+# providers' own pages) and, for the models the seed does not price, the
+# stack's fixture prices (scripts/lava-stack-rates.sql), noted as such.
 {
     is sql1('SELECT count(*) FROM provider_rates WHERE note IS NULL'), 0,
        'every seeded rate row says where its price comes from';
-    ok sql1(q{SELECT count(DISTINCT provider) FROM provider_rates}) >= 15, 'most seed providers have rates';
+    is sql1(q{SELECT count(*) FROM provider_rates WHERE note NOT LIKE 'stack fixture%'
+               AND note !~ '^\[page as stored, (dated|read) [0-9]{4}-[0-9]{2}-[0-9]{2}\] [a-z0-9.-]+[.][a-z]+/'}), 0,
+       'every seed row names the provider page it was read on, and when';
+    ok sql1(q{SELECT count(DISTINCT provider) FROM provider_rates
+               WHERE note NOT LIKE 'stack fixture%'}) >= 5, 'the seed prices five providers';
+    is sql1(q{SELECT count(*) FROM provider_rates f JOIN provider_rates r USING (provider, model)
+               WHERE f.note LIKE 'stack fixture%' AND r.note NOT LIKE 'stack fixture%'}), 0,
+       'a model the seed prices has no fixture rows';
 }
 
 # Rates, USD per 1M tokens; test models so the seed prices do not matter.
@@ -74,8 +84,13 @@ my $direct = sub {
     return $s->wait_booked($rid) || do { fail("$rid booked"); {} };
 };
 
-# The seeded list prices as the sidecar prices them.
+# The stack's list prices as the sidecar prices them: seed rows (Claude Opus
+# 4.1, DeepSeek), fixture rows for what the seed lacks (Gemini, Retell).
 {
+    my $opus = $direct->(provider => 'anthropic', model => 'claude-opus-4-1', input_tokens => 1000,
+                         output_tokens => 100);
+    is $opus->{input_nusd_per_1m}, 15_000_000_000, 'Claude Opus 4.1 (seed): $15 per 1M input';
+    is $opus->{base_cost_nusd}, 1000 * 15_000 + 100 * 75_000, '... and $75 per 1M output';
     my $in_2027 = sql1(q{SELECT (extract(epoch FROM timestamptz '2027-02-01') * 1000)::bigint});
     my $gemini = sub { $direct->(provider => 'google', model => 'gemini-3.8-flash', input_tokens => 1000, @_) };
     is $gemini->()->{input_nusd_per_1m}, 750_000_000, 'Gemini 3.8 Flash: $0.75 per 1M input now';
@@ -147,8 +162,8 @@ sub booked {
 # -- a seeded model under its dated name, through the stack -----------------
 {
     my $row = booked(call(name => 'dated Anthropic id', target => $ANTHROPIC,
-                          model => 'claude-sonnet-4-5-20250929', usage => 'prompt=1000,completion=100'));
-    is $row->{rate_model}, 'claude-sonnet-4-5', 'priced with the claude-sonnet-4-5 row';
+                          model => 'claude-sonnet-4-20250514', usage => 'prompt=1000,completion=100'));
+    is $row->{rate_model}, 'claude-sonnet-4', 'priced with the claude-sonnet-4 row';
     is $row->{base_cost_nusd}, 1000 * 3000 + 100 * 15000, '$3 / $15 per 1M';
 }
 

@@ -1,6 +1,6 @@
--- Seed list prices of the main models of the seed providers, USD per unit
--- (tokens per 1M; characters per 1M; duration per hour, or per minute;
--- requests each), and the model aliases that go with them.
+-- Seed list prices, USD per unit (tokens per 1M; characters per 1M;
+-- duration per hour, or per minute; requests each), and the model aliases
+-- that go with them.
 --
 -- Data, not schema: applied by `lava-migrate --seed` (scripts/lava-stack, so
 -- the demo and the tests, always seed), again whenever this file changes.
@@ -8,33 +8,34 @@
 -- tier; same alias pattern) is left as it is (ON CONFLICT DO NOTHING), so
 -- the file can only add prices; it never changes or removes one.
 --
--- Every row says where its numbers come from and how sure they are:
---   [page YYYY-MM-DD]    read from a stored copy of the provider's own
---                        pricing or model page (the copy's date, or the date
---                        it was read when the copy has none)
---   [transcribed DATE]   a third party's dated transcription of the
---                        provider's page (API Commons plans files, named)
---   [secondary]          a third-party article or price list, not the
---                        provider's page
---   [memory]             from memory of the provider's page, NOT checked
--- Check [secondary] and [memory] rows before billing with them. Prices
--- change: a change is a new add_rate() row with a later date, never an
--- edit (booked requests point at the row they used). A model without a
--- row is booked unpriced, never at zero, and settled by reprice_unpriced()
--- once its row exists.
+-- Every row is read on the provider's own pricing or model page, and its
+-- note says which page and when:
+--   [page as stored, dated YYYY-MM-DD]  a stored copy of the page that shows
+--                                       its own date
+--   [page as stored, read YYYY-MM-DD]   a stored copy without a date of its
+--                                       own, read on that day
+-- A price seen only in a third party's article, price list or transcription,
+-- or remembered, is not seeded: such a model is booked unpriced (never at
+-- zero) until the operator adds its row with add_rate(), and
+-- reprice_unpriced() settles what was booked before. A row whose page shows
+-- some of the prices the provider bills for the model (input and output but
+-- not its cache prices, say) is not seeded either: a NULL price falls back
+-- to another (docs/pricing.md), which would be a guess.
 --
--- Not seeded (no price we could stand behind): gmi, inference, baseten,
--- kluster, parasail, chutes, targon, pearch, novita, moonshot, embercloud.
--- Add them with
--- add_rate(), or bill them on the merchant's meter alone with
--- set_meter_only_provider().
+-- Prices change: a change is a new row with a later date, never an edit
+-- (booked requests point at the row they used). How the list is made and
+-- how to add to it: docs/pricing.md, "Seed prices".
+--
+-- Seeded: openai, anthropic, deepseek, novita, vercel. Not seeded (no
+-- complete price read on the provider's own page yet): google, xai, mistral,
+-- cohere, groq, together, fireworks, deepinfra, hyperbolic, cerebras,
+-- sambanova, nebius, gmi, inference, baseten, elevenlabs, retell, kluster,
+-- parasail, chutes, targon, pearch, moonshot, embercloud. Price them with add_rate(), or bill
+-- them on the merchant's meter alone with set_meter_only_provider().
 --
 -- Rows are effective from the date the price was seen (or announced), so
 -- requests of that day on are priced; older requests stay unpriced rather
--- than take a price that may not have applied to them. The dates used most:
---   2026-05-04  OpenAI API Commons transcription
---   2026-01-01  Anthropic pricing page copy
---   2026-11-01  prices seen November 2026
+-- than take a price that may not have applied to them.
 
 -- The rows in add_rate()'s units; converted and inserted at the end of the
 -- file, in file order (rate ids follow it).
@@ -63,142 +64,68 @@ CREATE TEMP TABLE seed_rates (
     note               text NOT NULL
 ) ON COMMIT DROP;
 
------------------------------------------------------- OpenAI, April 2025
--- OpenAI API pricing page, https://openai.com/api/pricing (standard tier),
--- prices as published 2025-04 (after the GPT-4.1 launch). Check them
--- against the page before relying on them. effective_from 2025-01-01:
--- requests older than that have no rate and are booked as unpriced, never
--- at zero. gpt-4o-mini is also the model the bundled mock provider answers
--- with.
-
-INSERT INTO seed_rates (provider, model, effective_from, input, cached_input, output, note)
-VALUES ('openai', 'gpt-4o', '2025-01-01T00:00:00Z', 2.50, 1.25, 10.00,
-        'openai.com/api/pricing, 2025-04');
-INSERT INTO seed_rates (provider, model, effective_from, input, cached_input, output, note)
-VALUES ('openai', 'gpt-4o-mini', '2025-01-01T00:00:00Z', 0.15, 0.075, 0.60,
-        'openai.com/api/pricing, 2025-04');
-INSERT INTO seed_rates (provider, model, effective_from, input, cached_input, output, note)
-VALUES ('openai', 'gpt-4.1', '2025-01-01T00:00:00Z', 2.00, 0.50, 8.00,
-        'openai.com/api/pricing, 2025-04');
-INSERT INTO seed_rates (provider, model, effective_from, input, cached_input, output, note)
-VALUES ('openai', 'gpt-4.1-mini', '2025-01-01T00:00:00Z', 0.40, 0.10, 1.60,
-        'openai.com/api/pricing, 2025-04');
-
 ---------------------------------------------------------------- OpenAI
--- [page] developers.openai.com/docs/models (gpt-5.5 $5/$30, gpt-5.4
--- $2.50/$15, gpt-5.4-mini $0.75/$4.50); cached input and gpt-5.4-nano
--- [transcribed 2026-05-04] api-evangelist/openai plans file, from
--- developers.openai.com/api/docs/pricing. Standard tier, short context.
-INSERT INTO seed_rates (provider, model, effective_from, input, cached_input, output, note)
-VALUES ('openai', 'gpt-5.5', '2026-05-04T00:00:00Z', 5.00, 0.50, 30.00,
-        '[page]+[transcribed 2026-05-04] developers.openai.com/api/docs/pricing');
-INSERT INTO seed_rates (provider, model, effective_from, input, cached_input, output, note)
-VALUES ('openai', 'gpt-5.4', '2026-05-04T00:00:00Z', 2.50, 0.25, 15.00,
-        '[page]+[transcribed 2026-05-04] developers.openai.com/api/docs/pricing');
--- long context: "2x on input beyond 272K, 1.5x on output" [secondary]
--- (hivebook.wiki, 2026-04; tokenmix.ai says standard rates apply under 270K)
-INSERT INTO seed_rates (provider, model, effective_from, input, cached_input, output,
-                        prompt_tokens_over, note)
-VALUES ('openai', 'gpt-5.4', '2026-05-04T00:00:00Z', 5.00, 0.50, 22.50, 272000,
-        '[secondary] long-context surcharge, hivebook.wiki 2026-04');
-INSERT INTO seed_rates (provider, model, effective_from, input, cached_input, output, note)
-VALUES ('openai', 'gpt-5.4-mini', '2026-05-04T00:00:00Z', 0.75, 0.075, 4.50,
-        '[page]+[transcribed 2026-05-04] developers.openai.com/api/docs/pricing');
-INSERT INTO seed_rates (provider, model, effective_from, input, cached_input, output, note)
-VALUES ('openai', 'gpt-5.4-nano', '2026-05-04T00:00:00Z', 0.20, 0.02, 1.25,
-        '[transcribed 2026-05-04] developers.openai.com/api/docs/pricing');
--- [page] developers.openai.com/api/docs/models/gpt-5-nano and the GPT-5
--- row of its gpt-5-codex page
-INSERT INTO seed_rates (provider, model, effective_from, input, cached_input, output, note)
-VALUES ('openai', 'gpt-5', '2025-08-07', 1.25, 0.125, 10.00,
-        '[page] developers.openai.com/api/docs/models (gpt-5-codex comparison)');
+-- developers.openai.com/api/docs/models/<id>: each model's page, "Text
+-- tokens, per 1M tokens" (standard processing). The stored copies show no
+-- date of their own. Both pages mark the model deprecated; the prices are
+-- kept for the requests that still name it.
 INSERT INTO seed_rates (provider, model, effective_from, input, cached_input, output, note)
 VALUES ('openai', 'gpt-5-nano', '2025-08-07', 0.05, 0.005, 0.40,
-        '[page] developers.openai.com/api/docs/models/gpt-5-nano');
+        '[page as stored, read 2026-12-07] developers.openai.com/api/docs/models/gpt-5-nano');
 INSERT INTO seed_rates (provider, model, effective_from, input, cached_input, output, note)
-VALUES ('openai', 'gpt-5-mini', '2025-08-07', 0.25, 0.025, 2.00,
-        '[secondary] nicolalazzari.ai 2026; matches [memory]');
-INSERT INTO seed_rates (provider, model, effective_from, input, cached_input, output, note)
-VALUES ('openai', 'o3', '2025-06-10', 2.00, 0.50, 8.00,
-        '[memory] openai.com/api/pricing after the June 2025 o3 price cut');
-INSERT INTO seed_rates (provider, model, effective_from, input, cached_input, output, note)
-VALUES ('openai', 'o4-mini', '2025-04-16', 1.10, 0.275, 4.40,
-        '[memory] openai.com/api/pricing');
-INSERT INTO seed_rates (provider, model, effective_from, input, note)
-VALUES ('openai', 'text-embedding-3-small', '2024-01-25', 0.02,
-        '[secondary] chatgptpricing pages.dev; matches [memory]');
-INSERT INTO seed_rates (provider, model, effective_from, input, note)
-VALUES ('openai', 'text-embedding-3-large', '2024-01-25', 0.13,
-        '[secondary] chatgptpricing pages.dev; matches [memory]');
--- gpt-4o, gpt-4o-mini, gpt-4.1, gpt-4.1-mini: at the top of this file
+VALUES ('openai', 'gpt-5.4-nano', '2026-05-04T00:00:00Z', 0.20, 0.02, 1.25,
+        '[page as stored, read 2026-12-07] developers.openai.com/api/docs/models/gpt-5.4-nano');
 
 ------------------------------------------------------------- Anthropic
--- [page] platform.claude.com/docs/about-claude/pricing (stored copy
--- listing Opus 4.6 as newest): base input, 5-minute cache write,
--- 1-hour cache write, cache hit, output. Model ids as the API names
--- them; dated ids (claude-sonnet-4-5-20250929) fall back to these.
+-- platform.claude.com/docs/en/about-claude/pricing, "Model pricing": base
+-- input, 5-minute cache write, 1-hour cache write, cache hit, output. The
+-- stored copy (newest model listed: Claude Fable 5.1) shows no date. Model
+-- ids as the API names them; dated ids (claude-opus-4-5-20251101) fall back
+-- to these. Opus 4.1 and Opus 4 are listed as retired on the Claude API.
 INSERT INTO seed_rates (provider, model, effective_from, input, cache_write, cache_write_1h,
                         cached_input, output, note)
 VALUES ('anthropic', 'claude-opus-4-6', '2026-01-01T00:00:00Z', 5, 6.25, 10, 0.50, 25,
-        '[page] platform.claude.com/docs/en/about-claude/pricing');
+        '[page as stored, read 2026-12-07] platform.claude.com/docs/en/about-claude/pricing');
 INSERT INTO seed_rates (provider, model, effective_from, input, cache_write, cache_write_1h,
                         cached_input, output, note)
 VALUES ('anthropic', 'claude-opus-4-5', '2026-01-01T00:00:00Z', 5, 6.25, 10, 0.50, 25,
-        '[page] platform.claude.com/docs/en/about-claude/pricing');
+        '[page as stored, read 2026-12-07] platform.claude.com/docs/en/about-claude/pricing');
 INSERT INTO seed_rates (provider, model, effective_from, input, cache_write, cache_write_1h,
                         cached_input, output, note)
 VALUES ('anthropic', 'claude-opus-4-1', '2026-01-01T00:00:00Z', 15, 18.75, 30, 1.50, 75,
-        '[page] platform.claude.com/docs/en/about-claude/pricing');
+        '[page as stored, read 2026-12-07] platform.claude.com/docs/en/about-claude/pricing');
 INSERT INTO seed_rates (provider, model, effective_from, input, cache_write, cache_write_1h,
                         cached_input, output, note)
 VALUES ('anthropic', 'claude-opus-4', '2026-01-01T00:00:00Z', 15, 18.75, 30, 1.50, 75,
-        '[page] platform.claude.com/docs/en/about-claude/pricing');
-INSERT INTO seed_rates (provider, model, effective_from, input, cache_write, cache_write_1h,
-                        cached_input, output, note)
-VALUES ('anthropic', 'claude-sonnet-4-6', '2026-01-01T00:00:00Z', 3, 3.75, 6, 0.30, 15,
-        '[page] platform.claude.com/docs/en/about-claude/pricing');
-INSERT INTO seed_rates (provider, model, effective_from, input, cache_write, cache_write_1h,
-                        cached_input, output, note)
-VALUES ('anthropic', 'claude-sonnet-4-5', '2026-01-01T00:00:00Z', 3, 3.75, 6, 0.30, 15,
-        '[page] platform.claude.com/docs/en/about-claude/pricing');
-INSERT INTO seed_rates (provider, model, effective_from, input, cache_write, cache_write_1h,
-                        cached_input, output, note)
-VALUES ('anthropic', 'claude-sonnet-4', '2026-01-01T00:00:00Z', 3, 3.75, 6, 0.30, 15,
-        '[page] platform.claude.com/docs/en/about-claude/pricing');
--- Sonnet 4 / 4.5 above 200K input tokens: $6 in, $22.50 out [page]
--- docs.anthropic.com pricing (long context); the cache prices are the
--- same multipliers of $6 (1.25x, 2x, 0.1x), derived, not read.
-INSERT INTO seed_rates (provider, model, effective_from, input, cache_write, cache_write_1h,
-                        cached_input, output, prompt_tokens_over, note)
-VALUES ('anthropic', 'claude-sonnet-4-5', '2026-01-01T00:00:00Z', 6, 7.50, 12, 0.60, 22.50, 200000,
-        '[page] docs.anthropic.com long context pricing; cache prices derived');
-INSERT INTO seed_rates (provider, model, effective_from, input, cache_write, cache_write_1h,
-                        cached_input, output, prompt_tokens_over, note)
-VALUES ('anthropic', 'claude-sonnet-4', '2026-01-01T00:00:00Z', 6, 7.50, 12, 0.60, 22.50, 200000,
-        '[page] docs.anthropic.com long context pricing; cache prices derived');
-INSERT INTO seed_rates (provider, model, effective_from, input, cache_write, cache_write_1h,
-                        cached_input, output, note)
-VALUES ('anthropic', 'claude-haiku-4-5', '2026-01-01T00:00:00Z', 1, 1.25, 2, 0.10, 5,
-        '[page] platform.claude.com/docs/en/about-claude/pricing');
-INSERT INTO seed_rates (provider, model, effective_from, input, cache_write, cache_write_1h,
-                        cached_input, output, note)
-VALUES ('anthropic', 'claude-3-5-haiku', '2026-01-01T00:00:00Z', 0.80, 1, 1.60, 0.08, 4,
-        '[page] platform.claude.com/docs/en/about-claude/pricing');
-INSERT INTO seed_rates (provider, model, effective_from, input, cache_write, cache_write_1h,
-                        cached_input, output, note)
-VALUES ('anthropic', 'claude-3-haiku', '2026-01-01T00:00:00Z', 0.25, 0.30, 0.50, 0.03, 1.25,
-        '[page] platform.claude.com/docs/en/about-claude/pricing');
--- Opus 4.7 [transcribed 2026-05-22] api-evangelist/anthropic plans file
+        '[page as stored, read 2026-12-07] platform.claude.com/docs/en/about-claude/pricing');
 INSERT INTO seed_rates (provider, model, effective_from, input, cache_write, cache_write_1h,
                         cached_input, output, note)
 VALUES ('anthropic', 'claude-opus-4-7', '2026-05-01', 5, 6.25, 10, 0.50, 25,
-        '[transcribed 2026-05-22] platform.claude.com pricing via API Commons');
--- Opus 5 [page] platform.claude.com pricing, newer stored copy; the
--- model id follows the API's naming and is not checked
+        '[page as stored, read 2026-12-07] platform.claude.com/docs/en/about-claude/pricing');
+-- platform.claude.com/docs/zh-CN/models/sonnet-5/overview, "Pricing": the
+-- model id claude-sonnet-5 and its five prices (the page lists it as a
+-- legacy model; seen, so priced, from the day it was read).
 INSERT INTO seed_rates (provider, model, effective_from, input, cache_write, cache_write_1h,
                         cached_input, output, note)
-VALUES ('anthropic', 'claude-opus-5', '2026-11-01T00:00:00Z', 5, 6.25, 10, 0.50, 25,
-        '[page] platform.claude.com/docs/en/about-claude/pricing; id assumed');
+VALUES ('anthropic', 'claude-sonnet-5', '2026-12-07', 2, 2.50, 4, 0.20, 10,
+        '[page as stored, read 2026-12-07] platform.claude.com/docs/zh-CN/models/sonnet-5/overview');
+-- docs.anthropic.com/en/docs/about-claude/pricing, an older stored copy of
+-- the same page (newest model listed: Claude Opus 4.1), for the models the
+-- newer copy no longer lists. Its long-context row for Sonnet 4 (above 200K
+-- input tokens: $6 in, $22.50 out) gives no cache prices, so it is not
+-- seeded: such a request is priced at the base row.
+INSERT INTO seed_rates (provider, model, effective_from, input, cache_write, cache_write_1h,
+                        cached_input, output, note)
+VALUES ('anthropic', 'claude-sonnet-4', '2026-01-01T00:00:00Z', 3, 3.75, 6, 0.30, 15,
+        '[page as stored, read 2026-12-07] docs.anthropic.com/en/docs/about-claude/pricing');
+INSERT INTO seed_rates (provider, model, effective_from, input, cache_write, cache_write_1h,
+                        cached_input, output, note)
+VALUES ('anthropic', 'claude-3-5-haiku', '2026-01-01T00:00:00Z', 0.80, 1, 1.60, 0.08, 4,
+        '[page as stored, read 2026-12-07] docs.anthropic.com/en/docs/about-claude/pricing');
+INSERT INTO seed_rates (provider, model, effective_from, input, cache_write, cache_write_1h,
+                        cached_input, output, note)
+VALUES ('anthropic', 'claude-3-haiku', '2026-01-01T00:00:00Z', 0.25, 0.30, 0.50, 0.03, 1.25,
+        '[page as stored, read 2026-12-07] docs.anthropic.com/en/docs/about-claude/pricing');
 INSERT INTO model_aliases (provider, pattern, model, note)
     VALUES ('anthropic', 'claude-opus-4-0', 'claude-opus-4', 'API alias')
     ON CONFLICT DO NOTHING;
@@ -209,80 +136,20 @@ INSERT INTO model_aliases (provider, pattern, model, note)
     VALUES ('anthropic', 'claude-3-5-haiku-latest', 'claude-3-5-haiku', 'API alias')
     ON CONFLICT DO NOTHING;
 
----------------------------------------------------------------- Google
--- [transcribed 2026-09-20] api-evangelist/gemini plans file, "every
--- price_text found verbatim" on ai.google.dev/gemini-api/docs/pricing.
--- Thinking tokens cost the output price (reasoning left NULL).
--- Gemini 3.8 Flash has a dated change: $0.75 / $3.75 through
--- 2026-12-31, $1.50 / $7.50 from 2027-01-01 (two rows).
-INSERT INTO seed_rates (provider, model, effective_from, input, output, note)
-VALUES ('google', 'gemini-3.8-flash', '2026-09-20', 0.75, 3.75,
-        '[transcribed 2026-09-20] ai.google.dev/gemini-api/docs/pricing');
-INSERT INTO seed_rates (provider, model, effective_from, input, output, note)
-VALUES ('google', 'gemini-3.8-flash', '2027-01-01', 1.50, 7.50,
-        '[transcribed 2026-09-20] ai.google.dev: price from 2027-01-01');
-INSERT INTO seed_rates (provider, model, effective_from, input, output, note)
-VALUES ('google', 'gemini-3.5-flash', '2026-09-20', 1.50, 9.00,
-        '[transcribed 2026-09-20] ai.google.dev/gemini-api/docs/pricing');
-INSERT INTO seed_rates (provider, model, effective_from, input, output, note)
-VALUES ('google', 'gemini-3.1-pro-preview', '2026-09-20', 2.00, 12.00,
-        '[transcribed 2026-09-20] ai.google.dev, prompts <= 200k tokens');
-INSERT INTO seed_rates (provider, model, effective_from, input, output, prompt_tokens_over,
-                        note)
-VALUES ('google', 'gemini-3.1-pro-preview', '2026-09-20', 4.00, 18.00, 200000,
-        '[transcribed 2026-09-20] ai.google.dev, prompts > 200k tokens');
--- 2.5 Pro input [transcribed]; output and cache reads [memory]
-INSERT INTO seed_rates (provider, model, effective_from, input, cached_input, output, note)
-VALUES ('google', 'gemini-2.5-pro', '2025-06-17', 1.25, 0.125, 10.00,
-        '[transcribed 2026-09-20] input; output and cached [memory]');
-INSERT INTO seed_rates (provider, model, effective_from, input, cached_input, output,
-                        prompt_tokens_over, note)
-VALUES ('google', 'gemini-2.5-pro', '2025-06-17', 2.50, 0.25, 15.00, 200000,
-        '[transcribed 2026-09-20] input > 200k; output and cached [memory]');
--- 2.5 Flash input $0.30 (text/image/video) and $1.00 audio [transcribed];
--- output and cache reads [memory]
-INSERT INTO seed_rates (provider, model, effective_from, input, cached_input, audio_input,
-                        output, note)
-VALUES ('google', 'gemini-2.5-flash', '2025-06-17', 0.30, 0.03, 1.00, 2.50,
-        '[transcribed 2026-09-20] input, audio; output and cached [memory]');
--- 2.5 Flash-Lite output $0.40 [transcribed]; input and cache [memory]
-INSERT INTO seed_rates (provider, model, effective_from, input, cached_input, output, note)
-VALUES ('google', 'gemini-2.5-flash-lite', '2025-07-22', 0.10, 0.01, 0.40,
-        '[transcribed 2026-09-20] output; input and cached [memory]');
-
-------------------------------------------------------------------- xAI
--- [page] docs.x.ai/developers/grok-4-7: $2.00 in, $6.00 out
-INSERT INTO seed_rates (provider, model, effective_from, input, output, note)
-VALUES ('xai', 'grok-4.7', '2026-11-01T00:00:00Z', 2.00, 6.00,
-        '[page] docs.x.ai/developers/grok-4-7');
-INSERT INTO seed_rates (provider, model, effective_from, input, cached_input, output, note)
-VALUES ('xai', 'grok-4-1-fast', '2025-11-19', 0.20, 0.05, 0.50,
-        '[secondary] getmaxim.ai, wavespeed.ai; cached [memory]');
-INSERT INTO model_aliases (provider, pattern, model, note)
-    VALUES ('xai', 'grok-4-1-fast-*', 'grok-4-1-fast', 'reasoning and non-reasoning')
-    ON CONFLICT DO NOTHING;
-INSERT INTO seed_rates (provider, model, effective_from, input, cached_input, output, note)
-VALUES ('xai', 'grok-4', '2025-07-09', 3.00, 0.75, 15.00,
-        '[secondary] skills.sh xai-models; cached [memory]');
-INSERT INTO model_aliases (provider, pattern, model, note)
-    VALUES ('xai', 'grok-4-0709', 'grok-4', 'API id')
-    ON CONFLICT DO NOTHING;
-
 -------------------------------------------------------------- DeepSeek
--- [transcribed 2026-05-05] api-evangelist/deepseek plans file (a bulk
--- sweep, not harvested from the page: treat as [secondary]) from
--- api-docs.deepseek.com/quick_start/pricing. Cache hit = cached input.
--- V4-Pro carried a 75 % promotion through 2026-05-31; the price after
--- it is the promotion divided by 0.25, derived, not read.
+-- api-docs.deepseek.com/quick_start/pricing, "Pricing": cache hit (= cached
+-- input), cache miss (= input), output, per 1M tokens. The stored copy
+-- (model versions DeepSeek-V4-Flash-0731 and DeepSeek-V4-Pro-0813) shows no
+-- date. It announces peak / off-peak billing from 2026-08-16 16:00 UTC
+-- (off-peak at half the peak price) whose table the copy cuts off: requests
+-- from then on are priced with these rows, which the operator should check
+-- against the page (docs/pricing.md, "Seed prices").
 INSERT INTO seed_rates (provider, model, effective_from, input, cached_input, output, note)
 VALUES ('deepseek', 'deepseek-v4-flash', '2026-05-01', 0.14, 0.0028, 0.28,
-        '[secondary] API Commons 2026-05-05, api-docs.deepseek.com');
+        '[page as stored, read 2026-12-07] api-docs.deepseek.com/quick_start/pricing');
 INSERT INTO seed_rates (provider, model, effective_from, input, cached_input, output, note)
 VALUES ('deepseek', 'deepseek-v4-pro', '2026-05-01', 0.435, 0.003625, 0.87,
-        '[secondary] promotional price through 2026-05-31');
-INSERT INTO seed_rates (provider, model, effective_from, input, cached_input, output, note)
-VALUES ('deepseek', 'deepseek-v4-pro', '2026-06-01', 1.74, 0.0145, 3.48,
-        '[secondary] after the promotion: derived (promotion / 0.25)');
+        '[page as stored, read 2026-12-07] api-docs.deepseek.com/quick_start/pricing');
 INSERT INTO model_aliases (provider, pattern, model, note)
     VALUES ('deepseek', 'deepseek-chat', 'deepseek-v4-flash', 'deprecated alias')
     ON CONFLICT DO NOTHING;
@@ -290,150 +157,34 @@ INSERT INTO model_aliases (provider, pattern, model, note)
     VALUES ('deepseek', 'deepseek-reasoner', 'deepseek-v4-pro', 'deprecated alias')
     ON CONFLICT DO NOTHING;
 
---------------------------------------------------------------- Mistral
--- [memory] mistral.ai/pricing (the stored copy of the page has no
--- numbers); responses name dated models: mistral-large-2411 etc.
+---------------------------------------------------------------- Novita
+-- novita.ai/models/model-detail/moonshotai-kimi-k2-instruct, "Serverless
+-- API": input and output per 1M tokens, the model id as its API takes it.
 INSERT INTO seed_rates (provider, model, effective_from, input, output, note)
-VALUES ('mistral', 'mistral-large-latest', '2025-01-01', 2.00, 6.00,
-        '[memory] mistral.ai/pricing, Mistral Large 24.11');
-INSERT INTO seed_rates (provider, model, effective_from, input, output, note)
-VALUES ('mistral', 'mistral-medium-latest', '2025-05-07', 0.40, 2.00,
-        '[memory] mistral.ai/pricing, Mistral Medium 3');
-INSERT INTO seed_rates (provider, model, effective_from, input, output, note)
-VALUES ('mistral', 'mistral-small-latest', '2025-03-17', 0.10, 0.30,
-        '[memory] mistral.ai/pricing, Mistral Small 3.1; deploybase.ai agrees');
-INSERT INTO model_aliases (provider, pattern, model, note)
-    VALUES ('mistral', 'mistral-large-*', 'mistral-large-latest', 'dated ids')
-    ON CONFLICT DO NOTHING;
-INSERT INTO model_aliases (provider, pattern, model, note)
-    VALUES ('mistral', 'mistral-medium-*', 'mistral-medium-latest', 'dated ids')
-    ON CONFLICT DO NOTHING;
-INSERT INTO model_aliases (provider, pattern, model, note)
-    VALUES ('mistral', 'mistral-small-*', 'mistral-small-latest', 'dated ids')
-    ON CONFLICT DO NOTHING;
-
----------------------------------------------------------------- Cohere
--- [transcribed 2026-05-04] api-evangelist/cohere plans file (bulk
--- sweep: [secondary]) from cohere.com/pricing; Command A [memory]
-INSERT INTO seed_rates (provider, model, effective_from, input, output, note)
-VALUES ('cohere', 'command-a-03-2025', '2025-03-13', 2.50, 10.00,
-        '[memory] cohere.com/pricing');
-INSERT INTO seed_rates (provider, model, effective_from, input, output, note)
-VALUES ('cohere', 'command-r-plus-08-2024', '2024-08-30', 2.50, 10.00,
-        '[secondary] API Commons 2026-05-04, cohere.com/pricing');
-INSERT INTO seed_rates (provider, model, effective_from, input, output, note)
-VALUES ('cohere', 'command-r-08-2024', '2024-08-30', 0.15, 0.60,
-        '[memory] cohere.com/pricing');
-INSERT INTO seed_rates (provider, model, effective_from, input, output, note)
-VALUES ('cohere', 'command-r7b-12-2024', '2024-12-13', 0.0375, 0.15,
-        '[memory] cohere.com/pricing');
-
-------------------------------------------------- hosts of open models
--- [memory] unless marked: each host's pricing page as remembered.
-INSERT INTO seed_rates (provider, model, effective_from, input, output, note)
-VALUES ('groq', 'llama-3.3-70b-versatile', '2025-01-01', 0.59, 0.79,
-        '[secondary] tier_maker.py (huggingface) 2025; matches [memory] groq.com/pricing');
-INSERT INTO seed_rates (provider, model, effective_from, input, output, note)
-VALUES ('groq', 'llama-3.1-8b-instant', '2025-01-01', 0.05, 0.08,
-        '[memory] groq.com/pricing');
-INSERT INTO seed_rates (provider, model, effective_from, input, output, note)
-VALUES ('groq', 'openai/gpt-oss-120b', '2025-08-05', 0.15, 0.75,
-        '[memory] groq.com/pricing');
-INSERT INTO seed_rates (provider, model, effective_from, input, output, note)
-VALUES ('groq', 'openai/gpt-oss-20b', '2025-08-05', 0.10, 0.50,
-        '[memory] groq.com/pricing');
-INSERT INTO seed_rates (provider, model, effective_from, per_hour, note)
-VALUES ('groq', 'whisper-large-v3', '2025-01-01', 0.111,
-        '[memory] groq.com/pricing, $0.111 per hour of audio');
-INSERT INTO seed_rates (provider, model, effective_from, input, output, note)
-VALUES ('together', 'meta-llama/Llama-3.3-70B-Instruct-Turbo', '2025-01-01', 0.88, 0.88,
-        '[memory] together.ai/pricing');
-INSERT INTO seed_rates (provider, model, effective_from, input, output, note)
-VALUES ('together', 'deepseek-ai/DeepSeek-V3', '2025-01-01', 1.25, 1.25,
-        '[memory] together.ai/pricing');
-INSERT INTO seed_rates (provider, model, effective_from, input, output, note)
-VALUES ('fireworks', 'accounts/fireworks/models/llama-v3p3-70b-instruct', '2025-01-01', 0.90, 0.90,
-        '[memory] fireworks.ai/pricing');
-INSERT INTO seed_rates (provider, model, effective_from, input, output, note)
-VALUES ('deepinfra', 'meta-llama/Llama-3.3-70B-Instruct', '2025-01-01', 0.23, 0.40,
-        '[memory] deepinfra.com/pricing');
-INSERT INTO seed_rates (provider, model, effective_from, input, output, note)
-VALUES ('hyperbolic', 'meta-llama/Llama-3.3-70B-Instruct', '2025-01-01', 0.40, 0.40,
-        '[memory] hyperbolic.xyz pricing');
-INSERT INTO seed_rates (provider, model, effective_from, input, output, note)
-VALUES ('cerebras', 'llama-3.3-70b', '2025-01-01', 0.85, 1.20,
-        '[memory] cerebras.ai/pricing');
-INSERT INTO seed_rates (provider, model, effective_from, input, output, note)
-VALUES ('cerebras', 'llama3.1-8b', '2025-01-01', 0.10, 0.10,
-        '[memory] cerebras.ai/pricing');
-INSERT INTO seed_rates (provider, model, effective_from, input, output, note)
-VALUES ('sambanova', 'Meta-Llama-3.3-70B-Instruct', '2025-01-01', 0.60, 1.20,
-        '[memory] cloud.sambanova.ai pricing');
-INSERT INTO seed_rates (provider, model, effective_from, input, output, note)
-VALUES ('nebius', 'meta-llama/Llama-3.3-70B-Instruct', '2025-01-01', 0.13, 0.40,
-        '[memory] studio.nebius.com pricing');
+VALUES ('novita', 'moonshotai/kimi-k2-instruct', '2026-12-07', 0.57, 2.30,
+        '[page as stored, read 2026-12-07] novita.ai/models/model-detail/moonshotai-kimi-k2-instruct');
 
 ---------------------------------------------------------------- Vercel
--- AI Gateway bills the provider's list price without markup [memory];
--- these rows copy the provider rows above for its provider/model ids.
+-- vercel.com/ai-gateway/models/gpt-4.1-mini/providers: AI Gateway's own
+-- price of the model through OpenAI (input, output, cache read).
 INSERT INTO seed_rates (provider, model, effective_from, input, cached_input, output, note)
-VALUES ('vercel', 'openai/gpt-5.4', '2026-05-04T00:00:00Z', 2.50, 0.25, 15.00,
-        '[memory] no markup: OpenAI list price');
-INSERT INTO seed_rates (provider, model, effective_from, input, cached_input, output, note)
-VALUES ('vercel', 'openai/gpt-5.4-mini', '2026-05-04T00:00:00Z', 0.75, 0.075, 4.50,
-        '[memory] no markup: OpenAI list price');
-INSERT INTO seed_rates (provider, model, effective_from, input, cache_write, cache_write_1h,
-                        cached_input, output, note)
-VALUES ('vercel', 'anthropic/claude-sonnet-4.6', '2026-01-01T00:00:00Z', 3, 3.75, 6, 0.30, 15,
-        '[memory] no markup: Anthropic list price');
-INSERT INTO seed_rates (provider, model, effective_from, input, cached_input, output, note)
-VALUES ('vercel', 'google/gemini-2.5-flash', '2025-06-17', 0.30, 0.03, 2.50,
-        '[memory] no markup: Google list price');
-
----------------------------------------------------------- voice, audio
--- ElevenLabs: text to speech per character, speech to text per hour
--- [memory] elevenlabs.io/pricing/api (the stored copy shows the credit
--- plans only).
-INSERT INTO seed_rates (provider, model, effective_from, per_1m_characters, note)
-VALUES ('elevenlabs', 'eleven_multilingual_v2', '2025-01-01', 100,
-        '[memory] $0.10 per 1K characters');
-INSERT INTO seed_rates (provider, model, effective_from, per_1m_characters, note)
-VALUES ('elevenlabs', 'eleven_flash_v2_5', '2025-01-01', 50,
-        '[memory] $0.05 per 1K characters');
-INSERT INTO seed_rates (provider, model, effective_from, per_1m_characters, note)
-VALUES ('elevenlabs', 'eleven_turbo_v2_5', '2025-01-01', 50,
-        '[memory] $0.05 per 1K characters');
-INSERT INTO seed_rates (provider, model, effective_from, per_hour, note)
-VALUES ('elevenlabs', 'scribe_v1', '2025-03-01', 0.40,
-        '[memory] $0.40 per hour of audio');
--- Retell: voice calls per minute of call, any model [memory]
-INSERT INTO seed_rates (provider, model, effective_from, per_minute, note)
-VALUES ('retell', '*', '2025-01-01', 0.07,
-        '[memory] retellai.com/pricing, voice engine from $0.07 per minute');
+VALUES ('vercel', 'openai/gpt-4.1-mini', '2026-12-07', 0.40, 0.10, 1.60,
+        '[page as stored, read 2026-12-07] vercel.com/ai-gateway/models/gpt-4.1-mini/providers');
 
 ---------------------------------------------------------- server-side tools
 -- Tool calls the providers bill per call (docs/pricing.md), seen
 -- 2026-12-07. They are new rows of that date repeating the token prices of
 -- the row then in force (each long-context tier too), so that requests
--- before it stay as they were booked; a seed row dated later (a price
--- change announced ahead) gets the tool prices itself. A model without
--- them books a tool call unpriced, never free.
+-- before it stay as they were booked; a seed row dated that day or later
+-- gets the tool prices itself. A model without them books a tool call
+-- unpriced, never free.
 --
--- Anthropic [page 2026-12-07] platform.claude.com/docs/en/agents-and-tools/
---   tool-use/web-search-tool and the pricing page: web search $10 per
---   1,000 searches (usage.server_tool_use.web_search_requests), web fetch
+-- Anthropic platform.claude.com/docs/en/agents-and-tools/tool-use/
+--   web-search-tool and the pricing page (read 2026-12-07): web search $10
+--   per 1,000 searches (usage.server_tool_use.web_search_requests), web fetch
 --   no charge beyond the tokens of the fetched content.
--- OpenAI [secondary 2026-12-07] community.openai.com/t/search-web-using-
---   openai-api/1363698 quoting platform.openai.com/docs/pricing (built-in
---   tools): the web_search tool $10 per 1,000 calls, all models, search
---   content tokens at the model's rates (reported in usage). The preview
---   tool ($25 per 1,000 on non-reasoning models) is not served with the
---   managed key (docs/providers.md), so it needs no price here.
--- Google [secondary 2026-12-07] discuss.ai.google.dev threads quoting
---   ai.google.dev/gemini-api/docs/pricing: Grounding with Google Search on
---   Gemini 2.5 $35 per 1,000 grounded prompts (its queries free), on
---   Gemini 3 $14 per 1,000 search queries (a grounded prompt itself free).
---   The free daily/monthly allowances are the operator's, not modelled.
+-- OpenAI's and Google's per-call prices were seen only in third parties'
+-- posts quoting their pages: not seeded, so their tool calls are unpriced.
 CREATE TEMP TABLE seed_tools (
     provider            text NOT NULL,
     model_like          text NOT NULL,      -- LIKE pattern of seed_rates.model
@@ -445,29 +196,18 @@ CREATE TEMP TABLE seed_tools (
 ) ON COMMIT DROP;
 INSERT INTO seed_tools VALUES
     ('anthropic', 'claude-%', '2026-12-07', 0.01, 0, NULL,
-     '[page 2026-12-07] web search $10 per 1,000 searches, web fetch free'),
-    ('openai', 'gpt-4%', '2026-12-07', 0.01, NULL, NULL,
-     '[secondary 2026-12-07] web_search tool $10 per 1,000 calls'),
-    ('openai', 'gpt-5%', '2026-12-07', 0.01, NULL, NULL,
-     '[secondary 2026-12-07] web_search tool $10 per 1,000 calls'),
-    ('openai', 'o3%', '2026-12-07', 0.01, NULL, NULL,
-     '[secondary 2026-12-07] web_search tool $10 per 1,000 calls'),
-    ('openai', 'o4%', '2026-12-07', 0.01, NULL, NULL,
-     '[secondary 2026-12-07] web_search tool $10 per 1,000 calls'),
-    ('google', 'gemini-2.5-%', '2026-12-07', 0, NULL, 0.035,
-     '[secondary 2026-12-07] grounding $35 per 1,000 grounded prompts'),
-    ('google', 'gemini-3%', '2026-12-07', 0.014, NULL, 0,
-     '[secondary 2026-12-07] grounding $14 per 1,000 search queries');
+     '[page as stored, read 2026-12-07] platform.claude.com/docs/en/agents-and-tools/tool-use/web-search-tool: web search $10 per 1,000 searches, web fetch free');
 
--- seed rows dated after the tools' prices carry them themselves
+-- seed rows dated on or after the tools' prices carry them themselves
 UPDATE seed_rates r
    SET per_web_search = t.per_web_search, per_web_fetch = t.per_web_fetch,
        per_grounded_prompt = t.per_grounded_prompt, note = r.note || '; ' || t.note
   FROM seed_tools t
  WHERE r.provider = t.provider AND r.model LIKE t.model_like
-   AND r.effective_from > t.effective_from;
+   AND r.effective_from >= t.effective_from;
 
--- the rows in force at the tools' date, again from that date with them
+-- the rows in force at the tools' date and older than it, again from that
+-- date with them
 INSERT INTO seed_rates (provider, model, effective_from, prompt_tokens_over, input,
                         cached_input, cache_write, cache_write_1h, output, reasoning,
                         audio_input, audio_output, per_1m_characters, per_hour, per_minute,
@@ -480,7 +220,8 @@ SELECT r.provider, r.model, t.effective_from, r.prompt_tokens_over, r.input,
        t.per_grounded_prompt, r.note || '; ' || t.note
   FROM seed_rates r
   JOIN seed_tools t ON r.provider = t.provider AND r.model LIKE t.model_like
- WHERE r.effective_from = (SELECT max(r2.effective_from) FROM seed_rates r2
+ WHERE r.effective_from < t.effective_from
+   AND r.effective_from = (SELECT max(r2.effective_from) FROM seed_rates r2
                             WHERE r2.provider = r.provider AND r2.model = r.model
                               AND r2.effective_from <= t.effective_from)
  ORDER BY r.n;
