@@ -147,6 +147,12 @@ is refused_then_rollback('DELETE FROM provider_rates WHERE id = ?', $rate), '235
 is refused_then_rollback(q(DELETE FROM provider_rates WHERE id = (SELECT max(id) FROM provider_rates p
                              WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.rate_id = p.id)))),
    'accepted', 'one that no event names can';
+$s->dbh->begin_work;
+$s->dbh->do('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+is refused(q(DELETE FROM provider_rates WHERE id = (SELECT max(id) FROM provider_rates p
+               WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.rate_id = p.id)))),
+   '40001', 'but not in a REPEATABLE READ transaction (its snapshot could miss a booking)';
+$s->dbh->rollback;
 
 ok $_->{ok}, "ledger_check: $_->{rule}" for @{ $s->sql('SELECT rule, ok FROM ledger_check') };
 ok grep({ $_->{rule} =~ /transfers name existing accounts/ } @{ $s->sql('SELECT rule FROM ledger_check') }),

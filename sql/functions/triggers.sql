@@ -146,9 +146,16 @@ COMMENT ON FUNCTION events_refs_check IS
 
 -- A provider_rates row an event names is kept (events.rate_id has no
 -- foreign key: events_refs_check). After the row is deleted, so a DELETE
--- that waited for a booking transaction's lock sees its events.
+-- that waited for a booking transaction's lock sees its events: in READ
+-- COMMITTED each statement here reads with a new snapshot. A transaction
+-- snapshot (REPEATABLE READ, SERIALIZABLE) would not see them, where a
+-- foreign key check would look with a fresh one: such a DELETE is refused.
 CREATE OR REPLACE FUNCTION provider_rates_kept() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'provider_rates rows are deleted in READ COMMITTED transactions only'
+            USING ERRCODE = 'serialization_failure';
+    END IF;
     IF EXISTS (SELECT 1 FROM events WHERE rate_id = OLD.id) THEN
         RAISE EXCEPTION 'provider_rates row % is named by booked events', OLD.id
             USING ERRCODE = 'foreign_key_violation';
@@ -157,7 +164,8 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION provider_rates_kept IS
     'Trigger (after DELETE on provider_rates, per row): refuses to delete a rate that booked '
-    'events name (the foreign key of events.rate_id, checked by events_refs_check on insert).';
+    'events name (the foreign key of events.rate_id, checked by events_refs_check on insert), '
+    'and any DELETE outside READ COMMITTED (its snapshot would miss concurrent bookings).';
 
 -- Every merchant and customer gets its account when it is created.
 CREATE OR REPLACE FUNCTION merchants_account() RETURNS trigger LANGUAGE plpgsql AS $$
