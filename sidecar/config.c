@@ -39,7 +39,7 @@ const config_setting_t config_settings[] = {
       NULL, CONFIG_RECONNECT_REDIS },
     { "partition",       CONFIG_INT, C(partition), "0", 0, PARTITION_MAX - 1,
       NULL, CONFIG_RECONNECT_REDIS },
-    { "batch_size",      CONFIG_INT, C(batch_size), "500", 1, 10000,
+    { "batch_size",      CONFIG_INT, C(batch_size), "2000", 1, 10000,
       NULL, CONFIG_LIVE },
     /* the Redis timeout covers it */
     { "block_ms",        CONFIG_INT, C(block_ms), "1000", 1, 60000,

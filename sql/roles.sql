@@ -86,7 +86,8 @@ GRANT EXECUTE ON FUNCTION lava_now(), spend_key_cycle_start(text, timestamptz) T
 GRANT EXECUTE ON FUNCTION meter_usage_lock(jsonb, jsonb), book_stage(),
                           book_batch(text, jsonb) TO lava_sidecar;
 -- called by book_batch() and reprice_book(), with the sidecar's rights
-GRANT EXECUTE ON FUNCTION meter_usage_move(text[]), provider_accounts_add(jsonb) TO lava_sidecar;
+GRANT EXECUTE ON FUNCTION meter_usage_move(text[]), provider_accounts_add(jsonb),
+                          meter_usage_add(text[], text[], text[], bigint[], bigint[]) TO lava_sidecar;
 -- ... and spend_key_usage_move(), the spend keys' counts and spend
 GRANT EXECUTE ON FUNCTION spend_key_usage_move(text[], boolean) TO lava_sidecar;
 GRANT SELECT ON spend_key_defs TO lava_sidecar;

@@ -1,8 +1,9 @@
 # The booking path (docs/ledger.md, "Booking"): the sidecar COPYs a batch into
 # staging tables, so every byte of a text value must arrive as it was sent
 # (COPY's own escapes: backslash, tab, newline, carriage return); and the
-# referential checks of transfers, done once per statement by the trigger
-# transfers_apply instead of foreign keys, refuse what the keys refused.
+# referential checks of transfers and events, done once per statement by the
+# triggers transfers_apply and events_refs instead of foreign keys, refuse
+# what the keys refused.
 use strict;
 use warnings;
 use FindBin;
@@ -111,6 +112,47 @@ isnt refused('UPDATE accounts SET id = DEFAULT WHERE id = ?', $wallet), 'accepte
 is refused('INSERT INTO transfers (kind, debit_account, credit_account, amount_nusd)
             VALUES (\'deposit\', ?, ?, 7)', $funding, $wallet), 'accepted',
    'a transfer between existing accounts is booked';
+
+# The referential checks of events (no foreign keys either: events_refs,
+# once per statement), each tried in a transaction rolled back after it.
+is $s->sql_value(q(SELECT count(*) FROM pg_constraint
+                    WHERE conrelid = 'events'::regclass AND contype = 'f')), 0,
+   'events have no per-row foreign key checks';
+my @cols = map { $_->{c} } @{ $s->sql(q(SELECT column_name AS c FROM information_schema.columns
+    WHERE table_schema = 'lava' AND table_name = 'events' AND is_generated = 'NEVER'
+    ORDER BY ordinal_position)) };
+sub event_copy {      # SQL inserting a copy of the booked event, some columns replaced
+    my (%set) = @_;
+    my $sel = join ', ', map { exists $set{$_} ? "? AS $_" : $_ } @cols;
+    return ('INSERT INTO events (' . join(', ', @cols) . ") SELECT $sel FROM events WHERE request_id = ?",
+            map({ $set{$_} } grep { exists $set{$_} } @cols), $r->{rid});
+}
+sub refused_then_rollback {
+    $s->dbh->begin_work;
+    my $res = refused(@_);
+    $s->dbh->rollback;
+    return $res;
+}
+my $rate = $s->sql_value('SELECT rate_id FROM events WHERE request_id = ?', $r->{rid});
+ok defined $rate, 'the booked request names its rate';
+is refused_then_rollback(event_copy(request_id => new_rid())), 'accepted',
+   'an event naming an existing merchant and rate is accepted';
+is refused_then_rollback(event_copy(request_id => new_rid(), merchant_id => 'mer_nobody')), '23503',
+   'an event naming a merchant that does not exist is refused (foreign_key_violation)';
+is refused_then_rollback(event_copy(request_id => new_rid(),
+                                    rate_id => $s->sql_value('SELECT max(id) + 1000 FROM provider_rates'))),
+   '23503', 'an event naming a provider rate that does not exist is refused';
+is refused_then_rollback('DELETE FROM provider_rates WHERE id = ?', $rate), '23503',
+   'a provider rate that booked events name cannot be deleted';
+is refused_then_rollback(q(DELETE FROM provider_rates WHERE id = (SELECT max(id) FROM provider_rates p
+                             WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.rate_id = p.id)))),
+   'accepted', 'one that no event names can';
+$s->dbh->begin_work;
+$s->dbh->do('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+is refused(q(DELETE FROM provider_rates WHERE id = (SELECT max(id) FROM provider_rates p
+               WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.rate_id = p.id)))),
+   '40001', 'but not in a REPEATABLE READ transaction (its snapshot could miss a booking)';
+$s->dbh->rollback;
 
 ok $_->{ok}, "ledger_check: $_->{rule}" for @{ $s->sql('SELECT rule, ok FROM ledger_check') };
 ok grep({ $_->{rule} =~ /transfers name existing accounts/ } @{ $s->sql('SELECT rule FROM ledger_check') }),

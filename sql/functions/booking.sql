@@ -74,35 +74,25 @@ COMMENT ON FUNCTION meter_usage_lock IS
     '{"usage": [[merchant, slug, customer, units], ...], "booked": [the request ids of '
     'p_request_ids already in events]}.';
 
--- Called by book_batch() and reprice_book(), in the transaction that took
--- meter_usage_lock(): moves each graduated meter count on by the units of
--- p_request_ids, the requests booked or settled just now. A settled request
--- counts with its settlement's units (repricings), any other with its own
--- (events); requests without fee_units_before are on no graduated count.
--- The sidecar priced each request from the count it read under lock: a
--- count that moved meanwhile would mean fees computed from a stale count,
--- so it fails the whole transaction (serialization_failure: the
--- sidecar retries).
-CREATE OR REPLACE FUNCTION meter_usage_move(p_request_ids text[]) RETURNS void
+-- The graduated meter counts move on by p_units, the units of requests
+-- booked or settled just now: row i is a request of meter (p_merchants[i],
+-- p_slugs[i]) and customer p_customers[i], priced from the count
+-- p_before[i]; rows with no p_before are on no graduated count. In the
+-- transaction that took meter_usage_lock(). The sidecar priced each request
+-- from the count it read under lock: a count that moved meanwhile would mean
+-- fees computed from a stale count, so it fails the whole transaction
+-- (serialization_failure: the sidecar retries).
+CREATE OR REPLACE FUNCTION meter_usage_add(p_merchants text[], p_slugs text[],
+    p_customers text[], p_before bigint[], p_units bigint[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     v_off bigint;
 BEGIN
-    -- = ANY (array) on both tables: primary key lookups, never a read of all
-    -- of events or repricings (which a join with unnest() planned)
-    WITH r AS (
-        SELECT e.merchant_id, e.meter_slug, e.customer_id,
-               CASE WHEN rp.request_id IS NULL THEN e.fee_units_before
-                    ELSE rp.fee_units_before END AS before,
-               CASE WHEN rp.request_id IS NULL THEN e.fee_units ELSE rp.fee_units END AS units
-          FROM events e
-          LEFT JOIN (SELECT * FROM repricings WHERE request_id = ANY (p_request_ids)) rp
-                 ON rp.request_id = e.request_id
-         WHERE e.request_id = ANY (p_request_ids)
-    ), u AS (
+    WITH u AS (
         SELECT r.merchant_id, r.meter_slug, r.customer_id,
                min(r.before) AS first_before, sum(r.units)::bigint AS units
-          FROM r
+          FROM unnest(p_merchants, p_slugs, p_customers, p_before, p_units)
+               AS r(merchant_id, meter_slug, customer_id, before, units)
          WHERE r.before IS NOT NULL
          GROUP BY 1, 2, 3
     ), upd AS (
@@ -117,15 +107,53 @@ BEGIN
                        = (upd.merchant_id, upd.slug, upd.customer_id)
      WHERE upd.units - u.units <> u.first_before;
     IF v_off > 0 THEN
-        RAISE EXCEPTION 'meter_usage_move: % meter counts moved while the batch was priced', v_off
+        RAISE EXCEPTION 'meter_usage_add: % meter counts moved while the batch was priced', v_off
             USING ERRCODE = 'serialization_failure';
     END IF;
 END $$;
+COMMENT ON FUNCTION meter_usage_add IS
+    'For book_batch() and meter_usage_move(), after meter_usage_lock() in the same transaction: '
+    'moves the graduated meter counts on by p_units (row i: meter p_merchants[i]/p_slugs[i], '
+    'customer p_customers[i], priced from the count p_before[i]; no p_before: no graduated '
+    'count); a count that moved since it was read fails the transaction with '
+    'serialization_failure.';
+
+-- Called by reprice_book(), in the transaction that took meter_usage_lock():
+-- moves each graduated meter count on by the units of p_request_ids, the
+-- requests settled just now. A settled request counts with its
+-- settlement's units (repricings), any other with its own (events);
+-- requests without fee_units_before are on no graduated count.
+-- (book_batch() moves the counts of the events it inserts from its staging
+-- table: meter_usage_add().)
+CREATE OR REPLACE FUNCTION meter_usage_move(p_request_ids text[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_merchants text[];
+    v_slugs     text[];
+    v_customers text[];
+    v_before    bigint[];
+    v_units     bigint[];
+BEGIN
+    -- = ANY (array) on both tables: primary key lookups, never a read of all
+    -- of events or repricings (which a join with unnest() planned)
+    SELECT array_agg(e.merchant_id), array_agg(e.meter_slug), array_agg(e.customer_id),
+           array_agg(CASE WHEN rp.request_id IS NULL THEN e.fee_units_before
+                          ELSE rp.fee_units_before END),
+           array_agg(CASE WHEN rp.request_id IS NULL THEN e.fee_units ELSE rp.fee_units END)
+      INTO v_merchants, v_slugs, v_customers, v_before, v_units
+      FROM events e
+      LEFT JOIN (SELECT * FROM repricings WHERE request_id = ANY (p_request_ids)) rp
+             ON rp.request_id = e.request_id
+     WHERE e.request_id = ANY (p_request_ids);
+    IF v_merchants IS NOT NULL THEN
+        PERFORM meter_usage_add(v_merchants, v_slugs, v_customers, v_before, v_units);
+    END IF;
+END $$;
 COMMENT ON FUNCTION meter_usage_move IS
-    'For book_batch() and reprice_book(), after meter_usage_lock() in the same transaction: moves '
-    'the graduated meter counts on by the units of p_request_ids (a settled request''s from '
-    'repricings, others'' from events); a count that moved since it was read fails the '
-    'transaction with serialization_failure.';
+    'For reprice_book(), after meter_usage_lock() in the same transaction: moves the '
+    'graduated meter counts on by the units of p_request_ids (a settled request''s from '
+    'repricings, others'' from events; meter_usage_add()); a count that moved since it was '
+    'read fails the transaction with serialization_failure.';
 
 -- The account of each provider p_transfers credits (provider:<name>) that
 -- the ledger does not have yet: a provider seen for the first time. For
@@ -151,10 +179,24 @@ COMMENT ON FUNCTION provider_accounts_add IS
 -- first time in a session.
 CREATE OR REPLACE FUNCTION book_stage() RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    v_col record;
 BEGIN
     IF to_regclass('pg_temp.book_events_in') IS NULL THEN
         CREATE TEMP TABLE book_events_in ON COMMIT DELETE ROWS
             AS SELECT * FROM events WITH NO DATA;
+        -- Columns of a domain type (lava_id) take its base type: the
+        -- domain's CHECK runs once, when the rows go into events, not also
+        -- on COPY into the staging table.
+        FOR v_col IN
+            SELECT a.attname, format_type(t.typbasetype, t.typtypmod) AS base
+              FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+             WHERE a.attrelid = 'pg_temp.book_events_in'::regclass
+               AND a.attnum > 0 AND NOT a.attisdropped AND t.typtype = 'd'
+        LOOP
+            EXECUTE format('ALTER TABLE pg_temp.book_events_in ALTER COLUMN %I TYPE %s',
+                           v_col.attname, v_col.base);
+        END LOOP;
     END IF;
     IF to_regclass('pg_temp.book_transfers_in') IS NULL THEN
         -- n: the order of the plan (base, fee, service charge), which
@@ -221,6 +263,11 @@ DECLARE
     v_count    bigint;
     v_expected bigint;
     v_done     bigint;
+    v_merchants text[];    -- the graduated meter counts of v_new (meter_usage_add)
+    v_slugs     text[];
+    v_customers text[];
+    v_before    bigint[];
+    v_units     bigint[];
 BEGIN
     IF p_dead IS NOT NULL AND jsonb_array_length(p_dead) > 0 THEN
         INSERT INTO dead_letters (stream, stream_id, request_id, reason, fields)
@@ -321,9 +368,14 @@ BEGIN
     -- Transfers only for the events inserted just now: a redelivered request
     -- id books nothing. Account ids are looked up once per distinct key.
     -- (joins with unnest rather than = ANY: a hash join, not n x m compares)
-    SELECT count(*) INTO v_expected
-      FROM book_transfers_in t
-      JOIN unnest(v_new) AS nw(request_id) ON nw.request_id = t.request_id;
+    IF cardinality(v_new) = v_count THEN
+        -- the usual batch, every event new: every planned transfer
+        SELECT count(*) INTO v_expected FROM book_transfers_in;
+    ELSE
+        SELECT count(*) INTO v_expected
+          FROM book_transfers_in t
+          JOIN unnest(v_new) AS nw(request_id) ON nw.request_id = t.request_id;
+    END IF;
 
     WITH ids AS (
         SELECT a.key, a.id
@@ -345,8 +397,17 @@ BEGIN
         RAISE EXCEPTION 'book_batch: % transfers planned but % booked', v_expected, v_done;
     END IF;
 
-    -- Graduated meters: the counts move on by what was inserted now.
-    PERFORM meter_usage_move(v_new);
+    -- Graduated meters: the counts move on by what was inserted now, read
+    -- from the staging table (the same values, no lookups in events)
+    SELECT array_agg(e.merchant_id), array_agg(e.meter_slug), array_agg(e.customer_id),
+           array_agg(e.fee_units_before), array_agg(e.fee_units)
+      INTO v_merchants, v_slugs, v_customers, v_before, v_units
+      FROM book_events_in e
+      JOIN unnest(v_new) AS nw(request_id) ON nw.request_id = e.request_id
+     WHERE e.fee_units_before IS NOT NULL;
+    IF v_merchants IS NOT NULL THEN
+        PERFORM meter_usage_add(v_merchants, v_slugs, v_customers, v_before, v_units);
+    END IF;
     -- Spend keys: their counts and spend (sql/functions/spend_keys.sql).
     IF EXISTS (SELECT 1 FROM unnest(v_new_spk) AS k(id) WHERE k.id IS NOT NULL) THEN
         PERFORM spend_key_usage_move(

@@ -95,6 +95,78 @@ COMMENT ON FUNCTION transfers_apply IS
     '(its headroom is published) or any wallet crosses its minimum (unfunded for restricted '
     'keys, any policy).';
 
+-- The foreign keys of events (merchants, provider_rates), checked once per
+-- statement: a booked batch names one merchant or a few, and a few rates.
+-- The rows named are locked FOR KEY SHARE, in id order, as a foreign key
+-- check locks them, so a concurrent DELETE of a rate waits for this
+-- transaction and then finds the event (provider_rates_kept). Merchants are
+-- never deleted (each has an account, and accounts are never deleted).
+-- SECURITY DEFINER, as a foreign key check runs as the table's owner: the
+-- booking role may read merchants and provider_rates but not lock them (a
+-- trigger function cannot be called but as a trigger).
+CREATE OR REPLACE FUNCTION events_refs_check() RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+    v_merchants text[];
+    v_rates     bigint[];
+    v_found     bigint;
+BEGIN
+    SELECT array_agg(DISTINCT merchant_id) INTO v_merchants
+      FROM new_rows WHERE merchant_id IS NOT NULL;
+    IF v_merchants IS NOT NULL THEN
+        -- = ANY (array): primary key lookups whatever the planner thinks of
+        -- the transition table's size
+        SELECT count(*) INTO v_found
+          FROM (SELECT 1 FROM merchants WHERE id = ANY (v_merchants)
+                 ORDER BY id FOR KEY SHARE) m;
+        IF v_found <> cardinality(v_merchants) THEN
+            RAISE EXCEPTION 'events name % merchants that do not exist',
+                cardinality(v_merchants) - v_found
+                USING ERRCODE = 'foreign_key_violation';
+        END IF;
+    END IF;
+    SELECT array_agg(DISTINCT rate_id) INTO v_rates
+      FROM new_rows WHERE rate_id IS NOT NULL;
+    IF v_rates IS NOT NULL THEN
+        SELECT count(*) INTO v_found
+          FROM (SELECT 1 FROM provider_rates WHERE id = ANY (v_rates)
+                 ORDER BY id FOR KEY SHARE) r;
+        IF v_found <> cardinality(v_rates) THEN
+            RAISE EXCEPTION 'events name % provider rates that do not exist',
+                cardinality(v_rates) - v_found
+                USING ERRCODE = 'foreign_key_violation';
+        END IF;
+    END IF;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION events_refs_check IS
+    'Trigger (after INSERT on events, per statement): the foreign keys of events, once per '
+    'statement instead of two checks per row: every merchant_id is a merchant and every '
+    'rate_id a provider_rates row (locked FOR KEY SHARE, in id order).';
+
+-- A provider_rates row an event names is kept (events.rate_id has no
+-- foreign key: events_refs_check). After the row is deleted, so a DELETE
+-- that waited for a booking transaction's lock sees its events: in READ
+-- COMMITTED each statement here reads with a new snapshot. A transaction
+-- snapshot (REPEATABLE READ, SERIALIZABLE) would not see them, where a
+-- foreign key check would look with a fresh one: such a DELETE is refused.
+CREATE OR REPLACE FUNCTION provider_rates_kept() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'provider_rates rows are deleted in READ COMMITTED transactions only'
+            USING ERRCODE = 'serialization_failure';
+    END IF;
+    IF EXISTS (SELECT 1 FROM events WHERE rate_id = OLD.id) THEN
+        RAISE EXCEPTION 'provider_rates row % is named by booked events', OLD.id
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION provider_rates_kept IS
+    'Trigger (after DELETE on provider_rates, per row): refuses to delete a rate that booked '
+    'events name (the foreign key of events.rate_id, checked by events_refs_check on insert), '
+    'and any DELETE outside READ COMMITTED (its snapshot would miss concurrent bookings).';
+
 -- Every merchant and customer gets its account when it is created.
 CREATE OR REPLACE FUNCTION merchants_account() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -127,6 +127,10 @@ COMMENT ON COLUMN pricing_state.version IS
 -- Booked requests point at the rate row they used: rows are never edited.
 CREATE TRIGGER provider_rates_frozen BEFORE UPDATE ON provider_rates
     FOR EACH ROW EXECUTE FUNCTION provider_rates_frozen();
+-- events.rate_id has no foreign key (events_refs checks it per statement):
+-- a row an event names is not deleted
+CREATE TRIGGER provider_rates_kept AFTER DELETE ON provider_rates
+    FOR EACH ROW EXECUTE FUNCTION provider_rates_kept();
 
 CREATE TRIGGER provider_rates_pricing AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     ON provider_rates FOR EACH STATEMENT EXECUTE FUNCTION pricing_bump();
