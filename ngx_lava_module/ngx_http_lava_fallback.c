@@ -1013,32 +1013,42 @@ ngx_http_lava_fallback_error(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     ngx_uint_t status, const char *code)
 {
     ngx_str_t            uri, args;
+    ngx_uint_t           intercepted;
     ngx_http_lava_fb_t  *fb = ctx->fallback;
     u_char               id[NGX_HTTP_LAVA_REQID_LEN + 1];
 
-    if (fb == NULL || r != r->main || ctx->refused) {
+    if (fb == NULL || r != r->main) {
         return NGX_DECLINED;
     }
 
-    if (fb->intercepted) {
+    intercepted = fb->intercepted;
+    fb->intercepted = 0;
+
+    if (intercepted) {
         /* the provider answered: booked as the forward endpoint books a
          * provider's error (its body was not read: no usage) */
-        fb->intercepted = 0;
         status = fb->status;
         ctx->got_headers = 1;
         ctx->upstream_status = status;
         ctx->last_buf = 1;
         ctx->ttfb_ms = ngx_current_msec - fb->attempt_ms;
+    }
 
-    } else if ((status != NGX_HTTP_BAD_GATEWAY
-                && status != NGX_HTTP_GATEWAY_TIME_OUT)
-               || r->upstream == NULL || ctx->got_headers
-               || fb->attempt > fb->n
-               || (ngx_msec_int_t) (fb->deadline - ngx_current_msec) <= 0)
-    {
+    /* a client that left gets no further attempt: nothing would read it */
+    if (ctx->refused || r->connection->error) {
         return NGX_DECLINED;
+    }
 
-    } else {
+    if (!intercepted) {
+        if ((status != NGX_HTTP_BAD_GATEWAY
+             && status != NGX_HTTP_GATEWAY_TIME_OUT)
+            || r->upstream == NULL || ctx->got_headers
+            || fb->attempt > fb->n
+            || (ngx_msec_int_t) (fb->deadline - ngx_current_msec) <= 0)
+        {
+            return NGX_DECLINED;
+        }
+
         /* nginx's own: connect, TLS or timeout (upstream_error) */
         ctx->error = code;
     }
