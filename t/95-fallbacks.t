@@ -271,7 +271,7 @@ my $closed = do {
     close $sock;
     $port;
 };
-$s->configure_nginx(http => ['lava_fallback_attempts 2;', 'lava_fallback_timeout 1500ms;'],
+$s->configure_nginx(http => ['lava_fallback_attempts 5;', 'lava_fallback_timeout 1500ms;'],
                     while_stopped => sub {
     my $f = $s->dir . '/nginx/providers.conf';
     my $text = LavaTest::slurp($f);
@@ -297,12 +297,34 @@ subtest 'a provider that refuses the connection, then the next' => sub {
     is $ev->{requests} // 0, 0, 'no request billed';
 };
 
-subtest 'lava_fallback_attempts 2: one fallback at most' => sub {
+my @four = ({ url => 'api.openai.com/v1/chat/completions', model => 'gpt-4o-mini' },
+            { url => 'api.mistral.ai/v1/chat/completions', model => 'mistral-small-latest' },
+            { url => 'api.deepseek.com/chat/completions', model => 'deepseek-chat' },
+            { url => 'api.x.ai/v1/chat/completions', model => 'grok-3' });
+
+subtest 'lava_fallback_attempts 5: four fallbacks at most, all of them tried' => sub {
     my $id = LavaTest::test_id();
-    my $r = chat({ %$oa_chat, fallbacks => [@$to_openai, @$to_openai] }, 'x-test-id' => $id);
-    is $r->{status}, 400, 'two fallbacks: 400';
-    like $r->{json}{error}{message} // '', qr/at most 1 fallback/, 'the message names the bound';
+    my $r = chat({ %$oa_chat, fallbacks => [@four, @$to_openai] }, 'x-test-id' => $id);
+    is $r->{status}, 400, 'five fallbacks: 400';
+    like $r->{json}{error}{message} // '', qr/at most 4 fallbacks/, 'the message names the bound';
     is scalar(my @q = $s->mock_requests($id)), 0, 'nothing forwarded';
+
+    # five attempts, the last one refused by nginx: within nginx's ten
+    # internal redirects, its own error answered as JSON
+    $id = LavaTest::test_id();
+    $r = chat({ %$oa_chat, fallbacks => \@four }, 'x-test-id' => $id,
+              'x-mock-model-status' => 'claude-sonnet-4-5=503,gpt-4o-mini=503,'
+                                       . 'mistral-small-latest=500,deepseek-chat=529');
+    is $r->{status}, 502, 'the last attempt\'s error: nginx\'s 502';
+    is code($r), 'provider_unreachable', 'provider_unreachable';
+    is $r->{headers}{'x-lava-attempt'}, '5', 'attempt 5';
+    is $r->{headers}{'x-lava-provider'}, 'xai', 'xai';
+    is scalar(my @q2 = $s->mock_requests($id)), 4, 'four attempts reached the mock';
+    is_deeply [map { $_->[1] } attempts_of($r->{rid})], [503, 503, 500, 529], 'four failed attempts';
+    unlike LavaTest::slurp($s->error_log), qr/internal redirection cycle/, 'no redirect cycle';
+    my $ev = $s->wait_event($r->{rid});
+    is $ev->{outcome}, 'upstream_error', 'the request: upstream_error';
+    is $ev->{provider}, 'xai', 'booked to its last provider';
 };
 
 subtest 'lava_fallback_timeout: no attempt after the deadline' => sub {
