@@ -11,10 +11,36 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Digest::SHA qw(sha256_hex);
+use File::Temp ();
 use IO::Socket::INET;
 use Test::More;
 
 use LavaTest qw(json_decode json_encode wait_for);
+
+# --- the directives: nginx -t refuses what could not work ---------------------
+{
+    my $dir = File::Temp::tempdir('lava-conf-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $provider = "    upstream lava_test { server 127.0.0.1:9; }\n"
+                 . "    lava_allow_private_upstreams on;\n"
+                 . "    lava_provider test upstream=lava_test auth=bearer usage=openai api.test.example;\n";
+    for my $c (['lava_fallback_attempts 3;', 0], ['lava_fallback_attempts 1;', 0],
+               ['lava_fallback_attempts 5;', 0], ['lava_fallback_timeout 30s;', 0],
+               ['lava_fallback_attempts 0;', qr/invalid value "0" of "lava_fallback_attempts": 1 to 5/],
+               ['lava_fallback_attempts 6;', qr/invalid value "6" of "lava_fallback_attempts": 1 to 5/],
+               ['lava_fallback_attempts many;', qr/"lava_fallback_attempts": 1 to 5/],
+               ['lava_fallback_timeout 0;', qr/invalid value "0" of "lava_fallback_timeout"/],
+               ['lava_fallback_timeout 2d;', qr/invalid value "2d" of "lava_fallback_timeout"/],
+               ['lava_fallback_timeout soon;', qr/"lava_fallback_timeout": a time/]) {
+        my ($directive, $refused) = @$c;
+        my ($rc, $out) = LavaTest::nginx_t(dir => $dir, scheme => 'http', http => "$provider    $directive\n");
+        if ($refused) {
+            isnt $rc, 0, "nginx -t refuses $directive";
+            like $out, $refused, '  naming the bound' or diag $out;
+        } else {
+            is $rc, 0, "nginx -t accepts $directive" or diag $out;
+        }
+    }
+}
 
 my $s = LavaTest->start;
 my $m = $s->setup_merchant;
