@@ -69,6 +69,10 @@
 #define LAVA_EVENT_STATUS_MIN   100
 #define LAVA_EVENT_STATUS_MAX   599
 
+/* the attempt field: at most this many attempts of one request (the events
+ * column's CHECK says the same; the module caps its fallbacks far below) */
+#define LAVA_EVENT_ATTEMPT_MAX  100
+
 #define LAVA_EVENT_FIELDS(X, a)                                               \
     X(a, v,                     v,                     VERSION, 1, 0)         \
     X(a, request_id,            request_id,            REQID,   1, 0)         \
@@ -111,7 +115,9 @@
       LAVA_EVENT_MAX_VALUE)                                                   \
     X(a, bytes_out,             bytes_out,             INT,     0, 0)         \
     X(a, tap_flags,             tap_flags,             TEXT,    0, 256)       \
-    X(a, spend_key_id,          spend_key_id,          ID,      0, 0)
+    X(a, spend_key_id,          spend_key_id,          ID,      0, 0)         \
+    X(a, attempt,               attempt,               INT,     0, 0)         \
+    X(a, attempt_of,            attempt_of,            REQID,   0, 0)
 
 
 /*

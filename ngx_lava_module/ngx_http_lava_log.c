@@ -338,6 +338,7 @@ ngx_http_lava_log_event(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     val.ts_ms = (int64_t) ctx->start_sec * 1000 + ctx->start_msec_part;
     val.duration_ms = (int64_t) (ngx_current_msec - ctx->start_ms);
     val.ttfb_ms = ctx->got_headers ? (int64_t) ctx->ttfb_ms : -1;
+    val.attempt = -1;           /* written only for a request with fallbacks */
 
     /* with fallbacks: the attempt that answered, or a failed one of the
      * request (docs/events.md) */
@@ -498,6 +499,7 @@ ngx_http_lava_log_lost(lava_inflight_rec_t *rec, lava_inflight_ref_t ref,
     }
 
     val.ttfb_ms = rec->ttfb_ms;
+    val.attempt = -1;
 
     ngx_http_lava_ev_cstr(&val.merchant_id, rec->merchant_id);
     ngx_http_lava_ev_cstr(&val.customer_id, rec->customer_id);

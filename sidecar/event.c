@@ -418,6 +418,7 @@ decode_v1(event_t *ev, const sv_t *kv, size_t npairs, char *err, size_t errsize)
     ev->stream_id = stream_id;
     ev->ttfb_ms = -1;
     ev->bytes_out = -1;
+    ev->attempt = -1;
 
     if (npairs == 0) {
         snprintf(err, errsize, "entry has no fields");
@@ -504,6 +505,25 @@ decode_v1(event_t *ev, const sv_t *kv, size_t npairs, char *err, size_t errsize)
     }
     if (ev->payer == PAYER_MERCHANT && ev->merchant_id.n == 0) {
         snprintf(err, errsize, "payer merchant without merchant_id");
+        return -1;
+    }
+
+    /* docs/events.md: attempt 1..LAVA_EVENT_ATTEMPT_MAX, attempt_of only
+     * on an attempt, and never the row's own id */
+    if (ev->attempt >= 0
+        && (ev->attempt < 1 || ev->attempt > LAVA_EVENT_ATTEMPT_MAX))
+    {
+        snprintf(err, errsize, "attempt %lld is not within 1..%d",
+                 (long long) ev->attempt, LAVA_EVENT_ATTEMPT_MAX);
+        return -1;
+    }
+    if (ev->attempt_of.n != 0
+        && (ev->attempt < 0
+            || (ev->attempt_of.n == ev->request_id.n
+                && memcmp(ev->attempt_of.p, ev->request_id.p, ev->request_id.n) == 0)))
+    {
+        snprintf(err, errsize, ev->attempt < 0 ? "attempt_of without attempt"
+                                               : "attempt_of is the event's own request_id");
         return -1;
     }
 

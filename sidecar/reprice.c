@@ -117,6 +117,7 @@ event_of_row(event_t *ev, PGresult *res, int row)
     ev->tap_flags = col_sv(res, row, C_TAP_FLAGS);   /* per_request */
     ev->ttfb_ms = -1;
     ev->bytes_out = -1;
+    ev->attempt = -1;
 }
 
 /* {request_id, the pricing columns of an events row} */

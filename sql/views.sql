@@ -56,6 +56,28 @@ COMMENT ON VIEW request_costs IS
     '(repricings) when it was re-priced, NULL while it is unpriced. cost_state: priced | zero '
     '| unpriced | settled.';
 
+-- Every attempt of a request that carried fallbacks (docs/endpoints.md),
+-- under the client's request id: the failed ones (their own request id,
+-- attempt_of the client's) and the one that answered (the client's id).
+CREATE VIEW request_attempts AS
+SELECT coalesce(e.attempt_of, e.request_id) AS client_request_id,
+       e.attempt,
+       e.request_id,
+       e.attempt_of IS NULL AS answered,
+       e.started_at, e.duration_ms,
+       e.merchant_id, e.customer_id, e.spend_key_id,
+       e.provider, e.model, e.endpoint, e.status, e.outcome, e.error, e.stream,
+       e.usage_source, e.input_tokens, e.output_tokens,
+       c.cost_state, c.total_nusd, nusd_to_usd(c.total_nusd) AS total_usd
+  FROM events e
+  JOIN request_costs c ON c.request_id = e.request_id
+ WHERE e.attempt IS NOT NULL;
+COMMENT ON VIEW request_attempts IS
+    'Every attempt of a request that carried fallbacks, keyed by the client''s request id '
+    '(client_request_id, attempt): provider, status, outcome, usage and what it cost. answered: '
+    'the attempt whose answer the client got (booked under the client''s request id; the '
+    'failed ones have ids of their own).';
+
 -- One row per request: usage, the rate row and its prices, the meter and
 -- how its fee was reached, the three amounts and what the transfers moved.
 CREATE VIEW request_breakdown AS

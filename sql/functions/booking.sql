@@ -294,7 +294,8 @@ BEGIN
             bytes_out, tap_flags, price_state, price_note, rate_id, fee_kind, fee_rate,
             fee_tokens, fee_unit, fee_units, fee_units_before, fee_detail,
             service_charge_ppm, service_charge_basis,
-            base_cost_nusd, fee_nusd, service_charge_nusd, booked_at, spend_key_id)
+            base_cost_nusd, fee_nusd, service_charge_nusd, booked_at, spend_key_id,
+            attempt, attempt_of)
         SELECT
             e.request_id, e.v, e.stream_id, e.content_hash, e.ts_ms, e.duration_ms, e.ttfb_ms,
             e.merchant_id, e.customer_id, e.meter_slug, e.payer, e.key_source, e.provider, e.host,
@@ -306,7 +307,8 @@ BEGIN
             e.bytes_out, e.tap_flags, e.price_state, e.price_note, e.rate_id, e.fee_kind, e.fee_rate,
             e.fee_tokens, e.fee_unit, e.fee_units, e.fee_units_before, e.fee_detail,
             e.service_charge_ppm, coalesce(e.service_charge_basis, 'fee'),
-            e.base_cost_nusd, e.fee_nusd, e.service_charge_nusd, now(), e.spend_key_id
+            e.base_cost_nusd, e.fee_nusd, e.service_charge_nusd, now(), e.spend_key_id,
+            e.attempt, e.attempt_of
           FROM book_events_in AS e
          WHERE e.request_id <> ALL (v_bad)
         ON CONFLICT (request_id) DO NOTHING

@@ -27,7 +27,8 @@ LANGUAGE sql IMMUTABLE AS $$
                              'audio_input_tokens', 'audio_output_tokens', 'characters',
                              'usage_duration_ms', 'requests', 'images', 'web_search_calls',
                              'web_fetch_calls', 'grounded_prompts', 'usage_raw',
-                             'metadata', 'bytes_out', 'tap_flags', 'spend_key_id')
+                             'metadata', 'bytes_out', 'tap_flags', 'spend_key_id',
+                             'attempt', 'attempt_of')
                AND jsonb_typeof(d.value) <> 'null'
                AND NOT (d.key IN ('input_tokens', 'cached_input_tokens', 'cache_write_tokens',
                                   'cache_write_1h_tokens', 'output_tokens', 'reasoning_tokens',

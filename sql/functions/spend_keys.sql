@@ -526,7 +526,7 @@ DECLARE
 BEGIN
     WITH r AS (
         -- = ANY (array): primary key lookups
-        SELECT e.request_id, e.spend_key_id, e.started_at, e.outcome,
+        SELECT e.request_id, e.spend_key_id, e.started_at, e.outcome, e.attempt_of,
                k.request_limit, k.spend_limit_nusd
           FROM events e
           JOIN spend_key_defs k ON k.id = e.spend_key_id AND k.merchant_id = e.merchant_id
@@ -538,7 +538,10 @@ BEGIN
          GROUP BY tr.request_id
     ), s AS (
         SELECT r.spend_key_id, (r.started_at AT TIME ZONE 'UTC')::date AS day,
-               count(*) FILTER (WHERE p_booked AND r.outcome <> 'refused') AS requests,
+               -- a failed attempt (attempt_of set) is part of its client's request,
+               -- counted once by the row of the attempt that answered
+               count(*) FILTER (WHERE p_booked AND r.outcome <> 'refused'
+                                  AND r.attempt_of IS NULL) AS requests,
                coalesce(sum(t.amount), 0)::bigint AS spend,
                CASE WHEN p_booked THEN max(r.started_at) END AS last_used,
                bool_or(r.request_limit IS NOT NULL) AS has_request_limit,

@@ -335,6 +335,10 @@ CREATE TABLE events (
     service_charge_basis text NOT NULL DEFAULT 'fee'
                         CHECK (service_charge_basis IN ('fee', 'base', 'base_fee')),
     spend_key_id        lava_id,
+    attempt             integer CHECK (attempt BETWEEN 1 AND 100),
+    attempt_of          lava_id
+                        CHECK (attempt_of ~ '^req_[0-9A-HJKMNP-TV-Z]+$' AND length(attempt_of) = 30),
+    CHECK (attempt_of IS NULL OR attempt IS NOT NULL),
     CHECK ((price_state = 'unpriced') =
            (base_cost_nusd IS NULL OR fee_nusd IS NULL OR service_charge_nusd IS NULL)),
     CHECK (price_state <> 'zero'
@@ -347,6 +351,7 @@ CREATE INDEX events_merchant ON events (merchant_id, started_at);
 CREATE INDEX events_customer ON events (customer_id, started_at) WHERE customer_id IS NOT NULL;
 CREATE INDEX events_unpriced ON events (started_at) WHERE price_state = 'unpriced';
 CREATE INDEX events_spend_key ON events (spend_key_id, started_at) WHERE spend_key_id IS NOT NULL;
+CREATE INDEX events_attempt_of ON events (attempt_of) WHERE attempt_of IS NOT NULL;
 -- No index on (merchant_id, meter_slug, customer_id): the graduated counts
 -- are kept in meter_usage, and only ledger_check, which reads every event,
 -- groups events that way; one index fewer to keep on every booked event.
@@ -450,6 +455,13 @@ COMMENT ON COLUMN events.service_charge_basis IS
 COMMENT ON COLUMN events.spend_key_id IS
     'The spend key that authenticated the request (spend_key_defs.id; refused requests too); '
     'NULL: another credential';
+COMMENT ON COLUMN events.attempt IS
+    'For a request that carried fallbacks (docs/endpoints.md): which attempt this row is, 1 the '
+    'first provider tried; NULL for a request without fallbacks';
+COMMENT ON COLUMN events.attempt_of IS
+    'For an attempt that failed and was followed by another: the client''s request id (the row '
+    'of the attempt that answered the client, whose request_id it is); this row has a request id '
+    'of its own. NULL on every other row';
 COMMENT ON COLUMN events.booked_at IS 'When book_batch() booked it (the sidecar''s transaction)';
 
 -- Money movements. Immutable; a correction is a new transfer.
