@@ -338,20 +338,14 @@ ngx_http_lava_log_event(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     val.ts_ms = (int64_t) ctx->start_sec * 1000 + ctx->start_msec_part;
     val.duration_ms = (int64_t) (ngx_current_msec - ctx->start_ms);
     val.ttfb_ms = ctx->got_headers ? (int64_t) ctx->ttfb_ms : -1;
-    val.attempt = -1;           /* written only for a request with fallbacks */
-
-    /* with fallbacks: the attempt that answered, or a failed one of the
-     * request (docs/events.md) */
-#if 0 /* TMP until the attempts branch */
+    /* written only for a request with fallbacks: the attempt that
+     * answered, or a failed one of the request (docs/events.md) */
     val.attempt = ctx->attempt ? (int64_t) ctx->attempt : -1;
-#endif
 
     if (attempt) {
         val.request_id.data = attempt->request_id;
-#if 0 /* TMP */
         val.attempt_of.data = ctx->request_id;
         val.attempt_of.len = NGX_HTTP_LAVA_REQID_LEN;
-#endif
         val.ts_ms = attempt->ts_ms;
         val.duration_ms = (int64_t) (ngx_current_msec - attempt->start_ms);
     }

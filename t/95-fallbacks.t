@@ -70,6 +70,21 @@ sub chat {
                        headers => [Authorization => "Bearer $tok", 'x-mock-usage' => $usage, @h]);
 }
 
+# the reference: the same usage through the forward endpoint, each provider
+sub reference {
+    my ($url, $body, @auth) = @_;
+    (my $u = $url) =~ s/([^A-Za-z0-9._~-])/sprintf '%%%02X', ord $1/ge;
+    my $r = $s->request(target => "/v1/forward?u=$u", body => $body,
+                        headers => [@auth, 'x-mock-usage' => $usage]);
+    is $r->{status}, 200, "reference: $url";
+    return $s->wait_booked($r->{rid}) // {};
+}
+my $ref_openai = reference('https://api.openai.com/v1/chat/completions',
+                           { %$oa_chat, model => 'gpt-4o-mini' }, Authorization => "Bearer $tok");
+my $ref_anthropic = reference('https://api.anthropic.com/v1/messages',
+                              { %$an_msgs, model => 'claude-sonnet-4-5' }, 'x-api-key' => $tok);
+ok $ref_openai->{total_nusd} > 0 && $ref_anthropic->{total_nusd} > 0, 'both references cost something';
+
 subtest 'no fallbacks: the provider error relayed as today, attempt 1' => sub {
     my $id = LavaTest::test_id();
     my $r = chat($oa_chat, 'x-test-id' => $id, 'x-mock-status' => 503);
@@ -121,6 +136,25 @@ subtest 'OpenAI client: Anthropic 503, then OpenAI 200 (JSON)' => sub {
     is $ev->{usage_source}, 'none', 'no usage';
     is $ev->{spend_key_id}, undef, 'no spend key';
     is $ev->{customer_id}, $m->{customer}, 'the same customer';
+    is $ev->{attempt}, 1, 'attempt 1';
+    is $ev->{attempt_of}, $r->{rid}, 'attempt_of: the client\'s request id';
+    my $fin = $s->wait_event($r->{rid});
+    is $fin->{attempt}, 2, 'the request\'s own event: attempt 2';
+    ok !defined $fin->{attempt_of}, 'and no attempt_of';
+
+    # the ledger: both attempts under the client's request id
+    my $rows = wait_for(15, sub {
+        my $x = $s->sql('SELECT * FROM request_attempts WHERE client_request_id = ? ORDER BY attempt',
+                        $r->{rid});
+        @$x == 2 ? $x : undef;
+    }) // [];
+    is scalar @$rows, 2, 'request_attempts: two rows';
+    is_deeply [map { [$_->{attempt}, $_->{provider}, $_->{status}, $_->{answered} ? 1 : 0] } @$rows],
+              [[1, 'anthropic', 503, 0], [2, 'openai', 200, 1]], 'the failed attempt, then the answer';
+    is $rows->[0]{request_id}, $a[0][2], 'the failed attempt under its own id';
+    is $rows->[0]{total_nusd} // 0, 0, 'the failed attempt (no usage read) costs nothing';
+    is $rows->[1]{total_nusd}, $ref_openai->{total_nusd},
+        'the answer costs what the same usage costs on the forward endpoint';
 };
 
 subtest 'OpenAI client: Anthropic 503, then OpenAI 200 (SSE)' => sub {
@@ -160,6 +194,8 @@ subtest 'Anthropic client: OpenAI 503, then Anthropic 200 (JSON and SSE)' => sub
     is $sent->{system}, 'Be brief.', 'the client\'s own body';
     is_deeply [LavaTest::header_values($q[1], 'x-api-key')], ['sk-mock-anthropic'], 'Anthropic\'s key';
     is_deeply [LavaTest::header_values($q[1], 'authorization')], [], 'not OpenAI\'s';
+    is $s->wait_booked($r->{rid})->{total_nusd}, $ref_anthropic->{total_nusd},
+        'billed as the same usage on the forward endpoint';
 
     $r = $s->stream(target => '/v1/messages',
                     body => { %$an_msgs, stream => JSON::PP::true, fallbacks => $to_anthropic },
@@ -351,6 +387,15 @@ subtest 'lava_fallback_attempts 5: four fallbacks at most, all of them tried' =>
     my $ev = $s->wait_event($r->{rid});
     is $ev->{outcome}, 'upstream_error', 'the request: upstream_error';
     is $ev->{provider}, 'xai', 'booked to its last provider';
+    is $ev->{attempt}, 5, 'attempt 5';
+    my $rows = wait_for(15, sub {
+        my $x = $s->sql('SELECT * FROM request_attempts WHERE client_request_id = ? ORDER BY attempt',
+                        $r->{rid});
+        @$x == 5 ? $x : undef;
+    }) // [];
+    is_deeply [map { $_->{attempt} } @$rows], [1 .. 5], 'request_attempts: five rows';
+    is_deeply [map { $_->{provider} } @$rows], [qw(anthropic openai mistral deepseek xai)],
+        'in the order tried';
 };
 
 subtest 'lava_fallback_timeout: no attempt after the deadline' => sub {
@@ -369,6 +414,10 @@ subtest 'lava_fallback_timeout: no attempt after the deadline' => sub {
     # the 503 came after the deadline: relayed, not retried
     is $r->{status}, 504, 'an error after the deadline is not retried';
 };
+
+# every invariant of the ledger holds with the attempts booked
+ok $_->{ok}, "ledger_check: $_->{rule}" for @{ $s->sql('SELECT rule, ok FROM ledger_check') };
+is $s->sql_value(q{SELECT count(*) FROM dead_letters}), 0, 'nothing dead-lettered';
 
 $s->finish;
 done_testing;
