@@ -167,36 +167,36 @@ ngx_http_lava_fallback_fmt(lava_route_t *route)
 }
 
 
-/* 1: the spend key's allow-lists take the provider and the model (a
- * forward token or a secret key: always) */
-static ngx_uint_t
+/* the spend key's allow-lists and refuse_unpriced (the merchant's too) as
+ * for the first provider: LAVA_REFUSAL_COUNT, or the refusal */
+static lava_refusal_e
 ngx_http_lava_fallback_allowed(ngx_http_request_t *r,
-    ngx_http_lava_ctx_t *ctx, ngx_str_t *provider, ngx_str_t *model)
+    ngx_http_lava_ctx_t *ctx, ngx_http_lava_provider_t *provider,
+    ngx_str_t *model)
 {
-    ngx_uint_t                  ok;
+    lava_refusal_e              code;
     ngx_slab_pool_t            *shpool;
     ngx_http_lava_auth_sh_t    *sh;
     ngx_http_lava_main_conf_t  *lmcf;
 
-    if (ctx->spend_key == NULL) {
-        return 1;
-    }
-
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_lava_module);
 
     if (lmcf->auth_zone == NULL || lmcf->auth_zone->shm.addr == NULL) {
-        return 0;
+        return LAVA_REFUSAL_AUTH_UNAVAILABLE;
     }
 
     shpool = (ngx_slab_pool_t *) lmcf->auth_zone->shm.addr;
     sh = lmcf->auth_zone->data;
 
     ngx_shmtx_lock(&shpool->mutex);
-    ok = sh->snap && ngx_http_lava_spendkey_allows(ctx, sh->snap, provider,
-                                                   model);
+
+    code = sh->snap ? ngx_http_lava_spendkey_fallback(ctx, sh->snap, provider,
+                                                      model)
+                    : LAVA_REFUSAL_AUTH_UNAVAILABLE;
+
     ngx_shmtx_unlock(&shpool->mutex);
 
-    return ok;
+    return code;
 }
 
 
@@ -209,8 +209,9 @@ ngx_http_lava_fallback_item(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     size_t                      len;
     u_char                     *p;
     json_t                     *ju, *jm, *v;
-    ngx_str_t                   url, model, *prov;
+    ngx_str_t                   url, model;
     const char                 *key, *s;
+    lava_refusal_e              code;
     lava_route_t                route;
     lava_target_t               t;
     ngx_http_lava_provider_t   *pv;
@@ -348,13 +349,24 @@ ngx_http_lava_fallback_item(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
         return LAVA_REFUSAL_PROVIDER_KEY_REQUIRED;
     }
 
-    prov = &pv->name;
+    code = ngx_http_lava_fallback_allowed(r, ctx, pv, &model);
 
-    if (!ngx_http_lava_fallback_allowed(r, ctx, prov, &model)) {
+    if (code == LAVA_REFUSAL_MODEL_NOT_ALLOWED) {
         *msg = ngx_http_lava_fallback_msg(r, i, "the spend key's "
                                           "allowed_providers or "
                                           "allowed_models does not list it");
-        return LAVA_REFUSAL_MODEL_NOT_ALLOWED;
+        return code;
+    }
+
+    if (code == LAVA_REFUSAL_MODEL_NOT_PRICED) {
+        *msg = ngx_http_lava_fallback_msg(r, i, "its model has no rate of "
+                                          "its own and unpriced models are "
+                                          "refused");
+        return code;
+    }
+
+    if (code != LAVA_REFUSAL_COUNT) {
+        return code;
     }
 
     fi = &fb->items[fb->n];

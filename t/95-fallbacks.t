@@ -324,6 +324,22 @@ subtest 'hostile fallbacks: refused before anything is forwarded' => sub {
     my @a = attempts_of($r->{rid});
     is $s->wait_event($a[0][2] // '')->{spend_key_id}, $row->{spend_key_id}, 'the failed attempt has the key id';
     is $s->wait_event($r->{rid})->{spend_key_id}, $row->{spend_key_id}, 'and the request';
+
+    # a spend key that refuses unpriced models: a fallback to one is refused
+    my $strict = $s->sql('SELECT * FROM create_spend_key(?, ?, ?, ?, ?::jsonb)', $m->{merchant}, 'fb strict',
+                         undef, undef, json_encode({ refuse_unpriced => JSON::PP::true }))->[0];
+    $s->register_secret($strict->{key}, 'spend key');
+    $hex = sha256_hex($strict->{key});
+    $s->wait_auth(qr/^s $hex /m) or die "spend key not published\n";
+    $id = LavaTest::test_id();
+    $r = $s->request(target => '/v1/chat/completions',
+                     body => { %$oa_chat, fallbacks => [{ url => 'api.openai.com/v1/chat/completions',
+                                                          model => 'gpt-lava-unpriced-test' }] },
+                     headers => [Authorization => "Bearer $strict->{key}", 'x-test-id' => $id]);
+    is $r->{status}, 403, 'refuse_unpriced, an unpriced fallback: 403';
+    is code($r), 'model_not_priced', 'model_not_priced';
+    like $r->{json}{error}{message} // '', qr/^fallbacks\[1\]/, 'naming the fallback';
+    is scalar(my @q2 = $s->mock_requests($id)), 0, 'nothing forwarded';
 };
 
 # --- configuration: max attempts, the deadline, a provider that refuses connections ---
