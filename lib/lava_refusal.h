@@ -151,6 +151,10 @@
         "the spend key's request_shape is not this endpoint's")              \
     LAVA_REFUSAL(TRANSLATION_UNSUPPORTED, 400, "translation_unsupported",    \
         "the request cannot be translated into the provider's format")      \
+    /* a lava_api request's fallbacks (ngx_http_lava_fallback.c; the      \
+     * message names the member and what is wrong) */                      \
+    LAVA_REFUSAL(INVALID_FALLBACKS, 400, "invalid_fallbacks",                \
+        "fallbacks must be a list of {\"url\", \"model\"}")                  \
     /* the provider's JSON answer, not the request: served and billed, its  \
      * body cannot be given in the client's shape (sent by                   \
      * ngx_http_lava_xlate_filter.c with the translator's reason) */         \

@@ -11,6 +11,7 @@
 #include "ngx_http_lava_auth.h"
 #include "ngx_http_lava_token.h"
 #include "ngx_http_lava_api.h"
+#include "ngx_http_lava_fallback.h"
 #include "lava_metadata.h"
 #include "lava_spendkey.h"
 #include "lava_multipart.h"
@@ -157,16 +158,28 @@ ngx_http_lava_access_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_lava_get_ctx(r);
 
+    /* redirected to the request's next fallback: routed to it here, then
+     * on as a first request (ngx_http_lava_fallback.c) */
+    if (ctx && ctx->fallback) {
+        rc = ngx_http_lava_fallback_access(r, ctx);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
     if (ctx && ctx->routed) {
         /* re-entered after the body was read */
         if (!ctx->body_done) {
             return NGX_DONE;
         }
 
-        return ctx->body_refused
-               ? ngx_http_lava_refuse(r, ctx, ctx->body_refusal,
-                                      ctx->body_refusal_msg)
-               : NGX_DECLINED;
+        if (ctx->body_refused) {
+            return ngx_http_lava_refuse(r, ctx, ctx->body_refusal,
+                                        ctx->body_refusal_msg);
+        }
+
+        ngx_http_lava_fallback_arm(r, ctx);
+        return NGX_DECLINED;
     }
 
     if (ctx == NULL) {
@@ -185,6 +198,12 @@ ngx_http_lava_access_handler(ngx_http_request_t *r)
     }
 
     rc = ngx_http_lava_policy_check(r, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* lava_api: the request's fallbacks, checked before anything goes */
+    rc = ngx_http_lava_fallback_start(r, ctx);
     if (rc != NGX_OK) {
         return rc;
     }
@@ -208,10 +227,13 @@ ngx_http_lava_access_handler(ngx_http_request_t *r)
         /* read at once: the handler has already inspected it */
         r->main->count--;
 
-        return ctx->body_refused
-               ? ngx_http_lava_refuse(r, ctx, ctx->body_refusal,
-                                      ctx->body_refusal_msg)
-               : NGX_DECLINED;
+        if (ctx->body_refused) {
+            return ngx_http_lava_refuse(r, ctx, ctx->body_refusal,
+                                        ctx->body_refusal_msg);
+        }
+
+        ngx_http_lava_fallback_arm(r, ctx);
+        return NGX_DECLINED;
     }
 
     /* the body handler resumes the phases; the reference taken by the body
@@ -1300,9 +1322,14 @@ ngx_http_lava_body_handler(ngx_http_request_t *r)
         return;
     }
 
-    /* lava_api: the body in the provider's shape before the meter reads
-     * it (ngx_http_lava_api.c) */
-    code = ngx_http_lava_api_request(r, ctx, &msg);
+    /* lava_api: the client's body kept for its fallbacks, then in the
+     * provider's shape before the meter reads it (ngx_http_lava_api.c) */
+    msg = NULL;
+    code = ngx_http_lava_fallback_body(r, ctx, &msg);
+
+    if (code == LAVA_REFUSAL_COUNT) {
+        code = ngx_http_lava_api_request(r, ctx, &msg);
+    }
     if (code != LAVA_REFUSAL_COUNT) {
         ngx_http_lava_body_refuse(ctx, code, msg);
     }
@@ -1318,8 +1345,10 @@ ngx_http_lava_body_handler(ngx_http_request_t *r)
         code = (ctx->req && ctx->req->model_too_long)
                ? LAVA_REFUSAL_MODEL_TOO_LONG : ngx_http_lava_policy_body(ctx);
 
-        /* spend key limits and allow-lists, model_not_priced */
-        if (code == LAVA_REFUSAL_COUNT) {
+        /* spend key limits and allow-lists, model_not_priced; once per
+         * request: a fallback's were checked when it came */
+        if (code == LAVA_REFUSAL_COUNT && !ngx_http_lava_fallback_retry(ctx))
+        {
             code = ngx_http_lava_spendkey_check(r, ctx);
         }
 

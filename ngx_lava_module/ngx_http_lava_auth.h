@@ -74,6 +74,11 @@ void ngx_http_lava_spendkey_done(ngx_http_request_t *r,
 ngx_int_t ngx_http_lava_spendkey_shape(ngx_http_lava_ctx_t *ctx);
 ngx_uint_t ngx_http_lava_spendkey_allows(ngx_http_lava_ctx_t *ctx,
     const lava_authsnap_t *snap, ngx_str_t *provider, ngx_str_t *model);
+/* a fallback's provider and model, under the auth zone's lock: the
+ * allow-lists and refuse_unpriced (ngx_http_lava_fallback.c) */
+lava_refusal_e ngx_http_lava_spendkey_fallback(ngx_http_lava_ctx_t *ctx,
+    const lava_authsnap_t *snap, ngx_http_lava_provider_t *provider,
+    ngx_str_t *model);
 
 /* configuration: lava_spend_key_zone; init_main_conf creates the default
  * zone and the hold */

@@ -82,6 +82,25 @@ ngx_http_lava_create_ctx(ngx_http_request_t *r)
 }
 
 
+/* a fresh request id (a failed attempt's own, ngx_http_lava_fallback.c):
+ * id holds NGX_HTTP_LAVA_REQID_LEN + 1 bytes */
+void
+ngx_http_lava_reqid_new(u_char *id)
+{
+    uint64_t     rnd1, rnd2, rnd3;
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    rnd1 = ngx_http_lava_rnd();
+    rnd2 = ngx_http_lava_rnd();
+    rnd3 = ngx_http_lava_rnd();
+
+    lava_reqid_make((char *) id, (uint64_t) tp->sec * 1000 + tp->msec, rnd1,
+                    rnd2, rnd3);
+}
+
+
 /* the body filters' state, from r->pool on first use */
 ngx_http_lava_body_t *
 ngx_http_lava_body_state(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)

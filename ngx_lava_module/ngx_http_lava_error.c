@@ -9,6 +9,7 @@
 
 #include "ngx_http_lava_module.h"
 #include "ngx_http_lava_body.h"
+#include "ngx_http_lava_fallback.h"
 
 
 typedef struct {
@@ -291,6 +292,7 @@ ngx_http_lava_error_book(ngx_http_lava_ctx_t *ctx, ngx_http_lava_refusal_t *rf,
 ngx_int_t
 ngx_http_lava_error_handler(ngx_http_request_t *r)
 {
+    ngx_int_t                 rc;
     ngx_uint_t                status, client;
     ngx_http_lava_ctx_t      *ctx;
     ngx_http_lava_refusal_t  *rf;
@@ -308,6 +310,14 @@ ngx_http_lava_error_handler(ngx_http_request_t *r)
             /* no method could be read: nothing the ledger could book (the
              * event's method is required); answered all the same */
             ctx->logged = 1;
+        }
+    }
+
+    /* a failed attempt with a fallback left: booked, the next one tried */
+    if (ctx && ctx->fallback) {
+        rc = ngx_http_lava_fallback_error(r, ctx, status, rf->code);
+        if (rc != NGX_DECLINED) {
+            return rc;
         }
     }
 

@@ -17,6 +17,7 @@
 #include "ngx_http_lava_module.h"
 #include "ngx_http_lava_body.h"
 #include "ngx_http_lava_api.h"
+#include "ngx_http_lava_fallback.h"
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -142,7 +143,9 @@ ngx_http_lava_header_filter(ngx_http_request_t *r)
         }
     }
 
-    if (ngx_http_lava_add_request_id(r, ctx) != NGX_OK) {
+    if (ngx_http_lava_add_request_id(r, ctx) != NGX_OK
+        || ngx_http_lava_fallback_headers(r, ctx) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

@@ -139,9 +139,14 @@ ngx_http_lava_keymask_log(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 
     log = r->connection->log;
 
-    if (!ngx_http_lava_keymask_managed(ctx)
-        || log->writer == ngx_http_lava_keylog_write)
-    {
+    if (!ngx_http_lava_keymask_managed(ctx)) {
+        return NGX_OK;
+    }
+
+    if (log->writer == ngx_http_lava_keylog_write) {
+        /* a fallback's provider: its key from now on */
+        kl = log->wdata;
+        kl->key = ctx->provider_key;
         return NGX_OK;
     }
 

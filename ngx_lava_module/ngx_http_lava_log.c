@@ -246,18 +246,24 @@ ngx_http_lava_usage_source(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 }
 
 
+/* a failed attempt's event (attempt NULL: the request's own) */
+typedef struct {
+    u_char                        *request_id;
+    int64_t                        ts_ms;
+    ngx_msec_t                     start_ms;
+} ngx_http_lava_log_attempt_t;
+
+
+static ngx_int_t ngx_http_lava_log_event(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx, ngx_uint_t status,
+    ngx_http_lava_log_attempt_t *attempt);
+
+
 ngx_int_t
 ngx_http_lava_log_handler(ngx_http_request_t *r)
 {
-    char                           flags[LAVA_EVENT_MAX_tap_flags + 1];
-    u_char                         num[LAVA_EVENT_NFIELDS * NGX_INT64_LEN];
-    size_t                         n;
-    ngx_int_t                      rc;
     ngx_uint_t                     status;
-    lava_usage_t                  *u;
     ngx_http_lava_ctx_t           *ctx;
-    ngx_http_lava_event_t          ev;
-    ngx_http_lava_event_values_t   val;
 
     if (r != r->main) {
         return NGX_OK;
@@ -272,22 +278,77 @@ ngx_http_lava_log_handler(ngx_http_request_t *r)
 
     ngx_http_lava_error_unanswered(r, ctx);
 
-    ngx_http_lava_meter(r, ctx);
-
-    ngx_memzero(&val, sizeof(ngx_http_lava_event_values_t));
-
     status = r->headers_out.status;
     if (status == 0) {
         status = r->connection->error ? NGX_HTTP_CLIENT_CLOSED_REQUEST
                                       : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    return ngx_http_lava_log_event(r, ctx, status, NULL);
+}
+
+
+/*
+ * A failed attempt of a request with fallbacks (ngx_http_lava_fallback.c):
+ * its own event now, under its own request id, attempt_of the request's.
+ * What it held is released (wallet reservation, in-flight record); the
+ * spend key counts the request once, by its final event.
+ */
+ngx_int_t
+ngx_http_lava_log_attempt(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
+    ngx_uint_t status, u_char *request_id, int64_t ts_ms, ngx_msec_t start_ms)
+{
+    lava_inflight_rec_t          *rec;
+    ngx_http_lava_log_attempt_t   a;
+
+    a.request_id = request_id;
+    a.ts_ms = ts_ms;
+    a.start_ms = start_ms;
+
+    /* a worker that dies before the entry leaves books it as this one */
+    rec = ngx_http_lava_inflight_rec(ctx);
+    if (rec) {
+        (void) lava_inflight_copy(rec->request_id, sizeof(rec->request_id),
+                                  (char *) request_id,
+                                  NGX_HTTP_LAVA_REQID_LEN);
+    }
+
+    return ngx_http_lava_log_event(r, ctx, status, &a);
+}
+
+
+static ngx_int_t
+ngx_http_lava_log_event(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
+    ngx_uint_t status, ngx_http_lava_log_attempt_t *attempt)
+{
+    char                           flags[LAVA_EVENT_MAX_tap_flags + 1];
+    u_char                         num[LAVA_EVENT_NFIELDS * NGX_INT64_LEN];
+    size_t                         n;
+    ngx_int_t                      rc;
+    lava_usage_t                  *u;
+    ngx_http_lava_event_t          ev;
+    ngx_http_lava_event_values_t   val;
+
+    ngx_http_lava_meter(r, ctx);
+
+    ngx_memzero(&val, sizeof(ngx_http_lava_event_values_t));
+
     val.request_id.data = ctx->request_id;
     val.request_id.len = NGX_HTTP_LAVA_REQID_LEN;
     val.ts_ms = (int64_t) ctx->start_sec * 1000 + ctx->start_msec_part;
     val.duration_ms = (int64_t) (ngx_current_msec - ctx->start_ms);
     val.ttfb_ms = ctx->got_headers ? (int64_t) ctx->ttfb_ms : -1;
-    val.attempt = -1;           /* written only for a request with fallbacks */
+    /* written only for a request with fallbacks: the attempt that
+     * answered, or a failed one of the request (docs/events.md) */
+    val.attempt = ctx->attempt ? (int64_t) ctx->attempt : -1;
+
+    if (attempt) {
+        val.request_id.data = attempt->request_id;
+        val.attempt_of.data = ctx->request_id;
+        val.attempt_of.len = NGX_HTTP_LAVA_REQID_LEN;
+        val.ts_ms = attempt->ts_ms;
+        val.duration_ms = (int64_t) (ngx_current_msec - attempt->start_ms);
+    }
 
     val.merchant_id = ctx->merchant_id;
     val.customer_id = ctx->customer_id;
@@ -341,10 +402,13 @@ ngx_http_lava_log_handler(ngx_http_request_t *r)
                                           != LAVA_SOURCE_NONE)
                                          ? &val.usage : NULL);
 
-    /* a spend key's request: what it may cost counts until booked */
-    ngx_http_lava_spendkey_done(r, ctx, (u && ctx->usage_source
-                                         != LAVA_SOURCE_NONE)
-                                        ? &val.usage : NULL);
+    /* a spend key's request: what it may cost counts until booked (by
+     * the request's own event, not a failed attempt's) */
+    if (attempt == NULL) {
+        ngx_http_lava_spendkey_done(r, ctx, (u && ctx->usage_source
+                                             != LAVA_SOURCE_NONE)
+                                            ? &val.usage : NULL);
+    }
 
     val.metadata = ctx->metadata;
     val.bytes_out = (int64_t) ctx->bytes_out;
@@ -377,10 +441,12 @@ ngx_http_lava_log_handler(ngx_http_request_t *r)
     if (rc == NGX_ERROR) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "lava usage event of %s could not be queued",
-                      ctx->request_id);
+                      val.request_id.data);
     }
 
-    ngx_http_lava_status_request(r, ctx, status);
+    if (attempt == NULL) {
+        ngx_http_lava_status_request(r, ctx, status);
+    }
 
     return NGX_OK;
 }

@@ -9,6 +9,7 @@
 #include "ngx_http_lava_module.h"
 #include "ngx_http_lava_api.h"
 #include "ngx_http_lava_auth.h"
+#include "ngx_http_lava_fallback.h"
 
 
 static ngx_int_t ngx_http_lava_preconfiguration(ngx_conf_t *cf);
@@ -231,6 +232,20 @@ static ngx_command_t  ngx_http_lava_commands[] = {
     { ngx_string("lava_api"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_lava_api_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("lava_fallback_attempts"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_lava_fallback_attempts,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("lava_fallback_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_lava_fallback_timeout,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -585,6 +600,8 @@ ngx_http_lava_create_loc_conf(ngx_conf_t *cf)
     llcf->drain_timeout = NGX_CONF_UNSET_MSEC;
     llcf->drain_bytes = NGX_CONF_UNSET_SIZE;
     llcf->gunzip_max = NGX_CONF_UNSET_SIZE;
+    llcf->fallback_attempts = NGX_CONF_UNSET_UINT;
+    llcf->fallback_timeout = NGX_CONF_UNSET_MSEC;
 
     return llcf;
 }
@@ -624,6 +641,11 @@ ngx_http_lava_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               8 * 1024 * 1024);
     ngx_conf_merge_size_value(conf->gunzip_max, prev->gunzip_max,
                               64 * 1024 * 1024);
+    ngx_conf_merge_uint_value(conf->fallback_attempts,
+                              prev->fallback_attempts,
+                              NGX_HTTP_LAVA_FALLBACK_ATTEMPTS);
+    ngx_conf_merge_msec_value(conf->fallback_timeout, prev->fallback_timeout,
+                              NGX_HTTP_LAVA_FALLBACK_TIMEOUT);
 
     return NGX_CONF_OK;
 }

@@ -192,6 +192,9 @@ typedef struct {
     ngx_uint_t                   api;            /* lava_api: NGX_HTTP_LAVA_
                                                     API_* (ngx_http_lava_api.h),
                                                     not inherited */
+    ngx_uint_t                   fallback_attempts; /* lava_fallback_attempts */
+    ngx_msec_t                   fallback_timeout;  /* lava_fallback_timeout,
+                                                       ms */
 } ngx_http_lava_loc_conf_t;
 
 
@@ -260,6 +263,10 @@ typedef struct {
     lava_inflight_ref_t          inflight;       /* its in-flight record
                                                     until the event takes it
                                                     (gen 0: none) */
+    void                        *fallback;       /* its fallbacks, NULL none
+                                                    (ngx_http_lava_fallback.h) */
+    ngx_uint_t                   attempt;        /* 1.. with fallbacks, else
+                                                    0: the event's attempt */
     unsigned                     stream:1;       /* body said "stream": true */
     unsigned                     sse:1;          /* response is text/event-stream */
     unsigned                     refused:1;
@@ -307,6 +314,8 @@ ngx_http_lava_timer_init(ngx_event_t *ev, ngx_event_handler_pt handler,
 /* ngx_http_lava_ctx.c */
 ngx_http_lava_ctx_t *ngx_http_lava_get_ctx(ngx_http_request_t *r);
 ngx_http_lava_ctx_t *ngx_http_lava_create_ctx(ngx_http_request_t *r);
+/* a fresh request id into id (NGX_HTTP_LAVA_REQID_LEN + 1 bytes) */
+void ngx_http_lava_reqid_new(u_char *id);
 /* init_process: seeds this worker's request id randomness */
 void ngx_http_lava_ctx_init_process(ngx_cycle_t *cycle);
 ngx_table_elt_t *ngx_http_lava_header(ngx_list_t *headers, const char *lname,
@@ -387,6 +396,11 @@ const char *ngx_http_lava_outcome(ngx_http_request_t *r,
 const char *ngx_http_lava_usage_source(ngx_http_request_t *r,
     ngx_http_lava_ctx_t *ctx);
 void ngx_http_lava_meter(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx);
+/* the event of a failed attempt of a request with fallbacks: its own
+ * request id, attempt_of the request's (ngx_http_lava_fallback.c) */
+ngx_int_t ngx_http_lava_log_attempt(ngx_http_request_t *r,
+    ngx_http_lava_ctx_t *ctx, ngx_uint_t status, u_char *request_id,
+    int64_t ts_ms, ngx_msec_t start_ms);
 /* the event of a record taken from a dead worker (outcome worker_lost),
  * queued with the record (ngx_http_lava_inflight.c) */
 ngx_int_t ngx_http_lava_log_lost(lava_inflight_rec_t *rec,

@@ -542,6 +542,48 @@ ngx_http_lava_spendkey_check(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
 }
 
 
+/*
+ * A fallback of the request (ngx_http_lava_fallback.c), checked when the
+ * request comes: the allow-lists and refuse_unpriced (the merchant's or the
+ * key's) as ngx_http_lava_spendkey_check() applies them to the first
+ * provider; the limits are not taken again. Under the auth zone's lock.
+ */
+lava_refusal_e
+ngx_http_lava_spendkey_fallback(ngx_http_lava_ctx_t *ctx,
+    const lava_authsnap_t *snap, ngx_http_lava_provider_t *provider,
+    ngx_str_t *model)
+{
+    ngx_uint_t                 unpriced, priced;
+    ngx_http_lava_spk_req_t   *sr = ctx->spend_key;
+    ngx_http_lava_provider_t  *first;
+
+    if (!ngx_http_lava_spendkey_allows(ctx, snap, &provider->name, model)) {
+        return LAVA_REFUSAL_MODEL_NOT_ALLOWED;
+    }
+
+    unpriced = (snap->unpriced.n && ctx->merchant_id.len
+                && lava_authsnap_unpriced(snap, (char *) ctx->merchant_id.data,
+                                          ctx->merchant_id.len))
+               || (sr && (sr->flags & LAVA_SPK_F_REFUSE_UNPRICED));
+
+    if (!unpriced) {
+        return LAVA_REFUSAL_COUNT;
+    }
+
+    first = ctx->provider;
+    ctx->provider = provider;
+
+    priced = lava_authsnap_priced(snap, (char *) provider->name.data,
+                                  provider->name.len, (char *) model->data,
+                                  model->len)
+             || ngx_http_lava_spk_meter_priced(ctx, snap);
+
+    ctx->provider = first;
+
+    return priced ? LAVA_REFUSAL_COUNT : LAVA_REFUSAL_MODEL_NOT_PRICED;
+}
+
+
 void
 ngx_http_lava_spendkey_cancel(ngx_http_lava_ctx_t *ctx)
 {
