@@ -138,16 +138,19 @@ run(rec_t *r, const char *sql)
 
 /* --- the stream ------------------------------------------------------------ */
 
-/* The value of field name in an entry's [field, value, ...] array. */
+/* The value of field name in an entry's [field, value, ...] array, looked
+ * for from pair *from on (*from: where to look for the next one, as a
+ * version 3 entry has a request_id per event). */
 static const redisReply *
-entry_field(const redisReply *f, const char *name)
+entry_field(const redisReply *f, const char *name, size_t *from)
 {
     size_t i, n = strlen(name);
 
     if (f->type != REDIS_REPLY_ARRAY) {
         return NULL;
     }
-    for (i = 0; i + 1 < f->elements; i += 2) {
+    for (i = 2 * *from; i + 1 < f->elements; i += 2) {
+        *from = i / 2 + 1;
         if (f->element[i]->type == REDIS_REPLY_STRING && f->element[i]->len == n
             && memcmp(f->element[i]->str, name, n) == 0
             && f->element[i + 1]->type == REDIS_REPLY_STRING)
@@ -166,7 +169,7 @@ load_stream(rec_t *r)
     char         start[STREAM_ID_MAX + 1], count[16];
     const char  *argv[6];
     long long    total = 0;
-    size_t       i;
+    size_t       i, from;
     stream_id_t  id;
     char         num[48];
 
@@ -198,20 +201,25 @@ load_stream(rec_t *r)
             {
                 continue;
             }
-            rid = entry_field(e->element[1], "request_id");
-            if (copy_col(r, e->element[0]->str, e->element[0]->len, 0) != 0) {
-                goto oom;
-            }
-            snprintf(num, sizeof(num), "%llu", id.ms);
-            if (copy_col(r, num, strlen(num), 0) != 0) {
-                goto oom;
-            }
-            snprintf(num, sizeof(num), "%llu", id.seq);
-            if (copy_col(r, num, strlen(num), 0) != 0
-                || copy_col(r, rid ? rid->str : NULL, rid ? rid->len : 0, 1) != 0)
-            {
-                goto oom;
-            }
+            /* a row per request id: one, or one per event of version 3 */
+            from = 0;
+            rid = entry_field(e->element[1], "request_id", &from);
+            do {
+                if (copy_col(r, e->element[0]->str, e->element[0]->len, 0) != 0) {
+                    goto oom;
+                }
+                snprintf(num, sizeof(num), "%llu", id.ms);
+                if (copy_col(r, num, strlen(num), 0) != 0) {
+                    goto oom;
+                }
+                snprintf(num, sizeof(num), "%llu", id.seq);
+                if (copy_col(r, num, strlen(num), 0) != 0
+                    || copy_col(r, rid ? rid->str : NULL, rid ? rid->len : 0, 1) != 0)
+                {
+                    goto oom;
+                }
+            } while (rid != NULL
+                     && (rid = entry_field(e->element[1], "request_id", &from)) != NULL);
             total++;
             if (i + 1 == rep->elements) {
                 /* the next page starts after this id */
