@@ -227,8 +227,11 @@ sub stream_rids {
     my ($g) = @_;
     my %ids;
     for my $e (node($G{$g}{node})->xrange($G{$g}{stream}, '-', '+')) {
-        my %f = @{ $e->[1] };
-        $ids{ $f{request_id} }++ if $f{request_id};
+        # every request_id: an entry of version 3 has one per event
+        my @kv = @{ $e->[1] };
+        for (my $i = 0; $i + 1 < @kv; $i += 2) {
+            $ids{ $kv[$i + 1] }++ if $kv[$i] eq 'request_id' && $kv[$i + 1];
+        }
     }
     return \%ids;
 }

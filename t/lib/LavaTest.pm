@@ -443,14 +443,28 @@ sub entry_fields {
     return \%f;
 }
 
+# The events of a stream entry, each as entry_fields() gives it: one, or one
+# per (request_id, e) couple of a version 3 entry (docs/events.md).
+sub entry_events {
+    my ($kv) = @_;
+    my @kv = @$kv;
+    return entry_fields($kv) unless @kv >= 2 && $kv[0] eq 'v' && $kv[1] eq '3';
+    my @ev;
+    for (my $i = 2; $i + 3 < @kv; $i += 4) {
+        push @ev, entry_fields([v => 2, @kv[$i .. $i + 3]]);
+    }
+    return @ev;
+}
+
 # The usage event of a request in the Redis Stream, as a hash, or undef.
 sub event {
     my ($self, $rid) = @_;
     my @entries = $self->redis('xrange', 'lava:usage', '-', '+');
     my @found;
     for my $e (@entries) {
-        my $f = entry_fields($e->[1]);
-        push @found, { %$f, _id => $e->[0] } if ($f->{request_id} // '') eq $rid;
+        for my $f (entry_events($e->[1])) {
+            push @found, { %$f, _id => $e->[0] } if ($f->{request_id} // '') eq $rid;
+        }
     }
     return wantarray ? @found : $found[0];
 }
