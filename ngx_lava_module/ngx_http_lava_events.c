@@ -140,6 +140,8 @@ static ngx_http_lava_events_t  ngx_http_lava_events;
 
 /* the XADD of a group being sent; hiredis formats it at once */
 static ngx_http_lava_event_v3_cmd_t  ngx_http_lava_events_cmd;
+static const char   **ngx_http_lava_events_margv[LAVA_EVENT_V3_WRITE_MAX];
+static const size_t  *ngx_http_lava_events_margvlen[LAVA_EVENT_V3_WRITE_MAX];
 
 /* one record read back from the spool; copied into an entry at once */
 static ngx_http_lava_spool_rec_t  ngx_http_lava_events_rec;
@@ -159,6 +161,7 @@ ngx_http_lava_events_init_process(ngx_cycle_t *cycle,
     /* version 1 entries cannot be gathered: one per XADD */
     ev->batch = lmcf->event_version == 2 ? lmcf->event_batch : 1;
     ev->wait = lmcf->event_batch_wait;
+    ngx_http_lava_events_cmd.log = cycle->log;
     ev->stream = lmcf->stream;
     ev->log = cycle->log;
 
@@ -805,17 +808,30 @@ ngx_http_lava_events_send(ngx_http_lava_events_t *ev, ngx_uint_t force)
                                              e->argv, e->argvlen);
 
         } else {
-            ngx_http_lava_event_v3_start(cmd, &ev->stream);
-
             for (q = ev->next, i = 0; i < k; q = ngx_queue_next(q), i++) {
                 m = ngx_queue_data(q, ngx_http_lava_events_entry_t, queue);
-                ngx_http_lava_event_v3_add(cmd,
-                                   m->argv + NGX_HTTP_LAVA_EVENTS_CMD_ARGS,
-                                   m->argvlen + NGX_HTTP_LAVA_EVENTS_CMD_ARGS);
+                ngx_http_lava_events_margv[i] =
+                                   m->argv + NGX_HTTP_LAVA_EVENTS_CMD_ARGS;
+                ngx_http_lava_events_margvlen[i] =
+                                   m->argvlen + NGX_HTTP_LAVA_EVENTS_CMD_ARGS;
             }
 
-            rc = ngx_http_lava_redis_command(ev->redis, e, cmd->argc,
-                                             cmd->argv, cmd->argvlen);
+            if (ngx_http_lava_event_v3_build(cmd, &ev->stream, k,
+                                             ngx_http_lava_events_margv,
+                                             ngx_http_lava_events_margvlen)
+                == NGX_OK)
+            {
+                rc = ngx_http_lava_redis_command(ev->redis, e, cmd->argc,
+                                                 cmd->argv, cmd->argvlen);
+                ngx_http_lava_event_v3_done(cmd);
+
+            } else {
+                /* no memory for the payload: this one alone */
+                k = 1;
+                last = ev->next;
+                rc = ngx_http_lava_redis_command(ev->redis, e, (int) e->argc,
+                                                 e->argv, e->argvlen);
+            }
         }
 
         if (rc == NGX_DECLINED) {

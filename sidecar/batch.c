@@ -260,18 +260,30 @@ is_v3(const redisReply *entry)
            && f->element[1]->len == 1 && f->element[1]->str[0] == LAVA_EVENT_V3_VERSION[0];
 }
 
-/* Events an entry gives at most: one, or one per (request_id, e) couple of
- * a version 3 entry (a malformed one is one poison entry). */
+/* Events an entry gives: one, or those of a version 3 entry (a malformed
+ * one is one poison entry). */
 static size_t
 events_bound(const redisReply *entry)
 {
-    size_t n;
+    const redisReply *f;
+    sv_t              kv[4];
+    char              err[8];
+    long              n;
+    size_t            i;
 
-    if (!is_v3(entry) || entry->element[1]->elements < 6) {
+    if (!is_v3(entry) || entry->element[1]->elements != 4) {
         return 1;
     }
-    n = (entry->element[1]->elements - 2) / 4;
-    return n <= LAVA_EVENT_V3_READ_MAX ? n : 1;
+    f = entry->element[1];
+    for (i = 0; i < 4; i++) {
+        if (f->element[i]->type != REDIS_REPLY_STRING) {
+            return 1;
+        }
+        kv[i].p = f->element[i]->str;
+        kv[i].n = f->element[i]->len;
+    }
+    n = entry3_split(kv, 2, NULL, err, sizeof(err));
+    return n > 1 ? (size_t) n : 1;
 }
 
 /*
@@ -284,7 +296,7 @@ static size_t
 decode3(entry_t *es, redisReply *entry, int part, int nparts)
 {
     entry_t  *e = &es[0];
-    sv_t     *kv, id;
+    sv_t     *kv, *evs, id;
     long      n;
     size_t    k;
 
@@ -297,7 +309,12 @@ decode3(entry_t *es, redisReply *entry, int part, int nparts)
         }
         return 1;
     }
-    n = entry3_count(e->kv, e->npairs, e->reason, sizeof(e->reason));
+    n = entry3_split(e->kv, e->npairs, NULL, e->reason, sizeof(e->reason));
+    evs = n > 0 ? calloc(2 * (size_t) n, sizeof(sv_t)) : NULL;
+    if (n > 0 && evs == NULL) {
+        n = -1;
+        strcpy(e->reason, "out of memory decoding the entry");
+    }
     if (n <= 0) {
         e->state = partition_of(entry, nparts) == part ? ENTRY_DEAD : ENTRY_OTHER;
         if (n == 0) {
@@ -306,11 +323,12 @@ decode3(entry_t *es, redisReply *entry, int part, int nparts)
         return 1;
     }
 
+    (void) entry3_split(e->kv, e->npairs, evs, e->reason, sizeof(e->reason));
     kv = e->kv;
     e->kv = NULL;
     id = e->ev.stream_id;
     for (k = 0; k < (size_t) n; k++) {
-        const sv_t *payload = entry3_payload(kv, k);
+        const sv_t *payload = &evs[2 * k + 1];
 
         e = &es[k];
         e->entry = entry;
@@ -329,7 +347,7 @@ decode3(entry_t *es, redisReply *entry, int part, int nparts)
             continue;
         }
         e->npairs = ENTRY3_PAIRS;
-        entry3_event(kv, k, e->kv);
+        entry3_event(&evs[2 * k], payload, e->kv);
         if (event_decode(&e->ev, e->kv, e->npairs, e->reason, sizeof(e->reason)) != 0) {
             e->state = ENTRY_DEAD;
             continue;
@@ -337,6 +355,7 @@ decode3(entry_t *es, redisReply *entry, int part, int nparts)
         e->state = ENTRY_BOOK;
     }
     free(kv);
+    free(evs);
     return (size_t) n;
 }
 

@@ -227,10 +227,9 @@ sub stream_rids {
     my ($g) = @_;
     my %ids;
     for my $e (node($G{$g}{node})->xrange($G{$g}{stream}, '-', '+')) {
-        # every request_id: an entry of version 3 has one per event
-        my @kv = @{ $e->[1] };
-        for (my $i = 0; $i + 1 < @kv; $i += 2) {
-            $ids{ $kv[$i + 1] }++ if $kv[$i] eq 'request_id' && $kv[$i + 1];
+        # every event's: an entry of version 3 carries several
+        for my $f (LavaTest::entry_events($e->[1])) {
+            $ids{ $f->{request_id} }++ if $f->{request_id};
         }
     }
     return \%ids;

@@ -136,10 +136,10 @@ ok @multi, 'some entries carry several events (' . scalar(@multi) . ' of ' . sca
 ok !(grep { @{ $_->{events} } > 8 } @new), 'none more than lava_event_batch (8)';
 for my $e (@multi) {
     my @kv = @{ $e->{kv} };
-    is_deeply [@kv[0, 1]], ['v', '3'], "entry $e->{id}: v 3 first";
-    my @names = map { $kv[2 * $_] } 1 .. $#kv / 2;
-    is_deeply \@names, [map { ('request_id', 'e') } 1 .. @{ $e->{events} }],
-              "entry $e->{id}: then a (request_id, e) couple per event";
+    is_deeply [@kv[0, 1, 2]], ['v', '3', 'e'], "entry $e->{id}: two fields, v 3 and e";
+    is scalar(@kv), 4, "entry $e->{id}: nothing else";
+    is scalar(() = $kv[3] =~ /(?:\A|\n)request_id:30:req_/g), scalar(@{ $e->{events} }),
+       "entry $e->{id}: e holds a request_id pair per event";
 }
 my $nbooked = 0;
 for my $rid (@rids) {
@@ -202,9 +202,12 @@ sub pack_v2 {
 
 sub as_v2 { my %f = @_; return (v => 2, request_id => $f{request_id}, e => pack_v2(@_)) }
 
-# a version 3 entry of these events (array refs of version 1 pairs)
+# a version 3 entry of these events (array refs of version 1 pairs), as
+# docs/events.md says: per event a request_id pair, then its version 2 payload
 sub as_v3 {
-    return (v => 3, map { my %f = @$_; (request_id => $f{request_id}, e => pack_v2(@$_)) } @_);
+    return (v => 3, e => join '', map { my %f = @$_;
+                                        "request_id:" . length($f{request_id}) . ":$f{request_id}\n"
+                                        . pack_v2(@$_) } @_);
 }
 
 sub rid_of { my %f = @{ $_[0] }; $f{request_id} }

@@ -444,16 +444,29 @@ sub entry_fields {
 }
 
 # The events of a stream entry, each as entry_fields() gives it: one, or one
-# per (request_id, e) couple of a version 3 entry (docs/events.md).
+# per event of a version 3 entry (docs/events.md: its e is, per event, a
+# request_id pair then the event's version 2 payload).
 sub entry_events {
     my ($kv) = @_;
     my @kv = @$kv;
-    return entry_fields($kv) unless @kv >= 2 && $kv[0] eq 'v' && $kv[1] eq '3';
+    return entry_fields($kv) unless @kv == 4 && $kv[0] eq 'v' && $kv[1] eq '3' && $kv[2] eq 'e';
+    my $p = $kv[3];
+    utf8::encode($p) if utf8::is_utf8($p);      # lengths count bytes
     my @ev;
-    for (my $i = 2; $i + 3 < @kv; $i += 4) {
-        push @ev, entry_fields([v => 2, @kv[$i .. $i + 3]]);
+    while (length $p) {
+        $p =~ s/\A([a-z0-9_]{1,32}):(0|[1-9][0-9]{0,4}):// or die "bad version 3 payload";
+        my ($name, $len) = ($1, $2);
+        substr($p, $len, 1) eq "\n" or die "bad version 3 payload";
+        my $value = substr($p, 0, $len);
+        if ($name eq 'request_id') {
+            push @ev, [request_id => $value, e => ''];
+        } else {
+            @ev or die "bad version 3 payload";
+            $ev[-1][3] .= "$name:$len:$value\n";
+        }
+        substr($p, 0, $len + 1) = '';
     }
-    return @ev;
+    return map { entry_fields([v => 2, @$_]) } @ev;
 }
 
 # The usage event of a request in the Redis Stream, as a hash, or undef.
