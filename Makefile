@@ -118,20 +118,21 @@ unit: $(UNIT_TESTS)
 FUZZ_TARGETS  := sse tap token url usage_openai usage_anthropic usage_gemini \
                  usage_cohere usage_custom usage_elevenlabs usage_retell usage_ep \
                  request metadata event usage_chunk authsnap spool_record keys \
-                 multipart xlate xlate_stream partition
+                 multipart xlate xlate_stream partition entry3
 FUZZ_SECONDS  ?= 60
 FUZZ_CC       ?= clang
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_INC      := -Ilib -Isidecar -Ifuzz
 FUZZ_LIBS     := -ljansson -lcrypto
-FUZZ_DEPS     := $(LIB_SRCS) sidecar/event.c sidecar/partition.c $(wildcard fuzz/*.c fuzz/*.h \
+FUZZ_DEPS     := $(LIB_SRCS) sidecar/event.c sidecar/partition.c sidecar/entry3.c \
+                 $(wildcard fuzz/*.c fuzz/*.h \
                  lib/*.h) $(SIDECAR_HDRS)
 # the target's source (usage_<format>: one source, built per format) and the
 # parser sources it links
 fuzz_src = $(if $(filter-out usage_ep usage_chunk,$(filter usage_%,$(1))),fuzz/fuzz_usage.c \
              -DFUZZ_USAGE_FORMAT=LAVA_USAGE_$(shell echo $(patsubst usage_%,%,$(1)) | tr a-z A-Z),\
              fuzz/fuzz_$(1).c)
-fuzz_lib = $(if $(filter event,$(1)),sidecar/event.c lib/lava_event_v2.c,$(if $(filter partition,$(1)),sidecar/partition.c,$(LIB_SRCS)))
+fuzz_lib = $(if $(filter event,$(1)),sidecar/event.c lib/lava_event_v2.c,$(if $(filter partition,$(1)),sidecar/partition.c,$(if $(filter entry3,$(1)),sidecar/entry3.c sidecar/event.c lib/lava_event_v2.c,$(LIB_SRCS))))
 
 FUZZ_REPLAY := $(patsubst %,$(BUILD)/fuzz/replay/%,$(FUZZ_TARGETS))
 FUZZ_BINS   := $(patsubst %,$(BUILD)/fuzz/bin/%,$(FUZZ_TARGETS))

@@ -19,6 +19,12 @@
  *   takes events, the spool is read back into the queue, a bounded number at
  *   a time; a record read back is acknowledged to its spool file once Redis
  *   stored it.
+ * - Consecutive version 2 entries travel together, up to lava_event_batch
+ *   in one XADD of version 3 (ngx_http_lava_event_v3.c): the queue keeps
+ *   one entry per event (the spool, the in-flight records and the spend
+ *   key records stay per event), only the command is shared, and its
+ *   stream id is every member's. The last, not full group waits for
+ *   company for at most lava_event_batch_wait (the flush timer).
  * - When neither the queue nor the spool can take an event, the operator's
  *   lava_event_spool_full decides: "refuse" answers new forward requests 503
  *   (ngx_http_lava_events_admit(), before any work is done) and "serve" goes
@@ -38,13 +44,11 @@
 
 #include "ngx_http_lava_redis.h"
 #include "ngx_http_lava_spool.h"
+#include "ngx_http_lava_event_v3.h"
 
 
 #define NGX_HTTP_LAVA_EVENTS_IN_FLIGHT   256   /* XADDs awaiting a reply */
 #define NGX_HTTP_LAVA_EVENTS_EXIT_MS     300   /* flush budget at exit */
-/* a new event waits this long for the events of other requests, to go to
- * Redis in the same write */
-#define NGX_HTTP_LAVA_EVENTS_FLUSH_MS    1
 #define NGX_HTTP_LAVA_EVENTS_REPORT_MS   1000  /* drop warnings at most */
 #define NGX_HTTP_LAVA_EVENTS_CMD_ARGS    3     /* XADD <stream> * */
 /* spool records held in memory at a time while replaying */
@@ -70,6 +74,9 @@ typedef struct {
     /* the request's spend key record, told the stream id (or that there
      * is none) when the entry left the worker (rec NULL: none) */
     ngx_http_lava_spk_ref_t     spk;
+    /* sent first in its XADD: the events the XADD carries, this one and
+     * the group-1 entries after it in the queue */
+    ngx_uint_t      group;
     unsigned        sent:1;      /* XADD written, reply pending */
 } ngx_http_lava_events_entry_t;
 
@@ -81,6 +88,8 @@ typedef struct {
     ngx_uint_t                    queued;     /* in flight included */
     ngx_uint_t                    in_flight;
     ngx_uint_t                    max;        /* lava_event_queue */
+    ngx_uint_t                    batch;      /* lava_event_batch */
+    ngx_msec_t                    wait;       /* lava_event_batch_wait */
     ngx_str_t                     stream;     /* NUL-terminated; lmcf's */
     ngx_log_t                    *log;
 
@@ -109,7 +118,8 @@ typedef struct {
 static void ngx_http_lava_events_ready(ngx_http_lava_redis_t *rd);
 static void ngx_http_lava_events_reply(ngx_http_lava_redis_t *rd,
     redisReply *reply, void *privdata);
-static void ngx_http_lava_events_send(ngx_http_lava_events_t *ev);
+static void ngx_http_lava_events_send(ngx_http_lava_events_t *ev,
+    ngx_uint_t force);
 static ngx_http_lava_events_entry_t *ngx_http_lava_events_entry(
     ngx_http_lava_events_t *ev, ngx_uint_t argc, const char **argv,
     const size_t *argvlen);
@@ -128,6 +138,11 @@ static void ngx_http_lava_events_flush_handler(ngx_event_t *rev);
 
 static ngx_http_lava_events_t  ngx_http_lava_events;
 
+/* the XADD of a group being sent; hiredis formats it at once */
+static ngx_http_lava_event_v3_cmd_t  ngx_http_lava_events_cmd;
+static const char   **ngx_http_lava_events_margv[LAVA_EVENT_V3_WRITE_MAX];
+static const size_t  *ngx_http_lava_events_margvlen[LAVA_EVENT_V3_WRITE_MAX];
+
 /* one record read back from the spool; copied into an entry at once */
 static ngx_http_lava_spool_rec_t  ngx_http_lava_events_rec;
 
@@ -143,6 +158,10 @@ ngx_http_lava_events_init_process(ngx_cycle_t *cycle,
     ngx_queue_init(&ev->queue);
     ev->next = &ev->queue;
     ev->max = lmcf->queue_max;
+    /* version 1 entries cannot be gathered: one per XADD */
+    ev->batch = lmcf->event_version == 2 ? lmcf->event_batch : 1;
+    ev->wait = lmcf->event_batch_wait;
+    ngx_http_lava_events_cmd.log = cycle->log;
     ev->stream = lmcf->stream;
     ev->log = cycle->log;
 
@@ -291,13 +310,14 @@ ngx_http_lava_event_push(ngx_uint_t argc, const char **argv,
 
     /*
      * Not sent at once: the events of the requests that end within the next
-     * millisecond go with it, as one write to Redis, which then reads and
-     * answers them as one batch. Per request that saves a write here and a
-     * read, a reply write and a wake-up in Redis, for at most 1 ms more on
-     * the way to the ledger.
+     * lava_event_batch_wait go with it, as one write to Redis (and, up to
+     * lava_event_batch, as one entry), which then reads and answers them as
+     * one batch. Per request that saves a write here and a read, a reply
+     * write, a wake-up and (in one entry) the command's own work in Redis,
+     * for at most that wait more on the way to the ledger.
      */
     if (!ev->flush.timer_set) {
-        ngx_add_timer(&ev->flush, NGX_HTTP_LAVA_EVENTS_FLUSH_MS);
+        ngx_add_timer(&ev->flush, ev->wait);
     }
 
     return NGX_OK;
@@ -307,7 +327,7 @@ ngx_http_lava_event_push(ngx_uint_t argc, const char **argv,
 static void
 ngx_http_lava_events_flush_handler(ngx_event_t *rev)
 {
-    ngx_http_lava_events_send(rev->data);
+    ngx_http_lava_events_send(rev->data, 1);
 }
 
 
@@ -373,6 +393,7 @@ ngx_http_lava_events_entry(ngx_http_lava_events_t *ev, ngx_uint_t argc,
     ev->nomem_logged = 0;
 
     e->argc = n;
+    e->group = 1;
     e->sent = 0;
     e->seg = NULL;
     e->held.idx = 0;
@@ -448,7 +469,7 @@ ngx_http_lava_events_refill(ngx_http_lava_events_t *ev)
     }
 
     if (n) {
-        ngx_http_lava_events_send(ev);
+        ngx_http_lava_events_send(ev, 1);
     }
 
     if (ev->spooling && !ngx_http_lava_spool_unread(ev->spool)) {
@@ -568,7 +589,7 @@ ngx_http_lava_events_exit_process(ngx_cycle_t *cycle)
 
     /* what the flush timer was to send */
     if (ev->active && ev->redis) {
-        ngx_http_lava_events_send(ev);
+        ngx_http_lava_events_send(ev, 1);
     }
 
     /*
@@ -712,7 +733,7 @@ ngx_http_lava_events_ready(ngx_http_lava_redis_t *rd)
     ev->in_flight = 0;
     ev->next = ngx_queue_head(&ev->queue);
 
-    ngx_http_lava_events_send(ev);
+    ngx_http_lava_events_send(ev, 1);
 
     /* what waits on disk, then what others left behind */
     ngx_http_lava_events_refill(ev);
@@ -720,19 +741,98 @@ ngx_http_lava_events_ready(ngx_http_lava_redis_t *rd)
 }
 
 
+/* 1 when the entry may travel in an XADD of version 3 */
+static ngx_uint_t
+ngx_http_lava_events_member(ngx_http_lava_events_entry_t *e)
+{
+    return ngx_http_lava_event_v3_member(
+               e->argc - NGX_HTTP_LAVA_EVENTS_CMD_ARGS,
+               e->argv + NGX_HTTP_LAVA_EVENTS_CMD_ARGS,
+               e->argvlen + NGX_HTTP_LAVA_EVENTS_CMD_ARGS);
+}
+
+
+/*
+ * Sends the unsent entries, oldest first, each alone or with the version 2
+ * entries that follow it (up to lava_event_batch in one XADD). Unless
+ * forced (the flush timer, a reconnect, a refill, the exit), a group that
+ * reaches the end of the queue without being full waits for the flush
+ * timer: the next events may still join it.
+ */
 static void
-ngx_http_lava_events_send(ngx_http_lava_events_t *ev)
+ngx_http_lava_events_send(ngx_http_lava_events_t *ev, ngx_uint_t force)
 {
     ngx_int_t                      rc;
-    ngx_http_lava_events_entry_t  *e;
+    ngx_uint_t                     k, i;
+    ngx_queue_t                   *q, *last;
+    ngx_http_lava_events_entry_t  *e, *m;
+    ngx_http_lava_event_v3_cmd_t  *cmd = &ngx_http_lava_events_cmd;
 
     while (ev->next != &ev->queue
            && ev->in_flight < NGX_HTTP_LAVA_EVENTS_IN_FLIGHT)
     {
         e = ngx_queue_data(ev->next, ngx_http_lava_events_entry_t, queue);
 
-        rc = ngx_http_lava_redis_command(ev->redis, e, (int) e->argc,
-                                         e->argv, e->argvlen);
+        last = ev->next;
+        k = 1;
+
+        if (ev->batch > 1 && ngx_http_lava_events_member(e)) {
+
+            for (q = ngx_queue_next(last);
+                 k < ev->batch && q != ngx_queue_sentinel(&ev->queue);
+                 q = ngx_queue_next(q))
+            {
+                m = ngx_queue_data(q, ngx_http_lava_events_entry_t, queue);
+
+                if (!ngx_http_lava_events_member(m)) {
+                    break;
+                }
+
+                last = q;
+                k++;
+            }
+
+            if (k < ev->batch && !force
+                && ngx_queue_next(last) == ngx_queue_sentinel(&ev->queue))
+            {
+                if (!ev->flush.timer_set) {
+                    ngx_add_timer(&ev->flush, ev->wait);
+                }
+
+                return;
+            }
+        }
+
+        if (k == 1) {
+            rc = ngx_http_lava_redis_command(ev->redis, e, (int) e->argc,
+                                             e->argv, e->argvlen);
+
+        } else {
+            for (q = ev->next, i = 0; i < k; q = ngx_queue_next(q), i++) {
+                m = ngx_queue_data(q, ngx_http_lava_events_entry_t, queue);
+                ngx_http_lava_events_margv[i] =
+                                   m->argv + NGX_HTTP_LAVA_EVENTS_CMD_ARGS;
+                ngx_http_lava_events_margvlen[i] =
+                                   m->argvlen + NGX_HTTP_LAVA_EVENTS_CMD_ARGS;
+            }
+
+            if (ngx_http_lava_event_v3_build(cmd, &ev->stream, k,
+                                             ngx_http_lava_events_margv,
+                                             ngx_http_lava_events_margvlen)
+                == NGX_OK)
+            {
+                rc = ngx_http_lava_redis_command(ev->redis, e, cmd->argc,
+                                                 cmd->argv, cmd->argvlen);
+                ngx_http_lava_event_v3_done(cmd);
+
+            } else {
+                /* no memory for the payload: this one alone */
+                k = 1;
+                last = ev->next;
+                rc = ngx_http_lava_redis_command(ev->redis, e, (int) e->argc,
+                                                 e->argv, e->argvlen);
+            }
+        }
 
         if (rc == NGX_DECLINED) {
             return;                 /* not connected: sent once ready */
@@ -746,9 +846,15 @@ ngx_http_lava_events_send(ngx_http_lava_events_t *ev)
             return;
         }
 
-        e->sent = 1;
+        e->group = k;
+
+        for (q = ev->next, i = 0; i < k; q = ngx_queue_next(q), i++) {
+            m = ngx_queue_data(q, ngx_http_lava_events_entry_t, queue);
+            m->sent = 1;
+        }
+
         ev->in_flight++;
-        ev->next = ngx_queue_next(ev->next);
+        ev->next = ngx_queue_next(last);
     }
 }
 
@@ -759,28 +865,42 @@ ngx_http_lava_events_reply(ngx_http_lava_redis_t *rd, redisReply *reply,
 {
     size_t                         n;
     u_char                         err[128];
+    ngx_uint_t                     i, k;
+    ngx_queue_t                   *q;
     ngx_http_lava_events_t        *ev = ngx_http_lava_redis_data(rd);
-    ngx_http_lava_events_entry_t  *e = privdata;
+    ngx_http_lava_events_entry_t  *e = privdata, *m;
 
     ev->in_flight--;
-    e->sent = 0;
+
+    /* the XADD's events: e and the group - 1 entries after it, still at the
+     * head of the queue in the order they were sent */
+    k = e->group;
 
     if (reply
         && (reply->type == REDIS_REPLY_STRING
             || reply->type == REDIS_REPLY_STATUS))
     {
-        /* the stream entry id: stored */
-        if (e->seg && ev->spool) {
-            ngx_http_lava_spool_ack(ev->spool, e->seg);
+        /* the stream entry id: stored, and every member's */
+        q = &e->queue;
+
+        for (i = 0; i < k; i++) {
+            m = ngx_queue_data(q, ngx_http_lava_events_entry_t, queue);
+            q = ngx_queue_next(q);
+
+            if (m->seg && ev->spool) {
+                ngx_http_lava_spool_ack(ev->spool, m->seg);
+            }
+
+            ngx_http_lava_inflight_release(m->held);
+            ngx_http_lava_spendkey_sent(m->spk, reply->str,
+                                        (size_t) reply->len);
+
+            ngx_queue_remove(&m->queue);
+            free(m);
         }
 
-        ngx_http_lava_inflight_release(e->held);
-        ngx_http_lava_spendkey_sent(e->spk, reply->str, (size_t) reply->len);
-
-        ngx_queue_remove(&e->queue);
-        free(e);
-        ev->queued--;
-        ev->stats.sent++;
+        ev->queued -= k;
+        ev->stats.sent += k;
 
         if (ev->xadd_error_logged) {
             ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
@@ -790,11 +910,18 @@ ngx_http_lava_events_reply(ngx_http_lava_redis_t *rd, redisReply *reply,
         }
 
         if (!ev->exiting) {
-            ngx_http_lava_events_send(ev);
+            /* at exit no timer runs: nothing waits for company then */
+            ngx_http_lava_events_send(ev, ev->draining);
             ngx_http_lava_events_refill(ev);
         }
 
         return;
+    }
+
+    /* not stored: the members wait in the queue to be sent again */
+    for (q = &e->queue, i = 0; i < k; q = ngx_queue_next(q), i++) {
+        m = ngx_queue_data(q, ngx_http_lava_events_entry_t, queue);
+        m->sent = 0;
     }
 
     if (reply == NULL) {

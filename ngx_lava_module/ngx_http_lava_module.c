@@ -9,6 +9,7 @@
 #include "ngx_http_lava_module.h"
 #include "ngx_http_lava_api.h"
 #include "ngx_http_lava_auth.h"
+#include "ngx_http_lava_event_v3.h"
 #include "ngx_http_lava_fallback.h"
 
 
@@ -151,6 +152,20 @@ static ngx_command_t  ngx_http_lava_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_lava_main_conf_t, event_version),
       &ngx_http_lava_event_versions },
+
+    { ngx_string("lava_event_batch"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lava_main_conf_t, event_batch),
+      NULL },
+
+    { ngx_string("lava_event_batch_wait"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_lava_main_conf_t, event_batch_wait),
+      NULL },
 
     { ngx_string("lava_auth_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
@@ -466,6 +481,8 @@ ngx_http_lava_create_main_conf(ngx_conf_t *cf)
     lmcf->spool_max = NGX_CONF_UNSET;
     lmcf->spool_full = NGX_CONF_UNSET_UINT;
     lmcf->event_version = NGX_CONF_UNSET_UINT;
+    lmcf->event_batch = NGX_CONF_UNSET_UINT;
+    lmcf->event_batch_wait = NGX_CONF_UNSET_MSEC;
     lmcf->auth_poll = NGX_CONF_UNSET_MSEC;
     lmcf->drain_max = NGX_CONF_UNSET_UINT;
     lmcf->drain_per_payer = NGX_CONF_UNSET_UINT;
@@ -568,7 +585,8 @@ ngx_http_lava_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_lava_spool_conf(cf, lmcf) != NGX_CONF_OK
+    if (ngx_http_lava_event_v3_conf(cf, lmcf) != NGX_CONF_OK
+        || ngx_http_lava_spool_conf(cf, lmcf) != NGX_CONF_OK
         || ngx_http_lava_inflight_conf(cf, lmcf) != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;

@@ -132,6 +132,11 @@ typedef struct {
                                                     worker */
     ngx_uint_t                   spool_full;     /* NGX_HTTP_LAVA_SPOOL_FULL_* */
     ngx_uint_t                   event_version;  /* lava_event_version: 1, 2 */
+    ngx_uint_t                   event_batch;    /* events per entry at most
+                                                    (version 3), 1: one */
+    ngx_msec_t                   event_batch_wait; /* ms an event waits for
+                                                    others to share its
+                                                    entry */
 
     /* auth snapshot */
     ngx_shm_zone_t              *auth_zone;

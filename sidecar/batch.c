@@ -3,12 +3,14 @@
 
 #include "batch.h"
 #include "book.h"
+#include "entry3.h"
 #include "event.h"
 #include "log.h"
 #include "metrics.h"
 #include "partition.h"
 #include "stream.h"
 
+/* One event: a stream entry, or one event of a version 3 entry (entry3.h). */
 typedef struct {
     redisReply  *entry;
     sv_t        *kv;            /* 2 * npairs, pointing into the reply */
@@ -16,6 +18,7 @@ typedef struct {
     event_t      ev;
     int          state;         /* ENTRY_* */
     char         reason[256];   /* ENTRY_DEAD */
+    char         sid[ENTRY3_SID_MAX];   /* ev.stream_id of a version 3 event */
 } entry_t;
 
 enum {
@@ -25,8 +28,10 @@ enum {
     ENTRY_OTHER                 /* another partition's (partition.h): ack only */
 };
 
-static void
-decode(entry_t *e, redisReply *entry)
+/* The entry's fields into e->kv; -1 when there is nothing to decode
+ * (e->state says why). */
+static int
+fields(entry_t *e, redisReply *entry)
 {
     redisReply *f;
     size_t      i;
@@ -41,12 +46,12 @@ decode(entry_t *e, redisReply *entry)
         slog(SLOG_WARN, "stream entry %s has no fields (deleted); acknowledging it",
              entry->element[0]->str);
         e->state = ENTRY_SKIP;
-        return;
+        return -1;
     }
     if (f->elements % 2 != 0) {
         e->state = ENTRY_DEAD;
         strcpy(e->reason, "entry has an odd number of field strings");
-        return;
+        return -1;
     }
 
     e->npairs = f->elements / 2;
@@ -54,18 +59,26 @@ decode(entry_t *e, redisReply *entry)
     if (e->kv == NULL) {
         e->state = ENTRY_DEAD;
         strcpy(e->reason, "out of memory decoding the entry");
-        return;
+        return -1;
     }
     for (i = 0; i < f->elements; i++) {
         if (f->element[i]->type != REDIS_REPLY_STRING) {
             e->state = ENTRY_DEAD;
             strcpy(e->reason, "entry has a field that is not a string");
-            return;
+            return -1;
         }
         e->kv[i].p = f->element[i]->str;
         e->kv[i].n = f->element[i]->len;
     }
+    return 0;
+}
 
+static void
+decode(entry_t *e, redisReply *entry)
+{
+    if (fields(e, entry) != 0) {
+        return;
+    }
     if (event_decode(&e->ev, e->kv, e->npairs, e->reason, sizeof(e->reason)) != 0) {
         e->state = ENTRY_DEAD;
         return;
@@ -230,18 +243,136 @@ book_one_by_one(sidecar_t *s, book_item_t *items, size_t nitems, book_dead_t *de
     return 0;
 }
 
+/* 1 when the entry's first field is v "3": several events (entry3.h) */
+static int
+is_v3(const redisReply *entry)
+{
+    const redisReply *f;
+
+    if (entry->type != REDIS_REPLY_ARRAY || entry->elements < 2) {
+        return 0;
+    }
+    f = entry->element[1];
+    return f->type == REDIS_REPLY_ARRAY && f->elements >= 2
+           && f->element[0]->type == REDIS_REPLY_STRING
+           && f->element[1]->type == REDIS_REPLY_STRING
+           && f->element[0]->len == 1 && f->element[0]->str[0] == 'v'
+           && f->element[1]->len == 1 && f->element[1]->str[0] == LAVA_EVENT_V3_VERSION[0];
+}
+
+/* Events an entry gives: one, or those of a version 3 entry (a malformed
+ * one is one poison entry). */
+static size_t
+events_bound(const redisReply *entry)
+{
+    const redisReply *f;
+    sv_t              kv[4];
+    char              err[8];
+    long              n;
+    size_t            i;
+
+    if (!is_v3(entry) || entry->element[1]->elements != 4) {
+        return 1;
+    }
+    f = entry->element[1];
+    for (i = 0; i < 4; i++) {
+        if (f->element[i]->type != REDIS_REPLY_STRING) {
+            return 1;
+        }
+        kv[i].p = f->element[i]->str;
+        kv[i].n = f->element[i]->len;
+    }
+    n = entry3_split(kv, 2, NULL, err, sizeof(err));
+    return n > 1 ? (size_t) n : 1;
+}
+
+/*
+ * A version 3 entry into its events, es[0..]: each decoded, partitioned and
+ * later booked or dead-lettered on its own, under its own stream id
+ * ("<entry id>/<k>"); returns how many of es it used. A malformed entry is
+ * one poison entry, in the partition partition_of() gives it.
+ */
+static size_t
+decode3(entry_t *es, redisReply *entry, int part, int nparts)
+{
+    entry_t  *e = &es[0];
+    sv_t     *kv, *evs, id;
+    long      n;
+    size_t    k;
+
+    e->entry = entry;
+    e->ev.stream_id.p = entry->element[0]->str;
+    e->ev.stream_id.n = entry->element[0]->len;
+    if (fields(e, entry) != 0) {
+        if (e->state == ENTRY_DEAD && partition_of(entry, nparts) != part) {
+            e->state = ENTRY_OTHER;
+        }
+        return 1;
+    }
+    n = entry3_split(e->kv, e->npairs, NULL, e->reason, sizeof(e->reason));
+    evs = n > 0 ? calloc(2 * (size_t) n, sizeof(sv_t)) : NULL;
+    if (n > 0 && evs == NULL) {
+        n = -1;
+        strcpy(e->reason, "out of memory decoding the entry");
+    }
+    if (n <= 0) {
+        e->state = partition_of(entry, nparts) == part ? ENTRY_DEAD : ENTRY_OTHER;
+        if (n == 0) {
+            strcpy(e->reason, "version 3 entry without events");
+        }
+        return 1;
+    }
+
+    (void) entry3_split(e->kv, e->npairs, evs, e->reason, sizeof(e->reason));
+    kv = e->kv;
+    e->kv = NULL;
+    id = e->ev.stream_id;
+    for (k = 0; k < (size_t) n; k++) {
+        const sv_t *payload = &evs[2 * k + 1];
+
+        e = &es[k];
+        e->entry = entry;
+        e->ev.stream_id.p = e->sid;
+        e->ev.stream_id.n = entry3_stream_id(&id, k, e->sid);
+        if (partition_of_event(payload->p, payload->n, e->sid, e->ev.stream_id.n, nparts)
+            != part)
+        {
+            e->state = ENTRY_OTHER;
+            continue;
+        }
+        e->kv = calloc(2 * ENTRY3_PAIRS + 1, sizeof(sv_t));
+        if (e->kv == NULL) {
+            e->state = ENTRY_DEAD;
+            strcpy(e->reason, "out of memory decoding the entry");
+            continue;
+        }
+        e->npairs = ENTRY3_PAIRS;
+        entry3_event(&evs[2 * k], payload, e->kv);
+        if (event_decode(&e->ev, e->kv, e->npairs, e->reason, sizeof(e->reason)) != 0) {
+            e->state = ENTRY_DEAD;
+            continue;
+        }
+        e->state = ENTRY_BOOK;
+    }
+    free(kv);
+    free(evs);
+    return (size_t) n;
+}
+
 /* Decoded entries of one read, before pricing (batch.h). */
 struct batch_s {
     redisReply *const  *entries;    /* owned by the caller's reply */
-    size_t              n;
+    size_t              n;          /* entries */
     entry_t            *es;
+    size_t              nes;        /* events: n, more with version 3 */
 };
 
 batch_t *
 batch_decode(redisReply *const *entries, size_t n, int part, int nparts)
 {
     batch_t *b;
-    size_t   i;
+    entry_t *e;
+    size_t   i, nes = 0;
 
     b = calloc(1, sizeof(*b));
     if (b == NULL) {
@@ -249,27 +380,38 @@ batch_decode(redisReply *const *entries, size_t n, int part, int nparts)
     }
     b->entries = entries;
     b->n = n;
-    b->es = calloc(n + 1, sizeof(entry_t));
+    for (i = 0; i < n; i++) {
+        nes += events_bound(entries[i]);
+    }
+    b->es = calloc(nes + 1, sizeof(entry_t));
     if (b->es == NULL) {
         free(b);
         return NULL;
     }
     for (i = 0; i < n; i++) {
+        e = &b->es[b->nes];
         if (entries[i]->type != REDIS_REPLY_ARRAY) {
-            b->es[i].state = ENTRY_SKIP;    /* nil: deleted entry (Redis 6.2) */
+            e->state = ENTRY_SKIP;          /* nil: deleted entry (Redis 6.2) */
+            b->nes++;
             continue;
         }
+        /* several events: each in its own partition */
+        if (is_v3(entries[i])) {
+            b->nes += decode3(e, entries[i], part, nparts);
+            continue;
+        }
+        b->nes++;
         /* before decoding, and before the repeats of a request id are
          * looked for: each partition's sidecar sees only its own */
         if (partition_of(entries[i], nparts) != part) {
-            b->es[i].state = ENTRY_OTHER;
-            b->es[i].ev.stream_id.p = entries[i]->element[0]->str;
-            b->es[i].ev.stream_id.n = entries[i]->element[0]->len;
+            e->state = ENTRY_OTHER;
+            e->ev.stream_id.p = entries[i]->element[0]->str;
+            e->ev.stream_id.n = entries[i]->element[0]->len;
             continue;
         }
-        decode(&b->es[i], entries[i]);
+        decode(e, entries[i]);
     }
-    dedupe(b->es, n);
+    dedupe(b->es, b->nes);
     return b;
 }
 
@@ -281,7 +423,7 @@ batch_free(batch_t *b)
     if (b == NULL) {
         return;
     }
-    for (i = 0; i < b->n; i++) {
+    for (i = 0; i < b->nes; i++) {
         free(b->es[i].kv);
     }
     free(b->es);
@@ -313,11 +455,12 @@ batch_book(sidecar_t *s, batch_t *b, book_meanwhile_pt meanwhile, void *arg)
     book_dead_t   *dead = NULL;
     book_result_t  res, sum;
     char           why[200];
-    size_t         i, n = b->n, nitems = 0, ndead = 0, nother = 0, misses;
+    /* n: the events; the entries (b->n of them) are what is acknowledged */
+    size_t         i, n = b->nes, nitems = 0, ndead = 0, nother = 0, misses;
     int            rc, ret = -1;
     int64_t        t0 = metrics_now_us();   /* booking time, metrics */
 
-    if (n == 0) {
+    if (b->n == 0) {
         batch_free(b);
         return 0;
     }
@@ -411,10 +554,10 @@ batch_book(sidecar_t *s, batch_t *b, book_meanwhile_pt meanwhile, void *arg)
     /* Committed: now, and only now, acknowledge. */
     ret = 0;
     if (sidecar_redis_ready(s) != 0
-        || stream_ack(s->redis, &s->cfg, entries, n) != STREAM_OK)
+        || stream_ack(s->redis, &s->cfg, entries, b->n) != STREAM_OK)
     {
         slog(SLOG_WARN, "acknowledging %zu booked entries failed; they will be"
-             " redelivered and book nothing", n);
+             " redelivered and book nothing", b->n);
         sidecar_redis_failed(s);
     }
 

@@ -128,6 +128,24 @@ partition_of(const redisReply *entry, int nparts)
     return (int) (partition_hash(v, vn) % (uint32_t) nparts);
 }
 
+int
+partition_of_event(const char *e, size_t en, const char *id, size_t idn, int nparts)
+{
+    const char *v;
+    size_t      vn;
+
+    if (nparts <= 1) {
+        return 0;
+    }
+    if ((partition_packed_field(e, en, "customer_id", &v, &vn) != 0 || vn == 0)
+        && (partition_packed_field(e, en, "merchant_id", &v, &vn) != 0 || vn == 0))
+    {
+        v = id;
+        vn = idn;
+    }
+    return (int) (partition_hash(v, vn) % (uint32_t) nparts);
+}
+
 char *
 partition_group(const char *group, int part, int nparts)
 {

@@ -31,6 +31,11 @@ uint32_t partition_hash(const char *p, size_t n);
  * as XREADGROUP returns it (fields nil or malformed: by the id). */
 int partition_of(const redisReply *entry, int nparts);
 
+/* The partition of one event of a version 3 entry (sidecar/entry3.h): by
+ * its payload e (en bytes) as partition_of() reads a version 2 entry's,
+ * else by id, the event's own stream id "<entry id>/<k>". */
+int partition_of_event(const char *e, size_t en, const char *id, size_t idn, int nparts);
+
 /* The value of name in a packed event ("<name>:<length>:<value>\n" per
  * field); 0 when found, -1 when absent or malformed. */
 int partition_packed_field(const char *p, size_t n, const char *name, const char **v,

@@ -8,6 +8,7 @@
 
 #include "db.h"
 #include "lava_id.h"
+#include "entry3.h"
 #include "log.h"
 #include "partition.h"
 #include "rconn.h"
@@ -158,6 +159,50 @@ entry_field(const redisReply *f, const char *name)
     return NULL;
 }
 
+/*
+ * The request ids of an entry into *rids (malloc'd, 2 strings per id, the
+ * first of each the id): its request_id field, or every event's of a
+ * version 3 entry (sidecar/entry3.h). Returns how many (0: none, or a
+ * malformed entry), -1 when out of memory.
+ */
+static long
+entry_rids(const redisReply *f, sv_t **rids)
+{
+    const redisReply *rid;
+    sv_t              kv[4];
+    char              err[8];
+    long              n = 0;
+    size_t            i;
+
+    *rids = NULL;
+    if (f->type == REDIS_REPLY_ARRAY && f->elements == 4) {
+        for (i = 0; i < 4 && f->element[i]->type == REDIS_REPLY_STRING; i++) {
+            kv[i].p = f->element[i]->str;
+            kv[i].n = f->element[i]->len;
+        }
+        n = i == 4 ? entry3_split(kv, 2, NULL, err, sizeof(err)) : 0;
+    }
+    if (n > 0) {
+        *rids = calloc(2 * (size_t) n, sizeof(sv_t));
+        if (*rids == NULL) {
+            return -1;
+        }
+        (void) entry3_split(kv, 2, *rids, err, sizeof(err));
+        return n;
+    }
+    rid = entry_field(f, "request_id");
+    if (rid == NULL) {
+        return 0;
+    }
+    *rids = calloc(2, sizeof(sv_t));
+    if (*rids == NULL) {
+        return -1;
+    }
+    (*rids)[0].p = rid->str;
+    (*rids)[0].n = rid->len;
+    return 1;
+}
+
 /* XRANGE over the whole stream into rec_stream; returns entries or -1. */
 static long long
 load_stream(rec_t *r)
@@ -166,7 +211,9 @@ load_stream(rec_t *r)
     char         start[STREAM_ID_MAX + 1], count[16];
     const char  *argv[6];
     long long    total = 0;
-    size_t       i;
+    size_t       i, k;
+    long         nrids;
+    sv_t        *rids = NULL;
     stream_id_t  id;
     char         num[48];
 
@@ -190,7 +237,7 @@ load_stream(rec_t *r)
             return -1;
         }
         for (i = 0; i < rep->elements; i++) {
-            const redisReply *e = rep->element[i], *rid;
+            const redisReply *e = rep->element[i];
 
             if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
                 || e->element[0]->type != REDIS_REPLY_STRING
@@ -198,20 +245,30 @@ load_stream(rec_t *r)
             {
                 continue;
             }
-            rid = entry_field(e->element[1], "request_id");
-            if (copy_col(r, e->element[0]->str, e->element[0]->len, 0) != 0) {
+            /* a row per request id: one, or one per event of version 3 */
+            nrids = entry_rids(e->element[1], &rids);
+            if (nrids < 0) {
                 goto oom;
             }
-            snprintf(num, sizeof(num), "%llu", id.ms);
-            if (copy_col(r, num, strlen(num), 0) != 0) {
-                goto oom;
-            }
-            snprintf(num, sizeof(num), "%llu", id.seq);
-            if (copy_col(r, num, strlen(num), 0) != 0
-                || copy_col(r, rid ? rid->str : NULL, rid ? rid->len : 0, 1) != 0)
-            {
-                goto oom;
-            }
+            k = 0;
+            do {
+                if (copy_col(r, e->element[0]->str, e->element[0]->len, 0) != 0) {
+                    goto oom;
+                }
+                snprintf(num, sizeof(num), "%llu", id.ms);
+                if (copy_col(r, num, strlen(num), 0) != 0) {
+                    goto oom;
+                }
+                snprintf(num, sizeof(num), "%llu", id.seq);
+                if (copy_col(r, num, strlen(num), 0) != 0
+                    || copy_col(r, nrids ? rids[2 * k].p : NULL, nrids ? rids[2 * k].n : 0, 1)
+                       != 0)
+                {
+                    goto oom;
+                }
+            } while (++k < (size_t) nrids);
+            free(rids);
+            rids = NULL;
             total++;
             if (i + 1 == rep->elements) {
                 /* the next page starts after this id */
@@ -231,6 +288,7 @@ load_stream(rec_t *r)
     return copy_flush(r, "rec_stream") == 0 ? total : -1;
 
 oom:
+    free(rids);
     freeReplyObject(rep);
     slog(SLOG_ERROR, "reading the stream failed: out of memory");
     return -1;

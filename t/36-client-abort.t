@@ -68,7 +68,7 @@ my $plain_stream = { model => 'gpt-4o-mini', stream => JSON::PP::true,
     my $mock_rid = $q->{request_id};
     ok $s->mock_response($mock_rid, 10), 'the provider answered';
     my $ev = wait_for(15, sub {
-        my @e = map { LavaTest::entry_fields($_->[1]) } $s->redis('xrange', 'lava:usage', '-', '+');
+        my @e = map { LavaTest::entry_events($_->[1]) } $s->redis('xrange', 'lava:usage', '-', '+');
         (grep { ($_->{input_tokens} // 0) == 33 } @e)[0];
     });
     ok $ev, 'an event with the provider\'s usage';

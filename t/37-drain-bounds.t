@@ -91,7 +91,7 @@ $s->configure_nginx(http => ['lava_drain_timeout 1s;']);
     close $sock;
     my $left = time;
     my $ev = wait_for(8, sub {
-        my @e = map { LavaTest::entry_fields($_->[1]) } $s->redis('xrange', 'lava:usage', '-', '+');
+        my @e = map { LavaTest::entry_events($_->[1]) } $s->redis('xrange', 'lava:usage', '-', '+');
         (grep { ($_->{metadata} // '') =~ /\Q$id\E/ } @e)[0];
     });
     ok $ev && time - $left < 6, sprintf 'silent head: booked within the drain deadline (%.1f s)', time - $left;

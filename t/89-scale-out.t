@@ -227,8 +227,10 @@ sub stream_rids {
     my ($g) = @_;
     my %ids;
     for my $e (node($G{$g}{node})->xrange($G{$g}{stream}, '-', '+')) {
-        my %f = @{ $e->[1] };
-        $ids{ $f{request_id} }++ if $f{request_id};
+        # every event's: an entry of version 3 carries several
+        for my $f (LavaTest::entry_events($e->[1])) {
+            $ids{ $f->{request_id} }++ if $f->{request_id};
+        }
     }
     return \%ids;
 }

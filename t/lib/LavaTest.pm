@@ -443,14 +443,41 @@ sub entry_fields {
     return \%f;
 }
 
+# The events of a stream entry, each as entry_fields() gives it: one, or one
+# per event of a version 3 entry (docs/events.md: its e is, per event, a
+# request_id pair then the event's version 2 payload).
+sub entry_events {
+    my ($kv) = @_;
+    my @kv = @$kv;
+    return entry_fields($kv) unless @kv == 4 && $kv[0] eq 'v' && $kv[1] eq '3' && $kv[2] eq 'e';
+    my $p = $kv[3];
+    utf8::encode($p) if utf8::is_utf8($p);      # lengths count bytes
+    my @ev;
+    while (length $p) {
+        $p =~ s/\A([a-z0-9_]{1,32}):(0|[1-9][0-9]{0,4}):// or die "bad version 3 payload";
+        my ($name, $len) = ($1, $2);
+        substr($p, $len, 1) eq "\n" or die "bad version 3 payload";
+        my $value = substr($p, 0, $len);
+        if ($name eq 'request_id') {
+            push @ev, [request_id => $value, e => ''];
+        } else {
+            @ev or die "bad version 3 payload";
+            $ev[-1][3] .= "$name:$len:$value\n";
+        }
+        substr($p, 0, $len + 1) = '';
+    }
+    return map { entry_fields([v => 2, @$_]) } @ev;
+}
+
 # The usage event of a request in the Redis Stream, as a hash, or undef.
 sub event {
     my ($self, $rid) = @_;
     my @entries = $self->redis('xrange', 'lava:usage', '-', '+');
     my @found;
     for my $e (@entries) {
-        my $f = entry_fields($e->[1]);
-        push @found, { %$f, _id => $e->[0] } if ($f->{request_id} // '') eq $rid;
+        for my $f (entry_events($e->[1])) {
+            push @found, { %$f, _id => $e->[0] } if ($f->{request_id} // '') eq $rid;
+        }
     }
     return wantarray ? @found : $found[0];
 }
