@@ -159,6 +159,24 @@ static const char *bodies[] = {
     "{\"model\":\"m\",\"messages\":[{\"content\":\"\\ud800\"}]}",
     "{\"model\":\"m\"} trailing",
     "[1,2]",
+    /* read without jansson (lib/lava_request_scan.c), or left to it */
+    "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"stream_options\":{\"include_usage\":true,"
+    "\"include_usage\":false,\"text\":\"abc\"},\"n\":3,\"max_completion_tokens\":70,"
+    "\"max_tokens\":9,\"max_output_tokens\":2000000,\"background\":true,\"messages\":[]}",
+    "{\"model\":\"m\",\"stream_options\":{\"Include_usage\":true},\"messages\":[]}",
+    "{\"model\":\"m\",\"Stream\":true,\"messages\":[]}",
+    "{\"model\":\"m\",\"model\":\"n\",\"messages\":[]}",
+    "{\"model\":\"m\\u0031\",\"messages\":[]}",
+    "{\"model\":7,\"n\":1.5,\"stream\":\"true\",\"max_tokens\":-4,\"messages\":[]}",
+    "{\"model\":\"gpt-4o-search-preview\",\"messages\":[{\"content\":\"q\"}]}",
+    "{\"model\":\"0123456789012345678901234567890123456789012345678901234567890123456789"
+    "0123456789012345678901234567890123456789012345678901234567890123456789\"}",
+    "{\"contents\":[],\"generationConfig\":{\"maxOutputTokens\":9,\"maxOutputTokens\":77,"
+    "\"stopSequences\":[\"x\"]},\"source\":{\"text\":\"not counted\"},\"query\":\"counted\","
+    "\"metadata\":{\"text\":\"counted too\",\"role\":\"not this\"}}",
+    "{\"model\":\"m\",\"tools\":null,\"messages\":[]}",
+    "{\"model\":\"m\",\"stream_options\":{\"mo\\u0064el\":1},\"messages\":[]}",
+    "{}",
 };
 
 START_TEST(slim_reads_what_full_reads)
@@ -207,6 +225,39 @@ START_TEST(jansson_never_holds_the_prompt)
     ck_assert_msg(full > 150000, "full parse allocated %zu", full);
     ck_assert_msg(allocated < 2048, "slim inspection allocated %zu", allocated);
     free(body);
+}
+END_TEST
+
+START_TEST(jansson_never_reads_a_common_request)
+{
+    lava_request_t   rq;
+    lava_endpoint_e  eps[] = { LAVA_EP_CHAT, LAVA_EP_MESSAGES, LAVA_EP_RESPONSES,
+                               LAVA_EP_GENERATE, LAVA_EP_EMBEDDINGS };
+    size_t           i;
+    static const char  body[] =
+        "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],"
+        "\"stream\":true,\"stream_options\":{\"include_usage\":true},\"max_tokens\":50,"
+        "\"temperature\":0.5,\"metadata\":{\"k\":\"v\"},\"system\":\"be brief\"}";
+
+    json_set_alloc_funcs(counting_malloc, free);
+
+    for (i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
+        allocated = 0;
+        ck_assert_int_eq(lava_request_inspect(&rq, eps[i], body, sizeof(body) - 1), 0);
+        ck_assert_msg(allocated == 0, "ep %zu: jansson allocated %zu", i, allocated);
+        ck_assert_str_eq(rq.model, "gpt-4o-mini");
+        ck_assert_int_eq(rq.stream, 1);
+        ck_assert_int_eq(rq.include_usage, 1);
+        ck_assert_int_eq(rq.max_output, 50);
+        ck_assert_int_eq(rq.text_bytes, 5 + 8);
+    }
+
+    /* tools: the tools check reads them with jansson */
+    allocated = 0;
+    ck_assert_int_eq(lava_request_inspect(&rq, LAVA_EP_CHAT,
+                     "{\"model\":\"m\",\"tools\":[]}", 24), 0);
+    ck_assert_msg(allocated > 0, "tools read without jansson");
+    json_set_alloc_funcs(malloc, free);
 }
 END_TEST
 
@@ -304,6 +355,7 @@ make_suite(void)
     tcase_add_loop_test(tc, slim_reads_what_full_reads, 0,
                         (int) (sizeof(bodies) / sizeof(bodies[0])));
     tcase_add_test(tc, jansson_never_holds_the_prompt);
+    tcase_add_test(tc, jansson_never_reads_a_common_request);
     tcase_add_loop_test(tc, answer_content_left_out, 0, (int) (sizeof(answers) / sizeof(answers[0])));
     suite_add_tcase(s, tc);
     return s;
