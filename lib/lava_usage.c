@@ -1921,9 +1921,11 @@ lava_usage_parse_doc(lava_usage_t *u, lava_usage_format_e fmt, int ep,
         return 0;
     }
 
-    if (slim_ok && fmt == LAVA_USAGE_OPENAI) {
+    if (slim_ok && (fmt == LAVA_USAGE_OPENAI || fmt == LAVA_USAGE_ANTHROPIC)) {
         /* the common answers without jansson (lib/lava_usage_scan.c) */
-        rc = lava_usage_scan_openai(u, ep, json, len);
+        rc = fmt == LAVA_USAGE_OPENAI
+             ? lava_usage_scan_openai(u, ep, json, len)
+             : lava_usage_scan_anthropic(u, json, len);
 
         if (rc != LAVA_USAGE_SCAN_UNSURE) {
             if (rc == 1) {

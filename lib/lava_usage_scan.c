@@ -527,3 +527,189 @@ lava_usage_scan_openai(lava_usage_t *u, int ep, const char *json,
 
     return rc;
 }
+
+
+/* the members of an Anthropic usage object and of its two sub-objects */
+enum {
+    A_IN = 0, A_OUT, A_READ, A_CW, A_CC, A_STU, A_N
+};
+
+static const char  *const lava_usage_scan_anthropic_names[] = {
+    "input_tokens", "output_tokens", "cache_read_input_tokens",
+    "cache_creation_input_tokens", "cache_creation", "server_tool_use", NULL
+};
+
+enum { C_5M = 0, C_1H, C_N };
+
+static const char  *const lava_usage_scan_cc_names[] = {
+    "ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens", NULL
+};
+
+enum { S_WS = 0, S_WF, S_N };
+
+static const char  *const lava_usage_scan_stu_names[] = {
+    "web_search_requests", "web_fetch_requests", NULL
+};
+
+/* the top-level members of a message body or a message_start's message */
+enum { M_TYPE = 0, M_MODEL, M_USAGE, M_MESSAGE, M_N };
+
+static const char  *const lava_usage_scan_message_names[] = {
+    "type", "model", "usage", "message", NULL
+};
+
+
+int
+lava_usage_scan_anthropic(lava_usage_t *u, const char *json, size_t len)
+{
+    int                 err, has[A_N], has_5m, has_1h, has_ws, has_wf, final;
+    char                raw[LAVA_USAGE_RAW_MAX];
+    int64_t             v[A_N], w5m, w1h, ws, wf;
+    lava_usage_dump_t   d;
+    lava_usage_span_t   t[M_N], m[M_N], a[A_N], cc[C_N], stu[S_N];
+    const lava_usage_span_t  *doc, *us;
+
+    if (u->seen || len == 0 || json[0] != '{') {
+        /* a stream's later usage is merged into the earlier one: jansson */
+        return LAVA_USAGE_SCAN_UNSURE;
+    }
+
+    memset(t, 0, sizeof(t));
+
+    if (lava_usage_scan_members(&(lava_usage_span_t) { json, len },
+                                lava_usage_scan_message_names, t)
+        != 0)
+    {
+        return LAVA_USAGE_SCAN_UNSURE;
+    }
+
+    if (t[M_TYPE].v && t[M_TYPE].v[0] != '"') {
+        /* json_string_value() of a non-string: as no type */
+        return LAVA_USAGE_SCAN_UNSURE;
+    }
+
+    if (t[M_TYPE].v == NULL
+        || lava_usage_scan_is(t[M_TYPE].v, t[M_TYPE].n, "\"message\""))
+    {
+        doc = &(lava_usage_span_t) { json, len };
+        memcpy(m, t, sizeof(m));
+        final = 1;
+
+    } else if (lava_usage_scan_is(t[M_TYPE].v, t[M_TYPE].n,
+                                  "\"message_start\""))
+    {
+        if (t[M_MESSAGE].v == NULL || t[M_MESSAGE].v[0] != '{') {
+            return LAVA_USAGE_SCAN_UNSURE;
+        }
+
+        doc = &t[M_MESSAGE];
+        memset(m, 0, sizeof(m));
+
+        if (lava_usage_scan_members(doc, lava_usage_scan_message_names, m)
+            != 0)
+        {
+            return LAVA_USAGE_SCAN_UNSURE;
+        }
+
+        final = 0;
+
+    } else {
+        /* message_delta without an earlier usage, errors, the rest */
+        return LAVA_USAGE_SCAN_UNSURE;
+    }
+
+    if ((m[M_MODEL].v && memchr(m[M_MODEL].v, '\\', m[M_MODEL].n))
+        || (t[M_TYPE].v && memchr(t[M_TYPE].v, '\\', t[M_TYPE].n))
+        || lava_usage_scan_none(&m[M_USAGE]) || m[M_USAGE].v[0] != '{')
+    {
+        /* escapes; no usage or one of another type (-1 after the model) */
+        return LAVA_USAGE_SCAN_UNSURE;
+    }
+
+    us = &m[M_USAGE];
+    memset(a, 0, sizeof(a));
+
+    if (lava_usage_scan_members(us, lava_usage_scan_anthropic_names, a) != 0
+        || lava_usage_scan_object(&a[A_CC], lava_usage_scan_cc_names, cc,
+                                  C_N) != 0
+        || lava_usage_scan_object(&a[A_STU], lava_usage_scan_stu_names, stu,
+                                  S_N) != 0)
+    {
+        /* -1 of a sub-object is jansson's too: the model then still set */
+        return LAVA_USAGE_SCAN_UNSURE;
+    }
+
+    err = 0;
+    memset(has, 0, sizeof(has));
+    memset(v, 0, sizeof(v));
+    has_5m = has_1h = has_ws = has_wf = 0;
+    w5m = w1h = ws = wf = 0;
+
+    LAVA_SCAN_GET(&a[A_IN], &v[A_IN], has[A_IN], err);
+    LAVA_SCAN_GET(&a[A_OUT], &v[A_OUT], has[A_OUT], err);
+    LAVA_SCAN_GET(&a[A_READ], &v[A_READ], has[A_READ], err);
+    LAVA_SCAN_GET(&a[A_CW], &v[A_CW], has[A_CW], err);
+    LAVA_SCAN_GET(&cc[C_5M], &w5m, has_5m, err);
+    LAVA_SCAN_GET(&cc[C_1H], &w1h, has_1h, err);
+    LAVA_SCAN_GET(&stu[S_WS], &ws, has_ws, err);
+    LAVA_SCAN_GET(&stu[S_WF], &wf, has_wf, err);
+
+    if (err
+        || !(has[A_IN] | has[A_OUT] | has[A_READ] | has[A_CW] | has_5m
+             | has_1h | has_ws | has_wf))
+    {
+        /* bad types and usage without counters: left to jansson */
+        return LAVA_USAGE_SCAN_UNSURE;
+    }
+
+    d.p = raw;
+    d.left = sizeof(raw);
+
+    if (lava_usage_scan_dump(us->v, us->n, 0, &d) != 0) {
+        return LAVA_USAGE_SCAN_UNSURE;
+    }
+
+    /* as lava_usage_anthropic(): each field present replaces */
+    if (m[M_MODEL].v && m[M_MODEL].v[0] == '"') {
+        (void) lava_usage_model_set(u->model, m[M_MODEL].v + 1,
+                                    m[M_MODEL].n - 2);
+    }
+
+    if (has[A_IN]) {
+        u->input_tokens = v[A_IN];
+    }
+
+    if (has[A_OUT]) {
+        u->output_tokens = v[A_OUT];
+    }
+
+    if (has[A_READ]) {
+        u->cached_input_tokens = v[A_READ];
+    }
+
+    if (has_1h) {
+        u->cache_write_1h_tokens = w1h;
+    }
+
+    if (has_ws) {
+        u->web_search_calls = ws;
+    }
+
+    if (has_wf) {
+        u->web_fetch_calls = wf;
+    }
+
+    if (has[A_CW]) {
+        u->cache_write_tokens = v[A_CW] > u->cache_write_1h_tokens
+                                ? v[A_CW] - u->cache_write_1h_tokens : 0;
+
+    } else if (has_5m) {
+        u->cache_write_tokens = w5m;
+    }
+
+    u->raw_len = sizeof(raw) - d.left;
+    memcpy(u->raw, raw, u->raw_len);
+    u->final = final;
+
+    return 1;
+}

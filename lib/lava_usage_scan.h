@@ -37,6 +37,13 @@
 int lava_usage_scan_openai(lava_usage_t *u, int ep, const char *json,
     size_t len);
 
+/*
+ * The same for an Anthropic message body and a stream's message_start,
+ * while nothing was seen before (a later usage merges into the earlier one
+ * with jansson): the counters present replace, raw the usage object.
+ */
+int lava_usage_scan_anthropic(lava_usage_t *u, const char *json, size_t len);
+
 /* the chat completions shape into the buckets; total -1: not reported */
 void lava_usage_chat_set(lava_usage_t *u, int64_t prompt, int64_t completion,
     int64_t total, int64_t cached, int64_t ain, int64_t reasoning,

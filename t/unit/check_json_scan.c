@@ -460,6 +460,79 @@ START_TEST(jansson_never_reads_a_common_answer)
 }
 END_TEST
 
+static const char *anthropic_docs[] = {
+    "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5\","
+    "\"content\":[{\"type\":\"text\",\"text\":\"Hello\"}],\"stop_reason\":\"end_turn\","
+    "\"usage\":{\"input_tokens\":12,\"cache_creation_input_tokens\":40,\"cache_read_input_tokens\":5,"
+    "\"cache_creation\":{\"ephemeral_5m_input_tokens\":10,\"ephemeral_1h_input_tokens\":30},"
+    "\"output_tokens\":7,\"service_tier\":\"standard\",\"server_tool_use\":{\"web_search_requests\":2}}}",
+    "{\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"type\":\"message\",\"model\":\"claude-x\","
+    "\"content\":[],\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}",
+    "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":15}}",
+    "{\"model\":\"claude-x\",\"usage\":{\"input_tokens\":3,\"cache_creation\":{\"ephemeral_5m_input_tokens\":4}}}",
+    "{\"type\":\"message\",\"model\":\"claude-x\",\"usage\":{\"input_tokens\":\"3\"}}",
+    "{\"type\":\"message\",\"model\":\"claude-x\",\"usage\":{\"input_tokens\":3,\"cache_creation\":5}}",
+    "{\"type\":\"message\",\"model\":\"claude-x\",\"usage\":{\"input_tokens\":3.0}}",
+    "{\"type\":\"message\",\"model\":\"claude-x\",\"usage\":{}}",
+    "{\"type\":\"message\",\"model\":\"claude-x\",\"usage\":[]}",
+    "{\"type\":\"mess\\u0061ge\",\"model\":\"claude-x\",\"usage\":{\"input_tokens\":3}}",
+    "{\"type\":7,\"usage\":{\"input_tokens\":3}}",
+    "{\"type\":\"message_start\",\"message\":null}",
+    "{\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":3,\"input_tokens\":4}}}",
+    "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\"}}",
+    "{\"type\":\"ping\"}",
+};
+
+START_TEST(anthropic_scan_reads_what_full_reads)
+{
+    lava_usage_t  a, b;
+    int           ra, rb, seen;
+    size_t        len = strlen(anthropic_docs[_i]);
+
+    for (seen = 0; seen < 2; seen++) {
+        memset(&a, 0, sizeof(a));
+        strcpy(a.model, "before");
+        a.output_tokens = 99;
+        a.cache_write_1h_tokens = 3;
+        if (seen) {
+            /* a stream's later usage: merged with jansson */
+            strcpy(a.raw, "{\"input_tokens\":25}");
+            a.raw_len = strlen(a.raw);
+            a.seen = 1;
+        }
+        b = a;
+        ra = lava_usage_parse_ep(&a, LAVA_USAGE_ANTHROPIC, LAVA_EP_MESSAGES, anthropic_docs[_i], len);
+        rb = lava_usage_parse_full(&b, LAVA_USAGE_ANTHROPIC, LAVA_EP_MESSAGES, anthropic_docs[_i], len);
+        ck_assert_msg(ra == rb, "doc %d seen %d: %d vs %d", _i, seen, ra, rb);
+        ck_assert_msg(memcmp(&a, &b, sizeof(a)) == 0, "doc %d seen %d: usage differs (raw %.*s vs %.*s)",
+                      _i, seen, (int) a.raw_len, a.raw, (int) b.raw_len, b.raw);
+    }
+}
+END_TEST
+
+START_TEST(jansson_never_reads_an_anthropic_message)
+{
+    lava_usage_t  u;
+
+    memset(&u, 0, sizeof(u));
+    json_set_alloc_funcs(counting_malloc, free);
+    allocated = 0;
+    ck_assert_int_eq(lava_usage_parse_ep(&u, LAVA_USAGE_ANTHROPIC, LAVA_EP_MESSAGES, anthropic_docs[0],
+                                         strlen(anthropic_docs[0])), 1);
+    ck_assert_msg(allocated == 0, "jansson allocated %zu", allocated);
+    json_set_alloc_funcs(malloc, free);
+
+    ck_assert_str_eq(u.model, "claude-sonnet-4-5");
+    ck_assert_int_eq(u.input_tokens, 12);
+    ck_assert_int_eq(u.cached_input_tokens, 5);
+    ck_assert_int_eq(u.cache_write_1h_tokens, 30);
+    ck_assert_int_eq(u.cache_write_tokens, 10);
+    ck_assert_int_eq(u.output_tokens, 7);
+    ck_assert_int_eq(u.web_search_calls, 2);
+    ck_assert(u.seen && u.final);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -477,6 +550,9 @@ make_suite(void)
     tcase_add_loop_test(tc, openai_scan_reads_what_full_reads, 0,
                         (int) (sizeof(openai_docs) / sizeof(openai_docs[0])));
     tcase_add_test(tc, jansson_never_reads_a_common_answer);
+    tcase_add_loop_test(tc, anthropic_scan_reads_what_full_reads, 0,
+                        (int) (sizeof(anthropic_docs) / sizeof(anthropic_docs[0])));
+    tcase_add_test(tc, jansson_never_reads_an_anthropic_message);
     suite_add_tcase(s, tc);
     return s;
 }
