@@ -13,6 +13,7 @@
 #include "lava_json_scan.h"
 #include "lava_flags.h"
 #include "lava_tools.h"
+#include "lava_request_scan.h"
 
 
 #define LAVA_METER_DEPTH_MAX  64      /* request JSON walked this deep */
@@ -340,6 +341,20 @@ lava_meter_key_in(const char *key, const char **set)
 }
 
 
+/* the same for a name of klen bytes, not NUL-terminated */
+static int
+lava_meter_key_in_n(const char *key, size_t klen, const char **set)
+{
+    for ( /* void */ ; *set; set++) {
+        if (strlen(*set) == klen && memcmp(*set, key, klen) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 static void
 lava_meter_text_walk(json_t *v, int counting, int depth, int64_t *bytes)
 {
@@ -427,13 +442,13 @@ lava_meter_model(lava_request_t *rq, json_t *v)
 
 
 /* the members the meter reads: at the top level, and in stream_options */
-static const char  *lava_meter_read_keys[] = {
+static const char  *const lava_meter_read_keys[] = {
     "model", "model_id", "stream", "stream_options", "n", "text", "input",
     "inputs", "tools", "web_search_options", "search_parameters", "prompt",
     "mcp_servers", "connectors", NULL
 };
 
-static const char  *lava_meter_so_keys[] = { "include_usage", NULL };
+static const char  *const lava_meter_so_keys[] = { "include_usage", NULL };
 
 
 /*
@@ -442,10 +457,11 @@ static const char  *lava_meter_so_keys[] = { "include_usage", NULL };
  * a body may be read differently by the provider.
  */
 static int
-lava_meter_case_twin(json_t *obj, const char **set)
+lava_meter_case_twin(json_t *obj, const char *const *set)
 {
     json_t       *v;
-    const char   *key, **k;
+    const char   *key;
+    const char   *const *k;
 
     if (!json_is_object(obj)) {
         return 0;
@@ -726,16 +742,17 @@ static int
 lava_request_slim(lava_request_t *rq, lava_endpoint_e ep, const char *body,
     size_t len)
 {
-    int                     rc, drop;
+    int                     rc, drop, skip, count;
     char                    stack[LAVA_METER_SLIM_STACK], *slim;
     size_t                  i, k, used, klen, nslim;
     int64_t                 prompt[sizeof(lava_meter_prompt_keys)
                                    / sizeof(lava_meter_prompt_keys[0])];
     int64_t                 text;
     json_t                 *root;
-    const char             *p, *end, *key, *member;
+    const char             *p, *end, *key, *member, *value;
     lava_json_scan_e        sc;
-    lava_json_text_rules_t  rules;
+    lava_request_scan_t     direct;
+    lava_json_text_rules_t  rules, none;
 
     if (ep == LAVA_EP_IMAGES) {
         return 1;
@@ -745,6 +762,16 @@ lava_request_slim(lava_request_t *rq, lava_endpoint_e ep, const char *body,
     rules.skip_keys = lava_meter_skip_keys;
     rules.max_depth = LAVA_METER_DEPTH_MAX;
     rules.allow_nul = 1;
+
+    /* below a skip key nothing counts, whatever the keys further down */
+    none = rules;
+    none.text_keys = NULL;
+
+    /* the members read without jansson where the scanner can
+     * (lib/lava_request_scan.c); the slim body is kept for jansson in
+     * case it cannot */
+    (void) lava_request_scan_init(&direct, ep, &rules, lava_meter_read_keys,
+                                  lava_meter_so_keys);
 
     end = body + len;
     p = lava_json_ws(body, end);
@@ -800,9 +827,16 @@ lava_request_slim(lava_request_t *rq, lava_endpoint_e ep, const char *body,
                && !(ep == LAVA_EP_SPEECH && klen == 5
                     && memcmp(key, "input", 5) == 0);
 
+        /* every prompt key is a text key, no skip key */
+        skip = !drop && lava_meter_key_in_n(key, klen, lava_meter_skip_keys);
+        count = drop
+                || (!skip && lava_meter_key_in_n(key, klen,
+                                                 lava_meter_text_keys));
+
         text = 0;
-        sc = lava_json_scan_text(p, (size_t) (end - p), &rules, 1, drop,
-                                 &used, &text);
+        value = lava_json_ws(p, end);
+        sc = lava_json_scan_text(p, (size_t) (end - p), skip ? &none : &rules,
+                                 1, count, &used, &text);
         if (sc != LAVA_JSON_SCAN_OK) {
             goto fail;
         }
@@ -814,6 +848,9 @@ lava_request_slim(lava_request_t *rq, lava_endpoint_e ep, const char *body,
             prompt[k] = text;
 
         } else {
+            lava_request_scan_member(&direct, key, klen, value,
+                                     (size_t) (p - value), text);
+
             if (nslim > 1) {
                 slim[nslim++] = ',';
             }
@@ -843,17 +880,22 @@ done:
         goto fail;
     }
 
+    text = 0;
+
+    for (i = 0; i < sizeof(prompt) / sizeof(prompt[0]); i++) {
+        text += prompt[i];
+    }
+
+    if (!direct.unsure) {
+        rc = lava_request_scan_finish(&direct, rq, text);
+        goto fail;
+    }
+
     slim[nslim++] = '}';
 
     root = json_loadb(slim, nslim, JSON_ALLOW_NUL, NULL);
     if (root == NULL) {
         goto fail;
-    }
-
-    text = 0;
-
-    for (i = 0; i < sizeof(prompt) / sizeof(prompt[0]); i++) {
-        text += prompt[i];
     }
 
     rc = lava_request_read(rq, ep, root, text);

@@ -877,7 +877,11 @@ lava_tap_finish(lava_tap_t *t)
             lava_sse_free(&s);
 
         } else {
-            lava_tap_count_text(t, t->json, t->json_len);
+            /* the generated text only feeds an estimate: none is made
+             * when the body reported its final usage (lava_meter_finish) */
+            if (!(rc == 1 && t->usage.final)) {
+                lava_tap_count_text(t, t->json, t->json_len);
+            }
 
             if (rc < 0) {
                 t->flags |= LAVA_TAP_F_UNPARSED;

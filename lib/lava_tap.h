@@ -49,7 +49,8 @@ typedef struct {
      * arguments, partial_json, thinking, reasoning... keys, as escaped in
      * the JSON), for an estimate when the usage is missing or partial.
      * SSE: every event; JSON: the body kept (past max_json: the whole body
-     * size, an upper bound).
+     * size, an upper bound), not counted when the body reported its final
+     * usage (no estimate is made then).
      */
     size_t               content_bytes;
 

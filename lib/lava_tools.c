@@ -276,6 +276,21 @@ lava_tools_set(json_t *root, const char *key)
 
 
 lava_tools_e
+lava_tools_check_plain(lava_endpoint_e ep, const char *model)
+{
+    /* what lava_tools_check() answers when none of its members is there:
+     * only the model can still ask for a search */
+    if ((ep == LAVA_EP_CHAT || ep == LAVA_EP_RESPONSES)
+        && lava_tools_search_model(model))
+    {
+        return LAVA_TOOLS_SEARCH_CHAT;
+    }
+
+    return LAVA_TOOLS_OK;
+}
+
+
+lava_tools_e
 lava_tools_check(json_t *root, lava_endpoint_e ep, const char *model)
 {
     json_t  *tools;

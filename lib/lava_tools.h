@@ -37,4 +37,12 @@ typedef enum {
 lava_tools_e lava_tools_check(json_t *root, lava_endpoint_e ep,
     const char *model);
 
+/*
+ * The same for a body that has none of the members lava_tools_check()
+ * reads ("tools", "connectors", "web_search_options", "search_parameters",
+ * "prompt", "mcp_servers"): the request scanner's answer without a jansson
+ * document (lib/lava_request_scan.c).
+ */
+lava_tools_e lava_tools_check_plain(lava_endpoint_e ep, const char *model);
+
 #endif

@@ -14,10 +14,9 @@
 #include "lava_usage.h"
 #include "lava_json.h"
 #include "lava_json_scan.h"
+#include "lava_usage_scan.h"
 
 
-/* counters above this are not token counts (and could overflow sums) */
-#define LAVA_USAGE_COUNT_MAX  ((int64_t) 1 << 50)
 
 
 typedef struct {
@@ -375,11 +374,24 @@ lava_usage_openai_chat(lava_usage_t *u, json_t *usage)
         return 0;
     }
 
+    lava_usage_chat_set(u, prompt, completion, has_total ? total : -1,
+                        has_cached ? cached : hit, ain, reasoning, aout);
+    lava_usage_raw(u, usage);
+
+    return 1;
+}
+
+
+void
+lava_usage_chat_set(lava_usage_t *u, int64_t prompt, int64_t completion,
+    int64_t total, int64_t cached, int64_t ain, int64_t reasoning,
+    int64_t aout)
+{
     lava_usage_clear_tokens(u);
 
-    lava_usage_split_input(u, prompt, has_cached ? cached : hit, ain);
+    lava_usage_split_input(u, prompt, cached, ain);
 
-    if (reasoning > 0 && has_total
+    if (reasoning > 0 && total >= 0
         && total == prompt + completion + reasoning)
     {
         /* reasoning reported beside completion_tokens, not inside */
@@ -389,10 +401,6 @@ lava_usage_openai_chat(lava_usage_t *u, json_t *usage)
     } else {
         lava_usage_split_output(u, completion, reasoning, aout);
     }
-
-    lava_usage_raw(u, usage);
-
-    return 1;
 }
 
 
@@ -431,12 +439,20 @@ lava_usage_openai_io(lava_usage_t *u, json_t *usage)
         return 0;
     }
 
-    lava_usage_clear_tokens(u);
-    lava_usage_split_input(u, in, cached, ain);
-    lava_usage_split_output(u, out, reasoning, aout);
+    lava_usage_io_set(u, in, out, cached, ain, reasoning, aout);
     lava_usage_raw(u, usage);
 
     return 1;
+}
+
+
+void
+lava_usage_io_set(lava_usage_t *u, int64_t in, int64_t out, int64_t cached,
+    int64_t ain, int64_t reasoning, int64_t aout)
+{
+    lava_usage_clear_tokens(u);
+    lava_usage_split_input(u, in, cached, ain);
+    lava_usage_split_output(u, out, reasoning, aout);
 }
 
 
@@ -1903,6 +1919,21 @@ lava_usage_parse_doc(lava_usage_t *u, lava_usage_format_e fmt, int ep,
 
     if (fmt == LAVA_USAGE_NONE) {
         return 0;
+    }
+
+    if (slim_ok && (fmt == LAVA_USAGE_OPENAI || fmt == LAVA_USAGE_ANTHROPIC)) {
+        /* the common answers without jansson (lib/lava_usage_scan.c) */
+        rc = fmt == LAVA_USAGE_OPENAI
+             ? lava_usage_scan_openai(u, ep, json, len)
+             : lava_usage_scan_anthropic(u, json, len);
+
+        if (rc != LAVA_USAGE_SCAN_UNSURE) {
+            if (rc == 1) {
+                u->seen = 1;
+            }
+
+            return rc;
+        }
     }
 
     root = NULL;

@@ -159,6 +159,24 @@ static const char *bodies[] = {
     "{\"model\":\"m\",\"messages\":[{\"content\":\"\\ud800\"}]}",
     "{\"model\":\"m\"} trailing",
     "[1,2]",
+    /* read without jansson (lib/lava_request_scan.c), or left to it */
+    "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"stream_options\":{\"include_usage\":true,"
+    "\"include_usage\":false,\"text\":\"abc\"},\"n\":3,\"max_completion_tokens\":70,"
+    "\"max_tokens\":9,\"max_output_tokens\":2000000,\"background\":true,\"messages\":[]}",
+    "{\"model\":\"m\",\"stream_options\":{\"Include_usage\":true},\"messages\":[]}",
+    "{\"model\":\"m\",\"Stream\":true,\"messages\":[]}",
+    "{\"model\":\"m\",\"model\":\"n\",\"messages\":[]}",
+    "{\"model\":\"m\\u0031\",\"messages\":[]}",
+    "{\"model\":7,\"n\":1.5,\"stream\":\"true\",\"max_tokens\":-4,\"messages\":[]}",
+    "{\"model\":\"gpt-4o-search-preview\",\"messages\":[{\"content\":\"q\"}]}",
+    "{\"model\":\"0123456789012345678901234567890123456789012345678901234567890123456789"
+    "0123456789012345678901234567890123456789012345678901234567890123456789\"}",
+    "{\"contents\":[],\"generationConfig\":{\"maxOutputTokens\":9,\"maxOutputTokens\":77,"
+    "\"stopSequences\":[\"x\"]},\"source\":{\"text\":\"not counted\"},\"query\":\"counted\","
+    "\"metadata\":{\"text\":\"counted too\",\"role\":\"not this\"}}",
+    "{\"model\":\"m\",\"tools\":null,\"messages\":[]}",
+    "{\"model\":\"m\",\"stream_options\":{\"mo\\u0064el\":1},\"messages\":[]}",
+    "{}",
 };
 
 START_TEST(slim_reads_what_full_reads)
@@ -207,6 +225,39 @@ START_TEST(jansson_never_holds_the_prompt)
     ck_assert_msg(full > 150000, "full parse allocated %zu", full);
     ck_assert_msg(allocated < 2048, "slim inspection allocated %zu", allocated);
     free(body);
+}
+END_TEST
+
+START_TEST(jansson_never_reads_a_common_request)
+{
+    lava_request_t   rq;
+    lava_endpoint_e  eps[] = { LAVA_EP_CHAT, LAVA_EP_MESSAGES, LAVA_EP_RESPONSES,
+                               LAVA_EP_GENERATE, LAVA_EP_EMBEDDINGS };
+    size_t           i;
+    static const char  body[] =
+        "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],"
+        "\"stream\":true,\"stream_options\":{\"include_usage\":true},\"max_tokens\":50,"
+        "\"temperature\":0.5,\"metadata\":{\"k\":\"v\"},\"system\":\"be brief\"}";
+
+    json_set_alloc_funcs(counting_malloc, free);
+
+    for (i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
+        allocated = 0;
+        ck_assert_int_eq(lava_request_inspect(&rq, eps[i], body, sizeof(body) - 1), 0);
+        ck_assert_msg(allocated == 0, "ep %zu: jansson allocated %zu", i, allocated);
+        ck_assert_str_eq(rq.model, "gpt-4o-mini");
+        ck_assert_int_eq(rq.stream, 1);
+        ck_assert_int_eq(rq.include_usage, 1);
+        ck_assert_int_eq(rq.max_output, 50);
+        ck_assert_int_eq(rq.text_bytes, 5 + 8);
+    }
+
+    /* tools: the tools check reads them with jansson */
+    allocated = 0;
+    ck_assert_int_eq(lava_request_inspect(&rq, LAVA_EP_CHAT,
+                     "{\"model\":\"m\",\"tools\":[]}", 24), 0);
+    ck_assert_msg(allocated > 0, "tools read without jansson");
+    json_set_alloc_funcs(malloc, free);
 }
 END_TEST
 
@@ -292,6 +343,196 @@ START_TEST(answer_content_left_out)
 }
 END_TEST
 
+/* -- answers read without jansson (lib/lava_usage_scan.c), or left to it --- */
+
+static const char *openai_docs[] = {
+    "{\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion\",\"created\":1754551234,"
+    "\"model\":\"gpt-4o-mini-2024-07-18\",\"choices\":[{\"index\":0,\"message\":{\"role\":"
+    "\"assistant\",\"content\":\"Hello\"},\"finish_reason\":\"stop\"}],\"usage\":"
+    "{\"prompt_tokens\":12,\"completion_tokens\":7,\"total_tokens\":19}}",
+    /* the include_usage chunk of a stream */
+    "{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o\",\"choices\":[ ],"
+    "\"usage\":{\"prompt_tokens\":3, \"completion_tokens\" : 4,\"prompt_tokens_details\":"
+    "{\"cached_tokens\":1,\"audio_tokens\":null},\"completion_tokens_details\":"
+    "{\"reasoning_tokens\":2,\"accepted_prediction_tokens\":0,\"x\":[1,{\"y\":\"z/\u00e9\"},[]]}}}",
+    /* a chunk still open: its choices are jansson's */
+    "{\"object\":\"chat.completion.chunk\",\"choices\":[{\"delta\":{\"content\":\"a\"}}],"
+    "\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}",
+    "{\"object\":\"chat.completion.chunk\",\"choices\":[{\"finish_reason\":\"stop\"}],"
+    "\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}",
+    /* xAI: reasoning beside completion_tokens; DeepSeek, Moonshot cache hits */
+    "{\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":5,\"total_tokens\":45,"
+    "\"completion_tokens_details\":{\"reasoning_tokens\":30}}}",
+    "{\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":5,\"prompt_cache_hit_tokens\":4,"
+    "\"cached_tokens\":9}}",
+    "{\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":5,\"prompt_cache_hit_tokens\":null,"
+    "\"cached_tokens\":9}}",
+    "{\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":5,\"cached_tokens\":9}}",
+    /* the input/output shape, transcription details */
+    "{\"object\":\"response\",\"model\":\"gpt-5\",\"usage\":{\"input_tokens\":100,"
+    "\"output_tokens\":20,\"input_tokens_details\":{\"cached_tokens\":50},"
+    "\"output_tokens_details\":{\"reasoning_tokens\":10}}}",
+    "{\"text\":\"hi\",\"usage\":{\"input_tokens\":100,\"output_tokens\":20,"
+    "\"input_tokens_details\":null,\"input_token_details\":{\"audio_tokens\":70}}}",
+    /* bad types: -1, the model read all the same */
+    "{\"model\":\"m\",\"usage\":\"many\"}",
+    "{\"model\":\"m\",\"usage\":{\"prompt_tokens\":\"1\"}}",
+    "{\"model\":\"m\",\"usage\":{\"prompt_tokens\":-1}}",
+    "{\"model\":\"m\",\"usage\":{\"prompt_tokens\":1,\"prompt_tokens_details\":[]}}",
+    "{\"model\":\"m\",\"usage\":{\"input_tokens\":1,\"input_tokens_details\":7}}",
+    "{\"model\":\"m\",\"usage\":{\"prompt_tokens\":2000000000000000}}",
+    /* nothing to read: 0 */
+    "{\"model\":\"m\",\"usage\":{\"prompt_tokens\":null,\"completion_tokens\":null}}",
+    "{\"model\":\"m\",\"usage\":{\"foo\":1}}",
+    "{\"model\":7,\"usage\":{}}",
+    /* left to jansson: reals, -0, escapes, duplicates, no usage, events */
+    "{\"usage\":{\"prompt_tokens\":12.0,\"completion_tokens\":1}}",
+    "{\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":1,\"cost\":0.25}}",
+    "{\"usage\":{\"prompt_tokens\":-0,\"completion_tokens\":1}}",
+    "{\"model\":\"gpt\\/4\",\"usage\":{\"prompt_tokens\":1}}",
+    "{\"usage\":{\"prompt_tokens\":1,\"note\":\"a\\nb\"}}",
+    "{\"usage\":{\"prompt_tokens\":1,\"prompt_tokens\":2}}",
+    "{\"usage\":{\"prompt_tokens\":1},\"usage\":null,\"x_groq\":{\"usage\":{\"prompt_tokens\":5}}}",
+    "{\"usage\":null,\"choices\":[{\"usage\":{\"prompt_tokens\":5}}]}",
+    "{\"type\":\"response.completed\",\"response\":{\"usage\":{\"input_tokens\":1}}}",
+    "{\"usage\":{\"type\":\"duration\",\"seconds\":3}}",
+    "{\"usage\":{\"prompt_tokens\":1}} x",
+    "{\"usage\":{\"prompt_tokens\":1},\"bad\":\"\\u0000\"}",
+    "[{\"usage\":{\"prompt_tokens\":1}}]",
+};
+
+START_TEST(openai_scan_reads_what_full_reads)
+{
+    lava_usage_t  a, b;
+    int           ra, rb, eps[] = { LAVA_EP_OTHER, LAVA_EP_CHAT, LAVA_EP_RESPONSES,
+                                    LAVA_EP_IMAGES, LAVA_EP_TRANSCRIPTION };
+    size_t        i, len = strlen(openai_docs[_i]);
+
+    for (i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
+        /* over what an earlier document left, both ways */
+        memset(&a, 0, sizeof(a));
+        strcpy(a.model, "before");
+        a.input_tokens = 99;
+        memset(a.raw, 'r', sizeof(a.raw));
+        a.raw_len = 5;
+        b = a;
+        ra = lava_usage_parse_ep(&a, LAVA_USAGE_OPENAI, eps[i], openai_docs[_i], len);
+        rb = lava_usage_parse_full(&b, LAVA_USAGE_OPENAI, eps[i], openai_docs[_i], len);
+        ck_assert_msg(ra == rb, "doc %d ep %d: %d vs %d", _i, eps[i], ra, rb);
+        ck_assert_msg(memcmp(&a, &b, sizeof(a)) == 0, "doc %d ep %d: usage differs (raw %.*s vs %.*s)",
+                      _i, eps[i], (int) a.raw_len, a.raw, (int) b.raw_len, b.raw);
+    }
+}
+END_TEST
+
+START_TEST(jansson_never_reads_a_common_answer)
+{
+    lava_usage_t  u;
+    size_t        i;
+
+    json_set_alloc_funcs(counting_malloc, free);
+
+    for (i = 0; i < 2; i++) {
+        memset(&u, 0, sizeof(u));
+        allocated = 0;
+        ck_assert_int_eq(lava_usage_parse_ep(&u, LAVA_USAGE_OPENAI, LAVA_EP_CHAT, openai_docs[i],
+                                             strlen(openai_docs[i])), 1);
+        ck_assert_msg(allocated == 0, "doc %zu: jansson allocated %zu", i, allocated);
+        ck_assert(u.seen && u.final);
+    }
+
+    ck_assert_str_eq(u.model, "gpt-4o");
+    ck_assert_int_eq(u.input_tokens, 2);
+    ck_assert_int_eq(u.cached_input_tokens, 1);
+    ck_assert_int_eq(u.output_tokens, 2);
+    ck_assert_int_eq(u.reasoning_tokens, 2);
+    ck_assert_str_eq(u.raw, "{\"prompt_tokens\":3,\"completion_tokens\":4,\"prompt_tokens_details\":"
+                     "{\"cached_tokens\":1,\"audio_tokens\":null},\"completion_tokens_details\":"
+                     "{\"reasoning_tokens\":2,\"accepted_prediction_tokens\":0,\"x\":[1,{\"y\":"
+                     "\"z/\u00e9\"},[]]}}");
+
+    /* a real in the usage: jansson reads it */
+    allocated = 0;
+    ck_assert_int_eq(lava_usage_parse_ep(&u, LAVA_USAGE_OPENAI, LAVA_EP_CHAT, openai_docs[19],
+                                         strlen(openai_docs[19])), 1);
+    ck_assert_msg(allocated > 0, "a real read without jansson");
+    json_set_alloc_funcs(malloc, free);
+}
+END_TEST
+
+static const char *anthropic_docs[] = {
+    "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5\","
+    "\"content\":[{\"type\":\"text\",\"text\":\"Hello\"}],\"stop_reason\":\"end_turn\","
+    "\"usage\":{\"input_tokens\":12,\"cache_creation_input_tokens\":40,\"cache_read_input_tokens\":5,"
+    "\"cache_creation\":{\"ephemeral_5m_input_tokens\":10,\"ephemeral_1h_input_tokens\":30},"
+    "\"output_tokens\":7,\"service_tier\":\"standard\",\"server_tool_use\":{\"web_search_requests\":2}}}",
+    "{\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"type\":\"message\",\"model\":\"claude-x\","
+    "\"content\":[],\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}",
+    "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":15}}",
+    "{\"model\":\"claude-x\",\"usage\":{\"input_tokens\":3,\"cache_creation\":{\"ephemeral_5m_input_tokens\":4}}}",
+    "{\"type\":\"message\",\"model\":\"claude-x\",\"usage\":{\"input_tokens\":\"3\"}}",
+    "{\"type\":\"message\",\"model\":\"claude-x\",\"usage\":{\"input_tokens\":3,\"cache_creation\":5}}",
+    "{\"type\":\"message\",\"model\":\"claude-x\",\"usage\":{\"input_tokens\":3.0}}",
+    "{\"type\":\"message\",\"model\":\"claude-x\",\"usage\":{}}",
+    "{\"type\":\"message\",\"model\":\"claude-x\",\"usage\":[]}",
+    "{\"type\":\"mess\\u0061ge\",\"model\":\"claude-x\",\"usage\":{\"input_tokens\":3}}",
+    "{\"type\":7,\"usage\":{\"input_tokens\":3}}",
+    "{\"type\":\"message_start\",\"message\":null}",
+    "{\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":3,\"input_tokens\":4}}}",
+    "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\"}}",
+    "{\"type\":\"ping\"}",
+};
+
+START_TEST(anthropic_scan_reads_what_full_reads)
+{
+    lava_usage_t  a, b;
+    int           ra, rb, seen;
+    size_t        len = strlen(anthropic_docs[_i]);
+
+    for (seen = 0; seen < 2; seen++) {
+        memset(&a, 0, sizeof(a));
+        strcpy(a.model, "before");
+        a.output_tokens = 99;
+        a.cache_write_1h_tokens = 3;
+        if (seen) {
+            /* a stream's later usage: merged with jansson */
+            strcpy(a.raw, "{\"input_tokens\":25}");
+            a.raw_len = strlen(a.raw);
+            a.seen = 1;
+        }
+        b = a;
+        ra = lava_usage_parse_ep(&a, LAVA_USAGE_ANTHROPIC, LAVA_EP_MESSAGES, anthropic_docs[_i], len);
+        rb = lava_usage_parse_full(&b, LAVA_USAGE_ANTHROPIC, LAVA_EP_MESSAGES, anthropic_docs[_i], len);
+        ck_assert_msg(ra == rb, "doc %d seen %d: %d vs %d", _i, seen, ra, rb);
+        ck_assert_msg(memcmp(&a, &b, sizeof(a)) == 0, "doc %d seen %d: usage differs (raw %.*s vs %.*s)",
+                      _i, seen, (int) a.raw_len, a.raw, (int) b.raw_len, b.raw);
+    }
+}
+END_TEST
+
+START_TEST(jansson_never_reads_an_anthropic_message)
+{
+    lava_usage_t  u;
+
+    memset(&u, 0, sizeof(u));
+    json_set_alloc_funcs(counting_malloc, free);
+    allocated = 0;
+    ck_assert_int_eq(lava_usage_parse_ep(&u, LAVA_USAGE_ANTHROPIC, LAVA_EP_MESSAGES, anthropic_docs[0],
+                                         strlen(anthropic_docs[0])), 1);
+    ck_assert_msg(allocated == 0, "jansson allocated %zu", allocated);
+    json_set_alloc_funcs(malloc, free);
+
+    ck_assert_str_eq(u.model, "claude-sonnet-4-5");
+    ck_assert_int_eq(u.input_tokens, 12);
+    ck_assert_int_eq(u.cached_input_tokens, 5);
+    ck_assert_int_eq(u.cache_write_1h_tokens, 30);
+    ck_assert_int_eq(u.cache_write_tokens, 10);
+    ck_assert_int_eq(u.output_tokens, 7);
+    ck_assert_int_eq(u.web_search_calls, 2);
+    ck_assert(u.seen && u.final);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -304,7 +545,14 @@ make_suite(void)
     tcase_add_loop_test(tc, slim_reads_what_full_reads, 0,
                         (int) (sizeof(bodies) / sizeof(bodies[0])));
     tcase_add_test(tc, jansson_never_holds_the_prompt);
+    tcase_add_test(tc, jansson_never_reads_a_common_request);
     tcase_add_loop_test(tc, answer_content_left_out, 0, (int) (sizeof(answers) / sizeof(answers[0])));
+    tcase_add_loop_test(tc, openai_scan_reads_what_full_reads, 0,
+                        (int) (sizeof(openai_docs) / sizeof(openai_docs[0])));
+    tcase_add_test(tc, jansson_never_reads_a_common_answer);
+    tcase_add_loop_test(tc, anthropic_scan_reads_what_full_reads, 0,
+                        (int) (sizeof(anthropic_docs) / sizeof(anthropic_docs[0])));
+    tcase_add_test(tc, jansson_never_reads_an_anthropic_message);
     suite_add_tcase(s, tc);
     return s;
 }
