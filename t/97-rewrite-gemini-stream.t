@@ -6,6 +6,9 @@
 # "stream": true, Gemini's streamGenerateContent?alt=sse), never the
 # client's alt; the client gets Gemini's SSE chunks, billed from the
 # provider's own usage. Without alt=sse nothing changes (a JSON answer).
+# And GET /v1/models gives each model's "created": when the ledger first
+# priced it (the earliest effective_from of its rate rows, the sidecar's
+# "d" record of the auth snapshot).
 use strict;
 use warnings;
 use FindBin;
@@ -126,6 +129,22 @@ subtest 'other formats: alt is not theirs, nothing changes' => sub {
     is $r->{json}{type}, 'message', 'a JSON Anthropic message (its stream flag is in its body)';
     my ($q) = $s->mock_requests($id);
     is $q && $q->{target}, '/v1/chat/completions?alt=sse', 'its arguments passed on as before';
+};
+
+subtest 'GET /v1/models: created is when the ledger first priced the model' => sub {
+    $s->sql(q{SELECT add_rate('openai', 'tm-created', '2024-03-05 06:07:08+00', input => 1, output => 2)});
+    $s->sql(q{SELECT add_rate('openai', 'tm-created', '2025-06-01 00:00:00+00', input => 2, output => 3)});
+    ok $s->wait_auth(qr/^d openai tm-created 1709618828$/m), 'the sidecar published its "d" record';
+    my $r = $s->request(target => '/v1/models', headers => [Authorization => "Bearer $tok"]);
+    is $r->{status}, 200, 'status 200';
+    my %ids = map { $_->{id} => $_ } @{ $r->{json}{data} // [] };
+    is $ids{'openai/tm-created'} && $ids{'openai/tm-created'}{created}, 1709618828,
+        'created: its first row\'s effective_from, unix seconds';
+    my ($first) = @{ $s->sql(q{SELECT floor(extract(epoch FROM min(effective_from)))::bigint AS t
+                                 FROM provider_rates WHERE provider = 'openai' AND model = 'gpt-4o-mini'}) };
+    is $ids{'openai/gpt-4o-mini'} && $ids{'openai/gpt-4o-mini'}{created}, $first->{t},
+        'a seeded model: the effective_from of its seed row';
+    ok !grep({ !defined $_->{created} || $_->{created} !~ /^\d+$/ } values %ids), 'every created is a number';
 };
 
 done_testing;
