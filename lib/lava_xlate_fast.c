@@ -589,6 +589,7 @@ lava_xfast_a2o(const char *body, size_t len, const char *model,
     const char   *m, *s, *e;
     lava_xfbuf_t  b;
     lava_xfval_t  v[8];
+    char          mz[LAVA_XLATE_MODEL_MAX];
 
     if (lava_xfmembers(body, len, lava_xf_anthropic_req, v) != 0
         || v[XF_A_MODEL].v == NULL || v[XF_A_MESSAGES].v == NULL
@@ -698,19 +699,13 @@ lava_xfast_a2o(const char *body, size_t len, const char *model,
     lava_xfputs(&b, "]");
 
     if (v[XF_A_MAX_TOKENS].v != NULL) {
-        e = model != NULL ? model : NULL;
-
-        if (e == NULL) {
-            /* the client's model: the check needs it NUL-terminated */
-            char  mz[LAVA_XLATE_MODEL_MAX];
-
+        /* the written model decides the member (NUL-terminated for it) */
+        if (model == NULL) {
             memcpy(mz, m, mlen);
             mz[mlen] = '\0';
-            real = lava_xopenai_reasoning_model(mz);
-
-        } else {
-            real = lava_xopenai_reasoning_model(e);
         }
+
+        real = lava_xopenai_reasoning_model(model != NULL ? model : mz);
 
         lava_xfputz(&b, real ? ",\"max_completion_tokens\":"
                              : ",\"max_tokens\":");
