@@ -147,4 +147,5 @@ subtest 'GET /v1/models: created is when the ledger first priced the model' => s
     ok !grep({ !defined $_->{created} || $_->{created} !~ /^\d+$/ } values %ids), 'every created is a number';
 };
 
+$s->finish;
 done_testing;
