@@ -820,11 +820,11 @@ static const char *const  lava_xf_openai_msg[] = {
  * nested array declines). Every member is checked for duplicates.
  */
 static int
-lava_xfusage_openai(const char *p, size_t n, lava_xlate_usage_t *u)
+lava_xfusage(lava_fmt_e fmt, const char *p, size_t n, lava_xlate_usage_t *u)
 {
     int          done, d2, real;
     size_t       off, off2, klen, k2len, vlen, v2len;
-    int64_t      x, cached_hit, cached_plain;
+    int64_t      x, cached_hit, cached_plain, plain;
     const char  *key, *k2, *v, *v2;
     char         keys[16][48];
     int          nkeys, i;
@@ -842,6 +842,7 @@ lava_xfusage_openai(const char *p, size_t n, lava_xlate_usage_t *u)
     u->seen = 1;
     cached_hit = 0;
     cached_plain = 0;
+    plain = 0;
     off = 0;
     nkeys = 0;
 
@@ -917,6 +918,10 @@ lava_xfusage_openai(const char *p, size_t n, lava_xlate_usage_t *u)
 
                 x = lava_xfint_value(v2, v2len);
 
+                if (fmt != LAVA_FMT_OPENAI) {
+                    continue;       /* Anthropic's nested counts: not read */
+                }
+
                 if (klen == 21
                     && memcmp(key, "prompt_tokens_details", 21) == 0)
                 {
@@ -956,6 +961,24 @@ lava_xfusage_openai(const char *p, size_t n, lava_xlate_usage_t *u)
 
         x = lava_xfint_value(v, vlen);
 
+        if (fmt == LAVA_FMT_ANTHROPIC) {
+            if (klen == 12 && memcmp(key, "input_tokens", 12) == 0) {
+                plain = x;
+            } else if (klen == 13 && memcmp(key, "output_tokens", 13) == 0) {
+                u->output = x;
+            } else if (klen == 23
+                       && memcmp(key, "cache_read_input_tokens", 23) == 0)
+            {
+                u->cached = x;
+            } else if (klen == 27
+                       && memcmp(key, "cache_creation_input_tokens", 27) == 0)
+            {
+                u->cache_write = x;
+            }
+
+            continue;
+        }
+
         if (klen == 13 && memcmp(key, "prompt_tokens", 13) == 0) {
             u->input = x;
         } else if (klen == 17 && memcmp(key, "completion_tokens", 17) == 0) {
@@ -970,11 +993,15 @@ lava_xfusage_openai(const char *p, size_t n, lava_xlate_usage_t *u)
 
     } while (!done);
 
-    /* as lava_xlate_usage_read(): the hosts' own cache members */
-    if (u->cached == 0) {
+    /* as lava_xlate_usage_read(): Anthropic's input excludes the cache;
+     * the OpenAI hosts' own cache members */
+    if (fmt == LAVA_FMT_ANTHROPIC) {
+        u->input = plain + u->cached + u->cache_write;
+
+    } else if (u->cached == 0) {
         u->cached = cached_hit;
     }
-    if (u->cached == 0) {
+    if (fmt == LAVA_FMT_OPENAI && u->cached == 0) {
         u->cached = cached_plain;
     }
 
@@ -1082,7 +1109,9 @@ lava_xfast_o2a_response(const char *body, size_t len, lava_xlate_buf_t *out)
 
     finish = lava_xlate_finish_parse(LAVA_FMT_OPENAI, f, flen, 0);
 
-    if (lava_xfusage_openai(v[XF_O_USAGE].v, v[XF_O_USAGE].len, &u) != 0) {
+    if (lava_xfusage(LAVA_FMT_OPENAI, v[XF_O_USAGE].v, v[XF_O_USAGE].len, &u)
+        != 0)
+    {
         return LAVA_XFAST_DECLINED;
     }
 
@@ -1125,12 +1154,185 @@ lava_xfast_o2a_response(const char *body, size_t len, lava_xlate_buf_t *out)
 }
 
 
+/* ---- responses: an Anthropic message to an OpenAI chat.completion ------ */
+
+enum {
+    XF_N_ID = 0, XF_N_TYPE, XF_N_ROLE, XF_N_MODEL, XF_N_CONTENT, XF_N_STOP,
+    XF_N_STOP_SEQUENCE, XF_N_USAGE, XF_N_CONTAINER
+};
+
+static const char *const  lava_xf_anthropic_resp[] = {
+    "id", "type", "role", "model", "content", "stop_reason", "stop_sequence",
+    "usage", "container", NULL
+};
+
+static const char *const  lava_xf_anthropic_text[] = {
+    "type", "text", "citations", NULL
+};
+
+
+static int
+lava_xfast_a2o_response(const char *body, size_t len, lava_xlate_buf_t *out)
+{
+    int                  r, k, plain;
+    size_t               off, n, idlen, mlen, flen, i;
+    const char          *s, *id, *m, *f;
+    lava_xfbuf_t         b;
+    lava_xfval_t         v[9], t[3], text[LAVA_XF_BLOCKS];
+    lava_finish_e        finish;
+    lava_xlate_usage_t   u;
+    char                 idz[256], idbuf[300];
+
+    if (lava_xfmembers(body, len, lava_xf_anthropic_resp, v) != 0
+        || !lava_xfscalar(&v[XF_N_TYPE]) || !lava_xfscalar(&v[XF_N_ROLE])
+        || !lava_xfscalar(&v[XF_N_STOP_SEQUENCE])
+        || !lava_xfnull(&v[XF_N_CONTAINER])
+        || v[XF_N_CONTENT].v == NULL || v[XF_N_CONTENT].v[0] != '[')
+    {
+        return LAVA_XFAST_DECLINED;
+    }
+
+    id = "";
+    idlen = 0;
+    m = "";
+    mlen = 0;
+
+    if (!lava_xfnull(&v[XF_N_ID])
+        && (lava_xfplain(v[XF_N_ID].v, v[XF_N_ID].len, &id, &idlen) != 0
+            || idlen >= sizeof(idz)))
+    {
+        return LAVA_XFAST_DECLINED;
+    }
+
+    if (!lava_xfnull(&v[XF_N_MODEL])
+        && (lava_xfplain(v[XF_N_MODEL].v, v[XF_N_MODEL].len, &m, &mlen) != 0
+            || mlen >= LAVA_XLATE_MODEL_MAX))
+    {
+        return LAVA_XFAST_DECLINED;
+    }
+
+    /* text blocks only */
+    off = 0;
+    k = 0;
+
+    while ((r = lava_xfnext(v[XF_N_CONTENT].v, v[XF_N_CONTENT].len, &off, &s,
+                            &n)) == 1)
+    {
+        if (k == LAVA_XF_BLOCKS || s[0] != '{'
+            || lava_xfmembers(s, n, lava_xf_anthropic_text, t) != 0
+            || t[0].v == NULL || !lava_xfis(t[0].v, t[0].len, "\"text\"")
+            || !lava_xfscalar(&t[2]))
+        {
+            return LAVA_XFAST_DECLINED;
+        }
+
+        text[k].v = "";
+        text[k].len = 0;
+
+        if (t[1].v != NULL
+            && (t[1].v[0] != '"'
+                || lava_xfstring(t[1].v, t[1].len, &text[k].v, &text[k].len,
+                                 &plain) != 0))
+        {
+            return LAVA_XFAST_DECLINED;
+        }
+
+        k++;
+    }
+
+    if (r < 0) {
+        return LAVA_XFAST_DECLINED;
+    }
+
+    f = NULL;
+    flen = 0;
+
+    if (!lava_xfnull(&v[XF_N_STOP])
+        && lava_xfplain(v[XF_N_STOP].v, v[XF_N_STOP].len, &f, &flen) != 0)
+    {
+        return LAVA_XFAST_DECLINED;
+    }
+
+    finish = lava_xlate_finish_parse(LAVA_FMT_ANTHROPIC, f, flen, 0);
+
+    if (lava_xfusage(LAVA_FMT_ANTHROPIC, v[XF_N_USAGE].v, v[XF_N_USAGE].len,
+                     &u)
+        != 0)
+    {
+        return LAVA_XFAST_DECLINED;
+    }
+
+    memcpy(idz, id, idlen);
+    idz[idlen] = '\0';
+    lava_xlate_id(LAVA_FMT_ANTHROPIC, LAVA_FMT_OPENAI, idz, idbuf,
+                  sizeof(idbuf));
+
+    memset(&b, 0, sizeof(b));
+    lava_xfputs(&b, "{\"id\":");
+    lava_xfstr(&b, idbuf, strlen(idbuf));
+    lava_xfputs(&b, ",\"object\":\"chat.completion\",\"created\":");
+    lava_xfint(&b, (int64_t) time(NULL));
+    lava_xfputs(&b, ",\"model\":");
+    lava_xfstr(&b, m, mlen);
+    lava_xfputs(&b, ",\"choices\":[{\"index\":0,\"message\":{\"role\":"
+                    "\"assistant\",\"content\":");
+
+    if (k == 0) {
+        lava_xfputs(&b, "null");
+
+    } else {
+        /* the texts joined */
+        lava_xfputs(&b, "\"");
+        for (i = 0; i < (size_t) k; i++) {
+            lava_xfput(&b, text[i].v, text[i].len);
+        }
+        lava_xfputs(&b, "\"");
+    }
+
+    lava_xfputs(&b, ",\"refusal\":null},\"logprobs\":null,"
+                    "\"finish_reason\":");
+    s = lava_xlate_finish_name(LAVA_FMT_OPENAI,
+                               finish ? finish : LAVA_FINISH_STOP);
+    lava_xfstr(&b, s, strlen(s));
+    lava_xfputs(&b, "}]");
+
+    if (u.seen) {
+        lava_xfputs(&b, ",\"usage\":{\"prompt_tokens\":");
+        lava_xfint(&b, u.input);
+        lava_xfputs(&b, ",\"completion_tokens\":");
+        lava_xfint(&b, u.output);
+        lava_xfputs(&b, ",\"total_tokens\":");
+        lava_xfint(&b, u.input + u.output);
+        lava_xfputs(&b, ",\"prompt_tokens_details\":{\"cached_tokens\":");
+        lava_xfint(&b, u.cached);
+
+        if (u.cache_write > 0) {
+            lava_xfputs(&b, ",\"cache_write_tokens\":");
+            lava_xfint(&b, u.cache_write);
+        }
+
+        lava_xfputs(&b, "},\"completion_tokens_details\":"
+                        "{\"reasoning_tokens\":");
+        lava_xfint(&b, u.reasoning);
+        lava_xfputs(&b, "}}");
+    }
+
+    lava_xfputs(&b, "}");
+
+    return lava_xfdone(&b, out);
+}
+
+
 int
 lava_xfast_response(lava_fmt_e from, lava_fmt_e to, const char *body,
     size_t len, lava_xlate_buf_t *out)
 {
     if (from == LAVA_FMT_OPENAI && to == LAVA_FMT_ANTHROPIC) {
         return lava_xfast_o2a_response(body, len, out);
+    }
+
+    if (from == LAVA_FMT_ANTHROPIC && to == LAVA_FMT_OPENAI) {
+        return lava_xfast_a2o_response(body, len, out);
     }
 
     return LAVA_XFAST_DECLINED;
