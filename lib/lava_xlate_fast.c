@@ -1,9 +1,10 @@
 /*
  * The translators' fast path: small text-only chat bodies translated
- * without jansson (no tree, no allocation per member), for the two
- * directions between the OpenAI Chat Completions shape and the Anthropic
- * Messages shape that clients use most (an Anthropic client to an OpenAI
- * chat endpoint and back, an OpenAI client to Anthropic and back).
+ * without jansson (no tree, no allocation per member), between the OpenAI
+ * Chat Completions shape and the Anthropic Messages shape: an Anthropic
+ * client's request to an OpenAI chat endpoint and its answer, and the
+ * answer of Anthropic to an OpenAI client (that client's request still
+ * takes the general path).
  *
  * It takes only what it fully understands and declines everything else
  * (returns LAVA_XFAST_DECLINED), and lib/lava_xlate.c then translates with
