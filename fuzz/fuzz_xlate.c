@@ -9,14 +9,83 @@
  * max_tokens, Gemini bodies neither model nor stream, an error body the
  * client's error members); a failure leaves no output and says why in
  * printable ASCII without quotes or backslashes; error bodies always
- * translate.
+ * translate. Requests and responses are translated a second time with the
+ * fast path off (lib/lava_xlate_fast.c): the same result, byte for byte.
  */
+#define _GNU_SOURCE
 #include <string.h>
 
 #include <jansson.h>
 
 #include "fuzz.h"
 #include "lava_xlate.h"
+#include "lava_xlate_int.h"
+
+
+/* a and b the same bytes but for the digits after the first "created":
+ * (an OpenAI answer stamped with the time of each call) */
+static int
+fuzz_xlate_same(const char *a, size_t alen, const char *b, size_t blen)
+{
+    const char  *ca, *cb, *ea, *eb;
+
+    ca = memmem(a, alen, "\"created\":", 10);
+    cb = memmem(b, blen, "\"created\":", 10);
+
+    if (ca == NULL || cb == NULL) {
+        return alen == blen && memcmp(a, b, alen) == 0;
+    }
+
+    if (ca - a != cb - b || memcmp(a, b, ca - a) != 0) {
+        return 0;
+    }
+
+    for (ea = ca + 10; ea < a + alen && *ea >= '0' && *ea <= '9'; ea++) {
+        /* void */
+    }
+    for (eb = cb + 10; eb < b + blen && *eb >= '0' && *eb <= '9'; eb++) {
+        /* void */
+    }
+
+    return (a + alen - ea) == (b + blen - eb)
+           && memcmp(ea, eb, a + alen - ea) == 0;
+}
+
+
+/* the same call with the fast path off: the same return code and bytes */
+static void
+fuzz_xlate_general(int kind, lava_fmt_e from, lava_fmt_e to,
+    const char *body, size_t len, int stream, int rc,
+    const lava_xlate_buf_t *out)
+{
+    int                    rc2;
+    lava_xlate_buf_t       out2;
+    lava_xlate_req_info_t  info2;
+    char                   err2[256];
+
+    lava_xlate_fast_on = 0;
+
+    if (kind == 0) {
+        rc2 = lava_xlate_request(from, to, body, len,
+                                 from == LAVA_FMT_GEMINI ? "m" : NULL, &out2,
+                                 err2, sizeof(err2));
+    } else if (kind == 3) {
+        info2.stream = stream;
+        rc2 = lava_xlate_request_info(from, to, body, len, "m", &info2, &out2,
+                                      err2, sizeof(err2));
+    } else {
+        rc2 = lava_xlate_response(from, to, body, len, &out2, err2,
+                                  sizeof(err2));
+    }
+
+    lava_xlate_fast_on = 1;
+
+    FUZZ_CHECK(rc2 == rc, "the fast path and the general path agree");
+    FUZZ_CHECK(rc != 0 || fuzz_xlate_same(out2.data, out2.len, out->data,
+                                          out->len),
+               "the fast path writes what the general path writes");
+    free(out2.data);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -64,6 +133,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rc = lava_xlate_error(from, to, status, body, len, &out);
         FUZZ_CHECK(rc == 0, "an error body always translates");
         break;
+    }
+
+    if (kind != 2) {
+        fuzz_xlate_general(kind, from, to, body, len, data[1] & 1, rc, &out);
     }
 
     if (rc != 0) {

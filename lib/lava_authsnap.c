@@ -926,6 +926,35 @@ lava_authsnap_parse(lava_authsnap_parse_t *ps, const char *pos,
 
             break;
 
+        case 'd':
+            /* d <provider> <model> <unix_s>: when the ledger first priced
+             * the model (GET /v1/models "created") */
+            n = lava_authsnap_split(pos, eol, f, 4);
+
+            if (n != 4
+                || !lava_authsnap_is_id(&f[1])
+                || !lava_authsnap_is_model(&f[2])
+                || lava_authsnap_nums(&f[3], 1, 0, v) != LAVA_AUTHSNAP_OK)
+            {
+                ps->err = "bad \"d\" record";
+                return LAVA_AUTHSNAP_ERROR;
+            }
+
+            if (snap == NULL) {
+                ps->dates++;
+                ps->strings += f[1].len + f[2].len;
+
+            } else if (lava_authsnap_add_vals(ps, snap, &snap->dates,
+                                              ps->dates, f, v,
+                                              LAVA_AUTHSNAP_DATE_VALS,
+                                              "duplicate model date")
+                       != LAVA_AUTHSNAP_OK)
+            {
+                return LAVA_AUTHSNAP_ERROR;
+            }
+
+            break;
+
         case 'f':
             /* f <merchant_id> <meter_slug> <ppm> <nusd_per_1m> <nusd_per_req> */
             n = lava_authsnap_split(pos, eol, f, 6);
@@ -1232,6 +1261,7 @@ lava_authsnap_count(lava_authsnap_parse_t *ps, const char *text, size_t len)
         || ps->limits > LAVA_AUTHSNAP_RECORDS_MAX
         || ps->marks > LAVA_AUTHSNAP_RECORDS_MAX
         || ps->unpriced > LAVA_AUTHSNAP_RECORDS_MAX
+        || ps->dates > LAVA_AUTHSNAP_RECORDS_MAX
         || ps->strings > LAVA_AUTHSNAP_STRINGS_MAX)
     {
         ps->err = "too many records";
@@ -1282,6 +1312,7 @@ lava_authsnap_layout(const lava_authsnap_parse_t *ps, lava_authsnap_t *snap)
     n[10] = ps->limits;    k[10] = LAVA_AUTHSNAP_LIMIT_VALS;
     n[11] = ps->marks;     k[11] = LAVA_AUTHSNAP_MARK_VALS;
     n[12] = ps->unpriced;
+    n[13] = ps->dates;     k[13] = LAVA_AUTHSNAP_DATE_VALS;
     k[0] = k[1] = k[2] = k[6] = k[7] = k[8] = k[9] = k[12] = 0;
 
     if (snap) {
@@ -1298,6 +1329,7 @@ lava_authsnap_layout(const lava_authsnap_parse_t *ps, lava_authsnap_t *snap)
         t[10] = &snap->limits;
         t[11] = &snap->marks;
         t[12] = &snap->unpriced;
+        t[13] = &snap->dates;
     }
 
     base = (char *) snap;
@@ -1466,6 +1498,19 @@ lava_authsnap_rate(const lava_authsnap_t *snap, const char *p, size_t plen,
     *out = v[1];
 
     return 1;
+}
+
+
+int64_t
+lava_authsnap_created(const lava_authsnap_t *snap, const char *p,
+    size_t plen, const char *model, size_t mlen)
+{
+    const int64_t  *v;
+
+    v = lava_authsnap_vals(snap, &snap->dates, LAVA_AUTHSNAP_DATE_VALS,
+                           p, plen, model, mlen);
+
+    return v ? v[0] : 0;
 }
 
 

@@ -88,8 +88,9 @@ typedef struct {
 #define LAVA_AUTHSNAP_FEE_VALS     3    /* ppm, nusd per 1M tokens, nusd
                                            per request */
 #define LAVA_AUTHSNAP_MODEL_MAX    255  /* bytes of a model of an r record */
-#define LAVA_AUTHSNAP_TABLES       13   /* m+k, c, t, w, r, f, u, s+x,
-                                           a m, a p, l, b, p */
+#define LAVA_AUTHSNAP_DATE_VALS    1    /* "d": unix seconds */
+#define LAVA_AUTHSNAP_TABLES       14   /* m+k, c, t, w, r, f, u, s+x,
+                                           a m, a p, l, b, p, d */
 
 /* spend keys (docs/spend-keys.md): "s" and "x" records */
 #define LAVA_AUTHSNAP_SPK_ACTIVE   0
@@ -145,6 +146,8 @@ typedef struct {
     lava_authsnap_table_t   limits;     /* l: (key id, ""), LIMIT_VALS */
     lava_authsnap_table_t   marks;      /* b: (stream, ""), MARK_VALS */
     lava_authsnap_table_t   unpriced;   /* p: (merchant, "") */
+    lava_authsnap_table_t   dates;      /* d: (provider, model), the
+                                           model's first price, unix s */
     char                   *strings;
     size_t                  strings_len;
 } lava_authsnap_t;
@@ -167,6 +170,7 @@ typedef struct {
     size_t          limits;             /* "l" */
     size_t          marks;              /* "b" */
     size_t          unpriced;           /* "p" */
+    size_t          dates;              /* "d" */
     size_t          strings;            /* bytes of ids */
     size_t          line;               /* lines read; the refused one */
     const char     *err;                /* sticky; NULL: no error */
@@ -224,6 +228,14 @@ int lava_authsnap_wallet(const lava_authsnap_t *snap, const char *m,
 int lava_authsnap_rate(const lava_authsnap_t *snap, const char *p,
     size_t plen, const char *model, size_t mlen, int64_t *in, int64_t *out,
     int *dflt);
+/*
+ * The unix time (s) from which the ledger first priced (provider, model)
+ * (its "d" record: the earliest effective_from of the model's rate rows),
+ * 0 when the snapshot has none (a publisher before "d" records, a model
+ * without rows of its own).
+ */
+int64_t lava_authsnap_created(const lava_authsnap_t *snap, const char *p,
+    size_t plen, const char *model, size_t mlen);
 int lava_authsnap_fee(const lava_authsnap_t *snap, const char *m,
     size_t mlen, const char *t, size_t tlen, int64_t vals[3]);
 

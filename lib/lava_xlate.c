@@ -110,6 +110,10 @@ lava_xtext_part(json_t *arr, const char *s, size_t len)
 }
 
 
+/* the fast path (lava_xlate_fast.c) is tried first; tests turn it off */
+int  lava_xlate_fast_on = 1;
+
+
 /* body bytes -> object, or -1 with err */
 static json_t *
 lava_xparse(lava_xctx_t *x, const char *body, size_t len, const char *what)
@@ -234,6 +238,12 @@ lava_xlate_request_info(lava_fmt_e from, lava_fmt_e to, const char *body,
         return lava_xerr(&x, "unknown format");
     }
 
+    if (lava_xlate_fast_on && from != to && len <= LAVA_XLATE_BODY_MAX
+        && lava_xfast_request(from, to, body, len, model, info, out) == 0)
+    {
+        return 0;
+    }
+
     src = lava_xparse(&x, body, len, "request");
     if (src == NULL) {
         return -1;
@@ -349,6 +359,12 @@ lava_xlate_response(lava_fmt_e from, lava_fmt_e to, const char *body,
 
     if ((unsigned) from >= LAVA_FMT_N || (unsigned) to >= LAVA_FMT_N) {
         return lava_xerr(&x, "unknown format");
+    }
+
+    if (lava_xlate_fast_on && from != to && len <= LAVA_XLATE_BODY_MAX
+        && lava_xfast_response(from, to, body, len, out) == 0)
+    {
+        return 0;
     }
 
     src = lava_xparse(&x, body, len, "response");

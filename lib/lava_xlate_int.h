@@ -93,6 +93,27 @@ typedef struct {
     lava_xlate_usage_t   usage;
 } lava_xlate_resp_t;
 
+/* 1: an OpenAI model that takes max_completion_tokens (o1..o9*, gpt-5*) */
+int lava_xopenai_reasoning_model(const char *m);
+
+
+/*
+ * The fast path (lava_xlate_fast.c): small text-only bodies of the common
+ * directions translated without jansson, byte for byte as the general path
+ * would; LAVA_XFAST_DECLINED for anything else (the general path runs).
+ * lava_xlate_fast_on: 0 turns it off (the unit tests compare both paths).
+ */
+#define LAVA_XFAST_DECLINED  1
+
+extern int  lava_xlate_fast_on;
+
+int lava_xfast_request(lava_fmt_e from, lava_fmt_e to, const char *body,
+    size_t len, const char *model, lava_xlate_req_info_t *info,
+    lava_xlate_buf_t *out);
+int lava_xfast_response(lava_fmt_e from, lava_fmt_e to, const char *body,
+    size_t len, lava_xlate_buf_t *out);
+
+
 int lava_xresp_read(lava_xctx_t *x, json_t *body, lava_xlate_resp_t *r);
 int lava_xresp_write(lava_xctx_t *x, lava_xlate_resp_t *r, json_t **out);
 

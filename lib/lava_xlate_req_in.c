@@ -1366,6 +1366,21 @@ lava_xreq_read_gemini(lava_xctx_t *x, json_t *body, json_t *req)
     json_object_set_new(req, "messages", json_array());
     json_object_set_new(req, "tools", json_array());
 
+    /* GenerateContentRequest.model ("models/<name>"), which Gemini's URL
+     * repeats: the model of another target when the caller names none (a
+     * google-format client of the rewrite endpoint has no Gemini URL) */
+    v = json_object_get(body, "model");
+    if (v != NULL && !json_is_null(v)) {
+        key = json_string_value(v);
+        if (key == NULL || key[0] == '\0') {
+            return lava_xerr(x, "model must be a non-empty string");
+        }
+        if (strncmp(key, "models/", 7) == 0 && key[7] != '\0') {
+            key += 7;
+        }
+        json_object_set_new(req, "model", json_string(key));
+    }
+
     v = lava_xget2(body, "systemInstruction", "system_instruction");
     if (v != NULL) {
         if (!json_is_array(json_object_get(v, "parts"))) {

@@ -84,7 +84,7 @@ lava_xis(json_t *p, const char *type)
 
 /* reasoning models take max_completion_tokens and refuse max_tokens; other
  * OpenAI-compatible hosts know only max_tokens */
-static int
+int
 lava_xopenai_reasoning_model(const char *m)
 {
     if (m == NULL) {

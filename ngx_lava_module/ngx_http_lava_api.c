@@ -533,6 +533,85 @@ ngx_http_lava_api_args(ngx_http_request_t *r, u_char *url, size_t len,
 
 
 /*
+ * A Gemini client says "stream" in its URL, not in its body: Gemini's own
+ * clients send alt=sse (":streamGenerateContent?alt=sse"), and so does a
+ * google-format client of the rewrite endpoint, in its query
+ * (/v1/rewrite/google/https://api.openai.com/v1/chat/completions?alt=sse).
+ * The argument is the client's, not the provider's: it is removed from the
+ * arguments passed on, except to a Gemini URL that names the streaming
+ * method itself (it needs it); ngx_http_lava_api_gemini_stream() adds it
+ * back to a Gemini ":generateContent" URL.
+ */
+static ngx_int_t
+ngx_http_lava_api_gemini_alt(ngx_http_request_t *r, ngx_http_lava_api_t *api,
+    u_char *url, size_t len, ngx_str_t *query)
+{
+    u_char  *p, *end, *amp, *q;
+    size_t   n;
+
+    static u_char  sgen[] = ":streamGenerateContent";
+
+    *query = r->args;
+
+    if (r->args.len == 0) {
+        return NGX_OK;
+    }
+
+    p = r->args.data;
+    end = p + r->args.len;
+
+    for ( /* void */ ; p < end; p = amp + 1) {
+        amp = ngx_strlchr(p, end, '&');
+        if (amp == NULL) {
+            amp = end;
+        }
+
+        if (amp - p == 7 && ngx_strncmp(p, "alt=sse", 7) == 0) {
+            api->client_stream = 1;
+        }
+    }
+
+    n = sizeof(sgen) - 1;
+
+    if (!api->client_stream
+        || (len >= n && ngx_strncmp(url + len - n, sgen, n) == 0))
+    {
+        return NGX_OK;
+    }
+
+    q = ngx_pnalloc(r->pool, r->args.len);
+    if (q == NULL) {
+        return NGX_ERROR;
+    }
+
+    query->data = q;
+
+    for (p = r->args.data; p < end; p = amp + 1) {
+        amp = ngx_strlchr(p, end, '&');
+        if (amp == NULL) {
+            amp = end;
+        }
+
+        if ((amp - p == 7 && ngx_strncmp(p, "alt=sse", 7) == 0)
+            || amp == p)
+        {
+            continue;
+        }
+
+        if (q != query->data) {
+            *q++ = '&';
+        }
+
+        q = ngx_cpymem(q, p, amp - p);
+    }
+
+    query->len = q - query->data;
+
+    return NGX_OK;
+}
+
+
+/*
  * /v1/rewrite/<format>/<URL>: the URL as sent (r->unparsed_uri, before
  * nginx merged its "//"), "https:/host" (a client or proxy that merged the
  * slashes) and a scheme-less "host/path" taken as https.
@@ -544,6 +623,7 @@ ngx_http_lava_api_rewrite_target(ngx_http_request_t *r,
 {
     u_char      *p, *end, *fmt, *url, *fixed;
     size_t       len;
+    ngx_str_t    query;
     lava_fmt_e   f;
 
     p = extra->data;
@@ -583,6 +663,14 @@ ngx_http_lava_api_rewrite_target(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    query = r->args;
+
+    if (f == LAVA_FMT_GEMINI
+        && ngx_http_lava_api_gemini_alt(r, api, url, len, &query) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     if (len >= 7 && ngx_strncasecmp(url, (u_char *) "https:/", 7) == 0
         && (len == 7 || url[7] != '/'))
     {
@@ -610,8 +698,7 @@ ngx_http_lava_api_rewrite_target(ngx_http_request_t *r,
         len += 8;
     }
 
-    if (ngx_http_lava_api_args(r, url, len, 0, r->args.data, r->args.len,
-                               args)
+    if (ngx_http_lava_api_args(r, url, len, 0, query.data, query.len, args)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -820,7 +907,15 @@ ngx_http_lava_api_request(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     }
 
     if (!api->xlate && api->model.len == 0) {
-        /* the provider's own shape and model: the forward endpoint */
+        /* the provider's own shape and model: the forward endpoint (a
+         * Gemini client's alt=sse to Gemini's ":generateContent" asks for
+         * its streaming method) */
+        if (api->client_stream && api->provider_fmt == LAVA_FMT_GEMINI
+            && ngx_http_lava_api_gemini_stream(r, ctx) != NGX_OK)
+        {
+            return LAVA_REFUSAL_GATEWAY_ERROR;
+        }
+
         return LAVA_REFUSAL_COUNT;
     }
 
@@ -859,7 +954,10 @@ ngx_http_lava_api_request(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
     err[0] = '\0';
 
     ngx_memzero(&info, sizeof(lava_xlate_req_info_t));
-    info.stream = -1;
+
+    /* a Gemini client's stream flag is in its URL (alt=sse), not its body */
+    info.stream = (api->client_fmt == LAVA_FMT_GEMINI) ? api->client_stream
+                                                       : -1;
 
     rc = lava_xlate_request_info(api->client_fmt, api->provider_fmt,
                                  (char *) buf, (size_t) total,

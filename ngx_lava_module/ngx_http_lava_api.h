@@ -52,6 +52,9 @@ typedef struct {
     unsigned                     refused:1;
     unsigned                     no_usage:1;     /* an OpenAI client that
                                                     asked no usage chunk */
+    unsigned                     client_stream:1; /* a Gemini client
+                                                    asked for a stream:
+                                                    alt=sse in its query */
 
     /* the answer (ngx_http_lava_xlate_filter.c) */
     ngx_uint_t                   mode;           /* NGX_HTTP_LAVA_XLATE_* */

@@ -7,7 +7,9 @@
  * sidecar publishes one per priced model, docs/auth-sync.md) and its
  * provider is in this nginx's provider table; the id is "provider/model",
  * which POST /v1/chat/completions and /v1/messages take as they are.
- * "created" is 0: the ledger keeps no date for a model.
+ * "created" is when the ledger first priced the model (its "d" record: the
+ * earliest effective_from of its rate rows, docs/auth-sync.md), 0 when the
+ * snapshot has none (a sidecar before "d" records, a model priced from 0).
  *
  * Authenticated like every request (a forward token, a bare secret key or
  * a spend key); a refusal is answered and booked like the forward
@@ -219,8 +221,12 @@ ngx_http_lava_models_list(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
         ngx_memcpy(id + e->mlen + 1, s + e->mlen, e->olen);
         id[e->mlen + 1 + e->olen] = '\0';
 
-        m = json_pack("{s:s, s:s, s:i, s:s#}", "id", id, "object", "model",
-                      "created", 0, "owned_by", s, (int) e->mlen);
+        m = json_pack("{s:s, s:s, s:I, s:s#}", "id", id, "object", "model",
+                      "created",
+                      (json_int_t) lava_authsnap_created(snap, s, e->mlen,
+                                                         s + e->mlen,
+                                                         e->olen),
+                      "owned_by", s, (int) e->mlen);
 
         if (m == NULL || json_array_append_new(data, m) != 0) {
             break;

@@ -116,6 +116,36 @@ model_end(const rates_t *t, size_t i)
     return j;
 }
 
+/*
+ * "d <provider> <model> <unix_s>": the earliest effective_from of the
+ * model's rows (rows [first, ...) sorted by effective_from), the "created"
+ * of GET /v1/models: the ledger keeps no other date for a model. None
+ * before 1970-01-01 00:00:01 (0 means unknown).
+ */
+static int
+date_line(authrates_add_pt add, void *arg, const char *p, const char *m,
+          const rate_t *first)
+{
+    if (first == NULL || first->effective_from_ms < 1000) {
+        return 0;                   /* 0 is "unknown" to the reader */
+    }
+    return line(add, arg, "d %s %s %lld\n", p, m, first->effective_from_ms / 1000, 0, 0, 0);
+}
+
+/* the first row of (provider, model), or NULL */
+static const rate_t *
+first_row(const rates_t *t, const char *p, const char *m)
+{
+    size_t i;
+
+    for (i = 0; i < t->nrates; i = model_end(t, i)) {
+        if (strcmp(t->rates[i].provider, p) == 0 && strcmp(t->rates[i].model, m) == 0) {
+            return &t->rates[i];
+        }
+    }
+    return NULL;
+}
+
 /* the bound of (provider, model) own rows; 0 when it has none */
 static int
 find_bound(const rates_t *t, const char *p, const char *m, int64_t now_ms, int64_t *in,
@@ -155,9 +185,10 @@ authrates_render(const rates_t *t, int64_t now_ms, int64_t sc_ppm, authrates_add
             pout = max2(pout, out);
             if (is_id(p) && is_model(t->rates[pend].model)
                 && strcmp(t->rates[pend].model, "*") != 0
-                && line(add, arg, "r %s %s %lld %lld\n", p, t->rates[pend].model,
-                        authrates_with_charge(in, sc_ppm),
-                        authrates_with_charge(out, sc_ppm), 0, 0) != 0)
+                && (line(add, arg, "r %s %s %lld %lld\n", p, t->rates[pend].model,
+                         authrates_with_charge(in, sc_ppm),
+                         authrates_with_charge(out, sc_ppm), 0, 0) != 0
+                    || date_line(add, arg, p, t->rates[pend].model, &t->rates[pend]) != 0))
             {
                 return -1;
             }
@@ -176,7 +207,8 @@ authrates_render(const rates_t *t, int64_t now_ms, int64_t sc_ppm, authrates_add
             }
             if (line(add, arg, "r %s %s %lld %lld\n", p, a->pattern,
                      authrates_with_charge(in, sc_ppm), authrates_with_charge(out, sc_ppm),
-                     0, 0) != 0)
+                     0, 0) != 0
+                || date_line(add, arg, p, a->pattern, first_row(t, p, a->model)) != 0)
             {
                 return -1;
             }

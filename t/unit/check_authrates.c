@@ -69,6 +69,7 @@ START_TEST(test_render)
     alias_t  a[] = {
         { .provider = "openai", .pattern = "mini", .model = "gpt-4o-mini" },
         { .provider = "openai", .pattern = "gpt-*", .model = "gpt-4o-mini" },
+        { .provider = "openai", .pattern = "4o", .model = "gpt-4o" },
     };
     /* acme: billed on the meter alone, no rows; elevenlabs: with rows */
     const char *mo[] = { "acme", "elevenlabs" };
@@ -79,7 +80,8 @@ START_TEST(test_render)
     r[0] = row("openai", "gpt-4o-mini", 0, 900000000, 900000000);
     r[1] = row("openai", "gpt-4o-mini", 1000, 150000000, 600000000);
     r[2] = row("openai", "gpt-4o-mini", 5000, 200000000, 700000000);
-    r[3] = row("openai", "gpt-4o", 0, 2500000000, 10000000000);
+    /* from 2025-01-01: its "d" record; rows from 0 have none */
+    r[3] = row("openai", "gpt-4o", 1735689600000, 2500000000, 10000000000);
     r[3].reasoning = 12000000000;
     r[3].cache_write_1h = 3000000000;
     r[4] = row("anthropic", "claude-sonnet-4-5", 0, 3000000000, 15000000000);
@@ -89,7 +91,7 @@ START_TEST(test_render)
     r[7] = row("elevenlabs", "eleven_v3", 0, PRICE_UNSET, PRICE_UNSET);
     r[7].characters = 100000000000;
 
-    t = rates_from(r, 8, m, 4, a, 2, mo, 2);
+    t = rates_from(r, 8, m, 4, a, 3, mo, 2);
     ck_assert_ptr_nonnull(t);
 
     memset(&o, 0, sizeof(o));
@@ -101,8 +103,11 @@ START_TEST(test_render)
         "r elevenlabs eleven_v3 101900000000 0\n"
         "r elevenlabs * 0 0\n"
         "r openai gpt-4o 3057000000 12228000000\n"
+        "d openai gpt-4o 1735689600\n"
         "r openai gpt-4o-mini 203800000 713300000\n"
         "r openai mini 203800000 713300000\n"
+        "r openai 4o 3057000000 12228000000\n"
+        "d openai 4o 1735689600\n"
         "r openai * 3057000000 12228000000\n"
         "r acme * 0 0\n"
         "f mer_a calls 0 0 50950000\n"

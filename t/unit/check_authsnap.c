@@ -908,6 +908,49 @@ END_TEST
  * moves with every booking of such a wallet, at most once per publish
  * interval). Measured, and bounded loosely so a slow machine passes.
  */
+/* "d": when the ledger first priced a model (GET /v1/models "created") */
+START_TEST(test_model_dates)
+{
+#define HEAD  "lava-auth 1 1\n"
+
+    snap_t   s;
+    size_t   line;
+
+    ck_assert_int_eq(load_str(&s, HEAD "r openai gpt-4o 1 2\n"
+                              "d openai gpt-4o 1735689600\n"
+                              "d openai models/x:y@z 1\n"
+                              "r openai * 1 2\nend\n"), LAVA_AUTHSNAP_OK);
+    ck_assert_uint_eq(s.ps.dates, 2);
+    ck_assert(lava_authsnap_created(s.snap, "openai", 6, "gpt-4o", 6)
+              == 1735689600);
+    ck_assert(lava_authsnap_created(s.snap, "openai", 6, "models/x:y@z", 12)
+              == 1);
+    ck_assert(lava_authsnap_created(s.snap, "openai", 6, "gpt-4o-mini", 11)
+              == 0);
+    ck_assert(lava_authsnap_created(s.snap, "anthropic", 9, "gpt-4o", 6) == 0);
+    unload(&s);
+
+    /* a snapshot without them (an older publisher): 0, unknown */
+    ck_assert_int_eq(load_str(&s, wallet_snapshot), LAVA_AUTHSNAP_OK);
+    ck_assert(lava_authsnap_created(s.snap, "openai", 6, "gpt-4o-mini", 11)
+              == 0);
+    unload(&s);
+
+    ck_assert_str_eq(refused(HEAD "d p m\nend\n", &line), "bad \"d\" record");
+    ck_assert_uint_eq(line, 2);
+    ck_assert_str_eq(refused(HEAD "d p m -1\nend\n", NULL),
+                     "bad \"d\" record");
+    ck_assert_str_eq(refused(HEAD "d p m 1 2\nend\n", NULL),
+                     "bad \"d\" record");
+    ck_assert_str_eq(refused(HEAD "d p/q m 1\nend\n", NULL),
+                     "bad \"d\" record");
+    ck_assert_str_eq(refused(HEAD "d p m 1\nd p m 2\nend\n", NULL),
+                     "duplicate model date");
+#undef HEAD
+}
+END_TEST
+
+
 START_TEST(test_wallet_10k)
 {
     char            *text, *p;
@@ -992,6 +1035,7 @@ make_suite(void)
     tcase_add_test(tc, test_wallet_records);
     tcase_add_test(tc, test_wallet_refused);
     tcase_add_test(tc, test_wallet_10k);
+    tcase_add_test(tc, test_model_dates);
     suite_add_tcase(s, tc);
 
     return s;
