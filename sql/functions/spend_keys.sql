@@ -531,23 +531,22 @@ BEGIN
           FROM events e
           JOIN spend_key_defs k ON k.id = e.spend_key_id AND k.merchant_id = e.merchant_id
          WHERE e.request_id = ANY (p_request_ids) AND e.spend_key_id IS NOT NULL
-    ), t AS (
-        SELECT tr.request_id, sum(tr.amount_nusd)::bigint AS amount
-          FROM transfers tr
-         WHERE tr.request_id = ANY (ARRAY(SELECT r.request_id FROM r))
-         GROUP BY tr.request_id
     ), s AS (
+        -- transfers joined row by row (an index probe per request): the plan
+        -- cached for this function guesses r at one row, and a grouped
+        -- subquery of transfers on the inner side was read again for every
+        -- request, n * n probes per batch (minutes for 2,000 events)
         SELECT r.spend_key_id, (r.started_at AT TIME ZONE 'UTC')::date AS day,
                -- a failed attempt (attempt_of set) is part of its client's request,
                -- counted once by the row of the attempt that answered
-               count(*) FILTER (WHERE p_booked AND r.outcome <> 'refused'
-                                  AND r.attempt_of IS NULL) AS requests,
-               coalesce(sum(t.amount), 0)::bigint AS spend,
+               count(DISTINCT r.request_id) FILTER (WHERE p_booked AND r.outcome <> 'refused'
+                                                   AND r.attempt_of IS NULL) AS requests,
+               coalesce(sum(tr.amount_nusd), 0)::bigint AS spend,
                CASE WHEN p_booked THEN max(r.started_at) END AS last_used,
                bool_or(r.request_limit IS NOT NULL) AS has_request_limit,
                bool_or(r.spend_limit_nusd IS NOT NULL) AS has_spend_limit
           FROM r
-          LEFT JOIN t ON t.request_id = r.request_id
+          LEFT JOIN transfers tr ON tr.request_id = r.request_id
          GROUP BY 1, 2
     ), up AS (
         INSERT INTO spend_key_usage AS u (spend_key_id, day, requests, spend_nusd, last_used_at)
