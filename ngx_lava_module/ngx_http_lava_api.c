@@ -745,21 +745,25 @@ ngx_http_lava_api_target(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
 
 /* ---- the request body in the provider's shape ---- */
 
-/* the body the proxy sends: one buffer of ours, its Content-Length */
-static ngx_int_t
-ngx_http_lava_api_set_body(ngx_http_request_t *r, const char *data,
-    size_t len)
+/* each fallback attempt wraps its stored body anew: the upstream's writer
+ * moves the buffer's pos as it sends */
+ngx_int_t
+ngx_http_lava_api_wrap_body(ngx_http_request_t *r, u_char *data, size_t len)
 {
     ngx_buf_t    *b;
     ngx_chain_t  *cl;
 
-    b = ngx_create_temp_buf(r->pool, len ? len : 1);
+    b = ngx_calloc_buf(r->pool);
     cl = ngx_alloc_chain_link(r->pool);
     if (b == NULL || cl == NULL) {
         return NGX_ERROR;
     }
 
-    b->last = ngx_cpymem(b->pos, data, len);
+    b->pos = data;
+    b->last = data + len;
+    b->start = data;
+    b->end = data + len;
+    b->memory = 1;
     b->last_buf = 1;
     b->last_in_chain = 1;
     cl->buf = b;
@@ -769,6 +773,24 @@ ngx_http_lava_api_set_body(ngx_http_request_t *r, const char *data,
     r->headers_in.content_length_n = len;
 
     return NGX_OK;
+}
+
+
+/* a translator's or jansson's output, which the caller frees */
+ngx_int_t
+ngx_http_lava_api_set_body(ngx_http_request_t *r, const char *data,
+    size_t len)
+{
+    u_char  *copy;
+
+    copy = ngx_pnalloc(r->pool, len ? len : 1);
+    if (copy == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(copy, data, len);
+
+    return ngx_http_lava_api_wrap_body(r, copy, len);
 }
 
 

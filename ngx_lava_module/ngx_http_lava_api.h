@@ -97,6 +97,15 @@ ngx_int_t ngx_http_lava_api_target(ngx_http_request_t *r,
 lava_refusal_e ngx_http_lava_api_request(ngx_http_request_t *r,
     ngx_http_lava_ctx_t *ctx, const char **msg);
 
+/* the request body the proxy sends replaced by one buffer, Content-Length
+ * too: wrap_body points at data (r->pool memory the caller keeps for the
+ * request's life), set_body copies data (malloc'd or static) into r->pool
+ * first. NGX_OK or NGX_ERROR */
+ngx_int_t ngx_http_lava_api_wrap_body(ngx_http_request_t *r, u_char *data,
+    size_t len);
+ngx_int_t ngx_http_lava_api_set_body(ngx_http_request_t *r, const char *data,
+    size_t len);
+
 /* ngx_http_lava_xlate_filter.c: registered before the usage tap's filters
  * (so called after them) */
 ngx_int_t ngx_http_lava_xlate_filter_init(ngx_conf_t *cf);

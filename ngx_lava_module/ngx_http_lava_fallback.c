@@ -453,37 +453,6 @@ ngx_http_lava_fallback_list(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx,
 }
 
 
-/* the request body replaced by data (r->pool), its Content-Length too */
-static ngx_int_t
-ngx_http_lava_fallback_set_body(ngx_http_request_t *r, u_char *data,
-    size_t len)
-{
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-
-    b = ngx_calloc_buf(r->pool);
-    cl = ngx_alloc_chain_link(r->pool);
-    if (b == NULL || cl == NULL) {
-        return NGX_ERROR;
-    }
-
-    b->pos = data;
-    b->last = data + len;
-    b->start = data;
-    b->end = data + len;
-    b->memory = 1;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-    cl->buf = b;
-    cl->next = NULL;
-
-    r->request_body->bufs = cl;
-    r->headers_in.content_length_n = len;
-
-    return NGX_OK;
-}
-
-
 /* the unified body: "fallbacks" read and removed (the body is in: the
  * model picked the provider) */
 static lava_refusal_e
@@ -491,10 +460,10 @@ ngx_http_lava_fallback_unified(ngx_http_request_t *r,
     ngx_http_lava_ctx_t *ctx, const char **msg)
 {
     off_t            total;
-    u_char          *buf, *copy;
+    u_char          *buf;
     char            *out;
-    size_t           len;
     json_t          *root, *list;
+    ngx_int_t        rc;
     ngx_chain_t     *cl;
     json_error_t     jerr;
     lava_refusal_e   code;
@@ -555,21 +524,10 @@ ngx_http_lava_fallback_unified(ngx_http_request_t *r,
         return LAVA_REFUSAL_GATEWAY_ERROR;
     }
 
-    len = ngx_strlen(out);
-    copy = ngx_pnalloc(r->pool, len);
-    if (copy == NULL) {
-        free(out);
-        return LAVA_REFUSAL_GATEWAY_ERROR;
-    }
-
-    ngx_memcpy(copy, out, len);
+    rc = ngx_http_lava_api_set_body(r, out, ngx_strlen(out));
     free(out);
 
-    if (ngx_http_lava_fallback_set_body(r, copy, len) != NGX_OK) {
-        return LAVA_REFUSAL_GATEWAY_ERROR;
-    }
-
-    return LAVA_REFUSAL_COUNT;
+    return rc == NGX_OK ? LAVA_REFUSAL_COUNT : LAVA_REFUSAL_GATEWAY_ERROR;
 }
 
 
@@ -835,7 +793,7 @@ ngx_http_lava_fallback_access(ngx_http_request_t *r, ngx_http_lava_ctx_t *ctx)
     r->headers_in.headers = fb->headers;
     r->headers_in.authorization = NULL;
 
-    if (ngx_http_lava_fallback_set_body(r, fb->body.data, fb->body.len)
+    if (ngx_http_lava_api_wrap_body(r, fb->body.data, fb->body.len)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
