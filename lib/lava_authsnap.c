@@ -6,6 +6,7 @@
  * number.
  */
 
+#include <stddef.h>
 #include <string.h>
 
 #include "lava_authsnap.h"
@@ -686,6 +687,106 @@ lava_authsnap_add_vals1(lava_authsnap_parse_t *ps, lava_authsnap_t *snap,
 
 
 /*
+ * The records that are a pair of strings and k numbers, all read alike:
+ * t <merchant_id> <meter_slug>, u <merchant_id> <customer_id> (wallet at or
+ * below its minimum), w <merchant_id> <customer_id> <headroom_nusd>,
+ * r <provider> <model|*> <in_nusd_per_1m> <out_nusd_per_1m> (bound of a
+ * token's cost), d <provider> <model> <unix_s> (when the ledger first priced
+ * the model: GET /v1/models "created"), f <merchant_id> <meter_slug> <ppm>
+ * <nusd_per_1m> <nusd_per_req>.
+ */
+typedef struct {
+    char         letter;
+    uint8_t      model;         /* the second string is a model name */
+    uint8_t      k;             /* numbers after the pair */
+    uint8_t      first_signed;  /* the first number may be negative */
+    size_t       table;         /* offsetof(lava_authsnap_t, ...) */
+    size_t       count;         /* offsetof(lava_authsnap_parse_t, ...) */
+    const char  *bad;
+    const char  *dup;
+} lava_authsnap_pair_rec_t;
+
+/* the letter as a char and as a string (the error names it) */
+#define LAVA_AUTHSNAP_PAIR_REC(c, cs, model, k, sig, field, dup)             \
+    { c, model, k, sig, offsetof(lava_authsnap_t, field),                    \
+      offsetof(lava_authsnap_parse_t, field), "bad \"" cs "\" record", dup }
+
+static const lava_authsnap_pair_rec_t  lava_authsnap_pair_recs[] = {
+    LAVA_AUTHSNAP_PAIR_REC('t', "t", 0, 0, 0, meters, "duplicate meter"),
+    LAVA_AUTHSNAP_PAIR_REC('u', "u", 0, 0, 0, unfunded,
+                           "duplicate unfunded customer"),
+    LAVA_AUTHSNAP_PAIR_REC('w', "w", 0, LAVA_AUTHSNAP_WALLET_VALS, 1, wallets,
+                           "duplicate wallet"),
+    LAVA_AUTHSNAP_PAIR_REC('r', "r", 1, LAVA_AUTHSNAP_RATE_VALS, 0, rates,
+                           "duplicate rate"),
+    LAVA_AUTHSNAP_PAIR_REC('d', "d", 1, LAVA_AUTHSNAP_DATE_VALS, 0, dates,
+                           "duplicate model date"),
+    LAVA_AUTHSNAP_PAIR_REC('f', "f", 0, LAVA_AUTHSNAP_FEE_VALS, 0, fees,
+                           "duplicate fee")
+};
+
+
+static const lava_authsnap_pair_rec_t *
+lava_authsnap_pair_rec(char c)
+{
+    size_t  i;
+
+    for (i = 0; i < sizeof(lava_authsnap_pair_recs)
+                    / sizeof(lava_authsnap_pair_recs[0]); i++)
+    {
+        if (lava_authsnap_pair_recs[i].letter == c) {
+            return &lava_authsnap_pair_recs[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/* one such record: counted (snap NULL) or added */
+static int
+lava_authsnap_pair_record(lava_authsnap_parse_t *ps,
+    const lava_authsnap_pair_rec_t *pr, const char *pos, const char *eol,
+    lava_authsnap_t *snap)
+{
+    size_t                  n, *count;
+    int64_t                 v[LAVA_AUTHSNAP_FEE_VALS];  /* the most k */
+    lava_authsnap_str_t     f[LAVA_AUTHSNAP_FIELDS + 1];
+    lava_authsnap_table_t  *t;
+
+    n = lava_authsnap_split(pos, eol, f, 3 + pr->k);
+
+    if (n != (size_t) (3 + pr->k)
+        || !lava_authsnap_is_id(&f[1])
+        || !(pr->model ? lava_authsnap_is_model(&f[2])
+                       : lava_authsnap_is_id(&f[2]))
+        || (pr->k && lava_authsnap_nums(&f[3], pr->k, pr->first_signed, v)
+                     != LAVA_AUTHSNAP_OK))
+    {
+        ps->err = pr->bad;
+        return LAVA_AUTHSNAP_ERROR;
+    }
+
+    count = (size_t *) ((char *) ps + pr->count);
+
+    if (snap == NULL) {
+        (*count)++;
+        ps->strings += f[1].len + f[2].len;
+        return LAVA_AUTHSNAP_OK;
+    }
+
+    t = (lava_authsnap_table_t *) ((char *) snap + pr->table);
+
+    if (pr->k == 0) {
+        return lava_authsnap_add_pair(ps, snap, t, *count, &f[1], &f[2],
+                                      LAVA_AUTHSNAP_ACTIVE, pr->dup);
+    }
+
+    return lava_authsnap_add_vals(ps, snap, t, *count, f, v, pr->k, pr->dup);
+}
+
+
+/*
  * Both passes: snap NULL counts into ps; otherwise fills snap, whose tables
  * were sized by the counts.
  */
@@ -696,6 +797,7 @@ lava_authsnap_parse(lava_authsnap_parse_t *ps, const char *pos,
     int                   st, shape;
     size_t                n;
     int64_t               v[LAVA_AUTHSNAP_FEE_VALS];
+    const lava_authsnap_pair_rec_t  *pr;
     int64_t               lv[LAVA_AUTHSNAP_LIMIT_VALS];
     uint64_t              version;
     const char           *eol;
@@ -759,6 +861,19 @@ lava_authsnap_parse(lava_authsnap_parse_t *ps, const char *pos,
             return LAVA_AUTHSNAP_ERROR;
         }
 
+        pr = lava_authsnap_pair_rec(pos[0]);
+
+        if (pr) {
+            if (lava_authsnap_pair_record(ps, pr, pos, eol, snap)
+                != LAVA_AUTHSNAP_OK)
+            {
+                return LAVA_AUTHSNAP_ERROR;
+            }
+
+            pos = eol + 1;
+            continue;
+        }
+
         switch (pos[0]) {
 
         case 'm':
@@ -810,172 +925,6 @@ lava_authsnap_parse(lava_authsnap_parse_t *ps, const char *pos,
             } else if (lava_authsnap_add_pair(ps, snap, &snap->customers,
                                               ps->customers, &f[1], &f[2], st,
                                               "duplicate customer")
-                       != LAVA_AUTHSNAP_OK)
-            {
-                return LAVA_AUTHSNAP_ERROR;
-            }
-
-            break;
-
-        case 't':
-            n = lava_authsnap_split(pos, eol, f, 3);
-
-            if (n != 3
-                || !lava_authsnap_is_id(&f[1])
-                || !lava_authsnap_is_id(&f[2]))
-            {
-                ps->err = "bad \"t\" record";
-                return LAVA_AUTHSNAP_ERROR;
-            }
-
-            if (snap == NULL) {
-                ps->meters++;
-                ps->strings += f[1].len + f[2].len;
-
-            } else if (lava_authsnap_add_pair(ps, snap, &snap->meters,
-                                              ps->meters, &f[1], &f[2],
-                                              LAVA_AUTHSNAP_ACTIVE,
-                                              "duplicate meter")
-                       != LAVA_AUTHSNAP_OK)
-            {
-                return LAVA_AUTHSNAP_ERROR;
-            }
-
-            break;
-
-        case 'u':
-            /* a customer whose wallet is at or below its minimum */
-            n = lava_authsnap_split(pos, eol, f, 3);
-
-            if (n != 3
-                || !lava_authsnap_is_id(&f[1])
-                || !lava_authsnap_is_id(&f[2]))
-            {
-                ps->err = "bad \"u\" record";
-                return LAVA_AUTHSNAP_ERROR;
-            }
-
-            if (snap == NULL) {
-                ps->unfunded++;
-                ps->strings += f[1].len + f[2].len;
-
-            } else if (lava_authsnap_add_pair(ps, snap, &snap->unfunded,
-                                              ps->unfunded, &f[1], &f[2],
-                                              LAVA_AUTHSNAP_ACTIVE,
-                                              "duplicate unfunded customer")
-                       != LAVA_AUTHSNAP_OK)
-            {
-                return LAVA_AUTHSNAP_ERROR;
-            }
-
-            break;
-
-        case 'w':
-            /* w <merchant_id> <customer_id> <headroom_nusd> */
-            n = lava_authsnap_split(pos, eol, f, 4);
-
-            if (n != 4
-                || !lava_authsnap_is_id(&f[1])
-                || !lava_authsnap_is_id(&f[2])
-                || lava_authsnap_nums(&f[3], 1, 1, v) != LAVA_AUTHSNAP_OK)
-            {
-                ps->err = "bad \"w\" record";
-                return LAVA_AUTHSNAP_ERROR;
-            }
-
-            if (snap == NULL) {
-                ps->wallets++;
-                ps->strings += f[1].len + f[2].len;
-
-            } else if (lava_authsnap_add_vals(ps, snap, &snap->wallets,
-                                              ps->wallets, f, v,
-                                              LAVA_AUTHSNAP_WALLET_VALS,
-                                              "duplicate wallet")
-                       != LAVA_AUTHSNAP_OK)
-            {
-                return LAVA_AUTHSNAP_ERROR;
-            }
-
-            break;
-
-        case 'r':
-            /* r <provider> <model|*> <in_nusd_per_1m> <out_nusd_per_1m> */
-            n = lava_authsnap_split(pos, eol, f, 5);
-
-            if (n != 5
-                || !lava_authsnap_is_id(&f[1])
-                || !lava_authsnap_is_model(&f[2])
-                || lava_authsnap_nums(&f[3], 2, 0, v) != LAVA_AUTHSNAP_OK)
-            {
-                ps->err = "bad \"r\" record";
-                return LAVA_AUTHSNAP_ERROR;
-            }
-
-            if (snap == NULL) {
-                ps->rates++;
-                ps->strings += f[1].len + f[2].len;
-
-            } else if (lava_authsnap_add_vals(ps, snap, &snap->rates,
-                                              ps->rates, f, v,
-                                              LAVA_AUTHSNAP_RATE_VALS,
-                                              "duplicate rate")
-                       != LAVA_AUTHSNAP_OK)
-            {
-                return LAVA_AUTHSNAP_ERROR;
-            }
-
-            break;
-
-        case 'd':
-            /* d <provider> <model> <unix_s>: when the ledger first priced
-             * the model (GET /v1/models "created") */
-            n = lava_authsnap_split(pos, eol, f, 4);
-
-            if (n != 4
-                || !lava_authsnap_is_id(&f[1])
-                || !lava_authsnap_is_model(&f[2])
-                || lava_authsnap_nums(&f[3], 1, 0, v) != LAVA_AUTHSNAP_OK)
-            {
-                ps->err = "bad \"d\" record";
-                return LAVA_AUTHSNAP_ERROR;
-            }
-
-            if (snap == NULL) {
-                ps->dates++;
-                ps->strings += f[1].len + f[2].len;
-
-            } else if (lava_authsnap_add_vals(ps, snap, &snap->dates,
-                                              ps->dates, f, v,
-                                              LAVA_AUTHSNAP_DATE_VALS,
-                                              "duplicate model date")
-                       != LAVA_AUTHSNAP_OK)
-            {
-                return LAVA_AUTHSNAP_ERROR;
-            }
-
-            break;
-
-        case 'f':
-            /* f <merchant_id> <meter_slug> <ppm> <nusd_per_1m> <nusd_per_req> */
-            n = lava_authsnap_split(pos, eol, f, 6);
-
-            if (n != 6
-                || !lava_authsnap_is_id(&f[1])
-                || !lava_authsnap_is_id(&f[2])
-                || lava_authsnap_nums(&f[3], 3, 0, v) != LAVA_AUTHSNAP_OK)
-            {
-                ps->err = "bad \"f\" record";
-                return LAVA_AUTHSNAP_ERROR;
-            }
-
-            if (snap == NULL) {
-                ps->fees++;
-                ps->strings += f[1].len + f[2].len;
-
-            } else if (lava_authsnap_add_vals(ps, snap, &snap->fees,
-                                              ps->fees, f, v,
-                                              LAVA_AUTHSNAP_FEE_VALS,
-                                              "duplicate fee")
                        != LAVA_AUTHSNAP_OK)
             {
                 return LAVA_AUTHSNAP_ERROR;

@@ -156,54 +156,32 @@ done:
 ngx_int_t
 ngx_http_lava_auth_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    size_t                      len;
-    ngx_slab_pool_t            *shpool;
+    ngx_int_t                   rc;
     ngx_http_lava_auth_sh_t    *sh;
     ngx_http_lava_main_conf_t  *lmcf;
 
     /* set by the lava_auth_zone directive, replaced below */
     lmcf = shm_zone->data;
 
-    if (data) {
-        /* reload with the same zone: keep the old cycle's snapshot */
-        shm_zone->data = data;
+    rc = ngx_http_lava_zone_sh(shm_zone, data,
+                               sizeof(ngx_http_lava_auth_sh_t),
+                               "lava_auth_zone", (void **) &sh);
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_DONE) {
+        /* a reload with the same zone keeps the old cycle's snapshot */
         sh = data;
 
-        if (sh->snap == NULL) {
+        if (sh && sh->snap == NULL) {
             ngx_http_lava_auth_boot(shm_zone, lmcf);
         }
 
         return NGX_OK;
     }
 
-    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-    if (shm_zone->shm.exists) {
-        shm_zone->data = shpool->data;
-        return NGX_OK;
-    }
-
-    sh = ngx_slab_calloc(shpool, sizeof(ngx_http_lava_auth_sh_t));
-    if (sh == NULL) {
-        return NGX_ERROR;
-    }
-
-    shpool->data = sh;
-    shm_zone->data = sh;
-
-    len = sizeof(" in lava_auth_zone \"\"") + shm_zone->shm.name.len;
-
-    shpool->log_ctx = ngx_slab_alloc(shpool, len);
-    if (shpool->log_ctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(shpool->log_ctx, " in lava_auth_zone \"%V\"%Z",
-                &shm_zone->shm.name);
-
-    /* a snapshot too big for the zone is logged here, not by the slab */
-    shpool->log_nomem = 0;
-
+    /* a snapshot too big for the zone is logged by the boot, not the slab */
     ngx_http_lava_auth_boot(shm_zone, lmcf);
 
     return NGX_OK;

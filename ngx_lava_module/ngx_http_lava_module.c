@@ -742,39 +742,8 @@ ngx_http_lava_auth_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_lava_main_conf_t *lmcf = conf;
 
-    ssize_t     size;
-    ngx_str_t  *value;
-
-    if (lmcf->auth_zone) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    size = ngx_parse_size(&value[2]);
-    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid lava_auth_zone size \"%V\"", &value[2]);
-        return NGX_CONF_ERROR;
-    }
-
-    lmcf->auth_zone = ngx_shared_memory_add(cf, &value[1], size,
-                                            &ngx_http_lava_module);
-    if (lmcf->auth_zone == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (lmcf->auth_zone->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "lava_auth_zone \"%V\" is already used",
-                           &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    lmcf->auth_zone->init = ngx_http_lava_auth_init_zone;
-    lmcf->auth_zone->data = lmcf;
-
-    return NGX_CONF_OK;
+    return ngx_http_lava_zone_conf(cf, cmd, &lmcf->auth_zone,
+                                   ngx_http_lava_auth_init_zone, lmcf);
 }
 
 

@@ -431,6 +431,20 @@ void ngx_http_lava_inflight_done(ngx_http_lava_ctx_t *ctx,
     int64_t duration_ms);
 void ngx_http_lava_inflight_release(lava_inflight_ref_t ref);
 
+/* ngx_http_lava_zone.c: the shared zones' directive, default zone and
+ * init preamble. ngx_http_lava_zone_sh(): NGX_DONE when the zone's structure
+ * exists already (a reload with the same zone, or an inherited zone;
+ * shm_zone->data points at it), NGX_OK with *sh a new zeroed structure of
+ * size bytes (shpool->data and shm_zone->data point at it, the slab's
+ * messages name the directive and the zone), or NGX_ERROR */
+char *ngx_http_lava_zone_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_shm_zone_t **zone, ngx_shm_zone_init_pt init, void *data);
+char *ngx_http_lava_zone_default(ngx_conf_t *cf, ngx_shm_zone_t **zone,
+    ngx_str_t *name, size_t size, const char *directive,
+    ngx_shm_zone_init_pt init, void *data);
+ngx_int_t ngx_http_lava_zone_sh(ngx_shm_zone_t *shm_zone, void *data,
+    size_t size, const char *directive, void **sh);
+
 /* ngx_http_lava_wallet.c */
 char *ngx_http_lava_wallet_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

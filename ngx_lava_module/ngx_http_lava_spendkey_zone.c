@@ -101,40 +101,8 @@ ngx_http_lava_spend_key_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_lava_main_conf_t *lmcf = conf;
 
-    ssize_t     size;
-    ngx_str_t  *value;
-
-    if (lmcf->spend_key_zone) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    size = ngx_parse_size(&value[2]);
-    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid lava_spend_key_zone size \"%V\"",
-                           &value[2]);
-        return NGX_CONF_ERROR;
-    }
-
-    lmcf->spend_key_zone = ngx_shared_memory_add(cf, &value[1], size,
-                                                 &ngx_http_lava_module);
-    if (lmcf->spend_key_zone == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (lmcf->spend_key_zone->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "lava_spend_key_zone \"%V\" is already used",
-                           &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    lmcf->spend_key_zone->init = ngx_http_lava_spk_init_zone;
-    lmcf->spend_key_zone->data = lmcf;
-
-    return NGX_CONF_OK;
+    return ngx_http_lava_zone_conf(cf, cmd, &lmcf->spend_key_zone,
+                                   ngx_http_lava_spk_init_zone, lmcf);
 }
 
 
@@ -153,73 +121,32 @@ ngx_http_lava_spendkey_init_conf(ngx_conf_t *cf,
         lmcf->clock_offset = 0;
     }
 
-    if (lmcf->spend_key_zone || lmcf->auth_zone == NULL) {
+    if (lmcf->auth_zone == NULL) {
         return NGX_CONF_OK;
     }
 
-    lmcf->spend_key_zone = ngx_shared_memory_add(cf, &name,
-                                                 NGX_HTTP_LAVA_SPK_ZONE_DEFAULT,
-                                                 &ngx_http_lava_module);
-    if (lmcf->spend_key_zone == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (lmcf->spend_key_zone->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"lava_spend_key\" is already used: name "
-                           "another with lava_spend_key_zone");
-        return NGX_CONF_ERROR;
-    }
-
-    lmcf->spend_key_zone->init = ngx_http_lava_spk_init_zone;
-    lmcf->spend_key_zone->data = lmcf;
-
-    return NGX_CONF_OK;
+    return ngx_http_lava_zone_default(cf, &lmcf->spend_key_zone, &name,
+                                      NGX_HTTP_LAVA_SPK_ZONE_DEFAULT,
+                                      "lava_spend_key_zone",
+                                      ngx_http_lava_spk_init_zone, lmcf);
 }
 
 
 static ngx_int_t
 ngx_http_lava_spk_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    size_t                   len;
-    ngx_slab_pool_t         *shpool;
+    ngx_int_t                rc;
     ngx_http_lava_spk_sh_t  *sh;
 
-    if (data) {
-        /* reload with the same zone: buckets and pending records stay */
-        shm_zone->data = data;
-        return NGX_OK;
-    }
-
-    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-    if (shm_zone->shm.exists) {
-        shm_zone->data = shpool->data;
-        return NGX_OK;
-    }
-
-    sh = ngx_slab_calloc(shpool, sizeof(ngx_http_lava_spk_sh_t));
-    if (sh == NULL) {
-        return NGX_ERROR;
+    /* on a reload with the same zone buckets and pending records stay */
+    rc = ngx_http_lava_zone_sh(shm_zone, data, sizeof(ngx_http_lava_spk_sh_t),
+                               "lava_spend_key_zone", (void **) &sh);
+    if (rc != NGX_OK) {
+        return rc == NGX_DONE ? NGX_OK : NGX_ERROR;
     }
 
     ngx_rbtree_init(&sh->rbtree, &sh->sentinel, ngx_http_lava_spk_insert);
     ngx_queue_init(&sh->lru);
-
-    shpool->data = sh;
-    shm_zone->data = sh;
-
-    len = sizeof(" in lava_spend_key_zone \"\"") + shm_zone->shm.name.len;
-
-    shpool->log_ctx = ngx_slab_alloc(shpool, len);
-    if (shpool->log_ctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(shpool->log_ctx, " in lava_spend_key_zone \"%V\"%Z",
-                &shm_zone->shm.name);
-
-    shpool->log_nomem = 0;
 
     return NGX_OK;
 }

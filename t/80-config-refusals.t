@@ -116,6 +116,25 @@ for my $mode (0600, 0400) {
 unlike +(t_conf("lava_provider_keys $keys;", with_log => 1))[1], qr/sk-conf-test-key/,
        'the key is in no message';
 
+# --- the shared zones: size, one directive each, one owner per zone -----------------
+for my $d (qw(lava_auth_zone lava_wallet_zone lava_spend_key_zone)) {
+    my @auth = $d eq 'lava_auth_zone' ? (auth_zone => '') : ();
+    refused("$d smaller than 8 pages", qr/invalid $d size "4k"/, "$d z_small 4k;", @auth);
+    refused("$d of an unparsable size", qr/invalid $d size "big"/, "$d z_big big;", @auth);
+    refused("$d given twice", qr/"$d" directive is duplicate/,
+            "$d z_one 1m; $d z_two 1m;", @auth);
+    accepted("$d with its own zone", "$d z_own 1m;", @auth);
+}
+refused('two lava zones of one name',
+        qr/lava_spend_key_zone "z_same" is already used/,
+        'lava_wallet_zone z_same 1m; lava_spend_key_zone z_same 1m;');
+refused('a named zone that takes a default zone\'s name',
+        qr/zone "lava_spend_key" is already used: name another with lava_spend_key_zone/,
+        'lava_wallet_zone lava_spend_key 1m;');
+refused('a named zone of the default name and another size',
+        qr/the size \d+ of shared memory zone "lava_wallet" conflicts/,
+        'lava_spend_key_zone lava_wallet 2m;');
+
 # --- the shipped forward location needs lava-server.conf -----------------------------
 refused('conf/lava-forward.conf in a server without conf/lava-server.conf',
         qr/"error_page \d+ \.\.\. \@lava_error" of the "lava_forward" location in \S+lava-forward\.conf:\d+ names a location its server does not define: include lava-server\.conf in that server/,
