@@ -3,8 +3,10 @@
  * of provider events into the internal form (lava_xlate_stream_int.h).
  *
  * The SSE scanner (lava_sse.c) cuts the provider's bytes into events in any
- * split; each event's data is parsed with jansson and decoded by the
- * provider's decoder, which calls the xs_* writers of the client's format.
+ * split; the common text-delta events are decoded by the scanner fast path
+ * (lava_xlate_stream_fast.c), every other event's data is parsed with jansson
+ * and decoded by the provider's decoder here; both call the xs_* writers of
+ * the client's format.
  */
 
 #include <stdio.h>
@@ -15,6 +17,9 @@
 #include <jansson.h>
 
 #include "lava_xlate_stream_int.h"
+
+
+int  lava_xlate_stream_fast_on = 1;
 
 
 /* ---- small jansson helpers: members by name, absent or wrong type = none */
@@ -605,6 +610,12 @@ xs_on_event(void *data, const char *event, size_t event_len,
         && memcmp(payload, "[DONE]", 6) == 0)
     {
         lava_xs_end(s);
+        return s->err;
+    }
+
+    if (lava_xlate_stream_fast_on
+        && lava_xs_fast_event(s, payload, payload_len) == 0)
+    {
         return s->err;
     }
 

@@ -94,4 +94,12 @@ int lava_xlate_stream_complete(const lava_xlate_stream_t *s);
 /* The sticky failure's message, or NULL. */
 const char *lava_xlate_stream_error(const lava_xlate_stream_t *s);
 
+/*
+ * 1 (the default): the common text-delta events are decoded by the scanner
+ * (lib/lava_xlate_stream_fast.c), the rest with jansson; 0: every event with
+ * jansson. The client bytes are the same either way: the unit tests, the
+ * fuzz target and bench/xstream.c compare both paths.
+ */
+extern int  lava_xlate_stream_fast_on;
+
 #endif

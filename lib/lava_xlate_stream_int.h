@@ -100,6 +100,15 @@ void lava_xs_error(xs_t *s, int status, const char *msg, size_t msg_len);
 /* the client-shaped event for a translator failure */
 void lava_xs_error_failure(xs_t *s);
 
+/*
+ * lava_xlate_stream_fast.c: one provider event's data decoded by the
+ * scanner when it is one of the common text-delta events, with the same xs_*
+ * calls the jansson decoder would make: 0; LAVA_XS_FAST_DECLINED when it is
+ * not (nothing was done: decode it with jansson).
+ */
+#define LAVA_XS_FAST_DECLINED  1
+int lava_xs_fast_event(xs_t *s, const char *payload, size_t len);
+
 /* the HTTP status a format's error type (or Gemini status) stands for,
  * 500 when unknown */
 int lava_xs_err_status(lava_fmt_e fmt, const char *type, size_t len);
