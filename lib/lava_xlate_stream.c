@@ -616,6 +616,7 @@ xs_on_event(void *data, const char *event, size_t event_len,
     if (lava_xlate_stream_fast_on
         && lava_xs_fast_event(s, payload, payload_len) == 0)
     {
+        s->fast_events++;
         return s->err;
     }
 

@@ -62,6 +62,8 @@ struct lava_xlate_stream_s {
     int          ended;             /* the client's stream has its end */
     int          refused;           /* OpenAI provider: a refusal delta */
     int          dead;              /* provider error relayed: ignore rest */
+    unsigned long  fast_events;     /* events the fast path decoded (the
+                                       tests and bench/xstream.c read it) */
 
     /* decoder state */
     int          src_blk;           /* Anthropic provider: kind of the open
