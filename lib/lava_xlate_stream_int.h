@@ -55,6 +55,9 @@ struct lava_xlate_stream_s {
     lava_finish_e       fin;        /* NONE until known */
     int64_t      an_input;          /* Anthropic provider: input_tokens as
                                        sent (without cache reads/writes) */
+    char         usage_js[512];     /* the usage object last written ... */
+    size_t       usage_js_len;      /* (0: none kept) */
+    lava_xlate_usage_t  usage_js_of;    /* ... and the usage it is of */
 
     /* progress */
     int          started;           /* client start written */
