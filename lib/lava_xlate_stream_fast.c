@@ -127,96 +127,174 @@ xsf_obj_next(xsf_obj_t *o, const char **k, size_t *kl, const char **v,
 
 
 /*
- * The one element of the array value v[0..vl) (validated already by the
- * scan of its parent): 0 with the element, -1 when the array is empty or
- * has a second element.
+ * Walking a value the top-level scan validated (lava_json_scan_member: every
+ * byte seen, every nested member name free of escapes, since an escaped one
+ * makes the scanner unsure): no checks but the ends, no second validation.
  */
-static int
-xsf_array_one(const char *v, size_t vl, const char **e, size_t *el)
+
+/* p at a string's opening quote: just after its closing one */
+static const char *
+xsf_skip_string(const char *p, const char *end)
 {
-    size_t                  used;
-    int64_t                 bytes = 0;
-    const char             *p, *end = v + vl;
-    lava_json_text_rules_t  rules = { NULL, NULL, 0, 1 };
+    const char  *q, *b;
 
-    if (vl == 0 || *v != '[') {
-        return -1;
+    for (q = p + 1; /* void */; q++) {
+        q = memchr(q, '"', (size_t) (end - q));
+        if (q == NULL) {
+            return end;
+        }
+
+        /* escaped when an odd number of backslashes precede it (the
+         * opening quote stops the count) */
+        for (b = q; b[-1] == '\\'; b--) {
+            /* void */
+        }
+
+        if (((q - b) & 1) == 0) {
+            return q + 1;
+        }
     }
-
-    p = lava_json_ws(v + 1, end);
-
-    if (p == end || *p == ']'
-        || lava_json_scan_text(p, (size_t) (end - p), &rules, 1, 0, &used,
-                               &bytes)
-           != LAVA_JSON_SCAN_OK)
-    {
-        return -1;
-    }
-
-    *e = p;
-    *el = used;
-    p = lava_json_ws(p + used, end);
-
-    return (p < end && *p == ']') ? 0 : -1;
 }
 
 
-/* the elements of an array value, one per call: 0, 1 after the last, -1 */
+/* p at a value: just after it */
+static const char *
+xsf_skip(const char *p, const char *end)
+{
+    int  depth = 0;
+
+    while (p < end) {
+        switch (*p) {
+
+        case '"':
+            p = xsf_skip_string(p, end);
+            break;
+
+        case '{':
+        case '[':
+            depth++;
+            p++;
+            continue;
+
+        case '}':
+        case ']':
+            depth--;
+            p++;
+            break;
+
+        case ',':
+        case ':':
+        case ' ':
+        case '\t':
+        case '\r':
+        case '\n':
+            p++;
+            continue;
+
+        default:                    /* a number, true, false, null */
+            while (p < end && *p != ',' && *p != '}' && *p != ']'
+                   && !lava_json_is_ws(*p))
+            {
+                p++;
+            }
+            break;
+        }
+
+        if (depth == 0) {
+            return p;
+        }
+    }
+
+    return p;
+}
+
+
+/* the members of a validated object, or the elements of an array */
 typedef struct {
     const char  *p;
     const char  *end;
-    int          done;
-} xsf_arr_t;
+    char         close;
+} xsf_walk_t;
 
 
+/* v[0..vl) must be an object (open '{') or an array ('['): 0, or -1 */
 static int
-xsf_arr_init(xsf_arr_t *a, const char *v, size_t vl)
+xsf_walk_init(xsf_walk_t *w, const char *v, size_t vl, char open)
 {
-    if (vl == 0 || *v != '[') {
+    if (vl == 0 || *v != open) {
         return -1;
     }
 
-    a->end = v + vl;
-    a->p = lava_json_ws(v + 1, a->end);
-    a->done = (a->p < a->end && *a->p == ']');
+    w->end = v + vl;
+    w->close = open == '{' ? '}' : ']';
+    w->p = lava_json_ws(v + 1, w->end);
 
     return 0;
 }
 
 
+/* the next member (*k its name) or element: 0, 1 after the last, -1 */
 static int
-xsf_arr_next(xsf_arr_t *a, const char **e, size_t *el)
+xsf_walk_next(xsf_walk_t *w, const char **k, size_t *kl, const char **v,
+    size_t *vl)
 {
-    size_t                  used;
-    int64_t                 bytes = 0;
-    lava_json_text_rules_t  rules = { NULL, NULL, 0, 1 };
+    const char  *p = w->p, *q;
 
-    if (a->done) {
+    if (p >= w->end || *p == w->close) {
         return 1;
     }
 
-    if (lava_json_scan_text(a->p, (size_t) (a->end - a->p), &rules, 1, 0,
-                            &used, &bytes)
-        != LAVA_JSON_SCAN_OK)
+    if (w->close == '}') {
+        if (*p != '"') {
+            return -1;
+        }
+
+        q = memchr(p + 1, '"', (size_t) (w->end - p - 1));
+        if (q == NULL) {
+            return -1;
+        }
+
+        *k = p + 1;
+        *kl = (size_t) (q - p - 1);
+
+        p = lava_json_ws(q + 1, w->end);
+        if (p == w->end || *p != ':') {
+            return -1;
+        }
+
+        p = lava_json_ws(p + 1, w->end);
+    }
+
+    *v = p;
+    q = xsf_skip(p, w->end);
+    *vl = (size_t) (q - p);
+
+    p = lava_json_ws(q, w->end);
+    if (p < w->end && *p == ',') {
+        p = lava_json_ws(p + 1, w->end);
+    }
+
+    w->p = p;
+
+    return 0;
+}
+
+
+/* the one element of a validated array: 0, or -1 (empty, or a second) */
+static int
+xsf_one(const char *v, size_t vl, const char **e, size_t *el)
+{
+    const char  *k;
+    size_t       kl;
+    xsf_walk_t   w;
+
+    if (xsf_walk_init(&w, v, vl, '[') != 0
+        || xsf_walk_next(&w, &k, &kl, e, el) != 0)
     {
         return -1;
     }
 
-    *e = a->p;
-    *el = used;
-    a->p = lava_json_ws(a->p + used, a->end);
-
-    if (a->p < a->end && *a->p == ',') {
-        a->p = lava_json_ws(a->p + 1, a->end);
-        return 0;
-    }
-
-    if (a->p < a->end && *a->p == ']') {
-        a->done = 1;
-        return 0;
-    }
-
-    return -1;
+    return xsf_walk_next(&w, &k, &kl, &v, &vl) == 1 ? 0 : -1;
 }
 
 
@@ -354,6 +432,7 @@ xsf_openai(xs_t *s, const char *p, size_t n)
     size_t       kl, vl, cl, tn;
     unsigned     seen;
     xsf_obj_t    o;
+    xsf_walk_t   w;
     xsf_str_t    text;
     const char  *k, *v, *choices, *c, *delta, *t;
     char         buf[XSF_TEXT_MAX];
@@ -403,8 +482,8 @@ xsf_openai(xs_t *s, const char *p, size_t n)
         }
     }
 
-    if (rc < 0 || choices == NULL || xsf_array_one(choices, cl, &c, &cl) != 0
-        || xsf_obj_init(&o, c, cl) != 0)
+    if (rc < 0 || choices == NULL || xsf_one(choices, cl, &c, &cl) != 0
+        || xsf_walk_init(&w, c, cl, '{') != 0)
     {
         return LAVA_XS_FAST_DECLINED;
     }
@@ -413,7 +492,7 @@ xsf_openai(xs_t *s, const char *p, size_t n)
     seen = 0;
     delta = NULL;
 
-    while ((rc = xsf_obj_next(&o, &k, &kl, &v, &vl)) == 0) {
+    while ((rc = xsf_walk_next(&w, &k, &kl, &v, &vl)) == 0) {
 
         if (XSF_IS(k, kl, "delta")) {
             XSF_ONCE(seen, 0x1);
@@ -434,7 +513,7 @@ xsf_openai(xs_t *s, const char *p, size_t n)
         }
     }
 
-    if (rc < 0 || delta == NULL || xsf_obj_init(&o, delta, cl) != 0) {
+    if (rc < 0 || delta == NULL || xsf_walk_init(&w, delta, cl, '{') != 0) {
         return LAVA_XS_FAST_DECLINED;
     }
 
@@ -445,7 +524,7 @@ xsf_openai(xs_t *s, const char *p, size_t n)
     text.n = 0;
     text.esc = 0;
 
-    while ((rc = xsf_obj_next(&o, &k, &kl, &v, &vl)) == 0) {
+    while ((rc = xsf_walk_next(&w, &k, &kl, &v, &vl)) == 0) {
 
         if (XSF_IS(k, kl, "content")) {
             XSF_ONCE(seen, 0x1);
@@ -494,6 +573,7 @@ xsf_anthropic(xs_t *s, const char *p, size_t n)
     size_t       kl, vl, dl, tn;
     unsigned     seen;
     xsf_obj_t    o;
+    xsf_walk_t   w;
     xsf_str_t    type, text, json;
     const char  *k, *v, *delta, *t;
     char         buf[XSF_TEXT_MAX];
@@ -533,7 +613,7 @@ xsf_anthropic(xs_t *s, const char *p, size_t n)
     }
 
     if (!XSF_LIT(type.p, type.n, "content_block_delta") || delta == NULL
-        || xsf_obj_init(&o, delta, dl) != 0)
+        || xsf_walk_init(&w, delta, dl, '{') != 0)
     {
         return LAVA_XS_FAST_DECLINED;
     }
@@ -544,7 +624,7 @@ xsf_anthropic(xs_t *s, const char *p, size_t n)
     text.p = NULL;
     json.p = NULL;
 
-    while ((rc = xsf_obj_next(&o, &k, &kl, &v, &vl)) == 0) {
+    while ((rc = xsf_walk_next(&w, &k, &kl, &v, &vl)) == 0) {
 
         if (XSF_IS(k, kl, "type")) {
             XSF_ONCE(seen, 0x1);
@@ -609,7 +689,7 @@ xsf_gemini_usage(const char *v, size_t vl, lava_xlate_usage_t *u)
     size_t       kl, cl;
     int64_t      x, c[5];
     unsigned     seen;
-    xsf_obj_t    o;
+    xsf_walk_t   w;
     const char  *k, *cv;
 
     /* in lava_xlate_usage_names[LAVA_FMT_GEMINI]'s order, then the
@@ -620,14 +700,14 @@ xsf_gemini_usage(const char *v, size_t vl, lava_xlate_usage_t *u)
         "toolUsePromptTokenCount"
     };
 
-    if (xsf_obj_init(&o, v, vl) != 0) {
+    if (xsf_walk_init(&w, v, vl, '{') != 0) {
         return -1;
     }
 
     memset(c, 0, sizeof(c));
     seen = 0;
 
-    while ((rc = xsf_obj_next(&o, &k, &kl, &cv, &cl)) == 0) {
+    while ((rc = xsf_walk_next(&w, &k, &kl, &cv, &cl)) == 0) {
         for (i = 0; i < 5; i++) {
             if (kl == strlen(names[i]) && memcmp(k, names[i], kl) == 0) {
                 break;
@@ -666,8 +746,8 @@ xsf_gemini(xs_t *s, const char *p, size_t n)
     int                 rc, i, nparts;
     size_t              kl, vl, cl, ul, tn;
     unsigned            seen, pseen;
-    xsf_obj_t           o, po;
-    xsf_arr_t           a;
+    xsf_obj_t           o;
+    xsf_walk_t          w, a, pw;
     xsf_str_t           parts[XSF_PARTS];
     const char         *k, *v, *cands, *c, *content, *usage, *parr, *t;
     lava_xlate_usage_t  u;
@@ -720,8 +800,8 @@ xsf_gemini(xs_t *s, const char *p, size_t n)
         }
     }
 
-    if (rc < 0 || cands == NULL || xsf_array_one(cands, cl, &c, &cl) != 0
-        || xsf_obj_init(&o, c, cl) != 0)
+    if (rc < 0 || cands == NULL || xsf_one(cands, cl, &c, &cl) != 0
+        || xsf_walk_init(&w, c, cl, '{') != 0)
     {
         return LAVA_XS_FAST_DECLINED;
     }
@@ -730,7 +810,7 @@ xsf_gemini(xs_t *s, const char *p, size_t n)
     seen = 0;
     content = NULL;
 
-    while ((rc = xsf_obj_next(&o, &k, &kl, &v, &vl)) == 0) {
+    while ((rc = xsf_walk_next(&w, &k, &kl, &v, &vl)) == 0) {
 
         if (XSF_IS(k, kl, "content")) {
             XSF_ONCE(seen, 0x1);
@@ -751,7 +831,9 @@ xsf_gemini(xs_t *s, const char *p, size_t n)
         }
     }
 
-    if (rc < 0 || content == NULL || xsf_obj_init(&o, content, cl) != 0) {
+    if (rc < 0 || content == NULL
+        || xsf_walk_init(&w, content, cl, '{') != 0)
+    {
         return LAVA_XS_FAST_DECLINED;
     }
 
@@ -759,7 +841,7 @@ xsf_gemini(xs_t *s, const char *p, size_t n)
     seen = 0;
     parr = NULL;
 
-    while ((rc = xsf_obj_next(&o, &k, &kl, &v, &vl)) == 0) {
+    while ((rc = xsf_walk_next(&w, &k, &kl, &v, &vl)) == 0) {
         if (XSF_IS(k, kl, "parts")) {
             XSF_ONCE(seen, 0x1);
             parr = v;
@@ -767,21 +849,21 @@ xsf_gemini(xs_t *s, const char *p, size_t n)
         }
     }
 
-    if (rc < 0 || parr == NULL || xsf_arr_init(&a, parr, cl) != 0) {
+    if (rc < 0 || parr == NULL || xsf_walk_init(&a, parr, cl, '[') != 0) {
         return LAVA_XS_FAST_DECLINED;
     }
 
     /* its parts: text only */
     nparts = 0;
 
-    while ((rc = xsf_arr_next(&a, &c, &cl)) == 0) {
-        if (nparts == XSF_PARTS || xsf_obj_init(&po, c, cl) != 0) {
+    while ((rc = xsf_walk_next(&a, &k, &kl, &c, &cl)) == 0) {
+        if (nparts == XSF_PARTS || xsf_walk_init(&pw, c, cl, '{') != 0) {
             return LAVA_XS_FAST_DECLINED;
         }
 
         pseen = 0;
 
-        while ((rc = xsf_obj_next(&po, &k, &kl, &v, &vl)) == 0) {
+        while ((rc = xsf_walk_next(&pw, &k, &kl, &v, &vl)) == 0) {
 
             if (XSF_IS(k, kl, "text")) {
                 XSF_ONCE(pseen, 0x1);
