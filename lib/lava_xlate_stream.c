@@ -718,13 +718,14 @@ lava_xlate_stream_error(const lava_xlate_stream_t *s)
 }
 
 
-/* moves this call's client bytes to out; -1 when out of memory */
+/* moves this call's client bytes to out (NULL: they stay for
+ * lava_xlate_stream_take); -1 when out of memory */
 static int
 xs_flush(xs_t *s, lava_xlate_buf_t *out)
 {
     char  *nb;
 
-    if (s->olen == 0) {
+    if (s->olen == 0 || out == NULL) {
         return 0;
     }
 
@@ -767,6 +768,11 @@ xs_pass(xs_t *s, const char *in, size_t len, lava_xlate_buf_t *out)
 
     if (len == 0) {
         return 0;
+    }
+
+    if (out == NULL) {
+        lava_xs_out(s, in, len);
+        return s->err ? -1 : 0;
     }
 
     nb = realloc(out->data, out->len + len);
@@ -831,6 +837,16 @@ lava_xlate_stream_finish(lava_xlate_stream_t *s, lava_xlate_buf_t *out)
     }
 
     return xs_done(s, was_err, out);
+}
+
+
+const char *
+lava_xlate_stream_take(lava_xlate_stream_t *s, size_t *len)
+{
+    *len = s->olen;
+    s->olen = 0;            /* the next call writes over them */
+
+    return s->ob;
 }
 
 
