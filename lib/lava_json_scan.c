@@ -214,9 +214,22 @@ lava_json_scan_number(const char *p, size_t n)
         return (size_t) -1;
     }
 
+    if (i <= 18) {
+        return i;
+    }
+
     /* an integer beyond 64 bits is refused by jansson, a long real may
-     * overflow: leave both to it */
-    return i > 18 ? (size_t) -1 : i;
+     * overflow: leave both to it; 19 digits up to INT64_MAX are sure (a
+     * nanosecond clock is 19 digits) */
+    digits = i - (p[0] == '-');
+
+    if (digits == 19 && memchr(p, '.', i) == NULL
+        && memcmp(p + (p[0] == '-'), "9223372036854775807", 19) <= 0)
+    {
+        return i;
+    }
+
+    return (size_t) -1;
 }
 
 

@@ -316,6 +316,11 @@ static const hostile_t  hostile[] = {
     OA("{\"choices\":[{\"delta\":{\"content\":\"x\"}}],\"n\":"
        "123456789012345678901234567890}", 0),
     OA("{\"choices\":[{\"delta\":{\"content\":\"x\"}}],\"n\":2.5e3}", 0),
+    /* bench/fastmock's clock: 19 digits, sure up to INT64_MAX */
+    OA("{\"choices\":[{\"delta\":{\"content\":\"x\"}}],\"t\":"
+       "1765100000123456789}", 1),
+    OA("{\"choices\":[{\"delta\":{\"content\":\"x\"}}],\"t\":"
+       "9223372036854775808}", 0),
     OA("{\"choices\":[]}", 0),
     OA("{\"choices\":{}}", 0),
     OA("[1,2]", 0),
