@@ -36,8 +36,10 @@
  * The whole event is validated (lava_json_scan_member validates every
  * member's value as strictly as json_loadb with JSON_ALLOW_NUL) before
  * anything is written: an event is either taken whole or declined whole.
- * No allocation: strings are used where they lie in the event's buffer,
- * those with escapes are decoded into a buffer on the stack.
+ * The values inside the top-level members are then walked without a second
+ * validation. No allocation: strings are used where they lie in the
+ * event's buffer, those with escapes are decoded into a buffer on the
+ * stack. Ownership: nothing is kept; s is the caller's.
  */
 
 #include <string.h>
