@@ -44,7 +44,7 @@ SIDECAR_HDRS:= $(wildcard sidecar/*.h)
 LIB_SRCS    := $(filter-out %.h,$(wildcard lib/*.c))
 
 .PHONY: all module sidecar deps test unit prove demo install uninstall deb clean \
-        fuzz fuzz-replay bench test-asan build-deps sdk-kit
+        fuzz fuzz-replay bench bench-xstream test-asan build-deps sdk-kit
 
 all: module sidecar
 
@@ -164,6 +164,14 @@ BENCH_CFLAGS := -O2 -g -std=gnu11 $(WARN)
 $(BUILD)/bench/%: bench/%.c bench/bench_clock.h
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+# the stream translator alone, ns per event (docs/benchmarks.md)
+$(BUILD)/bench/xstream: bench/xstream.c bench/bench_clock.h $(LIB_SRCS) $(wildcard lib/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -Ilib -o $@ bench/xstream.c $(LIB_SRCS) -ljansson -lcrypto
+
+bench-xstream: $(BUILD)/bench/xstream
+	$(BUILD)/bench/xstream
 
 bench:
 	@scripts/install-deps bench

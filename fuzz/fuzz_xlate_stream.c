@@ -3,10 +3,12 @@
  * the client's SSE shape.
  * Input: one control byte (bits 0-1 provider format, bits 2-3 client
  * format, both mod 3; bit 4 LAVA_XLATE_STREAM_NO_USAGE), then the stream.
- * The stream is translated twice, whole and cut into small feeds: both give
- * the same bytes, return codes, completeness and error; every client event
- * is a JSON object (or OpenAI's [DONE], last), a failure is reported once
- * with a message and sticks.
+ * The stream is translated three times, whole and cut into small feeds
+ * with the scanner fast path on (lib/lava_xlate_stream_fast.c), and whole
+ * with it off (every event decoded by jansson): all give the same bytes,
+ * return codes, completeness and error; every client event is a JSON object
+ * (or OpenAI's [DONE], last), a failure is reported once with a message and
+ * sticks.
  */
 #include <string.h>
 
@@ -26,7 +28,7 @@ typedef struct {
 
 static void
 translate(lava_fmt_e from, lava_fmt_e to, unsigned opts, const uint8_t *p,
-    size_t n, int split, result_t *r)
+    size_t n, int split, int fast, result_t *r)
 {
     lava_xlate_stream_t  *s;
     uint32_t              st = (uint32_t) n * 2654435761u;
@@ -35,6 +37,7 @@ translate(lava_fmt_e from, lava_fmt_e to, unsigned opts, const uint8_t *p,
     const char           *e;
 
     memset(r, 0, sizeof(*r));
+    lava_xlate_stream_fast_on = fast;
 
     s = lava_xlate_stream_new(from, to, (opts & 1) ? NULL : "client-model");
     FUZZ_CHECK(s != NULL, "new");
@@ -72,6 +75,7 @@ translate(lava_fmt_e from, lava_fmt_e to, unsigned opts, const uint8_t *p,
 
     r->complete = lava_xlate_stream_complete(s);
     lava_xlate_stream_free(s);
+    lava_xlate_stream_fast_on = 1;
 }
 
 
@@ -121,7 +125,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     lava_fmt_e  from, to;
     unsigned    opts;
-    result_t    whole, cut;
+    result_t    whole, cut, slow;
     check_t     k;
     lava_sse_t  sse;
 
@@ -133,8 +137,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     to = (lava_fmt_e) (((data[0] >> 2) & 3) % 3);
     opts = (data[0] >> 4) & 1;
 
-    translate(from, to, opts, data + 1, size - 1, 0, &whole);
-    translate(from, to, opts, data + 1, size - 1, 1, &cut);
+    translate(from, to, opts, data + 1, size - 1, 0, 1, &whole);
+    translate(from, to, opts, data + 1, size - 1, 1, 1, &cut);
+    translate(from, to, opts, data + 1, size - 1, 0, 0, &slow);
 
     FUZZ_CHECK(whole.rc == cut.rc, "split changed the result");
     FUZZ_CHECK(whole.complete == cut.complete, "split changed completeness");
@@ -143,6 +148,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                && (whole.out.len == 0
                    || memcmp(whole.out.data, cut.out.data, whole.out.len) == 0),
                "split changed the client bytes");
+
+    FUZZ_CHECK(whole.rc == slow.rc, "the fast path changed the result");
+    FUZZ_CHECK(whole.complete == slow.complete,
+               "the fast path changed completeness");
+    FUZZ_CHECK(strcmp(whole.err, slow.err) == 0,
+               "the fast path changed the error");
+    FUZZ_CHECK(whole.out.len == slow.out.len
+               && (whole.out.len == 0
+                   || memcmp(whole.out.data, slow.out.data, whole.out.len)
+                      == 0),
+               "the fast path changed the client bytes");
 
     if (from == to) {
         FUZZ_CHECK(whole.out.len == size - 1
@@ -166,5 +182,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     free(whole.out.data);
     free(cut.out.data);
+    free(slow.out.data);
     return 0;
 }

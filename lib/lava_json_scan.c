@@ -8,6 +8,13 @@
 #include "lava_json_scan.h"
 
 
+/* bytes that stand for themselves in a string: printable ASCII but '"' and
+ * '\\' */
+static const unsigned char  lava_json_scan_plain[256] = {
+    [0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7f] = 1
+};
+
+
 /*
  * One string at p (its opening quote): validates it as jansson does (UTF-8,
  * no raw control character, escapes, surrogate pairs) and gives its
@@ -121,8 +128,13 @@ lava_json_scan_string(const char *p, size_t n, int allow_nul,
         }
 
         if (c < 0x80) {
-            len++;
-            i++;
+            /* a run of printable ASCII, most of a string's bytes */
+            for (k = i + 1; k < n && lava_json_scan_plain[s[k]]; k++) {
+                /* void */
+            }
+
+            len += (int64_t) (k - i);
+            i = k;
             continue;
         }
 
@@ -202,9 +214,22 @@ lava_json_scan_number(const char *p, size_t n)
         return (size_t) -1;
     }
 
+    if (i <= 18) {
+        return i;
+    }
+
     /* an integer beyond 64 bits is refused by jansson, a long real may
-     * overflow: leave both to it */
-    return i > 18 ? (size_t) -1 : i;
+     * overflow: leave both to it; 19 digits up to INT64_MAX are sure (a
+     * nanosecond clock is 19 digits) */
+    digits = i - (p[0] == '-');
+
+    if (digits == 19 && memchr(p, '.', i) == NULL
+        && memcmp(p + (p[0] == '-'), "9223372036854775807", 19) <= 0)
+    {
+        return i;
+    }
+
+    return (size_t) -1;
 }
 
 

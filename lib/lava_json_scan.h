@@ -14,8 +14,8 @@
  * (LAVA_JSON_SCAN_UNSURE) instead of guessing, and the caller parses the
  * whole body with jansson as before: keys holding escapes, numbers of
  * more than 18 characters or with an exponent (jansson refuses integers
- * beyond 64 bits and reals that overflow), nesting deeper than
- * LAVA_JSON_SCAN_DEPTH. Invalid UTF-8, raw control characters, lone
+ * beyond 64 bits and reals that overflow) but integers of 19 digits up to
+ * INT64_MAX (either sign), nesting deeper than LAVA_JSON_SCAN_DEPTH. Invalid UTF-8, raw control characters, lone
  * surrogates, bad escapes and grammar errors are LAVA_JSON_SCAN_INVALID.
  *
  * One difference is known and accepted: jansson keeps the last of

@@ -62,8 +62,8 @@ lava_request_scan_twin(const char *key, size_t klen, const char *const *set)
 
 /*
  * A validated JSON number that jansson reads as an integer (no fraction,
- * no exponent; at most 18 characters, lava_json_scan leaves longer ones to
- * jansson): 1 and *n, 0 another value.
+ * no exponent; at most 19 digits up to INT64_MAX, lava_json_scan leaves
+ * longer ones to jansson): 1 and *n, 0 another value.
  */
 static int
 lava_request_scan_int(const char *v, size_t vlen, int64_t *n)

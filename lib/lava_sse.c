@@ -250,6 +250,20 @@ lava_sse_set_tail(lava_sse_t *s, lava_sse_tail_pt cb)
 }
 
 
+/* the first CR or LF in p[i..n), or n: memchr's word-at-a-time search,
+ * as a data line is most of an event's bytes */
+static size_t
+lava_sse_line_end(const char *p, size_t i, size_t n)
+{
+    const char  *lf, *cr;
+
+    lf = memchr(p + i, '\n', n - i);
+    cr = memchr(p + i, '\r', (size_t) ((lf ? lf : p + n) - (p + i)));
+
+    return (size_t) ((cr ? cr : lf ? lf : p + n) - p);
+}
+
+
 int
 lava_sse_feed(lava_sse_t *s, const char *p, size_t n)
 {
@@ -340,10 +354,7 @@ lava_sse_feed(lava_sse_t *s, const char *p, size_t n)
             /* fall through */
 
         case S_DATA:
-            for (j = i; j < n && p[j] != '\r' && p[j] != '\n'; j++) {
-                /* void */
-            }
-
+            j = lava_sse_line_end(p, i, n);
             lava_sse_append(s, p + i, j - i);
             i = j - 1;
             break;

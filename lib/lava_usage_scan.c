@@ -64,7 +64,8 @@ lava_usage_scan_count(const lava_usage_span_t *s, int64_t *v)
             return LAVA_SCAN_UNSURE;                /* a real */
         }
 
-        /* at most 18 characters: lava_json_scan leaves longer ones */
+        /* at most 19 digits up to INT64_MAX: lava_json_scan leaves
+         * longer ones */
         x = x * 10 + (s->v[i] - '0');
     }
 

@@ -171,6 +171,41 @@ lava_usage_get(const json_t *obj, const char *path)
 }
 
 
+/* parts never exceed their totals in the internal form */
+static void
+lava_xlate_usage_clamp(lava_xlate_usage_t *u)
+{
+    if (u->cached > u->input) {
+        u->cached = u->input;
+    }
+    if (u->cache_write > u->input - u->cached) {
+        u->cache_write = u->input - u->cached;
+    }
+    if (u->reasoning > u->output) {
+        u->reasoning = u->output;
+    }
+}
+
+
+void
+lava_xlate_usage_gemini(lava_xlate_usage_t *u, int64_t prompt,
+    int64_t candidates, int64_t cached, int64_t thoughts,
+    int64_t tool_prompt)
+{
+    memset(u, 0, sizeof(*u));
+
+    u->seen = 1;
+    u->cached = cached;
+    u->reasoning = thoughts;
+    /* tool-use prompt tokens (code execution, grounding) are input;
+     * candidatesTokenCount excludes thoughts */
+    u->input = prompt + tool_prompt;
+    u->output = candidates + thoughts;
+
+    lava_xlate_usage_clamp(u);
+}
+
+
 void
 lava_xlate_usage_read(lava_fmt_e fmt, const json_t *obj,
     lava_xlate_usage_t *u)
@@ -185,6 +220,17 @@ lava_xlate_usage_read(lava_fmt_e fmt, const json_t *obj,
     }
 
     n = &lava_xlate_usage_names[fmt];
+
+    if (fmt == LAVA_FMT_GEMINI) {
+        lava_xlate_usage_gemini(u, lava_usage_get(obj, n->input),
+                                lava_usage_get(obj, n->output),
+                                lava_usage_get(obj, n->cached),
+                                lava_usage_get(obj, n->reasoning),
+                                lava_usage_get(obj,
+                                               "toolUsePromptTokenCount"));
+        return;
+    }
+
     u->seen = 1;
     u->cached = lava_usage_get(obj, n->cached);
     u->cache_write = lava_usage_get(obj, n->cache_write);
@@ -196,13 +242,6 @@ lava_xlate_usage_read(lava_fmt_e fmt, const json_t *obj,
         plain = lava_usage_get(obj, n->input);
         u->input = plain + u->cached + u->cache_write;
         u->output = lava_usage_get(obj, n->output);
-        break;
-
-    case LAVA_FMT_GEMINI:
-        /* tool-use prompt tokens (code execution, grounding) are input */
-        u->input = lava_usage_get(obj, n->input)
-                   + lava_usage_get(obj, "toolUsePromptTokenCount");
-        u->output = lava_usage_get(obj, n->output) + u->reasoning;
         break;
 
     default:
@@ -220,16 +259,7 @@ lava_xlate_usage_read(lava_fmt_e fmt, const json_t *obj,
         break;
     }
 
-    /* parts never exceed their totals in the internal form */
-    if (u->cached > u->input) {
-        u->cached = u->input;
-    }
-    if (u->cache_write > u->input - u->cached) {
-        u->cache_write = u->input - u->cached;
-    }
-    if (u->reasoning > u->output) {
-        u->reasoning = u->output;
-    }
+    lava_xlate_usage_clamp(u);
 }
 
 

@@ -81,6 +81,16 @@ extern const lava_xlate_usage_names_t  lava_xlate_usage_names[LAVA_FMT_N];
 void lava_xlate_usage_read(lava_fmt_e fmt, const json_t *obj,
     lava_xlate_usage_t *u);
 
+/*
+ * The internal form of Gemini's usageMetadata counts (what
+ * lava_xlate_usage_read makes of them; for readers without a jansson
+ * object, lava_xlate_stream_fast.c): prompt, candidates, cachedContent,
+ * thoughts and toolUsePrompt token counts, each >= 0.
+ */
+void lava_xlate_usage_gemini(lava_xlate_usage_t *u, int64_t prompt,
+    int64_t candidates, int64_t cached, int64_t thoughts,
+    int64_t tool_prompt);
+
 /* A new usage object in the format's shape (NULL: out of memory). */
 json_t *lava_xlate_usage_json(lava_fmt_e fmt, const lava_xlate_usage_t *u);
 

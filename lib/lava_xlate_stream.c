@@ -3,8 +3,10 @@
  * of provider events into the internal form (lava_xlate_stream_int.h).
  *
  * The SSE scanner (lava_sse.c) cuts the provider's bytes into events in any
- * split; each event's data is parsed with jansson and decoded by the
- * provider's decoder, which calls the xs_* writers of the client's format.
+ * split; the common text-delta events are decoded by the scanner fast path
+ * (lava_xlate_stream_fast.c), every other event's data is parsed with jansson
+ * and decoded by the provider's decoder here; both call the xs_* writers of
+ * the client's format.
  */
 
 #include <stdio.h>
@@ -15,6 +17,9 @@
 #include <jansson.h>
 
 #include "lava_xlate_stream_int.h"
+
+
+int  lava_xlate_stream_fast_on = 1;
 
 
 /* ---- small jansson helpers: members by name, absent or wrong type = none */
@@ -608,6 +613,13 @@ xs_on_event(void *data, const char *event, size_t event_len,
         return s->err;
     }
 
+    if (lava_xlate_stream_fast_on
+        && lava_xs_fast_event(s, payload, payload_len) == 0)
+    {
+        s->fast_events++;
+        return s->err;
+    }
+
     o = json_loadb(payload, payload_len, JSON_ALLOW_NUL, &jerr);
     if (!json_is_object(o)) {
         json_decref(o);
@@ -706,13 +718,14 @@ lava_xlate_stream_error(const lava_xlate_stream_t *s)
 }
 
 
-/* moves this call's client bytes to out; -1 when out of memory */
+/* moves this call's client bytes to out (NULL: they stay for
+ * lava_xlate_stream_take); -1 when out of memory */
 static int
 xs_flush(xs_t *s, lava_xlate_buf_t *out)
 {
     char  *nb;
 
-    if (s->olen == 0) {
+    if (s->olen == 0 || out == NULL) {
         return 0;
     }
 
@@ -755,6 +768,11 @@ xs_pass(xs_t *s, const char *in, size_t len, lava_xlate_buf_t *out)
 
     if (len == 0) {
         return 0;
+    }
+
+    if (out == NULL) {
+        lava_xs_out(s, in, len);
+        return s->err ? -1 : 0;
     }
 
     nb = realloc(out->data, out->len + len);
@@ -819,6 +837,16 @@ lava_xlate_stream_finish(lava_xlate_stream_t *s, lava_xlate_buf_t *out)
     }
 
     return xs_done(s, was_err, out);
+}
+
+
+const char *
+lava_xlate_stream_take(lava_xlate_stream_t *s, size_t *len)
+{
+    *len = s->olen;
+    s->olen = 0;            /* the next call writes over them */
+
+    return s->ob;
 }
 
 

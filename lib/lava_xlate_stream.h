@@ -31,7 +31,10 @@
  *
  * Ownership: the stream is malloc'd by lava_xlate_stream_new() and freed by
  * lava_xlate_stream_free(); out->data is malloc'd (realloc'd to grow), the
- * caller frees it. Pure C, no I/O, no nginx types.
+ * caller frees it. With out NULL the client bytes stay in the stream's own
+ * buffer (grown once, then reused) until lava_xlate_stream_take(): no
+ * allocation per call for a caller that copies them anyway. Pure C, no I/O,
+ * no nginx types.
  */
 #ifndef LAVA_XLATE_STREAM_H
 #define LAVA_XLATE_STREAM_H
@@ -61,7 +64,8 @@ typedef struct lava_xlate_stream_s  lava_xlate_stream_t;
 lava_xlate_stream_t *lava_xlate_stream_new(lava_fmt_e from, lava_fmt_e to,
     const char *model);
 
-/* Appends the client bytes for in[0..len) to out: 0, or -1 (see above). */
+/* Appends the client bytes for in[0..len) to out (NULL: keeps them, see
+ * lava_xlate_stream_take): 0, or -1 (see above). */
 int lava_xlate_stream_feed(lava_xlate_stream_t *s, const char *in, size_t len,
     lava_xlate_buf_t *out);
 
@@ -78,6 +82,13 @@ int lava_xlate_stream_finish(lava_xlate_stream_t *s, lava_xlate_buf_t *out);
 
 void lava_xlate_stream_free(lava_xlate_stream_t *s);
 
+/*
+ * The client bytes kept by feed and finish calls with out NULL since the
+ * last take (*len 0: none), in the stream's buffer: valid until the next
+ * feed, finish or free.
+ */
+const char *lava_xlate_stream_take(lava_xlate_stream_t *s, size_t *len);
+
 /* LAVA_XLATE_STREAM_* options; call before the first feed. */
 void lava_xlate_stream_set_opts(lava_xlate_stream_t *s, unsigned opts);
 
@@ -93,5 +104,13 @@ int lava_xlate_stream_complete(const lava_xlate_stream_t *s);
 
 /* The sticky failure's message, or NULL. */
 const char *lava_xlate_stream_error(const lava_xlate_stream_t *s);
+
+/*
+ * 1 (the default): the common text-delta events are decoded by the scanner
+ * (lib/lava_xlate_stream_fast.c), the rest with jansson; 0: every event with
+ * jansson. The client bytes are the same either way: the unit tests, the
+ * fuzz target and bench/xstream.c compare both paths.
+ */
+extern int  lava_xlate_stream_fast_on;
 
 #endif

@@ -55,6 +55,9 @@ struct lava_xlate_stream_s {
     lava_finish_e       fin;        /* NONE until known */
     int64_t      an_input;          /* Anthropic provider: input_tokens as
                                        sent (without cache reads/writes) */
+    char         usage_js[512];     /* the usage object last written ... */
+    size_t       usage_js_len;      /* (0: none kept) */
+    lava_xlate_usage_t  usage_js_of;    /* ... and the usage it is of */
 
     /* progress */
     int          started;           /* client start written */
@@ -62,6 +65,8 @@ struct lava_xlate_stream_s {
     int          ended;             /* the client's stream has its end */
     int          refused;           /* OpenAI provider: a refusal delta */
     int          dead;              /* provider error relayed: ignore rest */
+    unsigned long  fast_events;     /* events the fast path decoded (the
+                                       tests and bench/xstream.c read it) */
 
     /* decoder state */
     int          src_blk;           /* Anthropic provider: kind of the open
@@ -99,6 +104,15 @@ void lava_xs_end(xs_t *s);
 void lava_xs_error(xs_t *s, int status, const char *msg, size_t msg_len);
 /* the client-shaped event for a translator failure */
 void lava_xs_error_failure(xs_t *s);
+
+/*
+ * lava_xlate_stream_fast.c: one provider event's data decoded by the
+ * scanner when it is one of the common text-delta events, with the same xs_*
+ * calls the jansson decoder would make: 0; LAVA_XS_FAST_DECLINED when it is
+ * not (nothing was done: decode it with jansson).
+ */
+#define LAVA_XS_FAST_DECLINED  1
+int lava_xs_fast_event(xs_t *s, const char *payload, size_t len);
 
 /* the HTTP status a format's error type (or Gemini status) stands for,
  * 500 when unknown */

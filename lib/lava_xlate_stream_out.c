@@ -100,14 +100,27 @@ xs_out_cstr(xs_t *s, const char *p)
 }
 
 
+/* v in decimal, as "%" PRId64 writes it (written by hand: snprintf was a
+ * tenth of a translated event's cost) */
 void
 lava_xs_out_int(xs_t *s, int64_t v)
 {
-    char  b[24];
-    int   n;
+    char      b[24], *p;
+    uint64_t  u;
 
-    n = snprintf(b, sizeof(b), "%" PRId64, v);
-    lava_xs_out(s, b, (size_t) n);
+    p = b + sizeof(b);
+    u = v < 0 ? (uint64_t) 0 - (uint64_t) v : (uint64_t) v;
+
+    do {
+        *--p = (char) ('0' + u % 10);
+        u /= 10;
+    } while (u);
+
+    if (v < 0) {
+        *--p = '-';
+    }
+
+    lava_xs_out(s, p, (size_t) (b + sizeof(b) - p));
 }
 
 
@@ -192,13 +205,29 @@ xs_fin_name(xs_t *s)
 }
 
 
+static int
+xs_usage_same(const lava_xlate_usage_t *a, const lava_xlate_usage_t *b)
+{
+    return a->input == b->input && a->output == b->output
+           && a->cached == b->cached && a->cache_write == b->cache_write
+           && a->reasoning == b->reasoning && a->seen == b->seen;
+}
+
+
 /* the usage object in the client's format (as the JSON translator writes
- * it) */
+ * it); kept as written while the usage stays the same (a Gemini client gets
+ * it in every chunk) */
 static void
 xs_out_usage(xs_t *s)
 {
     json_t  *u;
     char    *j;
+    size_t   n;
+
+    if (s->usage_js_len && xs_usage_same(&s->usage, &s->usage_js_of)) {
+        lava_xs_out(s, s->usage_js, s->usage_js_len);
+        return;
+    }
 
     u = lava_xlate_usage_json(s->to, &s->usage);
     j = u ? json_dumps(u, JSON_COMPACT) : NULL;
@@ -209,7 +238,16 @@ xs_out_usage(xs_t *s)
         return;
     }
 
-    lava_xs_out(s, j, strlen(j));
+    n = strlen(j);
+    lava_xs_out(s, j, n);
+
+    s->usage_js_len = 0;
+    if (n < sizeof(s->usage_js)) {
+        memcpy(s->usage_js, j, n);
+        s->usage_js_len = n;
+        s->usage_js_of = s->usage;
+    }
+
     free(j);
 }
 

@@ -7,7 +7,9 @@
  * endpoint.
  *
  *   SSE     each buffer fed to lib/lava_xlate_stream.c, whatever it gives
- *           sent on at once (no buffering of the whole answer)
+ *           sent on at once (no buffering of the whole answer); the client
+ *           bytes are copied from the translator's own buffer into ours, so
+ *           a call allocates nothing once both have grown
  *   JSON    collected (lava_tap_json_max bounds it), translated at its end
  *   error   a provider's non-2xx answer: the same, into the client's error
  *           shape with the provider's status kept
@@ -255,11 +257,12 @@ ngx_http_lava_xlate_json_end(ngx_http_request_t *r, ngx_http_lava_api_t *api,
 static ngx_int_t
 ngx_http_lava_xlate_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
-    size_t                 n;
+    size_t                 n, len;
     ngx_int_t              rc;
     ngx_buf_t             *b, *ob;
     ngx_uint_t             last;
     ngx_chain_t           *cl, *out;
+    const char            *data;
     lava_xlate_buf_t       xb;
     ngx_http_lava_ctx_t   *ctx;
     ngx_http_lava_api_t   *api;
@@ -295,8 +298,9 @@ ngx_http_lava_xlate_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
             n = b->last - b->pos;
 
             if (api->mode == NGX_HTTP_LAVA_XLATE_SSE) {
+                /* kept in the stream's buffer, taken below */
                 if (n && lava_xlate_stream_feed(api->stream, (char *) b->pos,
-                                                n, &xb)
+                                                n, NULL)
                          != 0)
                 {
                     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -321,7 +325,7 @@ ngx_http_lava_xlate_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     if (last) {
         if (api->mode == NGX_HTTP_LAVA_XLATE_SSE) {
-            (void) lava_xlate_stream_finish(api->stream, &xb);
+            (void) lava_xlate_stream_finish(api->stream, NULL);
 
         } else if (ngx_http_lava_xlate_json_end(r, api, &xb) != NGX_OK) {
             free(xb.data);
@@ -331,7 +335,17 @@ ngx_http_lava_xlate_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         api->done = 1;
     }
 
-    if (xb.len == 0 && !last) {
+    /* the client bytes: the stream's own (valid until its next call), or
+     * the translated JSON in xb (malloc'd, freed below) */
+    if (api->mode == NGX_HTTP_LAVA_XLATE_SSE) {
+        data = lava_xlate_stream_take(api->stream, &len);
+
+    } else {
+        data = xb.data;
+        len = xb.len;
+    }
+
+    if (len == 0 && !last) {
         free(xb.data);
         return api->header_held ? NGX_OK : ngx_http_next_body_filter(r, NULL);
     }
@@ -344,7 +358,7 @@ ngx_http_lava_xlate_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
             ngx_str_null(&r->headers_out.status_line);
         }
 
-        r->headers_out.content_length_n = xb.len;
+        r->headers_out.content_length_n = len;
 
         rc = ngx_http_next_header_filter(r);
 
@@ -364,10 +378,8 @@ ngx_http_lava_xlate_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     ob = out->buf;
 
-    if (xb.len
-        && (ob->start == NULL || (size_t) (ob->end - ob->start) < xb.len))
-    {
-        n = ngx_max(xb.len, NGX_HTTP_LAVA_XLATE_BUF);
+    if (len && (ob->start == NULL || (size_t) (ob->end - ob->start) < len)) {
+        n = ngx_max(len, NGX_HTTP_LAVA_XLATE_BUF);
         ob->start = ngx_palloc(r->pool, n);
         if (ob->start == NULL) {
             free(xb.data);
@@ -378,9 +390,9 @@ ngx_http_lava_xlate_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     }
 
     ob->pos = ob->start;
-    ob->last = xb.len ? ngx_cpymem(ob->pos, xb.data, xb.len) : ob->pos;
+    ob->last = len ? ngx_cpymem(ob->pos, data, len) : ob->pos;
     /* an empty last buffer is a special one, not a zero-size memory one */
-    ob->memory = xb.len ? 1 : 0;
+    ob->memory = len ? 1 : 0;
     ob->temporary = 0;
 
     free(xb.data);

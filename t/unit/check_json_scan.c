@@ -68,6 +68,11 @@ static const struct {
     { "{\"a\":[1,2}",                         LAVA_JSON_SCAN_INVALID },
     { "[1e5]",                                LAVA_JSON_SCAN_UNSURE },
     { "[12345678901234567890]",               LAVA_JSON_SCAN_UNSURE },
+    { "[1765100000123456789]",                LAVA_JSON_SCAN_OK },
+    { "[9223372036854775807, -9223372036854775807]", LAVA_JSON_SCAN_OK },
+    { "[9223372036854775808]",                LAVA_JSON_SCAN_UNSURE },
+    { "[-9223372036854775808]",               LAVA_JSON_SCAN_UNSURE },
+    { "[1765100000123456789.5]",              LAVA_JSON_SCAN_UNSURE },
     { "{\"a\\u0062\":1}",                     LAVA_JSON_SCAN_UNSURE },
 };
 

@@ -359,6 +359,90 @@ START_TEST(test_same_format)
 END_TEST
 
 
+/* ---- out NULL: the bytes kept for lava_xlate_stream_take ---- */
+
+/* fed in pieces of 7 bytes with out NULL, taken after every call (as the
+ * module's filter does), the same bytes as the golden run; a failure's
+ * event is kept like any other and nothing follows it */
+START_TEST(test_take)
+{
+    const xs_case_t      *c = &cases[_i / 3];
+    lava_fmt_e            to = (lava_fmt_e) (_i % 3);
+    lava_xlate_stream_t  *s;
+    run_t                 whole;
+    char                 *in, *got;
+    const char           *p;
+    size_t                n, i, k, len, got_len;
+    int                   rc, first;
+
+    in = fx_read(c->file, &n);
+    run(c, to, in, n, 0, &whole);
+
+    s = xs_new(c->from, to, c->model);
+    got = malloc(whole.out.len + n + 1);
+    ck_assert_ptr_nonnull(got);
+    got_len = 0;
+    first = 0;
+
+    for (i = 0; i <= n; i += k) {
+        k = n - i < 7 ? n - i : 7;
+        rc = i < n ? lava_xlate_stream_feed(s, in + i, k, NULL)
+                   : lava_xlate_stream_finish(s, NULL);
+        first = first ? first : rc;
+
+        p = lava_xlate_stream_take(s, &len);
+        memcpy(got + got_len, p, len);
+        got_len += len;
+
+        /* taken: nothing left for a second take */
+        (void) lava_xlate_stream_take(s, &len);
+        ck_assert_uint_eq(len, 0);
+
+        if (i == n) {
+            break;
+        }
+    }
+
+    ck_assert_int_eq(first, whole.rc);
+    ck_assert_msg(got_len == whole.out.len
+                  && memcmp(got, whole.out.data, got_len) == 0,
+                  "%s -> %s: kept and taken bytes differ from the appended "
+                  "ones", c->file, fmt_names[to]);
+
+    lava_xlate_stream_free(s);
+    free(got);
+    free(whole.out.data);
+    free(in);
+}
+END_TEST
+
+
+START_TEST(test_take_failure)
+{
+    static const char     in[] = "data: {\"choices\":[{\"delta\":"
+                                 "{\"content\":\"Hi\"}}]}\n\ndata: {nope\n\n";
+    lava_xlate_stream_t  *s = xs_new(LAVA_FMT_OPENAI, LAVA_FMT_ANTHROPIC,
+                                     NULL);
+    const char           *p;
+    size_t                len;
+
+    ck_assert_int_eq(lava_xlate_stream_feed(s, in, sizeof(in) - 1, NULL), -1);
+    p = lava_xlate_stream_take(s, &len);
+    ck_assert_msg(len > 0 && strstr(p, "\"Hi\"") != NULL
+                  && strstr(p, "event: error\n") != NULL
+                  && strstr(p, "stream translation failed: ") != NULL,
+                  "%.*s", (int) len, p);
+
+    ck_assert_int_eq(lava_xlate_stream_feed(s, "data: {}\n\n", 10, NULL), -1);
+    ck_assert_int_eq(lava_xlate_stream_finish(s, NULL), -1);
+    (void) lava_xlate_stream_take(s, &len);
+    ck_assert_uint_eq(len, 0);
+
+    lava_xlate_stream_free(s);
+}
+END_TEST
+
+
 /* ---- failures ---- */
 
 static lava_xlate_stream_t *
@@ -665,6 +749,8 @@ make_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, test_golden, 0, NCASES * 3);
     tcase_add_loop_test(tc, test_same_format, 0, NCASES);
+    tcase_add_loop_test(tc, test_take, 0, NCASES * 3);
+    tcase_add_test(tc, test_take_failure);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("failures");
