@@ -38,19 +38,31 @@ COMMENT ON FUNCTION ledger_immutable IS
 CREATE OR REPLACE FUNCTION transfers_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     v_moved    boolean;
-    v_named    bigint;
     v_locked   bigint;
     v_requests text[];
+    v_accounts bigint[];   -- every account the new rows name, in id order
+    v_deltas   bigint[];   -- what each of v_accounts moves by, nano-USD
 BEGIN
-    SELECT count(*) INTO v_named
-      FROM (SELECT debit_account FROM new_rows UNION SELECT credit_account FROM new_rows) x;
+    -- One pass over the new rows: the accounts they name and what each
+    -- moves by (a batch names a handful of accounts; everything after
+    -- works on those)
+    SELECT array_agg(d.account ORDER BY d.account), array_agg(d.delta ORDER BY d.account)
+      INTO v_accounts, v_deltas
+      FROM (SELECT x.account, sum(x.delta)::bigint AS delta FROM (
+                SELECT debit_account AS account, -amount_nusd AS delta FROM new_rows
+                UNION ALL
+                SELECT credit_account, amount_nusd FROM new_rows) x
+             GROUP BY x.account) d;
+    v_accounts := coalesce(v_accounts, '{}');
+    v_deltas := coalesce(v_deltas, '{}');
     SELECT count(*) INTO v_locked
       FROM (SELECT 1 FROM accounts
-             WHERE id IN (SELECT debit_account FROM new_rows UNION SELECT credit_account FROM new_rows)
+             WHERE id = ANY (v_accounts)
              ORDER BY id
                FOR NO KEY UPDATE) l;
-    IF v_locked <> v_named THEN
-        RAISE EXCEPTION 'transfers name % accounts that do not exist', v_named - v_locked
+    IF v_locked <> cardinality(v_accounts) THEN
+        RAISE EXCEPTION 'transfers name % accounts that do not exist',
+            cardinality(v_accounts) - v_locked
             USING ERRCODE = 'foreign_key_violation';
     END IF;
     -- = ANY (array): looked up in the primary key, whatever the planner
@@ -63,15 +75,9 @@ BEGIN
         RAISE EXCEPTION 'transfers name a request that is not booked'
             USING ERRCODE = 'foreign_key_violation';
     END IF;
-    WITH d AS (
-        SELECT account, sum(delta)::bigint AS delta FROM (
-            SELECT debit_account AS account, -amount_nusd AS delta FROM new_rows
-            UNION ALL
-            SELECT credit_account, amount_nusd FROM new_rows) x
-        GROUP BY account
-    ), upd AS (
+    WITH upd AS (
         UPDATE accounts a SET balance_nusd = a.balance_nusd + d.delta
-          FROM d
+          FROM unnest(v_accounts, v_deltas) AS d(account, delta)
          WHERE a.id = d.account
         RETURNING a.kind, a.customer_id, a.balance_nusd - d.delta AS was, a.balance_nusd AS now
     )
