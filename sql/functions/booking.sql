@@ -414,26 +414,13 @@ BEGIN
           JOIN unnest(v_new) AS nw(request_id) ON nw.request_id = t.request_id;
     END IF;
 
-    -- Account ids from the few keys looked up above (a hash of a handful of
-    -- rows; a lookup of the staging table's keys here planned merge joins
-    -- with three sorts of the whole batch).
-    INSERT INTO transfers (kind, debit_account, credit_account, amount_nusd, request_id,
-                           spend_key_id)
-    SELECT t.kind, d.id, c.id, t.amount_nusd, t.request_id, nw.spend_key_id
-      FROM book_transfers_in t
-      JOIN unnest(v_new, v_new_spk) AS nw(request_id, spend_key_id) ON nw.request_id = t.request_id
-      JOIN unnest(v_acc_keys, v_acc_ids) AS d(key, id) ON d.key = t.debit
-      JOIN unnest(v_acc_keys, v_acc_ids) AS c(key, id) ON c.key = t.credit
-     ORDER BY t.n;     -- transfer ids follow the plan: base, fee, service charge
-    GET DIAGNOSTICS v_done = ROW_COUNT;
-
-    IF v_done <> v_expected THEN
-        RAISE EXCEPTION 'book_batch: % transfers planned but % booked', v_expected, v_done;
-    END IF;
-
     -- Graduated meters: the counts move on by what was inserted now, read
     -- from the staging table (the same values, no lookups in events); in
-    -- the usual batch every staged event was inserted (no join needed)
+    -- the usual batch every staged event was inserted (no join needed).
+    -- Before the transfers: their trigger locks the accounts every batch
+    -- shares (provider, merchant, platform) until COMMIT, and another
+    -- sidecar's batch waits for those; the counts are this batch's own
+    -- (locked by meter_usage_lock() already).
     IF cardinality(v_new) = v_count THEN
         SELECT array_agg(e.merchant_id), array_agg(e.meter_slug), array_agg(e.customer_id),
                array_agg(e.fee_units_before), array_agg(e.fee_units)
@@ -451,6 +438,24 @@ BEGIN
     IF v_merchants IS NOT NULL THEN
         PERFORM meter_usage_add(v_merchants, v_slugs, v_customers, v_before, v_units);
     END IF;
+
+    -- Account ids from the few keys looked up above (a hash of a handful of
+    -- rows; a lookup of the staging table's keys here planned merge joins
+    -- with three sorts of the whole batch).
+    INSERT INTO transfers (kind, debit_account, credit_account, amount_nusd, request_id,
+                           spend_key_id)
+    SELECT t.kind, d.id, c.id, t.amount_nusd, t.request_id, nw.spend_key_id
+      FROM book_transfers_in t
+      JOIN unnest(v_new, v_new_spk) AS nw(request_id, spend_key_id) ON nw.request_id = t.request_id
+      JOIN unnest(v_acc_keys, v_acc_ids) AS d(key, id) ON d.key = t.debit
+      JOIN unnest(v_acc_keys, v_acc_ids) AS c(key, id) ON c.key = t.credit
+     ORDER BY t.n;     -- transfer ids follow the plan: base, fee, service charge
+    GET DIAGNOSTICS v_done = ROW_COUNT;
+
+    IF v_done <> v_expected THEN
+        RAISE EXCEPTION 'book_batch: % transfers planned but % booked', v_expected, v_done;
+    END IF;
+
     -- Spend keys: their counts and spend (sql/functions/spend_keys.sql).
     IF EXISTS (SELECT 1 FROM unnest(v_new_spk) AS k(id) WHERE k.id IS NOT NULL) THEN
         PERFORM spend_key_usage_move(
