@@ -66,9 +66,11 @@ BEGIN
             USING ERRCODE = 'foreign_key_violation';
     END IF;
     -- = ANY (array): looked up in the primary key, whatever the planner
-    -- thinks of the transition table's size (a join read all of events)
-    SELECT array_agg(DISTINCT request_id) INTO v_requests
-      FROM new_rows WHERE request_id IS NOT NULL;
+    -- thinks of the transition table's size (a join read all of events).
+    -- DISTINCT in a subquery: hashed, where array_agg(DISTINCT) sorts the
+    -- request ids (with the database's collation).
+    SELECT array_agg(r.request_id) INTO v_requests
+      FROM (SELECT DISTINCT request_id FROM new_rows WHERE request_id IS NOT NULL) r;
     IF v_requests IS NOT NULL
        AND (SELECT count(*) FROM events e WHERE e.request_id = ANY (v_requests))
            <> cardinality(v_requests) THEN
@@ -117,8 +119,9 @@ DECLARE
     v_rates     bigint[];
     v_found     bigint;
 BEGIN
-    SELECT array_agg(DISTINCT merchant_id) INTO v_merchants
-      FROM new_rows WHERE merchant_id IS NOT NULL;
+    -- DISTINCT in a subquery: hashed, where array_agg(DISTINCT) sorts
+    SELECT array_agg(d.merchant_id) INTO v_merchants
+      FROM (SELECT DISTINCT merchant_id FROM new_rows WHERE merchant_id IS NOT NULL) d;
     IF v_merchants IS NOT NULL THEN
         -- = ANY (array): primary key lookups whatever the planner thinks of
         -- the transition table's size
@@ -131,8 +134,8 @@ BEGIN
                 USING ERRCODE = 'foreign_key_violation';
         END IF;
     END IF;
-    SELECT array_agg(DISTINCT rate_id) INTO v_rates
-      FROM new_rows WHERE rate_id IS NOT NULL;
+    SELECT array_agg(d.rate_id) INTO v_rates
+      FROM (SELECT DISTINCT rate_id FROM new_rows WHERE rate_id IS NOT NULL) d;
     IF v_rates IS NOT NULL THEN
         SELECT count(*) INTO v_found
           FROM (SELECT 1 FROM provider_rates WHERE id = ANY (v_rates)
