@@ -120,6 +120,46 @@ is $s->sql_value(q{SELECT replay_dead_letters('%version%')}), 1, 'replay_dead_le
 ok wait_for(10, sub { $s->sql_value(q{SELECT count(*) FROM dead_letters WHERE reason LIKE '%version%'}) == 2 }),
    'a replayed entry that fails again is a new dead letter';
 
+# --- refused inside book_batch(), in a batch with a good entry ----------------------
+# An event charging the wallet of another merchant's customer, and one naming
+# a merchant the ledger does not have (paid by nobody: no transfer names a
+# missing account), are dead-lettered by book_batch() with their reason; the
+# good entry of the same batch is booked with its transfers. Two batches, one
+# case each: book_batch() looks up a batch's few accounts and merchants
+# first and searches for the requests to dead-letter only when one of them
+# is missing or foreign, so each case has to start that search on its own.
+
+my $other = $s->setup_merchant(name => 'Other Merchant', funds => 10);
+my $wallet_before = $s->sql_value('SELECT balance_nusd FROM accounts WHERE key = ?',
+                                  "wallet:$other->{customer}");
+my %mixed = (foreign => { fields(payer => 'customer', customer_id => $other->{customer},
+                                 meter => 'chat') },
+             nobody  => { fields(payer => 'none', merchant_id => 'mer_nobody') });
+for my $name (qw(foreign nobody)) {
+    $s->stop_part('sidecar');
+    my %good = fields();
+    xadd(%good);
+    $mixed{$name}{id} = xadd(%{ $mixed{$name} });
+    $s->start_part('sidecar');
+    ok $s->wait_booked($good{request_id}), "$name: the good entry of its batch is booked";
+    ok $s->sql_value('SELECT count(*) FROM transfers WHERE request_id = ?', $good{request_id}) > 0,
+       "$name: with its transfers";
+    $mixed{$name}{dl} = wait_for(10, sub {
+        $s->sql('SELECT * FROM dead_letter_report WHERE stream_id = ?', $mixed{$name}{id})->[0] });
+    ok $mixed{$name}{dl}, "$name: dead-lettered";
+    is booked_count($mixed{$name}{request_id}), 0, "$name: not booked";
+    is $s->sql_value('SELECT count(*) FROM transfers WHERE request_id = ?', $mixed{$name}{request_id}),
+       0, "$name: no money moved";
+    ok wait_for(10, sub { pending_count() == 0 }), "$name: its batch is acknowledged";
+}
+like $mixed{foreign}{dl}{reason} // '',
+     qr/^no account wallet:\Q$other->{customer}\E for merchant \Q$m->{merchant}\E$/,
+     "another merchant's customer: the reason names the wallet and the merchant";
+is $s->sql_value('SELECT balance_nusd FROM accounts WHERE key = ?', "wallet:$other->{customer}"),
+   $wallet_before, "the other merchant's customer's wallet did not move";
+is $mixed{nobody}{dl}{reason} // '', 'unknown merchant mer_nobody',
+   'an unknown merchant: the reason names it';
+
 # --- an entry delivered too often -------------------------------------------------
 
 sidecar_with(claim_idle_ms => 1000, max_deliveries => 3);

@@ -268,6 +268,10 @@ DECLARE
     v_customers text[];
     v_before    bigint[];
     v_units     bigint[];
+    v_key_merchants text[];  -- the batch's distinct (merchant, account key) pairs
+    v_keys      text[];
+    v_acc_keys  text[];      -- the accounts those keys name: key -> id
+    v_acc_ids   bigint[];
 BEGIN
     IF p_dead IS NOT NULL AND jsonb_array_length(p_dead) > 0 THEN
         INSERT INTO dead_letters (stream, stream_id, request_id, reason, fields)
@@ -290,43 +294,76 @@ BEGIN
      WHERE t.credit LIKE 'provider:%'
     ON CONFLICT (key) DO NOTHING;
 
+    -- The batch's distinct (merchant, account key) pairs, found in one pass
+    -- over the planned transfers (a batch names a handful of accounts: its
+    -- wallets, merchants, providers, the platform), and the ids of the
+    -- accounts they name. Everything below works on these few rows rather
+    -- than on the batch's thousands of transfers. (Accounts are never
+    -- deleted and their ids never change: a key found here stays valid for
+    -- the transfers insert below.)
+    WITH p AS (
+        SELECT DISTINCT t.merchant_id, t.debit, t.credit FROM book_transfers_in t
+    ), k AS (
+        SELECT DISTINCT p.merchant_id, x.key
+          FROM p CROSS JOIN LATERAL (VALUES (p.debit), (p.credit)) AS x(key)
+    )
+    SELECT array_agg(k.merchant_id), array_agg(k.key) INTO v_key_merchants, v_keys FROM k;
+    SELECT array_agg(a.key), array_agg(a.id) INTO v_acc_keys, v_acc_ids
+      FROM accounts a
+     WHERE a.key = ANY (v_keys);
+    v_acc_keys := coalesce(v_acc_keys, '{}');
+    v_acc_ids := coalesce(v_acc_ids, '{}');
+
     -- Requests naming a merchant or an account the ledger does not have (or a
     -- wallet of another merchant's customer) cannot be booked: dead-letter
     -- them rather than fail the whole batch. Each distinct (merchant, key)
-    -- of the batch is looked up once.
-    WITH k AS (
-        SELECT DISTINCT t.merchant_id, x.key
-          FROM book_transfers_in t
-         CROSS JOIN LATERAL (VALUES (t.debit), (t.credit)) AS x(key)
-    ), badk AS (
-        SELECT k.merchant_id, k.key
-          FROM k
-          LEFT JOIN accounts a ON a.key = k.key
-         WHERE a.id IS NULL
-            OR (a.kind IN ('wallet', 'merchant') AND a.merchant_id IS DISTINCT FROM k.merchant_id)
-    ), bad AS (
-        SELECT e.request_id, e.stream_id, to_jsonb(e) AS doc,
-               'unknown merchant ' || e.merchant_id AS reason
-          FROM book_events_in e
-         WHERE e.merchant_id IN (
-                   SELECT d.merchant_id
-                     FROM (SELECT DISTINCT x.merchant_id FROM book_events_in x) d
-                    WHERE NOT EXISTS (SELECT 1 FROM merchants m WHERE m.id = d.merchant_id))
-        UNION ALL
-        SELECT e.request_id, e.stream_id, to_jsonb(e),
-               'no account ' || b.key || ' for merchant ' || coalesce(e.merchant_id, '-')
-          FROM badk b
-          JOIN book_transfers_in t ON b.key IN (t.debit, t.credit)
-                                  AND t.merchant_id IS NOT DISTINCT FROM b.merchant_id
-          JOIN book_events_in e ON e.request_id = t.request_id
-    ), dl AS (
-        INSERT INTO dead_letters (stream, stream_id, request_id, reason, fields)
-        SELECT DISTINCT ON (b.request_id) p_stream, b.stream_id, b.request_id, b.reason,
-               b.doc - 'started_at' - 'booked_at'
-          FROM bad b
-        ON CONFLICT (stream, stream_id) DO NOTHING
-    )
-    SELECT array_agg(DISTINCT b.request_id) INTO v_bad FROM bad b;
+    -- of the batch is looked up once; the per-request search below (and the
+    -- JSON of each request it dead-letters) runs only when one of them, or
+    -- one of the batch's merchants, is missing.
+    IF EXISTS (SELECT 1
+                 FROM unnest(v_key_merchants, v_keys) AS k(merchant_id, key)
+                 LEFT JOIN accounts a ON a.key = k.key
+                WHERE a.id IS NULL
+                   OR (a.kind IN ('wallet', 'merchant')
+                       AND a.merchant_id IS DISTINCT FROM k.merchant_id))
+       OR EXISTS (SELECT 1
+                    FROM (SELECT DISTINCT x.merchant_id FROM book_events_in x) d
+                   WHERE NOT EXISTS (SELECT 1 FROM merchants m WHERE m.id = d.merchant_id)
+                     AND d.merchant_id IS NOT NULL) THEN
+        WITH k AS (
+            SELECT DISTINCT t.merchant_id, x.key
+              FROM book_transfers_in t
+             CROSS JOIN LATERAL (VALUES (t.debit), (t.credit)) AS x(key)
+        ), badk AS (
+            SELECT k.merchant_id, k.key
+              FROM k
+              LEFT JOIN accounts a ON a.key = k.key
+             WHERE a.id IS NULL
+                OR (a.kind IN ('wallet', 'merchant') AND a.merchant_id IS DISTINCT FROM k.merchant_id)
+        ), bad AS (
+            SELECT e.request_id, e.stream_id, to_jsonb(e) AS doc,
+                   'unknown merchant ' || e.merchant_id AS reason
+              FROM book_events_in e
+             WHERE e.merchant_id IN (
+                       SELECT d.merchant_id
+                         FROM (SELECT DISTINCT x.merchant_id FROM book_events_in x) d
+                        WHERE NOT EXISTS (SELECT 1 FROM merchants m WHERE m.id = d.merchant_id))
+            UNION ALL
+            SELECT e.request_id, e.stream_id, to_jsonb(e),
+                   'no account ' || b.key || ' for merchant ' || coalesce(e.merchant_id, '-')
+              FROM badk b
+              JOIN book_transfers_in t ON b.key IN (t.debit, t.credit)
+                                      AND t.merchant_id IS NOT DISTINCT FROM b.merchant_id
+              JOIN book_events_in e ON e.request_id = t.request_id
+        ), dl AS (
+            INSERT INTO dead_letters (stream, stream_id, request_id, reason, fields)
+            SELECT DISTINCT ON (b.request_id) p_stream, b.stream_id, b.request_id, b.reason,
+                   b.doc - 'started_at' - 'booked_at'
+              FROM bad b
+            ON CONFLICT (stream, stream_id) DO NOTHING
+        )
+        SELECT array_agg(DISTINCT b.request_id) INTO v_bad FROM bad b;
+    END IF;
     v_bad := coalesce(v_bad, '{}');
 
     WITH ins AS (
@@ -377,19 +414,41 @@ BEGIN
           JOIN unnest(v_new) AS nw(request_id) ON nw.request_id = t.request_id;
     END IF;
 
-    WITH ids AS (
-        SELECT a.key, a.id
-          FROM accounts a
-         WHERE a.key IN (SELECT t.debit FROM book_transfers_in t
-                         UNION SELECT t.credit FROM book_transfers_in t)
-    )
+    -- Graduated meters: the counts move on by what was inserted now, read
+    -- from the staging table (the same values, no lookups in events); in
+    -- the usual batch every staged event was inserted (no join needed).
+    -- Before the transfers: their trigger locks the accounts every batch
+    -- shares (provider, merchant, platform) until COMMIT, and another
+    -- sidecar's batch waits for those; the counts are this batch's own
+    -- (locked by meter_usage_lock() already).
+    IF cardinality(v_new) = v_count THEN
+        SELECT array_agg(e.merchant_id), array_agg(e.meter_slug), array_agg(e.customer_id),
+               array_agg(e.fee_units_before), array_agg(e.fee_units)
+          INTO v_merchants, v_slugs, v_customers, v_before, v_units
+          FROM book_events_in e
+         WHERE e.fee_units_before IS NOT NULL;
+    ELSE
+        SELECT array_agg(e.merchant_id), array_agg(e.meter_slug), array_agg(e.customer_id),
+               array_agg(e.fee_units_before), array_agg(e.fee_units)
+          INTO v_merchants, v_slugs, v_customers, v_before, v_units
+          FROM book_events_in e
+          JOIN unnest(v_new) AS nw(request_id) ON nw.request_id = e.request_id
+         WHERE e.fee_units_before IS NOT NULL;
+    END IF;
+    IF v_merchants IS NOT NULL THEN
+        PERFORM meter_usage_add(v_merchants, v_slugs, v_customers, v_before, v_units);
+    END IF;
+
+    -- Account ids from the few keys looked up above (a hash of a handful of
+    -- rows; a lookup of the staging table's keys here planned merge joins
+    -- with three sorts of the whole batch).
     INSERT INTO transfers (kind, debit_account, credit_account, amount_nusd, request_id,
                            spend_key_id)
     SELECT t.kind, d.id, c.id, t.amount_nusd, t.request_id, nw.spend_key_id
       FROM book_transfers_in t
       JOIN unnest(v_new, v_new_spk) AS nw(request_id, spend_key_id) ON nw.request_id = t.request_id
-      JOIN ids d ON d.key = t.debit
-      JOIN ids c ON c.key = t.credit
+      JOIN unnest(v_acc_keys, v_acc_ids) AS d(key, id) ON d.key = t.debit
+      JOIN unnest(v_acc_keys, v_acc_ids) AS c(key, id) ON c.key = t.credit
      ORDER BY t.n;     -- transfer ids follow the plan: base, fee, service charge
     GET DIAGNOSTICS v_done = ROW_COUNT;
 
@@ -397,17 +456,6 @@ BEGIN
         RAISE EXCEPTION 'book_batch: % transfers planned but % booked', v_expected, v_done;
     END IF;
 
-    -- Graduated meters: the counts move on by what was inserted now, read
-    -- from the staging table (the same values, no lookups in events)
-    SELECT array_agg(e.merchant_id), array_agg(e.meter_slug), array_agg(e.customer_id),
-           array_agg(e.fee_units_before), array_agg(e.fee_units)
-      INTO v_merchants, v_slugs, v_customers, v_before, v_units
-      FROM book_events_in e
-      JOIN unnest(v_new) AS nw(request_id) ON nw.request_id = e.request_id
-     WHERE e.fee_units_before IS NOT NULL;
-    IF v_merchants IS NOT NULL THEN
-        PERFORM meter_usage_add(v_merchants, v_slugs, v_customers, v_before, v_units);
-    END IF;
     -- Spend keys: their counts and spend (sql/functions/spend_keys.sql).
     IF EXISTS (SELECT 1 FROM unnest(v_new_spk) AS k(id) WHERE k.id IS NOT NULL) THEN
         PERFORM spend_key_usage_move(

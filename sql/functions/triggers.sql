@@ -38,40 +38,48 @@ COMMENT ON FUNCTION ledger_immutable IS
 CREATE OR REPLACE FUNCTION transfers_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     v_moved    boolean;
-    v_named    bigint;
     v_locked   bigint;
     v_requests text[];
+    v_accounts bigint[];   -- every account the new rows name, in id order
+    v_deltas   bigint[];   -- what each of v_accounts moves by, nano-USD
 BEGIN
-    SELECT count(*) INTO v_named
-      FROM (SELECT debit_account FROM new_rows UNION SELECT credit_account FROM new_rows) x;
+    -- One pass over the new rows: the accounts they name and what each
+    -- moves by (a batch names a handful of accounts; everything after
+    -- works on those)
+    SELECT array_agg(d.account ORDER BY d.account), array_agg(d.delta ORDER BY d.account)
+      INTO v_accounts, v_deltas
+      FROM (SELECT x.account, sum(x.delta)::bigint AS delta FROM (
+                SELECT debit_account AS account, -amount_nusd AS delta FROM new_rows
+                UNION ALL
+                SELECT credit_account, amount_nusd FROM new_rows) x
+             GROUP BY x.account) d;
+    v_accounts := coalesce(v_accounts, '{}');
+    v_deltas := coalesce(v_deltas, '{}');
     SELECT count(*) INTO v_locked
       FROM (SELECT 1 FROM accounts
-             WHERE id IN (SELECT debit_account FROM new_rows UNION SELECT credit_account FROM new_rows)
+             WHERE id = ANY (v_accounts)
              ORDER BY id
                FOR NO KEY UPDATE) l;
-    IF v_locked <> v_named THEN
-        RAISE EXCEPTION 'transfers name % accounts that do not exist', v_named - v_locked
+    IF v_locked <> cardinality(v_accounts) THEN
+        RAISE EXCEPTION 'transfers name % accounts that do not exist',
+            cardinality(v_accounts) - v_locked
             USING ERRCODE = 'foreign_key_violation';
     END IF;
     -- = ANY (array): looked up in the primary key, whatever the planner
-    -- thinks of the transition table's size (a join read all of events)
-    SELECT array_agg(DISTINCT request_id) INTO v_requests
-      FROM new_rows WHERE request_id IS NOT NULL;
+    -- thinks of the transition table's size (a join read all of events).
+    -- DISTINCT in a subquery: hashed, where array_agg(DISTINCT) sorts the
+    -- request ids (with the database's collation).
+    SELECT array_agg(r.request_id) INTO v_requests
+      FROM (SELECT DISTINCT request_id FROM new_rows WHERE request_id IS NOT NULL) r;
     IF v_requests IS NOT NULL
        AND (SELECT count(*) FROM events e WHERE e.request_id = ANY (v_requests))
            <> cardinality(v_requests) THEN
         RAISE EXCEPTION 'transfers name a request that is not booked'
             USING ERRCODE = 'foreign_key_violation';
     END IF;
-    WITH d AS (
-        SELECT account, sum(delta)::bigint AS delta FROM (
-            SELECT debit_account AS account, -amount_nusd AS delta FROM new_rows
-            UNION ALL
-            SELECT credit_account, amount_nusd FROM new_rows) x
-        GROUP BY account
-    ), upd AS (
+    WITH upd AS (
         UPDATE accounts a SET balance_nusd = a.balance_nusd + d.delta
-          FROM d
+          FROM unnest(v_accounts, v_deltas) AS d(account, delta)
          WHERE a.id = d.account
         RETURNING a.kind, a.customer_id, a.balance_nusd - d.delta AS was, a.balance_nusd AS now
     )
@@ -111,8 +119,9 @@ DECLARE
     v_rates     bigint[];
     v_found     bigint;
 BEGIN
-    SELECT array_agg(DISTINCT merchant_id) INTO v_merchants
-      FROM new_rows WHERE merchant_id IS NOT NULL;
+    -- DISTINCT in a subquery: hashed, where array_agg(DISTINCT) sorts
+    SELECT array_agg(d.merchant_id) INTO v_merchants
+      FROM (SELECT DISTINCT merchant_id FROM new_rows WHERE merchant_id IS NOT NULL) d;
     IF v_merchants IS NOT NULL THEN
         -- = ANY (array): primary key lookups whatever the planner thinks of
         -- the transition table's size
@@ -125,8 +134,8 @@ BEGIN
                 USING ERRCODE = 'foreign_key_violation';
         END IF;
     END IF;
-    SELECT array_agg(DISTINCT rate_id) INTO v_rates
-      FROM new_rows WHERE rate_id IS NOT NULL;
+    SELECT array_agg(d.rate_id) INTO v_rates
+      FROM (SELECT DISTINCT rate_id FROM new_rows WHERE rate_id IS NOT NULL) d;
     IF v_rates IS NOT NULL THEN
         SELECT count(*) INTO v_found
           FROM (SELECT 1 FROM provider_rates WHERE id = ANY (v_rates)
