@@ -161,9 +161,10 @@ lava_json_scan_string(const char *p, size_t n, int allow_nul,
 }
 
 
-/* a number: its length, 0 invalid, (size_t) -1 for jansson to judge */
+/* a number: its length, 0 invalid, (size_t) -1 for jansson to judge;
+ * int64: an integer of 19 digits is judged here (LAVA_JSON_SCAN_INT64) */
 static size_t
-lava_json_scan_number(const char *p, size_t n)
+lava_json_scan_number(const char *p, size_t n, int int64)
 {
     size_t  i = 0, digits;
 
@@ -200,6 +201,23 @@ lava_json_scan_number(const char *p, size_t n)
     if (i < n && (p[i] == 'e' || p[i] == 'E')) {
         /* a real that may overflow: jansson refuses those */
         return (size_t) -1;
+    }
+
+    if (int64 && i > 18 && memchr(p, '.', i) == NULL) {
+        /*
+         * jansson reads an integer with strtoll() and refuses it only on
+         * overflow: 19 digits (no leading zero) fit when not above
+         * 9223372036854775807 (...808 negative), compared as text
+         */
+        digits = i - (p[0] == '-');
+
+        if (digits == 19
+            && memcmp(p + (p[0] == '-'), p[0] == '-' ? "9223372036854775808"
+                                                     : "9223372036854775807",
+                      19) <= 0)
+        {
+            return i;
+        }
     }
 
     /* an integer beyond 64 bits is refused by jansson, a long real may
@@ -322,7 +340,8 @@ value:
         goto member;
 
     case '"':
-        span = lava_json_scan_string(p, (size_t) (end - p), rules->allow_nul,
+        span = lava_json_scan_string(p, (size_t) (end - p),
+                                     rules->allow_nul & LAVA_JSON_SCAN_ALLOW_NUL,
                                      &decoded, &esc);
 
         if (span == 0) {
@@ -361,7 +380,8 @@ value:
         goto next;
 
     default:
-        span = lava_json_scan_number(p, (size_t) (end - p));
+        span = lava_json_scan_number(p, (size_t) (end - p),
+                                     rules->allow_nul & LAVA_JSON_SCAN_INT64);
 
         if (span == (size_t) -1) {
             return LAVA_JSON_SCAN_UNSURE;
@@ -442,7 +462,7 @@ next:
 
 
 lava_json_scan_e
-lava_json_scan_member(const char *p, size_t n, size_t *off, int allow_nul,
+lava_json_scan_member(const char *p, size_t n, size_t *off, int flags,
     const char **key, size_t *key_len, const char **value,
     size_t *value_len, int *done)
 {
@@ -450,7 +470,7 @@ lava_json_scan_member(const char *p, size_t n, size_t *off, int allow_nul,
     int64_t                 bytes;
     const char             *q, *end, *v;
     lava_json_scan_e        rc;
-    lava_json_text_rules_t  rules = { NULL, NULL, 0, allow_nul };
+    lava_json_text_rules_t  rules = { NULL, NULL, 0, flags };
 
     end = p + n;
     q = p + *off;

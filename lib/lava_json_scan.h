@@ -13,7 +13,8 @@
  * Where the scanner cannot be sure to agree with jansson it says so
  * (LAVA_JSON_SCAN_UNSURE) instead of guessing, and the caller parses the
  * whole body with jansson as before: keys holding escapes, numbers of
- * more than 18 characters or with an exponent (jansson refuses integers
+ * more than 18 characters (but integers of 19 digits that fit 64 bits with
+ * LAVA_JSON_SCAN_INT64) or with an exponent (jansson refuses integers
  * beyond 64 bits and reals that overflow), nesting deeper than
  * LAVA_JSON_SCAN_DEPTH. Invalid UTF-8, raw control characters, lone
  * surrogates, bad escapes and grammar errors are LAVA_JSON_SCAN_INVALID.
@@ -41,9 +42,18 @@ typedef struct {
     const char  *const *text_keys;  /* strings below these keys count */
     const char  *const *skip_keys;  /* nothing below these keys counts */
     int                 max_depth;  /* nor below this depth */
-    int                 allow_nul;  /* "\u0000" in a string: jansson's
+    int                 allow_nul;  /* LAVA_JSON_SCAN_* flags; 1 is
+                                       "\u0000" in a string: jansson's
                                        JSON_ALLOW_NUL (else invalid) */
 } lava_json_text_rules_t;
+
+/*
+ * The flags of rules.allow_nul and of lava_json_scan_member(). INT64:
+ * integers of 19 digits that fit 64 bits are OK (else UNSURE), for callers
+ * whose own reading of a number does not assume at most 18 characters.
+ */
+#define LAVA_JSON_SCAN_ALLOW_NUL  0x01
+#define LAVA_JSON_SCAN_INT64      0x02
 
 /*
  * Scans the value at p (leading white space allowed), n bytes available.
@@ -70,10 +80,11 @@ lava_json_scan_e lava_json_scan_key(const char *p, size_t n,
  * time). LAVA_JSON_SCAN_OK with the member's name, and its value's bytes
  * (white space trimmed) in *value, *value_len; *done 1 after the last one
  * (and *key NULL for an empty object).
- * The values are validated (allow_nul as given); their text is not counted.
+ * The values are validated (flags: LAVA_JSON_SCAN_*, 0 or 1 as allow_nul
+ * was); their text is not counted.
  */
 lava_json_scan_e lava_json_scan_member(const char *p, size_t n, size_t *off,
-    int allow_nul, const char **key, size_t *key_len, const char **value,
+    int flags, const char **key, size_t *key_len, const char **value,
     size_t *value_len, int *done);
 
 #endif /* LAVA_JSON_SCAN_H */

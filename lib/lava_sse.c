@@ -12,6 +12,7 @@
 
 #include "lava_sse.h"
 #include "lava_buf.h"
+#include "lava_find.h"
 
 
 #define LAVA_SSE_DEFAULT_MAX  65536
@@ -340,9 +341,7 @@ lava_sse_feed(lava_sse_t *s, const char *p, size_t n)
             /* fall through */
 
         case S_DATA:
-            for (j = i; j < n && p[j] != '\r' && p[j] != '\n'; j++) {
-                /* void */
-            }
+            j = i + lava_find2(p + i, n - i, '\r', '\n');
 
             lava_sse_append(s, p + i, j - i);
             i = j - 1;
@@ -365,9 +364,7 @@ lava_sse_feed(lava_sse_t *s, const char *p, size_t n)
             break;
 
         default: /* S_SKIP */
-            for (j = i; j < n && p[j] != '\r' && p[j] != '\n'; j++) {
-                /* void */
-            }
+            j = i + lava_find2(p + i, n - i, '\r', '\n');
 
             i = j - 1;
             break;
