@@ -35,6 +35,7 @@ enum {
 static void
 lava_sse_reset_event(lava_sse_t *s)
 {
+    s->ext = NULL;
     s->len = 0;
     s->tail_pos = 0;
     s->has_data = 0;
@@ -78,7 +79,8 @@ lava_sse_dispatch(lava_sse_t *s)
     s->event[s->event_len] = '\0';
 
     rc = s->on_event ? s->on_event(s->data, s->event, s->event_len,
-                                   s->buf ? s->buf : "", s->len)
+                                   s->ext ? s->ext : s->buf ? s->buf : "",
+                                   s->len)
                      : 0;
 
     lava_sse_reset_event(s);
@@ -86,6 +88,26 @@ lava_sse_dispatch(lava_sse_t *s)
     if (rc != 0) {
         s->err = 1;
     }
+}
+
+
+/* The data held in the caller's bytes (ext) copied to the buffer: the
+ * feed is about to return, or more data follows. 0, or -1 (err set). */
+static int
+lava_sse_own(lava_sse_t *s)
+{
+    if (lava_buf_grow(&s->buf, &s->cap, s->len, LAVA_SSE_MIN_CAP,
+                      s->max_event)
+        != 0)
+    {
+        s->err = 1;
+        return -1;
+    }
+
+    memcpy(s->buf, s->ext, s->len);
+    s->ext = NULL;
+
+    return 0;
 }
 
 
@@ -97,6 +119,18 @@ lava_sse_append(lava_sse_t *s, const char *p, size_t n)
     char  *nb;
 
     if (n == 0) {
+        return;
+    }
+
+    if (s->ext && lava_sse_own(s) != 0) {
+        return;
+    }
+
+    if (s->len == 0 && !s->too_big && n <= s->max_event) {
+        /* the event's first data: kept where it is until the event is
+         * dispatched, or the feed returns, or more data follows */
+        s->ext = p;
+        s->len = n;
         return;
     }
 
@@ -371,6 +405,11 @@ lava_sse_feed(lava_sse_t *s, const char *p, size_t n)
         }
     }
 
+    if (s->ext && !s->err) {
+        /* the event goes on in the next feed: its data is ours now */
+        (void) lava_sse_own(s);
+    }
+
     return s->err ? LAVA_SSE_ERR : LAVA_SSE_OK;
 }
 
@@ -404,6 +443,7 @@ lava_sse_free(lava_sse_t *s)
 {
     free(s->buf);
     s->buf = NULL;
+    s->ext = NULL;
     s->len = 0;
     s->cap = 0;
 }

@@ -8,7 +8,10 @@
  * ends at a blank line; a `data:` line that follows another event's data with
  * no blank line between is still appended (spec behaviour). An event whose data
  * exceeds max_event bytes is skipped whole and counted in `skipped`; the
- * scanner keeps working. Memory: one buffer that grows up to max_event.
+ * scanner keeps working. Memory: one buffer that grows up to max_event,
+ * allocated only for an event that spans feeds: the data of an event whose
+ * bytes all arrive in one feed (one data line, or all of them) is handed
+ * to the callback from the caller's bytes, without a copy.
  * The event name is "" when the event had no `event:` line; the data is not
  * NUL-terminated (payload_len counts it). A UTF-8 BOM at the very start is
  * skipped. max_event 0 selects 64 KiB.
@@ -40,7 +43,11 @@ typedef struct {
     size_t             max_event;      /* bytes of data kept per event */
 
     char              *buf;            /* data of the event being read (owned) */
-    size_t             len;
+    size_t             len;            /* bytes of data, in buf or in ext */
+    const char        *ext;            /* or: the data is ext[0..len), bytes
+                                          of the current feed (not owned),
+                                          copied to buf before the feed
+                                          returns or more data is added */
     size_t             cap;
     char               event[64];      /* event name, cut at 63 bytes */
     size_t             event_len;

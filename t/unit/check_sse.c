@@ -584,6 +584,88 @@ START_TEST(test_many_events_one_feed)
 END_TEST
 
 
+/* the payload of the last event and where it was */
+static const char  *seen_at;
+
+static int
+on_event_where(void *data, const char *event, size_t event_len, const char *p,
+    size_t n)
+{
+    seen_at = p;
+
+    return on_event(data, event, event_len, p, n);
+}
+
+
+/*
+ * An event whole in one feed is handed over from the caller's bytes (no
+ * buffer); one that spans feeds was copied before its feed returned: the
+ * caller's bytes are overwritten after each feed here, at every split of
+ * a stream with multi-line events, CRLF and a huge event on a tail.
+ */
+START_TEST(test_feed_bytes_not_kept)
+{
+    int          k, step;
+    char        *scratch;
+    size_t       n, from, len;
+    events_t     whole, cut;
+    lava_sse_t   s;
+
+    static const char  stream[] =
+        "data: {\"a\":1}\n\n"
+        "event: delta\r\ndata: one\r\ndata: two\r\n\r\n"
+        ": comment\n"
+        "data:\ndata: after an empty line\n\n"
+        "data: 0123456789012345678901234567890123456789\n\n"
+        "data: last without a blank line";
+
+    n = sizeof(stream) - 1;
+
+    events_init(&whole);
+    lava_sse_init(&s, 32, on_event_where, &whole);
+    ck_assert_int_eq(lava_sse_feed(&s, stream, 15), LAVA_SSE_OK);
+    ck_assert_int_eq(whole.n, 1);
+    ck_assert_msg(seen_at == stream + 6, "an event whole in one feed was copied");
+    ck_assert_msg(s.cap == 0, "a buffer for an event whole in one feed");
+    lava_sse_free(&s);
+    events_free(&whole);
+
+    scan(stream, n, NULL, 0, 32, &whole);
+    ck_assert_int_eq(whole.n, 4);
+
+    scratch = malloc(n);
+
+    for (step = 1; step <= (int) n; step++) {
+        events_init(&cut);
+        lava_sse_init(&s, 32, on_event, &cut);
+
+        for (from = 0; from < n; from += len) {
+            len = (from + step > n) ? n - from : (size_t) step;
+            memcpy(scratch, stream + from, len);
+            ck_assert_int_eq(lava_sse_feed(&s, scratch, len), LAVA_SSE_OK);
+            memset(scratch, 'X', n);
+        }
+
+        ck_assert_int_eq(lava_sse_finish(&s), LAVA_SSE_OK);
+        lava_sse_free(&s);
+
+        for (k = 0; k < whole.n && k < cut.n; k++) {
+            ck_assert_msg(cut.len[k] == whole.len[k]
+                          && memcmp(cut.data[k], whole.data[k], whole.len[k]) == 0,
+                          "step %d: event %d is [%s], expected [%s]", step, k,
+                          cut.data[k], whole.data[k]);
+        }
+
+        ck_assert_int_eq(cut.n, whole.n);
+        events_free(&cut);
+    }
+
+    free(scratch);
+    events_free(&whole);
+}
+END_TEST
+
+
 Suite *
 make_suite(void)
 {
@@ -608,6 +690,7 @@ make_suite(void)
     tcase_add_test(tc, test_sticky_error);
     tcase_add_test(tc, test_binary_and_nul);
     tcase_add_test(tc, test_many_events_one_feed);
+    tcase_add_test(tc, test_feed_bytes_not_kept);
     suite_add_tcase(s, tc);
 
     return s;
