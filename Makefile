@@ -173,6 +173,11 @@ $(BUILD)/bench/xstream: bench/xstream.c bench/bench_clock.h $(LIB_SRCS) $(wildca
 bench-xstream: $(BUILD)/bench/xstream
 	$(BUILD)/bench/xstream
 
+# the tap alone on bench/run's SSE stream (bench/tapfeed.c)
+$(BUILD)/bench/tapfeed: bench/tapfeed.c bench/bench_clock.h $(LIB_SRCS) $(wildcard lib/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -Ilib -o $@ $< $(LIB_SRCS) -ljansson -lcrypto
+
 bench:
 	@scripts/install-deps bench
 	$(MAKE) all $(BUILD)/bench/fastmock $(BUILD)/bench/sseclient

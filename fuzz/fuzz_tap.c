@@ -3,12 +3,53 @@
  * body as it passes through nginx. Input: one control byte (bit 0: SSE,
  * bits 1-3: usage format, bit 4: small limits so the event and tail paths
  * are reached with small inputs), then the body. The body is tapped twice,
- * whole and cut into small feeds; both must find the same usage.
+ * whole and cut into small feeds; both must find the same usage. The
+ * one-pass event scan (lib/lava_tap_scan.c) must agree with its reference
+ * on the body, on each of its lines and on its suffixes.
  */
 #include <string.h>
 
 #include "fuzz.h"
 #include "lava_tap.h"
+#include "lava_tap_scan.h"
+
+static void
+scan_same(const uint8_t *p, size_t n)
+{
+    lava_tap_scan_t  fast, ref;
+
+    lava_tap_scan((const char *) p, n, &fast);
+    lava_tap_scan_ref((const char *) p, n, &ref);
+
+    FUZZ_CHECK(fast.text_bytes == ref.text_bytes,
+               "the event scan counted other text than its reference");
+    FUZZ_CHECK(fast.found == ref.found,
+               "the event scan found other tokens than its reference");
+}
+
+static void
+scan_check(const uint8_t *p, size_t n)
+{
+    size_t          k;
+    const uint8_t  *line, *nl, *end;
+
+    scan_same(p, n);
+
+    end = p + n;
+
+    for (line = p; line < end; line = nl + 1) {
+        nl = memchr(line, '\n', end - line);
+        if (nl == NULL) {
+            nl = end;
+        }
+
+        scan_same(line, nl - line);
+    }
+
+    for (k = 1; k < n && k <= 64; k++) {
+        scan_same(p + k, n - k);
+    }
+}
 
 static void
 tap(lava_tap_t *t, int sse, lava_usage_format_e fmt, int small,
@@ -52,6 +93,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sse = data[0] & 1;
     fmt = (lava_usage_format_e) (((data[0] >> 1) & 7) % (LAVA_USAGE_NONE + 1));
     small = (data[0] >> 4) & 1;
+
+    scan_check(data + 1, size - 1);
 
     tap(&a, sse, fmt, small, data + 1, size - 1, 0);
     tap(&b, sse, fmt, small, data + 1, size - 1, 1);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "lava_tap.h"
+#include "lava_tap_scan.h"
 #include "lava_flags.h"
 #include "lava_json.h"
 #include "lava_buf.h"
@@ -29,32 +30,6 @@
 #define LAVA_TAP_DEFAULT_TAIL    (64 * 1024)
 #define LAVA_TAP_MIN_CAP         (16 * 1024)
 #define LAVA_TAP_TAIL_TRIES      64
-
-
-static const char *
-lava_tap_memmem(const char *h, size_t hn, const char *n, size_t nn)
-{
-    const char  *p, *end;
-
-    if (nn == 0 || hn < nn) {
-        return NULL;
-    }
-
-    end = h + hn - nn + 1;
-
-    for (p = h; p < end; p++) {
-        p = memchr(p, n[0], end - p);
-        if (p == NULL) {
-            return NULL;
-        }
-
-        if (memcmp(p, n, nn) == 0) {
-            return p;
-        }
-    }
-
-    return NULL;
-}
 
 
 /* last occurrence of n in h[0..hn) */
@@ -83,42 +58,13 @@ lava_tap_memrmem(const char *h, size_t hn, const char *n, size_t nn)
  * Whether a document may carry usage: a key "usage" (or "usageMetadata")
  * whose value is not null. OpenAI streams with include_usage put
  * "usage":null in every chunk, and content text may say "usage": neither is
- * worth a JSON parse.
+ * worth a JSON parse. sc: the document's lava_tap_scan().
  */
 static int
-lava_tap_may_hold_usage(lava_tap_t *t, const char *p, size_t n)
+lava_tap_may_hold_usage(lava_tap_t *t, const lava_tap_scan_t *sc,
+    const char *p, size_t n)
 {
-    const char  *k, *q, *end;
-
-    end = p + n;
-    q = p;
-
-    while ((k = lava_tap_memmem(q, end - q, "usage", 5)) != NULL) {
-        q = k + 5;
-
-        for (k = q; k < end && ((*k >= 'A' && *k <= 'Z')
-                                || (*k >= 'a' && *k <= 'z') || *k == '_');
-             k++)
-        {
-            /* usageMetadata */
-        }
-
-        if (k == end || *k != '"') {
-            continue;
-        }
-
-        k = lava_json_ws(k + 1, end);
-
-        if (k == end || *k != ':') {
-            continue;
-        }
-
-        k = lava_json_ws(k + 1, end);
-
-        if (end - k >= 4 && memcmp(k, "null", 4) == 0) {
-            continue;
-        }
-
+    if (sc->found & LAVA_TAP_SCAN_USAGE) {
         return 1;
     }
 
@@ -131,10 +77,10 @@ lava_tap_may_hold_usage(lava_tap_t *t, const char *p, size_t n)
         return lava_tap_memmem(p, n, "billed_units", 12) != NULL;
 
     case LAVA_USAGE_OPENAI:
-        return lava_tap_memmem(p, n, "\"web_search_call\"", 17) != NULL;
+        return (sc->found & LAVA_TAP_SCAN_WSC) != 0;
 
     case LAVA_USAGE_GEMINI:
-        return lava_tap_memmem(p, n, "\"groundingMetadata\"", 19) != NULL;
+        return (sc->found & LAVA_TAP_SCAN_GROUNDING) != 0;
 
     default:
         return 0;
@@ -142,104 +88,35 @@ lava_tap_may_hold_usage(lava_tap_t *t, const char *p, size_t n)
 }
 
 
-/* keys whose string values are generated text */
-static const struct {
-    const char  *name;
-    size_t       len;
-} lava_tap_text_keys[] = {
-    { "content", 7 }, { "text", 4 }, { "delta", 5 }, { "arguments", 9 },
-    { "partial_json", 12 }, { "thinking", 8 }, { "reasoning", 9 },
-    { "reasoning_content", 17 }, { "refusal", 7 }, { "transcript", 10 },
-    { NULL, 0 }
-};
-
-
-static int
-lava_tap_text_key(const char *k, size_t n)
-{
-    size_t  i;
-
-    for (i = 0; lava_tap_text_keys[i].name; i++) {
-        if (lava_tap_text_keys[i].len == n
-            && memcmp(lava_tap_text_keys[i].name, k, n) == 0)
-        {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
-/*
- * Adds the bytes of string values that follow a text key (or fill an array
- * under one) in a JSON document: a rough size of the generated text, read
- * without a parse. A string followed by ':' is a key; values of other keys
- * reset the state. Truncated documents just count what they hold.
- */
+/* the generated text of a JSON body or a tail (see lava_tap_t) */
 static void
 lava_tap_count_text(lava_tap_t *t, const char *p, size_t n)
 {
-    int          counting;
-    const char  *end, *s, *q;
+    lava_tap_scan_t  sc;
 
-    end = p + n;
-    counting = 0;
-
-    while (p < end) {
-        if (*p != '"') {
-            if (*p == '{' || *p == '}') {
-                counting = 0;
-            }
-
-            p++;
-            continue;
-        }
-
-        s = ++p;
-
-        while (p < end && *p != '"') {
-            p += (*p == '\\') ? 2 : 1;
-        }
-
-        if (p >= end) {
-            return;
-        }
-
-        q = lava_json_ws(p + 1, end);
-
-        if (q < end && *q == ':') {
-            counting = lava_tap_text_key(s, p - s);
-
-        } else if (counting) {
-            t->content_bytes += p - s;
-        }
-
-        p++;
-    }
+    lava_tap_scan(p, n, &sc);
+    t->content_bytes += sc.text_bytes;
 }
 
 
 /* an error event: Anthropic's "event: error", the Responses API's
  * {"type":"error"}; cheap test before a parse */
 static int
-lava_tap_may_be_error(const char *event, size_t event_len, const char *p,
-    size_t n)
+lava_tap_may_be_error(const char *event, size_t event_len,
+    const lava_tap_scan_t *sc)
 {
     return (event_len == 5 && memcmp(event, "error", 5) == 0)
-           || lava_tap_memmem(p, n, "\"error\"", 7) != NULL;
+           || (sc->found & LAVA_TAP_SCAN_ERROR);
 }
 
 
+/* a document that may hold usage (lava_tap_may_hold_usage) */
 static void
 lava_tap_payload(lava_tap_t *t, const char *p, size_t n)
 {
-    int          ok;
-    const char  *line, *nl, *end;
-
-    if (!lava_tap_may_hold_usage(t, p, n)) {
-        return;
-    }
+    int              ok;
+    const char      *line, *nl, *end;
+    lava_tap_scan_t  sc;
 
     if (lava_usage_parse_ep(&t->usage, t->fmt, t->endpoint, p, n) >= 0) {
         return;
@@ -263,7 +140,9 @@ lava_tap_payload(lava_tap_t *t, const char *p, size_t n)
             nl = end;
         }
 
-        if (lava_tap_may_hold_usage(t, line, nl - line)
+        lava_tap_scan(line, nl - line, &sc);
+
+        if (lava_tap_may_hold_usage(t, &sc, line, nl - line)
             && lava_usage_parse_ep(&t->usage, t->fmt, t->endpoint, line, nl - line) < 0)
         {
             ok = 0;
@@ -277,13 +156,18 @@ lava_tap_payload(lava_tap_t *t, const char *p, size_t n)
 
 
 /* the event names that end a stream (lava_tap_t.ended) */
-static const char  *lava_tap_last_events[] = {
-    "message_stop",                 /* Anthropic */
-    "response.completed",           /* OpenAI Responses API */
-    "response.incomplete",
-    "response.failed",
-    "message-end",                  /* Cohere v2 */
-    NULL
+#define lava_tap_name(s)  { s, sizeof(s) - 1 }
+
+static const struct {
+    const char  *name;
+    size_t       len;
+} lava_tap_last_events[] = {
+    lava_tap_name("message_stop"),          /* Anthropic */
+    lava_tap_name("response.completed"),    /* OpenAI Responses API */
+    lava_tap_name("response.incomplete"),
+    lava_tap_name("response.failed"),
+    lava_tap_name("message-end"),           /* Cohere v2 */
+    { NULL, 0 }
 };
 
 
@@ -307,9 +191,9 @@ lava_tap_last_event(const char *event, size_t event_len, const char *p,
         return 1;
     }
 
-    for (i = 0; lava_tap_last_events[i]; i++) {
-        if (event_len == strlen(lava_tap_last_events[i])
-            && memcmp(event, lava_tap_last_events[i], event_len) == 0)
+    for (i = 0; event_len && lava_tap_last_events[i].name; i++) {
+        if (event_len == lava_tap_last_events[i].len
+            && memcmp(event, lava_tap_last_events[i].name, event_len) == 0)
         {
             return 1;
         }
@@ -323,24 +207,30 @@ static int
 lava_tap_on_event(void *data, const char *event, size_t event_len,
     const char *payload, size_t payload_len)
 {
-    lava_tap_t  *t = data;
+    int               hold;
+    lava_tap_t       *t = data;
+    lava_tap_scan_t   sc;
 
     if (lava_tap_last_event(event, event_len, payload, payload_len)) {
         t->ended = 1;
     }
 
-    lava_tap_count_text(t, payload, payload_len);
+    /* one pass over the data: its text and the tokens deciding a parse */
+    lava_tap_scan(payload, payload_len, &sc);
+    t->content_bytes += sc.text_bytes;
 
-    if (!lava_tap_may_hold_usage(t, payload, payload_len)
-        && lava_tap_may_be_error(event, event_len, payload, payload_len))
-    {
+    hold = lava_tap_may_hold_usage(t, &sc, payload, payload_len);
+
+    if (!hold && lava_tap_may_be_error(event, event_len, &sc)) {
         /* errors carry no usage; read only for the flag */
         (void) lava_usage_parse_ep(&t->usage, t->fmt, t->endpoint, payload,
                                    payload_len);
         return 0;
     }
 
-    lava_tap_payload(t, payload, payload_len);
+    if (hold) {
+        lava_tap_payload(t, payload, payload_len);
+    }
 
     /* Gemini's last chunk is the one with a finishReason (and the usage) */
     if (t->fmt == LAVA_USAGE_GEMINI && t->usage.seen && t->usage.final) {

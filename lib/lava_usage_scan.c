@@ -64,9 +64,16 @@ lava_usage_scan_count(const lava_usage_span_t *s, int64_t *v)
             return LAVA_SCAN_UNSURE;                /* a real */
         }
 
-        /* at most 19 digits up to INT64_MAX: lava_json_scan leaves
-         * longer ones */
-        x = x * 10 + (s->v[i] - '0');
+        /* at most 19 digits (lava_json_scan leaves longer ones); the 19th
+         * is not added, so even INT64_MIN's cannot overflow x */
+        if (i - (s->v[0] == '-') < 18) {
+            x = x * 10 + (s->v[i] - '0');
+        }
+    }
+
+    if (s->n - (s->v[0] == '-') > 18) {
+        /* 10^18 or more, or negative: above LAVA_USAGE_COUNT_MAX */
+        return -1;
     }
 
     if (s->v[0] == '-' && x != 0) {
@@ -99,8 +106,8 @@ lava_usage_scan_members(const lava_usage_span_t *o, const char *const *names,
     off = 0;
 
     do {
-        if (lava_json_scan_member(o->v, o->n, &off, 0, &key, &klen, &v, &vlen,
-                                  &done)
+        if (lava_json_scan_member(o->v, o->n, &off, 0,
+                                  &key, &klen, &v, &vlen, &done)
             != LAVA_JSON_SCAN_OK)
         {
             return LAVA_SCAN_UNSURE;
@@ -207,8 +214,8 @@ lava_usage_scan_dump(const char *v, size_t n, int depth, lava_usage_dump_t *d)
         nnames = 0;
 
         do {
-            if (lava_json_scan_member(v, n, &off, 0, &key, &klen, &m, &vlen,
-                                      &done)
+            if (lava_json_scan_member(v, n, &off, 0, &key,
+                                      &klen, &m, &vlen, &done)
                 != LAVA_JSON_SCAN_OK)
             {
                 return LAVA_SCAN_UNSURE;

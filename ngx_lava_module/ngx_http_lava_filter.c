@@ -204,7 +204,8 @@ ngx_http_lava_header_filter(ngx_http_request_t *r)
         goto next;
     }
 
-    ctx->tap = ngx_pcalloc(r->pool, sizeof(lava_tap_t));
+    /* not zeroed here: lava_tap_init() zeroes its ~5 KiB itself */
+    ctx->tap = ngx_palloc(r->pool, sizeof(lava_tap_t));
     if (ctx->tap == NULL) {
         return NGX_ERROR;
     }

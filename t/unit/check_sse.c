@@ -584,6 +584,66 @@ START_TEST(test_many_events_one_feed)
 END_TEST
 
 
+/*
+ * The scanner keeps nothing of the caller's bytes past a feed: they are
+ * overwritten after each feed here, at every split of a stream with
+ * multi-line events, CRLF and a huge event on a tail, and every event
+ * still comes out whole.
+ */
+START_TEST(test_feed_bytes_not_kept)
+{
+    int          k, step;
+    char        *scratch;
+    size_t       n, from, len;
+    events_t     whole, cut;
+    lava_sse_t   s;
+
+    static const char  stream[] =
+        "data: {\"a\":1}\n\n"
+        "event: delta\r\ndata: one\r\ndata: two\r\n\r\n"
+        ": comment\n"
+        "data:\ndata: after an empty line\n\n"
+        "data: 0123456789012345678901234567890123456789\n\n"
+        "data: last without a blank line";
+
+    n = sizeof(stream) - 1;
+
+    scan(stream, n, NULL, 0, 32, &whole);
+    ck_assert_int_eq(whole.n, 4);
+
+    scratch = malloc(n);
+
+    for (step = 1; step <= (int) n; step++) {
+        events_init(&cut);
+        lava_sse_init(&s, 32, on_event, &cut);
+
+        for (from = 0; from < n; from += len) {
+            len = (from + step > n) ? n - from : (size_t) step;
+            memcpy(scratch, stream + from, len);
+            ck_assert_int_eq(lava_sse_feed(&s, scratch, len), LAVA_SSE_OK);
+            memset(scratch, 'X', n);
+        }
+
+        ck_assert_int_eq(lava_sse_finish(&s), LAVA_SSE_OK);
+        lava_sse_free(&s);
+
+        for (k = 0; k < whole.n && k < cut.n; k++) {
+            ck_assert_msg(cut.len[k] == whole.len[k]
+                          && memcmp(cut.data[k], whole.data[k], whole.len[k]) == 0,
+                          "step %d: event %d is [%s], expected [%s]", step, k,
+                          cut.data[k], whole.data[k]);
+        }
+
+        ck_assert_int_eq(cut.n, whole.n);
+        events_free(&cut);
+    }
+
+    free(scratch);
+    events_free(&whole);
+}
+END_TEST
+
+
 Suite *
 make_suite(void)
 {
@@ -608,6 +668,7 @@ make_suite(void)
     tcase_add_test(tc, test_sticky_error);
     tcase_add_test(tc, test_binary_and_nul);
     tcase_add_test(tc, test_many_events_one_feed);
+    tcase_add_test(tc, test_feed_bytes_not_kept);
     suite_add_tcase(s, tc);
 
     return s;
