@@ -505,7 +505,11 @@ ngx_http_lava_cstr(ngx_conf_t *cf, ngx_str_t *s)
         return NGX_ERROR;
     }
 
-    ngx_memcpy(p, s->data, s->len);
+    /* an unset string is (0, NULL): memcpy must not be given NULL */
+    if (s->len) {
+        ngx_memcpy(p, s->data, s->len);
+    }
+
     p[s->len] = '\0';
     s->data = p;
 
