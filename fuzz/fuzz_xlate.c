@@ -20,36 +20,7 @@
 #include "fuzz.h"
 #include "lava_xlate.h"
 #include "lava_xlate_int.h"
-
-
-/* a and b the same bytes but for the digits after the first "created":
- * (an OpenAI answer stamped with the time of each call) */
-static int
-fuzz_xlate_same(const char *a, size_t alen, const char *b, size_t blen)
-{
-    const char  *ca, *cb, *ea, *eb;
-
-    ca = memmem(a, alen, "\"created\":", 10);
-    cb = memmem(b, blen, "\"created\":", 10);
-
-    if (ca == NULL || cb == NULL) {
-        return alen == blen && memcmp(a, b, alen) == 0;
-    }
-
-    if (ca - a != cb - b || memcmp(a, b, ca - a) != 0) {
-        return 0;
-    }
-
-    for (ea = ca + 10; ea < a + alen && *ea >= '0' && *ea <= '9'; ea++) {
-        /* void */
-    }
-    for (eb = cb + 10; eb < b + blen && *eb >= '0' && *eb <= '9'; eb++) {
-        /* void */
-    }
-
-    return (a + alen - ea) == (b + blen - eb)
-           && memcmp(ea, eb, a + alen - ea) == 0;
-}
+#include "lava_xlate_same.h"
 
 
 /* the same call with the fast path off: the same return code and bytes */
@@ -81,7 +52,7 @@ fuzz_xlate_general(int kind, lava_fmt_e from, lava_fmt_e to,
     lava_xlate_fast_on = 1;
 
     FUZZ_CHECK(rc2 == rc, "the fast path and the general path agree");
-    FUZZ_CHECK(rc != 0 || fuzz_xlate_same(out2.data, out2.len, out->data,
+    FUZZ_CHECK(rc != 0 || lava_xlate_same(out2.data, out2.len, out->data,
                                           out->len),
                "the fast path writes what the general path writes");
     free(out2.data);

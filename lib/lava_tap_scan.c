@@ -258,32 +258,6 @@ lava_tap_memmem(const char *h, size_t hn, const char *n, size_t nn)
 
 /* ---- the reference: the tap's loops before the one-pass scan ---- */
 
-static const char *
-lava_tap_ref_memmem(const char *h, size_t hn, const char *n, size_t nn)
-{
-    const char  *p, *end;
-
-    if (nn == 0 || hn < nn) {
-        return NULL;
-    }
-
-    end = h + hn - nn + 1;
-
-    for (p = h; p < end; p++) {
-        p = memchr(p, n[0], end - p);
-        if (p == NULL) {
-            return NULL;
-        }
-
-        if (memcmp(p, n, nn) == 0) {
-            return p;
-        }
-    }
-
-    return NULL;
-}
-
-
 static int
 lava_tap_ref_usage(const char *p, size_t n)
 {
@@ -292,7 +266,7 @@ lava_tap_ref_usage(const char *p, size_t n)
     end = p + n;
     q = p;
 
-    while ((k = lava_tap_ref_memmem(q, end - q, "usage", 5)) != NULL) {
+    while ((k = lava_tap_memmem(q, end - q, "usage", 5)) != NULL) {
         q = k + 5;
 
         for (k = q; k < end && ((*k >= 'A' && *k <= 'Z')
@@ -410,15 +384,15 @@ lava_tap_scan_ref(const char *p, size_t n, lava_tap_scan_t *r)
         r->found |= LAVA_TAP_SCAN_USAGE;
     }
 
-    if (lava_tap_ref_memmem(p, n, "\"error\"", 7)) {
+    if (lava_tap_memmem(p, n, "\"error\"", 7)) {
         r->found |= LAVA_TAP_SCAN_ERROR;
     }
 
-    if (lava_tap_ref_memmem(p, n, "\"web_search_call\"", 17)) {
+    if (lava_tap_memmem(p, n, "\"web_search_call\"", 17)) {
         r->found |= LAVA_TAP_SCAN_WSC;
     }
 
-    if (lava_tap_ref_memmem(p, n, "\"groundingMetadata\"", 19)) {
+    if (lava_tap_memmem(p, n, "\"groundingMetadata\"", 19)) {
         r->found |= LAVA_TAP_SCAN_GROUNDING;
     }
 }

@@ -17,6 +17,7 @@
 #include "lava_fixture.h"
 #include "lava_xlate.h"
 #include "lava_xlate_int.h"
+#include "lava_xlate_same.h"
 
 
 static int  xf_taken;       /* bodies the fast path took, this test */
@@ -84,39 +85,6 @@ xf_request(lava_fmt_e from, lava_fmt_e to, const char *body,
 }
 
 
-/*
- * a and b the same bytes, but for the digits of a "created" member: an
- * OpenAI answer translated from a provider that sends none is stamped with
- * the time of the call, and the two paths may straddle a second
- */
-static int
-xf_same(const char *a, size_t alen, const char *b, size_t blen)
-{
-    const char  *ca, *cb, *ea, *eb;
-
-    ca = memmem(a, alen, "\"created\":", 10);
-    cb = memmem(b, blen, "\"created\":", 10);
-
-    if (ca == NULL || cb == NULL) {
-        return alen == blen && memcmp(a, b, alen) == 0;
-    }
-
-    if (ca - a != cb - b || memcmp(a, b, ca - a) != 0) {
-        return 0;
-    }
-
-    for (ea = ca + 10; ea < a + alen && *ea >= '0' && *ea <= '9'; ea++) {
-        /* void */
-    }
-    for (eb = cb + 10; eb < b + blen && *eb >= '0' && *eb <= '9'; eb++) {
-        /* void */
-    }
-
-    return (a + alen - ea) == (b + blen - eb)
-           && memcmp(ea, eb, a + alen - ea) == 0;
-}
-
-
 static int
 xf_response(lava_fmt_e from, lava_fmt_e to, const char *body, size_t len)
 {
@@ -141,7 +109,7 @@ xf_response(lava_fmt_e from, lava_fmt_e to, const char *body, size_t len)
 
     ck_assert_msg(rs == 0, "fast path took a response the general path "
                   "refuses (%s): %.*s", err, (int) len, body);
-    ck_assert_msg(xf_same(of.data, of.len, os.data, os.len),
+    ck_assert_msg(lava_xlate_same(of.data, of.len, os.data, os.len),
                   "fast path differs for %.*s:\nfast    %.*s\ngeneral %.*s",
                   (int) len, body, (int) of.len, of.data, (int) os.len,
                   os.data);

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "unit.h"
+#include "xs_feed.h"
 #include "lava_fixture.h"
 #include "lava_sse.h"
 #include "lava_xlate_stream.h"
@@ -83,26 +84,10 @@ run(const xs_case_t *c, lava_fmt_e to, const char *in, size_t n, long cut,
     run_t *r)
 {
     lava_xlate_stream_t  *s = xs_new(c->from, to, c->model);
-    size_t                i;
-    int                   rc;
 
     memset(r, 0, sizeof(run_t));
 
-    if (cut < 0) {
-        for (i = 0; i < n; i++) {
-            rc = lava_xlate_stream_feed(s, in + i, 1, &r->out);
-            r->rc = r->rc ? r->rc : rc;
-        }
-
-    } else {
-        rc = lava_xlate_stream_feed(s, in, (size_t) cut, &r->out);
-        r->rc = r->rc ? r->rc : rc;
-        rc = lava_xlate_stream_feed(s, in + cut, n - (size_t) cut, &r->out);
-        r->rc = r->rc ? r->rc : rc;
-    }
-
-    rc = lava_xlate_stream_finish(s, &r->out);
-    r->rc = r->rc ? r->rc : rc;
+    r->rc = xs_feed(s, in, n, cut, &r->out);
     r->complete = lava_xlate_stream_complete(s);
     lava_xlate_stream_free(s);
 }

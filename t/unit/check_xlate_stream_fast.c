@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "unit.h"
+#include "xs_feed.h"
 #include "lava_fixture.h"
 #include "lava_xlate_stream_int.h"
 
@@ -39,8 +40,6 @@ xrun(lava_fmt_e from, lava_fmt_e to, long long created, int fast,
     const char *in, size_t n, long cut, xr_t *r)
 {
     lava_xlate_stream_t  *s;
-    size_t                i;
-    int                   rc;
     const char           *e;
 
     memset(r, 0, sizeof(*r));
@@ -50,21 +49,7 @@ xrun(lava_fmt_e from, lava_fmt_e to, long long created, int fast,
     FX_CHECK(s != NULL, "lava_xlate_stream_new");
     lava_xlate_stream_set_created(s, created);
 
-    if (cut < 0) {
-        for (i = 0; i < n; i++) {
-            rc = lava_xlate_stream_feed(s, in + i, 1, &r->out);
-            r->rc = r->rc ? r->rc : rc;
-        }
-
-    } else {
-        rc = lava_xlate_stream_feed(s, in, (size_t) cut, &r->out);
-        r->rc = r->rc ? r->rc : rc;
-        rc = lava_xlate_stream_feed(s, in + cut, n - (size_t) cut, &r->out);
-        r->rc = r->rc ? r->rc : rc;
-    }
-
-    rc = lava_xlate_stream_finish(s, &r->out);
-    r->rc = r->rc ? r->rc : rc;
+    r->rc = xs_feed(s, in, n, cut, &r->out);
     r->complete = lava_xlate_stream_complete(s);
     e = lava_xlate_stream_error(s);
     if (e != NULL) {
